@@ -1,0 +1,66 @@
+"""The application factory: reading it tells a newcomer what the service is made of."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ratecard.errors import register_errorhandlers
+from ratecard.extension import EXTENSION_KEY, RatecardState
+from ratecard.logs import configure_logging
+from ratecard.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app; no migrations, no network I/O, no background thread started here."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # JSON requests are small; 413 beyond
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    register_state(app, settings)
+    configure_logging(settings, app.extensions[EXTENSION_KEY].instance.instance_id)
+    register_errorhandlers(app)
+    register_health(app)
+    register_prices(app)
+    register_coordination(app)
+    register_metrics(app)
+    return app
+
+
+def register_state(app: Flask, settings: Settings) -> None:
+    """Attach the per-app state (settings, lazy engine and Redis client)."""
+    app.extensions[EXTENSION_KEY] = RatecardState(settings)
+
+
+def register_health(app: Flask) -> None:
+    """Probes under /health and the check registry."""
+    from ratecard.health import init_app
+
+    init_app(app)
+
+
+def register_prices(app: Flask) -> None:
+    """The price catalog: API blueprint, in-process cache, OpenAPI document."""
+    from ratecard.prices import init_app
+
+    init_app(app)
+
+
+def register_coordination(app: Flask) -> None:
+    """The periodic jobs and their coordinator (started after fork, see start_background)."""
+    from ratecard.jobs import init_app
+
+    init_app(app)
+
+
+def register_metrics(app: Flask) -> None:
+    """Prometheus /metrics and per-request counters."""
+    from ratecard.metrics import init_app
+
+    init_app(app)
+
+
+def start_background(app: Flask) -> None:
+    """Start this process's background work (the coordinator); call once, after any fork."""
+    from ratecard.jobs import start
+
+    start(app)

@@ -1,0 +1,49 @@
+"""The SQLAlchemy engine: one per process, created lazily, safe across gunicorn's fork."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+def build_engine(database_url: str, **overrides: Any) -> Engine:
+    """Create an engine with pool settings fit for a web instance and a short connect timeout."""
+    url = make_url(database_url)
+    kwargs: dict[str, Any] = {"future": True}
+    if url.get_backend_name() == "sqlite":
+        database = url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 15, "check_same_thread": False}
+    else:
+        kwargs.update(
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=5,
+            pool_timeout=5,
+            # A dead database must fail a readiness check in about a second, not hang a worker.
+            connect_args={"connect_timeout": 2, "application_name": "ratecard"},
+        )
+    kwargs.update(overrides)
+    engine = create_engine(url, **kwargs)
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers (web requests) proceed while the refresh writes; foreign keys are off
+    # by default in SQLite and the schema relies on them.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """Return whether the engine talks to SQLite (single-machine mode)."""
+    return engine.dialect.name == "sqlite"

@@ -1,0 +1,120 @@
+"""Per-app state, kept in `app.extensions["ratecard"]` (the Flask extension way).
+
+Connections are created lazily, on first use, so `create_app()` does no I/O, and per process:
+gunicorn forks workers after loading nothing of ours (see gunicorn_conf), so no socket or pool
+is ever shared across a fork.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+
+from ratecard import __version__
+from ratecard.settings import Settings
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from sqlalchemy import Engine
+
+EXTENSION_KEY = "ratecard"
+
+
+@dataclass
+class InstanceInfo:
+    """Who this process is, as shown in the registry, status and logs."""
+
+    instance_id: str
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    version: str = __version__
+    started_at: float = field(default_factory=time.time)
+    role: str = "web"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.instance_id,
+            "host": self.host,
+            "pid": self.pid,
+            "version": self.version,
+            "started_at": self.started_at,
+            "role": self.role,
+        }
+
+
+class RatecardState:
+    """The services one app instance uses; everything network-bound is created on first use."""
+
+    def __init__(self, settings: Settings, instance: InstanceInfo | None = None) -> None:
+        self.settings = settings
+        self.instance = instance or InstanceInfo(instance_id=settings.instance_id)
+        self.initialized = threading.Event()  # set when start-up work is done (startup probe)
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._redis: Redis | None = None
+        # Extra per-area objects (catalog cache, coordinator, health registry) by name.
+        self.components: dict[str, Any] = {}
+        self.shutdown_hooks: list[Callable[[], None]] = []
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, created on first use."""
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    from ratecard.db import build_engine
+
+                    self._engine = build_engine(self.settings.database_url)
+        return self._engine
+
+    @property
+    def redis(self) -> Redis | None:
+        """A Redis client with short timeouts, or None when REDIS_URL is unset."""
+        if self.settings.redis_url is None:
+            return None
+        if self._redis is None:
+            with self._lock:
+                if self._redis is None:
+                    self._redis = make_redis_client(self.settings.redis_url)
+        return self._redis
+
+    def shutdown(self) -> None:
+        """Run shutdown hooks (stop the coordinator, release leases), then close pools."""
+        for hook in reversed(self.shutdown_hooks):
+            try:
+                hook()
+            except Exception:
+                import logging
+
+                logging.getLogger(__name__).exception("shutdown hook failed")
+        if self._engine is not None:
+            self._engine.dispose()
+        if self._redis is not None:
+            self._redis.close()
+
+
+def make_redis_client(url: str, timeout: float = 1.0) -> Redis:
+    """Create a Redis client that fails fast: a Redis outage must cost a probe one second."""
+    from redis import Redis
+
+    return Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        decode_responses=False,
+    )
+
+
+def get_state(app: Flask | None = None) -> RatecardState:
+    """Return the ratecard state of `app` (default: the current app)."""
+    target = app if app is not None else current_app
+    state: RatecardState = target.extensions[EXTENSION_KEY]
+    return state

@@ -1,0 +1,17 @@
+"""Alembic environment, revisions, and the deploy-time runner (`ratecard migrate`).
+
+The revision ids are listed here so that a running instance can tell whether its database is
+behind, at or ahead of its code without importing Alembic (start-up stays fast). A test keeps
+this list equal to the revisions Alembic finds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SCRIPT_LOCATION = str(Path(__file__).resolve().parent)
+VERSION_TABLE = "alembic_version"
+
+# Oldest first. Append a revision here whenever one is added under versions/.
+KNOWN_REVISIONS: tuple[str, ...] = ("0001_initial",)
+HEAD_REVISION = KNOWN_REVISIONS[-1]

@@ -1,0 +1,221 @@
+"""The database schema (SQLAlchemy 2.0 Core tables); Alembic revisions create exactly this.
+
+Prices are exact: `ExactDecimal` is an unconstrained NUMERIC on PostgreSQL (any scale, so
+0.0000000208333333333333 survives a round trip) and TEXT on SQLite, which has no exact
+decimal type and would otherwise store a binary float.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal stored without loss: NUMERIC on PostgreSQL, canonical text on SQLite."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(80))
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value)
+        if dialect.name == "sqlite":
+            return format(value, "f")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value))
+
+
+Timestamp = DateTime(timezone=True)
+
+# One row per (source, model id): the prices served now. Rows are never deleted when a feed
+# drops a model: `removed_at` is set instead, so history and `at`-pricing still resolve.
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("model_id", String(512), nullable=False),
+    Column("provider", String(128)),
+    Column("mode", String(64)),
+    Column("status", String(16), nullable=False),  # priced | free | dynamic | unpriced
+    Column("context_window", BigInteger),
+    Column("max_output_tokens", BigInteger),
+    Column("input_per_token", ExactDecimal()),
+    Column("output_per_token", ExactDecimal()),
+    Column("cache_read_per_token", ExactDecimal()),
+    Column("cache_write_per_token", ExactDecimal()),
+    # Long-context tiers and per-unit prices, as decimal strings: see prices.normalize.
+    Column("tiers", JSON),
+    Column("units", JSON),
+    Column("first_seen_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp, nullable=False),
+    Column("last_changed_at", Timestamp, nullable=False),
+    Column("removed_at", Timestamp),
+    Column("last_run_id", Integer),
+    UniqueConstraint("source", "model_id"),
+    Index("ix_models_model_id", "model_id"),
+    Index("ix_models_provider", "provider"),
+)
+
+# A refresh (or any coordinated job run): one row per run, with the slot and fence it held.
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(64), nullable=False),
+    Column("slot", BigInteger),
+    Column("fence", BigInteger),
+    Column("instance_id", String(255)),
+    Column("trigger", String(32)),  # schedule | catch-up | admin | cli
+    Column("started_at", Timestamp, nullable=False),
+    Column("finished_at", Timestamp),
+    Column("outcome", String(32), nullable=False),  # running | success | unchanged | failed | ...
+    Column("error", Text),
+    Column("catalog_version", BigInteger),
+    Index("ix_runs_job_started_at", "job", "started_at"),
+)
+
+# Per-source outcome of a refresh run: the counts and the reason when it failed.
+run_sources = Table(
+    "run_sources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("finished_at", Timestamp),
+    Column("outcome", String(32), nullable=False),  # success | unchanged | not-modified | ...
+    Column("fetched", Integer, nullable=False, server_default="0"),
+    Column("added", Integer, nullable=False, server_default="0"),
+    Column("changed", Integer, nullable=False, server_default="0"),
+    Column("removed", Integer, nullable=False, server_default="0"),
+    Column("held", Integer, nullable=False, server_default="0"),
+    Column("rejected", Integer, nullable=False, server_default="0"),
+    Column("unknown_fields", Integer, nullable=False, server_default="0"),
+    Column("error", Text),
+    Index("ix_run_sources_run_id", "run_id"),
+    Index("ix_run_sources_source_started_at", "source", "started_at"),
+)
+
+# Price history: every change to what is served, old -> new as JSON snapshots of decimal
+# strings, when it was observed and by which run.
+price_history = Table(
+    "price_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_pk", Integer, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("observed_at", Timestamp, nullable=False),
+    Column("change", String(16), nullable=False),  # added | changed | removed | restored
+    Column("old", JSON),
+    Column("new", JSON),
+    Index("ix_price_history_model_pk_observed_at", "model_pk", "observed_at"),
+)
+
+# Suspicious changes held back (a price moving 100x, paid -> free) and whole feeds
+# quarantined (too many removals), awaiting confirmation by the next fetch or an admin.
+held_changes = Table(
+    "held_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # price | feed
+    Column("source", String(64), nullable=False),
+    Column("model_id", String(512)),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("detected_at", Timestamp, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("factor", String(64)),
+    Column("old", JSON),
+    Column("proposed", JSON),
+    Column("status", String(16), nullable=False),  # pending | accepted | rejected | confirmed
+    Column("resolved_at", Timestamp),
+    Column("resolved_by", String(255)),
+    Index("ix_held_changes_status", "status"),
+)
+
+# Per-source fetch state for conditional requests (ETag / Last-Modified).
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("url", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("content_sha256", String(64)),
+    Column("last_fetched_at", Timestamp),
+    Column("last_success_at", Timestamp),
+    Column("snapshot_date", String(32)),
+)
+
+# The fence: the last completed slot of each periodic job. See coordination.fence.
+job_state = Table(
+    "job_state",
+    metadata,
+    Column("job", String(64), primary_key=True),
+    Column("last_slot", BigInteger, nullable=False, server_default="-1"),
+    Column("last_run_id", Integer),
+    Column("updated_at", Timestamp),
+)
+
+# Fallback leases when Redis is away: one row per lease name. See coordination.sql_lease.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(255)),
+    Column("token", String(64)),
+    Column("fence", BigInteger, nullable=False, server_default="0"),
+    Column("acquired_at", Timestamp),
+    Column("expires_at", Timestamp),
+)
+
+# Instance heartbeats in the database (the registry lives in Redis when it is up).
+instances = Table(
+    "instances",
+    metadata,
+    Column("instance_id", String(255), primary_key=True),
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("version", String(64)),
+    Column("role", String(32)),
+    Column("started_at", Timestamp),
+    Column("last_seen_at", Timestamp, nullable=False),
+)

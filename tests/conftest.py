@@ -1,0 +1,96 @@
+"""Fixtures shared by every test: real PostgreSQL databases, Redis, settings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from ratecard.settings import Settings
+from tests.support.services import REDIS_URL, SHARED_DATA, PostgresDatabases, RedisServer
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real feeds in ../shared/data (they must be there: tests never skip for lack of them)."""
+    assert SHARED_DATA.is_dir(), f"shared data not found at {SHARED_DATA}"
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases()
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture
+def pg_url(pg_databases: PostgresDatabases) -> str:
+    """A fresh, empty PostgreSQL database of this test's own."""
+    return pg_databases.create()
+
+
+@pytest.fixture
+def migrated_pg_url(pg_url: str) -> str:
+    """A fresh PostgreSQL database migrated to head."""
+    from ratecard.migrations.runner import Migrator
+
+    Migrator(pg_url, echo=lambda _line: None).upgrade(wait=30)
+    return pg_url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file path (not created yet)."""
+    return f"sqlite:///{tmp_path / 'instance' / 'ratecard.sqlite3'}"
+
+
+@pytest.fixture
+def migrated_sqlite_url(sqlite_url: str) -> str:
+    from ratecard.migrations.runner import Migrator
+
+    Migrator(sqlite_url, echo=lambda _line: None).upgrade(wait=30)
+    return sqlite_url
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own on the machine's Redis; its keys are deleted after."""
+    prefix = f"rctest:{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The machine's Redis (use with `redis_prefix`; never FLUSHDB it)."""
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server of this test's own on a free port, for tests that stop or restart it."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Build Settings as from an empty environment, with overrides; no coordinator thread."""
+
+    def build(**overrides: Any) -> Settings:
+        base = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'rc.sqlite3'}"})
+        overrides.setdefault("start_coordinator", False)
+        overrides.setdefault("instance_id", f"test-{uuid.uuid4().hex[:6]}")
+        return base.with_overrides(**overrides)
+
+    return build

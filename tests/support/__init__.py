@@ -1,0 +1,1 @@
+"""Test support: real services (PostgreSQL databases, redis-server processes, HTTP servers)."""

@@ -1,0 +1,112 @@
+"""Real services for tests: a throwaway PostgreSQL database, redis-server processes, ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import redis
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_DATA = Path(os.environ.get("RATECARD_SHARED_DATA", REPO.parent / "shared" / "data"))
+PG_ADMIN_DSN = os.environ.get(
+    "RATECARD_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
+PG_URL_TEMPLATE = os.environ.get(
+    "RATECARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+)
+REDIS_URL = os.environ.get("RATECARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    """Wait until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
+
+
+class PostgresDatabases:
+    """Create throwaway databases on the machine's PostgreSQL; drop them all at the end."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def create(self) -> str:
+        name = f"rc_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.names.append(name)
+        return PG_URL_TEMPLATE.format(name=name)
+
+    def drop_all(self) -> None:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            for name in self.names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.names.clear()
+
+
+@dataclass
+class RedisServer:
+    """A redis-server process of the test's own, on a free port; stop/start/kill at will."""
+
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        """Kill the server (SIGKILL): every key is lost, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=2)
