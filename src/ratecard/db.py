@@ -27,6 +27,9 @@ def build_engine(database_url: str, **overrides: Any) -> Engine:
             # A dead database must fail a readiness check in about a second, not hang a worker.
             connect_args={"connect_timeout": 2, "application_name": "ratecard"},
         )
+    if "poolclass" in overrides:  # e.g. NullPool for one-shot commands: no pool sizing
+        for key in ("pool_size", "max_overflow", "pool_timeout"):
+            kwargs.pop(key, None)
     kwargs.update(overrides)
     engine = create_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":

@@ -1,0 +1,61 @@
+"""`ratecard serve`: gunicorn answers /health/live and never migrates on start."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from tests.migrations.helpers import table_names
+from tests.support.services import REPO, free_port, wait_for_port
+
+
+def test_serve_answers_live_and_leaves_an_unmigrated_database_alone(pg_url: str) -> None:
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=pg_url, RATECARD_COORDINATOR="false")
+    ratecard = os.path.join(os.path.dirname(sys.executable), "ratecard")
+    server = subprocess.Popen(
+        [ratecard, "serve", "--port", str(port), "--workers", "1"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(port, timeout=20)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=5) as reply:
+            status = reply.status
+            content_type = reply.headers["Content-Type"]
+        tables = table_names(pg_url)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+    assert status == 200
+    assert content_type.startswith("application/health+json")
+    assert tables == set(), "an instance start must never migrate"
+    assert server.returncode == 0
+
+
+def test_serve_refuses_bad_settings_before_starting_gunicorn() -> None:
+    env = dict(os.environ, RATECARD_REFRESH_INTERVAL="soon")
+    ratecard = os.path.join(os.path.dirname(sys.executable), "ratecard")
+    started = time.monotonic()
+    result = subprocess.run(
+        [ratecard, "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert "RATECARD_REFRESH_INTERVAL must be a number of seconds" in result.stderr
+    assert time.monotonic() - started < 20
