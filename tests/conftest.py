@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from ratecard.settings import Settings
+from tests.support.feeds import FeedServer
 from tests.support.services import REDIS_URL, SHARED_DATA, PostgresDatabases, RedisServer
 
 
@@ -94,3 +95,10 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return base.with_overrides(**overrides)
 
     return build
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """A real local HTTP server of this test's own serving ../shared/data; stopped after."""
+    with FeedServer() as server:
+        yield server

@@ -1,0 +1,1 @@
+"""Fixtures for the price domain tests (the feed server lives in tests/conftest.py)."""
