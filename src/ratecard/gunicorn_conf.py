@@ -20,18 +20,60 @@ accesslog = None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
+# Library modules every worker needs before its first ready answer. Importing them in the
+# master (module code only: no app, no engine, no socket, no thread) means each forked worker
+# finds them loaded instead of importing them itself, all workers at once on the same cores.
+PRELOADED_MODULES = (
+    "flask",
+    "sqlalchemy",
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+    "psycopg",
+    "redis",
+    "prometheus_client",
+    "ratecard.app",
+)
+
+
 def on_starting(server: Any) -> None:
-    """Master: prepare the Prometheus multiprocess directory fresh, before any worker."""
+    """Master: prepare the Prometheus multiprocess directory fresh, then preload libraries."""
     from ratecard.metrics import prepare_multiprocess_dir
 
+    # First: prometheus_client picks its multiprocess mode when imported.
     prepare_multiprocess_dir()
+    if os.environ.get("RATECARD_PRELOAD", "1") != "0":
+        preload_libraries()
+
+
+def preload_libraries() -> None:
+    """Import the libraries workers share, before fork (never the app itself)."""
+    import gc
+    import importlib
+    import logging
+
+    # Imports allocate hundreds of thousands of long-lived objects: collecting during them is
+    # wasted work (measured ~20% of the import CPU). freeze() then moves them out of the
+    # collector's sight, so workers' collections do not touch (and copy) the shared pages.
+    gc.disable()
+    try:
+        for name in PRELOADED_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # a driver not installed: its workers would fail alike
+                logging.getLogger("ratecard").debug("preload of %s failed", name)
+    finally:
+        gc.enable()
+    gc.freeze()
 
 
 def post_worker_init(worker: Any) -> None:
-    """Worker, after fork and app load: start the coordinator thread."""
+    """Worker, after fork and app load: start the coordinator thread and the health warm-up."""
     from ratecard.app import start_background
+    from ratecard.health import start_warmup
 
     start_background(worker.wsgi)
+    # In the background: the worker serves at once; /health/startup turns 200 when it is done.
+    start_warmup(worker.wsgi)
 
 
 def worker_exit(server: Any, worker: Any) -> None:
@@ -42,6 +84,13 @@ def worker_exit(server: Any, worker: Any) -> None:
     state = getattr(app, "extensions", {}).get(EXTENSION_KEY) if app is not None else None
     if state is not None:
         state.shutdown()
+
+
+def on_exit(server: Any) -> None:
+    """Master, at shutdown: remove the metrics directory if on_starting created it."""
+    from ratecard.metrics import remove_multiprocess_dir
+
+    remove_multiprocess_dir()
 
 
 def child_exit(server: Any, worker: Any) -> None:

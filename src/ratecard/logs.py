@@ -4,11 +4,52 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
+_URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^\s:/@]*):[^\s@/]*@", re.IGNORECASE)
+
+
+def redact_secrets(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Replace every known secret, and any password inside a URL, with ***."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return _URL_PASSWORD.sub(r"\1:***@", text)
+
+
+def secrets_of(settings: Any) -> tuple[str, ...]:
+    """Return the secrets in settings (URL passwords, the admin token) that output must hide."""
+    found: list[str] = []
+    for url in (getattr(settings, "database_url", None), getattr(settings, "redis_url", None)):
+        try:
+            password = urlsplit(url).password if url else None
+        except ValueError:
+            password = None
+        if password:
+            found += [password, unquote(password)]
+    token = getattr(settings, "admin_token", None)
+    if token:
+        found.append(token)
+    # Longest first: a secret containing another must be replaced whole.
+    return tuple(sorted(set(found), key=len, reverse=True))
+
+
+class RedactingFormatter(logging.Formatter):
+    """Format with another formatter, then redact secrets: the last line of defence."""
+
+    def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.inner = inner
+        self.secrets = tuple(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_secrets(self.inner.format(record), self.secrets)
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,12 +87,14 @@ def configure_logging(settings: Any, instance_id: str, stream: Any = None) -> No
             logger.removeHandler(handler)
     handler = logging.StreamHandler(stream)
     handler._ratecard = True  # type: ignore[attr-defined]
+    inner: logging.Formatter
     if use_json:
-        handler.setFormatter(JsonFormatter(instance_id))
+        inner = JsonFormatter(instance_id)
     else:
-        handler.setFormatter(
-            logging.Formatter(f"%(asctime)s %(levelname)-7s [{instance_id}] %(name)s: %(message)s")
+        inner = logging.Formatter(
+            f"%(asctime)s %(levelname)-7s [{instance_id}] %(name)s: %(message)s"
         )
+    handler.setFormatter(RedactingFormatter(inner, secrets_of(settings)))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False

@@ -1,33 +1,257 @@
-"""Prometheus metrics. (Issue 5 fills this in; the recording functions' names are fixed.)"""
+"""Prometheus metrics, correct under several gunicorn workers (prometheus_client multiprocess).
+
+Multiprocess mode is on when `PROMETHEUS_MULTIPROC_DIR` is set before prometheus_client is
+first imported: gunicorn's master calls `prepare_multiprocess_dir()` (on_starting), which
+creates the directory fresh and exports the variable, so every forked worker writes its
+samples there and any worker's `/metrics` aggregates all of them. prometheus_client is
+imported on first use, never by `create_app()`, so the variable is always set in time.
+
+Gauge modes, chosen for what each gauge means after a worker dies:
+- lease held: `livemax` (a dead worker holds nothing; `mark_process_dead` drops its file);
+- last successful refresh: `max` (a fact about the fleet that outlives the worker that saw it);
+- catalog size: `mostrecent` (the newest count wins, whichever worker read it).
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, g, request
+
+if TYPE_CHECKING:
+    from prometheus_client import Counter, Gauge, Histogram
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LAST_SUCCESS_NAME = "ratecard_last_refresh_success_timestamp_seconds"
+LAST_SUCCESS_AGE_NAME = "ratecard_last_refresh_success_age_seconds"
+UNMATCHED_ROUTE = "<unmatched>"  # 404s: never the raw path (unbounded label values)
+REFRESH_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+# The clock the age gauge is computed with; tests may replace it.
+clock: Callable[[], float] = time.time
+
+
+@dataclass(frozen=True)
+class _Families:
+    requests: Counter
+    latency: Histogram
+    refresh_runs: Counter
+    refresh_duration: Histogram
+    lease_held: Gauge
+    last_success: Gauge
+    catalog_size: Gauge
+
+
+_families: _Families | None = None
+_families_lock = threading.Lock()
+
+
+def _metrics() -> _Families:
+    """Create the metric families once per process, importing prometheus_client then."""
+    global _families
+    if _families is None:
+        with _families_lock:
+            if _families is None:
+                from prometheus_client import Counter, Gauge, Histogram
+
+                _families = _Families(
+                    requests=Counter(
+                        "ratecard_http_requests_total",
+                        "HTTP requests by route (URL rule), method and status.",
+                        ["route", "method", "status"],
+                    ),
+                    latency=Histogram(
+                        "ratecard_http_request_duration_seconds",
+                        "HTTP request latency by route (URL rule), method and status.",
+                        ["route", "method", "status"],
+                    ),
+                    refresh_runs=Counter(
+                        "ratecard_refresh_runs_total", "Refresh runs by outcome.", ["outcome"]
+                    ),
+                    refresh_duration=Histogram(
+                        "ratecard_refresh_duration_seconds",
+                        "Refresh run duration by outcome.",
+                        ["outcome"],
+                        buckets=REFRESH_BUCKETS,
+                    ),
+                    lease_held=Gauge(
+                        "ratecard_lease_held",
+                        "1 while this instance holds the job's lease.",
+                        ["job", "instance"],
+                        multiprocess_mode="livemax",
+                    ),
+                    last_success=Gauge(
+                        LAST_SUCCESS_NAME,
+                        "Epoch seconds of the last successful refresh (age: "
+                        + LAST_SUCCESS_AGE_NAME
+                        + ").",
+                        multiprocess_mode="max",
+                    ),
+                    catalog_size=Gauge(
+                        "ratecard_catalog_models",
+                        "Models currently served, by price status.",
+                        ["status"],
+                        multiprocess_mode="mostrecent",
+                    ),
+                )
+    return _families
+
+
+def families_ready() -> None:
+    """Create the metric families now (the warm-up calls it so no request pays the import)."""
+    _metrics()
+
+
+def is_multiprocess() -> bool:
+    """Return whether samples go to the shared directory (several gunicorn workers)."""
+    return bool(os.environ.get(MULTIPROC_ENV))
 
 
 def init_app(app: Flask) -> None:
-    """Expose /metrics and count requests."""
+    """Expose /metrics and count requests by route and status."""
+    app.before_request(_start_timer)
+    app.after_request(_record_request)
+    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
 
 
-def prepare_multiprocess_dir() -> None:
+def _start_timer() -> None:
+    g.ratecard_request_started = time.perf_counter()
+
+
+def _record_request(response: Response) -> Response:
+    started = g.pop("ratecard_request_started", None)
+    if started is not None:
+        route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
+        count, observe = _request_children(route, request.method, response.status_code)
+        count()
+        observe(time.perf_counter() - started)
+    return response
+
+
+# (route, method, status) -> bound inc/observe: `labels()` costs more than the increment
+# itself, and the label sets are few (routes are URL rules, not paths).
+_children: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]] = {}
+
+
+def _request_children(
+    route: str, method: str, status: int
+) -> tuple[Callable[[], None], Callable[[float], None]]:
+    key = (route, method, status)
+    found = _children.get(key)
+    if found is None:
+        families = _metrics()
+        labels = (route, method, str(status))
+        found = (
+            families.requests.labels(*labels).inc,
+            families.latency.labels(*labels).observe,
+        )
+        _children[key] = found
+    return found
+
+
+def metrics_view() -> Response:
+    """Render every metric in the Prometheus text format (all workers' in multiprocess mode)."""
+    return Response(render_latest(), mimetype=None, content_type=CONTENT_TYPE)
+
+
+def render_latest() -> bytes:
+    """Return the exposition text, with the last-success age derived now."""
+    from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    _metrics()  # families exist (and print) even before anything was recorded
+    source: Any
+    if is_multiprocess():
+        source = CollectorRegistry()
+        MultiProcessCollector(source)
+    else:
+        source = REGISTRY
+    return generate_latest(_WithAge(source))
+
+
+class _WithAge:
+    """Pass a registry's families through and add the age of the last successful refresh."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        newest = 0.0
+        for family in self.source.collect():
+            if family.name == LAST_SUCCESS_NAME:
+                newest = max([newest, *(s.value for s in family.samples)])
+            yield family
+        # 0 means no refresh has succeeded since start: an age of 56 years would page someone.
+        if newest > 0:
+            yield GaugeMetricFamily(
+                LAST_SUCCESS_AGE_NAME,
+                "Seconds since the last successful refresh, computed at scrape.",
+                value=max(0.0, clock() - newest),
+            )
+
+
+def prepare_multiprocess_dir() -> str:
     """Create a fresh Prometheus multiprocess directory (gunicorn master, before fork)."""
+    configured = os.environ.get(MULTIPROC_ENV, "").strip()
+    if configured:
+        directory = Path(configured)
+        directory.mkdir(parents=True, exist_ok=True)
+        # Files left by a previous run would add its dead workers' counts to ours.
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="ratecard-metrics-"))
+        os.environ["RATECARD_METRICS_DIR_OWNED"] = "1"
+    os.environ[MULTIPROC_ENV] = str(directory)
+    return str(directory)
+
+
+def remove_multiprocess_dir() -> None:
+    """Delete the directory `prepare_multiprocess_dir` created itself (gunicorn master, exit)."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory and os.environ.get("RATECARD_METRICS_DIR_OWNED") == "1":
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def mark_process_dead(pid: int) -> None:
-    """Drop the live gauges of a dead worker."""
+    """Drop the live gauges of a dead worker (gunicorn master, child_exit)."""
+    if not is_multiprocess():
+        return
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
 
 
 def observe_refresh(outcome: str, seconds: float) -> None:
     """Count one refresh run by outcome and record its duration."""
+    families = _metrics()
+    families.refresh_runs.labels(outcome).inc()
+    families.refresh_duration.labels(outcome).observe(max(0.0, seconds))
 
 
 def set_lease_held(job: str, instance_id: str, held: bool) -> None:
     """Record whether this instance holds `job`'s lease."""
+    _metrics().lease_held.labels(job, instance_id).set(1 if held else 0)
 
 
 def set_last_refresh_success(epoch_seconds: float) -> None:
     """Record when the last successful refresh finished (age is derived at scrape)."""
+    _metrics().last_success.set(epoch_seconds)
 
 
 def set_catalog_size(by_status: dict[str, int]) -> None:
     """Record the catalog size by price status."""
+    families = _metrics()
+    for status, count in by_status.items():
+        families.catalog_size.labels(status).set(count)

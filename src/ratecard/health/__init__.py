@@ -1,25 +1,201 @@
-"""Health probes for load balancers and Kubernetes. Knows nothing of prices."""
+"""Health probes for load balancers and Kubernetes, and the in-process health entry point.
+
+Knows nothing of prices: the catalog check reads two tables, the coordinator check asks the
+component registered under "coordinator" whether its thread is alive.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, jsonify
+import json
+import os
+import threading
+from typing import Any
 
-bp = Blueprint("health", __name__, url_prefix="/health")
+from flask import Flask
 
+from ratecard import __version__
+from ratecard.extension import RatecardState, get_state
+from ratecard.health.registry import HealthRegistry, worst_status
+from ratecard.health.views import bp
+from ratecard.logs import secrets_of
+from ratecard.settings import Settings
 
-@bp.get("/live")
-def live() -> Response:
-    """The process can answer; never touches a dependency."""
-    response = jsonify({"status": "pass"})
-    response.mimetype = "application/health+json"
-    return response
+REGISTRY_KEY = "health"
+WARMUP_KEY = "health_warmup"
+PAYLOAD_MEMO_KEY = "health_payload_memo"
+DESCRIPTION = "ratecard: AI model price catalog"
+
+__all__ = [
+    "HealthRegistry",
+    "bp",
+    "get_health_check_data",
+    "health_document",
+    "health_payload",
+    "init_app",
+    "start_warmup",
+]
 
 
 def init_app(app: Flask) -> None:
-    """Register the probes."""
+    """Register the probes and build this app's check registry (nothing runs yet)."""
+    state = get_state(app)
+    state.components[REGISTRY_KEY] = build_registry(state)
     app.register_blueprint(bp)
 
 
-def get_health_check_data() -> dict[str, object]:
-    """Return the same data as GET /health (filled in by the health issue)."""
-    return {"status": "pass", "checks": {}}
+def build_registry(state: RatecardState) -> HealthRegistry:
+    """Register ratecard's checks on a new registry, against this state's lazy dependencies."""
+    from ratecard import metrics
+    from ratecard.health import checks
+
+    settings = state.settings
+    secrets = secrets_of(settings)
+
+    def engine() -> Any:
+        return state.engine
+
+    def record_catalog(last_success: float | None, counts: dict[str, int]) -> None:
+        if last_success is not None:
+            metrics.set_last_refresh_success(last_success)
+        metrics.set_catalog_size(counts)
+
+    registry = HealthRegistry(settings.health_check_timeout, settings.health_cache_seconds)
+    registry.register("database:responseTime", "datastore", checks.database_check(engine, secrets))
+    registry.register("database:schemaRevision", "datastore", checks.schema_check(engine, secrets))
+    registry.register(
+        "redis:responseTime",
+        "datastore",
+        checks.redis_check(lambda: state.redis, secrets),
+        worst="warn",
+    )
+    registry.register(
+        "catalog:age",
+        "component",
+        checks.catalog_check(engine, settings.effective_stale_after, secrets, record_catalog),
+        worst="warn",
+    )
+    registry.register(
+        "coordinator:alive",
+        "component",
+        checks.coordinator_check(
+            lambda: state.components.get("coordinator"), settings.start_coordinator
+        ),
+        worst="warn",
+    )
+    registry.register(
+        "uptime",
+        "system",
+        checks.uptime_check(state.instance.started_at),
+        worst="warn",
+        readiness=False,
+    )
+    return registry
+
+
+def health_document(app: Flask, readiness_only: bool, details: bool) -> tuple[dict[str, Any], int]:
+    """Run the checks and build the IETF health document and its HTTP status (503 on fail)."""
+    state = get_state(app)
+    registry: HealthRegistry = state.components[REGISTRY_KEY]
+    return _document(state, registry.run(readiness_only=readiness_only), details)
+
+
+def health_payload(app: Flask, readiness_only: bool, details: bool) -> tuple[bytes, int]:
+    """Return the health document serialized, reusing the last bytes while no result changed.
+
+    Probes arrive far more often than results change (once per cache period): serializing
+    once per change keeps /health/ready nearly as cheap as a hello-world route.
+    """
+    state = get_state(app)
+    registry: HealthRegistry = state.components[REGISTRY_KEY]
+    results = registry.run(readiness_only=readiness_only)
+    identity = tuple(results.values())
+    memo: dict[tuple[bool, bool], tuple[tuple[Any, ...], bytes, int]] = state.components.setdefault(
+        PAYLOAD_MEMO_KEY, {}
+    )
+    cached = memo.get((readiness_only, details))
+    if (
+        cached is not None
+        and len(cached[0]) == len(identity)
+        and all(a is b for a, b in zip(cached[0], identity, strict=True))
+    ):
+        return cached[1], cached[2]
+    body, status_code = _document(state, results, details)
+    payload = json.dumps(body).encode()
+    memo[(readiness_only, details)] = (identity, payload, status_code)
+    return payload, status_code
+
+
+def _document(
+    state: RatecardState, results: dict[str, Any], details: bool
+) -> tuple[dict[str, Any], int]:
+    status = worst_status(result.status for result in results.values())
+    body: dict[str, Any] = {"status": status}
+    if details:
+        body["version"] = __version__
+        body["releaseId"] = os.environ.get("RATECARD_RELEASE_ID", __version__)
+        body["serviceId"] = state.instance.instance_id
+    body["description"] = DESCRIPTION
+    body["checks"] = {name: [result.as_dict(details)] for name, result in results.items()}
+    return body, 503 if status == "fail" else 200
+
+
+def start_warmup(app: Flask) -> threading.Thread:
+    """Run the first check pass in the background, then mark the process initialized.
+
+    Called by gunicorn's post_worker_init (after fork) and, failing that, by the first
+    startup probe. It never blocks the caller; idempotent per app.
+    """
+    state = get_state(app)
+    with _warmup_lock:
+        thread: threading.Thread | None = state.components.get(WARMUP_KEY)
+        if thread is not None:
+            return thread
+        thread = threading.Thread(target=_warm_up, args=(app,), name="ratecard-warmup", daemon=True)
+        state.components[WARMUP_KEY] = thread
+    thread.start()
+    return thread
+
+
+_warmup_lock = threading.Lock()
+
+
+def _warm_up(app: Flask) -> None:
+    state = get_state(app)
+    try:
+        from ratecard import metrics
+
+        metrics.families_ready()  # import prometheus_client now, not in the first request
+        health_document(app, readiness_only=False, details=False)
+    except Exception:
+        import logging
+
+        logging.getLogger(__name__).exception("health warm-up failed")
+    finally:
+        state.initialized.set()
+
+
+_default_apps: dict[Settings, Flask] = {}
+_default_apps_lock = threading.Lock()
+
+
+def probe_app(settings: Settings | None = None) -> Flask:
+    """Return an app built from the environment for in-process checks (no background threads).
+
+    One per distinct settings, kept: repeated calls share its engine and its result cache.
+    """
+    from ratecard.app import create_app
+
+    base = settings or Settings.from_env()
+    # This process runs no coordinator: the fleet's coordinators run in the web workers.
+    settings = base.with_overrides(start_coordinator=False)
+    with _default_apps_lock:
+        app = _default_apps.get(settings)
+        if app is None:
+            app = _default_apps[settings] = create_app(settings)
+    return app
+
+
+def get_health_check_data(app: Flask | None = None) -> dict[str, Any]:
+    """Return the same data as GET /health with details (for trusted, in-process callers)."""
+    body, _status = health_document(app or probe_app(), readiness_only=False, details=True)
+    return body

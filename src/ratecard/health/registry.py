@@ -1,0 +1,209 @@
+"""Named health checks, each time-boxed, cached and single-flight.
+
+A check is a function returning an `Observation`. The registry runs it in its own daemon
+thread and waits at most the check's timeout, so a hung dependency costs a probe no more than
+that; the result is cached for `cache_seconds`, and concurrent probes during a refresh wait on
+the one check already in flight instead of starting their own. However many probes arrive,
+each dependency is checked at most once per cache period (per process).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Status = Literal["pass", "warn", "fail"]
+SEVERITY: dict[str, int] = {"pass": 0, "warn": 1, "fail": 2}
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one check saw; `public_output` is a fixed hint safe to show without the token."""
+
+    status: Status
+    observed_value: Any = None
+    observed_unit: str | None = None
+    output: str | None = None
+    public_output: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's observation, stamped with when it ran (the `time` of the IETF draft)."""
+
+    name: str
+    component_type: str
+    observation: Observation
+    time: str
+
+    @property
+    def status(self) -> Status:
+        return self.observation.status
+
+    def as_dict(self, details: bool) -> dict[str, Any]:
+        """Render as an IETF health-check entry; without details, status and public hint only."""
+        entry: dict[str, Any] = {"componentType": self.component_type, "status": self.status}
+        if details:
+            entry["observedValue"] = self.observation.observed_value
+            if self.observation.observed_unit is not None:
+                entry["observedUnit"] = self.observation.observed_unit
+            entry["time"] = self.time
+            if self.observation.output:
+                entry["output"] = self.observation.output
+        elif self.observation.public_output:
+            entry["output"] = self.observation.public_output
+        return entry
+
+
+@dataclass
+class Check:
+    """A named check `component:measurement` and how bad its failure is.
+
+    `worst` caps the status: a dependency we can serve without (Redis, the catalog's
+    freshness, the coordinator) is registered with worst="warn", so it can never turn
+    readiness to 503 and take the fleet out of the load balancer.
+    """
+
+    name: str
+    component_type: str
+    run: Callable[[], Observation]
+    worst: Status = "fail"
+    timeout: float | None = None
+    readiness: bool = True
+    # Mutable cache state, guarded by the lock.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    cached: CheckResult | None = field(default=None, repr=False)
+    cached_at: float = field(default=float("-inf"), repr=False)
+    in_flight: Future[Observation] | None = field(default=None, repr=False)
+
+
+def worst_status(statuses: Iterable[str]) -> Status:
+    """Return the worst of the statuses (pass when there are none)."""
+    worst: Status = "pass"
+    for status in statuses:
+        if SEVERITY[status] > SEVERITY[worst]:
+            worst = status  # type: ignore[assignment]
+    return worst
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class HealthRegistry:
+    """Run registered checks with a per-check timeout, a result cache and single-flight."""
+
+    def __init__(
+        self,
+        timeout: float = 1.0,
+        cache_seconds: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.timeout = timeout
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self.checks: dict[str, Check] = {}
+
+    def register(
+        self,
+        name: str,
+        component_type: str,
+        run: Callable[[], Observation],
+        *,
+        worst: Status = "fail",
+        timeout: float | None = None,
+        readiness: bool = True,
+    ) -> None:
+        """Add (or replace) the check `name`, written `component:measurement`."""
+        self.checks[name] = Check(name, component_type, run, worst, timeout, readiness)
+
+    def run(self, readiness_only: bool = False) -> dict[str, CheckResult]:
+        """Return every check's result (cached when fresh); the whole call takes ≤ max timeout."""
+        selected = [c for c in self.checks.values() if c.readiness or not readiness_only]
+        started = self.clock()
+        # Start every stale check first, then wait: the checks run in parallel, so a probe
+        # costs the slowest check, not the sum of them.
+        pending = [(check, self._fresh_or_start(check)) for check in selected]
+        results: dict[str, CheckResult] = {}
+        for check, fresh in pending:
+            results[check.name] = (
+                fresh if isinstance(fresh, CheckResult) else self._wait(check, fresh, started)
+            )
+        return results
+
+    def _fresh_or_start(self, check: Check) -> CheckResult | Future[Observation]:
+        with check.lock:
+            if check.cached is not None and self.clock() - check.cached_at < self.cache_seconds:
+                return check.cached
+            # A run that finished after its probes gave up holds an old answer: start afresh.
+            if check.in_flight is None or check.in_flight.done():
+                check.in_flight = self._start(check)
+            # Single-flight: a probe arriving while the check runs waits on that same run.
+            return check.in_flight
+
+    def _start(self, check: Check) -> Future[Observation]:
+        future: Future[Observation] = Future()
+
+        def target() -> None:
+            try:
+                future.set_result(check.run())
+            except BaseException as exc:  # a check must never kill its thread silently
+                future.set_exception(exc)
+
+        # A daemon thread per in-flight check (single-flight bounds it to one per check): a
+        # check stuck in a driver call must not keep the process alive at exit, which a
+        # ThreadPoolExecutor's joined workers would.
+        threading.Thread(target=target, name=f"health:{check.name}", daemon=True).start()
+        return future
+
+    def _wait(self, check: Check, future: Future[Observation], started: float) -> CheckResult:
+        timeout = check.timeout if check.timeout is not None else self.timeout
+        remaining = max(0.0, started + timeout - self.clock())
+        try:
+            observation = future.result(timeout=remaining)
+        except FutureTimeout:
+            # The run stays in flight (a later probe may still collect it) but this probe
+            # answers now: a hung dependency costs it `timeout`, never a worker.
+            observation = Observation("fail", output=f"timed out after {timeout:g} s")
+        except Exception as exc:
+            observation = Observation(
+                "fail", output=f"check raised {type(exc).__name__}", public_output=None
+            )
+        observation = _cap(observation, check.worst)
+        result = CheckResult(check.name, check.component_type, observation, _now_iso())
+        with check.lock:
+            if check.in_flight is future and future.done():
+                check.in_flight = None
+            previous = check.cached.status if check.cached is not None else None
+            check.cached, check.cached_at = result, self.clock()
+        # Log transitions only: a dependency down for an hour is one line, not 1,800.
+        if previous != result.status and (previous is not None or result.status != "pass"):
+            log.log(
+                logging.INFO if result.status == "pass" else logging.WARNING,
+                "health check %s: %s%s",
+                check.name,
+                f"{previous} -> {result.status}" if previous else result.status,
+                f" ({observation.output})" if observation.output else "",
+            )
+        return result
+
+
+def _cap(observation: Observation, worst: Status) -> Observation:
+    if SEVERITY[observation.status] <= SEVERITY[worst]:
+        return observation
+    return Observation(
+        worst,
+        observation.observed_value,
+        observation.observed_unit,
+        observation.output,
+        observation.public_output,
+    )

@@ -1,0 +1,103 @@
+"""Under real gunicorn with two workers: /metrics aggregates every worker; startup turns 200."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.health.conftest import TOKEN
+from tests.support.services import free_port, wait_for_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """One request on a new connection (so that either worker may accept it)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def served(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    port = free_port()
+    metrics_dir = tmp_path / "prom"
+    metrics_dir.mkdir()
+    # A previous run's file: if it were not cleared at start, every scrape would fail.
+    (metrics_dir / "counter_999999.db").write_bytes(b"garbage from a previous run")
+    env = {
+        **os.environ,
+        "DATABASE_URL": migrated_sqlite_url,
+        "RATECARD_COORDINATOR": "false",
+        "RATECARD_ADMIN_TOKEN": TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "REDIS_URL": "",
+        "RATECARD_INSTANCE_ID": "",
+    }
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "ratecard"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, timeout=30)
+        yield port, metrics_dir
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_metrics_aggregate_requests_across_two_workers(served: tuple[int, Path]) -> None:
+    port, metrics_dir = served
+    deadline = time.monotonic() + 20
+    while get(port, "/health/startup")[0] != 200:
+        assert time.monotonic() < deadline, "startup probe never turned 200"
+        time.sleep(0.05)
+    workers: set[str] = set()
+    health_requests = 0
+    while len(workers) < 2 and health_requests < 300:
+        status, body = get(port, "/health", {"Authorization": f"Bearer {TOKEN}"})
+        assert status == 200, body
+        workers.add(json.loads(body)["serviceId"])
+        health_requests += 1
+    assert len(workers) == 2, "requests never reached the second worker"
+    assert len({p.name.rsplit("_", 1)[1] for p in metrics_dir.glob("counter_*.db")}) == 2
+    # Whichever worker answers the scrape, it reports every worker's requests.
+    for _ in range(6):
+        status, text = get(port, "/metrics")
+        assert status == 200
+        counted = sum(
+            sample.value
+            for family in text_string_to_metric_families(text.decode())
+            for sample in family.samples
+            if sample.name == "ratecard_http_requests_total"
+            and sample.labels == {"route": "/health", "method": "GET", "status": "200"}
+        )
+        assert counted == health_requests

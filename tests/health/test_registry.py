@@ -1,0 +1,177 @@
+"""The check registry: timeouts, cache, single-flight, status caps; the pure classifiers."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ratecard.health.checks import classify_revisions, scrub
+from ratecard.health.registry import HealthRegistry, Observation, worst_status
+from ratecard.migrations import HEAD_REVISION, KNOWN_REVISIONS
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counting_check(status: str = "pass", delay: float = 0.0):
+    calls: list[float] = []
+
+    def run() -> Observation:
+        calls.append(time.monotonic())
+        if delay:
+            time.sleep(delay)
+        return Observation(status, 1, "ms")  # type: ignore[arg-type]
+
+    return run, calls
+
+
+def test_result_is_cached_for_the_cache_period() -> None:
+    clock = FakeClock()
+    registry = HealthRegistry(timeout=1.0, cache_seconds=2.0, clock=clock)
+    run, calls = counting_check()
+    registry.register("db:responseTime", "datastore", run)
+    for _ in range(50):
+        registry.run()
+    assert len(calls) == 1
+    clock.now += 1.9
+    registry.run()
+    assert len(calls) == 1, "a result younger than the cache period must be reused"
+    clock.now += 0.2
+    registry.run()
+    assert len(calls) == 2, "an expired result must be checked again"
+
+
+def test_concurrent_probes_share_one_in_flight_check() -> None:
+    registry = HealthRegistry(timeout=2.0, cache_seconds=0.0)
+    run, calls = counting_check(delay=0.3)
+    registry.register("db:responseTime", "datastore", run)
+    barrier = threading.Barrier(16)
+    statuses: list[str] = []
+
+    def probe() -> None:
+        barrier.wait()
+        statuses.append(registry.run()["db:responseTime"].status)
+
+    threads = [threading.Thread(target=probe) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert statuses == ["pass"] * 16
+    assert len(calls) == 1, "probes arriving during a check must wait on it, not start another"
+
+
+def test_a_hung_check_costs_a_probe_at_most_its_timeout() -> None:
+    registry = HealthRegistry(timeout=0.2, cache_seconds=0.0)
+    release = threading.Event()
+
+    def hung() -> Observation:
+        release.wait(10)
+        return Observation("pass")
+
+    registry.register("redis:responseTime", "datastore", hung, worst="warn")
+    fast, _ = counting_check()
+    registry.register("db:responseTime", "datastore", fast)
+    started = time.monotonic()
+    results = registry.run()
+    elapsed = time.monotonic() - started
+    release.set()
+    assert elapsed < 0.6, f"probe took {elapsed:.2f} s with a 0.2 s timeout"
+    assert results["redis:responseTime"].status == "warn"  # capped: fail → warn
+    assert "timed out" in (results["redis:responseTime"].observation.output or "")
+    assert results["db:responseTime"].status == "pass"
+
+
+def test_a_hung_check_is_not_started_twice() -> None:
+    registry = HealthRegistry(timeout=0.05, cache_seconds=0.0)
+    release = threading.Event()
+    calls: list[int] = []
+
+    def hung() -> Observation:
+        calls.append(1)
+        release.wait(10)
+        return Observation("pass")
+
+    registry.register("redis:responseTime", "datastore", hung)
+    for _ in range(5):
+        assert registry.run()["redis:responseTime"].status == "fail"
+    release.set()
+    assert len(calls) == 1, "a still-running check must be waited on, not piled up"
+
+
+def test_a_raising_check_fails_without_leaking_the_message() -> None:
+    registry = HealthRegistry(timeout=1.0, cache_seconds=0.0)
+
+    def boom() -> Observation:
+        raise RuntimeError("postgresql://u:hunter2@db/x")
+
+    registry.register("db:responseTime", "datastore", boom)
+    result = registry.run()["db:responseTime"]
+    assert result.status == "fail"
+    assert "hunter2" not in str(result.as_dict(details=True))
+
+
+def test_readiness_only_skips_informational_checks() -> None:
+    registry = HealthRegistry()
+    run, _ = counting_check()
+    registry.register("uptime", "system", run, readiness=False)
+    registry.register("db:responseTime", "datastore", run)
+    assert set(registry.run(readiness_only=True)) == {"db:responseTime"}
+    assert set(registry.run()) == {"db:responseTime", "uptime"}
+
+
+def test_details_are_hidden_without_the_token() -> None:
+    registry = HealthRegistry(cache_seconds=0.0)
+    registry.register(
+        "db:responseTime",
+        "datastore",
+        lambda: Observation(
+            "fail", 3, "ms", output="host db.internal: refused", public_output="down"
+        ),
+    )
+    result = registry.run()["db:responseTime"]
+    assert result.as_dict(details=False) == {
+        "componentType": "datastore",
+        "status": "fail",
+        "output": "down",
+    }
+    full = result.as_dict(details=True)
+    assert full["output"] == "host db.internal: refused"
+    assert full["observedValue"] == 3 and full["observedUnit"] == "ms" and full["time"]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [([], "pass"), (["pass", "warn"], "warn"), (["warn", "fail", "pass"], "fail")],
+)
+def test_worst_status(statuses: list[str], expected: str) -> None:
+    assert worst_status(statuses) == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "status", "mentions_migrate"),
+    [
+        ([], "fail", True),
+        ([HEAD_REVISION], "pass", False),
+        (["9999_from_the_future"], "warn", False),
+    ]
+    + ([([KNOWN_REVISIONS[0]], "fail", True)] if len(KNOWN_REVISIONS) > 1 else []),
+)
+def test_classify_revisions(current: list[str], status: str, mentions_migrate: bool) -> None:
+    observation = classify_revisions(current)
+    assert observation.status == status
+    assert ("ratecard migrate" in (observation.output or "")) is mentions_migrate
+
+
+def test_scrub_removes_secrets_and_url_passwords() -> None:
+    text = "could not connect to postgresql://app:p%40ss@db:5432/x (token tok123)\nsecond line"
+    assert (
+        scrub(text, ["tok123"]) == "could not connect to postgresql://app:***@db:5432/x (token ***)"
+    )
