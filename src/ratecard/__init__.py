@@ -1,10 +1,7 @@
 """ratecard: an AI model price catalog kept current by exactly one instance of a fleet."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("ratecard")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
+# The single source of the version (pyproject reads it): a literal, because looking it up with
+# importlib.metadata costs ~40 ms at every process start.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

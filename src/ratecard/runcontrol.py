@@ -9,9 +9,10 @@ completed by someone else), and the job must then roll back and stop.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Connection
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 class RunCancelled(Exception):

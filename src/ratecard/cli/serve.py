@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -29,8 +28,6 @@ def serve(host: str, port: int, workers: int | None) -> None:
     """
     load_settings()  # fail here, in one line, rather than in every worker
     argv = [
-        sys.executable,
-        "-m",
         "gunicorn",
         "--config",
         "python:ratecard.gunicorn_conf",
@@ -40,5 +37,9 @@ def serve(host: str, port: int, workers: int | None) -> None:
     if workers is not None:
         argv += ["--workers", str(workers)]
     argv.append("ratecard.wsgi:app")
-    # exec, not a child: signals from the platform (SIGTERM on scale-in) reach gunicorn itself.
-    os.execv(sys.executable, argv)
+    # gunicorn runs in this very process (no second interpreter start): signals from the
+    # platform (SIGTERM on scale-in) reach its master directly, and start-up stays short.
+    from gunicorn.app.wsgiapp import run
+
+    sys.argv = argv
+    run()
