@@ -1,1 +1,42 @@
-"""Fixtures for the price domain tests (the feed server lives in tests/conftest.py)."""
+"""Fixtures for the price tests: migrated databases of both kinds, engines, a Redis client.
+
+The feed server fixture lives in tests/conftest.py (every area uses it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from ratecard.db import build_engine
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh migrated database, once on PostgreSQL and once on SQLite."""
+    fixture = "migrated_pg_url" if request.param == "postgresql" else "migrated_sqlite_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = build_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def pg_engine(migrated_pg_url: str) -> Iterator[Engine]:
+    eng = build_engine(migrated_pg_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def shared_redis(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    yield client
+    client.close()

@@ -1,0 +1,282 @@
+"""The in-process catalog: an immutable snapshot of everything served, and the cache keeping it.
+
+`CatalogCache.current()` returns the snapshot of the newest committed catalog version:
+- with Redis, it asks Redis for the published version at most every `redis_recheck` seconds
+  (0.5 s: at most one round trip per request, usually none), and loads the blob only when the
+  version moved;
+- without Redis, or while Redis fails, it asks the database for its newest committed version
+  at most every `db_recheck` seconds (1 s) and reloads from the database when it moved;
+- every `reconcile_interval` seconds, on the first success after a Redis failure, and when
+  Redis holds no version at all, it compares Redis with the database and republishes the
+  database's catalog when Redis is behind. Timeline this prevents: run 42 commits while Redis
+  is unreachable, so its publish fails; Redis comes back still holding 41; without the
+  reconcile every instance would serve 41 until the next refresh (hours later).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ratecard.errors import ServiceUnavailable
+from ratecard.prices.model import ModelPrice, Tier
+from ratecard.redis_keys import RedisKeys
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from sqlalchemy import Engine
+
+log = logging.getLogger(__name__)
+
+COMPONENT_KEY = "catalog"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One served model with when it was last observed and last changed (ISO strings)."""
+
+    price: ModelPrice
+    last_observed_at: str | None
+    last_changed_at: str | None
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """Everything the API serves for one catalog version, indexed for lookups."""
+
+    version: int | None
+    updated_at: str | None
+    models: tuple[ServedModel, ...]
+    sources: tuple[dict[str, Any], ...] = ()
+    held: tuple[dict[str, Any], ...] = ()
+    by_id: Mapping[str, tuple[ServedModel, ...]] = field(default_factory=dict)
+    held_by_model: Mapping[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> CatalogSnapshot:
+        """Build a snapshot from catalog data (store.load_catalog_data or a Redis blob)."""
+        served = tuple(
+            sorted(
+                (_served_from_item(item) for item in data.get("models", ())),
+                key=lambda m: (m.price.model_id, m.price.source),
+            )
+        )
+        by_id: dict[str, list[ServedModel]] = {}
+        for model in served:
+            by_id.setdefault(model.price.model_id, []).append(model)
+        held = tuple(data.get("held", ()))
+        return cls(
+            version=data.get("version"),
+            updated_at=data.get("updated_at"),
+            models=served,
+            sources=tuple(data.get("sources", ())),
+            held=held,
+            by_id={k: tuple(v) for k, v in by_id.items()},
+            held_by_model={
+                (h["source"], h["model_id"]): h
+                for h in held
+                if h.get("kind") == "price" and h.get("model_id")
+            },
+        )
+
+    @classmethod
+    def empty(cls) -> CatalogSnapshot:
+        """The catalog before any refresh committed."""
+        return cls(version=None, updated_at=None, models=())
+
+    @property
+    def counts_by_status(self) -> dict[str, int]:
+        """Return how many models are served per price status."""
+        counts = {"priced": 0, "free": 0, "dynamic": 0, "unpriced": 0}
+        for model in self.models:
+            counts[model.price.status] = counts.get(model.price.status, 0) + 1
+        return counts
+
+    def find(
+        self, model_id: str, source: str | None = None, preferred: Sequence[str] = ()
+    ) -> ServedModel | None:
+        """Return a served model; without `source`, the first of `preferred` sources that has it."""
+        candidates = self.by_id.get(model_id, ())
+        if source is not None:
+            return next((m for m in candidates if m.price.source == source), None)
+        if not candidates:
+            return None
+        rank = {name: i for i, name in enumerate(preferred)}
+        return min(candidates, key=lambda m: (rank.get(m.price.source, len(rank)), m.price.source))
+
+
+def _served_from_item(item: Mapping[str, Any]) -> ServedModel:
+    def dec(name: str) -> Decimal | None:
+        value = item.get(name)
+        return None if value is None else Decimal(value)
+
+    price = ModelPrice(
+        source=item["source"],
+        model_id=item["model_id"],
+        status=item["status"],
+        provider=item.get("provider"),
+        mode=item.get("mode"),
+        context_window=item.get("context_window"),
+        max_output_tokens=item.get("max_output_tokens"),
+        input_per_token=dec("input_per_token"),
+        output_per_token=dec("output_per_token"),
+        cache_read_per_token=dec("cache_read_per_token"),
+        cache_write_per_token=dec("cache_write_per_token"),
+        tiers=tuple(Tier.from_snapshot(t) for t in item.get("tiers") or ()),
+        units={k: Decimal(v) for k, v in (item.get("units") or {}).items()},
+    )
+    return ServedModel(price, item.get("last_observed_at"), item.get("last_changed_at"))
+
+
+class CatalogCache:
+    """Serve the newest committed catalog from memory; see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        redis: Callable[[], Redis | None],
+        keys: RedisKeys,
+        *,
+        redis_recheck: float = 0.5,
+        db_recheck: float = 1.0,
+        reconcile_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._redis = redis
+        self._keys = keys
+        self._redis_recheck = redis_recheck
+        self._db_recheck = db_recheck
+        self._reconcile_interval = reconcile_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._snapshot: CatalogSnapshot | None = None
+        self._next_check = 0.0
+        self._next_reconcile = 0.0
+        self._redis_failed = False
+        self.source_of_last_load = "none"  # redis | database | local (for tests and status)
+
+    def current(self) -> CatalogSnapshot:
+        """Return the newest snapshot, re-checking the published version when it is due."""
+        snapshot = self._snapshot
+        if snapshot is not None and self._clock() < self._next_check:
+            return snapshot
+        # One thread re-checks; the others keep serving the snapshot they have.
+        if not self._lock.acquire(blocking=snapshot is None):
+            return snapshot  # type: ignore[return-value]  # only reached when not None
+        try:
+            if self._snapshot is None or self._clock() >= self._next_check:
+                self._recheck()
+        finally:
+            self._lock.release()
+        if self._snapshot is None:
+            raise ServiceUnavailable("the price catalog cannot be loaded: database unreachable")
+        return self._snapshot
+
+    def install(self, data: Mapping[str, Any]) -> None:
+        """Adopt catalog data this process just committed (saves a reload after a refresh)."""
+        snapshot = CatalogSnapshot.from_data(data)
+        with self._lock:
+            if self._version_of(self._snapshot) <= self._version_of(snapshot):
+                self._snapshot = snapshot
+                self.source_of_last_load = "local"
+
+    def invalidate(self) -> None:
+        """Make the next `current()` re-check the published version."""
+        self._next_check = 0.0
+
+    @staticmethod
+    def _version_of(snapshot: CatalogSnapshot | None) -> int:
+        if snapshot is None or snapshot.version is None:
+            return -1
+        return snapshot.version
+
+    def _recheck(self) -> None:
+        from redis.exceptions import RedisError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        now = self._clock()
+        redis = self._redis()
+        try:
+            if redis is not None:
+                try:
+                    self._recheck_redis(redis, now)
+                    self._next_check = now + self._redis_recheck
+                    return
+                except RedisError as exc:
+                    if not self._redis_failed:
+                        log.warning("Redis unavailable, serving the catalog from the DB: %s", exc)
+                    self._redis_failed = True
+            self._recheck_database()
+            self._next_check = now + self._db_recheck
+        except SQLAlchemyError as exc:
+            # Keep serving what we have; try again at the next check.
+            log.warning("could not re-check the catalog in the database: %s", exc)
+            self._next_check = now + self._db_recheck
+
+    def _recheck_redis(self, redis: Redis, now: float) -> None:
+        from ratecard.prices.publish import read_published_version
+
+        published = read_published_version(redis, self._keys)
+        if self._redis_failed or published is None or now >= self._next_reconcile:
+            self._reconcile(redis, published)
+            self._redis_failed = False
+            self._next_reconcile = now + self._reconcile_interval
+        elif published > self._version_of(self._snapshot) and not self._load_from_redis(redis):
+            self._reconcile(redis, None)
+
+    def _load_from_redis(self, redis: Redis) -> bool:
+        from ratecard.prices.publish import decode_catalog, read_published
+
+        version, blob = read_published(redis, self._keys)
+        if version is None or blob is None:
+            return False
+        data = decode_catalog(blob)
+        data["version"] = version
+        self._adopt(data, "redis")
+        return True
+
+    def _reconcile(self, redis: Redis, published: int | None) -> None:
+        """Bring Redis up to the database's committed version, then adopt the newest."""
+        from ratecard.prices import store
+        from ratecard.prices.publish import encode_catalog, publish_quietly
+
+        with self._engine().connect() as conn:
+            db_version = store.latest_catalog_version(conn)
+            behind = db_version is not None and db_version > (published or -1)
+            data = store.load_catalog_data(conn, db_version) if behind else None
+        if data is not None and db_version is not None:
+            publish_quietly(redis, self._keys, db_version, encode_catalog(data))
+            self._adopt(data, "database")
+        elif published is not None and published > self._version_of(self._snapshot):
+            self._load_from_redis(redis)
+        elif self._snapshot is None:
+            self._adopt(self._load_from_database(), "database")
+
+    def _recheck_database(self) -> None:
+        from ratecard.prices import store
+
+        with self._engine().connect() as conn:
+            db_version = store.latest_catalog_version(conn)
+        if self._snapshot is not None and db_version == self._snapshot.version:
+            return
+        self._adopt(self._load_from_database(), "database")
+
+    def _load_from_database(self) -> dict[str, Any]:
+        from ratecard.prices import store
+
+        with self._engine().connect() as conn:
+            # Version first: the content read after it is at least as new as the label.
+            version = store.latest_catalog_version(conn)
+            return store.load_catalog_data(conn, version)
+
+    def _adopt(self, data: Mapping[str, Any], origin: str) -> None:
+        snapshot = CatalogSnapshot.from_data(data)
+        if self._version_of(snapshot) >= self._version_of(self._snapshot):
+            self._snapshot = snapshot
+            self.source_of_last_load = origin

@@ -1,0 +1,193 @@
+"""Request and response models of the price API (pydantic v2): they validate requests and
+generate the OpenAPI document, so the two cannot drift apart.
+
+Imported lazily (on the first API request), never by `create_app()`: pydantic is a heavy
+import and start-up must stay fast.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+MAX_TOKENS = 10**12
+PAGE_LIMIT_MAX = 500
+
+TokenCount = Annotated[
+    StrictInt, Field(ge=0, le=MAX_TOKENS, description=f"A whole number from 0 to {MAX_TOKENS}.")
+]
+SortKey = Literal[
+    "id", "-id", "provider", "-provider", "input_price", "-input_price", "output_price",
+    "-output_price",
+]  # fmt: skip
+Status = Literal["priced", "free", "dynamic", "unpriced"]
+DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="An exact decimal.")]
+
+
+class _Query(BaseModel):
+    # Query strings are text: numbers are parsed from it (lax), unknown parameters ignored.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class ModelListQuery(_Query):
+    """Filters, sort and pagination of GET /api/models."""
+
+    provider: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    mode: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    status: Status | None = None
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    q: Annotated[str, Field(min_length=1, max_length=200, description="Text in id")] | None = None
+    sort: SortKey = "id"
+    limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = 50
+    cursor: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    page: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+
+
+class ModelQuery(_Query):
+    """Which source's model, when two sources list the same id."""
+
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class HistoryQuery(ModelQuery):
+    """Which source's history, and how many entries."""
+
+    limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = 100
+
+
+class CostRequest(BaseModel):
+    """Body of POST /api/cost: strict types, so `"10"`, `10.0` and `true` are all refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    model: Annotated[StrictStr, Field(min_length=1, max_length=512)]
+    input_tokens: TokenCount
+    output_tokens: TokenCount
+    cache_read_tokens: TokenCount = 0
+    cache_write_tokens: TokenCount = 0
+    at: datetime | None = Field(
+        default=None, description="ISO 8601 time: price with the prices then in force."
+    )
+    source: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+
+
+# --- responses (documented in /openapi.json; built as plain dicts for speed) ------------------
+
+
+class PricePair(BaseModel):
+    """One price as an exact decimal string, per token and per million tokens."""
+
+    per_token: DecimalText
+    per_million: DecimalText
+
+
+class TierOut(BaseModel):
+    above_tokens: int
+    prices: dict[str, PricePair]
+
+
+class HeldChangeOut(BaseModel):
+    id: int
+    kind: str
+    source: str
+    model_id: str | None
+    run_id: int | None
+    detected_at: str | None
+    reason: str
+    factor: str | None
+    old: dict[str, Any] | None
+    proposed: dict[str, Any] | None
+    status: str
+
+
+class ModelOut(BaseModel):
+    id: str
+    source: str
+    provider: str | None
+    mode: str | None
+    status: Status
+    context_window: int | None
+    max_output_tokens: int | None
+    prices: dict[str, PricePair]
+    tiers: list[TierOut]
+    units: dict[str, DecimalText]
+    last_observed_at: str | None
+    last_changed_at: str | None
+
+
+class ModelDetailOut(ModelOut):
+    held_change: HeldChangeOut | None
+    other_sources: list[str]
+    catalog_version: int | None
+
+
+class ModelListOut(BaseModel):
+    items: list[ModelOut]
+    total: int
+    limit: int
+    page: int | None
+    next_cursor: str | None
+    catalog_version: int | None
+
+
+class HistoryEntryOut(BaseModel):
+    observed_at: str | None
+    change: str
+    run_id: int | None
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+
+class HistoryOut(BaseModel):
+    id: str
+    source: str
+    entries: list[HistoryEntryOut]
+
+
+class CostComponentOut(BaseModel):
+    tokens: int
+    price_per_token: DecimalText
+    cost: DecimalText
+
+
+class CostOut(BaseModel):
+    model: str
+    source: str
+    total: DecimalText
+    currency: Literal["USD"]
+    components: dict[str, CostComponentOut]
+    tier_above_tokens: int | None
+    price_version: int | None
+    priced_at: str | None
+
+
+class SourceOutcomeOut(BaseModel):
+    source: str
+    run_id: int | None
+    outcome: str
+    finished_at: str | None
+    fetched: int
+    added: int
+    changed: int
+    removed: int
+    held: int
+    rejected: int
+    error: str | None
+    snapshot_date: str | None
+
+
+class CatalogOut(BaseModel):
+    version: int | None
+    updated_at: str | None
+    models: int
+    counts: dict[str, int]
+    sources: list[SourceOutcomeOut]
+    held: list[HeldChangeOut]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str
+    field: str | None = None

@@ -1,0 +1,869 @@
+"""All SQL for prices: load what is served, apply a guard decision, record runs, answer queries.
+
+Writes go through `apply_decision` inside the caller's transaction and touch only rows whose
+values differ from what is stored: an unchanged feed of 3,000 models costs one SELECT and no
+write. Every change to what is served leaves a `price_history` row (old -> new snapshot).
+
+A served model's "last observed" time is its source's `source_state.last_success_at` (every
+successful fetch re-observes every model it lists); `models.last_seen_at` is only moved when
+the row itself is written, so that an unchanged refresh writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from ratecard.errors import Conflict, NotFound, RatecardError
+from ratecard.prices.model import ModelPrice, Tier, decimal_text
+from ratecard.schema import held_changes, models, price_history, run_sources, runs, source_state
+
+if TYPE_CHECKING:
+    from ratecard.prices.guard import GuardDecision
+
+BUNDLED_SOURCE = "bundled"
+# Runs whose transaction committed a catalog (every committed refresh gets a version).
+COMMITTED_OUTCOMES = ("success", "unchanged", "partial", "failed", "quarantined")
+_DESCRIPTIVE = ("provider", "mode", "context_window", "max_output_tokens")
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware UTC (the only kind this module stores)."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Return `value` as aware UTC (SQLite hands back naive datetimes that were stored UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+# --- conversions -----------------------------------------------------------------------------
+
+
+def price_to_row(price: ModelPrice) -> dict[str, Any]:
+    """Return the `models` column values for a normalized price."""
+    return {
+        "source": price.source,
+        "model_id": price.model_id,
+        "provider": price.provider,
+        "mode": price.mode,
+        "status": price.status,
+        "context_window": price.context_window,
+        "max_output_tokens": price.max_output_tokens,
+        "input_per_token": price.input_per_token,
+        "output_per_token": price.output_per_token,
+        "cache_read_per_token": price.cache_read_per_token,
+        "cache_write_per_token": price.cache_write_per_token,
+        "tiers": [tier.to_snapshot() for tier in price.tiers],
+        "units": {k: decimal_text(v) for k, v in sorted(price.units.items())},
+    }
+
+
+def row_to_price(row: Any) -> ModelPrice:
+    """Build a ModelPrice from a `models` row (Decimals exact, tiers and units from JSON)."""
+    return ModelPrice(
+        source=row.source,
+        model_id=row.model_id,
+        status=row.status,
+        provider=row.provider,
+        mode=row.mode,
+        context_window=row.context_window,
+        max_output_tokens=row.max_output_tokens,
+        input_per_token=row.input_per_token,
+        output_per_token=row.output_per_token,
+        cache_read_per_token=row.cache_read_per_token,
+        cache_write_per_token=row.cache_write_per_token,
+        tiers=tuple(Tier.from_snapshot(t) for t in json_value(row.tiers, ())),
+        units={k: Decimal(v) for k, v in json_value(row.units, {}).items()},
+    )
+
+
+def json_value(value: Any, empty: Any) -> Any:
+    """Return a JSON column's value, parsing it if it was selected as text (see _ROW_COLUMNS)."""
+    if value is None:
+        return empty
+    if isinstance(value, str):
+        # Nearly every model has no tiers and no units: skip the parser for "[]" and "{}".
+        return empty if value in ("[]", "{}", "null") else json.loads(value)
+    return value
+
+
+# The models columns, with the JSON ones as text: loading 3,000 rows then costs 3,000 string
+# compares instead of 6,000 JSON parses (a third of an unchanged refresh otherwise).
+_ROW_COLUMNS = [
+    *(c for c in models.c if c.name not in ("tiers", "units")),
+    cast(models.c.tiers, Text).label("tiers"),
+    cast(models.c.units, Text).label("units"),
+]
+
+
+def price_from_snapshot(
+    snapshot: Mapping[str, Any], source: str, model_id: str, like: ModelPrice | None = None
+) -> ModelPrice:
+    """Rebuild a ModelPrice from a history/held snapshot; descriptive fields come from `like`."""
+
+    def dec(name: str) -> Decimal | None:
+        value = snapshot.get(name)
+        return None if value is None else Decimal(value)
+
+    return ModelPrice(
+        source=source,
+        model_id=model_id,
+        status=snapshot["status"],
+        provider=like.provider if like else None,
+        mode=like.mode if like else None,
+        context_window=like.context_window if like else None,
+        max_output_tokens=like.max_output_tokens if like else None,
+        input_per_token=dec("input_per_token"),
+        output_per_token=dec("output_per_token"),
+        cache_read_per_token=dec("cache_read_per_token"),
+        cache_write_per_token=dec("cache_write_per_token"),
+        tiers=tuple(Tier.from_snapshot(t) for t in snapshot.get("tiers") or ()),
+        units={k: Decimal(v) for k, v in (snapshot.get("units") or {}).items()},
+    )
+
+
+# --- loading what is served ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A `models` row: its primary key, its prices, and whether it is currently removed."""
+
+    pk: int
+    price: ModelPrice
+    removed_at: datetime | None
+
+
+def load_source_rows(conn: Connection, source: str) -> dict[str, StoredModel]:
+    """Return every row of `source` (served and removed) by model id."""
+    result = conn.execute(select(*_ROW_COLUMNS).where(models.c.source == source))
+    return {
+        row.model_id: StoredModel(row.id, row_to_price(row), as_utc(row.removed_at))
+        for row in result
+    }
+
+
+def served_prices(rows: Mapping[str, StoredModel]) -> dict[str, ModelPrice]:
+    """Return the served (not removed) prices among `rows`."""
+    return {mid: r.price for mid, r in rows.items() if r.removed_at is None}
+
+
+def load_served(conn: Connection, source: str) -> dict[str, ModelPrice]:
+    """Return the models `source` serves now, by model id."""
+    return served_prices(load_source_rows(conn, source))
+
+
+def load_pending_held(
+    conn: Connection, source: str, current: Mapping[str, ModelPrice] | None = None
+) -> dict[str, ModelPrice]:
+    """Return the pending held price changes of `source` as proposed prices, by model id."""
+    query = (
+        select(held_changes.c.model_id, held_changes.c.proposed)
+        .where(held_changes.c.source == source)
+        .where(held_changes.c.kind == "price")
+        .where(held_changes.c.status == "pending")
+        .order_by(held_changes.c.id)
+    )
+    current = current or {}
+    return {
+        row.model_id: price_from_snapshot(
+            row.proposed, source, row.model_id, current.get(row.model_id)
+        )
+        for row in conn.execute(query)
+        if row.proposed is not None
+    }
+
+
+def count_served(conn: Connection) -> int:
+    """Return how many models are served across all sources."""
+    query = select(func.count()).select_from(models).where(models.c.removed_at.is_(None))
+    return int(conn.execute(query).scalar_one())
+
+
+def has_pending_held(conn: Connection, source: str) -> bool:
+    """Return whether `source` has held changes awaiting confirmation."""
+    query = (
+        select(held_changes.c.id)
+        .where(held_changes.c.source == source, held_changes.c.status == "pending")
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
+# --- applying a refresh ----------------------------------------------------------------------
+
+
+@dataclass
+class SourceCounts:
+    """What one source's refresh changed (counts recorded in `run_sources`)."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    held: int = 0
+    confirmed: int = 0
+    touched: int = 0  # rows written for descriptive changes only (no price history)
+
+    @property
+    def any_change(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.held or self.touched)
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    """What the fetch learned about a source, kept for the next conditional request."""
+
+    url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_sha256: str | None = None
+    snapshot_date: str | None = None
+
+
+def apply_decision(
+    conn: Connection,
+    source: str,
+    decision: GuardDecision,
+    *,
+    rows: Mapping[str, StoredModel],
+    run_id: int | None,
+    now: datetime,
+) -> SourceCounts:
+    """Write a guard decision for `source`: only rows that differ, with history; no commit."""
+    counts = SourceCounts()
+    if decision.quarantined:
+        _supersede_pending(conn, source, kind="feed", now=now)
+        _insert_held_feed(conn, source, decision.quarantine_reason or "quarantined", run_id, now)
+        counts.held = 1
+        return counts
+
+    inserts: list[ModelPrice] = []
+    updates: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    for model_id, price in decision.upserts.items():
+        stored = rows.get(model_id)
+        if stored is None:
+            inserts.append(price)
+            continue
+        if stored.removed_at is None and stored.price == price:
+            continue  # the common case: nothing to write
+        values = price_to_row(price)
+        values.update(b_pk=stored.pk, removed_at=None, last_seen_at=now, last_run_id=run_id)
+        prices_moved = stored.removed_at is not None or not stored.price.same_prices(price)
+        values["last_changed_at"] = now if prices_moved else None
+        updates.append(values)
+        if stored.removed_at is not None:
+            counts.added += 1
+            history.append(_history(stored.pk, run_id, now, "restored", None, price))
+        elif prices_moved:
+            counts.changed += 1
+            history.append(_history(stored.pk, run_id, now, "changed", stored.price, price))
+        else:
+            counts.touched += 1
+
+    removals = []
+    for model_id in decision.removals:
+        stored = rows.get(model_id)
+        if stored is None or stored.removed_at is not None:
+            continue
+        removals.append({"b_pk": stored.pk, "removed_at": now, "last_run_id": run_id})
+        history.append(_history(stored.pk, run_id, now, "removed", stored.price, None))
+    counts.removed = len(removals)
+
+    if inserts:
+        counts.added += len(inserts)
+        history.extend(_insert_models(conn, inserts, run_id, now))
+    _update_models(conn, updates)
+    if removals:
+        conn.execute(_UPDATE_BY_PK, removals)
+    bulk_insert(conn, price_history, history)
+
+    counts.held, counts.confirmed = _resolve_and_hold(conn, source, decision, run_id, now)
+    return counts
+
+
+def _history(
+    pk: int, run_id: int | None, now: datetime, change: str, old: ModelPrice | None, new: Any
+) -> dict[str, Any]:
+    return {
+        "model_pk": pk,
+        "run_id": run_id,
+        "observed_at": now,
+        "change": change,
+        "old": old.to_snapshot() if old is not None else None,
+        "new": new.to_snapshot() if new is not None else None,
+    }
+
+
+def _insert_models(
+    conn: Connection, prices: Sequence[ModelPrice], run_id: int | None, now: datetime
+) -> list[dict[str, Any]]:
+    params = []
+    for price in prices:
+        values = price_to_row(price)
+        values.update(first_seen_at=now, last_seen_at=now, last_changed_at=now, last_run_id=run_id)
+        params.append(values)
+    bulk_insert(conn, models, params)
+    source = prices[0].source
+    ids = dict(
+        conn.execute(select(models.c.model_id, models.c.id).where(models.c.source == source)).all()
+    )
+    return [_history(ids[p.model_id], run_id, now, "added", None, p) for p in prices]
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows: COPY on PostgreSQL (10x an INSERT executemany), executemany elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    from psycopg.types.json import Json
+
+    names = list(rows[0])
+    json_columns = {n for n in names if isinstance(table.c[n].type, JSON)}
+    column_list = ", ".join(f'"{n}"' for n in names)
+    raw = conn.connection.driver_connection
+    assert raw is not None  # a live connection inside a transaction
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                [
+                    Json(row[n]) if n in json_columns and row[n] is not None else row[n]
+                    for n in names
+                ]
+            )
+
+
+def _update_models(conn: Connection, updates: list[dict[str, Any]]) -> None:
+    # One executemany per shape (SET columns come from the parameter keys): rows whose
+    # prices moved also move last_changed_at, the others keep it.
+    moved = [u for u in updates if u["last_changed_at"] is not None]
+    kept = [{k: v for k, v in u.items() if k != "last_changed_at"} for u in updates]
+    kept = [k for k, u in zip(kept, updates, strict=True) if u["last_changed_at"] is None]
+    for batch in (moved, kept):
+        if batch:
+            conn.execute(_UPDATE_BY_PK, [_without_keys(b) for b in batch])
+
+
+def _without_keys(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in ("source", "model_id")}
+
+
+# UPDATE models SET <the parameter keys> WHERE id = :b_pk, for executemany.
+_UPDATE_BY_PK = update(models).where(models.c.id == bindparam("b_pk"))
+
+
+def _resolve_and_hold(
+    conn: Connection, source: str, decision: GuardDecision, run_id: int | None, now: datetime
+) -> tuple[int, int]:
+    """Resolve pending held rows of `source` and record the new ones; return (held, confirmed).
+
+    A fetch that was not quarantined settles every pending row of the source: the change the
+    feed now confirms becomes `confirmed`; any other pending row is `superseded` (the feed moved
+    on, or the same suspicious change is held again as a new row with this run's id).
+    """
+    confirmed = set(decision.confirmed)
+    pending = conn.execute(
+        select(held_changes.c.id, held_changes.c.model_id, held_changes.c.kind).where(
+            held_changes.c.source == source, held_changes.c.status == "pending"
+        )
+    ).all()
+    by_status: dict[str, list[int]] = {"confirmed": [], "superseded": []}
+    for row in pending:
+        status = "confirmed" if row.kind == "price" and row.model_id in confirmed else "superseded"
+        by_status[status].append(row.id)
+    for status, ids in by_status.items():
+        if ids:
+            conn.execute(
+                update(held_changes)
+                .where(held_changes.c.id.in_(ids))
+                .values(status=status, resolved_at=now, resolved_by=f"run:{run_id}")
+            )
+    if decision.held:
+        conn.execute(
+            insert(held_changes),
+            [
+                {
+                    "kind": "price",
+                    "source": source,
+                    "model_id": h.model_id,
+                    "run_id": run_id,
+                    "detected_at": now,
+                    "reason": h.reason,
+                    "factor": None if h.factor is None else str(h.factor),
+                    "old": h.old.to_snapshot() if h.old is not None else None,
+                    "proposed": h.proposed.to_snapshot(),
+                    "status": "pending",
+                }
+                for h in decision.held
+            ],
+        )
+    return len(decision.held), len(by_status["confirmed"])
+
+
+def _supersede_pending(conn: Connection, source: str, *, kind: str, now: datetime) -> None:
+    conn.execute(
+        update(held_changes)
+        .where(
+            held_changes.c.source == source,
+            held_changes.c.kind == kind,
+            held_changes.c.status == "pending",
+        )
+        .values(status="superseded", resolved_at=now, resolved_by="quarantine")
+    )
+
+
+def _insert_held_feed(
+    conn: Connection, source: str, reason: str, run_id: int | None, now: datetime
+) -> None:
+    conn.execute(
+        insert(held_changes).values(
+            kind="feed",
+            source=source,
+            run_id=run_id,
+            detected_at=now,
+            reason=reason,
+            status="pending",
+        )
+    )
+
+
+def retire_source(conn: Connection, source: str, run_id: int | None, now: datetime) -> int:
+    """Mark every served model of `source` removed (with history); return how many."""
+    rows = load_source_rows(conn, source)
+    removals = [r for r in rows.values() if r.removed_at is None]
+    if not removals:
+        return 0
+    conn.execute(
+        _UPDATE_BY_PK,
+        [{"b_pk": r.pk, "removed_at": now, "last_run_id": run_id} for r in removals],
+    )
+    conn.execute(
+        insert(price_history),
+        [_history(r.pk, run_id, now, "removed", r.price, None) for r in removals],
+    )
+    return len(removals)
+
+
+# --- source state (conditional requests) -----------------------------------------------------
+
+
+def load_source_state(conn: Connection, source: str) -> FeedMeta | None:
+    """Return what the last successful fetch of `source` recorded, or None."""
+    row = conn.execute(select(source_state).where(source_state.c.source == source)).first()
+    if row is None:
+        return None
+    return FeedMeta(
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        content_sha256=row.content_sha256,
+        snapshot_date=row.snapshot_date,
+    )
+
+
+def save_source_state(
+    conn: Connection, source: str, meta: FeedMeta | None, *, now: datetime, success: bool
+) -> None:
+    """Record a fetch of `source`: validators and date on success, the fetch time always."""
+    values: dict[str, Any] = {"last_fetched_at": now}
+    if success:
+        values["last_success_at"] = now
+    if meta is not None:
+        values.update(
+            url=meta.url,
+            etag=meta.etag,
+            last_modified=meta.last_modified,
+            content_sha256=meta.content_sha256,
+        )
+        if meta.snapshot_date is not None:
+            values["snapshot_date"] = meta.snapshot_date
+    done = conn.execute(update(source_state).where(source_state.c.source == source).values(values))
+    if done.rowcount == 0:
+        conn.execute(insert(source_state).values(source=source, **values))
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Who runs a job: what `runs` records besides times and outcome."""
+
+    job: str = "refresh"
+    slot: int | None = None
+    fence: int | None = None
+    instance_id: str | None = None
+    trigger: str | None = None
+
+
+def start_run(engine: Engine, info: RunInfo, now: datetime | None = None) -> int:
+    """Insert a `running` row in its own transaction; return the run id."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            insert(runs)
+            .values(
+                job=info.job,
+                slot=info.slot,
+                fence=info.fence,
+                instance_id=info.instance_id,
+                trigger=info.trigger,
+                started_at=now or utcnow(),
+                outcome="running",
+            )
+            .returning(runs.c.id)
+        )
+        return int(result.scalar_one())
+
+
+@dataclass
+class SourceRecord:
+    """One `run_sources` row."""
+
+    source: str
+    started_at: datetime
+    outcome: str
+    finished_at: datetime | None = None
+    fetched: int = 0
+    rejected: int = 0
+    unknown_fields: int = 0
+    error: str | None = None
+    counts: SourceCounts = field(default_factory=SourceCounts)
+
+
+def record_sources(conn: Connection, run_id: int, records: Iterable[SourceRecord]) -> None:
+    """Insert the per-source outcomes of a run."""
+    params = [
+        {
+            "run_id": run_id,
+            "source": r.source,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "outcome": r.outcome,
+            "fetched": r.fetched,
+            "added": r.counts.added,
+            "changed": r.counts.changed,
+            "removed": r.counts.removed,
+            "held": r.counts.held,
+            "rejected": r.rejected,
+            "unknown_fields": r.unknown_fields,
+            "error": r.error,
+        }
+        for r in records
+    ]
+    if params:
+        conn.execute(insert(run_sources), params)
+
+
+def finish_run(
+    conn: Connection,
+    run_id: int,
+    outcome: str,
+    *,
+    error: str | None = None,
+    catalog_version: int | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Close a run row with its outcome (and the catalog version it committed, if any)."""
+    conn.execute(
+        update(runs)
+        .where(runs.c.id == run_id)
+        .values(
+            outcome=outcome,
+            error=error,
+            catalog_version=catalog_version,
+            finished_at=now or utcnow(),
+        )
+    )
+
+
+def abandon_run(engine: Engine, run_id: int, outcome: str, error: str | None) -> None:
+    """Record a run that committed nothing (cancelled, fenced, crashed) in its own transaction."""
+    with engine.begin() as conn:
+        finish_run(conn, run_id, outcome, error=error)
+
+
+def latest_catalog_version(conn: Connection) -> int | None:
+    """Return the newest committed catalog version (a run id), or None before any run."""
+    value = conn.execute(select(func.max(runs.c.catalog_version))).scalar_one()
+    return None if value is None else int(value)
+
+
+# --- admin review of held changes ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldResolution:
+    """The result of an admin decision: the held row and the catalog version it produced."""
+
+    held_id: int
+    status: str
+    catalog_version: int | None
+
+
+def accept_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
+    """Apply a pending held price change now (history row included) and mark it accepted.
+
+    The change is committed as its own run (job `held-review`), whose id is the new catalog
+    version to publish, so every instance's cache picks the accepted price up.
+    """
+    now = utcnow()
+    with _review_run(engine, by) as run_id, engine.begin() as conn:
+        held = _pending_held_row(conn, held_id)
+        if held.kind != "price" or held.proposed is None:
+            raise Conflict(
+                f"held change {held_id} is a quarantined feed; it cannot be accepted as a "
+                "whole, only rejected (the next fetch re-evaluates the feed)",
+                field="held_id",
+            )
+        rows = load_source_rows(conn, held.source)
+        stored = rows.get(held.model_id)
+        if stored is None:
+            raise NotFound(f"model {held.model_id!r} of {held.source!r} no longer exists")
+        proposed = price_from_snapshot(held.proposed, held.source, held.model_id, stored.price)
+        change = "restored" if stored.removed_at is not None else "changed"
+        old = None if stored.removed_at is not None else stored.price
+        row = price_to_row(proposed)
+        row.update(removed_at=None, last_seen_at=now, last_changed_at=now, last_run_id=run_id)
+        conn.execute(update(models).where(models.c.id == stored.pk).values(row))
+        conn.execute(
+            insert(price_history).values(_history(stored.pk, run_id, now, change, old, proposed))
+        )
+        _resolve_held(conn, held_id, "accepted", by, now)
+        finish_run(conn, run_id, "success", catalog_version=run_id, now=now)
+    return HeldResolution(held_id, "accepted", run_id)
+
+
+def reject_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
+    """Dismiss a pending held change (price or quarantined feed); served prices stay as they are.
+
+    Committed as its own run so the catalog's held list (published with the version) updates.
+    """
+    now = utcnow()
+    with _review_run(engine, by) as run_id, engine.begin() as conn:
+        _pending_held_row(conn, held_id)
+        _resolve_held(conn, held_id, "rejected", by, now)
+        finish_run(conn, run_id, "success", catalog_version=run_id, now=now)
+    return HeldResolution(held_id, "rejected", run_id)
+
+
+@contextmanager
+def _review_run(engine: Engine, by: str) -> Iterator[int]:
+    """Open the `held-review` run an admin decision commits as; close it if the decision fails.
+
+    Without this, an unknown or already-resolved id (or a lost race between two admins)
+    would leave a run stuck at `running` forever.
+    """
+    run_id = start_run(engine, RunInfo(job="held-review", instance_id=by, trigger="admin"))
+    try:
+        yield run_id
+    except RatecardError as exc:
+        abandon_run(engine, run_id, "rejected", exc.detail)
+        raise
+    except Exception as exc:
+        abandon_run(engine, run_id, "failed", type(exc).__name__)
+        raise
+
+
+def _pending_held_row(conn: Connection, held_id: int) -> Any:
+    row = conn.execute(select(held_changes).where(held_changes.c.id == held_id)).first()
+    if row is None:
+        raise NotFound(f"no held change {held_id}")
+    if row.status != "pending":
+        raise Conflict(f"held change {held_id} is already {row.status}", field="held_id")
+    return row
+
+
+def _resolve_held(conn: Connection, held_id: int, status: str, by: str, now: datetime) -> None:
+    conn.execute(
+        update(held_changes)
+        .where(held_changes.c.id == held_id)
+        .values(status=status, resolved_at=now, resolved_by=by)
+    )
+
+
+# --- queries for the API and the cache -------------------------------------------------------
+
+
+def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
+    """Return the whole served catalog as JSON-ready data (what the cache and Redis hold)."""
+    observed = {
+        row.source: as_utc(row.last_success_at)
+        for row in conn.execute(select(source_state.c.source, source_state.c.last_success_at))
+    }
+    snapshot_dates = {
+        row.source: row.snapshot_date
+        for row in conn.execute(select(source_state.c.source, source_state.c.snapshot_date))
+    }
+    items = []
+    query = select(*_ROW_COLUMNS).where(models.c.removed_at.is_(None)).order_by(models.c.model_id)
+    for row in conn.execute(query):
+        # Straight from the row: tiers and units are stored in their snapshot (JSON) form.
+        item = {
+            "source": row.source,
+            "model_id": row.model_id,
+            "provider": row.provider,
+            "mode": row.mode,
+            "status": row.status,
+            "context_window": row.context_window,
+            "max_output_tokens": row.max_output_tokens,
+            "input_per_token": _text(row.input_per_token),
+            "output_per_token": _text(row.output_per_token),
+            "cache_read_per_token": _text(row.cache_read_per_token),
+            "cache_write_per_token": _text(row.cache_write_per_token),
+            "tiers": json_value(row.tiers, []),
+            "units": json_value(row.units, {}),
+            "last_observed_at": _iso(observed.get(row.source) or as_utc(row.last_seen_at)),
+            "last_changed_at": _iso(as_utc(row.last_changed_at)),
+        }
+        items.append(item)
+    updated_at = None
+    if version is not None:
+        finished = conn.execute(select(runs.c.finished_at).where(runs.c.id == version)).scalar()
+        updated_at = _iso(as_utc(finished))
+    return {
+        "version": version,
+        "updated_at": updated_at,
+        "models": items,
+        "sources": _last_source_outcomes(conn, snapshot_dates),
+        "held": [held_row_data(r) for r in _pending_held_rows(conn)],
+    }
+
+
+def _last_source_outcomes(
+    conn: Connection, snapshot_dates: Mapping[str, str | None]
+) -> list[dict[str, Any]]:
+    latest = (
+        select(func.max(run_sources.c.id).label("id"))
+        .group_by(run_sources.c.source)
+        .scalar_subquery()
+    )
+    query = select(run_sources).where(run_sources.c.id.in_(latest)).order_by(run_sources.c.source)
+    return [
+        {
+            "source": r.source,
+            "run_id": r.run_id,
+            "outcome": r.outcome,
+            "finished_at": _iso(as_utc(r.finished_at)),
+            "fetched": r.fetched,
+            "added": r.added,
+            "changed": r.changed,
+            "removed": r.removed,
+            "held": r.held,
+            "rejected": r.rejected,
+            "error": r.error,
+            "snapshot_date": snapshot_dates.get(r.source),
+        }
+        for r in conn.execute(query)
+    ]
+
+
+def _pending_held_rows(conn: Connection) -> list[Any]:
+    query = select(held_changes).where(held_changes.c.status == "pending")
+    return list(conn.execute(query.order_by(held_changes.c.id)))
+
+
+def held_row_data(row: Any) -> dict[str, Any]:
+    """Return a held_changes row as JSON-ready data."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "source": row.source,
+        "model_id": row.model_id,
+        "run_id": row.run_id,
+        "detected_at": _iso(as_utc(row.detected_at)),
+        "reason": row.reason,
+        "factor": row.factor,
+        "old": row.old,
+        "proposed": row.proposed,
+        "status": row.status,
+    }
+
+
+def load_history(conn: Connection, source: str, model_id: str, limit: int = 500) -> list[Any]:
+    """Return the price history rows of one model, newest first."""
+    query = (
+        select(price_history)
+        .join(models, models.c.id == price_history.c.model_pk)
+        .where(models.c.source == source, models.c.model_id == model_id)
+        .order_by(price_history.c.observed_at.desc(), price_history.c.id.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(query))
+
+
+def model_sources(conn: Connection, model_id: str) -> list[str]:
+    """Return the sources that have (or had) a row for `model_id`."""
+    query = select(models.c.source).where(models.c.model_id == model_id)
+    return sorted(conn.execute(query).scalars())
+
+
+@dataclass(frozen=True)
+class PriceInForce:
+    """The prices of a model at some past time, from the history row that set them."""
+
+    price: ModelPrice
+    observed_at: datetime
+    run_id: int | None
+
+
+def price_at(conn: Connection, source: str, model_id: str, at: datetime) -> PriceInForce | None:
+    """Return the prices of a model in force at `at`, or None (not yet listed, or removed)."""
+    query = (
+        select(price_history.c.new, price_history.c.observed_at, price_history.c.run_id)
+        .join(models, models.c.id == price_history.c.model_pk)
+        .where(models.c.source == source, models.c.model_id == model_id)
+        .where(price_history.c.observed_at <= at.astimezone(UTC))
+        .order_by(price_history.c.observed_at.desc(), price_history.c.id.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    if row is None or row.new is None:
+        return None
+    like = conn.execute(
+        select(models).where(models.c.source == source, models.c.model_id == model_id)
+    ).first()
+    price = price_from_snapshot(row.new, source, model_id, row_to_price(like) if like else None)
+    return PriceInForce(price, as_utc(row.observed_at) or at, row.run_id)
+
+
+def get_model_row(conn: Connection, source: str, model_id: str) -> Any | None:
+    """Return the `models` row of one model of one source, removed or not."""
+    query = select(models).where(models.c.source == source, models.c.model_id == model_id)
+    return conn.execute(query).first()
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_text(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
