@@ -23,6 +23,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_prices(app)
     register_coordination(app)
     register_metrics(app)
+    register_admin(app)
+    register_dashboard(app)
+    register_security(app)
     return app
 
 
@@ -55,6 +58,27 @@ def register_coordination(app: Flask) -> None:
 def register_metrics(app: Flask) -> None:
     """Prometheus /metrics and per-request counters."""
     from ratecard.metrics import init_app
+
+    init_app(app)
+
+
+def register_admin(app: Flask) -> None:
+    """Admin controls under /admin (bearer token RATECARD_ADMIN_TOKEN)."""
+    from ratecard.admin import init_app
+
+    init_app(app)
+
+
+def register_dashboard(app: Flask) -> None:
+    """The operator's dashboard at / and a page per model."""
+    from ratecard.dashboard import init_app
+
+    init_app(app)
+
+
+def register_security(app: Flask) -> None:
+    """Security headers on every response and a JSON 413 for oversized bodies."""
+    from ratecard.security import register_security as init_app
 
     init_app(app)
 

@@ -1,13 +1,134 @@
-"""Wiring: the periodic jobs this service runs, handed to the coordinator."""
+"""Wiring: the periodic jobs this service runs (refresh, maintenance), handed to the coordinator.
+
+`init_app` builds everything without I/O (engine and Redis are created on first use, after any
+fork); `start` starts the coordinator thread, once per process.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from flask import Flask
+
+from ratecard.extension import RatecardState, get_state
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from ratecard.coordination.context import JobContext
+    from ratecard.coordination.coordinator import Coordinator
+    from ratecard.prices.refresh import RefreshReport
+
+REFRESH_JOB = "refresh"
+COMPONENT = "coordinator"
 
 
 def init_app(app: Flask) -> None:
     """Build the job registry and the coordinator (not started)."""
+    state = get_state(app)
+    coordinator = build_coordinator(state)
+    state.components[COMPONENT] = coordinator
+    state.shutdown_hooks.append(coordinator.stop)
+
+
+def build_coordinator(state: RatecardState) -> Coordinator:
+    """Assemble the coordinator of one app instance from its settings and lazy services."""
+    from ratecard.coordination.backends import LeaseBackends
+    from ratecard.coordination.coordinator import Coordinator
+    from ratecard.coordination.jobs import Job, JobRegistry
+    from ratecard.coordination.maintenance import JOB_NAME, maintenance_job
+    from ratecard.coordination.registry import InstanceRegistry
+    from ratecard.redis_keys import RedisKeys
+
+    settings = state.settings
+    keys = RedisKeys(settings.redis_key_prefix)
+    redis = coordination_redis(state)
+    jobs = JobRegistry(
+        [
+            Job(REFRESH_JOB, settings.refresh_interval, lambda ctx: run_refresh(state, ctx)),
+            Job(
+                JOB_NAME,
+                settings.maintenance_interval,
+                maintenance_job(lambda: state.engine, settings.retention_days),
+            ),
+        ]
+    )
+    return Coordinator(
+        jobs,
+        LeaseBackends(redis, lambda: state.engine, keys, settings.lease_ttl),
+        InstanceRegistry(redis, lambda: state.engine, keys, settings.heartbeat_interval),
+        lambda: state.engine,
+        state.instance.as_dict,
+        heartbeat_interval=settings.heartbeat_interval,
+        poll_interval=standby_poll(settings.lease_ttl),
+        on_lease=_record_lease(state.instance.instance_id),
+    )
+
+
+def coordination_redis(state: RatecardState) -> Callable[[], Redis | None]:
+    """Return a factory of this process's coordination Redis client: one try, no retries.
+
+    redis-py retries a failed command 10 times with backoff (about 4 s against a dead
+    server). A lease decision must fail fast instead: a renewal that spends 4 s of a 10 s TTL
+    retrying, or a contender that waits 4 s before falling back to the database lease, is
+    worse than an immediate "unavailable". Created on first use (after any fork).
+    """
+    lock = threading.Lock()
+    holder: list[Redis] = []
+
+    def get() -> Redis | None:
+        if state.settings.redis_url is None:
+            return None
+        with lock:
+            if not holder:
+                from redis.backoff import NoBackoff
+                from redis.retry import Retry
+
+                from ratecard.extension import make_redis_client
+
+                client = make_redis_client(state.settings.redis_url)
+                client.set_retry(Retry(NoBackoff(), 0))
+                holder.append(client)
+                state.shutdown_hooks.insert(0, client.close)  # hooks run last-first: after stop
+            return holder[0]
+
+    return get
+
+
+def standby_poll(lease_ttl: float) -> float:
+    """Return the standby poll: 2 s, or TTL/5 for short test TTLs (takeover <= TTL + a poll)."""
+    return min(2.0, lease_ttl / 5)
+
+
+def run_refresh(state: RatecardState, ctx: JobContext) -> RefreshReport:
+    """The refresh job: fetch, guard, store and publish the catalog (imported lazily)."""
+    from ratecard.prices.refresh import deps_from_state, refresh_catalog
+
+    return refresh_catalog(deps_from_state(state), ctx)
+
+
+def _record_lease(instance_id: str) -> Callable[[str, bool], None]:
+    def record(job: str, held: bool) -> None:
+        from ratecard.metrics import set_lease_held
+
+        set_lease_held(job, instance_id, held)
+
+    return record
+
+
+def get_coordinator(app: Flask) -> Coordinator:
+    """Return the app's coordinator (built by init_app)."""
+    coordinator: Coordinator = get_state(app).components[COMPONENT]
+    return coordinator
 
 
 def start(app: Flask) -> None:
-    """Start the coordinator thread in this process (after fork)."""
+    """Start the coordinator thread in this process (after fork), if the settings allow it."""
+    state = get_state(app)
+    if not state.settings.start_coordinator:
+        return
+    # Coordinator.start is itself guarded by the pid: a second call in this process (or an
+    # object inherited across a fork, whose thread did not survive it) is handled there.
+    get_coordinator(app).start()

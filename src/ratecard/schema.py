@@ -193,6 +193,10 @@ job_state = Table(
     Column("last_slot", BigInteger, nullable=False, server_default="-1"),
     Column("last_run_id", Integer),
     Column("updated_at", Timestamp),
+    # Incremented by every committed run: fences manual runs (see coordination.fence).
+    Column("generation", BigInteger, nullable=False, server_default="0"),
+    # After a failed run, no instance retries the open slot before this time.
+    Column("retry_not_before", Timestamp),
 )
 
 # Fallback leases when Redis is away: one row per lease name. See coordination.sql_lease.

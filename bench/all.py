@@ -1,0 +1,268 @@
+"""Run every benchmark under bench/ and print one table: figure, baseline from the same run, ratio.
+
+    .venv/bin/python bench/all.py [--only startup,api] [--quick]      (or: make bench)
+
+Each script runs as a subprocess with its own timeout; its printed lines are parsed with the
+small regexes below (one per figure, each naming the line it expects). A script that fails,
+times out, or no longer prints an expected line makes this command exit 1, naming the script
+and the line; the table still shows every figure that was read. Needs what the scripts need:
+PostgreSQL at 127.0.0.1:5432 (user postgres) and Redis at 127.0.0.1:6379 (own key prefixes;
+coordination and takeover start redis-servers of their own). About 3 minutes in all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class MissingFigure(Exception):
+    """A script's output lacks a line this table needs (its format changed, or it failed)."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table."""
+
+    benchmark: str
+    figure: str
+    value: float
+    unit: str
+    baseline_label: str | None = None
+    baseline: float | None = None
+    target: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or self.baseline == 0:
+            return None
+        return self.value / self.baseline
+
+
+def figure(output: str, pattern: str, expected: str) -> float:
+    """Return the first group of `pattern` in `output`, or raise naming the expected line."""
+    match = re.search(pattern, output, re.MULTILINE)
+    if match is None:
+        raise MissingFigure(f"expected a line like {expected!r} (regex {pattern!r})")
+    return float(match.group(1))
+
+
+# --- one parser per script: what it prints -> rows -------------------------------------------
+
+
+def parse_startup(out: str) -> list[Row]:
+    # "  ratecard serve :     855 ms   runs: ..." then the same two labels with "req/s".
+    ours_ms = figure(out, r"ratecard serve :\s+([\d.]+) ms", "  ratecard serve :  855 ms")
+    bare_ms = figure(out, r"bare Flask app :\s+([\d.]+) ms", "  bare Flask app :  300 ms")
+    ours_rps = figure(out, r"ratecard serve :\s+([\d.]+) req/s", "  ratecard serve : 1689 req/s")
+    bare_rps = figure(out, r"bare Flask app :\s+([\d.]+) req/s", "  bare Flask app : 2054 req/s")
+    return [
+        Row("startup", "exec -> first 200 /health/ready", ours_ms, "ms",
+            "bare Flask app, same gunicorn", bare_ms, "<= 2.5x and < 1000 ms"),
+        Row("startup", "/health/ready throughput", ours_rps, "req/s",
+            "bare Flask app, same gunicorn", bare_rps, ">= 0.8x"),
+    ]  # fmt: skip
+
+
+def parse_api(out: str) -> list[Row]:
+    # "ratecard GET /api/models/<id>        1558 req/s  (0 errors)"
+    ours = figure(out, r"ratecard GET /api/models/<id>\s+([\d.]+) req/s", "ratecard GET ... req/s")
+    bare = figure(out, r"bare Flask JSON endpoint\s+([\d.]+) req/s", "bare Flask JSON ... req/s")
+    return [
+        Row("api", "GET /api/models/<id> throughput", ours, "req/s",
+            "bare Flask JSON endpoint", bare, ">= 0.7x"),
+    ]  # fmt: skip
+
+
+def parse_refresh(out: str) -> list[Row]:
+    # "full refresh, empty PostgreSQL:                0.495 s  (target <= 2 s; ...)"
+    parse = figure(out, r"^parse alone[^:]*:\s+([\d.]+) s", "parse alone (median of 3): 0.114 s")
+    full = figure(out, r"^full refresh, empty PostgreSQL:\s+([\d.]+) s", "full refresh, ...: 0.5 s")
+    etag = figure(
+        out, r"^unchanged re-refresh, conditional \(ETag\):\s+([\d.]+) s", "... (ETag): 0.16 s"
+    )
+    diff = figure(
+        out, r"^unchanged re-refresh, full parse \+ diff:\s+([\d.]+) s", "... + diff: 0.36 s"
+    )
+    return [
+        Row("refresh", "full load of 2,982 models (PostgreSQL)", full, "s",
+            "parsing the feed alone", parse, "<= 2 s"),
+        Row("refresh", "unchanged re-refresh, ETag 304", etag, "s",
+            "full load", full, "<= 0.5 s"),
+        Row("refresh", "unchanged re-refresh, parse + diff", diff, "s",
+            "full load", full, "<= 0.5 s"),
+    ]  # fmt: skip
+
+
+def parse_coordination(out: str) -> list[Row]:
+    # Table lines: "      100     18.0      30.8     1  evalsha 635, ..." (instances idle boundary)
+    table = {
+        int(m.group(1)): (float(m.group(2)), float(m.group(3)))
+        for m in re.finditer(r"^\s*(\d+)\s+([\d.]+)\s+([\d.]+)\s+\d+\s", out, re.MULTILINE)
+    }
+    if 1 not in table or len(table) < 2:
+        raise MissingFigure(
+            "expected table lines like '  100   18.0   30.8   1  evalsha ...' for 1 and more "
+            "instances"
+        )
+    solo_idle = table[1][0]
+    rows = []
+    for n, (idle, boundary) in sorted(table.items()):
+        if n != 1:
+            rows.append(Row("coordination", f"Redis cmds/instance/min idle, {n} instances",
+                            idle, "cmd/min", "idle, 1 instance", solo_idle))  # fmt: skip
+        rows.append(Row("coordination", f"Redis cmds/instance/min at a boundary, {_instances(n)}",
+                        boundary, "cmd/min", f"idle, {_instances(n)}", idle))  # fmt: skip
+    return rows
+
+
+def _instances(n: int) -> str:
+    return "1 instance" if n == 1 else f"{n} instances"
+
+
+def parse_takeover(out: str) -> list[Row]:
+    # "takeover time with defaults (TTL 10 s, renew every 3.3 s, standby poll 2 s +-25 %)"
+    ttl = figure(out, r"\(TTL ([\d.]+) s", "takeover time with defaults (TTL 10 s, ...")
+    poll = figure(out, r"standby poll ([\d.]+) s", "... standby poll 2 s ...")
+    kill = figure(out, r"after SIGKILL:\s+([\d.]+) s", "  after SIGKILL: 10.38 s")
+    term = figure(out, r"after SIGTERM:\s+([\d.]+) s", "  after SIGTERM:  1.78 s")
+    return [
+        Row("takeover", "slot taken over after SIGKILL", kill, "s",
+            "lease TTL (configured)", ttl, f"<= {ttl + poll:g} s (TTL + a poll)"),
+        Row("takeover", "slot taken over after SIGTERM", term, "s",
+            "standby poll (configured)", poll, f"<= {poll * 1.25:g} s (one jittered poll)"),
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Script:
+    """A benchmark script, its arguments (full and --quick), its timeout and its parser."""
+
+    name: str
+    parse: Callable[[str], list[Row]]
+    timeout: float
+    args: tuple[str, ...] = ()
+    quick_args: tuple[str, ...] = field(default=())
+
+
+SCRIPTS = (
+    Script("startup", parse_startup, 240, quick_args=("--runs", "3", "--seconds", "2")),
+    Script("refresh", parse_refresh, 180),
+    Script("api", parse_api, 240, quick_args=("--seconds", "3", "--rounds", "2")),
+    Script("coordination", parse_coordination, 300),
+    Script("takeover", parse_takeover, 240),
+)
+
+
+def run_script(script: Script, quick: bool) -> tuple[list[Row], str | None, float]:
+    """Run one script; return its rows, an error naming what went wrong, and its wall time."""
+    argv = [sys.executable, str(REPO / "bench" / f"{script.name}.py"), *script.args]
+    if quick:
+        argv += list(script.quick_args)
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            argv, cwd=REPO, capture_output=True, text=True, timeout=script.timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return [], f"timed out after {script.timeout:g} s", time.monotonic() - started
+    seconds = time.monotonic() - started
+    tail = "\n    ".join((done.stdout + done.stderr).strip().splitlines()[-8:])
+    if done.returncode != 0:
+        return [], f"exit code {done.returncode}; last lines:\n    {tail}", seconds
+    try:
+        return script.parse(done.stdout), None, seconds
+    except MissingFigure as exc:
+        return [], f"{exc}; it printed:\n    {tail}", seconds
+
+
+def machine() -> str:
+    """Describe this machine: cores, CPU model, RAM, OS, Python, load."""
+    cpu = platform.processor() or "unknown CPU"
+    ram = "? GB"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / 1024**2:.0f} GB"
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{cores} CPUs ({cpu}), {ram} RAM, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}; load average at the start {load}"
+    )
+
+
+def render(rows: list[Row]) -> str:
+    """Return the rows as a Markdown table (it reads in a terminal and pastes into the README)."""
+    lines = [
+        "| benchmark | figure | value | baseline (same run) | ratio | target |",
+        "|---|---|---:|---|---:|---|",
+    ]
+    for row in rows:
+        baseline = (
+            f"{row.baseline_label}: {_num(row.baseline)} {row.unit}"
+            if row.baseline is not None
+            else "-"
+        )
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
+        lines.append(
+            f"| {row.benchmark} | {row.figure} | {_num(row.value)} {row.unit} | {baseline} "
+            f"| {ratio} | {row.target or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def _num(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="comma-separated scripts to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds where a script allows")
+    args = parser.parse_args()
+    wanted = set(args.only.split(",")) if args.only else {s.name for s in SCRIPTS}
+    unknown = wanted - {s.name for s in SCRIPTS}
+    if unknown:
+        parser.error(f"unknown script(s): {', '.join(sorted(unknown))}")
+
+    header = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}"
+    rows: list[Row] = []
+    errors: list[str] = []
+    for script in (s for s in SCRIPTS if s.name in wanted):
+        print(f"running bench/{script.name}.py ...", end=" ", flush=True, file=sys.stderr)
+        got, error, seconds = run_script(script, args.quick)
+        print(f"{seconds:.0f} s" + (" FAILED" if error else ""), file=sys.stderr)
+        rows += got
+        if error:
+            errors.append(f"bench/{script.name}.py: {error}")
+    print(header)
+    print()
+    print(render(rows))
+    for error in errors:
+        print(f"\nerror: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

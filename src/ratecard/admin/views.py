@@ -1,0 +1,105 @@
+"""The /admin routes: trigger a refresh, read the worker status, review held changes.
+
+Every route requires the bearer token (see `auth`); an instance without a configured token
+answers 403 to all of them. Errors are `ratecard.errors` classes, rendered as JSON once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, jsonify
+
+from ratecard.admin.auth import require_admin
+from ratecard.errors import Conflict, ServiceUnavailable
+from ratecard.extension import get_state
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+REFRESH_JOB = "refresh"
+F = TypeVar("F", bound=Callable[..., Response])
+
+
+@bp.before_request
+def _authenticate() -> None:
+    require_admin()
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Admin answers describe the fleet at one instant and may carry hosts: never cache them.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _dependencies_as_503(view: F) -> F:
+    """Turn a database or Redis outage during an admin action into a clear 503."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        from redis.exceptions import RedisError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return view(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(f"database unavailable: {type(exc).__name__}") from None
+        except RedisError as exc:
+            raise ServiceUnavailable(f"redis unavailable: {type(exc).__name__}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _coordinator() -> Any:
+    coordinator = get_state().components.get("coordinator")
+    if coordinator is None:
+        raise ServiceUnavailable("this process runs no coordinator")
+    return coordinator
+
+
+@bp.post("/refresh")
+@_dependencies_as_503
+def refresh() -> Response:
+    """Start a refresh now under the lease: 202, or 409 when one is already running."""
+    coordinator = _coordinator()
+    try:
+        started = coordinator.trigger_now(REFRESH_JOB)
+    except KeyError:
+        raise ServiceUnavailable("the coordinator has no refresh job") from None
+    if started:
+        response = jsonify(
+            {"status": "started", "job": REFRESH_JOB, "instance_id": coordinator.instance_id}
+        )
+        response.status_code = 202
+        return response
+    backends = getattr(coordinator, "backends", None)
+    if backends is not None and backends.in_use is None and backends.problem:
+        raise ServiceUnavailable(f"no lease store reachable: {backends.problem}")
+    raise Conflict("a refresh is already running (its lease is held); try again when it ends")
+
+
+@bp.get("/worker")
+@_dependencies_as_503
+def worker() -> Response:
+    """Return the coordination status (`ratecard worker --status --json`)."""
+    return jsonify(_coordinator().status())
+
+
+@bp.post("/held/<int:held_id>/accept")
+@_dependencies_as_503
+def accept(held_id: int) -> Response:
+    """Apply a pending held change now; 404 unknown id, 409 already resolved."""
+    from ratecard.admin.review import resolve_held
+
+    return jsonify(resolve_held(get_state(), held_id, "accept"))
+
+
+@bp.post("/held/<int:held_id>/reject")
+@_dependencies_as_503
+def reject(held_id: int) -> Response:
+    """Dismiss a pending held change; 404 unknown id, 409 already resolved."""
+    from ratecard.admin.review import resolve_held
+
+    return jsonify(resolve_held(get_state(), held_id, "reject"))

@@ -1,0 +1,167 @@
+"""`ratecard worker`: the coordinator's status, one run now, or the coordinator alone."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ratecard.cli.common import load_settings
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+# Outcomes after which `--run-once` exits 0: the catalog is current (fenced: someone else's
+# run committed while ours ran, so ours rolled back).
+OK_OUTCOMES = ("success", "unchanged", "partial", "quarantined", "fenced")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--status", "show_status", is_flag=True, help="Show lease, slots, runs, instances.")
+@click.option("--json", "as_json", is_flag=True, help="With --status/--run-once: print JSON.")
+@click.option(
+    "--run-once", is_flag=True, help="Run the job now under the lease (waits for a run elsewhere)."
+)
+@click.option("--job", default="refresh", show_default=True, help="Which job --run-once runs.")
+@click.option(
+    "--wait",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="How long --run-once waits for a run in progress elsewhere.",
+)
+@click.pass_context
+def worker(
+    ctx: click.Context, show_status: bool, as_json: bool, run_once: bool, job: str, wait: float
+) -> None:
+    """The singleton background worker: one refresh per period across the whole fleet.
+
+    \b
+    ratecard worker --status [--json]   lease holder, fence, backend, slots, runs, instances
+    ratecard worker --run-once          one refresh now, under the lease; exit 1 if it fails
+    ratecard worker run                 the coordinator alone, without the web server
+    """
+    if ctx.invoked_subcommand is not None:
+        if show_status or run_once:
+            raise click.UsageError("--status and --run-once do not combine with a subcommand")
+        return
+    if show_status and run_once:
+        raise click.UsageError("choose one of --status and --run-once")
+    if not (show_status or run_once):
+        click.echo(ctx.get_help())
+        return
+    app = _build_app(start_coordinator=False, role="cli")
+    from ratecard.extension import get_state
+    from ratecard.jobs import get_coordinator
+
+    coordinator = get_coordinator(app)
+    try:
+        if show_status:
+            data = coordinator.status()
+            data.pop("coordinator", None)  # this CLI process runs no coordinator loop
+            click.echo(json.dumps(data, indent=2, default=str) if as_json else format_status(data))
+            code = 0 if data["backend"] else 1
+        else:
+            if job not in coordinator.jobs.names:
+                raise click.UsageError(
+                    f"unknown job {job!r} (known: {', '.join(coordinator.jobs.names)})"
+                )
+            result = coordinator.run_once(job, trigger="cli", wait=wait)
+            out = result.as_dict()
+            click.echo(json.dumps(out, default=str) if as_json else format_result(out))
+            code = 0 if result.outcome in OK_OUTCOMES else 1
+    finally:
+        get_state(app).shutdown()
+    sys.exit(code)
+
+
+@worker.command("run")
+def run() -> None:
+    """Run the coordinator in the foreground until SIGTERM/SIGINT (then release and exit 0)."""
+    from ratecard.extension import get_state
+    from ratecard.jobs import start
+
+    app = _build_app(start_coordinator=True, role="worker")
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    start(app)
+    state = get_state(app)
+    click.echo(f"worker {state.instance.instance_id} running; SIGTERM or Ctrl-C to stop", err=True)
+    while not stopping.wait(0.2):
+        pass
+    state.shutdown()  # stops the coordinator: cancels a run, releases its lease
+    click.echo("worker stopped", err=True)
+    sys.exit(0)
+
+
+def _build_app(start_coordinator: bool, role: str) -> Flask:
+    from ratecard.app import create_app
+    from ratecard.extension import get_state
+
+    app = create_app(load_settings(start_coordinator=start_coordinator))
+    get_state(app).instance.role = role
+    return app
+
+
+def format_status(data: dict[str, Any]) -> str:
+    """Render status data for a terminal."""
+    lines = [f"backend: {data['backend'] or 'none'}"]
+    if data.get("backend_problem"):
+        lines[0] += f"  ({data['backend_problem']})"
+    for name, job in data["jobs"].items():
+        lines.append(f"job {name}: every {job.get('interval'):g} s, slot now {job.get('slot_now')}")
+        lease = job.get("lease") or {}
+        if lease.get("holder"):
+            lines.append(
+                f"  lease: held by {lease['holder']} (fence {lease['fence']}, "
+                f"expires in {lease['expires_in']:.1f} s, {lease['store']})"
+            )
+        else:
+            lines.append(
+                f"  lease: free ({lease.get('store') or lease.get('error') or 'no store'})"
+            )
+        if "error" in job:
+            lines.append(f"  {job['error']}")
+            continue
+        lines.append(f"  last completed slot: {job['last_completed_slot']}")
+        lines.append(f"  next due: {_when(job['next_due_at'])} (in {job['next_due_in']:.1f} s)")
+        for run in job["recent_runs"]:
+            took = f"{run['duration']:.2f} s" if run["duration"] is not None else "-"
+            lines.append(
+                f"    run #{run['id']} {run['outcome']:<10} {run['trigger'] or '-':<9} "
+                f"slot {run['slot']} fence {run['fence']} by {run['instance_id']} "
+                f"at {_when(run['started_at'])} took {took}"
+            )
+    instances = data.get("instances", [])
+    lines.append(f"live instances: {len(instances)}")
+    for item in instances:
+        lines.append(
+            f"  {item['id']} role={item.get('role')} pid={item.get('pid')} v{item.get('version')}"
+        )
+    return "\n".join(lines)
+
+
+def format_result(result: dict[str, Any]) -> str:
+    """Render a run result on one line."""
+    text = (
+        f"{result['job']}: {result['outcome']} (trigger {result['trigger']}, "
+        f"slot {result['slot']}, fence {result['fence']}, {result['duration']:.2f} s)"
+    )
+    return text + (f": {result['error']}" if result.get("error") else "")
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))

@@ -1,0 +1,107 @@
+"""Pure formatting for the dashboard: prices per million tokens, times, public-safe text."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Context, Decimal, InvalidOperation
+from typing import Any
+
+from ratecard.prices.model import decimal_text
+
+# The four per-token prices, with the short labels the dashboard shows.
+PRICE_LABELS = {
+    "input_per_token": "input",
+    "output_per_token": "output",
+    "cache_read_per_token": "cache read",
+    "cache_write_per_token": "cache write",
+}
+MAX_TEXT = 300
+_EXACT = Context(prec=200)  # wide enough that scaling to "per million" never rounds
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@/\s]*@")
+
+
+def per_million(per_token: Decimal | str | None) -> str | None:
+    """Return a per-token price as exact decimal text per million tokens (None stays None)."""
+    if per_token is None:
+        return None
+    try:
+        value = Decimal(per_token)
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    if not value.is_finite():
+        return None
+    # scaleb shifts the exponent: exact, whatever the number of digits.
+    return decimal_text(value.scaleb(6, context=_EXACT))
+
+
+def snapshot_per_million(snapshot: Mapping[str, Any] | None, field: str) -> str | None:
+    """Return one price of a history/held snapshot per million tokens."""
+    if not snapshot:
+        return None
+    return per_million(snapshot.get(field))
+
+
+def iso(value: datetime | float | str | None) -> str | None:
+    """Return an ISO 8601 UTC string (`...Z`) for a datetime or epoch seconds."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)  # epoch seconds as Redis hashes hold them
+        except ValueError:
+            return str(value)  # already a timestamp string
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(float(value), UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def duration_words(seconds: float | None) -> str:
+    """Return a short human duration: 0.42 s, 12 s, 3 min, 2 h 5 min."""
+    if seconds is None:
+        return "—"
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes = int(seconds // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def host_alias(host: str) -> str:
+    """Return a stable, non-revealing stand-in for a host name."""
+    return "host-" + hashlib.sha256(host.encode()).hexdigest()[:6]
+
+
+def public_text(
+    text: str | None,
+    *,
+    secrets: Iterable[str] = (),
+    hosts: Iterable[str] = (),
+    admin: bool = False,
+) -> str | None:
+    """Return text safe to show: secrets and URL passwords always removed; for the public,
+    URLs and host names too. Long texts are cut.
+    """
+    if text is None:
+        return None
+    out = _URL_PASSWORD.sub(r"\1:***@", str(text))
+    for secret in secrets:
+        if secret:
+            out = out.replace(secret, "***")
+    if not admin:
+        out = _URL.sub("<url>", out)
+        for host in sorted({h for h in hosts if h}, key=len, reverse=True):
+            # Whole names only: host "vm" must not mangle "vmstat" or "cvm.example".
+            pattern = rf"(?<![\w.-]){re.escape(host)}(?![\w-])"
+            out = re.sub(pattern, host_alias(host), out)
+    if len(out) > MAX_TEXT:
+        out = out[: MAX_TEXT - 1] + "…"
+    return out

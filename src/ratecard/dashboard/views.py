@@ -1,0 +1,194 @@
+"""Dashboard routes: the page, its polled fragments, a model page, and the status JSON.
+
+The page is rendered by Jinja on the server; `static/dashboard.js` re-fetches the live
+sections as server-rendered fragments every few seconds and swaps them in, so there is one
+renderer (the templates) and no inline script (the CSP forbids it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from ratecard.admin.auth import is_admin
+from ratecard.dashboard.catalog_table import TableQuery, build_table, table_data
+from ratecard.dashboard.format import PRICE_LABELS, duration_words, iso, per_million
+from ratecard.dashboard.sources import catalog_cache, gatherer
+from ratecard.dashboard.status import build_status
+from ratecard.extension import get_state
+
+bp = Blueprint("dashboard", __name__)
+bp.add_app_template_filter(per_million, "per_million")
+bp.add_app_template_filter(duration_words, "duration")
+
+POLL_SECONDS = 3
+MAX_MODEL_ID = 512  # the width of models.model_id
+
+
+def plausible_model_id(model_id: str) -> bool:
+    """Return whether `model_id` could name a model (printable, not longer than the column)."""
+    return 0 < len(model_id) <= MAX_MODEL_ID and all(ch.isprintable() for ch in model_id)
+
+
+def _status(admin: bool) -> dict[str, Any]:
+    return build_status(gatherer(get_state()).inputs(), admin=admin)
+
+
+def _table(query: TableQuery) -> Any:
+    inputs = gatherer(get_state()).inputs()
+    models = inputs.catalog.models if inputs.catalog is not None else ()
+    return build_table(models, query)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+def index() -> Response:
+    """Render the dashboard (public view: hosts appear once an admin token is entered)."""
+    query = TableQuery.from_args(request.args)
+    html = render_template(
+        "dashboard.html",
+        status=_status(admin=False),
+        table=_table(query),
+        query=query,
+        poll_seconds=POLL_SECONDS,
+    )
+    return _no_store(Response(html, mimetype="text/html"))
+
+
+@bp.get("/dashboard/live")
+def live_fragment() -> Response:
+    """Render the live sections (fleet, runs, held changes) for the page to swap in."""
+    html = render_template("_live.html", status=_status(admin=is_admin()))
+    return _no_store(Response(html, mimetype="text/html"))
+
+
+@bp.get("/dashboard/catalog")
+def catalog_fragment() -> Response:
+    """Render the catalog table's rows and counts for a search, filter or sort."""
+    query = TableQuery.from_args(request.args)
+    html = render_template("_catalog_rows.html", table=_table(query), query=query)
+    return _no_store(Response(html, mimetype="text/html"))
+
+
+@bp.get("/dashboard/status.json")
+def status_json() -> Response:
+    """Return the status document (hosts and full error texts only for the admin token)."""
+    return _no_store(jsonify(_status(admin=is_admin())))
+
+
+@bp.get("/dashboard/catalog.json")
+def catalog_json() -> Response:
+    """Return the catalog table (filtered, sorted, cut) as JSON."""
+    return _no_store(jsonify(table_data(_table(TableQuery.from_args(request.args)))))
+
+
+@bp.get("/models/<path:model_id>")
+def model_page(model_id: str) -> Response:
+    """Render one model: its prices per source, any held change, and its price history."""
+    state = get_state()
+    if not plausible_model_id(model_id):
+        # NUL and control characters: no feed uses them, and PostgreSQL refuses NUL in text.
+        html = render_template("not_found.html", model_id=model_id[:MAX_MODEL_ID])
+        return Response(html, status=404, mimetype="text/html")
+    sections, error = _model_sections(state, model_id)
+    if not sections and error is None:
+        html = render_template("not_found.html", model_id=model_id)
+        return Response(html, status=404, mimetype="text/html")
+    html = render_template("model.html", model_id=model_id, sections=sections, error=error)
+    return _no_store(Response(html, mimetype="text/html"))
+
+
+def _model_sections(state: Any, model_id: str) -> tuple[list[dict[str, Any]], str | None]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ratecard.dashboard.chart import price_chart
+    from ratecard.prices import store
+
+    error: str | None = None
+    try:
+        snapshot = catalog_cache(state).current()
+    except Exception as exc:  # the page still shows history if only the cache failed
+        snapshot, error = None, f"catalog unavailable: {type(exc).__name__}"
+    served = {m.price.source: m for m in (snapshot.by_id.get(model_id, ()) if snapshot else ())}
+    held = snapshot.held_by_model if snapshot else {}
+    now = datetime.now(UTC)
+    sections = []
+    try:
+        with state.engine.connect() as conn:
+            sources = sorted(set(served) | set(store.model_sources(conn, model_id)))
+            for source in sources:
+                rows = store.load_history(conn, source, model_id)
+                sections.append(
+                    _section(source, served.get(source), rows, held.get((source, model_id)), now)
+                )
+    except SQLAlchemyError as exc:
+        error = f"database unavailable: {type(exc).__name__}"
+        sections = [_section(s, m, [], held.get((s, model_id)), now) for s, m in served.items()]
+    for section in sections:
+        section["chart"] = price_chart(section.pop("points"), now)
+    return sections, error
+
+
+def _section(
+    source: str, served: Any, history: list[Any], held: dict[str, Any] | None, now: datetime
+) -> dict[str, Any]:
+    from ratecard.dashboard.chart import PricePoint
+
+    price = served.price if served is not None else None
+    prices = []
+    if price is not None:
+        for field, label in PRICE_LABELS.items():
+            value = getattr(price, field)
+            if value is not None:
+                prices.append({"label": label, "per_million": per_million(value)})
+    entries = []
+    points = []
+    for row in history:  # newest first
+        old, new = row.old or {}, row.new or {}
+        entries.append(
+            {
+                "observed_at": iso(row.observed_at),
+                "change": row.change,
+                "run_id": row.run_id,
+                "input_old": per_million(old.get("input_per_token")),
+                "input_new": per_million(new.get("input_per_token")),
+                "output_old": per_million(old.get("output_per_token")),
+                "output_new": per_million(new.get("output_per_token")),
+            }
+        )
+        points.append(
+            PricePoint(
+                at=_aware(row.observed_at) or now,
+                input=_million(new.get("input_per_token")),
+                output=_million(new.get("output_per_token")),
+            )
+        )
+    return {
+        "source": source,
+        "served": served is not None,
+        "price": price,
+        "prices": prices,
+        "last_observed_at": served.last_observed_at if served is not None else None,
+        "held": held,
+        "history": entries,
+        "points": points,
+        "now": iso(now),
+    }
+
+
+def _million(value: str | None) -> Decimal | None:
+    text = per_million(value)
+    return None if text is None else Decimal(text)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -1,0 +1,104 @@
+"""Security headers and the request-body limit, for every response the app sends.
+
+- HTML pages get a Content-Security-Policy that allows only our own files: no inline script,
+  no inline style, no framing, no `<base>` rewriting, forms posting only to us. All of the
+  dashboard's JavaScript lives in static files, so the policy costs nothing.
+- Every response gets `X-Content-Type-Options: nosniff`, so a JSON body echoing user text can
+  never be sniffed into HTML by an old browser.
+- A body over `MAX_CONTENT_LENGTH` gets a JSON 413 before any view runs, whatever the route
+  and whether or not the client announced the length (chunked uploads are counted as read).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ratecard.errors import error_response
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+HTML_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+# Bytes of an oversized body we read and discard before answering 413: a client still
+# sending when the server closes gets a TCP reset and may never see the 413. Beyond this
+# budget we close anyway (a client streaming gigabytes is not owed a polite answer).
+DRAIN_LIMIT = 64 * 1024 * 1024
+DRAIN_CHUNK = 256 * 1024
+
+
+def register_security(app: Flask) -> None:
+    """Add the security headers and the JSON 413 to `app`."""
+    app.before_request(enforce_body_limit)
+    app.after_request(add_security_headers)
+    app.register_error_handler(RequestEntityTooLarge, body_too_large)
+
+
+def enforce_body_limit() -> None:
+    """Refuse an oversized body before any view runs (raises 413)."""
+    if request.content_length is not None:
+        limit = request.max_content_length
+        if limit is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
+        return
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # No announced length: read it now, up to the limit. `cache=True` keeps the body for
+        # the view (get_json() reads the cached bytes).
+        data = request.get_data(cache=True)
+        limit = request.max_content_length
+        # werkzeug stops silently at exactly the limit: the view would parse a truncated
+        # body. One more byte in the raw stream means the body is too large.
+        if limit is not None and len(data) >= limit and request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+
+
+def add_security_headers(response: Response) -> Response:
+    """Set nosniff on every response and the CSP family on HTML ones."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.mimetype == "text/html":
+        for name, value in HTML_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
+def body_too_large(_exc: RequestEntityTooLarge) -> Response:
+    """Answer 413 as JSON (on every route) after draining what the client still sends."""
+    limit = request.max_content_length or 0
+    _drain_request_body()
+    response = error_response(
+        413,
+        "payload_too_large",
+        f"request bodies are limited to {limit} bytes",
+    )
+    # The body was not (fully) read: the connection cannot carry another request.
+    response.headers["Connection"] = "close"
+    return response
+
+
+def _drain_request_body() -> None:
+    """Read and discard the rest of the request body, up to DRAIN_LIMIT bytes."""
+    stream = request.environ.get("wsgi.input")
+    if stream is None:
+        return
+    remaining = DRAIN_LIMIT
+    if request.content_length is not None:
+        # Never read past the announced length: some servers hand us the raw socket.
+        remaining = min(remaining, request.content_length)
+    try:
+        while remaining > 0:
+            chunk = stream.read(min(DRAIN_CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+    except (OSError, ValueError) as exc:
+        # The client went away mid-body: nothing to answer to, nothing to report.
+        log.debug("stopped draining an oversized body: %s", type(exc).__name__)
