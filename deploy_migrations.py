@@ -10,9 +10,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "src"))
 
-from ratecard.cli.migrate import migrate
+from ratecard.entrypoint import ensure_dependencies  # noqa: E402
+
+ensure_dependencies(ROOT)
+
+from ratecard.cli.migrate import migrate  # noqa: E402
 
 if __name__ == "__main__":
     migrate.main(prog_name="deploy_migrations.py")

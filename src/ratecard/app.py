@@ -86,5 +86,7 @@ def register_security(app: Flask) -> None:
 def start_background(app: Flask) -> None:
     """Start this process's background work (the coordinator); call once, after any fork."""
     from ratecard.jobs import start
+    from ratecard.redis_policy import warn_if_evictable_in_background
 
     start(app)
+    warn_if_evictable_in_background(app.extensions[EXTENSION_KEY].redis)

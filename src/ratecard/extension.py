@@ -101,8 +101,15 @@ class RatecardState:
 
 
 def make_redis_client(url: str, timeout: float = 1.0) -> Redis:
-    """Create a Redis client that fails fast: a Redis outage must cost a probe one second."""
+    """Create a Redis client that fails fast: a Redis outage must cost a probe one second.
+
+    redis-py retries a failed command (several times, with back-off) by default; against a
+    dead server that turns a 1 s timeout into ~4 s per command, longer than a probe's budget
+    and a third of a lease TTL. Every caller here has its own fallback, so: no retries.
+    """
     from redis import Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     return Redis.from_url(
         url,
@@ -110,6 +117,7 @@ def make_redis_client(url: str, timeout: float = 1.0) -> Redis:
         socket_connect_timeout=timeout,
         health_check_interval=30,
         decode_responses=False,
+        retry=Retry(NoBackoff(), 0),
     )
 
 

@@ -84,8 +84,8 @@ def worker(
 @worker.command("run")
 def run() -> None:
     """Run the coordinator in the foreground until SIGTERM/SIGINT (then release and exit 0)."""
+    from ratecard.app import start_background
     from ratecard.extension import get_state
-    from ratecard.jobs import start
 
     app = _build_app(start_coordinator=True, role="worker")
     stopping = threading.Event()
@@ -95,7 +95,7 @@ def run() -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    start(app)
+    start_background(app)
     state = get_state(app)
     click.echo(f"worker {state.instance.instance_id} running; SIGTERM or Ctrl-C to stop", err=True)
     while not stopping.wait(0.2):
