@@ -139,7 +139,6 @@ class Settings:
     stale_after: float | None = None  # default: two refresh intervals
     quarantine_removed_fraction: float = 0.30
     hold_factor: float = 100.0
-    metrics_dir: str | None = None
     log_format: str = "auto"
 
     @classmethod
@@ -177,8 +176,6 @@ class Settings:
         if env.get("RATECARD_REDIS_PREFIX", "").strip():
             kwargs["redis_key_prefix"] = env["RATECARD_REDIS_PREFIX"].strip()
         kwargs["start_coordinator"] = _flag(env, "RATECARD_COORDINATOR", True)
-        if env.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
-            kwargs["metrics_dir"] = env["PROMETHEUS_MULTIPROC_DIR"].strip()
         log_format = env.get("RATECARD_LOG_FORMAT", "auto").strip().lower() or "auto"
         if log_format not in ("auto", "json", "text"):
             raise SettingsError(
