@@ -145,6 +145,19 @@ def parse_takeover(out: str) -> list[Row]:
     ]  # fmt: skip
 
 
+def parse_migrate(out: str) -> list[Row]:
+    # "  migrate, up-to-date database:          499 ms"
+    head = figure(out, r"migrate, up-to-date database:\s+([\d.]+) ms", "  migrate, up-to-date ...")
+    dry = figure(out, r"migrate --dry-run, empty database:\s+([\d.]+) ms", "  migrate --dry-run...")
+    floor = figure(out, r"ratecard --version \(CLI start\):\s+([\d.]+) ms", "  ratecard --version")
+    return [
+        Row("migrate", "ratecard migrate, up-to-date database (every deploy)", head, "ms",
+            "ratecard --version (CLI start)", floor),
+        Row("migrate", "ratecard migrate --dry-run, empty database", dry, "ms",
+            "ratecard --version (CLI start)", floor),
+    ]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Script:
     """A benchmark script, its arguments (full and --quick), its timeout and its parser."""
@@ -162,6 +175,7 @@ SCRIPTS = (
     Script("api", parse_api, 240, quick_args=("--seconds", "3", "--rounds", "2")),
     Script("coordination", parse_coordination, 300),
     Script("takeover", parse_takeover, 240),
+    Script("migrate", parse_migrate, 120, quick_args=("--runs", "3")),
 )
 
 
