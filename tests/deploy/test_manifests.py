@@ -360,10 +360,10 @@ def test_configmap_and_secret_example_are_settings_ratecard_accepts() -> None:
     # from_env ignores unknown names, so a typo would silently fall back to a default.
     read_somewhere = "".join(
         (REPO / "src" / "ratecard" / name).read_text(encoding="utf-8")
-        for name in ("settings.py", "gunicorn_conf.py")
+        for name in ("settings.py", "gunicorn_conf.py", "metrics.py")
     )
     for name in [*data, *secrets]:
-        assert f'"{name}"' in read_somewhere, f"{name} is read by neither settings nor gunicorn"
+        assert f'"{name}"' in read_somewhere, f"{name} is read by no settings module"
 
 
 def test_secret_example_holds_placeholders_only() -> None:

@@ -101,3 +101,32 @@ def test_metrics_aggregate_requests_across_two_workers(served: tuple[int, Path])
             and sample.labels == {"route": "/health", "method": "GET", "status": "200"}
         )
         assert counted == health_requests
+
+
+def test_the_master_preloads_everything_a_worker_needs_for_its_first_ready_answer_but_the_orm(
+    migrated_sqlite_url: str,
+) -> None:
+    # A fresh interpreter plays one worker: what the master preloaded, then create_app() and a
+    # first ready answer. A module missing from the list would be imported by every worker at
+    # once on the same cores; SQLAlchemy in it would cost every start its ~150 ms.
+    code = (
+        "import importlib, json, sys\n"
+        "from ratecard.gunicorn_conf import PRELOADED_MODULES\n"
+        "for name in PRELOADED_MODULES:\n"
+        "    importlib.import_module(name)\n"
+        "preloaded = set(sys.modules)\n"
+        "from ratecard.app import create_app\n"
+        "from ratecard.settings import Settings\n"
+        f"app = create_app(Settings(database_url={migrated_sqlite_url!r}))\n"
+        "status = app.test_client().get('/health/ready').status_code\n"
+        "late = sorted(m for m in set(sys.modules) - preloaded if m.startswith('ratecard'))\n"
+        "print(json.dumps([status, late, 'sqlalchemy' in preloaded]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr
+    status, late, orm_preloaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert status == 200
+    assert late == [], f"add to PRELOADED_MODULES: {late}"
+    assert not orm_preloaded, "SQLAlchemy must stay off the path to the first ready answer"

@@ -6,15 +6,15 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import psycopg
 import pytest
 from flask import Flask
-from sqlalchemy import event
 
 from ratecard.extension import get_state
-from ratecard.health import get_health_check_data
+from ratecard.health import PROBE_DB_KEY, get_health_check_data
 from ratecard.settings import normalize_database_url
 from tests.health.conftest import TOKEN, auth, check
 from tests.health.tcp_proxy import TcpProxy
@@ -45,6 +45,7 @@ def test_live_answers_without_touching_any_dependency(make_app: Callable[..., Fl
     assert response.mimetype == HEALTH_TYPE
     assert response.get_json() == {"status": "pass"}
     assert get_state(app)._engine is None, "live must not even create the engine"
+    assert get_state(app).components[PROBE_DB_KEY]._conn is None, "nor open the probe's connection"
 
 
 def test_startup_is_503_until_the_warm_up_has_run(
@@ -161,11 +162,16 @@ def test_a_burst_of_probes_checks_the_database_once_per_cache_period(
 ) -> None:
     app = make_app(database_url=migrated_pg_url, health_cache_seconds=2.0)
     selects: list[float] = []
+    # The checks query through the app's probe connection: count the database checks there.
+    probe = get_state(app).components[PROBE_DB_KEY]
+    fetch_all = probe.fetch_all
 
-    @event.listens_for(get_state(app).engine, "before_cursor_execute")
-    def count(_conn, _cursor, statement, *_args) -> None:
-        if statement.strip() == "SELECT 1":
+    def counting(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if sql.strip() == "SELECT 1":
             selects.append(time.monotonic())
+        return fetch_all(sql, params)
+
+    probe.fetch_all = counting
 
     barrier = threading.Barrier(8)
     codes: list[int] = []

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING
 
 from ratecard.coordination.fence import advance_slot, commit_manual
 from ratecard.coordination.lease import LeaseLost
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
 SCHEDULED_TRIGGERS = ("schedule", "catch-up")
 
 # Checks, inside the committing transaction, that the lease is still ours (see claim()).
-ConfirmLease = Callable[[Connection], bool]
+ConfirmLease = Callable[["Connection"], bool]  # quoted: no SQLAlchemy import at run time
 
 
 class JobContext:

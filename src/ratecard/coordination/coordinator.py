@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from ratecard.coordination import runner
 from ratecard.coordination.backends import Acquired, LeaseBackends
 from ratecard.coordination.context import JobContext
@@ -199,6 +197,10 @@ class Coordinator:
             self.heartbeat_store, self.heartbeat_problem = None, str(exc)
 
     def _check(self, job: Job, track: JobTrack, now: float) -> None:
+        # Imported here, in the coordinator's thread: create_app() builds the coordinator and
+        # the ORM must stay off the path to a worker's first ready answer.
+        from sqlalchemy.exc import SQLAlchemyError
+
         poll = jittered(self.poll_interval, JITTER, self.rand())
         try:
             with self._engine().connect() as conn:
@@ -225,6 +227,8 @@ class Coordinator:
 
     def _start(self, job: Job, acquired: Acquired, trigger: str, now: float) -> bool:
         """Start a run thread for a won lease (caller holds self._lock)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         try:
             ctx = runner.prepare_context(
                 job, acquired, self._engine(), self.instance_id, trigger, now
@@ -276,6 +280,8 @@ class Coordinator:
         return after
 
     def _defer_retry(self, job: Job, ctx: JobContext) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
         # Without this, a run failing for a fleet-wide reason (the feed is down) would be
         # retried by the next poller within seconds, by every instance in turn.
         not_before = datetime.fromtimestamp(self.clock() + retry_delay(job.interval), UTC)

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, case, select, update
-
-from ratecard.coordination.upsert import insert_or_ignore
 from ratecard.runcontrol import RunFenced
-from ratecard.schema import job_state
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+# SQLAlchemy and the schema are imported inside the functions: the coordinator is built by
+# create_app(), and the ORM must not be on the path to a worker's first ready answer.
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,18 @@ class JobState:
 
 def ensure_job_state(conn: Connection, job: str) -> None:
     """Create the job's row with last_slot = -1 if missing (safe when instances race)."""
+    from ratecard.coordination.upsert import insert_or_ignore
+    from ratecard.schema import job_state
+
     insert_or_ignore(conn, job_state, {"job": job, "last_slot": -1, "generation": 0})
 
 
 def read_job_state(conn: Connection, job: str) -> JobState:
     """Return the job's row, or a never-run state when there is none (nothing is written)."""
+    from sqlalchemy import select
+
+    from ratecard.schema import job_state
+
     row = conn.execute(select(job_state).where(job_state.c.job == job)).mappings().first()
     if row is None:
         return JobState(job, -1, 0, None, None, None)
@@ -71,6 +81,10 @@ def read_job_state(conn: Connection, job: str) -> JobState:
 
 def advance_slot(conn: Connection, job: str, slot: int, run_id: int | None) -> None:
     """Mark `slot` completed by `run_id` in this transaction, or raise RunFenced."""
+    from sqlalchemy import update
+
+    from ratecard.schema import job_state
+
     ensure_job_state(conn, job)
     result = conn.execute(
         update(job_state)
@@ -91,6 +105,10 @@ def commit_manual(
     conn: Connection, job: str, generation: int, slot: int, run_id: int | None
 ) -> None:
     """Commit a manual run started at `generation`, completing `slot` if open; or RunFenced."""
+    from sqlalchemy import case, update
+
+    from ratecard.schema import job_state
+
     ensure_job_state(conn, job)
     result = conn.execute(
         update(job_state)
@@ -109,6 +127,10 @@ def commit_manual(
 
 def defer_retry(conn: Connection, job: str, slot: int, not_before: datetime) -> None:
     """Ask the fleet not to retry the still-open `slot` before `not_before` (a failed run)."""
+    from sqlalchemy import update
+
+    from ratecard.schema import job_state
+
     ensure_job_state(conn, job)
     conn.execute(
         update(job_state)

@@ -20,11 +20,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Protocol
 
 from ratecard.runcontrol import RunCancelled
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 # Replaceable by tests; every backend measures local durations with it.
 monotonic: Callable[[], float] = time.monotonic

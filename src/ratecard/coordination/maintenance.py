@@ -8,15 +8,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, delete, select, update
-
 from ratecard.coordination.context import JobContext
 from ratecard.coordination.jobs import JobCallable
-from ratecard.coordination.sql_lease import prune_expired
-from ratecard.schema import instances, run_sources, runs
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
+
+# SQLAlchemy, the schema and the SQL lease are imported inside the functions: the job is built
+# by create_app(), and the ORM must stay off the path to a worker's first ready answer.
 
 JOB_NAME = "maintenance"
 
@@ -25,6 +24,11 @@ log = logging.getLogger(__name__)
 
 def prune(conn: Connection, cutoff: datetime, retention_seconds: float) -> dict[str, int]:
     """Delete what is older than `cutoff`; return how many rows of each kind went."""
+    from sqlalchemy import delete, select
+
+    from ratecard.coordination.sql_lease import prune_expired
+    from ratecard.schema import instances, run_sources, runs
+
     old_runs = select(runs.c.id).where(runs.c.started_at < cutoff)
     counts = {
         "run_sources": conn.execute(
@@ -46,6 +50,10 @@ def maintenance_job(
     """Return the job: one transaction that prunes, records its run and claims its slot."""
 
     def run(ctx: JobContext) -> str:
+        from sqlalchemy import update
+
+        from ratecard.schema import runs
+
         ctx.checkpoint()
         started = datetime.fromtimestamp(clock(), UTC)
         retention = retention_days * 86400.0

@@ -6,13 +6,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import Connection
 
 from ratecard.coordination.lease import CoordinationUnavailable, Grant, Holding
 from ratecard.redis_keys import RedisKeys
 
 if TYPE_CHECKING:
     from redis import Redis
+    from sqlalchemy import Connection
 
 BACKEND = "redis"
 

@@ -12,13 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import SQLAlchemyError
-
 from ratecard.coordination.lease import CoordinationUnavailable
-from ratecard.coordination.upsert import upsert
 from ratecard.redis_keys import RedisKeys
-from ratecard.schema import instances
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -28,7 +23,11 @@ MISSED_HEARTBEATS = 3  # an instance silent for this many heartbeats counts as g
 
 
 class InstanceRegistry:
-    """Write this instance's heartbeat and list the live ones."""
+    """Write this instance's heartbeat and list the live ones.
+
+    SQLAlchemy and the schema are imported in the methods that use them: the registry is
+    built by create_app(), and the ORM must stay off the path to a worker's first ready answer.
+    """
 
     def __init__(
         self,
@@ -47,6 +46,10 @@ class InstanceRegistry:
     def heartbeat(self, info: dict[str, Any]) -> str:
         """Register `info` (id, host, pid, version, started_at, role); return the store used."""
         from redis.exceptions import RedisError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from ratecard.coordination.upsert import upsert
+        from ratecard.schema import instances
 
         client = self._redis()
         if client is not None:
@@ -70,6 +73,10 @@ class InstanceRegistry:
     def remove(self, instance_id: str) -> None:
         """Forget an instance that stops cleanly (best effort in both stores)."""
         from redis.exceptions import RedisError
+        from sqlalchemy import delete
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from ratecard.schema import instances
 
         client = self._redis()
         if client is not None:
@@ -116,6 +123,11 @@ class InstanceRegistry:
         return out
 
     def _live_in_database(self) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from ratecard.schema import instances
+
         since = datetime.fromtimestamp(self.clock(), UTC) - timedelta(seconds=self.ttl)
         try:
             with self._engine().connect() as conn:

@@ -7,9 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
-
-from sqlalchemy import Connection, Engine
+from typing import TYPE_CHECKING, Any
 
 from ratecard.coordination.backends import Acquired
 from ratecard.coordination.context import SCHEDULED_TRIGGERS, JobContext
@@ -18,6 +16,9 @@ from ratecard.coordination.jobs import FAILED_OUTCOMES, Job
 from ratecard.coordination.lease import CoordinationUnavailable
 from ratecard.coordination.schedule import slot_of
 from ratecard.runcontrol import RunCancelled, RunFenced
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,10 @@ from ratecard.settings import Settings
 REGISTRY_KEY = "health"
 WARMUP_KEY = "health_warmup"
 PAYLOAD_MEMO_KEY = "health_payload_memo"
+PROBE_DB_KEY = "health_probe_db"
+# Seconds; what the engine uses too. A dead database still costs a probe only its check
+# timeout: the registry stops waiting while the connect attempt finishes in the background.
+PROBE_CONNECT_TIMEOUT = 2.0
 DESCRIPTION = "ratecard: AI model price catalog"
 
 __all__ = [
@@ -47,12 +51,14 @@ def build_registry(state: RatecardState) -> HealthRegistry:
     """Register ratecard's checks on a new registry, against this state's lazy dependencies."""
     from ratecard import metrics
     from ratecard.health import checks
+    from ratecard.health.probe_db import ProbeDatabase
 
     settings = state.settings
     secrets = secrets_of(settings)
-
-    def engine() -> Any:
-        return state.engine
+    # Its own connection, not the engine's pool: see probe_db. Opened by the first check.
+    db = ProbeDatabase(settings.database_url, connect_timeout=PROBE_CONNECT_TIMEOUT)
+    state.components[PROBE_DB_KEY] = db
+    state.shutdown_hooks.append(db.close)
 
     def record_catalog(last_success: float | None, counts: dict[str, int]) -> None:
         if last_success is not None:
@@ -60,8 +66,8 @@ def build_registry(state: RatecardState) -> HealthRegistry:
         metrics.set_catalog_size(counts)
 
     registry = HealthRegistry(settings.health_check_timeout, settings.health_cache_seconds)
-    registry.register("database:responseTime", "datastore", checks.database_check(engine, secrets))
-    registry.register("database:schemaRevision", "datastore", checks.schema_check(engine, secrets))
+    registry.register("database:responseTime", "datastore", checks.database_check(db, secrets))
+    registry.register("database:schemaRevision", "datastore", checks.schema_check(db, secrets))
     registry.register(
         "redis:responseTime",
         "datastore",
@@ -71,7 +77,7 @@ def build_registry(state: RatecardState) -> HealthRegistry:
     registry.register(
         "catalog:age",
         "component",
-        checks.catalog_check(engine, settings.effective_stale_after, secrets, record_catalog),
+        checks.catalog_check(db, settings.effective_stale_after, secrets, record_catalog),
         worst="warn",
     )
     registry.register(

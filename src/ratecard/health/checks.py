@@ -1,8 +1,10 @@
 """The checks a ratecard instance runs: database, schema, Redis, catalog freshness, coordinator.
 
-Each factory takes its dependencies as callables (resolved at check time, so nothing connects
-at start-up and components registered later, like the coordinator, are found) and returns a
-function producing an `Observation`. Error texts are scrubbed of passwords and URLs here, at
+Each factory takes its dependencies as callables or lazy objects (resolved at check time, so
+nothing connects at start-up and components registered later, like the coordinator, are
+found) and returns a function producing an `Observation`. The database checks go through a
+`ProbeDatabase` (plain SQL on a driver connection of their own, see `probe_db`), never the
+SQLAlchemy engine. Error texts are scrubbed of passwords and URLs here, at
 the source, before anything can show or log them.
 """
 
@@ -13,13 +15,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ratecard.health.probe_db import DatabaseMissing, MissingTable, ProbeDatabase
 from ratecard.health.registry import Observation
 from ratecard.logs import redact_secrets
 from ratecard.migrations import HEAD_REVISION, KNOWN_REVISIONS, VERSION_TABLE
 
 if TYPE_CHECKING:
     from redis import Redis
-    from sqlalchemy import Engine
 
 MIGRATE_HINT = "run `ratecard migrate`"
 REFRESH_JOB = "refresh"
@@ -42,19 +44,14 @@ def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-def database_check(
-    engine: Callable[[], Engine], secrets: Iterable[str | None]
-) -> Callable[[], Observation]:
+def database_check(db: ProbeDatabase, secrets: Iterable[str | None]) -> Callable[[], Observation]:
     """Check that the database answers `SELECT 1`; observe the round trip in ms."""
     secrets = tuple(secrets)
 
     def run() -> Observation:
-        from sqlalchemy import text
-
         started = time.perf_counter()
         try:
-            with engine().connect() as conn:
-                conn.execute(text("SELECT 1"))
+            db.ping()
         except Exception as exc:
             return Observation(
                 "fail", output=error_text(exc, secrets), public_output="database unreachable"
@@ -95,20 +92,16 @@ def classify_revisions(current: list[str]) -> Observation:
     )
 
 
-def schema_check(
-    engine: Callable[[], Engine], secrets: Iterable[str | None]
-) -> Callable[[], Observation]:
+def schema_check(db: ProbeDatabase, secrets: Iterable[str | None]) -> Callable[[], Observation]:
     """Read the applied revision from alembic_version, without importing Alembic; classify it."""
     secrets = tuple(secrets)
 
     def run() -> Observation:
-        from sqlalchemy import inspect, text
-
         try:
-            with engine().connect() as conn:
-                if not inspect(conn).has_table(VERSION_TABLE):
-                    return classify_revisions([])
-                rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+            rows = db.fetch_all(f"SELECT version_num FROM {VERSION_TABLE}")
+        except (MissingTable, DatabaseMissing):
+            # No version table (or, for SQLite, no file yet): nothing was ever migrated.
+            return classify_revisions([])
         except Exception as exc:
             return Observation(
                 "fail",
@@ -147,7 +140,7 @@ def redis_check(
 
 
 def catalog_check(
-    engine: Callable[[], Engine],
+    db: ProbeDatabase,
     stale_after: float,
     secrets: Iterable[str | None],
     record: Callable[[float | None, dict[str, int]], None] | None = None,
@@ -162,7 +155,7 @@ def catalog_check(
 
     def run() -> Observation:
         try:
-            last_success, counts = read_catalog_state(engine())
+            last_success, counts = read_catalog_state(db)
         except Exception as exc:
             return Observation(
                 "warn", output=f"cannot read the catalog: {error_text(exc, secrets)}"
@@ -185,23 +178,17 @@ def catalog_check(
     return run
 
 
-def read_catalog_state(engine: Engine) -> tuple[float | None, dict[str, int]]:
+def read_catalog_state(db: ProbeDatabase) -> tuple[float | None, dict[str, int]]:
     """Return (epoch of the last successful refresh or None, live models by status)."""
-    from sqlalchemy import func, select
-
-    from ratecard.schema import models, runs
-
-    with engine.connect() as conn:
-        finished = conn.execute(
-            select(func.max(runs.c.finished_at)).where(
-                runs.c.job == REFRESH_JOB, runs.c.outcome.in_(SUCCESSFUL_OUTCOMES)
-            )
-        ).scalar()
-        rows = conn.execute(
-            select(models.c.status, func.count())
-            .where(models.c.removed_at.is_(None))
-            .group_by(models.c.status)
-        ).all()
+    p = db.param
+    outcomes = ", ".join([p] * len(SUCCESSFUL_OUTCOMES))
+    ((finished,),) = db.fetch_all(
+        f"SELECT max(finished_at) FROM runs WHERE job = {p} AND outcome IN ({outcomes})",
+        (REFRESH_JOB, *SUCCESSFUL_OUTCOMES),
+    )
+    rows = db.fetch_all(
+        "SELECT status, count(*) FROM models WHERE removed_at IS NULL GROUP BY status"
+    )
     counts = dict.fromkeys(PRICE_STATUSES, 0)
     counts.update({str(status): int(n) for status, n in rows})
     return _epoch(finished), counts
