@@ -6,7 +6,6 @@ fork); `start` starts the coordinator thread, once per process.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -44,7 +43,12 @@ def build_coordinator(state: RatecardState) -> Coordinator:
 
     settings = state.settings
     keys = RedisKeys(settings.redis_key_prefix)
-    redis = coordination_redis(state)
+
+    def redis() -> Redis | None:
+        # The app's client: 1 s timeouts and no retries, so a lease decision fails fast
+        # (a renewal spending 4 s of a 10 s TTL on redis-py's default retries would not).
+        return state.redis
+
     jobs = JobRegistry(
         [
             Job(REFRESH_JOB, settings.refresh_interval, lambda ctx: run_refresh(state, ctx)),
@@ -65,36 +69,6 @@ def build_coordinator(state: RatecardState) -> Coordinator:
         poll_interval=standby_poll(settings.lease_ttl),
         on_lease=_record_lease(state.instance.instance_id),
     )
-
-
-def coordination_redis(state: RatecardState) -> Callable[[], Redis | None]:
-    """Return a factory of this process's coordination Redis client: one try, no retries.
-
-    redis-py retries a failed command 10 times with backoff (about 4 s against a dead
-    server). A lease decision must fail fast instead: a renewal that spends 4 s of a 10 s TTL
-    retrying, or a contender that waits 4 s before falling back to the database lease, is
-    worse than an immediate "unavailable". Created on first use (after any fork).
-    """
-    lock = threading.Lock()
-    holder: list[Redis] = []
-
-    def get() -> Redis | None:
-        if state.settings.redis_url is None:
-            return None
-        with lock:
-            if not holder:
-                from redis.backoff import NoBackoff
-                from redis.retry import Retry
-
-                from ratecard.extension import make_redis_client
-
-                client = make_redis_client(state.settings.redis_url)
-                client.set_retry(Retry(NoBackoff(), 0))
-                holder.append(client)
-                state.shutdown_hooks.insert(0, client.close)  # hooks run last-first: after stop
-            return holder[0]
-
-    return get
 
 
 def standby_poll(lease_ttl: float) -> float:
