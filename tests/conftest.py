@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import Engine
 
+from ratecard.db import build_engine
 from ratecard.settings import Settings
 from tests.support.feeds import FeedServer
 from tests.support.services import REDIS_URL, SHARED_DATA, PostgresDatabases, RedisServer
@@ -102,3 +104,27 @@ def feed_server() -> Iterator[FeedServer]:
     """A real local HTTP server of this test's own serving ../shared/data; stopped after."""
     with FeedServer() as server:
         yield server
+
+
+@pytest.fixture
+def pg_engine(migrated_pg_url: str) -> Iterator[Engine]:
+    """An engine on a fresh migrated PostgreSQL database."""
+    engine = build_engine(migrated_pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(migrated_sqlite_url: str) -> Iterator[Engine]:
+    """An engine on a fresh migrated SQLite database."""
+    engine = build_engine(migrated_sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the machine's Redis (use keys under `redis_prefix` only)."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    yield client
+    client.close()

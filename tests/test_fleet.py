@@ -31,7 +31,7 @@ from ratecard.cli.fleet import instance_env, kill_session, start_instance, stop_
 from ratecard.db import build_engine
 from ratecard.redis_keys import RedisKeys
 from tests.support.feeds import FeedServer
-from tests.support.services import REPO, RedisServer, free_port, wait_for_port
+from tests.support.services import REPO, RedisServer, clean_env, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -81,11 +81,7 @@ class LocalFleet:
 def local_fleet(
     tmp_path: Path, migrated_pg_url: str, redis_server: RedisServer, feed_server: FeedServer
 ) -> Iterator[LocalFleet]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("RATECARD_", "REDIS_", "DATABASE_"))
-    }
+    env = clean_env()
     env.update(
         DATABASE_URL=migrated_pg_url,
         REDIS_URL=redis_server.url,
@@ -219,11 +215,7 @@ def test_fleet_command_prints_addresses_and_holder_and_stops_every_child(
     tmp_path: Path, migrated_pg_url: str, redis_url: str, redis_prefix: str, feed_server: FeedServer
 ) -> None:
     base_port = free_port_pair()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("RATECARD_", "REDIS_", "DATABASE_"))
-    }
+    env = clean_env()
     env.update(
         DATABASE_URL=migrated_pg_url,
         REDIS_URL=redis_url,
@@ -388,11 +380,7 @@ def test_stop_instances_sigkills_what_ignores_sigterm() -> None:
 
 def test_fleet_refuses_a_database_that_is_not_migrated(pg_url: str) -> None:
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("RATECARD_", "REDIS_", "DATABASE_"))
-    }
+    env = clean_env()
     env["DATABASE_URL"] = pg_url
     result = subprocess.run(
         [str(Path(sys.executable).with_name("ratecard")), "fleet", "--base-port", str(port)],

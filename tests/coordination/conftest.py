@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-import redis
-from sqlalchemy import Engine
 
 from ratecard.coordination.lease import Lease
 from ratecard.coordination.redis_lease import RedisLease
 from ratecard.coordination.sql_lease import SqlLease
-from ratecard.db import build_engine
 from ratecard.redis_keys import RedisKeys
 
 LeaseFactory = Callable[[str, float], Lease]
 BACKENDS = ["redis", "postgresql", "sqlite"]
-
-
-@pytest.fixture
-def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=2)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def pg_engine(migrated_pg_url: str) -> Iterator[Engine]:
-    engine = build_engine(migrated_pg_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sqlite_engine(migrated_sqlite_url: str) -> Iterator[Engine]:
-    engine = build_engine(migrated_sqlite_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import redis
 from sqlalchemy import Engine, text
 
 from ratecard.redis_keys import RedisKeys
-from tests.support.services import REPO
+from tests.support.services import REPO, clean_env
 
 RATECARD = str(Path(sys.executable).parent / "ratecard")
 
@@ -40,11 +39,7 @@ class Fleet:
         ttl: float,
         **extra: str,
     ) -> Fleet:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("RATECARD_", "REDIS_", "DATABASE_"))
-        }
+        env = clean_env()
         env.update(
             DATABASE_URL=database_url,
             RATECARD_SOURCES=sources,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from sqlalchemy import text
 from ratecard.cli.worker import worker
 from ratecard.coordination.schedule import slot_of
 from ratecard.db import build_engine
-from tests.support.services import REPO, free_port
+from tests.support.services import REPO, clean_env, free_port
 
 EDGE_FEED = "openrouter=file://{data}/openrouter_models_edge_cases.json"
 
@@ -25,11 +24,7 @@ EDGE_FEED = "openrouter=file://{data}/openrouter_models_edge_cases.json"
 @pytest.fixture
 def env(migrated_sqlite_url: str, shared_data: Path) -> dict[str, str]:
     """A process environment: SQLite database, one tiny real feed, no Redis."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("RATECARD_", "REDIS_", "DATABASE_"))
-    }
+    base = clean_env()
     base.update(
         DATABASE_URL=migrated_sqlite_url,
         RATECARD_SOURCES=EDGE_FEED.format(data=shared_data),

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import redis
 from sqlalchemy import Engine
 
 from ratecard.db import build_engine
@@ -26,17 +25,3 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng = build_engine(db_url)
     yield eng
     eng.dispose()
-
-
-@pytest.fixture
-def pg_engine(migrated_pg_url: str) -> Iterator[Engine]:
-    eng = build_engine(migrated_pg_url)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def shared_redis(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=2)
-    yield client
-    client.close()

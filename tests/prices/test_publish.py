@@ -14,34 +14,34 @@ from ratecard.prices.publish import (
 from ratecard.redis_keys import RedisKeys
 from tests.support.services import RedisServer
 
-# Fixtures (db_url, engine, pg_engine, shared_redis) shared by the price storage tests.
+# Fixtures (db_url, engine, pg_engine, redis_client) shared by the price storage tests.
 
 
-def test_newer_version_replaces_older(shared_redis: redis.Redis, redis_prefix: str) -> None:
+def test_newer_version_replaces_older(redis_client: redis.Redis, redis_prefix: str) -> None:
     keys = RedisKeys(prefix=redis_prefix)
 
-    assert publish_catalog(shared_redis, keys, 41, encode_catalog({"version": 41}))
-    assert publish_catalog(shared_redis, keys, 42, encode_catalog({"version": 42}))
+    assert publish_catalog(redis_client, keys, 41, encode_catalog({"version": 41}))
+    assert publish_catalog(redis_client, keys, 42, encode_catalog({"version": 42}))
 
-    assert read_published(shared_redis, keys) == (42, b'{"version":42}')
+    assert read_published(redis_client, keys) == (42, b'{"version":42}')
 
 
-def test_stale_publisher_is_refused(shared_redis: redis.Redis, redis_prefix: str) -> None:
+def test_stale_publisher_is_refused(redis_client: redis.Redis, redis_prefix: str) -> None:
     keys = RedisKeys(prefix=redis_prefix)
-    publish_catalog(shared_redis, keys, 42, b"catalog-42")
+    publish_catalog(redis_client, keys, 42, b"catalog-42")
 
-    assert not publish_catalog(shared_redis, keys, 41, b"catalog-41")  # late, older run
-    assert not publish_catalog(shared_redis, keys, 42, b"catalog-42-again")  # same version
+    assert not publish_catalog(redis_client, keys, 41, b"catalog-41")  # late, older run
+    assert not publish_catalog(redis_client, keys, 42, b"catalog-42-again")  # same version
 
-    assert read_published(shared_redis, keys) == (42, b"catalog-42")
+    assert read_published(redis_client, keys) == (42, b"catalog-42")
 
 
-def test_versions_compare_as_numbers_not_text(shared_redis: redis.Redis, redis_prefix: str) -> None:
+def test_versions_compare_as_numbers_not_text(redis_client: redis.Redis, redis_prefix: str) -> None:
     keys = RedisKeys(prefix=redis_prefix)
-    publish_catalog(shared_redis, keys, 9, b"nine")
+    publish_catalog(redis_client, keys, 9, b"nine")
 
-    assert publish_catalog(shared_redis, keys, 10, b"ten")  # "10" < "9" as text
-    assert read_published_version(shared_redis, keys) == 10
+    assert publish_catalog(redis_client, keys, 10, b"ten")  # "10" < "9" as text
+    assert read_published_version(redis_client, keys) == 10
 
 
 def test_unreachable_redis_is_reported_not_raised(

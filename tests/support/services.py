@@ -25,6 +25,21 @@ PG_URL_TEMPLATE = os.environ.get(
 REDIS_URL = os.environ.get("RATECARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any ratecard setting, plus `settings`.
+
+    A child process must see only what the test sets: a DATABASE_URL or RATECARD_* exported in
+    the developer's shell would otherwise leak into it.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RATECARD_", "REDIS_", "DATABASE_"))
+    }
+    env.update(settings)
+    return env
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
