@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -42,6 +43,12 @@ def test_serve_answers_live_and_leaves_an_unmigrated_database_alone(pg_url: str)
     assert content_type.startswith("application/health+json")
     assert tables == set(), "an instance start must never migrate"
     assert server.returncode == 0
+    # Off a terminal, every line (gunicorn's own included) is one JSON object naming the instance.
+    assert server.stderr is not None
+    lines = [line for line in server.stderr.read().decode().splitlines() if line.strip()]
+    assert any("Booting worker" in line for line in lines)
+    for line in lines:
+        assert "instance" in json.loads(line), line
 
 
 def test_serve_refuses_bad_settings_before_starting_gunicorn() -> None:

@@ -17,6 +17,8 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = None
+# gunicorn's own lines in ratecard's format (one JSON object per line off a terminal).
+logger_class = "ratecard.gunicorn_logging.RatecardGunicornLogger"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

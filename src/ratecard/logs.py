@@ -79,14 +79,21 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(settings: Any, instance_id: str, stream: Any = None) -> None:
     """Install one handler on the `ratecard` logger (idempotent: safe to call per app)."""
     stream = stream or sys.stderr
-    fmt = getattr(settings, "log_format", "auto")
-    use_json = fmt == "json" or (fmt == "auto" and not _isatty(stream))
+    use_json = wants_json(settings, stream)
     logger = logging.getLogger("ratecard")
     for handler in list(logger.handlers):
         if getattr(handler, "_ratecard", False):
             logger.removeHandler(handler)
     handler = logging.StreamHandler(stream)
     handler._ratecard = True  # type: ignore[attr-defined]
+    handler.setFormatter(make_formatter(settings, instance_id, use_json))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def make_formatter(settings: Any, instance_id: str, use_json: bool) -> logging.Formatter:
+    """Return ratecard's line format (JSON or readable), with every known secret redacted."""
     inner: logging.Formatter
     if use_json:
         inner = JsonFormatter(instance_id)
@@ -94,10 +101,13 @@ def configure_logging(settings: Any, instance_id: str, stream: Any = None) -> No
         inner = logging.Formatter(
             f"%(asctime)s %(levelname)-7s [{instance_id}] %(name)s: %(message)s"
         )
-    handler.setFormatter(RedactingFormatter(inner, secrets_of(settings)))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    return RedactingFormatter(inner, secrets_of(settings))
+
+
+def wants_json(settings: Any, stream: Any) -> bool:
+    """JSON when asked for, or by default when the stream is not a terminal (a log collector)."""
+    fmt = getattr(settings, "log_format", "auto")
+    return bool(fmt == "json" or (fmt == "auto" and not _isatty(stream)))
 
 
 def _isatty(stream: Any) -> bool:
