@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from ratecard.app import create_app
 from ratecard.extension import get_state
-from ratecard.prices import store
+from ratecard.prices import run_records, store
 from ratecard.prices.model import ModelPrice
 from tests.prices.store_helpers import TIERED, SettingsFactory, decision, price, sources_setting
 
@@ -24,12 +24,12 @@ from tests.prices.store_helpers import TIERED, SettingsFactory, decision, price,
 
 def commit(engine: Engine, source: str, *prices: ModelPrice) -> int:
     """Commit `prices` for `source` as a new catalog version; return it."""
-    run_id = store.start_run(engine, store.RunInfo(trigger="test"))
+    run_id = run_records.start_run(engine, run_records.RunInfo(trigger="test"))
     with engine.begin() as conn:
         rows = store.load_source_rows(conn, source)
         dec = decision({p.model_id: p for p in prices})
         store.apply_decision(conn, source, dec, rows=rows, run_id=run_id, now=store.utcnow())
-        store.finish_run(conn, run_id, "success", catalog_version=run_id)
+        run_records.finish_run(conn, run_id, "success", catalog_version=run_id)
     return run_id
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import redis
 from sqlalchemy import Engine
 
-from ratecard.prices import store
+from ratecard.prices import queries, run_records, store
 from ratecard.prices.catalog import CatalogCache, CatalogSnapshot
 from ratecard.prices.model import ModelPrice
 from ratecard.prices.publish import encode_catalog, publish_catalog, read_published_version
@@ -43,7 +43,7 @@ def commit_version(
     engine: Engine, *prices: ModelPrice, publish_to: Any = None, keys: Any = None
 ) -> int:
     """Commit `prices` as a new catalog version (a run), publishing it if asked."""
-    run_id = store.start_run(engine, store.RunInfo(trigger="test"))
+    run_id = run_records.start_run(engine, run_records.RunInfo(trigger="test"))
     with engine.begin() as conn:
         rows = store.load_source_rows(conn, "litellm")
         store.apply_decision(
@@ -54,8 +54,8 @@ def commit_version(
             run_id=run_id,
             now=store.utcnow(),
         )
-        store.finish_run(conn, run_id, "success", catalog_version=run_id)
-        data = store.load_catalog_data(conn, run_id)
+        run_records.finish_run(conn, run_id, "success", catalog_version=run_id)
+        data = queries.load_catalog_data(conn, run_id)
     if publish_to is not None:
         publish_catalog(publish_to, keys, run_id, encode_catalog(data))
     return run_id

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, func, select, update
 
-from ratecard.prices import store
+from ratecard.prices import queries, run_records, store
 from ratecard.prices.bundled import BUNDLED_DATE
 from ratecard.prices.refresh import refresh_catalog
 from ratecard.runcontrol import RunCancelled, RunFenced, UncoordinatedRun
@@ -110,7 +110,7 @@ def test_second_snapshot_adds_removes_and_changes_with_history(
                 .group_by(price_history.c.change)
             ).all()
         )
-        titan_history = store.load_history(conn, "litellm", "amazon.titan-embed-text-v2:0")
+        titan_history = queries.load_history(conn, "litellm", "amazon.titan-embed-text-v2:0")
     assert changes == {"added": 409, "removed": 8, "changed": 130}
     assert titan_history[0].old["input_per_token"] == "0.0000002"
     assert titan_history[0].new["input_per_token"] == "0.00000002"
@@ -262,7 +262,7 @@ def test_bundled_bootstrap_when_no_source_reachable_then_retired(
     assert len(bundled) > 2900
     assert bundled["gpt-4o"].input_per_token == Decimal("0.0000025")
     with engine.connect() as conn:
-        data = store.load_catalog_data(conn, report.run_id)
+        data = queries.load_catalog_data(conn, report.run_id)
     bundled_state = next(s for s in data["sources"] if s["source"] == "bundled")
     assert bundled_state["snapshot_date"] == BUNDLED_DATE
 
@@ -320,7 +320,7 @@ def test_fenced_claim_rolls_everything_back(
     assert "slot 7 already completed" in row.error
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(run_sources)).scalar_one() == 0
-        assert store.latest_catalog_version(conn) is None
+        assert run_records.latest_catalog_version(conn) is None
 
 
 def test_cancelled_run_records_and_commits_nothing(

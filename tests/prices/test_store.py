@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from ratecard.errors import Conflict, NotFound
-from ratecard.prices import store
+from ratecard.prices import held_review, queries, run_records, store
 from ratecard.prices.guard import GuardDecision, HeldChange
 from ratecard.schema import held_changes, models, runs
 from tests.prices.store_helpers import TIERED, decision, history_count, price
@@ -64,8 +64,8 @@ def test_change_remove_restore_write_history(engine: Engine) -> None:
     assert (counts.changed, counts.removed) == (1, 1)
     with engine.connect() as conn:
         served = store.load_served(conn, "litellm")
-        history = store.load_history(conn, "litellm", "a")
-        removed = store.load_history(conn, "litellm", "b")
+        history = queries.load_history(conn, "litellm", "a")
+        removed = queries.load_history(conn, "litellm", "b")
     assert set(served) == {"a"}
     assert [h.change for h in history] == ["changed", "added"]  # newest first
     assert history[0].old["input_per_token"] == "0.000001"
@@ -76,7 +76,7 @@ def test_change_remove_restore_write_history(engine: Engine) -> None:
     assert counts.added == 1
     with engine.connect() as conn:
         assert "b" in store.load_served(conn, "litellm")
-        assert store.load_history(conn, "litellm", "b")[0].change == "restored"
+        assert queries.load_history(conn, "litellm", "b")[0].change == "restored"
 
 
 def test_descriptive_change_updates_row_without_history(engine: Engine) -> None:
@@ -135,53 +135,55 @@ def test_accept_and_reject_held(engine: Engine) -> None:
     with engine.connect() as conn:
         held_id = conn.execute(select(held_changes.c.id)).scalar_one()
 
-    result = store.accept_held(engine, held_id, by="admin:alice")
+    result = held_review.accept_held(engine, held_id, by="admin:alice")
 
     assert result.status == "accepted" and result.catalog_version is not None
     with engine.connect() as conn:
         assert store.load_served(conn, "litellm")["a"].input_per_token == Decimal("0.5")
-        assert store.load_history(conn, "litellm", "a")[0].new["input_per_token"] == "0.5"
-        assert store.latest_catalog_version(conn) == result.catalog_version
+        assert queries.load_history(conn, "litellm", "a")[0].new["input_per_token"] == "0.5"
+        assert run_records.latest_catalog_version(conn) == result.catalog_version
         run = conn.execute(select(runs).where(runs.c.id == result.catalog_version)).one()
     assert (run.job, run.outcome, run.trigger) == ("held-review", "success", "admin")
     with pytest.raises(Conflict):
-        store.reject_held(engine, held_id, by="admin:bob")  # already accepted
+        held_review.reject_held(engine, held_id, by="admin:bob")  # already accepted
     with pytest.raises(NotFound):
-        store.accept_held(engine, 999_999, by="admin:alice")
+        held_review.accept_held(engine, 999_999, by="admin:alice")
 
 
 def test_price_at_reads_history(engine: Engine) -> None:
     apply(engine, "litellm", decision({"a": price("a", "0.000001")}))
     with engine.connect() as conn:
-        first = store.load_history(conn, "litellm", "a")[0].observed_at
+        first = queries.load_history(conn, "litellm", "a")[0].observed_at
     apply(engine, "litellm", decision({"a": price("a", "0.000003")}))
     with engine.connect() as conn:
         first_at = store.as_utc(first)
-        second = store.as_utc(store.load_history(conn, "litellm", "a")[0].observed_at)
+        second = store.as_utc(queries.load_history(conn, "litellm", "a")[0].observed_at)
         assert second is not None and first_at is not None
         before_second = second - timedelta(microseconds=1)
-        then = store.price_at(conn, "litellm", "a", before_second)
-        now = store.price_at(conn, "litellm", "a", second)
-        never = store.price_at(conn, "litellm", "a", first_at - timedelta(seconds=1))
+        then = queries.price_at(conn, "litellm", "a", before_second)
+        now = queries.price_at(conn, "litellm", "a", second)
+        never = queries.price_at(conn, "litellm", "a", first_at - timedelta(seconds=1))
     assert then is not None and then.price.input_per_token == Decimal("0.000001")
     assert now is not None and now.price.input_per_token == Decimal("0.000003")
     assert never is None
 
 
 def test_runs_and_catalog_versions(engine: Engine) -> None:
-    run_id = store.start_run(engine, store.RunInfo(instance_id="i1", trigger="cli"))
+    run_id = run_records.start_run(engine, run_records.RunInfo(instance_id="i1", trigger="cli"))
     with engine.begin() as conn:
-        assert store.latest_catalog_version(conn) is None
-        store.record_sources(
+        assert run_records.latest_catalog_version(conn) is None
+        run_records.record_sources(
             conn,
             run_id,
-            [store.SourceRecord("litellm", store.utcnow(), "failed", error="HTTP 503")],
+            [run_records.SourceRecord("litellm", store.utcnow(), "failed", error="HTTP 503")],
         )
-        store.finish_run(conn, run_id, "failed", error="litellm: HTTP 503", catalog_version=run_id)
-    cancelled = store.start_run(engine, store.RunInfo())
-    store.abandon_run(engine, cancelled, "cancelled", "lease lost")
+        run_records.finish_run(
+            conn, run_id, "failed", error="litellm: HTTP 503", catalog_version=run_id
+        )
+    cancelled = run_records.start_run(engine, run_records.RunInfo())
+    run_records.abandon_run(engine, cancelled, "cancelled", "lease lost")
     with engine.connect() as conn:
-        assert store.latest_catalog_version(conn) == run_id  # a cancelled run has no version
-        data = store.load_catalog_data(conn, run_id)
+        assert run_records.latest_catalog_version(conn) == run_id  # a cancelled run has no version
+        data = queries.load_catalog_data(conn, run_id)
     assert data["sources"][0]["outcome"] == "failed"
     assert data["sources"][0]["error"] == "HTTP 503"

@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 
 def resolve_held(state: RatecardState, held_id: int, decision: str) -> dict[str, Any]:
     """Accept or reject pending held change `held_id`; return what happened (JSON-safe)."""
-    from ratecard.prices import store
+    from ratecard.prices import held_review
 
     ensure_pending(state.engine, held_id)
     by = f"admin@{state.instance.instance_id}"
-    resolve = store.accept_held if decision == "accept" else store.reject_held
+    resolve = held_review.accept_held if decision == "accept" else held_review.reject_held
     result = resolve(state.engine, held_id, by)
     published = False
     if result.catalog_version is not None:
@@ -57,11 +57,11 @@ def publish_version(state: RatecardState, version: int) -> bool:
     Without this, other instances would learn of the review only at their cache's next
     reconcile with the database (seconds later); this instance's own page would lag too.
     """
-    from ratecard.prices import store
+    from ratecard.prices import queries
     from ratecard.prices.publish import encode_catalog, publish_quietly
 
     with state.engine.connect() as conn:
-        data = store.load_catalog_data(conn, version)
+        data = queries.load_catalog_data(conn, version)
     keys = RedisKeys(prefix=state.settings.redis_key_prefix)
     published = publish_quietly(state.redis, keys, version, encode_catalog(data))
     cache = state.components.get("catalog")

@@ -104,18 +104,18 @@ def show(model: str, source: str | None, as_json: bool) -> None:
 def _model_item(conn: Any, model: str, source: str | None, preferred: list[str]) -> Any:
     from sqlalchemy import select
 
-    from ratecard.prices import store
+    from ratecard.prices import queries, store
     from ratecard.prices.api import model_item
     from ratecard.prices.catalog import ServedModel
     from ratecard.schema import held_changes
 
-    known = store.model_sources(conn, model)
+    known = queries.model_sources(conn, model)
     if source is not None and source not in known:
         raise click.ClickException(f"source {source!r} does not list {model!r}")
     if not known:
         raise click.ClickException(f"no model {model!r}")
     rank = {name: i for i, name in enumerate(preferred)}
-    rows: dict[str, Any] = {s: store.get_model_row(conn, s, model) for s in known}
+    rows: dict[str, Any] = {s: queries.get_model_row(conn, s, model) for s in known}
     chosen = source or min(
         known, key=lambda s: (rows[s].removed_at is not None, rank.get(s, len(rank)), s)
     )
@@ -134,7 +134,7 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
             held_changes.c.status == "pending",
         )
     ).first()
-    item["held_change"] = store.held_row_data(held) if held is not None else None
+    item["held_change"] = queries.held_row_data(held) if held is not None else None
     item["removed_at"] = _iso(store.as_utc(row.removed_at))
     item["other_sources"] = [s for s in known if s != chosen]
     item["snapshot_date"] = state.snapshot_date if state else None

@@ -109,7 +109,7 @@ def _model_sections(state: Any, model_id: str) -> tuple[list[dict[str, Any]], st
     from sqlalchemy.exc import SQLAlchemyError
 
     from ratecard.dashboard.chart import price_chart
-    from ratecard.prices import store
+    from ratecard.prices import queries
 
     error: str | None = None
     try:
@@ -122,9 +122,9 @@ def _model_sections(state: Any, model_id: str) -> tuple[list[dict[str, Any]], st
     sections = []
     try:
         with state.engine.connect() as conn:
-            sources = sorted(set(served) | set(store.model_sources(conn, model_id)))
+            sources = sorted(set(served) | set(queries.model_sources(conn, model_id)))
             for source in sources:
-                rows = store.load_history(conn, source, model_id)
+                rows = queries.load_history(conn, source, model_id)
                 sections.append(
                     _section(source, served.get(source), rows, held.get((source, model_id)), now)
                 )

@@ -322,11 +322,11 @@ def _model_not_found(snapshot: CatalogSnapshot, model_id: str, source: str | Non
     )
 )
 def get_model_history(model_id: str) -> Response:
-    from ratecard.prices import store
+    from ratecard.prices import queries
 
     query = parse_query("HistoryQuery")
     source = _resolve_source(model_id, query.source)
-    rows = _database_call(lambda conn: store.load_history(conn, source, model_id, query.limit))
+    rows = _database_call(lambda conn: queries.load_history(conn, source, model_id, query.limit))
     entries = [
         {
             "observed_at": _iso(row.observed_at),
@@ -342,9 +342,9 @@ def get_model_history(model_id: str) -> Response:
 
 def _resolve_source(model_id: str, source: str | None) -> str:
     """Pick the source for an id: the one asked for, else the preferred one that has (had) it."""
-    from ratecard.prices import store
+    from ratecard.prices import queries
 
-    known = _database_call(lambda conn: store.model_sources(conn, model_id))
+    known = _database_call(lambda conn: queries.model_sources(conn, model_id))
     if source is not None:
         if source not in known:
             raise NotFound(f"source {source!r} never listed {model_id!r}")
@@ -425,7 +425,7 @@ def _price_for(
     model_id: str, source: str | None, at: datetime | None
 ) -> tuple[ModelPrice, int | None, str | None]:
     """Return (prices, the version that set them, since when) now or at a past time."""
-    from ratecard.prices import store
+    from ratecard.prices import queries
 
     if at is None:
         snapshot = current_catalog()
@@ -435,7 +435,7 @@ def _price_for(
         return served.price, snapshot.version, snapshot.updated_at
     when = at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # naive means UTC
     chosen = _resolve_source(model_id, source)
-    found = _database_call(lambda conn: store.price_at(conn, chosen, model_id, when))
+    found = _database_call(lambda conn: queries.price_at(conn, chosen, model_id, when))
     if found is None:
         raise NotFound(f"no price for {model_id!r} of {chosen!r} was in force at {_iso(when)}")
     return found.price, found.run_id, _iso(found.observed_at)

@@ -59,7 +59,7 @@ class CatalogSnapshot:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> CatalogSnapshot:
-        """Build a snapshot from catalog data (store.load_catalog_data or a Redis blob)."""
+        """Build a snapshot from catalog data (queries.load_catalog_data or a Redis blob)."""
         served = tuple(
             sorted(
                 (_served_from_item(item) for item in data.get("models", ())),
@@ -243,13 +243,13 @@ class CatalogCache:
 
     def _reconcile(self, redis: Redis, published: int | None) -> None:
         """Bring Redis up to the database's committed version, then adopt the newest."""
-        from ratecard.prices import store
+        from ratecard.prices import queries, run_records
         from ratecard.prices.publish import encode_catalog, publish_quietly
 
         with self._engine().connect() as conn:
-            db_version = store.latest_catalog_version(conn)
+            db_version = run_records.latest_catalog_version(conn)
             behind = db_version is not None and db_version > (published or -1)
-            data = store.load_catalog_data(conn, db_version) if behind else None
+            data = queries.load_catalog_data(conn, db_version) if behind else None
         if data is not None and db_version is not None:
             publish_quietly(redis, self._keys, db_version, encode_catalog(data))
             self._adopt(data, "database")
@@ -259,21 +259,21 @@ class CatalogCache:
             self._adopt(self._load_from_database(), "database")
 
     def _recheck_database(self) -> None:
-        from ratecard.prices import store
+        from ratecard.prices import run_records
 
         with self._engine().connect() as conn:
-            db_version = store.latest_catalog_version(conn)
+            db_version = run_records.latest_catalog_version(conn)
         if self._snapshot is not None and db_version == self._snapshot.version:
             return
         self._adopt(self._load_from_database(), "database")
 
     def _load_from_database(self) -> dict[str, Any]:
-        from ratecard.prices import store
+        from ratecard.prices import queries, run_records
 
         with self._engine().connect() as conn:
             # Version first: the content read after it is at least as new as the label.
-            version = store.latest_catalog_version(conn)
-            return store.load_catalog_data(conn, version)
+            version = run_records.latest_catalog_version(conn)
+            return queries.load_catalog_data(conn, version)
 
     def _adopt(self, data: Mapping[str, Any], origin: str) -> None:
         snapshot = CatalogSnapshot.from_data(data)

@@ -40,7 +40,7 @@ return 0
 
 
 def encode_catalog(data: dict[str, Any]) -> bytes:
-    """Serialize catalog data (as built by store.load_catalog_data) for Redis."""
+    """Serialize catalog data (as built by queries.load_catalog_data) for Redis."""
     return json.dumps(data, separators=(",", ":")).encode()
 
 

@@ -22,8 +22,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ratecard import metrics
-from ratecard.prices import store
-from ratecard.prices.store import FeedMeta, RunInfo, SourceCounts, SourceRecord
+from ratecard.prices import queries, run_records, store
+from ratecard.prices.run_records import RunInfo, SourceRecord
+from ratecard.prices.store import FeedMeta, SourceCounts
 from ratecard.redis_keys import RedisKeys
 from ratecard.runcontrol import RunCancelled, RunControl, RunFenced, UncoordinatedRun
 from ratecard.settings import Settings, Source, redact_url
@@ -127,7 +128,7 @@ def refresh_catalog(deps: RefreshDeps, control: RunControl | None = None) -> Ref
     started = time.monotonic()
     info = RunInfo(control.job, control.slot, control.fence, control.instance_id, control.trigger)
     try:
-        run_id = store.start_run(deps.engine, info)
+        run_id = run_records.start_run(deps.engine, info)
     except SQLAlchemyError as exc:
         error = f"database unavailable: {_short(exc)}"
         log.warning("refresh not started: %s", error)
@@ -258,8 +259,8 @@ def _commit(
                 )
         outcome = _run_outcome(records, configured=len(fetched))
         error = "; ".join(f"{r.source}: {r.error}" for r in records if r.error) or None
-        store.record_sources(conn, run_id, records)
-        store.finish_run(conn, run_id, outcome, error=error, catalog_version=run_id, now=now)
+        run_records.record_sources(conn, run_id, records)
+        run_records.finish_run(conn, run_id, outcome, error=error, catalog_version=run_id, now=now)
         # The fence, inside the transaction that commits the results (and also when every
         # source failed: recording that failure completes the period). Timeline it prevents:
         # runner A fetches for slot 7 and stalls past its lease; runner B takes the lease,
@@ -268,7 +269,7 @@ def _commit(
         # everything else it wrote here, instead of overwriting B's newer ones.
         control.claim(conn, run_id)
         control.checkpoint()
-        data = store.load_catalog_data(conn, run_id)
+        data = queries.load_catalog_data(conn, run_id)
     report = RefreshReport(
         run_id=run_id,
         outcome=outcome,
@@ -399,7 +400,7 @@ def _abandoned(
 ) -> RefreshReport:
     error = _short(exc) or outcome
     try:
-        store.abandon_run(deps.engine, run_id, outcome, error)
+        run_records.abandon_run(deps.engine, run_id, outcome, error)
     except Exception as record_exc:
         log.warning("could not record run %s as %s: %s", run_id, outcome, _short(record_exc))
     log.warning("refresh run %s %s: %s", run_id, outcome, error)

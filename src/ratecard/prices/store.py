@@ -1,4 +1,7 @@
-"""All SQL for prices: load what is served, apply a guard decision, record runs, answer queries.
+"""The catalog's writes: load what is served, apply a guard decision, keep source state.
+
+Runs are recorded by `run_records`, admin decisions on held changes by `held_review`, and
+reads for the API and the cache live in `queries`.
 
 Writes go through `apply_decision` inside the caller's transaction and touch only rows whose
 values differ from what is stored: an unchanged feed of 3,000 models costs one SELECT and no
@@ -12,9 +15,8 @@ the row itself is written, so that an unchanged refresh writes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     JSON,
     Connection,
-    Engine,
     Table,
     Text,
     bindparam,
@@ -33,9 +34,8 @@ from sqlalchemy import (
     update,
 )
 
-from ratecard.errors import Conflict, NotFound, RatecardError
 from ratecard.prices.model import ModelPrice, Tier, decimal_text
-from ratecard.schema import held_changes, models, price_history, run_sources, runs, source_state
+from ratecard.schema import held_changes, models, price_history, source_state
 
 if TYPE_CHECKING:
     from ratecard.prices.guard import GuardDecision
@@ -102,7 +102,7 @@ def row_to_price(row: Any) -> ModelPrice:
 
 
 def json_value(value: Any, empty: Any) -> Any:
-    """Return a JSON column's value, parsing it if it was selected as text (see _ROW_COLUMNS)."""
+    """Return a JSON column's value, parsing it if it was selected as text (see ROW_COLUMNS)."""
     if value is None:
         return empty
     if isinstance(value, str):
@@ -113,7 +113,7 @@ def json_value(value: Any, empty: Any) -> Any:
 
 # The models columns, with the JSON ones as text: loading 3,000 rows then costs 3,000 string
 # compares instead of 6,000 JSON parses (a third of an unchanged refresh otherwise).
-_ROW_COLUMNS = [
+ROW_COLUMNS = [
     *(c for c in models.c if c.name not in ("tiers", "units")),
     cast(models.c.tiers, Text).label("tiers"),
     cast(models.c.units, Text).label("units"),
@@ -160,7 +160,7 @@ class StoredModel:
 
 def load_source_rows(conn: Connection, source: str) -> dict[str, StoredModel]:
     """Return every row of `source` (served and removed) by model id."""
-    result = conn.execute(select(*_ROW_COLUMNS).where(models.c.source == source))
+    result = conn.execute(select(*ROW_COLUMNS).where(models.c.source == source))
     return {
         row.model_id: StoredModel(row.id, row_to_price(row), as_utc(row.removed_at))
         for row in result
@@ -278,10 +278,10 @@ def apply_decision(
         updates.append(values)
         if stored.removed_at is not None:
             counts.added += 1
-            history.append(_history(stored.pk, run_id, now, "restored", None, price))
+            history.append(history_row(stored.pk, run_id, now, "restored", None, price))
         elif prices_moved:
             counts.changed += 1
-            history.append(_history(stored.pk, run_id, now, "changed", stored.price, price))
+            history.append(history_row(stored.pk, run_id, now, "changed", stored.price, price))
         else:
             counts.touched += 1
 
@@ -291,7 +291,7 @@ def apply_decision(
         if stored is None or stored.removed_at is not None:
             continue
         removals.append({"b_pk": stored.pk, "removed_at": now, "last_run_id": run_id})
-        history.append(_history(stored.pk, run_id, now, "removed", stored.price, None))
+        history.append(history_row(stored.pk, run_id, now, "removed", stored.price, None))
     counts.removed = len(removals)
 
     if inserts:
@@ -306,7 +306,7 @@ def apply_decision(
     return counts
 
 
-def _history(
+def history_row(
     pk: int, run_id: int | None, now: datetime, change: str, old: ModelPrice | None, new: Any
 ) -> dict[str, Any]:
     return {
@@ -332,7 +332,7 @@ def _insert_models(
     ids = dict(
         conn.execute(select(models.c.model_id, models.c.id).where(models.c.source == source)).all()
     )
-    return [_history(ids[p.model_id], run_id, now, "added", None, p) for p in prices]
+    return [history_row(ids[p.model_id], run_id, now, "added", None, p) for p in prices]
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -468,7 +468,7 @@ def retire_source(conn: Connection, source: str, run_id: int | None, now: dateti
     )
     conn.execute(
         insert(price_history),
-        [_history(r.pk, run_id, now, "removed", r.price, None) for r in removals],
+        [history_row(r.pk, run_id, now, "removed", r.price, None) for r in removals],
     )
     return len(removals)
 
@@ -509,361 +509,3 @@ def save_source_state(
     done = conn.execute(update(source_state).where(source_state.c.source == source).values(values))
     if done.rowcount == 0:
         conn.execute(insert(source_state).values(source=source, **values))
-
-
-# --- runs ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """Who runs a job: what `runs` records besides times and outcome."""
-
-    job: str = "refresh"
-    slot: int | None = None
-    fence: int | None = None
-    instance_id: str | None = None
-    trigger: str | None = None
-
-
-def start_run(engine: Engine, info: RunInfo, now: datetime | None = None) -> int:
-    """Insert a `running` row in its own transaction; return the run id."""
-    with engine.begin() as conn:
-        result = conn.execute(
-            insert(runs)
-            .values(
-                job=info.job,
-                slot=info.slot,
-                fence=info.fence,
-                instance_id=info.instance_id,
-                trigger=info.trigger,
-                started_at=now or utcnow(),
-                outcome="running",
-            )
-            .returning(runs.c.id)
-        )
-        return int(result.scalar_one())
-
-
-@dataclass
-class SourceRecord:
-    """One `run_sources` row."""
-
-    source: str
-    started_at: datetime
-    outcome: str
-    finished_at: datetime | None = None
-    fetched: int = 0
-    rejected: int = 0
-    unknown_fields: int = 0
-    error: str | None = None
-    counts: SourceCounts = field(default_factory=SourceCounts)
-
-
-def record_sources(conn: Connection, run_id: int, records: Iterable[SourceRecord]) -> None:
-    """Insert the per-source outcomes of a run."""
-    params = [
-        {
-            "run_id": run_id,
-            "source": r.source,
-            "started_at": r.started_at,
-            "finished_at": r.finished_at,
-            "outcome": r.outcome,
-            "fetched": r.fetched,
-            "added": r.counts.added,
-            "changed": r.counts.changed,
-            "removed": r.counts.removed,
-            "held": r.counts.held,
-            "rejected": r.rejected,
-            "unknown_fields": r.unknown_fields,
-            "error": r.error,
-        }
-        for r in records
-    ]
-    if params:
-        conn.execute(insert(run_sources), params)
-
-
-def finish_run(
-    conn: Connection,
-    run_id: int,
-    outcome: str,
-    *,
-    error: str | None = None,
-    catalog_version: int | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Close a run row with its outcome (and the catalog version it committed, if any)."""
-    conn.execute(
-        update(runs)
-        .where(runs.c.id == run_id)
-        .values(
-            outcome=outcome,
-            error=error,
-            catalog_version=catalog_version,
-            finished_at=now or utcnow(),
-        )
-    )
-
-
-def abandon_run(engine: Engine, run_id: int, outcome: str, error: str | None) -> None:
-    """Record a run that committed nothing (cancelled, fenced, crashed) in its own transaction."""
-    with engine.begin() as conn:
-        finish_run(conn, run_id, outcome, error=error)
-
-
-def latest_catalog_version(conn: Connection) -> int | None:
-    """Return the newest committed catalog version (a run id), or None before any run."""
-    value = conn.execute(select(func.max(runs.c.catalog_version))).scalar_one()
-    return None if value is None else int(value)
-
-
-# --- admin review of held changes ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HeldResolution:
-    """The result of an admin decision: the held row and the catalog version it produced."""
-
-    held_id: int
-    status: str
-    catalog_version: int | None
-
-
-def accept_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
-    """Apply a pending held price change now (history row included) and mark it accepted.
-
-    The change is committed as its own run (job `held-review`), whose id is the new catalog
-    version to publish, so every instance's cache picks the accepted price up.
-    """
-    now = utcnow()
-    with _review_run(engine, by) as run_id, engine.begin() as conn:
-        held = _pending_held_row(conn, held_id)
-        if held.kind != "price" or held.proposed is None:
-            raise Conflict(
-                f"held change {held_id} is a quarantined feed; it cannot be accepted as a "
-                "whole, only rejected (the next fetch re-evaluates the feed)",
-                field="held_id",
-            )
-        rows = load_source_rows(conn, held.source)
-        stored = rows.get(held.model_id)
-        if stored is None:
-            raise NotFound(f"model {held.model_id!r} of {held.source!r} no longer exists")
-        proposed = price_from_snapshot(held.proposed, held.source, held.model_id, stored.price)
-        change = "restored" if stored.removed_at is not None else "changed"
-        old = None if stored.removed_at is not None else stored.price
-        row = price_to_row(proposed)
-        row.update(removed_at=None, last_seen_at=now, last_changed_at=now, last_run_id=run_id)
-        conn.execute(update(models).where(models.c.id == stored.pk).values(row))
-        conn.execute(
-            insert(price_history).values(_history(stored.pk, run_id, now, change, old, proposed))
-        )
-        _resolve_held(conn, held_id, "accepted", by, now)
-        finish_run(conn, run_id, "success", catalog_version=run_id, now=now)
-    return HeldResolution(held_id, "accepted", run_id)
-
-
-def reject_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
-    """Dismiss a pending held change (price or quarantined feed); served prices stay as they are.
-
-    Committed as its own run so the catalog's held list (published with the version) updates.
-    """
-    now = utcnow()
-    with _review_run(engine, by) as run_id, engine.begin() as conn:
-        _pending_held_row(conn, held_id)
-        _resolve_held(conn, held_id, "rejected", by, now)
-        finish_run(conn, run_id, "success", catalog_version=run_id, now=now)
-    return HeldResolution(held_id, "rejected", run_id)
-
-
-@contextmanager
-def _review_run(engine: Engine, by: str) -> Iterator[int]:
-    """Open the `held-review` run an admin decision commits as; close it if the decision fails.
-
-    Without this, an unknown or already-resolved id (or a lost race between two admins)
-    would leave a run stuck at `running` forever.
-    """
-    run_id = start_run(engine, RunInfo(job="held-review", instance_id=by, trigger="admin"))
-    try:
-        yield run_id
-    except RatecardError as exc:
-        abandon_run(engine, run_id, "rejected", exc.detail)
-        raise
-    except Exception as exc:
-        abandon_run(engine, run_id, "failed", type(exc).__name__)
-        raise
-
-
-def _pending_held_row(conn: Connection, held_id: int) -> Any:
-    row = conn.execute(select(held_changes).where(held_changes.c.id == held_id)).first()
-    if row is None:
-        raise NotFound(f"no held change {held_id}")
-    if row.status != "pending":
-        raise Conflict(f"held change {held_id} is already {row.status}", field="held_id")
-    return row
-
-
-def _resolve_held(conn: Connection, held_id: int, status: str, by: str, now: datetime) -> None:
-    conn.execute(
-        update(held_changes)
-        .where(held_changes.c.id == held_id)
-        .values(status=status, resolved_at=now, resolved_by=by)
-    )
-
-
-# --- queries for the API and the cache -------------------------------------------------------
-
-
-def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
-    """Return the whole served catalog as JSON-ready data (what the cache and Redis hold)."""
-    observed = {
-        row.source: as_utc(row.last_success_at)
-        for row in conn.execute(select(source_state.c.source, source_state.c.last_success_at))
-    }
-    snapshot_dates = {
-        row.source: row.snapshot_date
-        for row in conn.execute(select(source_state.c.source, source_state.c.snapshot_date))
-    }
-    items = []
-    query = select(*_ROW_COLUMNS).where(models.c.removed_at.is_(None)).order_by(models.c.model_id)
-    for row in conn.execute(query):
-        # Straight from the row: tiers and units are stored in their snapshot (JSON) form.
-        item = {
-            "source": row.source,
-            "model_id": row.model_id,
-            "provider": row.provider,
-            "mode": row.mode,
-            "status": row.status,
-            "context_window": row.context_window,
-            "max_output_tokens": row.max_output_tokens,
-            "input_per_token": _text(row.input_per_token),
-            "output_per_token": _text(row.output_per_token),
-            "cache_read_per_token": _text(row.cache_read_per_token),
-            "cache_write_per_token": _text(row.cache_write_per_token),
-            "tiers": json_value(row.tiers, []),
-            "units": json_value(row.units, {}),
-            "last_observed_at": _iso(observed.get(row.source) or as_utc(row.last_seen_at)),
-            "last_changed_at": _iso(as_utc(row.last_changed_at)),
-        }
-        items.append(item)
-    updated_at = None
-    if version is not None:
-        finished = conn.execute(select(runs.c.finished_at).where(runs.c.id == version)).scalar()
-        updated_at = _iso(as_utc(finished))
-    return {
-        "version": version,
-        "updated_at": updated_at,
-        "models": items,
-        "sources": _last_source_outcomes(conn, snapshot_dates),
-        "held": [held_row_data(r) for r in _pending_held_rows(conn)],
-    }
-
-
-def _last_source_outcomes(
-    conn: Connection, snapshot_dates: Mapping[str, str | None]
-) -> list[dict[str, Any]]:
-    latest = (
-        select(func.max(run_sources.c.id).label("id"))
-        .group_by(run_sources.c.source)
-        .scalar_subquery()
-    )
-    query = select(run_sources).where(run_sources.c.id.in_(latest)).order_by(run_sources.c.source)
-    return [
-        {
-            "source": r.source,
-            "run_id": r.run_id,
-            "outcome": r.outcome,
-            "finished_at": _iso(as_utc(r.finished_at)),
-            "fetched": r.fetched,
-            "added": r.added,
-            "changed": r.changed,
-            "removed": r.removed,
-            "held": r.held,
-            "rejected": r.rejected,
-            "error": r.error,
-            "snapshot_date": snapshot_dates.get(r.source),
-        }
-        for r in conn.execute(query)
-    ]
-
-
-def _pending_held_rows(conn: Connection) -> list[Any]:
-    query = select(held_changes).where(held_changes.c.status == "pending")
-    return list(conn.execute(query.order_by(held_changes.c.id)))
-
-
-def held_row_data(row: Any) -> dict[str, Any]:
-    """Return a held_changes row as JSON-ready data."""
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "source": row.source,
-        "model_id": row.model_id,
-        "run_id": row.run_id,
-        "detected_at": _iso(as_utc(row.detected_at)),
-        "reason": row.reason,
-        "factor": row.factor,
-        "old": row.old,
-        "proposed": row.proposed,
-        "status": row.status,
-    }
-
-
-def load_history(conn: Connection, source: str, model_id: str, limit: int = 500) -> list[Any]:
-    """Return the price history rows of one model, newest first."""
-    query = (
-        select(price_history)
-        .join(models, models.c.id == price_history.c.model_pk)
-        .where(models.c.source == source, models.c.model_id == model_id)
-        .order_by(price_history.c.observed_at.desc(), price_history.c.id.desc())
-        .limit(limit)
-    )
-    return list(conn.execute(query))
-
-
-def model_sources(conn: Connection, model_id: str) -> list[str]:
-    """Return the sources that have (or had) a row for `model_id`."""
-    query = select(models.c.source).where(models.c.model_id == model_id)
-    return sorted(conn.execute(query).scalars())
-
-
-@dataclass(frozen=True)
-class PriceInForce:
-    """The prices of a model at some past time, from the history row that set them."""
-
-    price: ModelPrice
-    observed_at: datetime
-    run_id: int | None
-
-
-def price_at(conn: Connection, source: str, model_id: str, at: datetime) -> PriceInForce | None:
-    """Return the prices of a model in force at `at`, or None (not yet listed, or removed)."""
-    query = (
-        select(price_history.c.new, price_history.c.observed_at, price_history.c.run_id)
-        .join(models, models.c.id == price_history.c.model_pk)
-        .where(models.c.source == source, models.c.model_id == model_id)
-        .where(price_history.c.observed_at <= at.astimezone(UTC))
-        .order_by(price_history.c.observed_at.desc(), price_history.c.id.desc())
-        .limit(1)
-    )
-    row = conn.execute(query).first()
-    if row is None or row.new is None:
-        return None
-    like = conn.execute(
-        select(models).where(models.c.source == source, models.c.model_id == model_id)
-    ).first()
-    price = price_from_snapshot(row.new, source, model_id, row_to_price(like) if like else None)
-    return PriceInForce(price, as_utc(row.observed_at) or at, row.run_id)
-
-
-def get_model_row(conn: Connection, source: str, model_id: str) -> Any | None:
-    """Return the `models` row of one model of one source, removed or not."""
-    query = select(models).where(models.c.source == source, models.c.model_id == model_id)
-    return conn.execute(query).first()
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else decimal_text(value)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")

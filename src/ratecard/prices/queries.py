@@ -1,0 +1,171 @@
+"""Reads for the API, the cache and the CLI: the catalog, history, prices in force at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from ratecard.prices.model import ModelPrice, decimal_text
+from ratecard.prices.store import ROW_COLUMNS, as_utc, json_value, price_from_snapshot, row_to_price
+from ratecard.schema import held_changes, models, price_history, run_sources, runs, source_state
+
+
+def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
+    """Return the whole served catalog as JSON-ready data (what the cache and Redis hold)."""
+    observed = {
+        row.source: as_utc(row.last_success_at)
+        for row in conn.execute(select(source_state.c.source, source_state.c.last_success_at))
+    }
+    snapshot_dates = {
+        row.source: row.snapshot_date
+        for row in conn.execute(select(source_state.c.source, source_state.c.snapshot_date))
+    }
+    items = []
+    query = select(*ROW_COLUMNS).where(models.c.removed_at.is_(None)).order_by(models.c.model_id)
+    for row in conn.execute(query):
+        # Straight from the row: tiers and units are stored in their snapshot (JSON) form.
+        item = {
+            "source": row.source,
+            "model_id": row.model_id,
+            "provider": row.provider,
+            "mode": row.mode,
+            "status": row.status,
+            "context_window": row.context_window,
+            "max_output_tokens": row.max_output_tokens,
+            "input_per_token": _text(row.input_per_token),
+            "output_per_token": _text(row.output_per_token),
+            "cache_read_per_token": _text(row.cache_read_per_token),
+            "cache_write_per_token": _text(row.cache_write_per_token),
+            "tiers": json_value(row.tiers, []),
+            "units": json_value(row.units, {}),
+            "last_observed_at": _iso(observed.get(row.source) or as_utc(row.last_seen_at)),
+            "last_changed_at": _iso(as_utc(row.last_changed_at)),
+        }
+        items.append(item)
+    updated_at = None
+    if version is not None:
+        finished = conn.execute(select(runs.c.finished_at).where(runs.c.id == version)).scalar()
+        updated_at = _iso(as_utc(finished))
+    return {
+        "version": version,
+        "updated_at": updated_at,
+        "models": items,
+        "sources": _last_source_outcomes(conn, snapshot_dates),
+        "held": [held_row_data(r) for r in _pending_held_rows(conn)],
+    }
+
+
+def _last_source_outcomes(
+    conn: Connection, snapshot_dates: Mapping[str, str | None]
+) -> list[dict[str, Any]]:
+    latest = (
+        select(func.max(run_sources.c.id).label("id"))
+        .group_by(run_sources.c.source)
+        .scalar_subquery()
+    )
+    query = select(run_sources).where(run_sources.c.id.in_(latest)).order_by(run_sources.c.source)
+    return [
+        {
+            "source": r.source,
+            "run_id": r.run_id,
+            "outcome": r.outcome,
+            "finished_at": _iso(as_utc(r.finished_at)),
+            "fetched": r.fetched,
+            "added": r.added,
+            "changed": r.changed,
+            "removed": r.removed,
+            "held": r.held,
+            "rejected": r.rejected,
+            "error": r.error,
+            "snapshot_date": snapshot_dates.get(r.source),
+        }
+        for r in conn.execute(query)
+    ]
+
+
+def _pending_held_rows(conn: Connection) -> list[Any]:
+    query = select(held_changes).where(held_changes.c.status == "pending")
+    return list(conn.execute(query.order_by(held_changes.c.id)))
+
+
+def held_row_data(row: Any) -> dict[str, Any]:
+    """Return a held_changes row as JSON-ready data."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "source": row.source,
+        "model_id": row.model_id,
+        "run_id": row.run_id,
+        "detected_at": _iso(as_utc(row.detected_at)),
+        "reason": row.reason,
+        "factor": row.factor,
+        "old": row.old,
+        "proposed": row.proposed,
+        "status": row.status,
+    }
+
+
+def load_history(conn: Connection, source: str, model_id: str, limit: int = 500) -> list[Any]:
+    """Return the price history rows of one model, newest first."""
+    query = (
+        select(price_history)
+        .join(models, models.c.id == price_history.c.model_pk)
+        .where(models.c.source == source, models.c.model_id == model_id)
+        .order_by(price_history.c.observed_at.desc(), price_history.c.id.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(query))
+
+
+def model_sources(conn: Connection, model_id: str) -> list[str]:
+    """Return the sources that have (or had) a row for `model_id`."""
+    query = select(models.c.source).where(models.c.model_id == model_id)
+    return sorted(conn.execute(query).scalars())
+
+
+@dataclass(frozen=True)
+class PriceInForce:
+    """The prices of a model at some past time, from the history row that set them."""
+
+    price: ModelPrice
+    observed_at: datetime
+    run_id: int | None
+
+
+def price_at(conn: Connection, source: str, model_id: str, at: datetime) -> PriceInForce | None:
+    """Return the prices of a model in force at `at`, or None (not yet listed, or removed)."""
+    query = (
+        select(price_history.c.new, price_history.c.observed_at, price_history.c.run_id)
+        .join(models, models.c.id == price_history.c.model_pk)
+        .where(models.c.source == source, models.c.model_id == model_id)
+        .where(price_history.c.observed_at <= at.astimezone(UTC))
+        .order_by(price_history.c.observed_at.desc(), price_history.c.id.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    if row is None or row.new is None:
+        return None
+    like = conn.execute(
+        select(models).where(models.c.source == source, models.c.model_id == model_id)
+    ).first()
+    price = price_from_snapshot(row.new, source, model_id, row_to_price(like) if like else None)
+    return PriceInForce(price, as_utc(row.observed_at) or at, row.run_id)
+
+
+def get_model_row(conn: Connection, source: str, model_id: str) -> Any | None:
+    """Return the `models` row of one model of one source, removed or not."""
+    query = select(models).where(models.c.source == source, models.c.model_id == model_id)
+    return conn.execute(query).first()
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_text(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
