@@ -14,7 +14,13 @@ from sqlalchemy import Engine
 from ratecard.db import build_engine
 from ratecard.settings import Settings
 from tests.support.feeds import FeedServer
-from tests.support.services import REDIS_URL, SHARED_DATA, PostgresDatabases, RedisServer
+from tests.support.services import (
+    REDIS_URL,
+    SHARED_DATA,
+    PostgresDatabases,
+    RedisServer,
+    delete_keys,
+)
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +72,7 @@ def redis_prefix() -> Iterator[str]:
     prefix = f"rctest:{uuid.uuid4().hex[:10]}:"
     yield prefix
     client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=prefix + "*", count=1000))
-    if keys:
-        client.delete(*keys)
+    delete_keys(client, prefix)
     client.close()
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 
 from tests.migrations.helpers import table_names
-from tests.support.services import REPO, free_port, wait_for_port
+from tests.support.services import REPO, free_port, stop_process, wait_for_port
 
 
 def test_serve_answers_live_and_leaves_an_unmigrated_database_alone(pg_url: str) -> None:
@@ -32,12 +31,7 @@ def test_serve_answers_live_and_leaves_an_unmigrated_database_alone(pg_url: str)
             content_type = reply.headers["Content-Type"]
         tables = table_names(pg_url)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
     assert status == 200
     assert content_type.startswith("application/health+json")

@@ -21,7 +21,7 @@ import redis
 from tests.admin.conftest import admin_app, build_app, feeds  # noqa: F401
 from tests.dashboard.serving import ServedInstance, refresh_now, scaled_feed, wait_for_refresh_after
 from tests.support.feeds import FeedServer
-from tests.support.services import REDIS_URL, SHARED_DATA, PostgresDatabases
+from tests.support.services import REDIS_URL, SHARED_DATA, PostgresDatabases, delete_keys
 
 ADMIN_TOKEN = "dash-admin-token-5b1e"
 INSTANCE_ID = "dash-instance-1"
@@ -92,9 +92,7 @@ def fleet(
         instance.stop()
         feed_server.stop()
         client_ = redis.Redis.from_url(REDIS_URL)
-        keys = list(client_.scan_iter(match=prefix + "*", count=1000))
-        if keys:
-            client_.delete(*keys)
+        delete_keys(client_, prefix)
         client_.close()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.services import free_port, wait_for_port
+from tests.support.services import free_port, stop_process, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 RATECARD = str(Path(sys.executable).parent / "ratecard")
@@ -59,14 +58,8 @@ class ServedInstance:
 
     def stop(self) -> None:
         """SIGTERM (the coordinator releases its lease), then SIGKILL if it lingers."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=25)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process(self.process, grace=25)
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.health.conftest import TOKEN
-from tests.support.services import free_port, wait_for_port
+from tests.support.services import free_port, stop_process, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,12 +65,7 @@ def served(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[tuple[int, Path
         wait_for_port(port, timeout=30)
         yield port, metrics_dir
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 def test_metrics_aggregate_requests_across_two_workers(served: tuple[int, Path]) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import redis
@@ -38,6 +40,24 @@ def clean_env(**settings: str) -> dict[str, str]:
     }
     env.update(settings)
     return env
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float = 30.0) -> int:
+    """SIGTERM (a ratecard process releases its lease), SIGKILL after `grace`; return the code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait(timeout=10)
+
+
+def delete_keys(client: redis.Redis, prefix: str) -> None:
+    """Delete every key under `prefix` (a test's own keys on a shared Redis; never FLUSHDB)."""
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 def free_port() -> int:
