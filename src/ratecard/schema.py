@@ -7,6 +7,7 @@ decimal type and would otherwise store a binary float.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -63,7 +64,28 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return Decimal(str(value))
 
 
-Timestamp = DateTime(timezone=True)
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC, written and read.
+
+    PostgreSQL's timestamptz already behaves so; SQLite stores text and hands back naive
+    datetimes. Normalizing here, once, spares every reader its own "assume UTC" patch.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Timestamp = UtcDateTime()
 
 # One row per (source, model id): the prices served now. Rows are never deleted when a feed
 # drops a model: `removed_at` is set instead, so history and `at`-pricing still resolve.

@@ -156,9 +156,10 @@ def test_price_at_reads_history(engine: Engine) -> None:
         first = queries.load_history(conn, "litellm", "a")[0].observed_at
     apply(engine, "litellm", decision({"a": price("a", "0.000003")}))
     with engine.connect() as conn:
-        first_at = store.as_utc(first)
-        second = store.as_utc(queries.load_history(conn, "litellm", "a")[0].observed_at)
+        first_at = first
+        second = queries.load_history(conn, "litellm", "a")[0].observed_at
         assert second is not None and first_at is not None
+        assert second.tzinfo is not None, "stored times read back aware (UTC), on SQLite too"
         before_second = second - timedelta(microseconds=1)
         then = queries.price_at(conn, "litellm", "a", before_second)
         now = queries.price_at(conn, "litellm", "a", second)

@@ -123,8 +123,8 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
     state = store.load_source_state(conn, chosen)
     served = ServedModel(
         price=store.row_to_price(row),
-        last_observed_at=_iso(store.as_utc(row.last_seen_at)),
-        last_changed_at=_iso(store.as_utc(row.last_changed_at)),
+        last_observed_at=queries.iso(row.last_seen_at),
+        last_changed_at=queries.iso(row.last_changed_at),
     )
     item: dict[str, Any] = model_item(served)
     held = conn.execute(
@@ -135,11 +135,7 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
         )
     ).first()
     item["held_change"] = queries.held_row_data(held) if held is not None else None
-    item["removed_at"] = _iso(store.as_utc(row.removed_at))
+    item["removed_at"] = queries.iso(row.removed_at)
     item["other_sources"] = [s for s in known if s != chosen]
     item["snapshot_date"] = state.snapshot_date if state else None
     return item
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")

@@ -49,7 +49,7 @@ class JobState:
 
     @property
     def retry_epoch(self) -> float | None:
-        return None if self.retry_not_before is None else _aware(self.retry_not_before).timestamp()
+        return None if self.retry_not_before is None else self.retry_not_before.timestamp()
 
 
 def ensure_job_state(conn: Connection, job: str) -> None:
@@ -141,8 +141,3 @@ def defer_retry(conn: Connection, job: str, slot: int, not_before: datetime) -> 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we write is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ratecard.coordination.lease import CoordinationUnavailable
+from ratecard.coordination.schedule import epoch_seconds
 from ratecard.redis_keys import RedisKeys
 
 if TYPE_CHECKING:
@@ -141,8 +142,8 @@ class InstanceRegistry:
                         "pid": row["pid"],
                         "version": row["version"],
                         "role": row["role"],
-                        "started_at": _epoch(row["started_at"]),
-                        "last_seen_at": _epoch(row["last_seen_at"]),
+                        "started_at": epoch_seconds(row["started_at"]),
+                        "last_seen_at": epoch_seconds(row["last_seen_at"]),
                         "store": "database",
                     }
                     for row in rows
@@ -162,12 +163,6 @@ def _row(info: dict[str, Any], now: float) -> dict[str, Any]:
         "started_at": datetime.fromtimestamp(float(started), UTC) if started else None,
         "last_seen_at": datetime.fromtimestamp(now, UTC),
     }
-
-
-def _epoch(value: datetime | None) -> float | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 def _text(value: Any) -> str:

@@ -8,6 +8,7 @@ within a second by NTP; the store's fence, not the clock, decides who commits).
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 # A failed run (no slot committed) is retried after interval / RETRY_DIVISOR, within bounds:
 # quick enough that a transient feed outage costs minutes, slow enough that a fleet does not
@@ -81,3 +82,8 @@ def retry_delay(interval: float) -> float:
 def jittered(base: float, spread: float, unit_random: float) -> float:
     """Return base scaled by a factor in [1 - spread, 1 + spread] (unit_random in [0, 1))."""
     return base * (1.0 - spread + 2.0 * spread * unit_random)
+
+
+def epoch_seconds(value: datetime | None) -> float | None:
+    """Return a stored (aware) timestamp as epoch seconds, the unit status data speaks."""
+    return None if value is None else value.timestamp()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, text
@@ -15,7 +14,7 @@ from ratecard.coordination.fence import read_job_state
 from ratecard.coordination.jobs import JobRegistry
 from ratecard.coordination.lease import Holding
 from ratecard.coordination.registry import InstanceRegistry
-from ratecard.coordination.schedule import next_due_at, slot_of
+from ratecard.coordination.schedule import epoch_seconds, next_due_at, slot_of
 from ratecard.schema import runs
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ def recent_runs(conn: Connection, job: str, limit: int = 5) -> list[dict[str, An
     ).mappings()
     out = []
     for row in rows:
-        started, finished = _epoch(row["started_at"]), _epoch(row["finished_at"])
+        started, finished = epoch_seconds(row["started_at"]), epoch_seconds(row["finished_at"])
         out.append(
             {
                 "id": row["id"],
@@ -118,9 +117,3 @@ def recent_runs(conn: Connection, job: str, limit: int = 5) -> list[dict[str, An
             }
         )
     return out
-
-
-def _epoch(value: datetime | None) -> float | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()

@@ -4,7 +4,7 @@ runs with their per-source rows, and pending held changes (read-only, plain SQL)
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -49,8 +49,8 @@ def recent_runs(conn: Connection, job: str = REFRESH_JOB, limit: int = 12) -> li
             "slot": row.slot,
             "fence": row.fence,
             "outcome": row.outcome,
-            "started_at": _aware(row.started_at),
-            "finished_at": _aware(row.finished_at),
+            "started_at": row.started_at,
+            "finished_at": row.finished_at,
             "duration": _seconds_between(row.started_at, row.finished_at),
             "error": row.error,
             "catalog_version": row.catalog_version,
@@ -71,14 +71,7 @@ def pending_held(conn: Connection, limit: int = 200) -> list[Any]:
     return list(conn.execute(query))
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _seconds_between(start: datetime | None, end: datetime | None) -> float | None:
-    a, b = _aware(start), _aware(end)
-    if a is None or b is None:
+    if start is None or end is None:
         return None
-    return round((b - a).total_seconds(), 3)
+    return round((end - start).total_seconds(), 3)

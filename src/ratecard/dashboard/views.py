@@ -165,7 +165,7 @@ def _section(
         )
         points.append(
             PricePoint(
-                at=_aware(row.observed_at) or now,
+                at=row.observed_at or now,
                 input=_million(new.get("input_per_token")),
                 output=_million(new.get("output_per_token")),
             )
@@ -186,9 +186,3 @@ def _section(
 def _million(value: str | None) -> Decimal | None:
     text = per_million(value)
     return None if text is None else Decimal(text)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -329,7 +329,7 @@ def get_model_history(model_id: str) -> Response:
     rows = _database_call(lambda conn: queries.load_history(conn, source, model_id, query.limit))
     entries = [
         {
-            "observed_at": _iso(row.observed_at),
+            "observed_at": queries.iso(row.observed_at),
             "change": row.change,
             "run_id": row.run_id,
             "old": row.old,
@@ -354,14 +354,6 @@ def _resolve_source(model_id: str, source: str | None) -> str:
     rank = {name: i for i, name in enumerate(preferred_sources())}
     served = {m.price.source for m in current_catalog().by_id.get(model_id, ())}
     return min(known, key=lambda s: (s not in served, rank.get(s, len(rank)), s))
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # --- POST /api/cost --------------------------------------------------------------------------
@@ -437,8 +429,10 @@ def _price_for(
     chosen = _resolve_source(model_id, source)
     found = _database_call(lambda conn: queries.price_at(conn, chosen, model_id, when))
     if found is None:
-        raise NotFound(f"no price for {model_id!r} of {chosen!r} was in force at {_iso(when)}")
-    return found.price, found.run_id, _iso(found.observed_at)
+        raise NotFound(
+            f"no price for {model_id!r} of {chosen!r} was in force at {queries.iso(when)}"
+        )
+    return found.price, found.run_id, queries.iso(found.observed_at)
 
 
 # --- GET /api/catalog ------------------------------------------------------------------------

@@ -11,14 +11,14 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from ratecard.prices.model import ModelPrice, decimal_text
-from ratecard.prices.store import ROW_COLUMNS, as_utc, json_value, price_from_snapshot, row_to_price
+from ratecard.prices.store import ROW_COLUMNS, json_value, price_from_snapshot, row_to_price
 from ratecard.schema import held_changes, models, price_history, run_sources, runs, source_state
 
 
 def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
     """Return the whole served catalog as JSON-ready data (what the cache and Redis hold)."""
     observed = {
-        row.source: as_utc(row.last_success_at)
+        row.source: row.last_success_at
         for row in conn.execute(select(source_state.c.source, source_state.c.last_success_at))
     }
     snapshot_dates = {
@@ -43,14 +43,14 @@ def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
             "cache_write_per_token": _text(row.cache_write_per_token),
             "tiers": json_value(row.tiers, []),
             "units": json_value(row.units, {}),
-            "last_observed_at": _iso(observed.get(row.source) or as_utc(row.last_seen_at)),
-            "last_changed_at": _iso(as_utc(row.last_changed_at)),
+            "last_observed_at": iso(observed.get(row.source) or row.last_seen_at),
+            "last_changed_at": iso(row.last_changed_at),
         }
         items.append(item)
     updated_at = None
     if version is not None:
         finished = conn.execute(select(runs.c.finished_at).where(runs.c.id == version)).scalar()
-        updated_at = _iso(as_utc(finished))
+        updated_at = iso(finished)
     return {
         "version": version,
         "updated_at": updated_at,
@@ -74,7 +74,7 @@ def _last_source_outcomes(
             "source": r.source,
             "run_id": r.run_id,
             "outcome": r.outcome,
-            "finished_at": _iso(as_utc(r.finished_at)),
+            "finished_at": iso(r.finished_at),
             "fetched": r.fetched,
             "added": r.added,
             "changed": r.changed,
@@ -101,7 +101,7 @@ def held_row_data(row: Any) -> dict[str, Any]:
         "source": row.source,
         "model_id": row.model_id,
         "run_id": row.run_id,
-        "detected_at": _iso(as_utc(row.detected_at)),
+        "detected_at": iso(row.detected_at),
         "reason": row.reason,
         "factor": row.factor,
         "old": row.old,
@@ -154,7 +154,7 @@ def price_at(conn: Connection, source: str, model_id: str, at: datetime) -> Pric
         select(models).where(models.c.source == source, models.c.model_id == model_id)
     ).first()
     price = price_from_snapshot(row.new, source, model_id, row_to_price(like) if like else None)
-    return PriceInForce(price, as_utc(row.observed_at) or at, row.run_id)
+    return PriceInForce(price, row.observed_at or at, row.run_id)
 
 
 def get_model_row(conn: Connection, source: str, model_id: str) -> Any | None:
@@ -167,5 +167,10 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else decimal_text(value)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+def iso(value: datetime | None) -> str | None:
+    """Render a time as ISO 8601 UTC with a Z (a naive value, e.g. from a request, is UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

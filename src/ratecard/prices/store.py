@@ -51,15 +51,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """Return `value` as aware UTC (SQLite hands back naive datetimes that were stored UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 # --- conversions -----------------------------------------------------------------------------
 
 
@@ -161,10 +152,7 @@ class StoredModel:
 def load_source_rows(conn: Connection, source: str) -> dict[str, StoredModel]:
     """Return every row of `source` (served and removed) by model id."""
     result = conn.execute(select(*ROW_COLUMNS).where(models.c.source == source))
-    return {
-        row.model_id: StoredModel(row.id, row_to_price(row), as_utc(row.removed_at))
-        for row in result
-    }
+    return {row.model_id: StoredModel(row.id, row_to_price(row), row.removed_at) for row in result}
 
 
 def served_prices(rows: Mapping[str, StoredModel]) -> dict[str, ModelPrice]:
