@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_errorhandlers(app)
     register_health(app)
     register_prices(app)
+    register_changes(app)
     register_coordination(app)
     register_metrics(app)
     register_admin(app)
@@ -44,6 +45,13 @@ def register_health(app: Flask) -> None:
 def register_prices(app: Flask) -> None:
     """The price catalog: API blueprint, in-process cache, OpenAPI document."""
     from ratecard.prices import init_app
+
+    init_app(app)
+
+
+def register_changes(app: Flask) -> None:
+    """The change feed (/api/changes, Atom) and webhook subscriptions under /admin/webhooks."""
+    from ratecard.changes import init_app
 
     init_app(app)
 

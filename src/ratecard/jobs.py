@@ -30,6 +30,12 @@ def init_app(app: Flask) -> None:
     coordinator = build_coordinator(state)
     state.components[COMPONENT] = coordinator
     state.shutdown_hooks.append(coordinator.stop)
+    # Issue 14: the webhook delivery loop, on the coordinator's lease backends.
+    from ratecard.changes import DELIVERY_COMPONENT, build_delivery
+
+    delivery = build_delivery(state, coordinator.backends)
+    state.components[DELIVERY_COMPONENT] = delivery
+    state.shutdown_hooks.append(delivery.stop)
 
 
 def build_coordinator(state: RatecardState) -> Coordinator:
@@ -106,3 +112,4 @@ def start(app: Flask) -> None:
     # Coordinator.start is itself guarded by the pid: a second call in this process (or an
     # object inherited across a fork, whose thread did not survive it) is handled there.
     get_coordinator(app).start()
+    state.components["delivery"].start()  # issue 14: webhook delivery loop

@@ -245,3 +245,80 @@ instances = Table(
     Column("started_at", Timestamp),
     Column("last_seen_at", Timestamp, nullable=False),
 )
+
+# --- issue 14: the change log and the webhook outbox (see ratecard.changes) ---------------------
+
+# The change log: one row per change subscribers hear about, written in the transaction that
+# commits the change itself. `seq` is the feed's cursor; it is drawn from `change_log_head`
+# under that row's lock, so seq order is commit order (see changes.changelog). Prices are not
+# copied here: old/new are read from the price_history or held_changes row the entry points to.
+changes = Table(
+    "changes",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("run_id", Integer),
+    Column("kind", String(16), nullable=False),  # added | removed | changed | held | released
+    Column("source", String(64), nullable=False),
+    Column("model_id", String(512)),
+    Column("provider", String(128)),
+    Column("observed_at", Timestamp, nullable=False),
+    Column("history_id", Integer, ForeignKey("price_history.id", ondelete="CASCADE")),
+    Column("held_id", Integer, ForeignKey("held_changes.id", ondelete="CASCADE")),
+    Index("ix_changes_model_id", "model_id"),
+    Index("ix_changes_run_id", "run_id"),
+)
+
+# A single row (id = 1): the last seq handed out. Writers UPDATE it, which serializes them.
+change_log_head = Table(
+    "change_log_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_seq", BigInteger, nullable=False, server_default="0"),
+)
+
+# Webhook subscriptions: where to POST, what to send, and the signing secret(s).
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("filter", JSON, nullable=False),
+    Column("secret", String(100), nullable=False),
+    # After a rotation the old secret keeps signing (a second signature) until this time.
+    Column("previous_secret", String(100)),
+    Column("previous_secret_until", Timestamp),
+    Column("paused", Integer, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_seq", BigInteger, nullable=False),  # changes after this seq only
+)
+
+# The outbox: one row per message (a webhook-id), written with the changes it carries.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the webhook-id, reused by every attempt
+    Column(
+        "subscription_id",
+        String(40),
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("run_id", Integer),
+    Column("page", Integer, nullable=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("changes", Integer, nullable=False),
+    Column("payload", Text, nullable=False),  # the exact body: every attempt sends these bytes
+    Column("created_at", Timestamp, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Timestamp, nullable=False),
+    Column("claim_token", String(64)),
+    Column("claimed_until", Timestamp),
+    Column("last_attempt_at", Timestamp),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("delivered_at", Timestamp),
+    Index("ix_webhook_events_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_webhook_events_subscription_id_status", "subscription_id", "status"),
+)

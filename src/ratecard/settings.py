@@ -140,6 +140,12 @@ class Settings:
     quarantine_removed_fraction: float = 0.30
     hold_factor: float = 100.0
     log_format: str = "auto"
+    # Webhooks (issue 14): see docs/operations.md, "Webhooks".
+    webhook_allow_private: bool = False
+    webhook_poll_interval: float = 0.5
+    webhook_timeout: float = 10.0
+    webhook_concurrency: int = 8
+    webhook_max_attempts: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -182,6 +188,12 @@ class Settings:
                 f"RATECARD_LOG_FORMAT must be auto, json or text, got {log_format!r}"
             )
         kwargs["log_format"] = log_format
+        # Webhooks (issue 14).
+        kwargs["webhook_allow_private"] = _flag(env, "RATECARD_WEBHOOK_ALLOW_PRIVATE", False)
+        kwargs["webhook_poll_interval"] = _seconds(env, "RATECARD_WEBHOOK_POLL_INTERVAL", 0.5, 0.05)
+        kwargs["webhook_timeout"] = _seconds(env, "RATECARD_WEBHOOK_TIMEOUT", 10.0, 0.1)
+        kwargs["webhook_concurrency"] = _count(env, "RATECARD_WEBHOOK_CONCURRENCY", 8, 1, 64)
+        kwargs["webhook_max_attempts"] = _count(env, "RATECARD_WEBHOOK_MAX_ATTEMPTS", 10, 1, 10)
         return cls(**kwargs)
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -217,6 +229,15 @@ def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0.0 < value <= 1.0:
         raise SettingsError(f"{name} must be a fraction in (0, 1], got {raw!r}")
     return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+    return int(raw)
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

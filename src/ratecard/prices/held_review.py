@@ -61,6 +61,7 @@ def accept_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
         )
         _resolve_held(conn, held_id, "accepted", by, now)
         finish_run(conn, run_id, "success", catalog_version=run_id, now=now)
+        _record_changes(conn, run_id, now, held_id)
     return HeldResolution(held_id, "accepted", run_id)
 
 
@@ -74,6 +75,7 @@ def reject_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
         _pending_held_row(conn, held_id)
         _resolve_held(conn, held_id, "rejected", by, now)
         finish_run(conn, run_id, "success", catalog_version=run_id, now=now)
+        _record_changes(conn, run_id, now, held_id)
     return HeldResolution(held_id, "rejected", run_id)
 
 
@@ -93,6 +95,13 @@ def _review_run(engine: Engine, by: str) -> Iterator[int]:
     except Exception as exc:
         abandon_run(engine, run_id, "failed", type(exc).__name__)
         raise
+
+
+def _record_changes(conn: Connection, run_id: int, now: datetime, held_id: int) -> None:
+    # Issue 14: log the decision and queue its webhooks in the transaction that commits it.
+    from ratecard.changes.changelog import record_changes
+
+    record_changes(conn, run_id, now, released=[held_id])
 
 
 def _pending_held_row(conn: Connection, held_id: int) -> Any:

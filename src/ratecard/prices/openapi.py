@@ -35,6 +35,8 @@ class RouteSpec:
     query: str | None = None
     body: str | None = None
     responses: Mapping[int, str] = field(default_factory=dict)
+    # Media type per status when not JSON (e.g. Atom); issue 14.
+    media_types: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def openapi_path(self) -> str:
@@ -47,10 +49,11 @@ class RouteSpec:
 
 
 def schema_model(name: str) -> Any:
-    """Return the pydantic model called `name` in ratecard.prices.schemas (imported lazily)."""
+    """Return the pydantic model called `name` in prices.schemas or changes.schemas (lazily)."""
+    from ratecard.changes import schemas as change_schemas  # issue 14
     from ratecard.prices import schemas
 
-    return getattr(schemas, name)
+    return getattr(schemas, name, None) or getattr(change_schemas, name)
 
 
 def build_document(routes: Iterable[RouteSpec]) -> dict[str, Any]:
@@ -101,7 +104,11 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
         "responses": {
             str(status): {
                 "description": _DESCRIPTIONS.get(status, "response"),
-                "content": {"application/json": {"schema": {"$ref": _ref(model)}}},
+                "content": {
+                    route.media_types.get(status, "application/json"): {
+                        "schema": {"$ref": _ref(model)}
+                    }
+                },
             }
             for status, model in sorted(route.responses.items())
         },
@@ -130,8 +137,12 @@ def _ref(model: str) -> str:
 
 _DESCRIPTIONS = {
     200: "OK",
+    201: "created",
     400: "malformed request",
+    401: "admin token missing or wrong",
+    403: "admin routes disabled (no RATECARD_ADMIN_TOKEN)",
     404: "not found",
+    409: "conflict with the current state",
     413: "body too large",
     422: "invalid input: `field` names it",
     503: "catalog unavailable",
@@ -174,7 +185,8 @@ def openapi_document() -> Response:
     if _document is None:
         with _document_lock:
             if _document is None:
+                from ratecard.changes.routes import change_routes  # issue 14
                 from ratecard.prices.api import ROUTES
 
-                _document = build_document(ROUTES)
+                _document = build_document([*ROUTES, *change_routes()])
     return jsonify(_document)

@@ -269,6 +269,11 @@ def _commit(
         # everything else it wrote here, instead of overwriting B's newer ones.
         control.claim(conn, run_id)
         control.checkpoint()
+        # Issue 14: the change log and the webhook outbox, in this same transaction (after the
+        # fence: a fenced run writes no entry and no message). See ratecard.changes.outbox.
+        from ratecard.changes.changelog import record_changes
+
+        record_changes(conn, run_id, now)
         data = queries.load_catalog_data(conn, run_id)
     report = RefreshReport(
         run_id=run_id,

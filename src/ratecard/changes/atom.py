@@ -1,0 +1,71 @@
+"""The change feed as Atom 1.0 (RFC 4287): one entry per change, newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from urllib.parse import quote
+from xml.etree import ElementTree as ET
+
+from ratecard.changes.changelog import Change, iso
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+FEED_ID = "tag:ratecard,2026:changes"
+
+
+def entry_id(change: Change) -> str:
+    """A permanent id for a change: its seq never changes nor is reused."""
+    return f"{FEED_ID}:{change.seq}"
+
+
+def render_feed(entries: Sequence[Change], base_url: str, self_url: str) -> bytes:
+    """Return the Atom document for `entries` (newest first) as UTF-8 XML."""
+    ET.register_namespace("", ATOM_NS)
+    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    _text(feed, "id", FEED_ID)
+    _text(feed, "title", "ratecard: AI model price changes")
+    newest = max((c.observed_at for c in entries), default=datetime.now(UTC))
+    _text(feed, "updated", iso(newest))
+    author = ET.SubElement(feed, f"{{{ATOM_NS}}}author")
+    _text(author, "name", "ratecard")
+    ET.SubElement(feed, f"{{{ATOM_NS}}}link", rel="self", href=self_url)
+    for change in entries:
+        feed.append(_entry(change, base_url))
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def _entry(change: Change, base_url: str) -> ET.Element:
+    entry = ET.Element(f"{{{ATOM_NS}}}entry")
+    _text(entry, "id", entry_id(change))
+    subject = change.model_id or f"feed {change.source}"
+    _text(entry, "title", f"{subject} ({change.source}): {change.kind}")
+    _text(entry, "updated", iso(change.observed_at))
+    if change.model_id:
+        href = f"{base_url}/api/models/{quote(change.model_id)}?source={quote(change.source)}"
+        ET.SubElement(entry, f"{{{ATOM_NS}}}link", rel="alternate", href=href)
+    ET.SubElement(entry, f"{{{ATOM_NS}}}category", term=change.kind)
+    summary = ET.SubElement(entry, f"{{{ATOM_NS}}}summary", type="text")
+    summary.text = describe(change)
+    return entry
+
+
+def describe(change: Change) -> str:
+    """One line a person can read: which prices moved, old -> new (USD per token)."""
+    if change.kind == "held":
+        return f"held for review: {change.detail.get('reason') or 'suspicious change'}"
+    if change.kind == "released":
+        return f"hold released: {change.detail.get('resolution')}"
+    old, new = change.old or {}, change.new or {}
+    names = sorted({*old, *new} - {"tiers", "units"})
+    parts = [
+        f"{name}: {old.get(name, '-')} -> {new.get(name, '-')}"
+        for name in names
+        if old.get(name) != new.get(name)
+    ]
+    return f"{change.kind}; " + ("; ".join(parts) if parts else "no per-token price moved")
+
+
+def _text(parent: ET.Element, tag: str, value: str) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}")
+    element.text = value
+    return element

@@ -1,0 +1,304 @@
+"""The change log: what subscribers hear, recorded in the transaction that commits the change.
+
+`record_changes(conn, run_id, ...)` is called inside the committing transaction of a refresh
+(after its fence claim) and of an admin decision on a held change. It indexes what that
+transaction wrote to `price_history` and `held_changes` (the source of truth for prices: an
+entry points at its row, nothing is copied), draws a `seq` for each entry, and writes the
+webhook outbox rows for the same entries (`outbox.enqueue`). So either the prices, their log
+entries and the messages announcing them all commit, or none does: a fenced run leaves no
+entry behind, and a committed change is never without its entry.
+
+Why seqs come from a locked counter row and not from a sequence: a sequence hands out numbers
+at INSERT time, not at COMMIT time. Timeline it prevents:
+
+    t=0  a refresh (T1) inserts entries and gets seq 10..12, then spends 2 s publishing
+    t=1  an admin accept (T2) gets seq 13 and commits
+    t=1  a poller reads `since=9`, sees 13, and continues from cursor 13
+    t=2  T1 commits 10..12: below the poller's cursor, never seen by it
+
+`UPDATE change_log_head SET last_seq = last_seq + n` takes that row's lock until commit, so
+T2 waits for T1: seqs become visible in order, and a cursor never skips an entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+
+from ratecard.schema import change_log_head, changes, held_changes, models, price_history
+
+KINDS = ("added", "removed", "changed", "held", "released")
+# price_history.change -> the feed's kind ("restored": the model is served again).
+HISTORY_KINDS = {"added": "added", "restored": "added", "changed": "changed", "removed": "removed"}
+# held_changes statuses that end a hold (the change applied, or dismissed).
+RELEASED_STATUSES = ("confirmed", "accepted", "rejected")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of the change log, with the prices before and after (snapshots, exact text)."""
+
+    seq: int
+    run_id: int | None
+    kind: str
+    source: str
+    model_id: str | None
+    provider: str | None
+    observed_at: datetime
+    old: dict[str, Any] | None = None
+    new: dict[str, Any] | None = None
+    detail: dict[str, Any] = field(default_factory=dict)  # held: reason; released: status
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the feed and webhook payloads show it."""
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "source": self.source,
+            "model": self.model_id,
+            "provider": self.provider,
+            "observed_at": iso(self.observed_at),
+            "run_id": self.run_id,
+            "old": self.old,
+            "new": self.new,
+            **self.detail,
+        }
+
+
+def iso(value: datetime) -> str:
+    """Return an aware UTC ISO 8601 text with a Z (RFC 3339, as Atom wants it)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- writing (inside the committing transaction) -----------------------------------------------
+
+
+def record_changes(
+    conn: Connection,
+    run_id: int,
+    now: datetime,
+    *,
+    released: Sequence[int] = (),
+) -> list[Change]:
+    """Log what run `run_id` wrote (history, new holds, released holds) and enqueue webhooks.
+
+    `released` names held rows this transaction resolved other than by the run's own guard
+    (an admin accept or reject). Call it inside the transaction that commits them.
+    """
+    from ratecard.changes import outbox
+
+    pending = _history_entries(conn, run_id) + _held_entries(conn, run_id, released)
+    if not pending:
+        return []
+    first = draw_seqs(conn, len(pending)) - len(pending) + 1
+    entries = [Change(seq=first + i, **fields) for i, (fields, _) in enumerate(pending)]
+    conn.execute(
+        insert(changes),
+        [
+            {
+                "seq": c.seq,
+                "run_id": c.run_id,
+                "kind": c.kind,
+                "source": c.source,
+                "model_id": c.model_id,
+                "provider": c.provider,
+                "observed_at": c.observed_at,
+                "history_id": ref.get("history_id"),
+                "held_id": ref.get("held_id"),
+            }
+            for c, (_, ref) in zip(entries, pending, strict=True)
+        ],
+    )
+    outbox.enqueue(conn, entries, now)
+    return entries
+
+
+def draw_seqs(conn: Connection, count: int) -> int:
+    """Reserve `count` seqs under the head row's lock (held until commit); return the last."""
+    return int(
+        conn.execute(
+            update(change_log_head)
+            .where(change_log_head.c.id == 1)
+            .values(last_seq=change_log_head.c.last_seq + count)
+            .returning(change_log_head.c.last_seq)
+        ).scalar_one()
+    )
+
+
+# (the Change's fields but seq, the row it points at)
+_Pending = tuple[dict[str, Any], dict[str, int]]
+
+
+def _history_entries(conn: Connection, run_id: int) -> list[_Pending]:
+    query = (
+        select(
+            price_history.c.id,
+            price_history.c.change,
+            price_history.c.observed_at,
+            price_history.c.old,
+            price_history.c.new,
+            models.c.source,
+            models.c.model_id,
+            models.c.provider,
+        )
+        .join(models, models.c.id == price_history.c.model_pk)
+        .where(price_history.c.run_id == run_id)
+        .order_by(price_history.c.id)
+    )
+    return [
+        (
+            {
+                "run_id": run_id,
+                "kind": HISTORY_KINDS.get(row.change, "changed"),
+                "source": row.source,
+                "model_id": row.model_id,
+                "provider": row.provider,
+                "observed_at": row.observed_at,
+                "old": row.old,
+                "new": row.new,
+            },
+            {"history_id": row.id},
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def _held_entries(conn: Connection, run_id: int, released: Sequence[int]) -> list[_Pending]:
+    resolved_here = or_(
+        held_changes.c.resolved_by == f"run:{run_id}",
+        held_changes.c.id.in_(list(released)),
+    )
+    rows = conn.execute(
+        select(held_changes)
+        .where(or_(held_changes.c.run_id == run_id, resolved_here))
+        .order_by(held_changes.c.id)
+    ).all()
+    # The guard holds a still-suspicious change again each run (the old row is superseded by
+    # this run, a new one inserted): that is the same hold, not news.
+    rehold = {
+        (r.source, r.model_id, _canonical(r.proposed))
+        for r in rows
+        if r.status == "superseded" and r.resolved_by == f"run:{run_id}"
+    }
+    out = []
+    for row in rows:
+        if row.run_id == run_id and row.status == "pending":
+            if (row.source, row.model_id, _canonical(row.proposed)) in rehold:
+                continue
+            kind, detail, when = "held", {"reason": row.reason}, row.detected_at
+        elif row.status in RELEASED_STATUSES and (
+            row.resolved_by == f"run:{run_id}" or row.id in released
+        ):
+            kind, detail, when = "released", {"resolution": row.status}, row.resolved_at
+        else:
+            continue
+        fields = {
+            "run_id": run_id,
+            "kind": kind,
+            "source": row.source,
+            "model_id": row.model_id,
+            "provider": None,
+            "observed_at": when,
+            "old": row.old,
+            "new": row.proposed,
+            "detail": {"held_id": row.id, **detail},
+        }
+        out.append((fields, {"held_id": row.id}))
+    return out
+
+
+def _canonical(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+# --- reading (the feed, Atom) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedFilter:
+    """Equality filters of the feed; None means any."""
+
+    model: str | None = None
+    provider: str | None = None
+    source: str | None = None
+    kind: str | None = None
+
+
+def read_changes(
+    conn: Connection,
+    *,
+    since: int = 0,
+    limit: int = 100,
+    where: FeedFilter | None = None,
+    newest_first: bool = False,
+) -> list[Change]:
+    """Return up to `limit` entries after seq `since`, oldest first (or the newest ones)."""
+    query = _select_entries().where(changes.c.seq > since)
+    query = _filtered(query, where or FeedFilter())
+    order = changes.c.seq.desc() if newest_first else changes.c.seq
+    return [_entry(row) for row in conn.execute(query.order_by(order).limit(limit))]
+
+
+def last_seq(conn: Connection) -> int:
+    """Return the newest seq handed out (0 before the first change)."""
+    value = conn.execute(select(change_log_head.c.last_seq).where(change_log_head.c.id == 1))
+    return int(value.scalar() or 0)
+
+
+def _select_entries() -> Any:
+    return select(
+        changes,
+        price_history.c.old.label("h_old"),
+        price_history.c.new.label("h_new"),
+        held_changes.c.old.label("held_old"),
+        held_changes.c.proposed.label("held_new"),
+        held_changes.c.reason.label("held_reason"),
+        held_changes.c.status.label("held_status"),
+    ).select_from(
+        changes.outerjoin(price_history, price_history.c.id == changes.c.history_id).outerjoin(
+            held_changes, held_changes.c.id == changes.c.held_id
+        )
+    )
+
+
+def _filtered(query: Any, where: FeedFilter) -> Any:
+    conditions = []
+    if where.model is not None:
+        conditions.append(changes.c.model_id == where.model)
+    if where.provider is not None:
+        conditions.append(changes.c.provider == where.provider)
+    if where.source is not None:
+        conditions.append(changes.c.source == where.source)
+    if where.kind is not None:
+        conditions.append(changes.c.kind == where.kind)
+    return query.where(and_(*conditions)) if conditions else query
+
+
+def _entry(row: Any) -> Change:
+    if row.history_id is not None:
+        old, new, detail = row.h_old, row.h_new, {}
+    else:
+        old, new = row.held_old, row.held_new
+        detail = {"held_id": row.held_id}
+        if row.kind == "held":
+            detail["reason"] = row.held_reason
+        else:
+            detail["resolution"] = row.held_status
+    return Change(
+        seq=int(row.seq),
+        run_id=row.run_id,
+        kind=row.kind,
+        source=row.source,
+        model_id=row.model_id,
+        provider=row.provider,
+        observed_at=row.observed_at,
+        old=old,
+        new=new,
+        detail=detail,
+    )

@@ -1,0 +1,315 @@
+"""The delivery loop: whichever instance holds the `delivery` lease sends the outbox.
+
+Every instance runs a `DeliveryWorker` thread (started after fork, like the coordinator). Only
+the holder of the `delivery` lease (coordination's LeaseBackends: Redis, the database when
+Redis is away) claims and sends messages; the others poll the lease and keep the backlog
+gauges current. The lease is an efficiency device, as for refreshes: one instance polls the
+outbox instead of all. Correctness does not rest on it but on the per-message claim (see
+outbox.py): two instances that both believe they hold the lease (Redis flapping between
+backends, a paused holder) still never POST the same message at the same time, and a result
+recorded by a stale sender is refused and logged.
+
+Why the lease is renewed by this loop and not by the sending threads: a POST may take up to
+the delivery timeout, longer than a TTL/3 renewal period; the loop wakes at least every TTL/3
+whatever the senders are doing. If a renewal fails, the loop stops claiming at once; messages
+already claimed finish under their own claims, which a successor respects.
+
+A slow receiver cannot stall the others: sends run on a bounded pool
+(RATECARD_WEBHOOK_CONCURRENCY threads), each with its own timeout, and a subscription has at
+most one message in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ratecard.changes import outbox
+from ratecard.changes.destinations import DestinationRefused, resolve_destination
+from ratecard.changes.outbox import AttemptResult, Claimed
+from ratecard.changes.signing import signed_headers
+from ratecard.coordination.lease import CoordinationUnavailable
+
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy import Engine
+
+    from ratecard.coordination.backends import Acquired, LeaseBackends
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "delivery"
+MAX_RESPONSE_BYTES = 4096  # of a receiver's answer, read and kept (as an excerpt) at most
+ERROR_EXCERPT = 200  # characters of a failed answer kept in last_error
+GAUGE_PERIOD = 5.0  # seconds between backlog counts in instances that do not send
+
+
+class DeliveryWorker:
+    """Send due outbox messages while holding the `delivery` lease; start() after fork."""
+
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        backends: LeaseBackends,
+        instance_id: str,
+        *,
+        poll_interval: float = 0.5,
+        timeout: float = 10.0,
+        concurrency: int = 8,
+        max_attempts: int | None = None,
+        allow_private: bool = False,
+        client_factory: Callable[[], httpx.Client] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from ratecard.changes.backoff import MAX_ATTEMPTS
+
+        self._engine = engine
+        self.backends = backends
+        self.instance_id = instance_id
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts or MAX_ATTEMPTS
+        self.allow_private = allow_private
+        self._client_factory = client_factory or self._default_client
+        self.clock = clock
+        # A claim outlives the longest send: connect + write + read each bounded by `timeout`,
+        # plus the settling transaction. A successor never re-sends a message still in flight.
+        self.claim_seconds = 4 * timeout + 5
+        self.held: Acquired | None = None
+        self.in_flight: dict[str, Future[None]] = {}
+        self.stale_results = 0
+        self._renewed_at = 0.0
+        self._gauged_at = -GAUGE_PERIOD
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._client: httpx.Client | None = None
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the loop thread (once per process)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ratecard-webhook")
+        self._client = self._client_factory()
+        self._thread = threading.Thread(target=self._run, name="ratecard-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop claiming and release the lease; in-flight sends are not waited for.
+
+        A send cut short by the exit keeps its claim: the next holder retries it once the
+        claim runs out (same webhook-id), so an exit costs a late message, never a lost one.
+        """
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._release()
+
+    def notify(self) -> None:
+        """Wake the loop now (a commit in this process has queued messages)."""
+        self._wake.set()
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:
+                # The loop must outlive any one bad pass (a database blip, a bug in a branch).
+                log.exception("webhook delivery pass failed")
+            period = self.poll_interval
+            if self.held is not None:
+                period = min(period, self.backends.ttl / 3)
+            self._wake.wait(period)
+            self._wake.clear()
+
+    def step(self) -> int:
+        """One pass: hold (or try) the lease, claim what is due and hand it to the pool."""
+        self._reap()
+        if not self._hold_lease():
+            self._update_gauges(force=False)
+            return 0
+        free = self.concurrency - len(self.in_flight)
+        if free <= 0:
+            return 0
+        engine = self._engine()
+        with engine.begin() as conn:
+            now = outbox.db_now(conn)
+            claimed = outbox.claim_due(
+                conn, now, free, self.claim_seconds, skip=list(self.in_flight)
+            )
+        for message in claimed:
+            assert self._pool is not None
+            self.in_flight[message.id] = self._pool.submit(self._deliver, message)
+        self._update_gauges(force=True)
+        return len(claimed)
+
+    def _reap(self) -> None:
+        for message_id, future in list(self.in_flight.items()):
+            if future.done():
+                del self.in_flight[message_id]
+
+    def _hold_lease(self) -> bool:
+        now = self.clock()
+        if self.held is not None:
+            if now - self._renewed_at < self.backends.ttl / 3:
+                return True
+            try:
+                if self.held.lease.renew(self.held.grant.token):
+                    self._renewed_at = now
+                    return True
+                log.warning("delivery lease lost (taken over or expired): no more claims here")
+            except CoordinationUnavailable as exc:
+                log.warning("delivery lease renewal failed: %s", exc)
+            self.held = None
+            self._set_held(False)
+            return False
+        acquired = self.backends.acquire(LEASE_NAME, self.instance_id)
+        if acquired is None:
+            return False
+        self.held = acquired
+        self._renewed_at = now
+        self._set_held(True)
+        log.info("delivering webhooks (lease %s)", acquired.lease.backend)
+        return True
+
+    def _release(self) -> None:
+        held, self.held = self.held, None
+        if held is None:
+            return
+        try:
+            held.lease.release(held.grant.token)
+        except CoordinationUnavailable as exc:
+            log.warning("delivery lease release failed (it will expire): %s", exc)
+        self._set_held(False)
+
+    def _set_held(self, held: bool) -> None:
+        from ratecard.metrics import set_lease_held
+
+        set_lease_held(LEASE_NAME, self.instance_id, held)
+
+    def _update_gauges(self, force: bool) -> None:
+        now = self.clock()
+        if not force and now - self._gauged_at < GAUGE_PERIOD:
+            return
+        from ratecard.changes.metrics import set_backlog
+
+        self._gauged_at = now
+        with self._engine().connect() as conn:
+            set_backlog(outbox.backlog(conn))
+
+    # --- one message --------------------------------------------------------------------------
+
+    def _deliver(self, message: Claimed) -> None:
+        from ratecard.changes.metrics import count_attempt
+
+        result = self.send(message)
+        with self._engine().begin() as conn:
+            outcome = outbox.settle(
+                conn, message, result, outbox.db_now(conn), max_attempts=self.max_attempts
+            )
+        count_attempt(outcome)
+        if outcome == "stale":
+            self.stale_results += 1
+            log.warning(
+                "webhook %s: result not recorded, its claim moved on (another sender took over)",
+                message.id,
+            )
+        elif outcome != "delivered":
+            log.info(
+                "webhook %s to %s failed (attempt %d): %s -> %s",
+                message.id,
+                message.subscription.id,
+                message.attempts,
+                result.error,
+                outcome,
+            )
+        self._wake.set()  # the subscription's next message may go now
+
+    def send(self, message: Claimed) -> AttemptResult:
+        """POST one message (signed) to its subscription's checked address; never raises."""
+        import httpx
+
+        assert self._client is not None
+        try:
+            dest = resolve_destination(message.subscription.url, allow_private=self.allow_private)
+        except DestinationRefused as exc:
+            return AttemptResult(False, None, f"refused: {exc}")
+        now = datetime.now(UTC)
+        headers = signed_headers(
+            message.id, message.payload, message.subscription.signing_secrets(now), now
+        )
+        headers["host"] = dest.host_header
+        headers["user-agent"] = "ratecard-webhooks"
+        extensions = {"sni_hostname": dest.server_name} if dest.scheme == "https" else {}
+        started = self.clock()
+        try:
+            with self._client.stream(
+                "POST",
+                dest.connect_url,
+                content=message.payload.encode(),
+                headers=headers,
+                extensions=extensions,
+            ) as response:
+                body = _read_capped(response, started + self.timeout, self.clock)
+        except httpx.TimeoutException:
+            return AttemptResult(False, None, f"timeout after {self.timeout:g} s")
+        except httpx.HTTPError as exc:
+            return AttemptResult(False, None, f"{type(exc).__name__}: {_excerpt(str(exc))}")
+        except _TooSlow:
+            return AttemptResult(False, None, f"answer not complete within {self.timeout:g} s")
+        if 200 <= response.status_code < 300:
+            return AttemptResult(True, response.status_code, None)
+        return AttemptResult(
+            False,
+            response.status_code,
+            f"HTTP {response.status_code}: {_excerpt(body.decode('utf-8', 'replace'))}",
+        )
+
+    def _default_client(self) -> httpx.Client:
+        import httpx
+
+        return httpx.Client(
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,  # a redirect could point anywhere: it counts as a failure
+            trust_env=False,  # no proxy from the environment between us and the checked address
+            limits=httpx.Limits(max_connections=self.concurrency * 2),
+        )
+
+
+class _TooSlow(Exception):
+    """The receiver dribbled its answer past the delivery timeout."""
+
+
+def _read_capped(response: httpx.Response, deadline: float, clock: Callable[[], float]) -> bytes:
+    # Only the first MAX_RESPONSE_BYTES are read: a receiver answering gigabytes costs us 4 KB.
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_raw():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= MAX_RESPONSE_BYTES:
+            break
+        if clock() > deadline:
+            raise _TooSlow()
+    return b"".join(chunks)[:MAX_RESPONSE_BYTES]
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= ERROR_EXCERPT else text[:ERROR_EXCERPT] + "…"

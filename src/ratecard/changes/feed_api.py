@@ -1,0 +1,93 @@
+"""GET /api/changes (cursor-paged JSON) and GET /api/changes.atom, read from the change log.
+
+The cursor is the seq of the last change returned: opaque to clients, and always present, so
+a poller keeps `next_cursor` and asks again; seqs become visible in commit order (see
+changelog), so polling with it never skips a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, jsonify, request
+
+from ratecard.prices.openapi import RouteSpec
+
+blueprint = Blueprint("changes", __name__, url_prefix="/api")
+ROUTES: list[RouteSpec] = []
+View = TypeVar("View", bound=Callable[..., Any])
+_ERRORS = {422: "ErrorOut", 503: "ErrorOut"}
+
+
+def route(spec: RouteSpec) -> Callable[[View], View]:
+    """Register a view under `spec` and list it for /openapi.json."""
+
+    def register(view: View) -> View:
+        ROUTES.append(spec)
+        blueprint.add_url_rule(
+            spec.rule.removeprefix("/api"), spec.endpoint, view, methods=[spec.method]
+        )
+        return view
+
+    return register
+
+
+def _read(call: Callable[[Any], Any]) -> Any:
+    from ratecard.prices.api import _database_call
+
+    return _database_call(call)
+
+
+def _filter(query: Any) -> Any:
+    from ratecard.changes.changelog import FeedFilter
+
+    return FeedFilter(query.model, query.provider, query.source, query.kind)
+
+
+@route(
+    RouteSpec(
+        "GET",
+        "/api/changes",
+        "list_changes",
+        "Price changes after a cursor, oldest first; poll again with since=next_cursor.",
+        query="ChangesQuery",
+        responses={200: "ChangesOut", **_ERRORS},
+    )
+)
+def list_changes() -> Response:
+    from ratecard.changes.changelog import read_changes
+    from ratecard.prices.api import parse_query
+
+    query = parse_query("ChangesQuery")
+    since = int(query.since)
+    entries = _read(
+        lambda conn: read_changes(conn, since=since, limit=query.limit, where=_filter(query))
+    )
+    next_cursor = str(entries[-1].seq) if entries else str(since)
+    return jsonify({"items": [c.to_json() for c in entries], "next_cursor": next_cursor})
+
+
+@route(
+    RouteSpec(
+        "GET",
+        "/api/changes.atom",
+        "changes_atom",
+        "The newest price changes as an Atom 1.0 feed, one entry per change.",
+        query="AtomQuery",
+        responses={200: "AtomText", **_ERRORS},
+        media_types={200: "application/atom+xml"},
+    )
+)
+def changes_atom() -> Response:
+    from ratecard.changes.atom import render_feed
+    from ratecard.changes.changelog import read_changes
+    from ratecard.prices.api import parse_query
+
+    query = parse_query("AtomQuery")
+    entries = _read(
+        lambda conn: read_changes(conn, limit=query.limit, where=_filter(query), newest_first=True)
+    )
+    base = request.host_url.rstrip("/")
+    body = render_feed(entries, base, request.url)
+    return Response(body, content_type="application/atom+xml; charset=utf-8")
