@@ -100,8 +100,7 @@ class DeliveryWorker:
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
-        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ratecard-webhook")
-        self._client = self._client_factory()
+        self._open()
         self._thread = threading.Thread(target=self._run, name="ratecard-delivery", daemon=True)
         self._thread.start()
 
@@ -118,6 +117,23 @@ class DeliveryWorker:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._release()
+
+    def _open(self) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ratecard-webhook")
+        if self._client is None:
+            self._client = self._client_factory()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no send is in flight (tests, bench); return whether that happened."""
+        deadline = self.clock() + timeout
+        for future in list(self.in_flight.values()):
+            try:
+                future.result(timeout=max(0.0, deadline - self.clock()))
+            except Exception:
+                return False
+        self._reap()
+        return not self.in_flight
 
     def notify(self) -> None:
         """Wake the loop now (a commit in this process has queued messages)."""
@@ -140,6 +156,7 @@ class DeliveryWorker:
 
     def step(self) -> int:
         """One pass: hold (or try) the lease, claim what is due and hand it to the pool."""
+        self._open()
         self._reap()
         if not self._hold_lease():
             self._update_gauges(force=False)
