@@ -127,7 +127,9 @@ def test_a_fenced_refresh_queues_no_message(changes_app: ChangesApp) -> None:
     changes_app.subscribe("/hook")
 
     class Fenced:
-        job, slot, fence, instance_id, trigger = "refresh", 1, 1, "stale", "schedule"
+        job, instance_id, trigger = "refresh", "stale", "schedule"
+        slot: int | None = 1
+        fence: int | None = 1
 
         def checkpoint(self) -> None:
             return None
