@@ -31,6 +31,8 @@ class Arrival:
     verified: bool
     status: int
     at: float
+    raw: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -122,7 +124,9 @@ class WebhookReceiver:
         else:
             status = 200
         with self._lock:
-            self.arrivals.append(Arrival(path, message_id, body, verified, status, time.time()))
+            self.arrivals.append(
+                Arrival(path, message_id, body, verified, status, time.time(), raw, headers)
+            )
         return status
 
     def delivered(self, path: str | None = None) -> list[Arrival]:
