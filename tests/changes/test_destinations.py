@@ -7,7 +7,7 @@ import pytest
 from ratecard.changes.destinations import DestinationRefused, resolve_destination, validate_url
 
 
-def fixed(*addresses: str):  # type: ignore[no-untyped-def]
+def fixed(*addresses: str):
     return lambda _host, _port: list(addresses)
 
 
