@@ -193,7 +193,7 @@ def test_every_committed_change_arrives_once_per_id_through_sigkills(
             attempted[change["seq"]].add(arrival.message_id)
             if arrival.status == 200:
                 delivered[change["seq"]].add(arrival.message_id)
-    posts_per_id = defaultdict(int)
+    posts_per_id: dict[str, int] = defaultdict(int)
     for arrival in receiver.arrivals:
         posts_per_id[arrival.message_id] += 1
     duplicates = sum(1 for a in receiver.delivered() if posts_per_id[a.message_id] > 2)
