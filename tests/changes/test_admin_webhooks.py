@@ -152,3 +152,16 @@ def test_metrics_show_the_backlog(build_app: Callable[..., ChangesApp]) -> None:
     assert 'ratecard_webhook_deliveries{state="dead"} 1.0' in text
     assert 'ratecard_webhook_deliveries{state="pending"} 0.0' in text
     assert 'ratecard_webhook_attempts_total{outcome="dead"}' in text
+
+
+def test_dashboard_shows_the_backlog(build_app: Callable[..., ChangesApp]) -> None:
+    app = build_app(webhook_max_attempts=1)
+    app.refresh()
+    app.subscribe("/down", fail_first=5)
+    app.refresh(tiny_feed({"gpt-4o": "3e-06"}))
+    app.deliver()
+
+    status = app.client.get("/dashboard/status.json").get_json()
+    assert status["webhooks"] == {"pending": 0, "failing": 0, "dead": 1}
+    page = app.client.get("/").get_data(as_text=True)
+    assert "1 dead-lettered" in page

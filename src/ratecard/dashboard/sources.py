@@ -74,6 +74,7 @@ class StatusGatherer:
             catalog_origin=origin,
             now=self.wall_clock(),
             secrets=secrets_of(self.state.settings),
+            webhooks=self._webhooks(),
         )
 
     def _coordination(self) -> tuple[dict[str, Any] | None, str | None]:
@@ -96,6 +97,18 @@ class StatusGatherer:
                 return readmodel.recent_runs(conn), readmodel.pending_held(conn), None
         except SQLAlchemyError as exc:
             return [], [], f"database unavailable: {type(exc).__name__}"
+
+    def _webhooks(self) -> dict[str, int] | None:
+        # Issue 14: the webhook outbox backlog (pending, failing, dead-lettered).
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from ratecard.changes.outbox import backlog
+
+        try:
+            with self.state.engine.connect() as conn:
+                return backlog(conn)
+        except SQLAlchemyError:
+            return None
 
     def _catalog(self) -> tuple[Any, str | None, str | None]:
         cache = catalog_cache(self.state)

@@ -42,6 +42,7 @@ class StatusInputs:
     catalog_origin: str | None = None
     now: float = 0.0
     secrets: Sequence[str] = ()
+    webhooks: Mapping[str, int] | None = None  # outbox backlog (issue 14); None: unknown
     extra_hosts: Sequence[str] = field(default_factory=lambda: (socket.gethostname(),))
 
 
@@ -77,6 +78,7 @@ def build_status(inputs: StatusInputs, admin: bool) -> dict[str, Any]:
         "last_error": _last_error(inputs.runs, text),
         "held": [_held(row, text) for row in inputs.held],
         "catalog": _catalog(inputs),
+        "webhooks": dict(inputs.webhooks) if inputs.webhooks is not None else None,
     }
 
 
