@@ -7,7 +7,7 @@ small regexes below (one per figure, each naming the line it expects). A script 
 times out, or no longer prints an expected line makes this command exit 1, naming the script
 and the line; the table still shows every figure that was read. Needs what the scripts need:
 PostgreSQL at 127.0.0.1:5432 (user postgres) and Redis at 127.0.0.1:6379 (own key prefixes;
-coordination and takeover start redis-servers of their own). About 3 minutes in all.
+coordination and takeover start redis-servers of their own). About 3.5 minutes in all.
 """
 
 from __future__ import annotations
@@ -158,6 +158,23 @@ def parse_migrate(out: str) -> list[Row]:
     ]  # fmt: skip
 
 
+def parse_webhooks(out: str) -> list[Row]:
+    # "commit -> delivery latency, holder on another instance:  368 ms  (median of 15; ..."
+    polled = figure(
+        out, r"holder on another instance:\s+([\d.]+) ms", "... another instance: 368 ms"
+    )
+    woken = figure(out, r"holder on the same instance:\s+([\d.]+) ms", "... same instance: 18 ms")
+    poll = figure(out, r"poll ([\d.]+) s\)", "... poll 0.5 s)")
+    rate = figure(out, r"to 10 receivers:\s+([\d.]+) deliveries/s", "... 144 deliveries/s")
+    return [
+        Row("webhooks", "commit -> delivery, holder on another instance", polled, "ms",
+            "poll interval (configured)", poll * 1000, "<= poll + 100 ms"),
+        Row("webhooks", "commit -> delivery, holder on the same instance", woken, "ms",
+            "poll interval (configured)", poll * 1000, "< 100 ms"),
+        Row("webhooks", "deliveries/s to 10 receivers", rate, "deliveries/s"),
+    ]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Script:
     """A benchmark script, its arguments (full and --quick), its timeout and its parser."""
@@ -176,6 +193,7 @@ SCRIPTS = (
     Script("coordination", parse_coordination, 300),
     Script("takeover", parse_takeover, 240),
     Script("migrate", parse_migrate, 120, quick_args=("--runs", "3")),
+    Script("webhooks", parse_webhooks, 180, quick_args=("--rounds", "5", "--messages", "10")),
 )
 
 

@@ -86,7 +86,13 @@ def run_refresh(state: RatecardState, ctx: JobContext) -> RefreshReport:
     """The refresh job: fetch, guard, store and publish the catalog (imported lazily)."""
     from ratecard.prices.refresh import deps_from_state, refresh_catalog
 
-    return refresh_catalog(deps_from_state(state), ctx)
+    report = refresh_catalog(deps_from_state(state), ctx)
+    # Issue 14: if this instance holds the delivery lease, send the new messages now rather
+    # than at its next poll (other instances' holders find them at theirs).
+    delivery = state.components.get("delivery")
+    if delivery is not None and report.committed:
+        delivery.notify()
+    return report
 
 
 def _record_lease(instance_id: str) -> Callable[[str, bool], None]:

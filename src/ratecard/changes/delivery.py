@@ -173,7 +173,7 @@ class DeliveryWorker:
         for message in claimed:
             assert self._pool is not None
             self.in_flight[message.id] = self._pool.submit(self._deliver, message)
-        self._update_gauges(force=True)
+        self._update_gauges(force=not claimed)
         return len(claimed)
 
     def _reap(self) -> None:
@@ -221,8 +221,10 @@ class DeliveryWorker:
         set_lease_held(LEASE_NAME, self.instance_id, held)
 
     def _update_gauges(self, force: bool) -> None:
+        # `force`: the holder found nothing due, a cheap moment for a count (while it is busy
+        # sending, counting after every pass would double its queries).
         now = self.clock()
-        if not force and now - self._gauged_at < GAUGE_PERIOD:
+        if now - self._gauged_at < (0.5 if force else GAUGE_PERIOD):
             return
         from ratecard.changes.metrics import set_backlog
 
