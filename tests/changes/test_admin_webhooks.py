@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -147,6 +148,8 @@ def test_metrics_show_the_backlog(build_app: Callable[..., ChangesApp]) -> None:
     app.subscribe("/down", fail_first=5)
     app.refresh(tiny_feed({"gpt-4o": "3e-06"}))
     app.deliver()
+    time.sleep(0.6)  # an idle holder recounts the backlog at most every 0.5 s
+    app.worker.step()
 
     text = app.client.get("/metrics").get_data(as_text=True)
     assert 'ratecard_webhook_deliveries{state="dead"} 1.0' in text
