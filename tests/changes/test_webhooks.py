@@ -176,7 +176,7 @@ def test_a_big_first_load_is_paged_and_no_change_is_under_two_ids(
     app.subscribe("/all")
     app.feeds.set_file("/tiny-litellm.json", "litellm_2026-07-24.json")
     report = app.refresh()
-    assert report.outcome == "success"
+    assert report.outcome == "success", report.sources
     app.deliver(passes=20)
 
     arrivals = app.receiver.delivered("/all")
