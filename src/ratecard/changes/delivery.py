@@ -148,9 +148,13 @@ class DeliveryWorker:
             except Exception:
                 # The loop must outlive any one bad pass (a database blip, a bug in a branch).
                 log.exception("webhook delivery pass failed")
-            period = self.poll_interval
             if self.held is not None:
-                period = min(period, self.backends.ttl / 3)
+                period = min(self.poll_interval, self.backends.ttl / 3)
+            else:
+                # A standby asks for the lease every TTL/2, not every poll: one Redis command
+                # per 5 s per instance (at the default TTL) instead of two a second, and a
+                # dead holder's lease is still taken over within 1.5 TTL.
+                period = max(self.poll_interval, self.backends.ttl / 2)
             self._wake.wait(period)
             self._wake.clear()
 
