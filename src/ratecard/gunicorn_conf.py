@@ -49,6 +49,11 @@ PRELOADED_MODULES = (
     "ratecard.admin.views",
     "ratecard.dashboard.views",
     "ratecard.security",
+    # Issue 14: the change feed, the webhook admin routes and the delivery loop's shell.
+    "ratecard.changes",
+    "ratecard.changes.feed_api",
+    "ratecard.changes.delivery",
+    "ratecard.admin.webhooks",
 )
 
 

@@ -29,9 +29,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ratecard.changes import outbox
+from ratecard.changes.backoff import MAX_ATTEMPTS
 from ratecard.changes.destinations import DestinationRefused, resolve_destination
-from ratecard.changes.outbox import AttemptResult, Claimed
 from ratecard.changes.signing import signed_headers
 from ratecard.coordination.lease import CoordinationUnavailable
 
@@ -39,7 +38,11 @@ if TYPE_CHECKING:
     import httpx
     from sqlalchemy import Engine
 
+    from ratecard.changes.outbox import AttemptResult, Claimed
     from ratecard.coordination.backends import Acquired, LeaseBackends
+
+# The outbox (SQLAlchemy, the schema) is imported in the loop thread, never by create_app():
+# the ORM must stay off the path to a worker's first ready answer (see gunicorn_conf).
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,6 @@ class DeliveryWorker:
         client_factory: Callable[[], httpx.Client] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        from ratecard.changes.backoff import MAX_ATTEMPTS
-
         self._engine = engine
         self.backends = backends
         self.instance_id = instance_id
@@ -168,6 +169,8 @@ class DeliveryWorker:
         free = self.concurrency - len(self.in_flight)
         if free <= 0:
             return 0
+        from ratecard.changes import outbox
+
         engine = self._engine()
         with engine.begin() as conn:
             now = outbox.db_now(conn)
@@ -230,6 +233,7 @@ class DeliveryWorker:
         now = self.clock()
         if now - self._gauged_at < (0.5 if force else GAUGE_PERIOD):
             return
+        from ratecard.changes import outbox
         from ratecard.changes.metrics import set_backlog
 
         self._gauged_at = now
@@ -239,6 +243,7 @@ class DeliveryWorker:
     # --- one message --------------------------------------------------------------------------
 
     def _deliver(self, message: Claimed) -> None:
+        from ratecard.changes import outbox
         from ratecard.changes.metrics import count_attempt
 
         result = self.send(message)
@@ -267,6 +272,8 @@ class DeliveryWorker:
     def send(self, message: Claimed) -> AttemptResult:
         """POST one message (signed) to its subscription's checked address; never raises."""
         import httpx
+
+        from ratecard.changes.outbox import AttemptResult
 
         assert self._client is not None
         try:
