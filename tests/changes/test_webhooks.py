@@ -186,3 +186,44 @@ def test_a_big_first_load_is_paged_and_no_change_is_under_two_ids(
     assert len(seqs) == len(set(seqs)) >= 2900
     assert [a.body["data"]["page"] for a in arrivals] == list(range(1, len(arrivals) + 1))
     assert all(a.verified for a in arrivals)
+
+
+def _heard(app: ChangesApp, path: str) -> list[tuple[str, str | None, str, str]]:
+    return [
+        (c["kind"], c.get("resolution"), c["provider"], c["new"]["input_per_token"])
+        for a in app.receiver.delivered(path)
+        for c in a.body["data"]["changes"]
+    ]
+
+
+def test_a_held_change_and_its_acceptance_are_heard(changes_app: ChangesApp) -> None:
+    changes_app.refresh()
+    changes_app.subscribe("/hook", models=["gpt-4o"])
+    changes_app.refresh(tiny_feed({"gpt-4o": "0.0025"}))  # x1000: held, not served
+    held = changes_app.client.get("/api/catalog").get_json()["held"]
+    [held_id] = [h["id"] for h in held if h["model_id"] == "gpt-4o"]
+    accepted = changes_app.client.post(f"/admin/held/{held_id}/accept", headers=bearer())
+    assert accepted.status_code == 200, accepted.get_json()
+    changes_app.deliver()
+
+    assert _heard(changes_app, "/hook") == [
+        ("held", None, "openai", "0.0025"),
+        ("changed", None, "openai", "0.0025"),
+        ("released", "accepted", "openai", "0.0025"),
+    ]
+
+
+def test_a_hold_confirmed_by_the_next_fetch_is_heard_as_changed_and_released(
+    changes_app: ChangesApp,
+) -> None:
+    changes_app.refresh()
+    changes_app.subscribe("/hook", models=["gpt-4o"])
+    changes_app.refresh(tiny_feed({"gpt-4o": "0.0025"}))  # held
+    changes_app.refresh(tiny_feed({"gpt-4o": "0.0025"}))  # the feed says it again: confirmed
+    changes_app.deliver()
+
+    assert sorted(_heard(changes_app, "/hook")) == [
+        ("changed", None, "openai", "0.0025"),
+        ("held", None, "openai", "0.0025"),
+        ("released", "confirmed", "openai", "0.0025"),
+    ]

@@ -184,6 +184,7 @@ def _held_entries(conn: Connection, run_id: int, released: Sequence[int]) -> lis
         for r in rows
         if r.status == "superseded" and r.resolved_by == f"run:{run_id}"
     }
+    providers = _providers(conn, {(r.source, r.model_id) for r in rows if r.model_id})
     out = []
     for row in rows:
         if row.run_id == run_id and row.status == "pending":
@@ -201,7 +202,7 @@ def _held_entries(conn: Connection, run_id: int, released: Sequence[int]) -> lis
             "kind": kind,
             "source": row.source,
             "model_id": row.model_id,
-            "provider": None,
+            "provider": providers.get((row.source, row.model_id)),
             "observed_at": when,
             "old": row.old,
             "new": row.proposed,
@@ -209,6 +210,20 @@ def _held_entries(conn: Connection, run_id: int, released: Sequence[int]) -> lis
         }
         out.append((fields, {"held_id": row.id}))
     return out
+
+
+def _providers(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Return the provider of each (source, model id) among `keys` (held rows do not say)."""
+    if not keys:
+        return {}
+    query = select(models.c.source, models.c.model_id, models.c.provider).where(
+        models.c.model_id.in_({model_id for _, model_id in keys})
+    )
+    return {
+        (row.source, row.model_id): row.provider
+        for row in conn.execute(query)
+        if (row.source, row.model_id) in keys and row.provider is not None
+    }
 
 
 def _canonical(value: Any) -> str:
