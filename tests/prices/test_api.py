@@ -327,6 +327,16 @@ def test_openapi_document_is_generated_from_the_validators(sqlite_client: FlaskC
         "/api/models/{model_id}/history",
         "/api/cost",
         "/api/catalog",
+        # Issue 14: the change feed and the webhook admin API (tests/changes).
+        "/api/changes",
+        "/api/changes.atom",
+        "/admin/webhooks",
+        "/admin/webhooks/{webhook_id}",
+        "/admin/webhooks/{webhook_id}/pause",
+        "/admin/webhooks/{webhook_id}/resume",
+        "/admin/webhooks/{webhook_id}/rotate-secret",
+        "/admin/webhooks/{webhook_id}/deliveries",
+        "/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
     }
     cost_schema = doc["components"]["schemas"]["CostRequest"]
     assert cost_schema["properties"]["input_tokens"]["maximum"] == 10**12
