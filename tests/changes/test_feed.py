@@ -134,3 +134,12 @@ def test_openapi_documents_the_feed_and_the_webhook_routes(changes_app: ChangesA
     assert "delete" in paths["/admin/webhooks/{webhook_id}"]
     assert "/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver" in paths
     assert "201" in paths["/admin/webhooks"]["post"]["responses"]
+
+
+def test_a_cursor_beyond_the_head_is_brought_back_to_it(changes_app: ChangesApp) -> None:
+    changes_app.refresh()
+    page = changes_app.client.get("/api/changes?since=999999").get_json()
+    assert page == {"items": [], "next_cursor": "4"}
+    changes_app.refresh(tiny_feed({"gpt-4o": "3e-06"}))
+    again = changes_app.client.get(f"/api/changes?since={page['next_cursor']}").get_json()
+    assert [c["kind"] for c in again["items"]] == ["changed"]

@@ -118,6 +118,8 @@ class DeliveryWorker:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._release()
+        if self._client is not None:
+            self._client.close()  # a send still running fails now: retried later, same id
 
     def _open(self) -> None:
         if self._pool is None:
@@ -143,12 +145,19 @@ class DeliveryWorker:
     # --- the loop -----------------------------------------------------------------------------
 
     def _run(self) -> None:
+        failing = False
         while not self._stop.is_set():
             try:
                 self.step()
+                if failing:
+                    log.info("webhook delivery passes work again")
+                failing = False
             except Exception:
-                # The loop must outlive any one bad pass (a database blip, a bug in a branch).
-                log.exception("webhook delivery pass failed")
+                # The loop must outlive any one bad pass (a database blip, a bug in a branch);
+                # an outage is logged once, not twice a second.
+                if not failing:
+                    log.exception("webhook delivery pass failed (retrying every poll)")
+                failing = True
             if self.held is not None:
                 period = min(self.poll_interval, self.backends.ttl / 3)
             else:

@@ -56,15 +56,21 @@ def _filter(query: Any) -> Any:
     )
 )
 def list_changes() -> Response:
-    from ratecard.changes.changelog import read_changes
+    from ratecard.changes.changelog import last_seq, read_changes
     from ratecard.prices.api import parse_query
 
     query = parse_query("ChangesQuery")
     since = int(query.since)
-    entries = _read(
-        lambda conn: read_changes(conn, since=since, limit=query.limit, where=_filter(query))
-    )
-    next_cursor = str(entries[-1].seq) if entries else str(since)
+
+    def page(conn: Any) -> tuple[list[Any], int]:
+        entries = read_changes(conn, since=since, limit=query.limit, where=_filter(query))
+        # Nothing new: answer the cursor to poll from, never one beyond the log's head (a
+        # cursor from a database restored from an older backup would otherwise skip the
+        # changes made since the restore until the log caught up with it).
+        return entries, entries[-1].seq if entries else min(since, last_seq(conn))
+
+    entries, position = _read(page)
+    next_cursor = str(position)
     return jsonify({"items": [c.to_json() for c in entries], "next_cursor": next_cursor})
 
 
