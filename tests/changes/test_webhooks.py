@@ -3,6 +3,7 @@ loop sends them to a real receiver that verifies them with the `standardwebhooks
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -227,3 +228,28 @@ def test_a_hold_confirmed_by_the_next_fetch_is_heard_as_changed_and_released(
         ("held", None, "openai", "0.0025"),
         ("released", "confirmed", "openai", "0.0025"),
     ]
+
+
+def test_a_slow_receiver_times_out_without_holding_up_another(
+    build_app: object,
+) -> None:
+    app: ChangesApp = build_app(webhook_timeout=0.5)  # type: ignore[operator]
+    app.refresh()
+    slow = app.subscribe("/slow")
+    app.subscribe("/fast")
+    app.receiver.expect("/slow", *app.receiver.endpoints["/slow"].secrets, delay=3.0)
+    app.refresh(tiny_feed({"gpt-4o": "3e-06"}))
+
+    started = time.monotonic()
+    assert app.worker.step() == 2  # both claimed in one pass, sent side by side
+    deadline = started + 2.0
+    while not app.receiver.delivered("/fast") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    fast_seconds = time.monotonic() - started
+    assert app.receiver.delivered("/fast"), "the fast receiver waited for the slow one"
+    assert fast_seconds < 1.5
+    assert app.worker.wait_idle(10)
+    [delivery] = app.client.get(
+        f"/admin/webhooks/{slow['id']}/deliveries", headers=bearer()
+    ).get_json()["items"]
+    assert delivery["status"] == "pending" and "timeout" in delivery["last_error"]
