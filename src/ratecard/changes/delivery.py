@@ -9,6 +9,13 @@ outbox.py): two instances that both believe they hold the lease (Redis flapping 
 backends, a paused holder) still never POST the same message at the same time, and a result
 recorded by a stale sender is refused and logged.
 
+Timeline the lease alone would not survive, and the claim does:
+    t=0   A holds `delivery`, claims msg_7 (until t=45) and POSTs; A is then paused
+    t=10  A's lease expires; B acquires it and polls the outbox
+    t=10+ B does not claim msg_7 (claimed until t=45): one POST in flight, not two
+    t=12  A resumes, gets the receiver's 200 and records it under its claim token: msg_7 is
+          delivered once; A's next renewal fails and A stops claiming
+
 Why the lease is renewed by this loop and not by the sending threads: a POST may take up to
 the delivery timeout, longer than a TTL/3 renewal period; the loop wakes at least every TTL/3
 whatever the senders are doing. If a renewal fails, the loop stops claiming at once; messages

@@ -53,7 +53,14 @@ STATUSES = ("pending", "delivered", "dead")
 
 
 def db_now(conn: Connection) -> datetime:
-    """The database's clock: every instance judges claims and retries by this one clock."""
+    """The database's clock: every instance judges claims and retries by this one clock.
+
+    Timeline a sender's own clock would allow (as for the SQL lease, see sql_lease.py):
+        t=0  A (clock right) claims msg_1 until 10:00:45 and POSTs to a slow receiver
+        t=2  B takes over the lease; B's clock runs 60 s fast and reads 10:01:02 > 10:00:45,
+             so B re-claims msg_1 and POSTs it while A's attempt is still in flight
+    With `claimed_until` written and compared in database time, B waits for the real expiry.
+    """
     if conn.dialect.name == "postgresql":
         value = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
         return value.astimezone(UTC)
