@@ -31,7 +31,7 @@ from ratecard.redis_keys import RedisKeys  # noqa: E402
 from ratecard.schema import source_state  # noqa: E402
 from ratecard.settings import Settings, parse_sources  # noqa: E402
 
-DATA = Path(os.environ.get("RATECARD_SHARED_DATA", REPO.parent / "shared" / "data"))
+DATA = Path(os.environ.get("RATECARD_FEED_DATA", REPO.parent / "shared" / "data"))
 FEED = DATA / "litellm_2026-07-24.json"
 PG_ADMIN = os.environ.get("RATECARD_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres")
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"

@@ -22,7 +22,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from tests.coordination.fleet import Fleet, all_runs, committed_runs, wait_for  # noqa: E402
 from tests.support.feeds import FeedServer  # noqa: E402
-from tests.support.services import SHARED_DATA, PostgresDatabases, RedisServer  # noqa: E402
+from tests.support.services import FEED_DATA, PostgresDatabases, RedisServer  # noqa: E402
 
 from ratecard.db import build_engine  # noqa: E402
 from ratecard.migrations.runner import Migrator  # noqa: E402
@@ -34,7 +34,7 @@ def takeover(signum: int, databases: PostgresDatabases, redis_server: RedisServe
     url = databases.create()
     Migrator(url, echo=lambda _l: None).upgrade(wait=30)
     engine = build_engine(url)
-    with FeedServer(SHARED_DATA) as feeds, tempfile.TemporaryDirectory() as logs:
+    with FeedServer(FEED_DATA) as feeds, tempfile.TemporaryDirectory() as logs:
         feeds.delay(FEED, 5.0, times=1)
         fleet = Fleet.configure(
             Path(logs),

@@ -33,8 +33,8 @@ FEED = "openrouter_models_edge_cases.json"
 
 
 @pytest.fixture
-def feeds(shared_data: Path) -> Iterator[FeedServer]:
-    with FeedServer(shared_data) as server:
+def feeds(feed_data: Path) -> Iterator[FeedServer]:
+    with FeedServer(feed_data) as server:
         yield server
 
 

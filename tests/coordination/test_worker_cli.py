@@ -22,12 +22,12 @@ EDGE_FEED = "openrouter=file://{data}/openrouter_models_edge_cases.json"
 
 
 @pytest.fixture
-def env(migrated_sqlite_url: str, shared_data: Path) -> dict[str, str]:
+def env(migrated_sqlite_url: str, feed_data: Path) -> dict[str, str]:
     """A process environment: SQLite database, one tiny real feed, no Redis."""
     base = clean_env()
     base.update(
         DATABASE_URL=migrated_sqlite_url,
-        RATECARD_SOURCES=EDGE_FEED.format(data=shared_data),
+        RATECARD_SOURCES=EDGE_FEED.format(data=feed_data),
         RATECARD_LOG_FORMAT="text",
     )
     return base

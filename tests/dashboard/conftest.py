@@ -21,7 +21,7 @@ import redis
 from tests.admin.conftest import admin_app, build_app, feeds  # noqa: F401
 from tests.dashboard.serving import ServedInstance, refresh_now, scaled_feed, wait_for_refresh_after
 from tests.support.feeds import FeedServer
-from tests.support.services import REDIS_URL, SHARED_DATA, PostgresDatabases, delete_keys
+from tests.support.services import FEED_DATA, REDIS_URL, PostgresDatabases, delete_keys
 
 ADMIN_TOKEN = "dash-admin-token-5b1e"
 INSTANCE_ID = "dash-instance-1"
@@ -46,13 +46,10 @@ class Fleet:
 def fleet(
     pg_databases: PostgresDatabases, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fleet]:
-    from ratecard.migrations.runner import Migrator
-
-    pg_url = pg_databases.create()
-    Migrator(pg_url, echo=lambda _line: None).upgrade(wait=30)
+    pg_url = pg_databases.create_migrated()
     prefix = f"rctest:{uuid.uuid4().hex[:10]}:"
     workdir = tmp_path_factory.mktemp("dashboard-fleet")
-    feed_server = FeedServer(SHARED_DATA).start()
+    feed_server = FeedServer(FEED_DATA).start()
     feed_server.set_file(FEED_PATH, "litellm_2026-03-14.json")
     instance = ServedInstance(
         env={
@@ -78,9 +75,7 @@ def fleet(
             feed_server.set_file(FEED_PATH, "litellm_2026-07-24.json")
             second = refresh_now(client)
             assert second["outcome"] == "success", second
-            body, held_price = scaled_feed(
-                SHARED_DATA / "litellm_2026-07-24.json", HELD_MODEL, 1000
-            )
+            body, held_price = scaled_feed(FEED_DATA / "litellm_2026-07-24.json", HELD_MODEL, 1000)
             feed_server.set_body(FEED_PATH, body)
             third = refresh_now(client)
             assert third["outcome"] in ("success", "partial"), third

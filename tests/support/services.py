@@ -17,7 +17,16 @@ import psycopg
 import redis
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = Path(os.environ.get("RATECARD_SHARED_DATA", REPO.parent / "shared" / "data"))
+# The real feed snapshots the tests use, kept in the repository (see tests/data/README.md).
+FEED_DATA = REPO / "tests" / "data"
+
+
+def feed_checksums() -> dict[str, str]:
+    """File name -> sha256 of each real snapshot as taken (tests/data/SHA256SUMS)."""
+    lines = (FEED_DATA / "SHA256SUMS").read_text().splitlines()
+    return {name: digest for digest, name in (line.split(maxsplit=1) for line in lines if line)}
+
+
 PG_ADMIN_DSN = os.environ.get(
     "RATECARD_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
@@ -84,13 +93,31 @@ class PostgresDatabases:
 
     def __init__(self) -> None:
         self.names: list[str] = []
+        self._template: str | None = None
 
-    def create(self) -> str:
+    def create(self, template: str | None = None) -> str:
+        """Create an empty database, or a copy of `template` (a database of ours)."""
         name = f"rc_test_{uuid.uuid4().hex[:12]}"
+        clause = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{clause}')
         self.names.append(name)
         return PG_URL_TEMPLATE.format(name=name)
+
+    def create_migrated(self) -> str:
+        """Create a database migrated to head, as a file-level copy of one migrated template.
+
+        Migrating costs ~0.3 s per database; CREATE DATABASE ... TEMPLATE copies the migrated
+        files in a few milliseconds. The template is migrated once, on first use, and nothing
+        but this method connects to it (PostgreSQL refuses to copy a database in use).
+        """
+        if self._template is None:
+            from ratecard.migrations.runner import Migrator
+
+            url = self.create()
+            Migrator(url, echo=lambda _line: None).upgrade(wait=30)
+            self._template = self.names[-1]
+        return self.create(template=self._template)
 
     def drop_all(self) -> None:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
