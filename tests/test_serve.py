@@ -8,38 +8,38 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from tests.migrations.helpers import table_names
-from tests.support.services import REPO, free_port, stop_process, wait_for_port
+from tests.support.processes import serve
+from tests.support.services import free_port
 
 
-def test_serve_answers_live_and_leaves_an_unmigrated_database_alone(pg_url: str) -> None:
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=pg_url, RATECARD_COORDINATOR="false")
-    ratecard = os.path.join(os.path.dirname(sys.executable), "ratecard")
-    server = subprocess.Popen(
-        [ratecard, "serve", "--port", str(port), "--workers", "1"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+def test_serve_answers_live_and_leaves_an_unmigrated_database_alone(
+    pg_url: str, tmp_path: Path
+) -> None:
+    server = serve(
+        tmp_path / "serve.out",
+        stderr_path=tmp_path / "serve.err",
+        DATABASE_URL=pg_url,
+        RATECARD_COORDINATOR="false",
     )
     try:
-        wait_for_port(port, timeout=20)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=5) as reply:
+        server.start().wait_ready(timeout=20)
+        url = f"http://127.0.0.1:{server.port}/health/live"
+        with urllib.request.urlopen(url, timeout=5) as reply:
             status = reply.status
             content_type = reply.headers["Content-Type"]
         tables = table_names(pg_url)
     finally:
-        stop_process(server)
+        code = server.stop()
 
     assert status == 200
     assert content_type.startswith("application/health+json")
     assert tables == set(), "an instance start must never migrate"
-    assert server.returncode == 0
+    assert code == 0
     # Off a terminal, every line (gunicorn's own included) is one JSON object naming the instance.
-    assert server.stderr is not None
-    lines = [line for line in server.stderr.read().decode().splitlines() if line.strip()]
+    lines = [line for line in server.errors().splitlines() if line.strip()]
     assert any("Booting worker" in line for line in lines)
     for line in lines:
         assert "instance" in json.loads(line), line

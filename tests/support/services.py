@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import redis
@@ -49,17 +47,6 @@ def clean_env(**settings: str) -> dict[str, str]:
     }
     env.update(settings)
     return env
-
-
-def stop_process(process: subprocess.Popen[Any], grace: float = 30.0) -> int:
-    """SIGTERM (a ratecard process releases its lease), SIGKILL after `grace`; return the code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    return process.wait(timeout=10)
 
 
 def delete_keys(client: redis.Redis, prefix: str) -> None:
