@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,10 +108,21 @@ class PostgresDatabases:
         return self.create(template=self._template)
 
     def drop_all(self) -> None:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            for name in self.names:
+        """Drop every database made here, several at a time.
+
+        Each DROP DATABASE waits for a checkpoint (0.1-2 s on a busy machine, 200 times a
+        session, one after another: the slowest part of the suite). Concurrent drops wait for
+        the same checkpoint, so eight connections do the work of eight drops in about one.
+        """
+        names, self.names = self.names, []
+        self._template = None
+
+        def drop(name: str) -> None:
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self.names.clear()
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(drop, names))
 
 
 @dataclass
