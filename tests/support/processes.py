@@ -42,11 +42,6 @@ class RatecardProcess:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
-    def pid(self) -> int:
-        assert self.process is not None, "not started"
-        return self.process.pid
-
-    @property
     def returncode(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
