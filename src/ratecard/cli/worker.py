@@ -21,20 +21,25 @@ if TYPE_CHECKING:
 OK_OUTCOMES = ("success", "unchanged", "partial", "quarantined", "fenced")
 
 
+JSON_HELP = "Print JSON instead of text."
+JOB_HELP = "Which job to run."
+WAIT_HELP = "How long to wait for a run in progress elsewhere."
+
+
 @click.group(invoke_without_command=True)
-@click.option("--status", "show_status", is_flag=True, help="Show lease, slots, runs, instances.")
-@click.option("--json", "as_json", is_flag=True, help="With --status/--run-once: print JSON.")
 @click.option(
-    "--run-once", is_flag=True, help="Run the job now under the lease (waits for a run elsewhere)."
+    "--status", "show_status", is_flag=True, help="Alias of `worker status` (seed's spelling)."
 )
-@click.option("--job", default="refresh", show_default=True, help="Which job --run-once runs.")
+@click.option("--json", "as_json", is_flag=True, help="With --status/--run-once: " + JSON_HELP)
+@click.option("--run-once", is_flag=True, help="Alias of `worker run-once` (seed's spelling).")
+@click.option("--job", default="refresh", show_default=True, help="With --run-once: " + JOB_HELP)
 @click.option(
     "--wait",
     default=600.0,
     show_default=True,
     type=click.FloatRange(min=0),
     metavar="SECONDS",
-    help="How long --run-once waits for a run in progress elsewhere.",
+    help="With --run-once: " + WAIT_HELP,
 )
 @click.pass_context
 def worker(
@@ -43,9 +48,10 @@ def worker(
     """The singleton background worker: one refresh per period across the whole fleet.
 
     \b
-    ratecard worker --status [--json]   lease holder, fence, backend, slots, runs, instances
-    ratecard worker --run-once          one refresh now, under the lease; exit 1 if it fails
+    ratecard worker status [--json]     lease holder, fence, backend, slots, runs, instances
+    ratecard worker run-once [--json]   one refresh now, under the lease; exit 1 if it fails
     ratecard worker run                 the coordinator alone, without the web server
+    The seed's `--status` and `--run-once` flags stay as aliases of the first two.
     """
     if ctx.invoked_subcommand is not None:
         if show_status or run_once:
@@ -53,32 +59,75 @@ def worker(
         return
     if show_status and run_once:
         raise click.UsageError("choose one of --status and --run-once")
-    if not (show_status or run_once):
-        click.echo(ctx.get_help())
-        return
+    if show_status:
+        sys.exit(show_worker_status(as_json))
+    if run_once:
+        sys.exit(run_job_once(job, wait, as_json))
+    click.echo(ctx.get_help())
+
+
+@worker.command("status")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def status(as_json: bool) -> None:
+    """Show the lease store and holder, fence, slots, recent runs and live instances.
+
+    Exits 1 when no coordination backend (Redis or the database) answers.
+    """
+    sys.exit(show_worker_status(as_json))
+
+
+@worker.command("run-once")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--job", default="refresh", show_default=True, help=JOB_HELP)
+@click.option(
+    "--wait",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help=WAIT_HELP,
+)
+def run_once_command(as_json: bool, job: str, wait: float) -> None:
+    """Run a job now under the lease; exit 1 if it fails.
+
+    A run in progress elsewhere is waited for instead of run twice.
+    """
+    sys.exit(run_job_once(job, wait, as_json))
+
+
+def show_worker_status(as_json: bool) -> int:
+    """Print the coordinator's status; return the exit code (1: no backend answers)."""
+    app = _build_app(start_coordinator=False, role="cli")
+    from ratecard.extension import get_state
+    from ratecard.jobs import get_coordinator
+
+    try:
+        data = get_coordinator(app).status()
+        data.pop("coordinator", None)  # this CLI process runs no coordinator loop
+        click.echo(json.dumps(data, indent=2, default=str) if as_json else format_status(data))
+        return 0 if data["backend"] else 1
+    finally:
+        get_state(app).shutdown()
+
+
+def run_job_once(job: str, wait: float, as_json: bool) -> int:
+    """Run `job` once under its lease, print the result; return the exit code."""
     app = _build_app(start_coordinator=False, role="cli")
     from ratecard.extension import get_state
     from ratecard.jobs import get_coordinator
 
     coordinator = get_coordinator(app)
     try:
-        if show_status:
-            data = coordinator.status()
-            data.pop("coordinator", None)  # this CLI process runs no coordinator loop
-            click.echo(json.dumps(data, indent=2, default=str) if as_json else format_status(data))
-            code = 0 if data["backend"] else 1
-        else:
-            if job not in coordinator.jobs.names:
-                raise click.UsageError(
-                    f"unknown job {job!r} (known: {', '.join(coordinator.jobs.names)})"
-                )
-            result = coordinator.run_once(job, trigger="cli", wait=wait)
-            out = result.as_dict()
-            click.echo(json.dumps(out, default=str) if as_json else format_result(out))
-            code = 0 if result.outcome in OK_OUTCOMES else 1
+        if job not in coordinator.jobs.names:
+            raise click.UsageError(
+                f"unknown job {job!r} (known: {', '.join(coordinator.jobs.names)})"
+            )
+        result = coordinator.run_once(job, trigger="cli", wait=wait)
+        out = result.as_dict()
+        click.echo(json.dumps(out, default=str) if as_json else format_result(out))
+        return 0 if result.outcome in OK_OUTCOMES else 1
     finally:
         get_state(app).shutdown()
-    sys.exit(code)
 
 
 @worker.command("run")
