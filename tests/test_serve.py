@@ -103,3 +103,13 @@ def test_gunicorn_started_directly_stops_on_a_bad_setting_in_one_line() -> None:
     assert result.stderr.strip().splitlines() == [
         "Error: RATECARD_THREADS must be a whole number from 1 to 256, got 'x'"
     ]
+
+
+def test_serve_help_gives_the_declared_defaults() -> None:
+    from click.testing import CliRunner
+
+    from ratecard.cli.serve import serve
+
+    shown = CliRunner().invoke(serve, ["--help"]).output.replace("\n", " ")
+    for text in ("$RATECARD_BIND, else 127.0.0.1", "else 8000", "$WEB_CONCURRENCY or 2"):
+        assert text in " ".join(shown.split()), text

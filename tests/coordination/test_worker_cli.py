@@ -102,6 +102,12 @@ def test_options_and_subcommand_usage() -> None:
     assert runner.invoke(worker, ["--status", "--run-once"]).exit_code == 2
     assert runner.invoke(worker, ["--status", "run"]).exit_code == 2
     assert runner.invoke(worker, ["--run-once", "status"]).exit_code == 2
+    # The aliases' options before a subcommand would be ignored silently: refused instead.
+    misplaced = runner.invoke(worker, ["--json", "status"])
+    assert misplaced.exit_code == 2 and "--json: give options after the subcommand" in (
+        misplaced.output
+    )
+    assert runner.invoke(worker, ["--wait", "3", "run-once"]).exit_code == 2
     shown = runner.invoke(worker, [])
     assert shown.exit_code == 0 and "--run-once" in shown.output and "run" in shown.output
     for name in ("status", "run-once", "run"):

@@ -9,19 +9,22 @@ import click
 from ratecard.cli.common import load_settings
 from ratecard.settings import BY_ENV, MAX_WORKERS, format_bind, split_bind
 
-_BIND = BY_ENV["RATECARD_BIND"].default
+# For the help texts only: the values themselves come from Settings (one declaration each).
+_BIND_HOST, _BIND_PORT = split_bind(BY_ENV["RATECARD_BIND"].default or "")
 _WORKERS = BY_ENV["WEB_CONCURRENCY"].default
 
 
 @click.command()
 @click.option(
-    "--host", default=None, help=f"Address to bind [default: host of $RATECARD_BIND or {_BIND}]."
+    "--host",
+    default=None,
+    help=f"Address to bind [default: the host of $RATECARD_BIND, else {_BIND_HOST}].",
 )
 @click.option(
     "--port",
     default=None,
     type=click.IntRange(0, 65535),
-    help=f"Port to bind [default: port of $RATECARD_BIND or {_BIND}].",
+    help=f"Port to bind [default: the port of $RATECARD_BIND, else {_BIND_PORT}].",
 )
 @click.option(
     "--workers",

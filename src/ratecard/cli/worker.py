@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from ratecard.cli.common import load_settings
 
@@ -21,9 +22,9 @@ if TYPE_CHECKING:
 OK_OUTCOMES = ("success", "unchanged", "partial", "quarantined", "fenced")
 
 
-JSON_HELP = "Print JSON instead of text."
-JOB_HELP = "Which job to run."
-WAIT_HELP = "How long to wait for a run in progress elsewhere."
+JSON_HELP = "print JSON instead of text."
+JOB_HELP = "which job to run."
+WAIT_HELP = "how long to wait for a run in progress elsewhere."
 
 
 @click.group(invoke_without_command=True)
@@ -54,8 +55,20 @@ def worker(
     The seed's `--status` and `--run-once` flags stay as aliases of the first two.
     """
     if ctx.invoked_subcommand is not None:
-        if show_status or run_once:
-            raise click.UsageError("--status and --run-once do not combine with a subcommand")
+        # The group's options belong to the aliases: `worker --json status` would otherwise
+        # print text while the operator asked for JSON. Subcommands take their own options.
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ("run_once", "job", "wait")
+            if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+        ]
+        given += ["--status"] if show_status else []
+        given += ["--json"] if as_json else []
+        if given:
+            raise click.UsageError(
+                f"{', '.join(sorted(given))}: give options after the subcommand "
+                f"(`ratecard worker {ctx.invoked_subcommand} --help`)"
+            )
         return
     if show_status and run_once:
         raise click.UsageError("choose one of --status and --run-once")
