@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from sqlalchemy import text
 from ratecard.cli.worker import worker
 from ratecard.coordination.schedule import slot_of
 from ratecard.db import build_engine
+from tests.support.logs import root_handlers_kept
 from tests.support.services import REPO, clean_env, free_port
 
 EDGE_FEED = "openrouter=file://{data}/openrouter_models_edge_cases.json"
@@ -119,14 +119,8 @@ def test_options_and_subcommand_usage() -> None:
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    """The in-process app logs to the runner's captured stderr; give the root its handlers back."""
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
+    with root_handlers_kept():
+        yield
 
 
 def runner_env(env: dict[str, str]) -> dict[str, str | None]:

@@ -14,6 +14,7 @@ import pytest
 
 from ratecard.logs import configure_logging
 from ratecard.settings import Settings
+from tests.support.logs import root_handlers_kept
 from tests.support.services import REPO, clean_env
 
 SECRET_SETTINGS = Settings.from_env(
@@ -33,14 +34,8 @@ class Tty(io.StringIO):
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    """Put the root logger's handlers back: configure_logging installs ours there."""
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
+    with root_handlers_kept():
+        yield
 
 
 def test_json_lines_carry_the_instance_id_and_extras(restore_logging: None) -> None:

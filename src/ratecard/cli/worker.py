@@ -7,7 +7,8 @@ import signal
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -22,29 +23,50 @@ if TYPE_CHECKING:
 OK_OUTCOMES = ("success", "unchanged", "partial", "quarantined", "fenced")
 
 
-JSON_HELP = "print JSON instead of text."
-JOB_HELP = "which job to run."
-WAIT_HELP = "how long to wait for a run in progress elsewhere."
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def run_once_options(for_alias: bool) -> Callable[[F], F]:
+    """Add --json, --job and --wait: to `worker run-once`, and to the group for its aliases."""
+
+    def say(text: str, applies_to: str = "--run-once") -> str:
+        return f"With {applies_to}: {text}" if for_alias else text[0].upper() + text[1:]
+
+    options = (
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help=say("print JSON, not text.", "--status/--run-once"),
+        ),
+        click.option("--job", default="refresh", show_default=True, help=say("which job to run.")),
+        click.option(
+            "--wait",
+            default=600.0,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            metavar="SECONDS",
+            help=say("how long to wait for a run in progress elsewhere."),
+        ),
+    )
+
+    def apply(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
 
 
 @click.group(invoke_without_command=True)
 @click.option(
     "--status", "show_status", is_flag=True, help="Alias of `worker status` (seed's spelling)."
 )
-@click.option("--json", "as_json", is_flag=True, help="With --status/--run-once: " + JSON_HELP)
 @click.option("--run-once", is_flag=True, help="Alias of `worker run-once` (seed's spelling).")
-@click.option("--job", default="refresh", show_default=True, help="With --run-once: " + JOB_HELP)
-@click.option(
-    "--wait",
-    default=600.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    help="With --run-once: " + WAIT_HELP,
-)
+@run_once_options(for_alias=True)
 @click.pass_context
 def worker(
-    ctx: click.Context, show_status: bool, as_json: bool, run_once: bool, job: str, wait: float
+    ctx: click.Context, show_status: bool, run_once: bool, as_json: bool, job: str, wait: float
 ) -> None:
     """The singleton background worker: one refresh per period across the whole fleet.
 
@@ -80,7 +102,7 @@ def worker(
 
 
 @worker.command("status")
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, not text.")
 def status(as_json: bool) -> None:
     """Show the lease store and holder, fence, slots, recent runs and live instances.
 
@@ -90,16 +112,7 @@ def status(as_json: bool) -> None:
 
 
 @worker.command("run-once")
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
-@click.option("--job", default="refresh", show_default=True, help=JOB_HELP)
-@click.option(
-    "--wait",
-    default=600.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    help=WAIT_HELP,
-)
+@run_once_options(for_alias=False)
 def run_once_command(as_json: bool, job: str, wait: float) -> None:
     """Run a job now under the lease; exit 1 if it fails.
 
