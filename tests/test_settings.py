@@ -74,6 +74,10 @@ def test_every_documented_database_url_spelling_is_accepted(raw: str, expected: 
         ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY must be a whole number from 1 to 64"),
         ({"RATECARD_THREADS": "x"}, "RATECARD_THREADS must be a whole number from 1 to 256"),
         ({"RATECARD_BIND": "localhost"}, "RATECARD_BIND must be HOST:PORT"),
+        (
+            {"RATECARD_BIND": "[::1"},
+            "RATECARD_BIND must be HOST:PORT ([IPv6]:PORT for IPv6), got '[::1'",
+        ),
         ({"RATECARD_BIND": "0.0.0.0:99999"}, "RATECARD_BIND must be HOST:PORT"),
         ({"RATECARD_PRELOAD": "perhaps"}, "RATECARD_PRELOAD must be true or false"),
         (
@@ -99,6 +103,9 @@ def test_errors_never_echo_a_password() -> None:
         Settings.from_env({"DATABASE_URL": "mysql://root:hunter2@db/x"})
 
     assert "hunter2" not in str(caught.value)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"RATECARD_BIND": "http://root:hunter2@db"})
+    assert "hunter2" not in str(caught.value) and "RATECARD_BIND" in str(caught.value)
 
 
 def test_sources_parse_names_kinds_and_file_urls() -> None:

@@ -94,6 +94,9 @@ def configure_logging(settings: Any, instance_id: str, stream: Any = None) -> No
     handler._ratecard = True  # type: ignore[attr-defined]
     handler.setFormatter(make_formatter(settings, instance_id, use_json))
     root.addHandler(handler)
+    # Python warnings (a library's DeprecationWarning, SQLAlchemy's SAWarning) print to stderr
+    # as two plain-text lines otherwise; through the `py.warnings` logger they are one object.
+    logging.captureWarnings(True)
     logger = logging.getLogger("ratecard")
     logger.setLevel(logging.INFO)
     logger.propagate = True  # to the root's handler: the only one, so each line prints once

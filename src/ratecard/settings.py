@@ -242,9 +242,9 @@ class Setting:
         except SettingsError:
             raise
         except (ValueError, TypeError):
-            raise SettingsError(
-                f"{self.env} must be {self.accepts}, got {redact_url(raw)!r}"
-            ) from None
+            # Only URLs can carry a password; other values are shown as given.
+            shown = redact_url(raw) if "://" in raw else raw
+            raise SettingsError(f"{self.env} must be {self.accepts}, got {shown!r}") from None
 
     def default_text(self) -> str:
         """Render the default for the README: the written default, or what it stands for."""

@@ -108,6 +108,9 @@ with killer.connect() as conn:
     conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
 killer.dispose()
 raw.close()  # the pool's reset (ROLLBACK) fails: sqlalchemy.pool logs it, with the traceback
+from sqlalchemy.exc import SAWarning
+import warnings
+warnings.warn("a library's warning", SAWarning)  # Python warnings go through logging too
 """
 
 
@@ -129,8 +132,10 @@ def test_a_real_sqlalchemy_pool_error_is_one_json_object_per_line(pg_url: str) -
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     records = [json.loads(line) for line in lines]  # every line parses on its own
-    assert [r["logger"] for r in records] == ["sqlalchemy.pool.impl.QueuePool"], lines
+    assert [r["logger"] for r in records] == ["sqlalchemy.pool.impl.QueuePool", "py.warnings"]
     assert records[0]["msg"] == "Exception during reset or similar"
     assert records[0]["level"] == "error" and records[0]["instance"] == "pool-1"
     assert "AdminShutdown" in records[0]["exc"], "the traceback stays inside the one object"
+    assert "SAWarning: a library's warning" in records[1]["msg"]
+    assert result.stderr == "", "nothing printed beside the JSON stream"
     assert "s3cret-pw" not in result.stdout + result.stderr
