@@ -104,6 +104,8 @@ def split_bind(bind: str) -> tuple[str, int]:
     host, sep, port_text = bind.strip().rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+    elif any(c in host for c in "[]:"):
+        raise ValueError(bind)  # an unbracketed IPv6 address leaves the port ambiguous
     port = int(port_text)  # ValueError on a missing or non-numeric port
     if not sep or not host or not 0 <= port <= 65535:
         raise ValueError(bind)
