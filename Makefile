@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint types pytest bench browser-deps clean
+.PHONY: run test install lint types pytest bench browser-deps pgbouncer-deps clean
 
 run: install
 	$(BIN)/ratecard migrate
 	$(BIN)/ratecard serve --host 127.0.0.1 --port 8000
 
-test: install browser-deps lint types pytest
+test: install browser-deps pgbouncer-deps lint types pytest
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ browser-deps:
 	@test -x /usr/bin/chromium || { \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will fail"; }
+
+# Debian's PgBouncer (1.18) for tests/test_pgbouncer.py: migrate, refresh and worker through a
+# real pooler in transaction mode.
+pgbouncer-deps:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null) \
+	  || echo "warning: could not install pgbouncer; the PgBouncer tests will fail"; }
 
 lint: install
 	$(BIN)/ruff check .
