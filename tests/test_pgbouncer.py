@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -153,3 +154,28 @@ def test_refresh_worker_and_health_work_through_pgbouncer(bouncer: PgBouncer, pg
     assert models > 0
     assert held == 0, "the worker released its lease through the pooler"
     assert bouncer.server_connections() >= 1, "the traffic went through PgBouncer"
+
+
+def test_a_repeated_statement_survives_a_change_of_server_connection(bouncer: PgBouncer) -> None:
+    # psycopg prepares a statement on the server at its 6th run on a connection (it forgets
+    # them at each ROLLBACK, so only a connection that keeps committing gets there, as a
+    # refresh or the coordinator does); the 7th run names the prepared statement and lands on
+    # another server connection when the one that prepared it is busy: PgBouncer 1.18 cannot
+    # follow ("prepared statement "_pg3_0" does not exist").
+    engine = build_engine(bouncer.url)
+    squatter = psycopg.connect(PgBouncer.libpq(bouncer.url))
+    query = text("SELECT count(*) FROM pg_class WHERE relname = :name")
+    try:
+        with engine.connect() as conn:
+            for _ in range(6):
+                assert conn.execute(query, {"name": "pg_class"}).scalar_one() == 1
+                conn.commit()
+            # Take the server connection just used (PgBouncer lends the most recently used
+            # one first) and keep it inside an open transaction.
+            squatter.execute("SELECT 1")
+            for _ in range(3):
+                assert conn.execute(query, {"name": "pg_class"}).scalar_one() == 1
+                conn.commit()
+    finally:
+        squatter.close()
+        engine.dispose()

@@ -47,6 +47,11 @@ class PgBouncer:
             hide_password=False
         )
 
+    @staticmethod
+    def libpq(url: str) -> str:
+        """The same URL for psycopg itself (no `+psycopg` driver suffix)."""
+        return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
     def start(self) -> PgBouncer:
         binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
         assert os.path.exists(binary), "pgbouncer not installed: `apt-get install -y pgbouncer`"

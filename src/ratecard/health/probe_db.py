@@ -156,9 +156,8 @@ class ProbeDatabase:
         conn = psycopg.connect(
             pg_conninfo(self.database_url, self.connect_timeout),
             # Not autocommit: each query opens BEGIN READ ONLY, so a probe can never write.
-            # No server-side prepares (the probe repeats its few queries): PgBouncer before
-            # 1.21 cannot follow them across pooled server connections (see ratecard.db).
-            prepare_threshold=None,
+            # (Server-side prepares need no switch here: psycopg forgets them at every
+            # ROLLBACK, which ends each probe query; see ratecard.db for why they matter.)
         )
         conn.read_only = True
         return conn
