@@ -218,6 +218,13 @@ def test_pagination_by_cursor_and_by_page(client: FlaskClient) -> None:
     assert third["next_cursor"] is None
 
 
+def test_page_counts_from_the_cursor_when_both_are_given(client: FlaskClient) -> None:
+    every = [m["id"] for m in get_json(client, "/api/models?limit=7&sort=id")["items"]]
+    cursor = get_json(client, "/api/models?limit=2&sort=id")["next_cursor"]
+    both = get_json(client, f"/api/models?limit=2&sort=id&cursor={cursor}&page=2")
+    assert [m["id"] for m in both["items"]] == every[4:6], "page 2 after the first two items"
+
+
 def test_filters(sqlite_client: FlaskClient) -> None:
     def ids(query: str) -> list[str]:
         return [m["id"] for m in get_json(sqlite_client, f"/api/models?{query}")["items"]]

@@ -161,22 +161,22 @@ def _database_call(call: Callable[[Any], Any]) -> Any:
         "GET",
         "/api/models",
         "list_models",
-        "List served models: filter, sort, paginate (cursor or page).",
+        "List served models: filter, sort, paginate (cursor, page, or page N after a cursor).",
         query="ModelListQuery",
         responses={200: "ModelListOut", **_COMMON_ERRORS},
     )
 )
 def list_models() -> Response:
     query = parse_query("ModelListQuery")
-    if query.cursor is not None and query.page is not None:
-        raise ValidationFailed("cursor: use either cursor or page, not both", field="cursor")
     snapshot = current_catalog()
     items = sorted_models(_filtered(snapshot.models, query), query.sort)
+    # `page` counts pages of `limit` from the start, or from the cursor when both are given
+    # (the document allows both, so both have a meaning rather than a 422).
     start = 0
     if query.cursor is not None:
         start = _cursor_position(items, query.sort, query.cursor)
-    elif query.page is not None:
-        start = (query.page - 1) * query.limit
+    if query.page is not None:
+        start += (query.page - 1) * query.limit
     page = items[start : start + query.limit]
     more = start + query.limit < len(items)
     next_cursor = (

@@ -41,8 +41,20 @@ class ModelListQuery(_Query):
     q: Annotated[str, Field(min_length=1, max_length=200, description="Text in id")] | None = None
     sort: SortKey = "id"
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = 50
-    cursor: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
-    page: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    cursor: (
+        Annotated[
+            str,
+            Field(min_length=1, max_length=2000, description="Start after this `next_cursor`"),
+        ]
+        | None
+    ) = None
+    page: (
+        Annotated[
+            int,
+            Field(ge=1, le=1_000_000, description="Page of `limit` items, counted from `cursor`"),
+        ]
+        | None
+    ) = None
 
 
 class ModelQuery(_Query):
