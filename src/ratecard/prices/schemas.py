@@ -44,7 +44,14 @@ class ModelListQuery(_Query):
     cursor: (
         Annotated[
             str,
-            Field(min_length=1, max_length=2000, description="Start after this `next_cursor`"),
+            # The listing's cursors are unpadded base64url: ASCII, so even the longest
+            # fits gunicorn's 8190-byte request line beside the other parameters.
+            Field(
+                min_length=1,
+                max_length=2000,
+                pattern=r"^[A-Za-z0-9_-]+$",
+                description="Start after this `next_cursor`",
+            ),
         ]
         | None
     ) = None
@@ -197,6 +204,20 @@ class CatalogOut(BaseModel):
     counts: dict[str, int]
     sources: list[SourceOutcomeOut]
     held: list[HeldChangeOut]
+
+
+class AdminRefreshOut(BaseModel):
+    """POST /admin/refresh: the refresh started under the lease."""
+
+    status: str
+    job: str
+    instance_id: str
+
+
+class AdminStatusOut(BaseModel):
+    """An admin answer whose fields follow the coordinator's or the review's own status."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 class ErrorOut(BaseModel):
