@@ -8,6 +8,7 @@ type it; its summary line is printed (`pytest -s`) for the record.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.conftest import Fleet
+from tests.dashboard.conftest import ADMIN_TOKEN, Fleet
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 MAX_EXAMPLES = 25  # per operation and phase: bounded, so the suite stays fast
@@ -44,7 +45,8 @@ def test_api_matches_its_openapi_document_under_every_check_and_phase(fleet: Fle
         "--request-timeout",
         "10",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    env = dict(os.environ, RATECARD_ST_ADMIN_TOKEN=ADMIN_TOKEN)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     output = result.stdout + result.stderr
     summary = [line for line in output.splitlines() if re.match(r"^=+ .* in [\d.]+s =+$", line)]
     cases = re.search(r"^\s*(\d+ generated.*)$", output, re.M)
@@ -55,6 +57,12 @@ def test_api_matches_its_openapi_document_under_every_check_and_phase(fleet: Fle
         cases.group(1) if cases else "",
     )
 
+    warnings = (
+        output.split("= WARNINGS =", 1)[-1].split("= SUMMARY =", 1)[0]
+        if "= WARNINGS =" in output
+        else ""
+    )
+    print("schemathesis warnings:", " ".join(warnings.split())[:400] or "none")
     failures = output.split("= FAILURES =", 1)[-1].split("= WARNINGS =", 1)[0]
     # Long generated URLs would bury the findings: shorten percent-encoded runs.
     assert result.returncode == 0, re.sub(r"(%[0-9A-F]{2}){20,}", "%…", failures)[-12000:]
