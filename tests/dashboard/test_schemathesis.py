@@ -25,7 +25,9 @@ PHASES = ("Examples", "Coverage", "Fuzzing", "Stateful")
 
 
 @pytest.mark.slow
-def test_api_matches_its_openapi_document_under_every_check_and_phase(fleet: Fleet) -> None:
+def test_api_matches_its_openapi_document_under_every_check_and_phase(
+    fleet: Fleet, tmp_path: Path
+) -> None:
     base = fleet.instance.base_url
     command = [
         str(Path(sys.executable).parent / "st"),
@@ -46,7 +48,10 @@ def test_api_matches_its_openapi_document_under_every_check_and_phase(fleet: Fle
         "10",
     ]
     env = dict(os.environ, RATECARD_ST_ADMIN_TOKEN=ADMIN_TOKEN)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    # cwd: schemathesis keeps a crash cache (.schemathesis/) in its working directory.
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path
+    )
     output = result.stdout + result.stderr
     summary = [line for line in output.splitlines() if re.match(r"^=+ .* in [\d.]+s =+$", line)]
     cases = re.search(r"^\s*(\d+ generated.*)$", output, re.M)
