@@ -21,7 +21,12 @@ except SettingsError as exc:
 
 bind = _settings.bind
 workers = _settings.web_concurrency
-worker_class = "gthread"
+# gthread, answering gunicorn's own 414/431 as the API's JSON error (see gunicorn_worker).
+worker_class = "ratecard.gunicorn_worker.JsonErrorsWorker"
+# Set on purpose, at gunicorn's maximum (8190 bytes): the document allows a model id of up to
+# 512 characters, which percent-encoded UTF-8 can make ~6 KB; the default 4094 turned some
+# valid lookups into 414s. Longer lines get a JSON 414 (documented on every operation).
+limit_request_line = 8190
 threads = _settings.threads
 # The app is imported in each worker after fork, never in the master: no engine, Redis socket
 # or coordinator thread can be inherited across a fork.
