@@ -40,7 +40,7 @@ DEFAULT_OUT = REPO / "tests" / "data" / "conformance" / "litellm_cases.jsonl.gz"
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE))
-    from venv import reexec_in_venv
+    from bootstrap import reexec_in_venv
 
     reexec_in_venv(str(Path(__file__).resolve()))
 

@@ -1,6 +1,6 @@
 """Create (or reuse) conformance/.venv: LiteLLM and genai-prices pinned by hash, never ratecard's.
 
-    python3.11 conformance/venv.py          (generate.py and the bench anchor call this for you)
+    python3.11 conformance/bootstrap.py    (generate.py and the bench anchor call it for you)
 
 Why a venv of its own: LiteLLM is a reference to measure against, not something ratecard runs or
 tests with; its ~50 transitive packages must never reach `make install`, `make test` or the image.
