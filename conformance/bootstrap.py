@@ -21,8 +21,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv"
 REQUIREMENTS = HERE / "requirements.txt"
-# The lock holds hashes of the CPython 3.11 manylinux x86_64 wheels (litellm 1.95.1 ships a
-# cp311 wheel with a small native extension); another interpreter would need other files.
+# The lock holds hashes of the CPython 3.11 manylinux x86_64 wheels (several dependencies ship
+# compiled wheels per interpreter); another interpreter or platform would need other files.
 PYTHON_VERSION = (3, 11)
 STAMP = VENV / ".requirements.sha"
 

@@ -28,6 +28,7 @@ if __name__ == "__main__":
     reexec_in_venv(str(Path(__file__).resolve()))
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+os.environ["LITELLM_RUST"] = "false"  # Python code paths only, as in generate.py
 
 PARTS = (
     "input_tokens",
@@ -131,21 +132,21 @@ def litellm_usage(fmt: str, body: dict[str, Any]) -> Any:
     if fmt == "bedrock":
         from litellm.llms.bedrock.chat.converse_transformation import AmazonConverseConfig
 
-        return AmazonConverseConfig()._transform_usage(body["usage"])
+        return AmazonConverseConfig().transform_usage(body["usage"])
     raise ValueError(fmt)
 
 
 def litellm_partition(usage: Any) -> dict[str, int]:
     """What generic_cost_per_token would price, in the neutral names (same rules, no prices)."""
     from litellm.litellm_core_utils.llm_cost_calc.utils import (
-        _parse_completion_tokens_details,
-        _parse_prompt_tokens_details,
+        parse_completion_tokens_details,
+        parse_prompt_tokens_details,
     )
 
     p = dict.fromkeys(PARTS, 0)
     prompt = usage.prompt_tokens or 0
     if usage.prompt_tokens_details:
-        d = _parse_prompt_tokens_details(usage)
+        d = parse_prompt_tokens_details(usage)
         p["cache_read_tokens"] = d["cache_hit_tokens"]
         p["audio_input_tokens"] = d["audio_tokens"]
         p["image_input_tokens"] = d["image_tokens"]
@@ -170,7 +171,7 @@ def litellm_partition(usage: Any) -> dict[str, int]:
         p["input_tokens"] = prompt
     completion = usage.completion_tokens or 0
     if usage.completion_tokens_details is not None:
-        c = _parse_completion_tokens_details(usage)
+        c = parse_completion_tokens_details(usage)
         p["reasoning_tokens"] = c["reasoning_tokens"]
         p["audio_output_tokens"] = c["audio_tokens"]
         p["image_output_tokens"] = c["image_tokens"]

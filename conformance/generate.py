@@ -47,6 +47,9 @@ if __name__ == "__main__":
 # Below here we run inside conformance/.venv. LiteLLM reads this at import: without it, it
 # fetches the live price map over the network and the golden file would depend on the day.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+# Keep LiteLLM on its Python code paths (its Rust bridge is opt-in/opt-out per feature): the
+# cost functions are Python, and this makes sure nothing is routed through the native module.
+os.environ["LITELLM_RUST"] = "false"
 
 SERVICE_TIER_SUFFIXES = ("_flex", "_priority")
 REL_TOLERANCE = Decimal("1e-12")
@@ -95,32 +98,54 @@ def threshold_of(key: str) -> int:
     return int(Decimal(text.replace("k", "")) * (1000 if "k" in text else 1))
 
 
+TIER_PREFIXES = (
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+)
+INCLUSIVE_THRESHOLD_PROVIDERS = {"xai"}  # litellm_core_utils/llm_cost_calc/utils.py
+
+
+def _threshold_keys(entry: dict[str, Any]) -> list[str]:
+    return [
+        k
+        for k in entry
+        if k.startswith(tuple(f"{p}_above_" for p in TIER_PREFIXES))
+        and "_tokens" in k
+        and not k.endswith((*SERVICE_TIER_SUFFIXES, "_batches"))
+        and not k.startswith("cache_creation_input_token_cost_above_1hr")
+        and entry.get(k) is not None
+    ]
+
+
 def tier_thresholds(entry: dict[str, Any]) -> list[int]:
-    keys = [
-        k
-        for k in entry
-        if k.startswith("input_cost_per_token_above_") and not k.endswith(SERVICE_TIER_SUFFIXES)
-    ]
-    return sorted({threshold_of(k) for k in keys if entry.get(k) is not None})
+    return sorted({threshold_of(k) for k in _threshold_keys(entry)})
 
 
-def tier_for(entry: dict[str, Any], prompt_tokens: int) -> str | None:
-    """LiteLLM: the highest `input_cost_per_token_above_X` with prompt_tokens > X (strict)."""
-    keys = [
-        k
-        for k in entry
-        if k.startswith("input_cost_per_token_above_") and not k.endswith(SERVICE_TIER_SUFFIXES)
-    ]
-    for key in sorted(keys, key=threshold_of, reverse=True):
-        if entry.get(key) is not None and prompt_tokens > threshold_of(key):
-            return key.split("input_cost_per_token")[1]  # "_above_200k_tokens"
-    return None
+def exceeded_tiers(entry: dict[str, Any], prompt_tokens: int, provider: str) -> list[str]:
+    """Suffixes ("_above_200k_tokens") of every threshold the prompt crosses, lowest first.
+
+    LiteLLM walks the thresholds in ascending order and lets each crossed one override the
+    prices found so far, so the highest crossed tier wins and a key it lacks keeps the lower
+    tier's price. Strictly greater, except for xAI, where reaching the threshold is enough.
+    """
+    inclusive = provider in INCLUSIVE_THRESHOLD_PROVIDERS
+    out = []
+    for key in sorted(_threshold_keys(entry), key=threshold_of):
+        t = threshold_of(key)
+        if prompt_tokens > t or (inclusive and prompt_tokens == t):
+            text = key.rsplit("_above_", 1)[1].split("_tokens")[0]
+            suffix = f"_above_{text}_tokens"
+            if suffix not in out:
+                out.append(suffix)
+    return out
 
 
 def unit_price(
     entry: dict[str, Any], key: str, default: Decimal | None
 ) -> tuple[Decimal | None, str]:
-    """`_get_cost_per_unit`: the key, else the key without its service-tier suffix, else default."""
+    """`get_cost_per_unit`: the key, else the key without its service-tier suffix, else default."""
     value = _num(entry, key)
     if value is not None:
         return value, key
@@ -139,40 +164,58 @@ def st_key(base: str, service_tier: str | None) -> str:
 
 
 def token_prices(
-    entry: dict[str, Any], prompt_tokens: int, service_tier: str | None
+    entry: dict[str, Any], prompt_tokens: int, service_tier: str | None, provider: str
 ) -> dict[str, tuple[Decimal, str]]:
-    """Mirror of `_get_token_base_cost`: base prices, then the tier's, falling back per key."""
+    """Mirror of `_get_token_base_cost`: base prices, then each crossed tier's, then defaults.
+
+    A missing cache-read or cache-write price is the resolved input price (LiteLLM: "a provider
+    that publishes no cache price bills cached tokens as ordinary input"); a missing 1-hour
+    write price is the resolved cache-write price.
+    """
     zero = Decimal(0)
-    prices: dict[str, tuple[Decimal, str]] = {}
+    found: dict[str, tuple[Decimal | None, str]] = {}
     for name, base in (
         ("input", "input_cost_per_token"),
         ("output", "output_cost_per_token"),
         ("cache_write", "cache_creation_input_token_cost"),
         ("cache_read", "cache_read_input_token_cost"),
     ):
-        value, used = unit_price(entry, st_key(base, service_tier), zero)
-        prices[name] = (value or zero, used)
-    if prices["output"][0] == 0:
+        default = zero if name in {"input", "output"} else None
+        found[name] = unit_price(entry, st_key(base, service_tier), default)
+    if (found["output"][0] or zero) == 0:
         image_out = _num(entry, "output_cost_per_image_token")
         if image_out is not None:
-            prices["output"] = (image_out, "output_cost_per_image_token")
-    value, used = unit_price(entry, "cache_creation_input_token_cost_above_1hr", zero)
-    prices["cache_write_1h"] = (value or zero, used)
-    tier = tier_for(entry, prompt_tokens)
-    if tier is not None:
+            found["output"] = (image_out, "output_cost_per_image_token")
+    one_hour = "cache_creation_input_token_cost_above_1hr"
+    found["cache_write_1h"] = unit_price(entry, st_key(one_hour, service_tier), None)
+    for tier in exceeded_tiers(entry, prompt_tokens, provider):
         for name, base in (
             ("input", "input_cost_per_token"),
             ("output", "output_cost_per_token"),
             ("cache_write", "cache_creation_input_token_cost"),
-            ("cache_write_1h", "cache_creation_input_token_cost_above_1hr"),
             ("cache_read", "cache_read_input_token_cost"),
+            ("cache_write_1h", one_hour),
         ):
-            key = st_key(f"{base}{tier}", service_tier)
-            value, used = unit_price(entry, key, prices[name][0])
-            prices[name] = (
-                value if value is not None else zero,
-                used if used != "(default)" else prices[name][1],
-            )
+            value, used = unit_price(entry, st_key(f"{base}{tier}", service_tier), None)
+            if value is not None:
+                found[name] = (value, used)
+    prices: dict[str, tuple[Decimal, str]] = {
+        "input": (found["input"][0] or zero, found["input"][1]),
+        "output": (found["output"][0] or zero, found["output"][1]),
+    }
+    for name in ("cache_read", "cache_write"):
+        value, used = found[name]
+        prices[name] = (
+            (value, used)
+            if value is not None
+            else (prices["input"][0], f"{prices['input'][1]} (no {name} price)")
+        )
+    value, used = found["cache_write_1h"]
+    prices["cache_write_1h"] = (
+        (value, used)
+        if value is not None
+        else (prices["cache_write"][0], f"{prices['cache_write'][1]} (no 1h price)")
+    )
     return prices
 
 
@@ -234,6 +277,15 @@ def exact_tokens(
 
     tiers = entry.get("tiered_pricing")
     if provider == "dashscope" and tiers:
+        # All-or-nothing: the request's total input picks ONE tier (start < total <= end; past
+        # the last range, the last tier) and every token is billed at that tier's rates.
+        ordered = sorted(
+            (t for t in tiers if len(t.get("range", [])) == 2), key=lambda t: t["range"][0]
+        )
+        chosen = next(
+            (t for t in ordered if t["range"][0] < prompt_tokens <= t["range"][1]), ordered[-1]
+        )
+        label = f"tiered_pricing[{chosen['range'][0]}-{chosen['range'][1]}]"
         for name, qty, key, fb in (
             ("input_tokens", inp, "input_cost_per_token", None),
             ("cache_read_tokens", cr, "cache_read_input_token_cost", "input_cost_per_token"),
@@ -245,16 +297,16 @@ def exact_tokens(
                 "output_cost_per_token",
             ),
         ):
-            if qty:
-                cost = graduated(qty, tiers, key, fb)
-                comps.append([name, str(qty), f"tiered_pricing[{key}]", dec_str(cost / qty)])
-                total += cost
+            raw = chosen.get(key)
+            if raw is None and fb:
+                raw, key = chosen.get(fb), fb
+            add(name, qty, Decimal(raw or 0), f"{label}.{key}")
         return total, comps
     if provider == "xai":
         # xai_cost_per_token folds reasoning into completion tokens at the output price.
         out, reasoning = out + reasoning, 0
 
-    p = token_prices(entry, prompt_tokens, service_tier)
+    p = token_prices(entry, prompt_tokens, service_tier, provider)
     add("input_tokens", inp, *p["input"])
     add("cache_read_tokens", cr, *p["cache_read"])
     if ai:
@@ -614,10 +666,10 @@ def unit_cases(
         e.get("input_cost_per_second") is not None or e.get("output_cost_per_second") is not None
     ):
         for seconds in (1, 60, rng.randint(2, 3600)):
-            # openai_cost_per_second: output_cost_per_second wins when both exist (see the note).
+            # openai cost_per_second: a positive output_cost_per_second wins, else the input one.
             pkey = (
                 "output_cost_per_second"
-                if e.get("output_cost_per_second") is not None
+                if (e.get("output_cost_per_second") or 0) > 0
                 else "input_cost_per_second"
             )
             price = _num(ed, pkey) or Decimal(0)
@@ -837,16 +889,24 @@ def batch_case(
         ic, oc = _num(ed, "input_cost_per_token"), _num(ed, "output_cost_per_token")
         total = Decimal(0)
         if ib:
-            # input_cost_per_token_batches applies to ALL prompt tokens, cached ones included.
-            total += (inp + cr) * ib
-            comps.append(
-                [
-                    "input_tokens+cache_read_tokens",
-                    str(inp + cr),
-                    "input_cost_per_token_batches",
-                    dec_str(ib),
-                ]
-            )
+            total += inp * ib
+            comps.append(["input_tokens", str(inp), "input_cost_per_token_batches", dec_str(ib)])
+            if cr:
+                # Cached tokens: the batch cache-read price, else the standard cache-read price,
+                # else (no cache price at all) they are ordinary input at the batch input price.
+                crb = _num(ed, "cache_read_input_token_cost_batches")
+                crs = _num(ed, "cache_read_input_token_cost")
+                rate, rkey = (
+                    (crb, "cache_read_input_token_cost_batches")
+                    if crb is not None
+                    else (
+                        (crs, "cache_read_input_token_cost")
+                        if crs is not None
+                        else (ib, "input_cost_per_token_batches")
+                    )
+                )
+                total += cr * rate
+                comps.append(["cache_read_tokens", str(cr), rkey, dec_str(rate)])
         elif ic:
             total += inp * ic / 2
             comps.append(["input_tokens", str(inp), "input_cost_per_token/2", dec_str(ic / 2)])

@@ -39,6 +39,7 @@ if __name__ == "__main__":
     reexec_in_venv(str(Path(__file__).resolve()))
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+os.environ["LITELLM_RUST"] = "false"  # Python code paths only, as in generate.py
 
 
 def best_rate(fn: Any, items: list[Any], seconds: float, rounds: int) -> float:
