@@ -983,7 +983,9 @@ def main() -> int:
             int.from_bytes(hashlib.sha256(f"{args.seed}:{key}".encode()).digest()[:8], "big")
         )
         pending: list[dict[str, Any]] = []
-        priced_tokens = e.get("mode") in {"chat", "responses", "completion", None} and (
+        # Token prices are priced the same way whatever the mode (embeddings, realtime, image
+        # models with token prices); modes billed per query/page/store have their own cases.
+        priced_tokens = e.get("mode") not in {"rerank", "search", "ocr", "vector_store"} and (
             e.get("input_cost_per_token") is not None or e.get("output_cost_per_token") is not None
         )
         if priced_tokens:
