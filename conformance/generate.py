@@ -3,7 +3,7 @@
     python3.11 conformance/generate.py [--seed 20260724] [--out FILE.jsonl.gz]
 
 Re-runs itself inside conformance/.venv (created from conformance/requirements.txt, hashes
-required; see venv.py), prices every case with LiteLLM's own functions against the SNAPSHOT's
+required; see bootstrap.py), prices every case with LiteLLM's own functions against the SNAPSHOT's
 prices (not LiteLLM's bundled map), and writes one JSON object a line:
 
     {"id", "model", "provider", "dimension", "usage": {ratecard-neutral counts, disjoint},
@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import sys
 from collections import Counter
 from decimal import Decimal
@@ -759,6 +760,34 @@ def unit_cases(
                 call,
                 n * price,
                 [["images_out", str(n), "input_cost_per_image", dec_str(price)]],
+            )
+    size = re.match(r"^(?:[a-z]+/)?(\d+)-x-(\d+)/", key)
+    if (
+        mode in {"image_generation", "image_edit"}
+        and e.get("input_cost_per_image") is None
+        and e.get("input_cost_per_pixel") is not None
+        and size is not None
+    ):
+        # No per-image price: LiteLLM bills height x width x n pixels at input_cost_per_pixel.
+        height, width = int(size.group(1)), int(size.group(2))
+        for n in (1, rng.randint(2, 10)):
+            price = _num(ed, "input_cost_per_pixel") or Decimal(0)
+            pixels = height * width * n
+            call = {
+                "function": "default_image_cost_calculator",
+                "kwargs": {
+                    "model": key,
+                    "custom_llm_provider": provider,
+                    "n": n,
+                    "size": f"{height}-x-{width}",
+                },
+            }
+            case(
+                "per_pixel",
+                {"images_out": n, "pixels": pixels},
+                call,
+                pixels * price,
+                [["pixels", str(pixels), "input_cost_per_pixel", dec_str(price)]],
             )
     if (
         mode == "chat"
