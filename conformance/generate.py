@@ -732,6 +732,26 @@ def unit_cases(
                 n * price,
                 [["queries", str(n), "input_cost_per_query", dec_str(price)]],
             )
+    if e.get("input_cost_per_query") is not None and mode == "rerank":
+        for n in (1, rng.randint(2, 200)):
+            # Rerank bills search units (one query over up to 100 documents is one unit).
+            price = _num(ed, "input_cost_per_query") or Decimal(0)
+            call = {
+                "function": "cost_per_token",
+                "kwargs": {
+                    "model": key,
+                    "custom_llm_provider": provider,
+                    "call_type": "rerank",
+                    "rerank_billed_units": {"search_units": n},
+                },
+            }
+            case(
+                "per_query",
+                {"queries": n},
+                call,
+                n * price,
+                [["queries", str(n), "input_cost_per_query", dec_str(price)]],
+            )
     if e.get("ocr_cost_per_page") is not None and mode == "ocr":
         for n in (1, rng.randint(2, 1000)):
             price = _num(ed, "ocr_cost_per_page") or Decimal(0)
