@@ -48,8 +48,8 @@ if __name__ == "__main__":
 # Below here we run inside conformance/.venv. LiteLLM reads this at import: without it, it
 # fetches the live price map over the network and the golden file would depend on the day.
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-# Keep LiteLLM on its Python code paths (its Rust bridge is opt-in/opt-out per feature): the
-# cost functions are Python, and this makes sure nothing is routed through the native module.
+# Ask LiteLLM to keep every feature on its Python code path (its Rust bridge is opt-in/opt-out
+# per feature; the native module is still imported). The cost functions used here are Python.
 os.environ["LITELLM_RUST"] = "false"
 
 SERVICE_TIER_SUFFIXES = ("_flex", "_priority")
