@@ -191,6 +191,22 @@ def litellm_partition(usage: Any) -> dict[str, int]:
     return p
 
 
+def litellm_tier(fmt: str, body: dict[str, Any], usage: Any) -> str:
+    """The tier LiteLLM would bill: `_served_service_tier` (response, then usage), or Gemini's
+    `usageMetadata.trafficType` through `_map_traffic_type_to_service_tier`, in our names."""
+    from litellm.cost_calculator import _map_traffic_type_to_service_tier, _served_service_tier
+
+    raw = _served_service_tier(body, usage)
+    if raw is None and fmt == "anthropic":
+        raw = body.get("usage", {}).get("service_tier")
+    if raw is None and fmt == "gemini":
+        traffic = body.get("usageMetadata", {}).get("trafficType")
+        raw = _map_traffic_type_to_service_tier(traffic) if traffic else None
+    if raw is None or str(raw).lower() in {"default", "standard", "auto", "scale"}:
+        return "standard"
+    return str(raw).lower()
+
+
 def main() -> int:
     bad = 0
     differ = 0
@@ -207,8 +223,14 @@ def main() -> int:
             bad += 1
             print(f"DATA ERROR {name}: " + "; ".join(problems))
             continue
-        got = litellm_partition(litellm_usage(expected["format"], body))
-        diffs = {k: (got[k], v) for k, v in expected["partition"].items() if got[k] != v}
+        usage = litellm_usage(expected["format"], body)
+        got = litellm_partition(usage)
+        diffs: dict[str, tuple[object, object]] = {
+            k: (got[k], v) for k, v in expected["partition"].items() if got[k] != v
+        }
+        tier = litellm_tier(expected["format"], body, usage)
+        if tier != expected["service_tier"]:
+            diffs["service_tier"] = (tier, expected["service_tier"])
         if diffs:
             differ += 1
             shown = ", ".join(f"{k}: litellm {a} vs {b}" for k, (a, b) in diffs.items())
