@@ -36,7 +36,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SNAPSHOT = REPO / "tests" / "data" / "conformance" / "litellm_2026-07-24.json.gz"
+SNAPSHOT = REPO / "tests" / "data" / "litellm_2026-07-24.json"  # the bundled snapshot
 DEFAULT_OUT = REPO / "tests" / "data" / "conformance" / "litellm_cases.jsonl.gz"
 
 if __name__ == "__main__":
@@ -70,7 +70,7 @@ def dec_str(value: Decimal) -> str:
 
 
 def load_snapshot() -> tuple[dict[str, Any], dict[str, Any]]:
-    raw = gzip.decompress(SNAPSHOT.read_bytes())
+    raw = SNAPSHOT.read_bytes()
     as_float = json.loads(raw)
     as_decimal = json.loads(raw, parse_float=Decimal, parse_int=Decimal)
     for doc in (as_float, as_decimal):

@@ -30,7 +30,7 @@ from tests.support.services import REPO, clean_env
 
 pytestmark = pytest.mark.slow
 
-FEED = REPO / "tests" / "data" / "pgbouncer_openrouter_edge_cases.json"
+FEED = REPO / "tests" / "data" / "openrouter_models_edge_cases.json"
 
 HOLD_LOCK_SCRIPT = """
 import sys, time
