@@ -83,6 +83,7 @@ def _wake_delivery() -> None:
         "create_webhook",
         "Subscribe a URL to price changes (admin token); the answer shows the secret once.",
         body="WebhookCreate",
+        bearer=True,
         responses={201: "WebhookCreatedOut", 400: "ErrorOut", 422: "ErrorOut", **_ERRORS},
     )
 )
@@ -110,6 +111,7 @@ def create_webhook() -> Response:
         "/admin/webhooks",
         "list_webhooks",
         "Every subscription with its delivery counts by status (no secrets).",
+        bearer=True,
         responses={200: "WebhookListOut", **_ERRORS},
     )
 )
@@ -132,6 +134,7 @@ def list_webhooks() -> Response:
         "/admin/webhooks/<webhook_id>",
         "get_webhook",
         "One subscription (no secret).",
+        bearer=True,
         responses={200: "WebhookOut", **_ONE},
     )
 )
@@ -152,6 +155,7 @@ def get_webhook(webhook_id: str) -> Response:
         "/admin/webhooks/<webhook_id>",
         "delete_webhook",
         "Delete a subscription and its undelivered messages.",
+        bearer=True,
         responses={200: "DeletedOut", **_ONE},
     )
 )
@@ -177,6 +181,7 @@ def _pause(webhook_id: str, paused: bool) -> Response:
         "/admin/webhooks/<webhook_id>/pause",
         "pause_webhook",
         "Pause sending (messages are still recorded and sent after resume).",
+        bearer=True,
         responses={200: "WebhookOut", **_ONE},
     )
 )
@@ -190,6 +195,7 @@ def pause_webhook(webhook_id: str) -> Response:
         "/admin/webhooks/<webhook_id>/resume",
         "resume_webhook",
         "Resume sending, oldest pending message first.",
+        bearer=True,
         responses={200: "WebhookOut", **_ONE},
     )
 )
@@ -203,6 +209,7 @@ def resume_webhook(webhook_id: str) -> Response:
         "/admin/webhooks/<webhook_id>/rotate-secret",
         "rotate_webhook_secret",
         "Issue a new secret; the old one also signs (a second signature) for 24 hours.",
+        bearer=True,
         responses={200: "SecretRotatedOut", **_ONE},
     )
 )
@@ -227,6 +234,7 @@ def rotate_secret(webhook_id: str) -> Response:
         "list_webhook_deliveries",
         "A subscription's messages, newest first: status, attempts, last error.",
         query="DeliveriesQuery",
+        bearer=True,
         responses={200: "DeliveriesOut", 422: "ErrorOut", **_ONE},
     )
 )
@@ -249,6 +257,7 @@ def list_deliveries(webhook_id: str) -> Response:
         "/admin/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver",
         "redeliver_webhook",
         "Send a dead-lettered message again, with the same webhook-id and body.",
+        bearer=True,
         responses={200: "RedeliveryOut", 409: "ErrorOut", **_ONE},
     )
 )

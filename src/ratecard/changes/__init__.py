@@ -3,7 +3,9 @@
 - changelog: entries written in the committing transaction (the refresh hook), read by cursor;
 - outbox, subscriptions, signing, destinations, backoff: messages and where they go;
 - delivery: the loop that sends them while holding the `delivery` lease;
-- feed_api, atom: GET /api/changes and /api/changes.atom (admin routes: admin.webhooks).
+- feed_api, atom: GET /api/changes and /api/changes.atom (admin routes: admin.webhooks);
+- change_schemas, openapi_routes: request/response models and routes for /openapi.json;
+- delivery_metrics: the outbox backlog and attempt counters for /metrics.
 """
 
 from __future__ import annotations

@@ -250,7 +250,7 @@ class DeliveryWorker:
         if now - self._gauged_at < (0.5 if force else GAUGE_PERIOD):
             return
         from ratecard.changes import outbox
-        from ratecard.changes.metrics import set_backlog
+        from ratecard.changes.delivery_metrics import set_backlog
 
         self._gauged_at = now
         with self._engine().connect() as conn:
@@ -260,7 +260,7 @@ class DeliveryWorker:
 
     def _deliver(self, message: Claimed) -> None:
         from ratecard.changes import outbox
-        from ratecard.changes.metrics import count_attempt
+        from ratecard.changes.delivery_metrics import count_attempt
 
         try:
             result = self.send(message)

@@ -22,6 +22,7 @@ blueprint = Blueprint("openapi", __name__)
 
 _FLASK_PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
 _REF_TEMPLATE = "#/components/schemas/{model}"
+BEARER_SCHEME = "adminBearer"
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,12 @@ class RouteSpec:
     query: str | None = None
     body: str | None = None
     responses: Mapping[int, str] = field(default_factory=dict)
-    # Media type per status when not JSON (e.g. Atom); issue 14.
+    # Realistic values (a model every catalog serves), so that a client generator or a fuzzer
+    # starts from a request that reaches the operation's logic rather than a 404.
+    path_examples: Mapping[str, str] = field(default_factory=dict)
+    body_example: Mapping[str, Any] | None = None
+    bearer: bool = False  # requires `Authorization: Bearer $RATECARD_ADMIN_TOKEN`
+    # Media type per status when not JSON (the Atom feed); issue 14.
     media_types: Mapping[int, str] = field(default_factory=dict)
 
     @property
@@ -47,10 +53,16 @@ class RouteSpec:
     def path_params(self) -> list[str]:
         return [m.group("name") for m in _FLASK_PARAM.finditer(self.rule)]
 
+    @property
+    def int_path_params(self) -> set[str]:
+        return {
+            m.group("name") for m in _FLASK_PARAM.finditer(self.rule) if m.group("conv") == "int"
+        }
+
 
 def schema_model(name: str) -> Any:
-    """Return the pydantic model called `name` in prices.schemas or changes.schemas (lazily)."""
-    from ratecard.changes import schemas as change_schemas  # issue 14
+    """Return the pydantic model called `name` in prices.schemas or changes.change_schemas."""
+    from ratecard.changes import change_schemas  # issue 14
     from ratecard.prices import schemas
 
     return getattr(schemas, name, None) or getattr(change_schemas, name)
@@ -81,7 +93,16 @@ def build_document(routes: Iterable[RouteSpec]) -> dict[str, Any]:
             "description": "AI model prices: exact decimal strings, USD per unit.",
         },
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                BEARER_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The admin token (RATECARD_ADMIN_TOKEN)",
+                }
+            },
+        },
     }
 
 
@@ -91,7 +112,12 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 512},
+            "schema": (
+                {"type": "integer", "minimum": 0}
+                if name in route.int_path_params
+                else {"type": "string", "minLength": 1, "maxLength": 512}
+            ),
+            **({"example": route.path_examples[name]} if name in route.path_examples else {}),
         }
         for name in route.path_params
     ]
@@ -110,14 +136,17 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
                     }
                 },
             }
-            for status, model in sorted(route.responses.items())
+            # 414: a request line over gunicorn's limit, answered in JSON (gunicorn_worker).
+            for status, model in sorted({**route.responses, 414: "ErrorOut"}.items())
         },
     }
+    if route.bearer:
+        operation["security"] = [{BEARER_SCHEME: []}]
     if route.body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": _ref(route.body)}}},
-        }
+        media: dict[str, Any] = {"schema": {"$ref": _ref(route.body)}}
+        if route.body_example is not None:
+            media["example"] = dict(route.body_example)
+        operation["requestBody"] = {"required": True, "content": {"application/json": media}}
     return operation
 
 
@@ -138,14 +167,16 @@ def _ref(model: str) -> str:
 _DESCRIPTIONS = {
     200: "OK",
     201: "created",
+    202: "accepted: started",
     400: "malformed request",
-    401: "admin token missing or wrong",
+    401: "missing or wrong bearer token",
     403: "admin routes disabled (no RATECARD_ADMIN_TOKEN)",
     404: "not found",
-    409: "conflict with the current state",
+    409: "conflict: already running or resolved",
     413: "body too large",
+    414: "request line longer than 8190 bytes",
     422: "invalid input: `field` names it",
-    503: "catalog unavailable",
+    503: "catalog or a dependency (database, Redis) unavailable",
 }
 
 
@@ -185,8 +216,9 @@ def openapi_document() -> Response:
     if _document is None:
         with _document_lock:
             if _document is None:
-                from ratecard.changes.routes import change_routes  # issue 14
+                from ratecard.admin.views import ADMIN_ROUTES
+                from ratecard.changes.openapi_routes import change_routes  # issue 14
                 from ratecard.prices.api import ROUTES
 
-                _document = build_document([*ROUTES, *change_routes()])
+                _document = build_document([*ROUTES, *ADMIN_ROUTES, *change_routes()])
     return jsonify(_document)
