@@ -27,7 +27,7 @@ from tests.support.services import PostgresDatabases, RedisServer  # noqa: E402
 from ratecard.coordination.context import JobContext  # noqa: E402
 from ratecard.coordination.schedule import slot_of  # noqa: E402
 from ratecard.db import build_engine  # noqa: E402
-from ratecard.migrations.runner import Migrator  # noqa: E402
+from ratecard.migrations.upgrade import Migrator  # noqa: E402
 
 SCALE = 10.0  # scaled seconds x SCALE = default-scale seconds
 INTERVAL = 10.0

@@ -25,7 +25,7 @@ from tests.support.feeds import FeedServer  # noqa: E402
 from tests.support.services import SHARED_DATA, PostgresDatabases, RedisServer  # noqa: E402
 
 from ratecard.db import build_engine  # noqa: E402
-from ratecard.migrations.runner import Migrator  # noqa: E402
+from ratecard.migrations.upgrade import Migrator  # noqa: E402
 
 FEED = "openrouter_models_edge_cases.json"
 

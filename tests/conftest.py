@@ -46,7 +46,7 @@ def pg_url(pg_databases: PostgresDatabases) -> str:
 @pytest.fixture
 def migrated_pg_url(pg_url: str) -> str:
     """A fresh PostgreSQL database migrated to head."""
-    from ratecard.migrations.runner import Migrator
+    from ratecard.migrations.upgrade import Migrator
 
     Migrator(pg_url, echo=lambda _line: None).upgrade(wait=30)
     return pg_url
@@ -60,7 +60,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def migrated_sqlite_url(sqlite_url: str) -> str:
-    from ratecard.migrations.runner import Migrator
+    from ratecard.migrations.upgrade import Migrator
 
     Migrator(sqlite_url, echo=lambda _line: None).upgrade(wait=30)
     return sqlite_url

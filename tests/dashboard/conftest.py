@@ -46,7 +46,7 @@ class Fleet:
 def fleet(
     pg_databases: PostgresDatabases, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fleet]:
-    from ratecard.migrations.runner import Migrator
+    from ratecard.migrations.upgrade import Migrator
 
     pg_url = pg_databases.create()
     Migrator(pg_url, echo=lambda _line: None).upgrade(wait=30)

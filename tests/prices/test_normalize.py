@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ratecard.prices.errors import FeedError
+from ratecard.prices.feed_errors import FeedError
 from ratecard.prices.model import Tier, decimal_text
 from ratecard.prices.normalize import EXACT, ParsedFeed, parse_feed
 from ratecard.settings import Source

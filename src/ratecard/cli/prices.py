@@ -104,8 +104,8 @@ def show(model: str, source: str | None, as_json: bool) -> None:
 def _model_item(conn: Any, model: str, source: str | None, preferred: list[str]) -> Any:
     from sqlalchemy import select
 
+    from ratecard.api.routes import model_item
     from ratecard.prices import queries, store
-    from ratecard.prices.api import model_item
     from ratecard.prices.catalog import ServedModel
     from ratecard.schema import held_changes
 

@@ -57,8 +57,8 @@ def worker(
         click.echo(ctx.get_help())
         return
     app = _build_app(start_coordinator=False, role="cli")
+    from ratecard.background import get_coordinator
     from ratecard.extension import get_state
-    from ratecard.jobs import get_coordinator
 
     coordinator = get_coordinator(app)
     try:

@@ -26,14 +26,13 @@ from typing import TYPE_CHECKING, Any
 from ratecard.errors import ServiceUnavailable
 from ratecard.prices.model import ModelPrice, Tier
 from ratecard.redis_keys import RedisKeys
+from ratecard.vocabulary import HeldKind, PriceStatus
 
 if TYPE_CHECKING:
     from redis import Redis
     from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
-
-COMPONENT_KEY = "catalog"
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ class CatalogSnapshot:
             held_by_model={
                 (h["source"], h["model_id"]): h
                 for h in held
-                if h.get("kind") == "price" and h.get("model_id")
+                if h.get("kind") == HeldKind.PRICE and h.get("model_id")
             },
         )
 
@@ -92,7 +91,7 @@ class CatalogSnapshot:
     @property
     def counts_by_status(self) -> dict[str, int]:
         """Return how many models are served per price status."""
-        counts = {"priced": 0, "free": 0, "dynamic": 0, "unpriced": 0}
+        counts: dict[str, int] = dict.fromkeys(PriceStatus, 0)
         for model in self.models:
             counts[model.price.status] = counts.get(model.price.status, 0) + 1
         return counts

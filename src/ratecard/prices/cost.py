@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from ratecard.prices.model import ModelPrice, Tier
 from ratecard.prices.normalize import EXACT
+from ratecard.vocabulary import UNCHARGEABLE_STATUSES
 
 # (component, ModelPrice/Tier attribute), in the order a breakdown lists them.
 TOKEN_COMPONENTS = (
@@ -62,7 +63,7 @@ def price_request(
         "cache_read": _tokens("cache_read_tokens", cache_read_tokens),
         "cache_write": _tokens("cache_write_tokens", cache_write_tokens),
     }
-    if model.status in ("dynamic", "unpriced"):
+    if model.status in UNCHARGEABLE_STATUSES:
         raise NotPriceable(model.model_id, f"prices are {model.status}, not published per token")
     prompt_tokens = counts["input"] + counts["cache_read"] + counts["cache_write"]
     tier = applicable_tier(model.tiers, prompt_tokens)

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-PriceStatus = Literal["priced", "free", "dynamic", "unpriced"]
-STATUSES: tuple[PriceStatus, ...] = ("priced", "free", "dynamic", "unpriced")
+from ratecard.vocabulary import PriceStatus
+
+STATUSES: tuple[PriceStatus, ...] = tuple(PriceStatus)
+# The static type of a model's status: plain str, because statuses arrive as strings (rows,
+# JSON snapshots, Redis blobs) and PriceStatus members are strs equal to them.
+PriceStatusText = str
 
 # The four per-token prices every model may have, in this order everywhere.
 TOKEN_PRICE_FIELDS = (
@@ -56,7 +60,7 @@ class ModelPrice:
 
     source: str
     model_id: str
-    status: PriceStatus
+    status: PriceStatusText  # a PriceStatus value
     provider: str | None = None
     mode: str | None = None
     context_window: int | None = None

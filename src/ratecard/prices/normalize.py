@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ratecard.prices.errors import FeedError
-from ratecard.prices.model import ModelPrice, PriceStatus, Tier
+from ratecard.prices.feed_errors import FeedError
+from ratecard.prices.model import ModelPrice, Tier
 from ratecard.settings import Source
+from ratecard.vocabulary import PriceStatus
 
 # Wide enough that tokens (< 10^15) x a price (<= 10^6, at most ~60 significant digits) and
 # the sum of a few such products never round; Inexact is trapped so that if it ever would,
@@ -176,14 +177,14 @@ def _text(key: str, value: Any) -> str | None:
     return value.strip() or None
 
 
-def _status(prices: Iterable[Decimal]) -> PriceStatus:
+def _status(prices: Iterable[Decimal]) -> str:
     """free: every price given is zero; unpriced: no price given; priced otherwise."""
     values = list(prices)
     if not values:
-        return "unpriced"
+        return PriceStatus.UNPRICED
     if all(value == 0 for value in values):
-        return "free"
-    return "priced"
+        return PriceStatus.FREE
+    return PriceStatus.PRICED
 
 
 def _all_prices(
@@ -504,7 +505,7 @@ def _openrouter_model(
         raise _EntryRejected(f"top_provider: expected an object, got {_json_type(top_provider)}")
     max_output = (top_provider or {}).get("max_completion_tokens")
     provider = model_id.lstrip("~").split("/", 1)[0] if "/" in model_id else None
-    status: PriceStatus = "dynamic" if dynamic else _status(_all_prices(token, tiers, units))
+    status: str = PriceStatus.DYNAMIC if dynamic else _status(_all_prices(token, tiers, units))
     model = ModelPrice(
         source=source,
         model_id=model_id,

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, select
 from ratecard.prices.model import ModelPrice, decimal_text
 from ratecard.prices.store import ROW_COLUMNS, json_value, price_from_snapshot, row_to_price
 from ratecard.schema import held_changes, models, price_history, run_sources, runs, source_state
+from ratecard.vocabulary import HeldStatus
 
 
 def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
@@ -89,7 +90,7 @@ def _last_source_outcomes(
 
 
 def _pending_held_rows(conn: Connection) -> list[Any]:
-    query = select(held_changes).where(held_changes.c.status == "pending")
+    query = select(held_changes).where(held_changes.c.status == HeldStatus.PENDING)
     return list(conn.execute(query.order_by(held_changes.c.id)))
 
 

@@ -36,13 +36,13 @@ from sqlalchemy import (
 
 from ratecard.prices.model import ModelPrice, Tier, decimal_text
 from ratecard.schema import held_changes, models, price_history, source_state
+from ratecard.vocabulary import ChangeKind, HeldKind, HeldStatus
 
 if TYPE_CHECKING:
     from ratecard.prices.guard import GuardDecision
 
 BUNDLED_SOURCE = "bundled"
 # Runs whose transaction committed a catalog (every committed refresh gets a version).
-COMMITTED_OUTCOMES = ("success", "unchanged", "partial", "failed", "quarantined")
 _DESCRIPTIVE = ("provider", "mode", "context_window", "max_output_tokens")
 
 
@@ -172,8 +172,8 @@ def load_pending_held(
     query = (
         select(held_changes.c.model_id, held_changes.c.proposed)
         .where(held_changes.c.source == source)
-        .where(held_changes.c.kind == "price")
-        .where(held_changes.c.status == "pending")
+        .where(held_changes.c.kind == HeldKind.PRICE)
+        .where(held_changes.c.status == HeldStatus.PENDING)
         .order_by(held_changes.c.id)
     )
     current = current or {}
@@ -196,7 +196,7 @@ def has_pending_held(conn: Connection, source: str) -> bool:
     """Return whether `source` has held changes awaiting confirmation."""
     query = (
         select(held_changes.c.id)
-        .where(held_changes.c.source == source, held_changes.c.status == "pending")
+        .where(held_changes.c.source == source, held_changes.c.status == HeldStatus.PENDING)
         .limit(1)
     )
     return conn.execute(query).first() is not None
@@ -244,7 +244,7 @@ def apply_decision(
     """Write a guard decision for `source`: only rows that differ, with history; no commit."""
     counts = SourceCounts()
     if decision.quarantined:
-        _supersede_pending(conn, source, kind="feed", now=now)
+        _supersede_pending(conn, source, kind=HeldKind.FEED, now=now)
         _insert_held_feed(conn, source, decision.quarantine_reason or "quarantined", run_id, now)
         counts.held = 1
         return counts
@@ -266,10 +266,12 @@ def apply_decision(
         updates.append(values)
         if stored.removed_at is not None:
             counts.added += 1
-            history.append(history_row(stored.pk, run_id, now, "restored", None, price))
+            history.append(history_row(stored.pk, run_id, now, ChangeKind.RESTORED, None, price))
         elif prices_moved:
             counts.changed += 1
-            history.append(history_row(stored.pk, run_id, now, "changed", stored.price, price))
+            history.append(
+                history_row(stored.pk, run_id, now, ChangeKind.CHANGED, stored.price, price)
+            )
         else:
             counts.touched += 1
 
@@ -279,7 +281,7 @@ def apply_decision(
         if stored is None or stored.removed_at is not None:
             continue
         removals.append({"b_pk": stored.pk, "removed_at": now, "last_run_id": run_id})
-        history.append(history_row(stored.pk, run_id, now, "removed", stored.price, None))
+        history.append(history_row(stored.pk, run_id, now, ChangeKind.REMOVED, stored.price, None))
     counts.removed = len(removals)
 
     if inserts:
@@ -320,7 +322,7 @@ def _insert_models(
     ids = dict(
         conn.execute(select(models.c.model_id, models.c.id).where(models.c.source == source)).all()
     )
-    return [history_row(ids[p.model_id], run_id, now, "added", None, p) for p in prices]
+    return [history_row(ids[p.model_id], run_id, now, ChangeKind.ADDED, None, p) for p in prices]
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -381,12 +383,16 @@ def _resolve_and_hold(
     confirmed = set(decision.confirmed)
     pending = conn.execute(
         select(held_changes.c.id, held_changes.c.model_id, held_changes.c.kind).where(
-            held_changes.c.source == source, held_changes.c.status == "pending"
+            held_changes.c.source == source, held_changes.c.status == HeldStatus.PENDING
         )
     ).all()
-    by_status: dict[str, list[int]] = {"confirmed": [], "superseded": []}
+    by_status: dict[HeldStatus, list[int]] = {HeldStatus.CONFIRMED: [], HeldStatus.SUPERSEDED: []}
     for row in pending:
-        status = "confirmed" if row.kind == "price" and row.model_id in confirmed else "superseded"
+        status = (
+            HeldStatus.CONFIRMED
+            if row.kind == HeldKind.PRICE and row.model_id in confirmed
+            else HeldStatus.SUPERSEDED
+        )
         by_status[status].append(row.id)
     for status, ids in by_status.items():
         if ids:
@@ -400,7 +406,7 @@ def _resolve_and_hold(
             insert(held_changes),
             [
                 {
-                    "kind": "price",
+                    "kind": HeldKind.PRICE,
                     "source": source,
                     "model_id": h.model_id,
                     "run_id": run_id,
@@ -409,12 +415,12 @@ def _resolve_and_hold(
                     "factor": None if h.factor is None else str(h.factor),
                     "old": h.old.to_snapshot() if h.old is not None else None,
                     "proposed": h.proposed.to_snapshot(),
-                    "status": "pending",
+                    "status": HeldStatus.PENDING,
                 }
                 for h in decision.held
             ],
         )
-    return len(decision.held), len(by_status["confirmed"])
+    return len(decision.held), len(by_status[HeldStatus.CONFIRMED])
 
 
 def _supersede_pending(conn: Connection, source: str, *, kind: str, now: datetime) -> None:
@@ -423,9 +429,9 @@ def _supersede_pending(conn: Connection, source: str, *, kind: str, now: datetim
         .where(
             held_changes.c.source == source,
             held_changes.c.kind == kind,
-            held_changes.c.status == "pending",
+            held_changes.c.status == HeldStatus.PENDING,
         )
-        .values(status="superseded", resolved_at=now, resolved_by="quarantine")
+        .values(status=HeldStatus.SUPERSEDED, resolved_at=now, resolved_by="quarantine")
     )
 
 
@@ -434,12 +440,12 @@ def _insert_held_feed(
 ) -> None:
     conn.execute(
         insert(held_changes).values(
-            kind="feed",
+            kind=HeldKind.FEED,
             source=source,
             run_id=run_id,
             detected_at=now,
             reason=reason,
-            status="pending",
+            status=HeldStatus.PENDING,
         )
     )
 
@@ -456,7 +462,7 @@ def retire_source(conn: Connection, source: str, run_id: int | None, now: dateti
     )
     conn.execute(
         insert(price_history),
-        [history_row(r.pk, run_id, now, "removed", r.price, None) for r in removals],
+        [history_row(r.pk, run_id, now, ChangeKind.REMOVED, r.price, None) for r in removals],
     )
     return len(removals)
 

@@ -15,10 +15,10 @@ from flask import Blueprint, Response, jsonify
 from ratecard.admin.auth import require_admin
 from ratecard.errors import Conflict, ServiceUnavailable
 from ratecard.extension import get_state
+from ratecard.vocabulary import JobName
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-REFRESH_JOB = "refresh"
 F = TypeVar("F", bound=Callable[..., Response])
 
 
@@ -53,7 +53,7 @@ def _dependencies_as_503(view: F) -> F:
 
 
 def _coordinator() -> Any:
-    coordinator = get_state().components.get("coordinator")
+    coordinator = get_state().coordinator
     if coordinator is None:
         raise ServiceUnavailable("this process runs no coordinator")
     return coordinator
@@ -65,12 +65,12 @@ def refresh() -> Response:
     """Start a refresh now under the lease: 202, or 409 when one is already running."""
     coordinator = _coordinator()
     try:
-        started = coordinator.trigger_now(REFRESH_JOB)
+        started = coordinator.trigger_now(JobName.REFRESH)
     except KeyError:
         raise ServiceUnavailable("the coordinator has no refresh job") from None
     if started:
         response = jsonify(
-            {"status": "started", "job": REFRESH_JOB, "instance_id": coordinator.instance_id}
+            {"status": "started", "job": JobName.REFRESH, "instance_id": coordinator.instance_id}
         )
         response.status_code = 202
         return response

@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
 
+from ratecard.api.openapi import RouteSpec, schema_model
 from ratecard.errors import NotFound, RatecardError, ServiceUnavailable, ValidationFailed
 from ratecard.extension import get_state
-from ratecard.prices.catalog import COMPONENT_KEY, CatalogCache, CatalogSnapshot, ServedModel
+from ratecard.prices.catalog import CatalogCache, CatalogSnapshot, ServedModel
 from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice, decimal_text
-from ratecard.prices.openapi import RouteSpec, schema_model
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 ROUTES: list[RouteSpec] = []
@@ -122,8 +122,7 @@ def model_item(served: ServedModel) -> dict[str, Any]:
 
 def catalog_cache() -> CatalogCache:
     """Return this app's catalog cache."""
-    cache: CatalogCache = get_state().components[COMPONENT_KEY]
-    return cache
+    return get_state().need_catalog_cache()
 
 
 def current_catalog() -> CatalogSnapshot:

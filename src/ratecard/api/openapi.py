@@ -47,8 +47,8 @@ class RouteSpec:
 
 
 def schema_model(name: str) -> Any:
-    """Return the pydantic model called `name` in ratecard.prices.schemas (imported lazily)."""
-    from ratecard.prices import schemas
+    """Return the pydantic model called `name` in ratecard.api.schemas (imported lazily)."""
+    from ratecard.api import schemas
 
     return getattr(schemas, name)
 
@@ -174,7 +174,7 @@ def openapi_document() -> Response:
     if _document is None:
         with _document_lock:
             if _document is None:
-                from ratecard.prices.api import ROUTES
+                from ratecard.api.routes import ROUTES
 
                 _document = build_document(ROUTES)
     return jsonify(_document)
