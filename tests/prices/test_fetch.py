@@ -12,8 +12,8 @@ import pytest
 
 from ratecard.prices.bundled import BUNDLED_DATE, BUNDLED_SOURCE, bundled_snapshot
 from ratecard.prices.feed_errors import FeedError
+from ratecard.prices.feeds import parse_feed
 from ratecard.prices.fetch import fetch_feed, make_http_client, retry_delay
-from ratecard.prices.normalize import parse_feed
 from ratecard.settings import Source
 from tests.support.feeds import FeedServer
 from tests.support.services import free_port

@@ -20,11 +20,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ratecard.errors import ServiceUnavailable
-from ratecard.prices.model import ModelPrice, Tier
+from ratecard.prices import codec
+from ratecard.prices.model import ModelPrice
 from ratecard.redis_keys import RedisKeys
 from ratecard.vocabulary import HeldKind, PriceStatus
 
@@ -110,26 +110,9 @@ class CatalogSnapshot:
 
 
 def _served_from_item(item: Mapping[str, Any]) -> ServedModel:
-    def dec(name: str) -> Decimal | None:
-        value = item.get(name)
-        return None if value is None else Decimal(value)
-
-    price = ModelPrice(
-        source=item["source"],
-        model_id=item["model_id"],
-        status=item["status"],
-        provider=item.get("provider"),
-        mode=item.get("mode"),
-        context_window=item.get("context_window"),
-        max_output_tokens=item.get("max_output_tokens"),
-        input_per_token=dec("input_per_token"),
-        output_per_token=dec("output_per_token"),
-        cache_read_per_token=dec("cache_read_per_token"),
-        cache_write_per_token=dec("cache_write_per_token"),
-        tiers=tuple(Tier.from_snapshot(t) for t in item.get("tiers") or ()),
-        units={k: Decimal(v) for k, v in (item.get("units") or {}).items()},
+    return ServedModel(
+        codec.from_item(item), item.get("last_observed_at"), item.get("last_changed_at")
     )
-    return ServedModel(price, item.get("last_observed_at"), item.get("last_changed_at"))
 
 
 class CatalogCache:

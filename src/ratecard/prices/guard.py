@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice, decimal_text
-from ratecard.prices.normalize import EXACT, ParsedFeed
+from ratecard.prices.feeds.common import ParsedFeed
+from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice
+from ratecard.prices.money import EXACT, decimal_text
 from ratecard.vocabulary import UNCHARGEABLE_STATUSES
 
 # Statuses whose prices are not numbers one can compare a factor against.

@@ -11,14 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from ratecard.errors import Conflict, NotFound, RatecardError
+from ratecard.prices import codec
 from ratecard.prices.run_records import RunInfo, abandon_run, finish_run, start_run
-from ratecard.prices.store import (
-    history_row,
-    load_source_rows,
-    price_from_snapshot,
-    price_to_row,
-    utcnow,
-)
+from ratecard.prices.store import history_row, load_source_rows, utcnow
 from ratecard.schema import held_changes, models, price_history
 from ratecard.vocabulary import ChangeKind, HeldKind, HeldStatus, JobName, RunOutcome, Trigger
 
@@ -51,10 +46,10 @@ def accept_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
         stored = rows.get(held.model_id)
         if stored is None:
             raise NotFound(f"model {held.model_id!r} of {held.source!r} no longer exists")
-        proposed = price_from_snapshot(held.proposed, held.source, held.model_id, stored.price)
+        proposed = codec.from_snapshot(held.proposed, held.source, held.model_id, stored.price)
         change = ChangeKind.RESTORED if stored.removed_at is not None else ChangeKind.CHANGED
         old = None if stored.removed_at is not None else stored.price
-        row = price_to_row(proposed)
+        row = codec.to_row(proposed)
         row.update(removed_at=None, last_seen_at=now, last_changed_at=now, last_run_id=run_id)
         conn.execute(update(models).where(models.c.id == stored.pk).values(row))
         conn.execute(

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
     from ratecard.extension import RatecardState
-    from ratecard.prices.normalize import ParsedFeed
+    from ratecard.prices.feeds import ParsedFeed
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +186,8 @@ def _fetch_one(
     control: RunControl,
 ) -> _Fetched:
     from ratecard.prices.feed_errors import FeedError
+    from ratecard.prices.feeds import parse_feed
     from ratecard.prices.fetch import fetch_feed
-    from ratecard.prices.normalize import parse_feed
 
     started = store.utcnow()
     # A pending held change is confirmed only by re-reading the feed: a 304 or an identical
@@ -332,7 +332,7 @@ def _store_source(
 def _bootstrap(deps: RefreshDeps, conn: Connection, run_id: int, now: datetime) -> SourceRecord:
     """Serve the snapshot bundled in the package: no source reachable and nothing served."""
     from ratecard.prices.bundled import bundled_snapshot
-    from ratecard.prices.normalize import parse_feed
+    from ratecard.prices.feeds import parse_feed
 
     source, body, snapshot_date = bundled_snapshot()
     parsed = parse_feed(source, body)

@@ -14,11 +14,9 @@ the row itself is written, so that an unchanged refresh writes nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -34,7 +32,8 @@ from sqlalchemy import (
     update,
 )
 
-from ratecard.prices.model import ModelPrice, Tier, decimal_text
+from ratecard.prices import codec
+from ratecard.prices.model import ModelPrice
 from ratecard.schema import held_changes, models, price_history, source_state
 from ratecard.vocabulary import ChangeKind, HeldKind, HeldStatus
 
@@ -42,64 +41,11 @@ if TYPE_CHECKING:
     from ratecard.prices.guard import GuardDecision
 
 BUNDLED_SOURCE = "bundled"
-# Runs whose transaction committed a catalog (every committed refresh gets a version).
-_DESCRIPTIVE = ("provider", "mode", "context_window", "max_output_tokens")
 
 
 def utcnow() -> datetime:
     """Return the current time, timezone-aware UTC (the only kind this module stores)."""
     return datetime.now(UTC)
-
-
-# --- conversions -----------------------------------------------------------------------------
-
-
-def price_to_row(price: ModelPrice) -> dict[str, Any]:
-    """Return the `models` column values for a normalized price."""
-    return {
-        "source": price.source,
-        "model_id": price.model_id,
-        "provider": price.provider,
-        "mode": price.mode,
-        "status": price.status,
-        "context_window": price.context_window,
-        "max_output_tokens": price.max_output_tokens,
-        "input_per_token": price.input_per_token,
-        "output_per_token": price.output_per_token,
-        "cache_read_per_token": price.cache_read_per_token,
-        "cache_write_per_token": price.cache_write_per_token,
-        "tiers": [tier.to_snapshot() for tier in price.tiers],
-        "units": {k: decimal_text(v) for k, v in sorted(price.units.items())},
-    }
-
-
-def row_to_price(row: Any) -> ModelPrice:
-    """Build a ModelPrice from a `models` row (Decimals exact, tiers and units from JSON)."""
-    return ModelPrice(
-        source=row.source,
-        model_id=row.model_id,
-        status=row.status,
-        provider=row.provider,
-        mode=row.mode,
-        context_window=row.context_window,
-        max_output_tokens=row.max_output_tokens,
-        input_per_token=row.input_per_token,
-        output_per_token=row.output_per_token,
-        cache_read_per_token=row.cache_read_per_token,
-        cache_write_per_token=row.cache_write_per_token,
-        tiers=tuple(Tier.from_snapshot(t) for t in json_value(row.tiers, ())),
-        units={k: Decimal(v) for k, v in json_value(row.units, {}).items()},
-    )
-
-
-def json_value(value: Any, empty: Any) -> Any:
-    """Return a JSON column's value, parsing it if it was selected as text (see ROW_COLUMNS)."""
-    if value is None:
-        return empty
-    if isinstance(value, str):
-        # Nearly every model has no tiers and no units: skip the parser for "[]" and "{}".
-        return empty if value in ("[]", "{}", "null") else json.loads(value)
-    return value
 
 
 # The models columns, with the JSON ones as text: loading 3,000 rows then costs 3,000 string
@@ -109,32 +55,6 @@ ROW_COLUMNS = [
     cast(models.c.tiers, Text).label("tiers"),
     cast(models.c.units, Text).label("units"),
 ]
-
-
-def price_from_snapshot(
-    snapshot: Mapping[str, Any], source: str, model_id: str, like: ModelPrice | None = None
-) -> ModelPrice:
-    """Rebuild a ModelPrice from a history/held snapshot; descriptive fields come from `like`."""
-
-    def dec(name: str) -> Decimal | None:
-        value = snapshot.get(name)
-        return None if value is None else Decimal(value)
-
-    return ModelPrice(
-        source=source,
-        model_id=model_id,
-        status=snapshot["status"],
-        provider=like.provider if like else None,
-        mode=like.mode if like else None,
-        context_window=like.context_window if like else None,
-        max_output_tokens=like.max_output_tokens if like else None,
-        input_per_token=dec("input_per_token"),
-        output_per_token=dec("output_per_token"),
-        cache_read_per_token=dec("cache_read_per_token"),
-        cache_write_per_token=dec("cache_write_per_token"),
-        tiers=tuple(Tier.from_snapshot(t) for t in snapshot.get("tiers") or ()),
-        units={k: Decimal(v) for k, v in (snapshot.get("units") or {}).items()},
-    )
 
 
 # --- loading what is served ------------------------------------------------------------------
@@ -152,7 +72,9 @@ class StoredModel:
 def load_source_rows(conn: Connection, source: str) -> dict[str, StoredModel]:
     """Return every row of `source` (served and removed) by model id."""
     result = conn.execute(select(*ROW_COLUMNS).where(models.c.source == source))
-    return {row.model_id: StoredModel(row.id, row_to_price(row), row.removed_at) for row in result}
+    return {
+        row.model_id: StoredModel(row.id, codec.from_row(row), row.removed_at) for row in result
+    }
 
 
 def served_prices(rows: Mapping[str, StoredModel]) -> dict[str, ModelPrice]:
@@ -178,7 +100,7 @@ def load_pending_held(
     )
     current = current or {}
     return {
-        row.model_id: price_from_snapshot(
+        row.model_id: codec.from_snapshot(
             row.proposed, source, row.model_id, current.get(row.model_id)
         )
         for row in conn.execute(query)
@@ -259,7 +181,7 @@ def apply_decision(
             continue
         if stored.removed_at is None and stored.price == price:
             continue  # the common case: nothing to write
-        values = price_to_row(price)
+        values = codec.to_row(price)
         values.update(b_pk=stored.pk, removed_at=None, last_seen_at=now, last_run_id=run_id)
         prices_moved = stored.removed_at is not None or not stored.price.same_prices(price)
         values["last_changed_at"] = now if prices_moved else None
@@ -304,8 +226,8 @@ def history_row(
         "run_id": run_id,
         "observed_at": now,
         "change": change,
-        "old": old.to_snapshot() if old is not None else None,
-        "new": new.to_snapshot() if new is not None else None,
+        "old": codec.to_snapshot(old) if old is not None else None,
+        "new": codec.to_snapshot(new) if new is not None else None,
     }
 
 
@@ -314,7 +236,7 @@ def _insert_models(
 ) -> list[dict[str, Any]]:
     params = []
     for price in prices:
-        values = price_to_row(price)
+        values = codec.to_row(price)
         values.update(first_seen_at=now, last_seen_at=now, last_changed_at=now, last_run_id=run_id)
         params.append(values)
     bulk_insert(conn, models, params)
@@ -413,8 +335,8 @@ def _resolve_and_hold(
                     "detected_at": now,
                     "reason": h.reason,
                     "factor": None if h.factor is None else str(h.factor),
-                    "old": h.old.to_snapshot() if h.old is not None else None,
-                    "proposed": h.proposed.to_snapshot(),
+                    "old": codec.to_snapshot(h.old) if h.old is not None else None,
+                    "proposed": codec.to_snapshot(h.proposed),
                     "status": HeldStatus.PENDING,
                 }
                 for h in decision.held
