@@ -48,6 +48,7 @@ UNCHARGEABLE_STATUSES = frozenset({PriceStatus.DYNAMIC, PriceStatus.UNPRICED})
 class RunOutcome(StrEnum):
     """How a run ended (`runs.outcome`, the refresh metric's label, job results)."""
 
+    RUNNING = "running"  # not finished (or its process died: the dashboard shows it)
     SUCCESS = "success"
     UNCHANGED = "unchanged"
     PARTIAL = "partial"  # some sources failed, the others were stored

@@ -70,7 +70,7 @@ def maintenance_job(
                     instance_id=ctx.instance_id,
                     trigger=ctx.trigger,
                     started_at=started,
-                    outcome="running",
+                    outcome=RunOutcome.RUNNING,
                 )
                 .returning(runs.c.id)
             ).scalar_one()

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ratecard.prices.feeds.common import ParsedFeed
+from ratecard.prices.feeds.parsing import ParsedFeed
 from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice
 from ratecard.prices.money import EXACT, decimal_text
 from ratecard.vocabulary import UNCHARGEABLE_STATUSES

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from ratecard.prices.store import SourceCounts, utcnow
 from ratecard.schema import run_sources, runs
-from ratecard.vocabulary import JobName
+from ratecard.vocabulary import JobName, RunOutcome
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def start_run(engine: Engine, info: RunInfo, now: datetime | None = None) -> int
                 instance_id=info.instance_id,
                 trigger=info.trigger,
                 started_at=now or utcnow(),
-                outcome="running",
+                outcome=RunOutcome.RUNNING,
             )
             .returning(runs.c.id)
         )

@@ -1,7 +1,7 @@
 """Feed formats behind a registry keyed by kind: one module per format, one parse_feed.
 
 Turning a feed body into exact ModelPrice records: the body is loaded once as JSON with
-Decimals (`common.load_json`), then handed to the parser registered for the source's kind.
+Decimals (`parsing.load_json`), then handed to the parser registered for the source's kind.
 Adding a format = one module with a `parse(source_name, document) -> ParsedFeed` function,
 one line in PARSERS and one FeedKind member (the settings accept exactly FEED_KINDS).
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from ratecard.prices.feed_errors import FeedError
 from ratecard.prices.feeds import litellm, openrouter
-from ratecard.prices.feeds.common import ParsedFeed, Rejection, load_json
+from ratecard.prices.feeds.parsing import ParsedFeed, Rejection, load_json
 from ratecard.settings import Source
 from ratecard.vocabulary import FeedKind
 

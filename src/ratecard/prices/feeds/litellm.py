@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ratecard.prices.feed_errors import FeedError
-from ratecard.prices.feeds.common import (
+from ratecard.prices.feeds.parsing import (
     EntryRejected,
     ParsedFeed,
     Rejection,
