@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 import pytest
 
@@ -33,3 +34,9 @@ def test_an_unregistered_component_is_a_clear_error() -> None:
         state.need_catalog_cache()
     with pytest.raises(ComponentMissing, match="coordinator"):
         state.need_coordinator()
+
+
+def test_the_api_schema_lists_exactly_the_price_statuses() -> None:
+    from ratecard.api.schemas import Status
+
+    assert get_args(Status) == tuple(PriceStatus)

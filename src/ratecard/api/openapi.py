@@ -1,5 +1,5 @@
 """GET /openapi.json: an OpenAPI 3.0 document generated from the route table and the very
-pydantic models that validate requests (see api.ROUTES), so it cannot drift from the code.
+pydantic models that validate requests (see routes.ROUTES), so it cannot drift from the code.
 
 Pydantic emits JSON Schema 2020-12 (`anyOf: [X, {type: null}]`, `const`); `to_openapi30`
 rewrites those few constructs into their OpenAPI 3.0 spelling (`nullable`, `enum`), the

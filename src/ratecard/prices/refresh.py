@@ -63,7 +63,7 @@ class RefreshDeps:
     on_committed: Callable[[Mapping[str, Any]], None] | None = None
     # Skip parsing a body byte-identical to the last accepted one (no held change pending).
     skip_identical_body: bool = True
-    # Extra keyword arguments for sources.fetch_feed (max_bytes, attempts, backoff).
+    # Extra keyword arguments for fetch.fetch_feed (max_bytes, attempts, backoff).
     fetch_options: Mapping[str, Any] = field(default_factory=dict)
 
 
