@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, jsonify
 
 from ratecard.admin.auth import require_admin
+from ratecard.api.openapi import RouteSpec
 from ratecard.errors import Conflict, ServiceUnavailable
 from ratecard.extension import get_state
-from ratecard.api.openapi import RouteSpec
 from ratecard.vocabulary import JobName
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

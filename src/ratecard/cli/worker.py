@@ -124,8 +124,8 @@ def run_once_command(as_json: bool, job: str, wait: float) -> None:
 def show_worker_status(as_json: bool) -> int:
     """Print the coordinator's status; return the exit code (1: no backend answers)."""
     app = _build_app(start_coordinator=False, role="cli")
-    from ratecard.extension import get_state
     from ratecard.background import get_coordinator
+    from ratecard.extension import get_state
 
     try:
         data = get_coordinator(app).status()
