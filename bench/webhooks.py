@@ -23,13 +23,13 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
+from ratecard.migrations.runner import Migrator  # noqa: E402
 from tests.changes.conftest import FEED, tiny_feed  # noqa: E402
 from tests.support.feeds import FeedServer  # noqa: E402
 from tests.support.receiver import WebhookReceiver  # noqa: E402
 
 from ratecard.app import create_app  # noqa: E402
 from ratecard.extension import get_state  # noqa: E402
-from ratecard.migrations.runner import Migrator  # noqa: E402
 from ratecard.prices.refresh import deps_from_state, refresh_catalog  # noqa: E402
 from ratecard.settings import Settings, parse_sources  # noqa: E402
 
@@ -104,7 +104,8 @@ def _latency_round(settings: Settings, feeds: FeedServer, rounds: int, wake: boo
     app = create_app(settings)
     state = get_state(app)
     deps = deps_from_state(state)
-    worker = state.components["delivery"]
+    worker = state.delivery
+    assert worker is not None
     with WebhookReceiver() as receiver:
         sub_id = _subscribe(app, receiver, "/latency")
         worker.start()
@@ -116,7 +117,7 @@ def _latency_round(settings: Settings, feeds: FeedServer, rounds: int, wake: boo
                 committed = time.time()  # the commit precedes this by the publish step only
                 assert report.outcome == "success", report
                 if wake:
-                    worker.notify()  # what ratecard.jobs.run_refresh does after a commit
+                    worker.notify()  # what ratecard.background.run_refresh does after a commit
                 deadline = committed + 10
                 while len(receiver.delivered("/latency")) <= n and time.time() < deadline:
                     time.sleep(0.002)
@@ -137,7 +138,8 @@ def throughput(settings: Settings, feeds: FeedServer, messages: int) -> None:
     app = create_app(settings)
     state = get_state(app)
     deps = deps_from_state(state)
-    worker = state.components["delivery"]
+    worker = state.delivery
+    assert worker is not None
     receivers = [WebhookReceiver().__enter__() for _ in range(10)]
     try:
         for i, receiver in enumerate(receivers):

@@ -56,7 +56,8 @@ class ChangesApp:
 
     @property
     def worker(self) -> DeliveryWorker:
-        worker: DeliveryWorker = get_state(self.app).components["delivery"]
+        worker = get_state(self.app).delivery
+        assert worker is not None
         return worker
 
     def refresh(self, body: bytes | None = None) -> Any:

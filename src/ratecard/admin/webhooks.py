@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, jsonify
 
 from ratecard.admin.auth import require_admin
+from ratecard.api.openapi import RouteSpec
 from ratecard.errors import ValidationFailed
 from ratecard.extension import get_state
-from ratecard.prices.openapi import RouteSpec
 
 bp = Blueprint("admin_webhooks", __name__, url_prefix="/admin/webhooks")
 ROUTES: list[RouteSpec] = []
@@ -71,7 +71,7 @@ def _now() -> Any:
 
 
 def _wake_delivery() -> None:
-    worker = get_state().components.get("delivery")
+    worker = get_state().delivery
     if worker is not None:
         worker.notify()
 
@@ -88,9 +88,9 @@ def _wake_delivery() -> None:
     )
 )
 def create_webhook() -> Response:
+    from ratecard.api.routes import parse_body
     from ratecard.changes import subscriptions
     from ratecard.changes.destinations import DestinationRefused, resolve_destination
-    from ratecard.prices.api import parse_body
 
     body = parse_body("WebhookCreate")
     url = body.url.strip()
@@ -239,8 +239,8 @@ def rotate_secret(webhook_id: str) -> Response:
     )
 )
 def list_deliveries(webhook_id: str) -> Response:
+    from ratecard.api.routes import parse_query
     from ratecard.changes import outbox, subscriptions
-    from ratecard.prices.api import parse_query
 
     query = parse_query("DeliveriesQuery")
 

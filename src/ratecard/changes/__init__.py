@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from ratecard.coordination.backends import LeaseBackends
     from ratecard.extension import RatecardState
 
-DELIVERY_COMPONENT = "delivery"
-
 
 def init_app(app: Flask) -> None:
     """Register the feed and the webhook admin blueprints (no I/O)."""

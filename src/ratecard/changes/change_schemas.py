@@ -1,6 +1,6 @@
 """Request and response models of the change feed and the webhook admin API (pydantic v2).
 
-Like prices.schemas: they validate requests and generate /openapi.json, imported lazily.
+Like api.schemas: they validate requests and generate /openapi.json, imported lazily.
 """
 
 from __future__ import annotations

@@ -30,12 +30,18 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from ratecard.schema import change_log_head, changes, held_changes, models, price_history
+from ratecard.vocabulary import ChangeKind, FeedChangeKind, HeldStatus
 
-KINDS = ("added", "removed", "changed", "held", "released")
+KINDS = tuple(FeedChangeKind)
 # price_history.change -> the feed's kind ("restored": the model is served again).
-HISTORY_KINDS = {"added": "added", "restored": "added", "changed": "changed", "removed": "removed"}
+HISTORY_KINDS = {
+    ChangeKind.ADDED: FeedChangeKind.ADDED,
+    ChangeKind.RESTORED: FeedChangeKind.ADDED,
+    ChangeKind.CHANGED: FeedChangeKind.CHANGED,
+    ChangeKind.REMOVED: FeedChangeKind.REMOVED,
+}
 # held_changes statuses that end a hold (the change applied, or dismissed).
-RELEASED_STATUSES = ("confirmed", "accepted", "rejected")
+RELEASED_STATUSES = (HeldStatus.CONFIRMED, HeldStatus.ACCEPTED, HeldStatus.REJECTED)
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,7 @@ def _history_entries(conn: Connection, run_id: int) -> list[_Pending]:
         (
             {
                 "run_id": run_id,
-                "kind": HISTORY_KINDS.get(row.change, "changed"),
+                "kind": HISTORY_KINDS.get(row.change, FeedChangeKind.CHANGED),
                 "source": row.source,
                 "model_id": row.model_id,
                 "provider": row.provider,
@@ -182,19 +188,23 @@ def _held_entries(conn: Connection, run_id: int, released: Sequence[int]) -> lis
     rehold = {
         (r.source, r.model_id, _canonical(r.proposed))
         for r in rows
-        if r.status == "superseded" and r.resolved_by == f"run:{run_id}"
+        if r.status == HeldStatus.SUPERSEDED and r.resolved_by == f"run:{run_id}"
     }
     providers = _providers(conn, {(r.source, r.model_id) for r in rows if r.model_id})
     out = []
     for row in rows:
-        if row.run_id == run_id and row.status == "pending":
+        if row.run_id == run_id and row.status == HeldStatus.PENDING:
             if (row.source, row.model_id, _canonical(row.proposed)) in rehold:
                 continue
-            kind, detail, when = "held", {"reason": row.reason}, row.detected_at
+            kind, detail, when = FeedChangeKind.HELD, {"reason": row.reason}, row.detected_at
         elif row.status in RELEASED_STATUSES and (
             row.resolved_by == f"run:{run_id}" or row.id in released
         ):
-            kind, detail, when = "released", {"resolution": row.status}, row.resolved_at
+            kind, detail, when = (
+                FeedChangeKind.RELEASED,
+                {"resolution": row.status},
+                row.resolved_at,
+            )
         else:
             continue
         fields = {
@@ -301,7 +311,7 @@ def _entry(row: Any) -> Change:
     else:
         old, new = row.held_old, row.held_new
         detail = {"held_id": row.held_id}
-        if row.kind == "held":
+        if row.kind == FeedChangeKind.HELD:
             detail["reason"] = row.held_reason
         else:
             detail["resolution"] = row.held_status

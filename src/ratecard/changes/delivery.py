@@ -40,6 +40,7 @@ from ratecard.changes.backoff import MAX_ATTEMPTS
 from ratecard.changes.destinations import DestinationRefused, resolve_destination
 from ratecard.changes.signing import signed_headers
 from ratecard.coordination.lease import CoordinationUnavailable
+from ratecard.vocabulary import DELIVERY_LEASE
 
 if TYPE_CHECKING:
     import httpx
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LEASE_NAME = "delivery"
+LEASE_NAME = DELIVERY_LEASE
 MAX_RESPONSE_BYTES = 4096  # of a receiver's answer, read and kept (as an excerpt) at most
 ERROR_EXCERPT = 200  # characters of a failed answer kept in last_error
 GAUGE_PERIOD = 5.0  # seconds between backlog counts in instances that do not send

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
 
-from ratecard.prices.openapi import RouteSpec
+from ratecard.api.openapi import RouteSpec
 
 blueprint = Blueprint("changes", __name__, url_prefix="/api")
 ROUTES: list[RouteSpec] = []
@@ -34,7 +34,7 @@ def route(spec: RouteSpec) -> Callable[[View], View]:
 
 
 def _read(call: Callable[[Any], Any]) -> Any:
-    from ratecard.prices.api import _database_call
+    from ratecard.api.routes import _database_call
 
     return _database_call(call)
 
@@ -56,8 +56,8 @@ def _filter(query: Any) -> Any:
     )
 )
 def list_changes() -> Response:
+    from ratecard.api.routes import parse_query
     from ratecard.changes.changelog import last_seq, read_changes
-    from ratecard.prices.api import parse_query
 
     query = parse_query("ChangesQuery")
     since = int(query.since)
@@ -86,9 +86,9 @@ def list_changes() -> Response:
     )
 )
 def changes_atom() -> Response:
+    from ratecard.api.routes import parse_query
     from ratecard.changes.atom import render_feed
     from ratecard.changes.changelog import read_changes
-    from ratecard.prices.api import parse_query
 
     query = parse_query("AtomQuery")
     entries = _read(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ratecard.prices.openapi import RouteSpec
+from ratecard.api.openapi import RouteSpec
 
 
 def change_routes() -> list[RouteSpec]:

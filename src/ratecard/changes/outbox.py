@@ -42,6 +42,7 @@ from ratecard.changes.backoff import MAX_ATTEMPTS, retry_delay
 from ratecard.changes.signing import new_message_id
 from ratecard.errors import Conflict, NotFound
 from ratecard.schema import webhook_events, webhook_subscriptions
+from ratecard.vocabulary import DeliveryStatus
 
 if TYPE_CHECKING:
     from ratecard.changes.changelog import Change
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 
 EVENT_TYPE = "prices.changed"
 PAGE_SIZE = 500  # changes per message: a first load of 3,000 models is six messages
-STATUSES = ("pending", "delivered", "dead")
 
 
 def db_now(conn: Connection) -> datetime:
@@ -106,7 +106,7 @@ def enqueue(conn: Connection, entries: Sequence[Change], now: datetime) -> int:
                     "changes": len(page),
                     "payload": json.dumps(body, separators=(",", ":")),
                     "created_at": now,
-                    "status": "pending",
+                    "status": DeliveryStatus.PENDING,
                     "attempts": 0,
                     "next_attempt_at": now,
                 }
@@ -153,7 +153,7 @@ def claim_due(
     head_of_queue = ~exists().where(
         and_(
             older.c.subscription_id == webhook_events.c.subscription_id,
-            older.c.status == "pending",
+            older.c.status == DeliveryStatus.PENDING,
             older.c.first_seq < webhook_events.c.first_seq,
         )
     )
@@ -165,7 +165,7 @@ def claim_due(
                 webhook_subscriptions.c.id == webhook_events.c.subscription_id,
             )
             .where(
-                webhook_events.c.status == "pending",
+                webhook_events.c.status == DeliveryStatus.PENDING,
                 webhook_subscriptions.c.paused == 0,
                 webhook_events.c.next_attempt_at <= now,
                 _claim_free(now),
@@ -189,7 +189,7 @@ def claim_due(
             update(webhook_events)
             .where(
                 webhook_events.c.id.in_(list(candidates)),
-                webhook_events.c.status == "pending",
+                webhook_events.c.status == DeliveryStatus.PENDING,
                 _claim_free(now),
             )
             .values(
@@ -263,12 +263,12 @@ def settle(
     }
     if result.ok:
         outcome = "delivered"
-        values.update(status="delivered", delivered_at=now)
+        values.update(status=DeliveryStatus.DELIVERED, delivered_at=now)
     else:
         delay = retry_delay(claimed.attempts, max_attempts)
         if delay is None:
             outcome = "dead"
-            values.update(status="dead")
+            values.update(status=DeliveryStatus.DEAD)
         else:
             outcome = "retry"
             values.update(next_attempt_at=now + timedelta(seconds=delay))
@@ -277,7 +277,7 @@ def settle(
         .where(
             webhook_events.c.id == claimed.id,
             webhook_events.c.claim_token == claimed.token,
-            webhook_events.c.status == "pending",
+            webhook_events.c.status == DeliveryStatus.PENDING,
         )
         .values(values)
     )
@@ -297,16 +297,16 @@ def redeliver(conn: Connection, subscription_id: str, message_id: str, now: date
     ).first()
     if row is None:
         raise NotFound(f"no delivery {message_id!r} for subscription {subscription_id!r}")
-    if row.status != "dead":
+    if row.status != DeliveryStatus.DEAD:
         raise Conflict(
             f"delivery {message_id!r} is {row.status}; only dead-lettered ones are redelivered",
             field="status",
         )
     conn.execute(
         update(webhook_events)
-        .where(webhook_events.c.id == message_id, webhook_events.c.status == "dead")
+        .where(webhook_events.c.id == message_id, webhook_events.c.status == DeliveryStatus.DEAD)
         .values(
-            status="pending",
+            status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=now,
             claim_token=None,
@@ -341,7 +341,9 @@ def list_deliveries(
             "attempts": row.attempts,
             "created_at": when(row.created_at),
             "last_attempt_at": when(row.last_attempt_at),
-            "next_attempt_at": when(row.next_attempt_at) if row.status == "pending" else None,
+            "next_attempt_at": when(row.next_attempt_at)
+            if row.status == DeliveryStatus.PENDING
+            else None,
             "delivered_at": when(row.delivered_at),
             "last_status_code": row.last_status_code,
             "last_error": row.last_error,
@@ -357,8 +359,8 @@ def backlog(conn: Connection) -> dict[str, int]:
     ).group_by(webhook_events.c.status, webhook_events.c.last_error.is_not(None))
     out = {"pending": 0, "failing": 0, "dead": 0}
     for status, failed_before, count in conn.execute(query):
-        if status in ("pending", "dead"):
-            out[status] += int(count)
-        if status == "pending" and failed_before:
+        if status in (DeliveryStatus.PENDING, DeliveryStatus.DEAD):
+            out[str(status)] += int(count)
+        if status == DeliveryStatus.PENDING and failed_before:
             out["failing"] += int(count)
     return out

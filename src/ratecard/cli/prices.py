@@ -104,8 +104,8 @@ def show(model: str, source: str | None, as_json: bool) -> None:
 def _model_item(conn: Any, model: str, source: str | None, preferred: list[str]) -> Any:
     from sqlalchemy import select
 
-    from ratecard.prices import queries, store
-    from ratecard.prices.api import model_item
+    from ratecard.api.routes import model_item
+    from ratecard.prices import codec, queries, store
     from ratecard.prices.catalog import ServedModel
     from ratecard.schema import held_changes
 
@@ -122,7 +122,7 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
     row = rows[chosen]
     state = store.load_source_state(conn, chosen)
     served = ServedModel(
-        price=store.row_to_price(row),
+        price=codec.from_row(row),
         last_observed_at=queries.iso(row.last_seen_at),
         last_changed_at=queries.iso(row.last_changed_at),
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 from ratecard.extension import RatecardState, get_state
+from ratecard.vocabulary import JobName
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -20,21 +21,18 @@ if TYPE_CHECKING:
     from ratecard.coordination.coordinator import Coordinator
     from ratecard.prices.refresh import RefreshReport
 
-REFRESH_JOB = "refresh"
-COMPONENT = "coordinator"
-
 
 def init_app(app: Flask) -> None:
     """Build the job registry and the coordinator (not started)."""
     state = get_state(app)
     coordinator = build_coordinator(state)
-    state.components[COMPONENT] = coordinator
+    state.coordinator = coordinator
     state.shutdown_hooks.append(coordinator.stop)
     # Issue 14: the webhook delivery loop, on the coordinator's lease backends.
-    from ratecard.changes import DELIVERY_COMPONENT, build_delivery
+    from ratecard.changes import build_delivery
 
     delivery = build_delivery(state, coordinator.backends)
-    state.components[DELIVERY_COMPONENT] = delivery
+    state.delivery = delivery
     state.shutdown_hooks.append(delivery.stop)
 
 
@@ -42,9 +40,9 @@ def build_coordinator(state: RatecardState) -> Coordinator:
     """Assemble the coordinator of one app instance from its settings and lazy services."""
     from ratecard.coordination.backends import LeaseBackends
     from ratecard.coordination.coordinator import Coordinator
+    from ratecard.coordination.instance_registry import InstanceRegistry
     from ratecard.coordination.jobs import Job, JobRegistry
     from ratecard.coordination.maintenance import JOB_NAME, maintenance_job
-    from ratecard.coordination.registry import InstanceRegistry
     from ratecard.redis_keys import RedisKeys
 
     settings = state.settings
@@ -57,7 +55,7 @@ def build_coordinator(state: RatecardState) -> Coordinator:
 
     jobs = JobRegistry(
         [
-            Job(REFRESH_JOB, settings.refresh_interval, lambda ctx: run_refresh(state, ctx)),
+            Job(JobName.REFRESH, settings.refresh_interval, lambda ctx: run_refresh(state, ctx)),
             Job(
                 JOB_NAME,
                 settings.maintenance_interval,
@@ -89,9 +87,8 @@ def run_refresh(state: RatecardState, ctx: JobContext) -> RefreshReport:
     report = refresh_catalog(deps_from_state(state), ctx)
     # Issue 14: if this instance holds the delivery lease, send the new messages now rather
     # than at its next poll (other instances' holders find them at theirs).
-    delivery = state.components.get("delivery")
-    if delivery is not None and report.committed:
-        delivery.notify()
+    if state.delivery is not None and report.committed:
+        state.delivery.notify()
     return report
 
 
@@ -106,8 +103,7 @@ def _record_lease(instance_id: str) -> Callable[[str, bool], None]:
 
 def get_coordinator(app: Flask) -> Coordinator:
     """Return the app's coordinator (built by init_app)."""
-    coordinator: Coordinator = get_state(app).components[COMPONENT]
-    return coordinator
+    return get_state(app).need_coordinator()
 
 
 def start(app: Flask) -> None:
@@ -118,4 +114,5 @@ def start(app: Flask) -> None:
     # Coordinator.start is itself guarded by the pid: a second call in this process (or an
     # object inherited across a fork, whose thread did not survive it) is handled there.
     get_coordinator(app).start()
-    state.components["delivery"].start()  # issue 14: webhook delivery loop
+    if state.delivery is not None:
+        state.delivery.start()  # issue 14: the webhook delivery loop

@@ -1,5 +1,5 @@
 """GET /openapi.json: an OpenAPI 3.0 document generated from the route table and the very
-pydantic models that validate requests (see api.ROUTES), so it cannot drift from the code.
+pydantic models that validate requests (see routes.ROUTES), so it cannot drift from the code.
 
 Pydantic emits JSON Schema 2020-12 (`anyOf: [X, {type: null}]`, `const`); `to_openapi30`
 rewrites those few constructs into their OpenAPI 3.0 spelling (`nullable`, `enum`), the
@@ -61,9 +61,9 @@ class RouteSpec:
 
 
 def schema_model(name: str) -> Any:
-    """Return the pydantic model called `name` in prices.schemas or changes.change_schemas."""
+    """Return the pydantic model called `name` in api.schemas or changes.schemas (lazily)."""
+    from ratecard.api import schemas
     from ratecard.changes import change_schemas  # issue 14
-    from ratecard.prices import schemas
 
     return getattr(schemas, name, None) or getattr(change_schemas, name)
 
@@ -216,9 +216,9 @@ def openapi_document() -> Response:
     if _document is None:
         with _document_lock:
             if _document is None:
-                from ratecard.admin.views import ADMIN_ROUTES
+                from ratecard.admin.endpoints import ADMIN_ROUTES
+                from ratecard.api.routes import ROUTES
                 from ratecard.changes.openapi_routes import change_routes  # issue 14
-                from ratecard.prices.api import ROUTES
 
                 _document = build_document([*ROUTES, *ADMIN_ROUTES, *change_routes()])
     return jsonify(_document)
