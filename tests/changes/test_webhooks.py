@@ -253,3 +253,23 @@ def test_a_slow_receiver_times_out_without_holding_up_another(
         f"/admin/webhooks/{slow['id']}/deliveries", headers=bearer()
     ).get_json()["items"]
     assert delivery["status"] == "pending" and "timeout" in delivery["last_error"]
+
+
+def test_a_message_waiting_for_its_retry_does_not_hold_back_the_next(
+    changes_app: ChangesApp,
+) -> None:
+    changes_app.refresh()
+    changes_app.subscribe("/flaky", fail_first=1)
+    changes_app.refresh(tiny_feed({"gpt-4o": "3e-06"}))
+    changes_app.refresh(tiny_feed({"gpt-4o": "4e-06"}))
+    changes_app.deliver()
+    # Both messages were tried (one at a time), though the first now waits for its retry.
+    first_round = [(a.message_id, a.status) for a in changes_app.receiver.arrivals]
+    assert [status for _, status in first_round] == [503, 503]
+    assert first_round[0][0] != first_round[1][0]
+
+    with changes_app.engine.begin() as conn:
+        conn.execute(update(webhook_events).values(next_attempt_at=datetime.now(UTC)))
+    changes_app.deliver()
+    seqs = sorted(seq for seq, _ in _changes_in(changes_app.receiver.delivered("/flaky")))
+    assert len(seqs) == 2 and len(changes_app.receiver.delivered("/flaky")) == 2

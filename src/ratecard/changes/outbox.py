@@ -140,22 +140,30 @@ class Claimed:
 def claim_due(
     conn: Connection, now: datetime, limit: int, claim_seconds: float, skip: Sequence[str] = ()
 ) -> list[Claimed]:
-    """Claim up to `limit` due messages, at most one per subscription (its oldest pending one).
+    """Claim up to `limit` due messages: per subscription, its oldest due one, if none is in flight.
 
-    One in flight per subscription keeps each receiver's messages in order and lets a slow
-    receiver hold one sending slot, not all of them.
+    One in flight per subscription lets a slow receiver hold one sending slot, not all of them.
+    A message waiting for its retry does not hold back the later ones (a receiver that failed
+    once would otherwise get one message per back-off period), so messages can arrive out of
+    order: each change carries its `seq` for that.
     """
     from ratecard.changes.subscriptions import Subscription
 
     if limit <= 0:
         return []
-    older = webhook_events.alias("older")
-    head_of_queue = ~exists().where(
-        and_(
-            older.c.subscription_id == webhook_events.c.subscription_id,
-            older.c.status == DeliveryStatus.PENDING,
-            older.c.first_seq < webhook_events.c.first_seq,
-        )
+    sibling = webhook_events.alias("sibling")
+    same_subscription = and_(
+        sibling.c.subscription_id == webhook_events.c.subscription_id,
+        sibling.c.status == DeliveryStatus.PENDING,
+    )
+    none_in_flight = ~exists().where(
+        same_subscription, sibling.c.claimed_until.is_not(None), sibling.c.claimed_until >= now
+    )
+    oldest_due = ~exists().where(
+        same_subscription,
+        sibling.c.first_seq < webhook_events.c.first_seq,
+        sibling.c.next_attempt_at <= now,
+        (sibling.c.claimed_until.is_(None)) | (sibling.c.claimed_until < now),
     )
     candidates = (
         conn.execute(
@@ -169,7 +177,8 @@ def claim_due(
                 webhook_subscriptions.c.paused == 0,
                 webhook_events.c.next_attempt_at <= now,
                 _claim_free(now),
-                head_of_queue,
+                none_in_flight,
+                oldest_due,
                 webhook_events.c.id.not_in(list(skip)) if skip else true(),
             )
             .order_by(webhook_events.c.first_seq)
