@@ -23,7 +23,7 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
-from ratecard.migrations.runner import Migrator  # noqa: E402
+from ratecard.migrations.upgrade import Migrator  # noqa: E402
 from tests.changes.conftest import FEED, tiny_feed  # noqa: E402
 from tests.support.feeds import FeedServer  # noqa: E402
 from tests.support.receiver import WebhookReceiver  # noqa: E402
