@@ -1,0 +1,127 @@
+"""Hostile input, second round (issue 15): one regression test per finding of the probe, then
+a sweep that sends every route in `app.url_map` (present and future) the same hostile inputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from ratecard.app import create_app
+from ratecard.extension import get_state
+from ratecard.settings import Settings, parse_sources
+from tests.admin.conftest import FEED, tiny_feed
+from tests.support.feeds import FeedServer
+
+TOKEN = "hostile-test-token-5e21"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+COST = {"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500}
+
+
+@pytest.fixture
+def feeds() -> Iterator[FeedServer]:
+    with FeedServer() as server:
+        server.set_body(FEED, tiny_feed())
+        yield server
+
+
+@pytest.fixture
+def make_app(
+    make_settings: Callable[..., Settings], feeds: FeedServer, migrated_sqlite_url: str
+) -> Iterator[Callable[..., Flask]]:
+    """Build an app with the admin token and the tiny feed; `refresh=True` loads the catalog."""
+    built: list[Flask] = []
+
+    def build(refresh: bool = True, **overrides: Any) -> Flask:
+        overrides.setdefault("database_url", migrated_sqlite_url)
+        overrides.setdefault("sources", parse_sources(f"litellm={feeds.url(FEED)}"))
+        app = create_app(make_settings(admin_token=TOKEN, **overrides))
+        built.append(app)
+        if refresh:
+            from ratecard.prices.refresh import deps_from_state, refresh_catalog
+
+            refresh_catalog(deps_from_state(get_state(app)))
+        return app
+
+    yield build
+    for app in built:
+        get_state(app).shutdown()
+
+
+@pytest.fixture
+def client(make_app: Callable[..., Flask]) -> FlaskClient:
+    return make_app().test_client()
+
+
+def error_of(response: Any, status: int) -> dict[str, Any]:
+    """Assert a JSON error answer with `status`; return its body."""
+    body = response.get_json(silent=True)
+    assert response.status_code == status, (response.status_code, response.data[:300])
+    assert body is not None and "error" in body, response.data[:300]
+    return dict(body)
+
+
+def forged_cursor(sort: str, *key: Any) -> str:
+    raw = json.dumps({"s": sort, "k": list(key)}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# --- finding 3: `at` near the date limits ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "at", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "9999-12-31T23:00:00-01:00"]
+)
+def test_at_whose_utc_time_leaves_the_calendar_is_a_422_naming_at(
+    client: FlaskClient, at: str
+) -> None:
+    body = error_of(client.post("/api/cost", json={**COST, "at": at}), 422)
+    assert body["field"] == "at"
+
+
+def test_at_just_inside_the_limits_still_prices(client: FlaskClient) -> None:
+    # The range check must not refuse valid times: year-9999 UTC is after every price.
+    response = client.post("/api/cost", json={**COST, "at": "9999-12-31T23:59:59+00:00"})
+    assert response.status_code == 200, response.data[:300]
+
+
+# --- finding 4: forged cursors holding NaN, sNaN, Infinity ----------------------------------
+
+
+@pytest.mark.parametrize("number", ["NaN", "sNaN", "-sNaN", "Infinity", "-Inf"])
+@pytest.mark.parametrize("sort", ["input_price", "-input_price", "output_price"])
+def test_a_cursor_with_a_non_finite_decimal_is_a_422_naming_cursor(
+    client: FlaskClient, number: str, sort: str
+) -> None:
+    cursor = forged_cursor(sort, 0, {"d": number}, "gpt-4o", "litellm")
+    body = error_of(client.get(f"/api/models?sort={sort}&limit=1&cursor={cursor}"), 422)
+    assert body["field"] == "cursor"
+
+
+# --- finding 5: held-change ids out of range ------------------------------------------------
+
+
+@pytest.mark.parametrize("held_id", [2**31, 2**31 + 1, 2**63, 2**64, 10**40, 0])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("action", ["accept", "reject"])
+def test_held_ids_out_of_range_are_404_on_both_databases(
+    make_app: Callable[..., Flask],
+    request: pytest.FixtureRequest,
+    database: str,
+    held_id: int,
+    action: str,
+) -> None:
+    url = request.getfixturevalue(f"migrated_{'pg' if database == 'postgresql' else 'sqlite'}_url")
+    client = make_app(refresh=False, database_url=url).test_client()
+    body = error_of(client.post(f"/admin/held/{held_id}/{action}", headers=AUTH), 404)
+    assert body["field"] == "held_id"
+
+
+def test_a_negative_held_id_is_a_json_404(client: FlaskClient) -> None:
+    error_of(client.post("/admin/held/-1/accept", headers=AUTH), 404)
