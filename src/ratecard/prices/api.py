@@ -255,6 +255,10 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, ...]:
         key = tuple(Decimal(p["d"]) if isinstance(p, dict) else p for p in data["k"])
         if not all(isinstance(p, str | int | Decimal) for p in key) or not key:
             raise ValueError("bad key")
+        # Only finite decimals: NaN, sNaN and Infinity parse, but comparing a signalling NaN
+        # raises InvalidOperation mid-listing (a 500), and no price we issue is ever one.
+        if any(isinstance(p, Decimal) and not p.is_finite() for p in key):
+            raise ValueError("not a finite decimal")
         return key
     except (ValueError, KeyError, TypeError, binascii.Error, ArithmeticError):
         raise ValidationFailed(
