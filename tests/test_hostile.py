@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -125,3 +126,45 @@ def test_held_ids_out_of_range_are_404_on_both_databases(
 
 def test_a_negative_held_id_is_a_json_404(client: FlaskClient) -> None:
     error_of(client.post("/admin/held/-1/accept", headers=AUTH), 404)
+
+
+# --- finding 8: credentials in a URL's query string -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u@h/db?password=x", "postgresql://u@h/db?password=***"),
+        ("postgresql://u@h/db?sslmode=require&password=s3cr%26t", "sslmode=require&password=***"),
+        ("postgresql://u@h/db?sslpassword=k3y&application_name=rc", "?sslpassword=***&applica"),
+        ("https://feeds.example/v1?api_key=abc123", "https://feeds.example/v1?api_key=***"),
+    ],
+)
+def test_redact_url_hides_credentials_in_the_query_string(url: str, shown: str) -> None:
+    from ratecard.settings import redact_url
+
+    assert shown in redact_url(url)
+
+
+def test_logs_hide_a_query_string_password_however_it_is_quoted() -> None:
+    from ratecard.logs import RedactingFormatter, secrets_of
+
+    url = "postgresql://u@db.internal/rc?password=pa%2Fss-x9"
+    settings = Settings.from_env({"DATABASE_URL": url})
+    formatter = RedactingFormatter(logging.Formatter("%(message)s"), secrets_of(settings))
+    for message in (f"connecting to {url}", "auth failed for pa/ss-x9", "pw pa%2Fss-x9 refused"):
+        record = logging.LogRecord("t", logging.ERROR, "f", 1, message, None, None)
+        line = formatter.format(record)
+        assert "pa/ss-x9" not in line and "pa%2Fss-x9" not in line, line
+
+
+def test_ratecard_migrate_prints_the_query_password_redacted(migrated_pg_url: str) -> None:
+    from tests.migrations.helpers import run_cli
+
+    base = migrated_pg_url.replace("postgresql+psycopg://", "postgresql://")
+    # The server trusts local connections: the password is ignored, but still a secret.
+    result = run_cli(["migrate"], f"{base}?password=hunter2-q")
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "hunter2-q" not in output
+    assert "password=***" in output

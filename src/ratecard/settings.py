@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ratecard.logs import redact_secrets
+
 SOURCE_KINDS = ("litellm", "openrouter")
 DATABASE_URL_SCHEMES = ("postgres://", "postgresql://", "postgresql+psycopg://", "sqlite:///")
 # Bounds shared with `ratecard serve --workers` and `ratecard fleet --workers`.
@@ -64,10 +66,11 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    if parts.password is not None:
+        # From the parsed netloc, not a pattern: a password may itself contain "@" or "/".
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        url = parts._replace(netloc=netloc).geturl()
+    return redact_secrets(url)  # query-string credentials (`?password=`), as logs do
 
 
 def parse_sources(raw: str) -> tuple[Source, ...]:
