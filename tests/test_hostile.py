@@ -168,3 +168,36 @@ def test_ratecard_migrate_prints_the_query_password_redacted(migrated_pg_url: st
     output = result.stdout + result.stderr
     assert "hunter2-q" not in output
     assert "password=***" in output
+
+
+# --- finding 7: no redirect echoing Host; trusted hosts -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin//worker", "//admin/worker", "/api//models", "/static//dashboard.css", "//"]
+)
+def test_a_doubled_slash_is_no_redirect_to_the_host_header(client: FlaskClient, path: str) -> None:
+    response = client.get(path, headers={"Host": "evil.example", **AUTH})
+    assert response.status_code < 300 or response.status_code >= 400, response.headers
+    assert "evil.example" not in response.headers.get("Location", "")
+
+
+def test_untrusted_hosts_get_a_json_400_on_every_area(make_app: Callable[..., Flask]) -> None:
+    app = make_app(refresh=False, trusted_hosts=("ratecard.example", ".internal"))
+    client = app.test_client()
+    for path in ("/api/models", "/admin/worker", "/", "/health/live", "/nowhere"):
+        body = error_of(client.get(path, headers={"Host": "evil.example", **AUTH}), 400)
+        assert body["error"] == "untrusted_host"
+    for host in ("ratecard.example", "ratecard.example:8443", "web-1.internal"):
+        response = client.get("/api/catalog", headers={"Host": host})
+        assert response.status_code == 200, (host, response.data[:200])
+
+
+def test_trusted_hosts_setting_is_read_and_validated() -> None:
+    from ratecard.settings import SettingsError
+
+    env = {"RATECARD_TRUSTED_HOSTS": " Ratecard.example , .internal "}
+    assert Settings.from_env(env).trusted_hosts == ("ratecard.example", ".internal")
+    assert Settings.from_env({}).trusted_hosts is None
+    with pytest.raises(SettingsError, match="RATECARD_TRUSTED_HOSTS"):
+        Settings.from_env({"RATECARD_TRUSTED_HOSTS": "https://ratecard.example/"})

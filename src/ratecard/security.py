@@ -5,6 +5,11 @@
   dashboard's JavaScript lives in static files, so the policy costs nothing.
 - Every response gets `X-Content-Type-Options: nosniff`, so a JSON body echoing user text can
   never be sniffed into HTML by an old browser.
+- No redirect echoes the Host header: werkzeug's slash merging answers `GET /admin//worker`
+  with `308 Location: http://<Host header>/admin/worker` (an open redirect, before any auth).
+  `ExactPathMap` turns merging off, and `RatecardFlask` makes the one redirect left (a missing
+  trailing slash) the 404 it is. `RATECARD_TRUSTED_HOSTS` (Flask's TRUSTED_HOSTS) refuses
+  other hosts with a JSON 400 for deployments that pin the Host header.
 - A body over `MAX_CONTENT_LENGTH` gets a JSON 413 before any view runs, whatever the route
   and whether or not the client announced the length (chunked uploads are counted as read).
 """
@@ -12,9 +17,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, NoReturn
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Flask, Request, Response, request
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
+from werkzeug.routing import Map, RequestRedirect
 
 from ratecard.errors import error_response
 
@@ -34,6 +41,30 @@ HTML_HEADERS = {
 # budget we close anyway (a client streaming gigabytes is not owed a polite answer).
 DRAIN_LIMIT = 64 * 1024 * 1024
 DRAIN_CHUNK = 256 * 1024
+
+
+class ExactPathMap(Map):
+    """werkzeug's URL map without slash merging (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["merge_slashes"] = False
+        super().__init__(*args, **kwargs)
+
+
+class RatecardFlask(Flask):
+    """Flask with `ExactPathMap`: set as a class attribute so that even the static route,
+    which Flask adds in its constructor, is built without slash merging."""
+
+    url_map_class = ExactPathMap
+
+    def raise_routing_exception(self, request: Request) -> NoReturn:
+        # werkzeug's trailing-slash redirect builds its absolute Location from the Host
+        # header (`GET //` -> 308 http://evil.example/). Our only rule ending in "/" is "/",
+        # whose slash no path can lack, so such a redirect only ever answers a path no client
+        # of ours sends: make it the 404 it is, never a redirect to a host the client named.
+        if isinstance(request.routing_exception, RequestRedirect):
+            raise NotFound()
+        super().raise_routing_exception(request)
 
 
 def register_security(app: Flask) -> None:

@@ -209,6 +209,14 @@ def _forwarded_ips(raw: str) -> str:
     return ",".join(items)
 
 
+def _hosts(raw: str) -> tuple[str, ...]:
+    items = tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+    # A host name, IP or `.suffix` (any subdomain); a port or path here is a misunderstanding.
+    if not items or any(not all(c.isalnum() or c in ".-" for c in item) for item in items):
+        raise ValueError(raw)
+    return items
+
+
 # --- the declarations ------------------------------------------------------------------------
 
 
@@ -470,6 +478,14 @@ DECLARATIONS: tuple[Setting, ...] = (
         default="127.0.0.1",
     ),
     Setting(
+        "RATECARD_TRUSTED_HOSTS",
+        "trusted_hosts",
+        _hosts,
+        accepts="a comma-separated list of host names (`.example.com` matches its subdomains)",
+        doc="Host headers the app answers; any other gets a JSON 400 (Flask's TRUSTED_HOSTS)",
+        default_doc="unset: any host",
+    ),
+    Setting(
         "PROMETHEUS_MULTIPROC_DIR",
         None,
         _text,
@@ -517,6 +533,7 @@ class Settings:
     bind: str = declared("RATECARD_BIND")
     preload: bool = declared("RATECARD_PRELOAD")
     forwarded_allow_ips: str = declared("FORWARDED_ALLOW_IPS")
+    trusted_hosts: tuple[str, ...] | None = declared("RATECARD_TRUSTED_HOSTS")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
