@@ -68,6 +68,13 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
     return dict(body)
 
 
+def error_free(response: Any) -> dict[str, Any]:
+    """Assert a 200 JSON answer; return its body."""
+    body = response.get_json(silent=True)
+    assert response.status_code == 200 and body is not None, response.data[:300]
+    return dict(body)
+
+
 def forged_cursor(sort: str, *key: Any) -> str:
     raw = json.dumps({"s": sort, "k": list(key)}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -201,3 +208,44 @@ def test_trusted_hosts_setting_is_read_and_validated() -> None:
     assert Settings.from_env({}).trusted_hosts is None
     with pytest.raises(SettingsError, match="RATECARD_TRUSTED_HOSTS"):
         Settings.from_env({"RATECARD_TRUSTED_HOSTS": "https://ratecard.example/"})
+
+
+# --- finding 6: no local file path in public output -----------------------------------------
+
+
+def test_a_failing_file_feed_shows_no_local_path_to_the_public(
+    make_app: Callable[..., Flask], tmp_path: Any
+) -> None:
+    missing = tmp_path / "private-feeds-7f3a" / "litellm.json"
+    app = make_app(sources=parse_sources(f"litellm=file://{missing}"))
+    client = app.test_client()
+    catalog = client.get("/api/catalog")
+    assert catalog.status_code == 200
+    errors = [s["error"] for s in error_free(catalog)["sources"] if s["error"]]
+    assert any("file not found" in e for e in errors), "the failed feed must be reported"
+    for path in ("/api/catalog", "/dashboard/status.json", "/", "/dashboard/live"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        text = response.get_data(as_text=True)
+        assert "private-feeds-7f3a" not in text and str(tmp_path) not in text, (path, text[:500])
+    assert "<path>" in catalog.get_data(as_text=True)
+    # The admin keeps the detail (the operator needs the path to fix it).
+    admin = client.get("/dashboard/status.json", headers=AUTH).get_data(as_text=True)
+    assert "private-feeds-7f3a" in admin
+    assert "private-feeds-7f3a" in client.get("/api/catalog", headers=AUTH).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("file not found: /srv/feeds/x.json", "file not found: <path>"),
+        ("cannot open '~/feeds/x.json'", "cannot open '<path>'"),
+        (r"missing C:\feeds\x.json", "missing <path>"),
+        ("TTL/3 and/or 1/2 of runs", "TTL/3 and/or 1/2 of runs"),  # not paths: kept
+    ],
+)
+def test_the_public_filter_masks_local_paths(text: str, shown: str) -> None:
+    from ratecard.dashboard.format import public_text
+
+    assert public_text(text) == shown
+    assert public_text(text, admin=True) == text

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
+from ratecard.logs import redact_secrets
 from ratecard.prices.model import decimal_text
 
 # The four per-token prices, with the short labels the dashboard shows.
@@ -21,7 +22,10 @@ PRICE_LABELS = {
 MAX_TEXT = 300
 _EXACT = Context(prec=200)  # wide enough that scaling to "per million" never rounds
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
-_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@/\s]*@")
+# A local file path (`/srv/feeds/x.json`, `~/x`, `./x`, `C:\\x`): where the files of a
+# file:// feed live is nobody's business but the operator's. A slash inside a word
+# ("and/or", "TTL/3") is not a path.
+_PATH = re.compile(r"(?<![\w.~:/\\-])(?:~|\.\.?)?/[^\s'\"<>]+|\b[A-Za-z]:\\[^\s'\"<>]+")
 
 
 def per_million(per_token: Decimal | str | None) -> str | None:
@@ -87,17 +91,18 @@ def public_text(
     hosts: Iterable[str] = (),
     admin: bool = False,
 ) -> str | None:
-    """Return text safe to show: secrets and URL passwords always removed; for the public,
-    URLs and host names too. Long texts are cut.
+    """Return text safe to show: secrets and URL credentials always removed; for the public,
+    URLs, local file paths and host names too. Long texts are cut.
+
+    The one filter every public text goes through (the status document, the dashboard,
+    /api/catalog): a new kind of leak is fixed here, once.
     """
     if text is None:
         return None
-    out = _URL_PASSWORD.sub(r"\1:***@", str(text))
-    for secret in secrets:
-        if secret:
-            out = out.replace(secret, "***")
+    out = redact_secrets(str(text), secrets)
     if not admin:
         out = _URL.sub("<url>", out)
+        out = _PATH.sub("<path>", out)
         for host in sorted({h for h in hosts if h}, key=len, reverse=True):
             # Whole names only: host "vm" must not mangle "vmstat" or "cvm.example".
             pattern = rf"(?<![\w.-]){re.escape(host)}(?![\w-])"

@@ -464,7 +464,26 @@ def get_catalog() -> Response:
             "updated_at": snapshot.updated_at,
             "models": len(snapshot.models),
             "counts": snapshot.counts_by_status,
-            "sources": list(snapshot.sources),
-            "held": list(snapshot.held),
+            "sources": [_shown(s, "error") for s in snapshot.sources],
+            "held": [_shown(h, "reason") for h in snapshot.held],
         }
     )
+
+
+def _shown(item: dict[str, Any], field: str) -> dict[str, Any]:
+    """Return `item` with its free text through the dashboard's public filter: a feed error
+    may name a local path or a host (`file not found: /srv/...`); the admin token sees all."""
+    import socket
+
+    from ratecard.admin.auth import is_admin
+    from ratecard.dashboard.format import public_text
+    from ratecard.logs import secrets_of
+
+    settings = get_state().settings
+    text = public_text(
+        item.get(field),
+        secrets=secrets_of(settings),
+        hosts=[socket.gethostname()],
+        admin=is_admin(),
+    )
+    return {**item, field: text}
