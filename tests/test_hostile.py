@@ -8,6 +8,7 @@ import base64
 import json
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from ratecard.extension import get_state
 from ratecard.settings import Settings, parse_sources
 from tests.admin.conftest import FEED, tiny_feed
 from tests.support.feeds import FeedServer
+from tests.support.processes import serve
 
 TOKEN = "hostile-test-token-5e21"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -214,7 +216,7 @@ def test_trusted_hosts_setting_is_read_and_validated() -> None:
 
 
 def test_a_failing_file_feed_shows_no_local_path_to_the_public(
-    make_app: Callable[..., Flask], tmp_path: Any
+    make_app: Callable[..., Flask], tmp_path: Path
 ) -> None:
     missing = tmp_path / "private-feeds-7f3a" / "litellm.json"
     app = make_app(sources=parse_sources(f"litellm=file://{missing}"))
@@ -249,3 +251,38 @@ def test_the_public_filter_masks_local_paths(text: str, shown: str) -> None:
 
     assert public_text(text) == shown
     assert public_text(text, admin=True) == text
+
+
+# --- finding 9: no gunicorn control socket shared by instances ------------------------------
+
+
+def test_two_instances_on_a_host_open_no_shared_control_socket(
+    migrated_sqlite_url: str, tmp_path: Path
+) -> None:
+    home, runtime = tmp_path / "home", tmp_path / "run"
+    home.mkdir()
+    runtime.mkdir()
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)}
+    instances = [
+        serve(
+            tmp_path / f"serve-{n}.log",
+            env=env,
+            DATABASE_URL=migrated_sqlite_url,
+            RATECARD_COORDINATOR="false",
+            RATECARD_INSTANCE_ID=f"ctl-{n}",
+            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / f"prom-{n}"),
+        )
+        for n in (1, 2)
+    ]
+    try:
+        for instance in instances:
+            instance.start().wait_ready("/health/startup")
+        # gunicorn 23+ would have created its per-user socket by now (before the workers).
+        sockets = [p for p in (*home.rglob("*"), *runtime.rglob("*")) if p.is_socket()]
+        assert sockets == [], f"control socket(s) shared by every instance: {sockets}"
+        assert instances[0].stop() == 0
+        with instances[1].client() as client:
+            assert client.get("/health/live").status_code == 200
+    finally:
+        for instance in instances:
+            instance.stop()
