@@ -340,3 +340,36 @@ def test_duplicate_json_keys_are_a_422_naming_the_key(
 )
 def test_bodies_that_are_not_json_are_a_400(client: FlaskClient, body: bytes) -> None:
     error_of(client.post("/api/cost", data=body, content_type="application/json"), 400)
+
+
+# --- finding 10: keyed host alias, no pid in public status ----------------------------------
+
+
+def test_the_host_alias_is_keyed_so_hashing_host_names_cannot_reverse_it() -> None:
+    import hashlib
+
+    from ratecard.dashboard.format import alias_key, host_alias
+
+    host = "ip-10-0-3-17.internal"
+    unkeyed = "host-" + hashlib.sha256(host.encode()).hexdigest()[:6]
+    assert host_alias(host) != unkeyed
+    assert host_alias(host, alias_key(TOKEN)) != unkeyed
+    # One alias per deployment (every instance derives the key from the same token)...
+    assert host_alias(host, alias_key(TOKEN)) == host_alias(host, alias_key(TOKEN))
+    # ...and another deployment's token gives another alias.
+    assert host_alias(host, alias_key(TOKEN)) != host_alias(host, alias_key("other-token"))
+
+
+def test_public_status_shows_no_process_id(make_app: Callable[..., Flask]) -> None:
+    import os
+    import socket
+
+    from ratecard.dashboard.format import alias_key, host_alias
+
+    instance_id = f"{socket.gethostname()}:{os.getpid()}"  # the default id's form
+    client = make_app(instance_id=instance_id).test_client()
+    public = error_free(client.get("/dashboard/status.json"))
+    assert public["served_by"]["id"] == host_alias(instance_id, alias_key(TOKEN))
+    assert f":{os.getpid()}" not in json.dumps(public)
+    admin = error_free(client.get("/dashboard/status.json", headers=AUTH))
+    assert admin["served_by"]["id"] == instance_id

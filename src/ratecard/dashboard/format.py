@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Context, Decimal, InvalidOperation
+from secrets import token_bytes
 from typing import Any
 
 from ratecard.logs import redact_secrets
@@ -79,9 +81,26 @@ def duration_words(seconds: float | None) -> str:
     return f"{minutes // 60} h {minutes % 60} min"
 
 
-def host_alias(host: str) -> str:
-    """Return a stable, non-revealing stand-in for a host name."""
-    return "host-" + hashlib.sha256(host.encode()).hexdigest()[:6]
+# Without an admin token there is no per-deployment secret to derive the alias key from: a
+# random key per process still makes aliases irreversible (they then differ per instance).
+_PROCESS_ALIAS_KEY = token_bytes(32)
+
+
+def alias_key(admin_token: str | None) -> bytes:
+    """Return the key host aliases are made with: derived from the deployment's admin token
+    (the same alias on every instance), else this process's random key."""
+    if not admin_token:
+        return _PROCESS_ALIAS_KEY
+    return hashlib.sha256(b"ratecard host alias\0" + admin_token.encode()).digest()
+
+
+def host_alias(host: str, key: bytes = _PROCESS_ALIAS_KEY) -> str:
+    """Return a stable, non-revealing stand-in for a host name (or `host:pid`).
+
+    Keyed (HMAC): a bare hash of the name could be reversed by hashing candidate host
+    names (`web-1`, `ip-10-0-0-5`...) until one matches.
+    """
+    return "host-" + hmac.new(key, host.encode(), hashlib.sha256).hexdigest()[:6]
 
 
 def public_text(
@@ -90,6 +109,7 @@ def public_text(
     secrets: Iterable[str] = (),
     hosts: Iterable[str] = (),
     admin: bool = False,
+    key: bytes = _PROCESS_ALIAS_KEY,
 ) -> str | None:
     """Return text safe to show: secrets and URL credentials always removed; for the public,
     URLs, local file paths and host names too. Long texts are cut.
@@ -104,9 +124,10 @@ def public_text(
         out = _URL.sub("<url>", out)
         out = _PATH.sub("<path>", out)
         for host in sorted({h for h in hosts if h}, key=len, reverse=True):
-            # Whole names only: host "vm" must not mangle "vmstat" or "cvm.example".
-            pattern = rf"(?<![\w.-]){re.escape(host)}(?![\w-])"
-            out = re.sub(pattern, host_alias(host), out)
+            # Whole names only: host "vm" must not mangle "vmstat" or "cvm.example". A
+            # `host:pid` instance id is aliased whole: the public sees no process ids.
+            pattern = rf"(?<![\w.-]){re.escape(host)}(?::\d+)?(?![\w-])"
+            out = re.sub(pattern, lambda m: host_alias(m.group(0), key), out)
     if len(out) > MAX_TEXT:
         out = out[: MAX_TEXT - 1] + "…"
     return out

@@ -528,7 +528,7 @@ def _shown(item: dict[str, Any], field: str) -> dict[str, Any]:
     import socket
 
     from ratecard.admin.auth import is_admin
-    from ratecard.dashboard.format import public_text
+    from ratecard.dashboard.format import alias_key, public_text
     from ratecard.logs import secrets_of
 
     settings = get_state().settings
@@ -537,5 +537,6 @@ def _shown(item: dict[str, Any], field: str) -> dict[str, Any]:
         secrets=secrets_of(settings),
         hosts=[socket.gethostname()],
         admin=is_admin(),
+        key=alias_key(settings.admin_token),
     )
     return {**item, field: text}
