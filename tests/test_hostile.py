@@ -373,3 +373,70 @@ def test_public_status_shows_no_process_id(make_app: Callable[..., Flask]) -> No
     assert f":{os.getpid()}" not in json.dumps(public)
     admin = error_free(client.get("/dashboard/status.json", headers=AUTH))
     assert admin["served_by"]["id"] == instance_id
+
+
+# --- finding 10: JSON bodies only; HSTS and Permissions-Policy ------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        None,
+        "application/jsonp",
+        "text/json",
+    ],
+)
+def test_cost_refuses_bodies_that_are_not_declared_json(
+    client: FlaskClient, content_type: str | None
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post("/api/cost", data=json.dumps(COST), headers=headers)
+    assert error_of(response, 415)["field"] == "Content-Type"
+
+
+def test_cost_accepts_json_with_a_charset(client: FlaskClient) -> None:
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    assert client.post("/api/cost", data=json.dumps(COST), headers=headers).status_code == 200
+
+
+def test_the_415_is_documented_in_openapi(client: FlaskClient) -> None:
+    document = error_free(client.get("/openapi.json"))
+    assert "415" in document["paths"]["/api/cost"]["post"]["responses"]
+
+
+@pytest.mark.parametrize("path", ["/", "/api/catalog", "/health/live", "/nowhere"])
+def test_permissions_policy_everywhere_and_hsts_only_over_https(
+    client: FlaskClient, path: str
+) -> None:
+    plain = client.get(path)
+    assert "camera=()" in plain.headers["Permissions-Policy"]
+    assert "Strict-Transport-Security" not in plain.headers
+    secure = client.get(path, base_url="https://localhost")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_a_client_cannot_claim_https_through_a_gunicorn_it_does_not_proxy(
+    migrated_sqlite_url: str, tmp_path: Path
+) -> None:
+    import httpx
+
+    instance = serve(
+        tmp_path / "serve.log",
+        DATABASE_URL=migrated_sqlite_url,
+        RATECARD_COORDINATOR="false",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"),
+        FORWARDED_ALLOW_IPS="10.9.9.9",  # not us: our X-Forwarded-Proto is not believed
+    )
+    try:
+        instance.start().wait_ready("/health/startup")
+        response = httpx.get(
+            f"{instance.base_url}/health/live", headers={"X-Forwarded-Proto": "https"}
+        )
+        assert response.status_code == 200
+        assert "strict-transport-security" not in response.headers
+        assert "permissions-policy" in response.headers
+    finally:
+        instance.stop()

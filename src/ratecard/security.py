@@ -4,7 +4,8 @@
   no inline style, no framing, no `<base>` rewriting, forms posting only to us. All of the
   dashboard's JavaScript lives in static files, so the policy costs nothing.
 - Every response gets `X-Content-Type-Options: nosniff`, so a JSON body echoing user text can
-  never be sniffed into HTML by an old browser.
+  never be sniffed into HTML by an old browser, and a deny-all `Permissions-Policy`; responses
+  sent over HTTPS get `Strict-Transport-Security`.
 - No redirect echoes the Host header: werkzeug's slash merging answers `GET /admin//worker`
   with `308 Location: http://<Host header>/admin/worker` (an open redirect, before any auth).
   `ExactPathMap` turns merging off, and `RatecardFlask` makes the one redirect left (a missing
@@ -31,6 +32,10 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+# The dashboard uses no camera, microphone, location, payment or USB: deny them to any page
+# and anything it might ever embed.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+HSTS = "max-age=31536000"
 HTML_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Referrer-Policy": "no-referrer",
@@ -93,8 +98,17 @@ def enforce_body_limit() -> None:
 
 
 def add_security_headers(response: Response) -> Response:
-    """Set nosniff on every response and the CSP family on HTML ones."""
+    """Set nosniff and Permissions-Policy on every response, the CSP family on HTML ones, and
+    HSTS on those sent over HTTPS."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    if request.is_secure:
+        # Only over HTTPS: browsers ignore HSTS on plain HTTP (RFC 6797 §8.1), and over
+        # HTTP it would only say we believe we are on TLS when we are not. `is_secure` is
+        # https only when the client reached gunicorn over TLS, or a proxy in
+        # FORWARDED_ALLOW_IPS said so (X-Forwarded-Proto): a client cannot claim it itself.
+        # No includeSubDomains: the operator's other hosts under the domain are not ours.
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if response.mimetype == "text/html":
         for name, value in HTML_HEADERS.items():
             response.headers.setdefault(name, value)

@@ -18,7 +18,13 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
 
-from ratecard.errors import NotFound, RatecardError, ServiceUnavailable, ValidationFailed
+from ratecard.errors import (
+    NotFound,
+    RatecardError,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from ratecard.extension import get_state
 from ratecard.prices.catalog import COMPONENT_KEY, CatalogCache, CatalogSnapshot, ServedModel
 from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice, decimal_text
@@ -73,6 +79,12 @@ def parse_body(model_name: str) -> Any:
     """
     from pydantic import ValidationError
 
+    if request.mimetype != "application/json":
+        # text/plain, form and multipart bodies are "simple" requests a browser sends cross-site
+        # without a CORS preflight; insisting on JSON makes every such POST a preflighted one.
+        raise UnsupportedMediaType(
+            "the body must be sent as Content-Type: application/json", field="Content-Type"
+        )
     raw = request.get_data(cache=False)
     model = schema_model(model_name)
     data = _parse_json(raw)
@@ -426,7 +438,13 @@ def _resolve_source(model_id: str, source: str | None) -> str:
         "price_request",
         "The exact cost of a request, now or with the prices in force at `at`.",
         body="CostRequest",
-        responses={200: "CostOut", 400: "ErrorOut", 413: "ErrorOut", **_COMMON_ERRORS},
+        responses={
+            200: "CostOut",
+            400: "ErrorOut",
+            413: "ErrorOut",
+            415: "ErrorOut",
+            **_COMMON_ERRORS,
+        },
         body_example={"model": EXAMPLE_MODEL, "input_tokens": 1000, "output_tokens": 500},
     )
 )
