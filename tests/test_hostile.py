@@ -440,3 +440,128 @@ def test_a_client_cannot_claim_https_through_a_gunicorn_it_does_not_proxy(
         assert "permissions-policy" in response.headers
     finally:
         instance.stop()
+
+
+# --- every route, present and future: the hostile inputs of each class above ----------------
+
+HOSTILE_SEGMENTS = {
+    "int": ["0", "-1", str(2**31), str(2**63), str(2**64), "9" * 400, "1e3", "NaN"],
+    "default": ["gpt-4o", "x" * 3000, "%00", "..%2F..%2Fetc%2Fpasswd", "NaN", "-Infinity"],
+}
+HOSTILE_QUERIES = [
+    *(
+        f"cursor={forged_cursor(s, 0, {'d': n}, 'a', 'b')}&sort={s}"
+        for s in ("input_price", "-output_price")
+        for n in ("NaN", "sNaN", "Infinity")
+    ),
+    f"cursor={'A' * 1999}",
+    "cursor=%00",
+    f"cursor={forged_cursor('id', 10**400)}",
+    "at=9999-12-31T23:59:59-23:59",
+    "at=0001-01-01T00:00:00%2B23:59",
+    "limit=NaN",
+    "limit=1e309",
+    "limit=-1",
+    f"page={10**30}",
+    "sort=%00",
+    f"q={'x' * 5000}",
+    "source=%00",
+]
+HOSTILE_BODIES: list[tuple[str | None, bytes]] = [
+    ("text/plain", json.dumps(COST).encode()),
+    ("application/x-www-form-urlencoded", b"model=gpt-4o&input_tokens=1"),
+    (
+        "multipart/form-data; boundary=zz",
+        b"--zz\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--zz--\r\n",
+    ),
+    (None, json.dumps(COST).encode()),
+    ("application/json", b'{"model": "gpt-4o", "input_tokens": NaN, "output_tokens": 1}'),
+    ("application/json", json.dumps({**COST, "at": "9999-12-31T23:59:59-23:59"}).encode()),
+    ("application/json", json.dumps({**COST, "at": "0001-01-01T00:00:00+23:59"}).encode()),
+    ("application/json", b'{"model": "a", "model": "b", "input_tokens": 1, "output_tokens": 1}'),
+    ("application/json", b"[" * 50_000 + b"]" * 50_000),
+    ("application/json", b"\xff\xfe\x00garbage"),
+    ("application/json", json.dumps({f"k{n}": n for n in range(20_000)}).encode()),
+]
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "FOO"]
+
+
+def hostile_paths(rule: Any) -> list[str]:
+    """The rule's URL with each hostile value in each of its variable parts."""
+    from werkzeug.routing import IntegerConverter
+
+    paths = []
+    for name, converter in rule._converters.items():
+        kind = "int" if isinstance(converter, IntegerConverter) else "default"
+        for value in HOSTILE_SEGMENTS[kind]:
+            values = {n: ("1" if n != name else value) for n in rule.arguments}
+            path = rule.rule
+            for arg, text in values.items():
+                path = _replace_argument(path, arg, text)
+            paths.append(path)
+    return paths or [rule.rule]
+
+
+def _replace_argument(path: str, arg: str, text: str) -> str:
+    import re
+
+    return re.sub(rf"<(?:[^<>:]+:)?{re.escape(arg)}>", text, path)
+
+
+def test_every_route_answers_every_hostile_input_without_a_500(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app()
+    client = app.test_client()
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
+    assert len(rules) >= 20, "the sweep must see every route"
+    failures: list[str] = []
+    requests = 0
+
+    def check(method: str, path: str, **kwargs: Any) -> None:
+        nonlocal requests
+        requests += 1
+        response = client.open(path, method=method, **kwargs)
+        status = response.status_code
+        where = f"{method} {path[:120]} {str(kwargs)[:160]} -> {status}"
+        # A readiness probe's 503 is its answer ("not ready"), not a failure.
+        if status >= 500 and not (status == 503 and path.startswith("/health")):
+            failures.append(where + f" {response.data[:200]!r}")
+        elif path.startswith(("/api", "/admin")) and status >= 400 and method != "HEAD":
+            body = response.get_json(silent=True)
+            if not (isinstance(body, dict) and "error" in body):
+                failures.append(where + f" not a JSON error: {response.data[:200]!r}")
+        if "evil.example" in response.headers.get("Location", ""):
+            failures.append(where + " redirects to the Host header")
+
+    for rule in rules:
+        for auth in ({}, AUTH):
+            for path in hostile_paths(rule):
+                for method in METHODS:
+                    check(method, path, headers={**auth, "Host": "evil.example"})
+                method = sorted(set(rule.methods or ("GET",)) - {"HEAD", "OPTIONS"})[0]
+                for query in HOSTILE_QUERIES:
+                    check(method, f"{path}?{query}", headers=auth)
+                for content_type, body in HOSTILE_BODIES:
+                    headers = {**auth, **({"Content-Type": content_type} if content_type else {})}
+                    check("POST", path, data=body, headers=headers)
+    assert not failures, f"{len(failures)} of {requests} hostile requests:\n" + "\n".join(
+        failures[:40]
+    )
+
+
+def test_every_route_with_a_json_body_refuses_other_content_types(
+    make_app: Callable[..., Flask],
+) -> None:
+    from ratecard.admin.views import ADMIN_ROUTES
+    from ratecard.prices.api import ROUTES
+
+    client = make_app(refresh=False).test_client()
+    with_body = [spec for spec in (*ROUTES, *ADMIN_ROUTES) if spec.body is not None]
+    assert with_body, "POST /api/cost at least takes a JSON body"
+    for spec in with_body:
+        path = _replace_argument(spec.rule, "model_id", "gpt-4o")
+        for content_type, body in HOSTILE_BODIES[:4]:
+            headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
+            response = client.open(path, method=spec.method, data=body, headers=headers)
+            assert error_of(response, 415)["field"] == "Content-Type", (spec.rule, content_type)
