@@ -565,3 +565,10 @@ def test_every_route_with_a_json_body_refuses_other_content_types(
             headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
             response = client.open(path, method=spec.method, data=body, headers=headers)
             assert error_of(response, 415)["field"] == "Content-Type", (spec.rule, content_type)
+
+
+def test_a_huge_unknown_key_is_named_not_echoed(client: FlaskClient) -> None:
+    body = json.dumps({**COST, "k" * 500_000: 1}).encode()
+    response = client.post("/api/cost", data=body, content_type="application/json")
+    assert error_of(response, 422)["field"].startswith("kkk")
+    assert len(response.data) < 1000
