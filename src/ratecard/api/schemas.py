@@ -7,10 +7,10 @@ import and start-up must stay fast.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 MAX_TOKENS = 10**12
 PAGE_LIMIT_MAX = 500
@@ -92,6 +92,20 @@ class CostRequest(BaseModel):
         default=None, description="ISO 8601 time: price with the prices then in force."
     )
     source: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _at_in_utc_range(cls, value: datetime | None) -> datetime | None:
+        # The API compares `at` in UTC: an offset time within a day of year 1 or 9999
+        # (`9999-12-31T23:59:59-23:59`) has no UTC datetime, and converting it overflows.
+        if value is not None and value.tzinfo is not None:
+            try:
+                value.astimezone(UTC)
+            except OverflowError:
+                raise ValueError(
+                    "out of range: its UTC time is before year 1 or after 9999"
+                ) from None
+        return value
 
 
 # --- responses (documented in /openapi.json; built as plain dicts for speed) ------------------
