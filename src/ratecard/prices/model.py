@@ -68,6 +68,8 @@ class ModelPrice:
     tiers: tuple[Tier, ...] = ()
     # Other priced units the source gives: per_request, per_image, per_second, web_search...
     units: Mapping[str, Decimal] = field(default_factory=dict)
+    # OpenRouter's `~maker/x-latest` aliases name the model they stand for today (its slug).
+    alias_target: str | None = None
 
     def to_snapshot(self) -> dict[str, Any]:
         """The prices (not the descriptive fields) as JSON-safe decimal strings."""
