@@ -327,6 +327,7 @@ def test_openapi_document_is_generated_from_the_validators(sqlite_client: FlaskC
         "/api/models/{model_id}/history",
         "/api/cost",
         "/api/catalog",
+        "/api/disagreements",
     }
     cost_schema = doc["components"]["schemas"]["CostRequest"]
     assert cost_schema["properties"]["input_tokens"]["maximum"] == 10**12

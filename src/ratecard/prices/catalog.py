@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ratecard.errors import ServiceUnavailable
@@ -30,6 +31,8 @@ from ratecard.redis_keys import RedisKeys
 if TYPE_CHECKING:
     from redis import Redis
     from sqlalchemy import Engine
+
+    from ratecard.prices.identity import ModelIndex
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,16 @@ class CatalogSnapshot:
         """The catalog before any refresh committed."""
         return cls(version=None, updated_at=None, models=())
 
+    @cached_property
+    def identity(self) -> ModelIndex:
+        """The resolver and cross-source links over this version (built once, on first use).
+
+        Cached on the immutable snapshot, so it is rebuilt exactly when the version moves.
+        """
+        from ratecard.prices.identity import ModelIndex
+
+        return ModelIndex([m.price for m in self.models])
+
     @property
     def counts_by_status(self) -> dict[str, int]:
         """Return how many models are served per price status."""
@@ -129,6 +142,7 @@ def _served_from_item(item: Mapping[str, Any]) -> ServedModel:
         cache_write_per_token=dec("cache_write_per_token"),
         tiers=tuple(Tier.from_snapshot(t) for t in item.get("tiers") or ()),
         units={k: Decimal(v) for k, v in (item.get("units") or {}).items()},
+        alias_target=item.get("alias_target"),
     )
     return ServedModel(price, item.get("last_observed_at"), item.get("last_changed_at"))
 

@@ -70,6 +70,7 @@ def price_to_row(price: ModelPrice) -> dict[str, Any]:
         "cache_write_per_token": price.cache_write_per_token,
         "tiers": [tier.to_snapshot() for tier in price.tiers],
         "units": {k: decimal_text(v) for k, v in sorted(price.units.items())},
+        "alias_target": price.alias_target,
     }
 
 
@@ -89,6 +90,7 @@ def row_to_price(row: Any) -> ModelPrice:
         cache_write_per_token=row.cache_write_per_token,
         tiers=tuple(Tier.from_snapshot(t) for t in json_value(row.tiers, ())),
         units={k: Decimal(v) for k, v in json_value(row.units, {}).items()},
+        alias_target=row.alias_target,
     )
 
 
@@ -134,6 +136,7 @@ def price_from_snapshot(
         cache_write_per_token=dec("cache_write_per_token"),
         tiers=tuple(Tier.from_snapshot(t) for t in snapshot.get("tiers") or ()),
         units={k: Decimal(v) for k, v in (snapshot.get("units") or {}).items()},
+        alias_target=like.alias_target if like else None,
     )
 
 
