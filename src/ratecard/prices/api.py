@@ -300,7 +300,7 @@ def get_model(model_id: str) -> Response:
     served = snapshot.find(resolution.price.model_id, resolution.price.source)
     assert served is not None  # the resolver answers with an entry of this snapshot
     body = model_item(served)
-    body.update(_identity_fields(snapshot, resolution))
+    body.update(identity_fields(snapshot, resolution))
     body["held_change"] = snapshot.held_by_model.get((served.price.source, served.price.model_id))
     body["catalog_version"] = snapshot.version
     body["at"] = None
@@ -313,7 +313,7 @@ def resolve_model(snapshot: CatalogSnapshot, model_id: str, source: str | None) 
     return snapshot.identity.resolve(model_id, source, preferred_sources())
 
 
-def _identity_fields(snapshot: CatalogSnapshot, resolution: Resolution) -> dict[str, Any]:
+def identity_fields(snapshot: CatalogSnapshot, resolution: Resolution) -> dict[str, Any]:
     """The resolution, the same model in other sources, and where their prices differ."""
     from ratecard.prices.identity import price_differences
 

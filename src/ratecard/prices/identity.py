@@ -110,17 +110,20 @@ def _is_own_prefix(prefix: str, provider: str | None) -> bool:
 def split_id(model_id: str, provider: str | None) -> tuple[str | None, str]:
     """Return (canonical provider, name) of an id: the provider's own prefix dropped.
 
-    An OpenRouter-style id (`openai/gpt-4o`, `openrouter/openai/gpt-4o`) names its maker.
+    An OpenRouter-style id (`openai/gpt-4o`, `openrouter/openai/gpt-4o`) names its maker; an
+    alias's `~` stays on the name (`~claude-haiku-latest` is not `claude-haiku-latest`).
     """
     text = model_id.strip()
+    tilde = "~" if text.startswith("~") else ""
+    text = text.removeprefix("~")
     canonical = canonical_provider(provider)
     first, slash, rest = text.partition("/")
     if slash and rest and _is_own_prefix(first, provider):
         text = rest
     if canonical == OPENROUTER and "/" in text:
         maker, _, name = text.partition("/")
-        return canonical_provider(maker), name
-    return canonical, text
+        return canonical_provider(maker), tilde + name
+    return canonical, tilde + text
 
 
 def link_key(price: ModelPrice) -> LinkKey | None:
