@@ -62,6 +62,11 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def post(client: FlaskClient, body: dict[str, Any]) -> tuple[int, Any]:
+    response = client.post("/api/cost", json=body)
+    return response.status_code, response.json
+
+
 def get(client: FlaskClient, url: str) -> Any:
     response = client.get(url)
     return response.status_code, response.json
@@ -117,27 +122,21 @@ def test_ambiguous_is_409_with_candidates_and_unknown_is_404(client: FlaskClient
     for other_model in ("claude-sonnet-4", "gpt-4", "openai/claude-sonnet-4-20250514"):
         status, body = get(client, f"/api/models/{other_model}")
         assert (status, body["error"]) == (404, "not_found"), other_model
-    cost = client.post(
-        "/api/cost", json={"model": "llama-x", "input_tokens": 1, "output_tokens": 1}
-    )
-    assert cost.status_code == 409 and len(cost.json["candidates"]) == 2
+    status, body = post(client, {"model": "llama-x", "input_tokens": 1, "output_tokens": 1})
+    assert status == 409 and len(body["candidates"]) == 2
 
 
 def test_cost_resolves_its_model(client: FlaskClient) -> None:
-    response = client.post(
-        "/api/cost",
-        json={"model": " GPT-4o ", "input_tokens": 1_000_000, "output_tokens": 0},
-    )
-    assert response.status_code == 200, response.json
-    assert (response.json["model"], response.json["total"]) == ("gpt-4o", "2.5")
-    assert response.json["resolved"] == {"requested": " GPT-4o ", "by": "case"}
-    on_openrouter = client.post(
-        "/api/cost",
-        json={"model": "deepseek-chat", "source": "openrouter", "input_tokens": 0,
-              "output_tokens": 1_000_000},
+    status, body = post(client, {"model": " GPT-4o ", "input_tokens": 10**6, "output_tokens": 0})
+    assert status == 200, body
+    assert (body["model"], body["total"]) == ("gpt-4o", "2.5")
+    assert body["resolved"] == {"requested": " GPT-4o ", "by": "case"}
+    status, body = post(
+        client,
+        {"model": "deepseek-chat", "source": "openrouter", "input_tokens": 0,
+         "output_tokens": 10**6},
     )  # fmt: skip
-    assert on_openrouter.json["model"] == "deepseek/deepseek-chat"
-    assert on_openrouter.json["total"] == "1.0287"
+    assert (body["model"], body["total"]) == ("deepseek/deepseek-chat", "1.0287")
 
 
 def test_disagreements_route(client: FlaskClient) -> None:
