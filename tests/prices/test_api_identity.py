@@ -197,3 +197,16 @@ def test_openapi_documents_resolution(client: FlaskClient) -> None:
     }
     assert "candidates" in doc["components"]["schemas"]["AmbiguousOut"]["properties"]
     assert "/api/disagreements" in doc["paths"]
+
+
+def test_dashboard_disagreements_page_and_model_page_resolution(client: FlaskClient) -> None:
+    page = client.get("/disagreements")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-model="deepseek/deepseek-chat"' in html
+    assert "2.44929" in html and "1.0287" in html  # the ratio, and OpenRouter's output per 1M
+    assert 'data-model="openrouter/auto"' in html
+    moved = client.get("/models/GPT-4o")
+    assert moved.status_code == 302
+    assert moved.headers["Location"].endswith("/models/gpt-4o")
+    assert client.get("/models/no-such-model").status_code == 404
