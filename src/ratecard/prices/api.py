@@ -297,15 +297,28 @@ def get_model(model_id: str) -> Response:
     if query.at is not None:
         return jsonify(_model_at(snapshot, model_id, query.source, _as_utc(query.at)))
     resolution = resolve_model(snapshot, model_id, query.source)
-    served = snapshot.find(resolution.price.model_id, resolution.price.source)
-    assert served is not None  # the resolver answers with an entry of this snapshot
-    body = model_item(served)
-    body.update(identity_fields(snapshot, resolution))
-    body["held_change"] = snapshot.held_by_model.get((served.price.source, served.price.model_id))
-    body["catalog_version"] = snapshot.version
-    body["at"] = None
-    body["priced_since"] = None
+    body = dict(_served_body(snapshot, resolution))
+    body["resolved"] = resolution.to_json()
     return jsonify(body)
+
+
+def _served_body(snapshot: CatalogSnapshot, resolution: Resolution) -> dict[str, Any]:
+    """A served model's answer minus `resolved`: built once per catalog version, then reused
+    (the linked entries' prices and disagreements would otherwise cost every request)."""
+    price = resolution.price
+    key = ("model", price.source, price.model_id)
+    body: dict[str, Any] | None = snapshot.memo.get(key)
+    if body is None:
+        served = snapshot.find(price.model_id, price.source)
+        assert served is not None  # the resolver answers with an entry of this snapshot
+        body = model_item(served)
+        body.update(identity_fields(snapshot, resolution))
+        body["held_change"] = snapshot.held_by_model.get((price.source, price.model_id))
+        body["catalog_version"] = snapshot.version
+        body["at"] = None
+        body["priced_since"] = None
+        snapshot.memo[key] = body
+    return body
 
 
 def resolve_model(snapshot: CatalogSnapshot, model_id: str, source: str | None) -> Resolution:

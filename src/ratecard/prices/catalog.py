@@ -102,6 +102,11 @@ class CatalogSnapshot:
 
         return ModelIndex([m.price for m in self.models])
 
+    @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """Per-version memo of derived answers (a model's body): valid as long as the snapshot."""
+        return {}
+
     @property
     def counts_by_status(self) -> dict[str, int]:
         """Return how many models are served per price status."""
