@@ -111,7 +111,10 @@ def _record(
         if newest:
             report.counts = _apply_as_current(conn, name, parsed, run_id, when)
         else:
-            boundary = min(t for t in (next_observation, later_change) if t is not None)
+            # Where the state before T resumes: the next observation; failing that (only an
+            # admin's accepted change lies after T), that change.
+            boundary = next_observation or later_change
+            assert boundary is not None  # not newest: one of the two exists
             report.counts, report.rebased = _insert_in_past(
                 conn, name, parsed.models, run_id, when, boundary, next_observation
             )
