@@ -22,7 +22,8 @@ def lite(model_id: str, i: str | None, o: str | None, provider: str, **kw: Any) 
 
 
 def router(model_id: str, i: str | None, o: str | None, **kw: Any) -> ModelPrice:
-    return price(model_id, i, o, provider=model_id.split("/")[0], source="openrouter", **kw)
+    maker = model_id.lstrip("~").split("/")[0]
+    return price(model_id, i, o, provider=maker, source="openrouter", **kw)
 
 
 SONNET = "claude-sonnet-4-20250514"
@@ -35,11 +36,18 @@ LITELLM = [
     lite("together_ai/llama-x", "0.000001", "0.000001", "together_ai"),
     lite("fireworks_ai/llama-x", "0.000002", "0.000002", "fireworks_ai"),
     lite("openrouter/openrouter/auto", "0", "0", "openrouter", status="free"),
+    lite("claude-haiku-4-5", "0.000001", "0.000005", "anthropic"),
 ]
 OPENROUTER = [
     router("openai/gpt-4o", "0.0000025", "0.00001"),
     router("deepseek/deepseek-chat", "0.0000002574", "0.0000010287"),
     router("openrouter/auto", None, None, status="dynamic"),
+    router(
+        "~anthropic/claude-haiku-latest",
+        "0.000001",
+        "0.000005",
+        alias_target="anthropic/claude-haiku-4.5",
+    ),
 ]
 
 
@@ -111,6 +119,15 @@ def test_a_model_shows_its_linked_entries_and_where_they_disagree(client: FlaskC
     assert agreeing["disagreements"] == []
 
 
+def test_an_alias_is_linked_to_its_target_through_storage(client: FlaskClient) -> None:
+    """alias_target goes feed -> models row -> catalog -> index (PostgreSQL and SQLite)."""
+    status, body = get(client, "/api/models/~anthropic/claude-haiku-latest")
+    assert status == 200
+    assert [(e["id"], e["source"]) for e in body["linked"]] == [("claude-haiku-4-5", "litellm")]
+    status, body = get(client, "/api/models/~anthropic/claude-haiku-latest?source=litellm")
+    assert (body["id"], body["resolved"]["by"]) == ("claude-haiku-4-5", "linked")
+
+
 def test_ambiguous_is_409_with_candidates_and_unknown_is_404(client: FlaskClient) -> None:
     status, body = get(client, "/api/models/llama-x")
     assert status == 409
@@ -148,7 +165,7 @@ def test_disagreements_route(client: FlaskClient) -> None:
         ("openrouter/openrouter/auto", "openrouter/auto"),
     }
     assert body["total"] == 2
-    assert body["linked_models"] == 3  # gpt-4o, deepseek-chat, openrouter/auto
+    assert body["linked_models"] == 4  # gpt-4o, deepseek-chat, openrouter/auto, claude-haiku
     auto = pairs[("openrouter/openrouter/auto", "openrouter/auto")]
     assert auto["model"] == "openrouter/auto"
     assert auto["fields"] == [{"field": "status", "a": "free", "b": "dynamic", "ratio": None}]
