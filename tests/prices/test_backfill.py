@@ -241,3 +241,41 @@ def test_cli_import_then_show_resolves_the_name(
     assert shown.exit_code == 0, shown.output
     assert shown.output.startswith("gpt-4o  (litellm, priced)")
     assert "resolved from 'GPT-4o' (case)" in shown.output
+
+
+def test_a_lost_lease_rolls_the_import_back(engine: Engine) -> None:
+    with pytest.raises(BackfillError, match="lease expired"):
+        import_snapshot(
+            engine, LITELLM, feed(a=("1e-6", "2e-6")), MARCH, confirm_lease=lambda conn: False
+        )
+    assert history(engine) == {}
+    assert served(engine) == {}
+
+
+def test_cli_import_waits_for_a_refresh_holding_the_lease(
+    migrated_sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ratecard.cli import main
+    from ratecard.coordination.sql_lease import SqlLease
+
+    monkeypatch.setenv("DATABASE_URL", migrated_sqlite_url)
+    monkeypatch.setenv("RATECARD_SOURCES", "litellm=file:///nowhere")
+    snapshot = tmp_path / "feed.json"
+    snapshot.write_bytes(feed(a=("1e-6", "2e-6")))
+    args = ["prices", "import", str(snapshot), "--source", "litellm", "--observed-at", "2026-03-14"]
+    engine = build_engine(migrated_sqlite_url)
+    lease = SqlLease(engine, "refresh", 30.0)
+    grant = lease.acquire("another-instance")
+    assert grant is not None
+    try:
+        refused = CliRunner().invoke(main, [*args, "--wait", "0.5"])
+        assert refused.exit_code == 1
+        assert "a refresh holds the lease; nothing imported" in refused.output
+        assert history(engine) == {}
+        lease.release(grant.token)
+        done = CliRunner().invoke(main, args)
+        assert done.exit_code == 0, done.output
+        assert [r[1] for r in history(engine)["a"]] == ["added"]
+        assert lease.acquire("another-instance") is not None  # the import released it
+    finally:
+        engine.dispose()

@@ -193,8 +193,15 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
     required=True,
     help="ISO 8601 time the snapshot shows (naive means UTC), e.g. 2026-03-14T00:00:00Z.",
 )
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the refresh lease while a refresh runs elsewhere.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
-def import_(file: str, source_name: str, observed_at: str, as_json: bool) -> None:
+def import_(file: str, source_name: str, observed_at: str, wait: float, as_json: bool) -> None:
     """Record an archived feed FILE as the source's state at --observed-at.
 
     History stays in time order whatever order snapshots are imported in; current prices
@@ -227,10 +234,19 @@ def import_(file: str, source_name: str, observed_at: str, as_json: bool) -> Non
             (source,) = parse_sources(f"{source_name}={path.as_uri()}")
         except SettingsError as exc:
             raise click.BadParameter(str(exc), param_hint="--source") from None
+    from ratecard.coordination.runner import confirm_lease, release_quietly
+
     state = RatecardState(settings)
+    acquired = None
     try:
+        acquired = _hold_refresh_lease(state, wait)
         report = import_snapshot(
-            state.engine, source, path.read_bytes(), when, instance_id=settings.instance_id
+            state.engine,
+            source,
+            path.read_bytes(),
+            when,
+            instance_id=settings.instance_id,
+            confirm_lease=confirm_lease(acquired),
         )
         published = False
         if report.catalog is not None and report.catalog_version is not None:
@@ -243,6 +259,8 @@ def import_(file: str, source_name: str, observed_at: str, as_json: bool) -> Non
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise click.ClickException(f"database unavailable: {type(exc).__name__}: {first}") from None
     finally:
+        if acquired is not None:
+            release_quietly(acquired)
         state.shutdown()
     summary = {
         "source": report.source,
@@ -275,3 +293,39 @@ def import_(file: str, source_name: str, observed_at: str, as_json: bool) -> Non
         f"-{report.counts.removed}; later rows re-based: {report.rebased}; "
         f"rejected entries: {report.rejected}"
     )
+
+
+def _hold_refresh_lease(state: Any, wait: float) -> Any:
+    """Take the refresh lease for the import's duration, waiting up to `wait` seconds.
+
+    Timeline it prevents: refresh R loads litellm's rows at t=0; the import of the newest
+    snapshot commits at t=1; R writes at t=2 only the rows its stale t=0 view says changed, so
+    the others keep the archive's prices, and R's stored ETag turns every later fetch into a
+    304: the mix would be served until the feed changes. Holding the lease, no coordinated
+    refresh runs during the import; the import confirms it still holds it inside its commit.
+    """
+    import time
+
+    from ratecard.coordination.backends import LeaseBackends
+    from ratecard.jobs import REFRESH_JOB
+    from ratecard.redis_keys import RedisKeys
+
+    settings = state.settings
+    backends = LeaseBackends(
+        lambda: state.redis,
+        lambda: state.engine,
+        RedisKeys(settings.redis_key_prefix),
+        settings.lease_ttl,
+    )
+    deadline = time.monotonic() + wait
+    while True:
+        acquired = backends.acquire(REFRESH_JOB, settings.instance_id)
+        if acquired is not None:
+            return acquired
+        if backends.in_use is None:
+            raise click.ClickException(f"cannot take the refresh lease: {backends.problem}")
+        if time.monotonic() >= deadline:
+            raise click.ClickException(
+                f"a refresh holds the lease; nothing imported (waited {wait:g} s, see --wait)"
+            )
+        time.sleep(0.25)

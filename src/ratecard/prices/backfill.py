@@ -21,7 +21,7 @@ last month's usage from, say, the LiteLLM repository's history. The rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -72,8 +72,13 @@ def import_snapshot(
     *,
     instance_id: str | None = None,
     now: datetime | None = None,
+    confirm_lease: Callable[[Connection], bool] | None = None,
 ) -> ImportReport:
-    """Record `body` (a feed of `source`'s kind) as `source`'s state at `observed_at`."""
+    """Record `body` (a feed of `source`'s kind) as `source`'s state at `observed_at`.
+
+    `confirm_lease(conn)`, when given, is asked inside the committing transaction whether the
+    refresh lease the caller holds is still its own; False rolls everything back.
+    """
     parsed = parse_feed(source, body)  # FeedError: the file is not a usable feed
     when = as_utc(observed_at)
     now = now or store.utcnow()
@@ -82,7 +87,7 @@ def import_snapshot(
     info = RunInfo(job="import", instance_id=instance_id, trigger="import")
     run_id = run_records.start_run(engine, info, now)
     try:
-        return _record(engine, source.name, parsed, when, run_id, now)
+        return _record(engine, source.name, parsed, when, run_id, now, confirm_lease)
     except BaseException as exc:
         run_records.abandon_run(engine, run_id, "failed", str(exc)[:300] or type(exc).__name__)
         raise
@@ -94,7 +99,13 @@ def as_utc(value: datetime) -> datetime:
 
 
 def _record(
-    engine: Engine, name: str, parsed: ParsedFeed, when: datetime, run_id: int, now: datetime
+    engine: Engine,
+    name: str,
+    parsed: ParsedFeed,
+    when: datetime,
+    run_id: int,
+    now: datetime,
+    confirm_lease: Callable[[Connection], bool] | None,
 ) -> ImportReport:
     with engine.begin() as conn:
         generation = _read_generation(conn)
@@ -124,6 +135,11 @@ def _record(
         version = run_id if newest else None
         run_records.finish_run(conn, run_id, IMPORTED, catalog_version=version, now=now)
         _claim_generation(conn, generation)
+        if confirm_lease is not None and not confirm_lease(conn):
+            raise BackfillError(
+                "the refresh lease expired during the import (it took longer than "
+                "RATECARD_LEASE_TTL); nothing was recorded, re-run it"
+            )
         if newest:
             report.catalog_version = version
             report.catalog = queries.load_catalog_data(conn, version)
@@ -168,9 +184,9 @@ def _claim_generation(conn: Connection, generation: int) -> None:
     R commits new prices at t=1; I writes at t=2 a diff computed against the t=0 state, so its
     history rows would carry `old` prices that were no longer served. Every committed run bumps
     `job_state.generation`; I bumps it only if it is still what I read, else rolls back and the
-    user re-runs the import against the new state. (A scheduled refresh is fenced by its slot,
-    not the generation: run imports outside a refresh's few seconds of writing, or with the
-    worker paused, if one is due; its commit after I would still be a correct newer state.)
+    user re-runs the import against the new state. A scheduled refresh is fenced by its slot,
+    not the generation: `ratecard prices import` therefore also holds the refresh lease (see
+    cli/prices.py), so no coordinated refresh runs while it does.
     """
     if conn.execute(select(job_state.c.job).where(job_state.c.job == REFRESH_JOB)).first() is None:
         if generation != 0:
