@@ -328,10 +328,17 @@ def resolve_model(snapshot: CatalogSnapshot, model_id: str, source: str | None) 
 
 def identity_fields(snapshot: CatalogSnapshot, resolution: Resolution) -> dict[str, Any]:
     """The resolution, the same model in other sources, and where their prices differ."""
+    price = resolution.price
+    return linked_fields(resolution, price, snapshot.identity.linked(price))
+
+
+def linked_fields(
+    resolution: Resolution, price: ModelPrice, linked: Iterable[ModelPrice]
+) -> dict[str, Any]:
+    """`resolved`, `other_sources`, `linked` and `disagreements` of `price` among `linked`."""
     from ratecard.prices.identity import price_differences
 
-    price = resolution.price
-    linked = snapshot.identity.linked(price)
+    linked = list(linked)
     return {
         "resolved": resolution.to_json(),
         "other_sources": sorted({p.source for p in linked} - {price.source}),
@@ -368,7 +375,6 @@ def _model_at(
 ) -> dict[str, Any]:
     """A model's answer with the prices in force at `when` (its linked entries' too)."""
     from ratecard.prices import queries
-    from ratecard.prices.identity import price_differences
 
     resolution = _resolve_recorded(snapshot, model_id, source)
     price = resolution.price
@@ -387,16 +393,9 @@ def _model_at(
         )
     then = found.price
     body = model_item(ServedModel(then, queries.iso(found.observed_at), None))
+    body.update(linked_fields(resolution, then, linked_then))
     body.update(
         {
-            "resolved": resolution.to_json(),
-            "other_sources": sorted({p.source for p in linked_then} - {then.source}),
-            "linked": [linked_item(p) for p in linked_then],
-            "disagreements": [
-                {"other": {"id": p.model_id, "source": p.source}, "fields": difference_items(d)}
-                for p in linked_then
-                if p.source != then.source and (d := price_differences(then, p))
-            ],
             "held_change": None,
             "catalog_version": snapshot.version,
             "at": queries.iso(when),
