@@ -2,19 +2,24 @@
 # ratecard image: `docker build -t ratecard .`, then `docker run -p 8000:8000 -e DATABASE_URL=... ratecard`.
 # Migrations are not run here: run `ratecard migrate` once per release (Job, release phase).
 
-# --- builder: the only stage with a compiler; turns every dependency into a wheel -------------
+# --- builder: fetches every dependency against the lock's hashes, builds the project's wheel -----
+# No compiler: every locked dependency ships a wheel for linux/CPython 3.11, and one built here
+# from an sdist would not match the lock's hash in the final stage anyway (the build fails).
 FROM python:3.11-slim AS builder
-RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
-COPY pyproject.toml ./
-# Dependencies first, from pyproject alone: a change to src/ reuses this layer's wheels.
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
- && pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt \
- && pip wheel --no-cache-dir --wheel-dir /wheels "setuptools>=68" wheel
+# Dependencies first, from the lock alone: a change to src/ reuses this layer's wheels. Every
+# download is checked against requirements/runtime.txt's hashes (`make lock` writes it): a
+# release replaced or compromised on the index fails the build instead of shipping.
+COPY requirements/runtime.txt requirements/build.txt ./requirements/
+RUN pip wheel --no-cache-dir --require-hashes --no-deps --wheel-dir /wheels \
+      -r requirements/runtime.txt \
+ && pip install --no-cache-dir --require-hashes --no-deps -r requirements/build.txt
+COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+# The project's wheel, built with the locked setuptools just installed (no isolated build
+# environment, which would download an unpinned one); kept apart from the dependency wheels
+# so that the final stage's dependency layer does not depend on src/.
+RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /project .
 
 # --- final: slim runtime, no compiler, non-root ------------------------------------------------
 FROM python:3.11-slim
@@ -23,18 +28,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 RUN groupadd --system --gid 10001 ratecard \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin ratecard
 WORKDIR /app
-COPY pyproject.toml ./
-# Dependencies in their own layer, installed from the builder's wheels (mounted, so the wheels
-# themselves never land in a layer): rebuilt only when pyproject.toml changes.
+COPY requirements/runtime.txt ./requirements/
+# Dependencies in their own layer, from the builder's wheels only (--no-index: no download here;
+# mounted, so the wheels never land in a layer), checked against the lock's hashes once more:
+# exactly the locked set, rebuilt only when the lock changes.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
- && pip install --no-index --find-links=/wheels -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt
-COPY src ./src
-# The project itself, without deps (already installed); setuptools comes from the wheels too.
-RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels --no-deps . \
- && rm -rf build src/*.egg-info
+    pip install --no-index --find-links=/wheels --no-deps -r requirements/runtime.txt
+# The project itself, without deps (already installed).
+RUN --mount=type=bind,from=builder,source=/project,target=/project \
+    pip install --no-index --no-deps /project/ratecard-*.whl
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 EXPOSE 8000

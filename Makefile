@@ -4,27 +4,52 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint types pytest bench browser-deps clean
+.PHONY: run test install lock lint types pytest bench browser-deps pgbouncer-deps clean
 
 run: install
 	$(BIN)/ratecard migrate
 	$(BIN)/ratecard serve --host 127.0.0.1 --port 8000
 
-test: install browser-deps lint types pytest
+test: install browser-deps pgbouncer-deps lint types pytest
 
-$(STAMP): pyproject.toml
+# Every package comes from the hash-locked requirements/dev.txt (runtime + dev tools + the build
+# backend); then the project itself, editable, without dependencies and without an isolated build
+# environment (which would download an unpinned setuptools). A release someone replaced or
+# compromised on the index fails the hash check instead of being installed.
+$(STAMP): pyproject.toml requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Refresh the lock files from pyproject.toml (newest versions allowed by its ranges) with the
+# pinned uv of requirements/lock-tool.txt; review the diff, commit, `make install`.
+# runtime.txt feeds the image; dev.txt (make install) is constrained to the same versions.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock"
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/lock-tool.txt
+	$(UV_COMPILE) --upgrade requirements/lock-tool.in -o requirements/lock-tool.txt
+	$(UV_COMPILE) --upgrade pyproject.toml -o requirements/runtime.txt
+	$(UV_COMPILE) --upgrade requirements/build.in -o requirements/build.txt
+	$(UV_COMPILE) --upgrade pyproject.toml --extra dev requirements/build.in \
+	  -c requirements/runtime.txt -c requirements/build.txt -o requirements/dev.txt
 
 # Debian's Chromium for the dashboard's browser tests (root on CI and dev machines).
 browser-deps:
 	@test -x /usr/bin/chromium || { \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will fail"; }
+
+# Debian's PgBouncer (1.18) for tests/test_pgbouncer.py: migrate, refresh and worker through a
+# real pooler in transaction mode.
+pgbouncer-deps:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null) \
+	  || echo "warning: could not install pgbouncer; the PgBouncer tests will fail"; }
 
 lint: install
 	$(BIN)/ruff check .

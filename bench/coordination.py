@@ -14,20 +14,24 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 import redis  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from tests.coordination.helpers import build  # noqa: E402
-from tests.support.services import PostgresDatabases, RedisServer  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
 
+from bench.support import RedisServer, ScratchDatabases  # noqa: E402
+from ratecard.coordination.backends import LeaseBackends  # noqa: E402
 from ratecard.coordination.context import JobContext  # noqa: E402
+from ratecard.coordination.coordinator import Coordinator  # noqa: E402
+from ratecard.coordination.jobs import Job, JobRegistry  # noqa: E402
+from ratecard.coordination.registry import InstanceRegistry  # noqa: E402
 from ratecard.coordination.schedule import slot_of  # noqa: E402
 from ratecard.db import build_engine  # noqa: E402
-from ratecard.migrations.runner import Migrator  # noqa: E402
+from ratecard.redis_keys import RedisKeys  # noqa: E402
 
 SCALE = 10.0  # scaled seconds x SCALE = default-scale seconds
 INTERVAL = 10.0
@@ -42,6 +46,25 @@ def commandstats(client: redis.Redis) -> dict[str, int]:
 def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     out = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     return {k: v for k, v in out.items() if v > 0 and k != "info"}
+
+
+def build(
+    engine: Engine, job: Callable[[JobContext], str], client: redis.Redis, i: int
+) -> Coordinator:
+    """One simulated instance: the job 'tick' every INTERVAL, TTL 1 s, heartbeat 1 s, poll 0.2 s."""
+    keys = RedisKeys("bench:")
+    backends = LeaseBackends(lambda: client, lambda: engine, keys, 1.0)
+    registry = InstanceRegistry(lambda: client, lambda: engine, keys, 1.0)
+    identity = {"id": f"i{i}", "host": "bench", "pid": 0, "role": "bench"}
+    return Coordinator(
+        JobRegistry([Job("tick", INTERVAL, job)]),
+        backends,
+        registry,
+        lambda: engine,
+        lambda: identity,
+        heartbeat_interval=1.0,
+        poll_interval=0.2,
+    )
 
 
 def measure(
@@ -72,20 +95,7 @@ def measure(
         )
     meter = server.client()
     clients = [redis.Redis.from_url(server.url, socket_timeout=2) for _ in range(n)]
-    coordinators = [
-        build(
-            engine,
-            job,
-            INTERVAL,
-            redis_client=clients[i],
-            prefix="bench:",
-            instance=f"i{i}",
-            ttl=1.0,
-            poll=0.2,
-            heartbeat=1.0,
-        )
-        for i in range(n)
-    ]
+    coordinators = [build(engine, job, clients[i], i) for i in range(n)]
     try:
         for c in coordinators:
             c.start()
@@ -108,11 +118,10 @@ def measure(
 
 
 def main() -> None:
-    databases = PostgresDatabases()
+    databases = ScratchDatabases()
     server = RedisServer().start()
     try:
         url = databases.create()
-        Migrator(url, echo=lambda _l: None).upgrade(wait=30)
         print(
             "Redis commands per instance per minute (defaults: heartbeat 10 s, poll 2 s, TTL 10 s)"
         )

@@ -31,8 +31,8 @@ from ratecard.redis_keys import RedisKeys  # noqa: E402
 from ratecard.schema import source_state  # noqa: E402
 from ratecard.settings import Settings, parse_sources  # noqa: E402
 
-DATA = Path(os.environ.get("RATECARD_SHARED_DATA", REPO.parent / "shared" / "data"))
-FEED = DATA / "litellm_2026-07-24.json"
+# The real LiteLLM snapshot of 2026-07-24, as bundled in the package.
+FEED = REPO / "src" / "ratecard" / "prices" / "data" / "litellm_snapshot.json"
 PG_ADMIN = os.environ.get("RATECARD_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres")
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 REDIS_URL = os.environ.get("RATECARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")

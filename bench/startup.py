@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-FEED = "litellm=file:///work/shared/data/litellm_2026-07-24.json"
+# The real LiteLLM snapshot of 2026-07-24, as bundled in the package.
+FEED = f"litellm=file://{REPO / 'src' / 'ratecard' / 'prices' / 'data' / 'litellm_snapshot.json'}"
 POLL_INTERVAL = 0.005
 START_DEADLINE = 20.0
 

@@ -20,43 +20,46 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
-from tests.coordination.fleet import Fleet, all_runs, committed_runs, wait_for  # noqa: E402
-from tests.support.feeds import FeedServer  # noqa: E402
-from tests.support.services import SHARED_DATA, PostgresDatabases, RedisServer  # noqa: E402
-
+from bench.support import (  # noqa: E402
+    EDGE_FEED,
+    RedisServer,
+    ScratchDatabases,
+    Workers,
+    runs,
+    stalling_feed,
+    wait_for,
+)
 from ratecard.db import build_engine  # noqa: E402
-from ratecard.migrations.runner import Migrator  # noqa: E402
-
-FEED = "openrouter_models_edge_cases.json"
 
 
-def takeover(signum: int, databases: PostgresDatabases, redis_server: RedisServer) -> float:
+def takeover(signum: int, databases: ScratchDatabases, redis_server: RedisServer) -> float:
     url = databases.create()
-    Migrator(url, echo=lambda _l: None).upgrade(wait=30)
     engine = build_engine(url)
-    with FeedServer(SHARED_DATA) as feeds, tempfile.TemporaryDirectory() as logs:
-        feeds.delay(FEED, 5.0, times=1)
-        fleet = Fleet.configure(
+    with stalling_feed(EDGE_FEED, 5.0) as feed, tempfile.TemporaryDirectory() as logs:
+        fleet = Workers(
+            {
+                "DATABASE_URL": url,
+                "REDIS_URL": redis_server.url,
+                "RATECARD_SOURCES": f"openrouter={feed}",
+                "RATECARD_REFRESH_INTERVAL": "3600",
+                "RATECARD_LEASE_TTL": "10.0",
+                "RATECARD_HEARTBEAT_INTERVAL": "0.5",
+                "RATECARD_LOG_FORMAT": "text",
+                "RATECARD_REDIS_PREFIX": "fleet:",
+            },
             Path(logs),
-            url,
-            redis_server.url,
-            f"openrouter={feeds.url(FEED)}",
-            interval=3600,
-            ttl=10.0,
         )
         try:
             for name in ("a", "b"):
                 fleet.spawn(name)
-            running = wait_for(
-                lambda: [r for r in all_runs(engine) if r["outcome"] == "running"], 30
-            )
+            running = wait_for(lambda: [r for r in runs(engine) if r["outcome"] == "running"], 30)
             if not running:
                 raise RuntimeError(f"no run started\n{fleet.logs()}")
             victim = running[0]["instance_id"]
             signalled = time.time()
             fleet.signal(victim, signum)
             done = wait_for(
-                lambda: [r for r in committed_runs(engine) if r["instance_id"] != victim], 40
+                lambda: [r for r in runs(engine, committed=True) if r["instance_id"] != victim], 40
             )
             if not done:
                 raise RuntimeError(f"no takeover\n{fleet.logs()}")
@@ -67,7 +70,7 @@ def takeover(signum: int, databases: PostgresDatabases, redis_server: RedisServe
 
 
 def main() -> None:
-    databases = PostgresDatabases()
+    databases = ScratchDatabases()
     redis_server = RedisServer().start()
     try:
         print("takeover time with defaults (TTL 10 s, renew every 3.3 s, standby poll 2 s +-25 %)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +16,8 @@ from ratecard.db import build_engine
 from ratecard.settings import Settings
 from tests.support.feeds import FeedServer
 from tests.support.services import (
+    FEED_DATA,
     REDIS_URL,
-    SHARED_DATA,
     PostgresDatabases,
     RedisServer,
     delete_keys,
@@ -24,10 +25,9 @@ from tests.support.services import (
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The real feeds in ../shared/data (they must be there: tests never skip for lack of them)."""
-    assert SHARED_DATA.is_dir(), f"shared data not found at {SHARED_DATA}"
-    return SHARED_DATA
+def feed_data() -> Path:
+    """The real feed snapshots kept in tests/data (exact bytes; see its README)."""
+    return FEED_DATA
 
 
 @pytest.fixture(scope="session")
@@ -44,12 +44,9 @@ def pg_url(pg_databases: PostgresDatabases) -> str:
 
 
 @pytest.fixture
-def migrated_pg_url(pg_url: str) -> str:
-    """A fresh PostgreSQL database migrated to head."""
-    from ratecard.migrations.runner import Migrator
-
-    Migrator(pg_url, echo=lambda _line: None).upgrade(wait=30)
-    return pg_url
+def migrated_pg_url(pg_databases: PostgresDatabases) -> str:
+    """A fresh PostgreSQL database migrated to head (a copy of the session's template)."""
+    return pg_databases.create_migrated()
 
 
 @pytest.fixture
@@ -58,11 +55,24 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'instance' / 'ratecard.sqlite3'}"
 
 
-@pytest.fixture
-def migrated_sqlite_url(sqlite_url: str) -> str:
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head per session; tests get copies of it."""
     from ratecard.migrations.runner import Migrator
 
-    Migrator(sqlite_url, echo=lambda _line: None).upgrade(wait=30)
+    path = tmp_path_factory.mktemp("sqlite-template") / "ratecard.sqlite3"
+    Migrator(f"sqlite:///{path}", echo=lambda _line: None).upgrade(wait=30)
+    return path
+
+
+@pytest.fixture
+def migrated_sqlite_url(sqlite_url: str, sqlite_template: Path) -> str:
+    """A fresh SQLite database migrated to head (a copy of the session's template file)."""
+    target = Path(sqlite_url.removeprefix("sqlite:///"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The template is closed (its migrator disposed its engine), so a byte copy is a
+    # consistent database; no -wal/-journal file is left beside it.
+    shutil.copyfile(sqlite_template, target)
     return sqlite_url
 
 
@@ -105,7 +115,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
-    """A real local HTTP server of this test's own serving ../shared/data; stopped after."""
+    """A real local HTTP server of this test's own serving tests/data; stopped after."""
     with FeedServer() as server:
         yield server
 

@@ -27,10 +27,11 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from ratecard.cli.fleet import instance_env, kill_session, start_instance, stop_instances
+from ratecard.cli.fleet import instance_env, stop_instances
 from ratecard.db import build_engine
 from ratecard.redis_keys import RedisKeys
 from tests.support.feeds import FeedServer
+from tests.support.processes import ServedProcess, serve, stop_all
 from tests.support.services import REPO, RedisServer, clean_env, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -47,28 +48,28 @@ QUIET_SECONDS = 7.0  # two slots with every instance up: the fleet must settle
 class LocalFleet:
     """Instances of `ratecard serve` by id, each restartable on its own port."""
 
-    env: dict[str, str]
+    settings: dict[str, str]
     log_dir: Path
     ports: dict[str, int] = field(default_factory=dict)
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: dict[str, ServedProcess] = field(default_factory=dict)
 
     def start(self, instance_id: str) -> None:
         port = self.ports.setdefault(instance_id, free_port())
-        with open(self.log_dir / f"{instance_id}.log", "ab") as log:
-            self.processes[instance_id] = start_instance(
-                "127.0.0.1", port, 1, instance_env(self.env, instance_id), log
-            )
+        self.processes[instance_id] = serve(
+            self.log_dir / f"{instance_id}.log",
+            port=port,
+            env=self.settings,
+            RATECARD_INSTANCE_ID=instance_id,
+        ).start()
 
     def alive(self) -> list[str]:
-        return sorted(i for i, p in self.processes.items() if p.poll() is None)
+        return sorted(i for i, p in self.processes.items() if p.returncode is None)
 
     def kill(self, instance_id: str) -> None:
-        process = self.processes[instance_id]
-        kill_session(process)
-        process.wait(10)
+        self.processes[instance_id].kill()  # the whole session: master and workers at once
 
-    def stop_all(self) -> list[int]:
-        return stop_instances(list(self.processes.values()), grace=25)
+    def stop_all(self) -> list[int | None]:
+        return stop_all(self.processes.values(), grace=25)
 
     def logs(self) -> str:
         return "\n".join(
@@ -81,23 +82,20 @@ class LocalFleet:
 def local_fleet(
     tmp_path: Path, migrated_pg_url: str, redis_server: RedisServer, feed_server: FeedServer
 ) -> Iterator[LocalFleet]:
-    env = clean_env()
-    env.update(
-        DATABASE_URL=migrated_pg_url,
-        REDIS_URL=redis_server.url,
-        RATECARD_SOURCES=f"litellm={feed_server.url(FEED)}",
-        RATECARD_REFRESH_INTERVAL=str(INTERVAL),
-        RATECARD_LEASE_TTL=str(LEASE_TTL),
-        RATECARD_HEARTBEAT_INTERVAL="0.5",
-        RATECARD_REDIS_PREFIX=PREFIX,
-        RATECARD_LOG_FORMAT="text",
-    )
-    fleet = LocalFleet(env, tmp_path)
+    settings = {
+        "DATABASE_URL": migrated_pg_url,
+        "REDIS_URL": redis_server.url,
+        "RATECARD_SOURCES": f"litellm={feed_server.url(FEED)}",
+        "RATECARD_REFRESH_INTERVAL": str(INTERVAL),
+        "RATECARD_LEASE_TTL": str(LEASE_TTL),
+        "RATECARD_HEARTBEAT_INTERVAL": "0.5",
+        "RATECARD_REDIS_PREFIX": PREFIX,
+        "RATECARD_LOG_FORMAT": "text",
+    }
+    fleet = LocalFleet(settings, tmp_path)
     yield fleet
     for process in fleet.processes.values():
-        if process.poll() is None:
-            kill_session(process)
-            process.wait(10)
+        process.kill()
 
 
 def lease_holder(client: redis.Redis) -> str | None:

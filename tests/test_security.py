@@ -18,7 +18,7 @@ from ratecard.extension import get_state
 from ratecard.security import CONTENT_SECURITY_POLICY
 from ratecard.settings import Settings
 from tests.admin.conftest import js
-from tests.dashboard.serving import ServedInstance
+from tests.support.processes import ServedProcess, serve
 from tests.support.services import free_port
 
 TOKEN = "security-test-token-93d1"
@@ -156,19 +156,16 @@ def test_a_database_outage_leaks_no_password_sql_or_trace(
 
 
 @pytest.fixture
-def served(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[ServedInstance]:
-    instance = ServedInstance(
-        env={
-            "DATABASE_URL": migrated_sqlite_url,
-            "REDIS_URL": "",
-            "RATECARD_COORDINATOR": "false",
-            "RATECARD_ADMIN_TOKEN": TOKEN,
-            "RATECARD_INSTANCE_ID": "security-test",
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-        },
-        log_path=tmp_path / "serve.log",
+def served(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[ServedProcess]:
+    instance = serve(
+        tmp_path / "serve.log",
+        DATABASE_URL=migrated_sqlite_url,
+        RATECARD_COORDINATOR="false",
+        RATECARD_ADMIN_TOKEN=TOKEN,
+        RATECARD_INSTANCE_ID="security-test",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"),
     )
-    instance.start()
+    instance.start().wait_ready("/health/startup")
     try:
         yield instance
     finally:
@@ -195,7 +192,7 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     return status, headers, body
 
 
-def test_a_real_server_answers_413_json_to_a_20_mb_upload(served: ServedInstance) -> None:
+def test_a_real_server_answers_413_json_to_a_20_mb_upload(served: ServedProcess) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
     try:
         conn.request(
@@ -211,7 +208,7 @@ def test_a_real_server_answers_413_json_to_a_20_mb_upload(served: ServedInstance
 
 
 def test_a_real_server_answers_413_json_to_a_streamed_chunked_upload(
-    served: ServedInstance,
+    served: ServedProcess,
 ) -> None:
     chunk = b"x" * (1024 * 1024)
     with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:

@@ -1,18 +1,26 @@
-"""Settings: defaults from the brief, every URL spelling, one-line errors naming the variable."""
+"""Settings: declared once, defaults from the brief, one-line errors naming the variable."""
 
 from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
 
 import pytest
 
 from ratecard.settings import (
-    DEFAULT_LEASE_TTL,
-    DEFAULT_REFRESH_INTERVAL,
+    BY_ENV,
+    DECLARATIONS,
+    Setting,
     Settings,
     SettingsError,
     normalize_database_url,
     parse_sources,
     redact_url,
+    render_markdown_table,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_defaults_match_the_brief() -> None:
@@ -23,8 +31,8 @@ def test_defaults_match_the_brief() -> None:
     assert settings.redis_url is None
     assert [s.name for s in settings.sources] == ["litellm", "openrouter"]
     assert settings.sources[1].url == "https://openrouter.ai/api/v1/models"
-    assert settings.refresh_interval == DEFAULT_REFRESH_INTERVAL == 10800
-    assert settings.lease_ttl == DEFAULT_LEASE_TTL == 10
+    assert settings.refresh_interval == 10800
+    assert settings.lease_ttl == 10
     assert settings.admin_token is None
     assert ":" in settings.instance_id  # host:pid
 
@@ -59,6 +67,25 @@ def test_every_documented_database_url_spelling_is_accepted(raw: str, expected: 
         ({"RATECARD_SOURCES": "acme=https://x"}, "RATECARD_SOURCES source 'acme'"),
         ({"RATECARD_SOURCES": "litellm=ftp://x"}, "RATECARD_SOURCES URL for 'litellm'"),
         ({"RATECARD_COORDINATOR": "maybe"}, "RATECARD_COORDINATOR must be true or false"),
+        (
+            {"WEB_CONCURRENCY": "abc"},
+            "WEB_CONCURRENCY must be a whole number from 1 to 64, got 'abc'",
+        ),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY must be a whole number from 1 to 64"),
+        ({"RATECARD_THREADS": "x"}, "RATECARD_THREADS must be a whole number from 1 to 256"),
+        ({"RATECARD_BIND": "localhost"}, "RATECARD_BIND must be HOST:PORT"),
+        (
+            {"RATECARD_BIND": "[::1"},
+            "RATECARD_BIND must be HOST:PORT ([IPv6]:PORT for IPv6), got '[::1'",
+        ),
+        ({"RATECARD_BIND": "0.0.0.0:99999"}, "RATECARD_BIND must be HOST:PORT"),
+        ({"RATECARD_PRELOAD": "perhaps"}, "RATECARD_PRELOAD must be true or false"),
+        (
+            {"FORWARDED_ALLOW_IPS": "10.0.0.1,proxy.internal"},
+            "FORWARDED_ALLOW_IPS must be * or a comma-separated list of IP addresses",
+        ),
+        ({"RATECARD_LOG_FORMAT": "xml"}, "RATECARD_LOG_FORMAT must be auto, json or text"),
+        ({"RATECARD_QUARANTINE_REMOVED_FRACTION": "2"}, "must be a fraction in (0, 1]"),
     ],
 )
 def test_bad_values_give_one_line_errors_naming_the_variable(
@@ -76,6 +103,9 @@ def test_errors_never_echo_a_password() -> None:
         Settings.from_env({"DATABASE_URL": "mysql://root:hunter2@db/x"})
 
     assert "hunter2" not in str(caught.value)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"RATECARD_BIND": "http://root:hunter2@db"})
+    assert "hunter2" not in str(caught.value) and "RATECARD_BIND" in str(caught.value)
 
 
 def test_sources_parse_names_kinds_and_file_urls() -> None:
@@ -109,3 +139,71 @@ def test_describe_hides_secrets() -> None:
     assert "redispw" not in described
     assert "tok-123" not in described
     assert redact_url("postgresql://app:hunter2@db/rc") == "postgresql://app:***@db/rc"
+
+
+def test_gunicorn_settings_have_their_declared_defaults_and_read_their_variables() -> None:
+    assert Settings.from_env({}).web_concurrency == 2
+    settings = Settings.from_env(
+        {
+            "WEB_CONCURRENCY": "3",
+            "RATECARD_THREADS": "8",
+            "RATECARD_BIND": "[::1]:9000",
+            "RATECARD_PRELOAD": "0",
+            "FORWARDED_ALLOW_IPS": " 10.0.0.0/8 , 127.0.0.1",
+        }
+    )
+
+    assert (settings.web_concurrency, settings.threads) == (3, 8)
+    assert settings.bind == "[::1]:9000"
+    assert settings.preload is False
+    assert settings.forwarded_allow_ips == "10.0.0.0/8,127.0.0.1"
+
+
+def test_every_settings_field_is_declared_once_and_every_declaration_is_read() -> None:
+    fields = [f.name for f in dataclasses.fields(Settings)]
+    attrs = [d.attr for d in DECLARATIONS if d.attr is not None]
+    envs = [d.env for d in DECLARATIONS]
+
+    assert sorted(attrs) == sorted(fields), "a field without a declaration, or the reverse"
+    assert len(set(envs)) == len(envs), "a variable declared twice"
+
+
+@pytest.mark.parametrize("setting", DECLARATIONS, ids=lambda d: d.env)
+def test_the_dataclass_default_is_the_declared_one(setting: Setting) -> None:
+    if setting.attr is None or setting.default_factory is not None:
+        assert setting.default_doc, f"{setting.env}: a computed default needs its words"
+        return
+    # The written default goes through the same parser as an operator's value.
+    from_text = setting.parse(setting.default) if setting.default is not None else None
+    assert getattr(Settings(), setting.attr) == from_text
+    assert getattr(Settings.from_env({setting.env: ""}), setting.attr) == from_text
+
+
+def test_the_readme_configuration_table_is_the_declared_one() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    table = "".join(line + "\n" for line in section.splitlines() if line.startswith("|"))
+
+    assert table == render_markdown_table(), (
+        "README's Configuration table drifted from ratecard.settings.DECLARATIONS; paste "
+        "render_markdown_table()'s output"
+    )
+    rows = {row.split("|")[1].strip(" `"): row for row in table.splitlines()[2:]}
+    assert list(rows) == [d.env for d in DECLARATIONS]
+    # What the README shows as the default is what runs (for the defaults written as text).
+    assert "| `10800` |" in rows["RATECARD_REFRESH_INTERVAL"]
+    assert "| `2` |" in rows["WEB_CONCURRENCY"]
+    assert "| `127.0.0.1:8000` |" in rows["RATECARD_BIND"]
+
+
+def test_no_module_reads_a_declared_variable_with_its_own_default() -> None:
+    """A second `environ.get("X", default)` would be a default written twice."""
+    reading = re.compile(r"""(?:environ\.get|getenv)\(\s*["']([A-Z_]+)["']\s*,""")
+    offenders = []
+    for path in (REPO / "src" / "ratecard").rglob("*.py"):
+        if path.name == "settings.py":
+            continue
+        for name in reading.findall(path.read_text(encoding="utf-8")):
+            if name in BY_ENV and BY_ENV[name].attr is not None:
+                offenders.append(f"{path.relative_to(REPO)} reads {name}")
+    assert offenders == []

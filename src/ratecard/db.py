@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 def build_engine(database_url: str, **overrides: Any) -> Engine:
     """Create an engine with pool settings fit for a web instance and a short connect timeout."""
     url = make_url(database_url)
-    kwargs: dict[str, Any] = {"future": True}
+    kwargs: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
         database = url.database
         if database and database != ":memory:":
@@ -25,7 +25,17 @@ def build_engine(database_url: str, **overrides: Any) -> Engine:
             max_overflow=5,
             pool_timeout=5,
             # A dead database must fail a readiness check in about a second, not hang a worker.
-            connect_args={"connect_timeout": 2, "application_name": "ratecard"},
+            connect_args={
+                "connect_timeout": 2,
+                "application_name": "ratecard",
+                # No server-side prepared statements: psycopg prepares a query after its 5th
+                # run on a connection, and PgBouncer before 1.21 (Debian 12 ships 1.18) in
+                # transaction mode sends the next run to another server connection, where
+                # the statement does not exist ("prepared statement _pg3_0 does not exist").
+                # Always off, not behind a setting: measured costless for these short
+                # queries (docs/operations.md, "PgBouncer").
+                "prepare_threshold": None,
+            },
         )
     if "poolclass" in overrides:  # e.g. NullPool for one-shot commands: no pool sizing
         for key in ("pool_size", "max_overflow", "pool_timeout"):

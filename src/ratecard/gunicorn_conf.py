@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-import os
+import sys
 from typing import Any
 
-bind = os.environ.get("RATECARD_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("RATECARD_THREADS", "4"))
+from ratecard.settings import Settings, SettingsError
+
+# Every value comes from ratecard's declared settings, validated here too, so that gunicorn
+# started directly (`gunicorn -c python:ratecard.gunicorn_conf ...`) stops on a bad value with
+# the same one line as `ratecard serve`, instead of a traceback from a worker. SystemExit passes
+# through gunicorn's config loader (it catches Exception only). One thing no config file can
+# catch: gunicorn itself reads WEB_CONCURRENCY with int() when it is imported, before this file;
+# `ratecard serve` validates it before importing gunicorn.
+try:
+    _settings = Settings.from_env()
+except SettingsError as exc:
+    print(f"Error: {exc}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+bind = _settings.bind
+workers = _settings.web_concurrency
+# gthread, answering gunicorn's own 414/431 as the API's JSON error (see gunicorn_worker).
+worker_class = "ratecard.gunicorn_worker.JsonErrorsWorker"
+# Set on purpose, at gunicorn's maximum (8190 bytes): the document allows a model id of up to
+# 512 characters, which percent-encoded UTF-8 can make ~6 KB; the default 4094 turned some
+# valid lookups into 414s. Longer lines get a JSON 414 (documented on every operation).
+limit_request_line = 8190
+threads = _settings.threads
 # The app is imported in each worker after fork, never in the master: no engine, Redis socket
 # or coordinator thread can be inherited across a fork.
 preload_app = False
@@ -19,7 +38,7 @@ keepalive = 5
 accesslog = None
 # gunicorn's own lines in ratecard's format (one JSON object per line off a terminal).
 logger_class = "ratecard.gunicorn_logging.RatecardGunicornLogger"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = _settings.forwarded_allow_ips
 
 
 # Modules every worker needs before its first ready answer. Importing them in the master
@@ -58,7 +77,7 @@ def on_starting(server: Any) -> None:
 
     # First: prometheus_client picks its multiprocess mode when imported.
     prepare_multiprocess_dir()
-    if os.environ.get("RATECARD_PRELOAD", "1") != "0":
+    if _settings.preload:
         preload_libraries()
 
 

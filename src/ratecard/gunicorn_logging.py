@@ -11,7 +11,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from ratecard.logs import make_formatter, wants_json
+from ratecard.logs import configure_logging, make_formatter, wants_json
 from ratecard.settings import Settings, SettingsError
 
 
@@ -23,7 +23,10 @@ class RatecardGunicornLogger(Logger):
         try:
             settings = Settings.from_env()
         except SettingsError:
-            return  # `ratecard serve` reports bad settings itself; keep gunicorn's format
+            return  # `ratecard serve` and gunicorn_conf report bad settings themselves
         formatter = make_formatter(settings, settings.instance_id, wants_json(settings, sys.stderr))
         for handler in self.error_log.handlers:
             handler.setFormatter(formatter)
+        # The master runs library code too (the preload, metrics set-up): its warnings and
+        # any third-party logger's go through the root, formatted the same way.
+        configure_logging(settings, settings.instance_id, sys.stderr)

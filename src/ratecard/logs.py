@@ -77,19 +77,29 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(settings: Any, instance_id: str, stream: Any = None) -> None:
-    """Install one handler on the `ratecard` logger (idempotent: safe to call per app)."""
+    """Install one handler on the root logger (idempotent: safe to call per app).
+
+    On the root, not on `ratecard`: a third-party library's warning (`sqlalchemy.pool`,
+    `urllib3`, ...) must reach the log collector as one JSON object like ours, with the same
+    redaction, not as a plain-text line in the middle of a JSON stream. Our loggers log INFO;
+    everyone else keeps the root's level (WARNING unless the process set another).
+    """
     stream = stream or sys.stderr
     use_json = wants_json(settings, stream)
-    logger = logging.getLogger("ratecard")
-    for handler in list(logger.handlers):
+    root = logging.getLogger()
+    for handler in list(root.handlers):
         if getattr(handler, "_ratecard", False):
-            logger.removeHandler(handler)
+            root.removeHandler(handler)
     handler = logging.StreamHandler(stream)
     handler._ratecard = True  # type: ignore[attr-defined]
     handler.setFormatter(make_formatter(settings, instance_id, use_json))
-    logger.addHandler(handler)
+    root.addHandler(handler)
+    # Python warnings (a library's DeprecationWarning, SQLAlchemy's SAWarning) print to stderr
+    # as two plain-text lines otherwise; through the `py.warnings` logger they are one object.
+    logging.captureWarnings(True)
+    logger = logging.getLogger("ratecard")
     logger.setLevel(logging.INFO)
-    logger.propagate = False
+    logger.propagate = True  # to the root's handler: the only one, so each line prints once
 
 
 def make_formatter(settings: Any, instance_id: str, use_json: bool) -> logging.Formatter:

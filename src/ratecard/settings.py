@@ -1,24 +1,28 @@
-"""Typed settings read from the environment, validated once at start with one-line errors."""
+"""Typed settings read from the environment, validated once at start with one-line errors.
+
+Every variable is declared once, in `DECLARATIONS` below: its parser, default, accepted values,
+unit and one-line doc. Everything else is built from that table: `Settings.from_env`, the
+dataclass defaults, gunicorn's configuration (`ratecard.gunicorn_conf`), the CLI help texts that
+mention a default, and the README's Configuration table (`render_markdown_table`; a test keeps
+README.md equal to it). A default written anywhere else is a default that can drift.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-DEFAULT_SOURCES = (
-    "litellm=https://raw.githubusercontent.com/BerriAI/litellm/main/"
-    "model_prices_and_context_window.json,"
-    "openrouter=https://openrouter.ai/api/v1/models"
-)
-DEFAULT_REFRESH_INTERVAL = 10800.0
-DEFAULT_LEASE_TTL = 10.0
-MIN_INTERVAL = 0.5
 SOURCE_KINDS = ("litellm", "openrouter")
+DATABASE_URL_SCHEMES = ("postgres://", "postgresql://", "postgresql+psycopg://", "sqlite:///")
+# Bounds shared with `ratecard serve --workers` and `ratecard fleet --workers`.
+MAX_WORKERS = 64
+MAX_THREADS = 256
 
 
 class SettingsError(ValueError):
@@ -50,8 +54,7 @@ def normalize_database_url(raw: str) -> str:
     if url.startswith(("postgresql+psycopg://", "sqlite://")):
         return url
     raise SettingsError(
-        "DATABASE_URL must start with postgres://, postgresql://, postgresql+psycopg:// or "
-        f"sqlite:///, got {redact_url(url)!r}"
+        f"DATABASE_URL must start with {_one_of(DATABASE_URL_SCHEMES)}, got {redact_url(url)!r}"
     )
 
 
@@ -96,20 +99,90 @@ def parse_sources(raw: str) -> tuple[Source, ...]:
     return tuple(sources)
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
+def split_bind(bind: str) -> tuple[str, int]:
+    """Split `HOST:PORT` or `[IPv6]:PORT` into a host (brackets removed) and a port."""
+    host, sep, port_text = bind.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif any(c in host for c in "[]:"):
+        raise ValueError(bind)  # an unbracketed IPv6 address leaves the port ambiguous
+    port = int(port_text)  # ValueError on a missing or non-numeric port
+    if not sep or not host or not 0 <= port <= 65535:
+        raise ValueError(bind)
+    return host, port
+
+
+def format_bind(host: str, port: int) -> str:
+    """Return gunicorn's `--bind` spelling of host and port (IPv6 in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# --- parsers -------------------------------------------------------------------------------
+# Each takes the raw text (already known non-blank) and returns the value, or raises
+# ValueError; `Setting.read` turns that into one line naming the variable and what `accepts`
+# says. A parser may raise SettingsError itself when it can say more precisely what is wrong.
+
+
+def _seconds(minimum: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
         value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not (value >= minimum) or value == float("inf"):
-        raise SettingsError(f"{name} must be a number of seconds ≥ {minimum:g}, got {raw!r}")
+        # `not >=` also rejects NaN; infinity would make every deadline unreachable.
+        if not value >= minimum or value == float("inf"):
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def _integer(minimum: int, maximum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw.strip())
+        if not minimum <= value <= maximum:
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(raw)
     return value
 
 
-def _validate_redis_url(raw: str) -> str:
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(raw)
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        text = raw.strip().lower()
+        if text not in allowed:
+            raise ValueError(raw)
+        return text
+
+    return parse
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _verbatim(raw: str) -> str:
+    return raw  # a token: surrounding spaces may be part of it
+
+
+def _redis_url(raw: str) -> str:
     url = raw.strip()
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(
@@ -118,70 +191,339 @@ def _validate_redis_url(raw: str) -> str:
     return url
 
 
+def _bind(raw: str) -> str:
+    host, port = split_bind(raw)
+    return format_bind(host, port)
+
+
+def _forwarded_ips(raw: str) -> str:
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if items != ["*"]:
+        if not items:
+            raise ValueError(raw)
+        for item in items:
+            ipaddress.ip_network(item, strict=False)  # ValueError when not an address/network
+    return ",".join(items)
+
+
+# --- the declarations ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: how it is read, its default, and what it means."""
+
+    env: str
+    # The `Settings` attribute it fills; None for a variable read where it is used (gunicorn's
+    # metrics directory, the release id) and declared here only to be validated and documented.
+    attr: str | None
+    parse: Callable[[str], Any]
+    # What the parser accepts, in words: the error message and the README both say it.
+    accepts: str
+    doc: str
+    # The default as the text an operator would write; parsed by `parse` like any value, so
+    # the README's default and the running one cannot differ. None: unset, or computed by
+    # `default_factory` and described by `default_doc`.
+    default: str | None = None
+    default_factory: Callable[[], Any] | None = None
+    default_doc: str | None = None
+
+    def default_value(self) -> Any:
+        """Return the value used when the variable is unset or blank."""
+        if self.default_factory is not None:
+            return self.default_factory()
+        return None if self.default is None else self.parse(self.default)
+
+    def read(self, env: Mapping[str, str]) -> Any:
+        """Return the variable's value from env, or its default; a bad value: SettingsError."""
+        raw = env.get(self.env)
+        if raw is None or raw.strip() == "":
+            return self.default_value()
+        try:
+            return self.parse(raw)
+        except SettingsError:
+            raise
+        except (ValueError, TypeError):
+            # Only URLs can carry a password; other values are shown as given.
+            shown = redact_url(raw) if "://" in raw else raw
+            raise SettingsError(f"{self.env} must be {self.accepts}, got {shown!r}") from None
+
+    def default_text(self) -> str:
+        """Render the default for the README: the written default, or what it stands for."""
+        if self.default_doc is not None:
+            return self.default_doc
+        return "unset" if self.default is None else f"`{self.default}`"
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    return ", ".join(values[:-1]) + " or " + values[-1]
+
+
+def _instance_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+DECLARATIONS: tuple[Setting, ...] = (
+    Setting(
+        "DATABASE_URL",
+        "database_url",
+        normalize_database_url,
+        accepts=f"a URL starting with {_one_of(DATABASE_URL_SCHEMES)}",
+        doc="the catalog's database (psycopg 3 for PostgreSQL)",
+        default_factory=default_database_url,
+        default_doc="`sqlite:///./instance/ratecard.sqlite3`",
+    ),
+    Setting(
+        "REDIS_URL",
+        "redis_url",
+        _redis_url,
+        accepts="redis://host:port/db (also rediss://, unix://)",
+        doc="leases, fences, catalog cache, instance registry",
+        default_doc="unset: no Redis",
+    ),
+    Setting(
+        "RATECARD_SOURCES",
+        "sources",
+        parse_sources,
+        accepts=f"name=URL,... named after the kind ({', '.join(SOURCE_KINDS)}), optionally "
+        "with a -suffix; http(s):// or file:// URLs",
+        doc="the price feeds",
+        default=(
+            "litellm=https://raw.githubusercontent.com/BerriAI/litellm/main/"
+            "model_prices_and_context_window.json,"
+            "openrouter=https://openrouter.ai/api/v1/models"
+        ),
+        default_doc="the public LiteLLM and OpenRouter URLs",
+    ),
+    Setting(
+        "RATECARD_REFRESH_INTERVAL",
+        "refresh_interval",
+        _seconds(0.5),
+        accepts="a number of seconds ≥ 0.5",
+        doc="seconds per refresh period; fractions are for tests",
+        default="10800",
+    ),
+    Setting(
+        "RATECARD_LEASE_TTL",
+        "lease_ttl",
+        _seconds(0.3),
+        accepts="a number of seconds ≥ 0.3",
+        doc="seconds a lease lasts; the runner renews every TTL/3",
+        default="10",
+    ),
+    Setting(
+        "RATECARD_ADMIN_TOKEN",
+        "admin_token",
+        _verbatim,
+        accepts="any text",
+        doc="bearer token for admin routes and health details",
+        default_doc="unset: admin routes answer 403",
+    ),
+    Setting(
+        "RATECARD_INSTANCE_ID",
+        "instance_id",
+        _text,
+        accepts="any text",
+        doc="this instance's name in status and logs",
+        default_factory=_instance_id,
+        default_doc="`host:pid`",
+    ),
+    Setting(
+        "RATECARD_REDIS_PREFIX",
+        "redis_key_prefix",
+        _text,
+        accepts="any text",
+        doc="prefix of every Redis key (several deployments can share a Redis)",
+        default="ratecard:",
+    ),
+    Setting(
+        "RATECARD_COORDINATOR",
+        "start_coordinator",
+        _flag,
+        accepts="true or false",
+        doc="`false` starts web instances without the background coordinator",
+        default="true",
+    ),
+    Setting(
+        "RATECARD_LOG_FORMAT",
+        "log_format",
+        _choice("auto", "json", "text"),
+        accepts="auto, json or text",
+        doc="`json` (one object per line), `text`, or `auto` (text on a terminal)",
+        default="auto",
+    ),
+    Setting(
+        "RATECARD_HEARTBEAT_INTERVAL",
+        "heartbeat_interval",
+        _seconds(0.1),
+        accepts="a number of seconds ≥ 0.1",
+        doc="seconds between an instance's registry heartbeats",
+        default="10",
+    ),
+    Setting(
+        "RATECARD_MAINTENANCE_INTERVAL",
+        "maintenance_interval",
+        _seconds(0.5),
+        accepts="a number of seconds ≥ 0.5",
+        doc="seconds per period of the maintenance job (pruning)",
+        default="86400",
+    ),
+    Setting(
+        "RATECARD_RETENTION_DAYS",
+        "retention_days",
+        _seconds(0.0),
+        accepts="a number of days ≥ 0",
+        doc="run records, heartbeats and expired lease rows older than this are pruned",
+        default="30",
+    ),
+    Setting(
+        "RATECARD_QUARANTINE_REMOVED_FRACTION",
+        "quarantine_removed_fraction",
+        _fraction,
+        accepts="a fraction in (0, 1]",
+        doc="a feed that would remove more than this share of its source's models is quarantined",
+        default="0.30",
+    ),
+    Setting(
+        "RATECARD_HOLD_FACTOR",
+        "hold_factor",
+        _seconds(1.0),
+        accepts="a factor ≥ 1",
+        doc="a price moving by this factor or more (either way), or paid → 0, is held for "
+        "confirmation",
+        default="100",
+    ),
+    Setting(
+        "RATECARD_STALE_AFTER",
+        "stale_after",
+        _seconds(0.5),
+        accepts="a number of seconds ≥ 0.5",
+        doc="seconds after which readiness warns that the catalog is stale",
+        default_doc="two refresh intervals",
+    ),
+    Setting(
+        "RATECARD_HEALTH_TIMEOUT",
+        "health_check_timeout",
+        _seconds(0.05),
+        accepts="a number of seconds ≥ 0.05",
+        doc="per-check timeout of the health checks, seconds",
+        default="1",
+    ),
+    Setting(
+        "RATECARD_HEALTH_CACHE",
+        "health_cache_seconds",
+        _seconds(0.0),
+        accepts="a number of seconds ≥ 0",
+        doc="how long health check results are cached, seconds",
+        default="2",
+    ),
+    Setting(
+        "RATECARD_RELEASE_ID",
+        None,
+        _text,
+        accepts="any text",
+        doc="`releaseId` in health output",
+        default_doc="the package version",
+    ),
+    Setting(
+        "WEB_CONCURRENCY",
+        "web_concurrency",
+        _integer(1, MAX_WORKERS),
+        accepts=f"a whole number from 1 to {MAX_WORKERS}",
+        doc="gunicorn worker processes (`ratecard serve`; `--workers` overrides)",
+        default="2",
+    ),
+    Setting(
+        "RATECARD_THREADS",
+        "threads",
+        _integer(1, MAX_THREADS),
+        accepts=f"a whole number from 1 to {MAX_THREADS}",
+        doc="gunicorn threads per worker process",
+        default="4",
+    ),
+    Setting(
+        "RATECARD_BIND",
+        "bind",
+        _bind,
+        accepts="HOST:PORT ([IPv6]:PORT for IPv6)",
+        doc="where gunicorn listens (`ratecard serve --host/--port` override its parts)",
+        default="127.0.0.1:8000",
+    ),
+    Setting(
+        "RATECARD_PRELOAD",
+        "preload",
+        _flag,
+        accepts="true or false",
+        doc="gunicorn's master imports the libraries workers share before forking them "
+        "(never the app)",
+        default="true",
+    ),
+    Setting(
+        "FORWARDED_ALLOW_IPS",
+        "forwarded_allow_ips",
+        _forwarded_ips,
+        accepts="* or a comma-separated list of IP addresses or networks",
+        doc="proxies whose X-Forwarded-* headers gunicorn trusts",
+        default="127.0.0.1",
+    ),
+    Setting(
+        "PROMETHEUS_MULTIPROC_DIR",
+        None,
+        _text,
+        accepts="a directory path",
+        doc="where gunicorn workers share metrics; emptied at start",
+        default_doc="a fresh temporary directory",
+    ),
+)
+BY_ENV: dict[str, Setting] = {setting.env: setting for setting in DECLARATIONS}
+
+
+def declared(env: str) -> Any:
+    """Return the dataclass field for a declared variable: its default comes from the table."""
+    setting = BY_ENV[env]
+    if setting.default_factory is not None:
+        return field(default_factory=setting.default_factory)
+    return field(default=setting.default_value())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about an instance; build with `Settings.from_env()`."""
 
-    database_url: str = field(default_factory=default_database_url)
-    redis_url: str | None = None
-    sources: tuple[Source, ...] = field(default_factory=lambda: parse_sources(DEFAULT_SOURCES))
-    refresh_interval: float = DEFAULT_REFRESH_INTERVAL
-    lease_ttl: float = DEFAULT_LEASE_TTL
-    admin_token: str | None = None
-    instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    heartbeat_interval: float = 10.0
-    maintenance_interval: float = 86400.0
-    retention_days: float = 30.0
-    start_coordinator: bool = True
-    redis_key_prefix: str = "ratecard:"
-    health_check_timeout: float = 1.0
-    health_cache_seconds: float = 2.0
-    stale_after: float | None = None  # default: two refresh intervals
-    quarantine_removed_fraction: float = 0.30
-    hold_factor: float = 100.0
-    log_format: str = "auto"
+    database_url: str = declared("DATABASE_URL")
+    redis_url: str | None = declared("REDIS_URL")
+    sources: tuple[Source, ...] = declared("RATECARD_SOURCES")
+    refresh_interval: float = declared("RATECARD_REFRESH_INTERVAL")
+    lease_ttl: float = declared("RATECARD_LEASE_TTL")
+    admin_token: str | None = declared("RATECARD_ADMIN_TOKEN")
+    instance_id: str = declared("RATECARD_INSTANCE_ID")
+    heartbeat_interval: float = declared("RATECARD_HEARTBEAT_INTERVAL")
+    maintenance_interval: float = declared("RATECARD_MAINTENANCE_INTERVAL")
+    retention_days: float = declared("RATECARD_RETENTION_DAYS")
+    start_coordinator: bool = declared("RATECARD_COORDINATOR")
+    redis_key_prefix: str = declared("RATECARD_REDIS_PREFIX")
+    health_check_timeout: float = declared("RATECARD_HEALTH_TIMEOUT")
+    health_cache_seconds: float = declared("RATECARD_HEALTH_CACHE")
+    stale_after: float | None = declared("RATECARD_STALE_AFTER")
+    quarantine_removed_fraction: float = declared("RATECARD_QUARANTINE_REMOVED_FRACTION")
+    hold_factor: float = declared("RATECARD_HOLD_FACTOR")
+    log_format: str = declared("RATECARD_LOG_FORMAT")
+    # gunicorn's: read by ratecard.gunicorn_conf, validated with the rest before it starts.
+    web_concurrency: int = declared("WEB_CONCURRENCY")
+    threads: int = declared("RATECARD_THREADS")
+    bind: str = declared("RATECARD_BIND")
+    preload: bool = declared("RATECARD_PRELOAD")
+    forwarded_allow_ips: str = declared("FORWARDED_ALLOW_IPS")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and validate settings; raise SettingsError naming the first bad variable."""
         env = os.environ if environ is None else environ
         kwargs: dict[str, Any] = {}
-        if env.get("DATABASE_URL", "").strip():
-            kwargs["database_url"] = normalize_database_url(env["DATABASE_URL"])
-        if env.get("REDIS_URL", "").strip():
-            kwargs["redis_url"] = _validate_redis_url(env["REDIS_URL"])
-        if env.get("RATECARD_SOURCES", "").strip():
-            kwargs["sources"] = parse_sources(env["RATECARD_SOURCES"])
-        kwargs["refresh_interval"] = _seconds(
-            env, "RATECARD_REFRESH_INTERVAL", DEFAULT_REFRESH_INTERVAL, MIN_INTERVAL
-        )
-        kwargs["lease_ttl"] = _seconds(env, "RATECARD_LEASE_TTL", DEFAULT_LEASE_TTL, 0.3)
-        kwargs["heartbeat_interval"] = _seconds(env, "RATECARD_HEARTBEAT_INTERVAL", 10.0, 0.1)
-        kwargs["maintenance_interval"] = _seconds(
-            env, "RATECARD_MAINTENANCE_INTERVAL", 86400.0, MIN_INTERVAL
-        )
-        kwargs["retention_days"] = _seconds(env, "RATECARD_RETENTION_DAYS", 30.0, 0.0)
-        kwargs["health_check_timeout"] = _seconds(env, "RATECARD_HEALTH_TIMEOUT", 1.0, 0.05)
-        kwargs["health_cache_seconds"] = _seconds(env, "RATECARD_HEALTH_CACHE", 2.0, 0.0)
-        if env.get("RATECARD_STALE_AFTER", "").strip():
-            kwargs["stale_after"] = _seconds(env, "RATECARD_STALE_AFTER", 0.0, MIN_INTERVAL)
-        kwargs["quarantine_removed_fraction"] = _fraction(
-            env, "RATECARD_QUARANTINE_REMOVED_FRACTION", 0.30
-        )
-        kwargs["hold_factor"] = _seconds(env, "RATECARD_HOLD_FACTOR", 100.0, 1.0)
-        if env.get("RATECARD_ADMIN_TOKEN", ""):
-            kwargs["admin_token"] = env["RATECARD_ADMIN_TOKEN"]
-        if env.get("RATECARD_INSTANCE_ID", "").strip():
-            kwargs["instance_id"] = env["RATECARD_INSTANCE_ID"].strip()
-        if env.get("RATECARD_REDIS_PREFIX", "").strip():
-            kwargs["redis_key_prefix"] = env["RATECARD_REDIS_PREFIX"].strip()
-        kwargs["start_coordinator"] = _flag(env, "RATECARD_COORDINATOR", True)
-        log_format = env.get("RATECARD_LOG_FORMAT", "auto").strip().lower() or "auto"
-        if log_format not in ("auto", "json", "text"):
-            raise SettingsError(
-                f"RATECARD_LOG_FORMAT must be auto, json or text, got {log_format!r}"
-            )
-        kwargs["log_format"] = log_format
+        for setting in DECLARATIONS:
+            value = setting.read(env)  # validates the attr=None ones too
+            if setting.attr is not None:
+                kwargs[setting.attr] = value
         return cls(**kwargs)
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -206,25 +548,10 @@ class Settings:
         }
 
 
-def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value <= 1.0:
-        raise SettingsError(f"{name} must be a fraction in (0, 1], got {raw!r}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+def render_markdown_table() -> str:
+    """Render the README's Configuration table from the declarations (tests compare them)."""
+    lines = ["| name | default | accepts | meaning |", "|---|---|---|---|"]
+    for setting in DECLARATIONS:
+        cells = (f"`{setting.env}`", setting.default_text(), setting.accepts, setting.doc)
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"

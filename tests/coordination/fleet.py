@@ -1,10 +1,7 @@
-"""Real `ratecard worker run` processes for fleet tests and the takeover benchmark."""
+"""Real `ratecard worker run` processes for fleet tests (tests/support/processes.py runs them)."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,18 +12,17 @@ import redis
 from sqlalchemy import Engine, text
 
 from ratecard.redis_keys import RedisKeys
-from tests.support.services import REPO, clean_env
-
-RATECARD = str(Path(sys.executable).parent / "ratecard")
+from tests.support.processes import RatecardProcess, worker
+from tests.support.services import clean_env
 
 
 @dataclass
 class Fleet:
     """Worker processes sharing one database and one Redis; always `close()` (kills them all)."""
 
-    env: dict[str, str]
+    settings: dict[str, str]
     log_dir: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: dict[str, RatecardProcess] = field(default_factory=dict)
 
     @classmethod
     def configure(
@@ -39,55 +35,44 @@ class Fleet:
         ttl: float,
         **extra: str,
     ) -> Fleet:
-        env = clean_env()
-        env.update(
-            DATABASE_URL=database_url,
-            RATECARD_SOURCES=sources,
-            RATECARD_REFRESH_INTERVAL=str(interval),
-            RATECARD_LEASE_TTL=str(ttl),
-            RATECARD_HEARTBEAT_INTERVAL="0.5",
-            RATECARD_LOG_FORMAT="text",
-            RATECARD_REDIS_PREFIX="fleet:",
+        settings = {
+            "DATABASE_URL": database_url,
+            "RATECARD_SOURCES": sources,
+            "RATECARD_REFRESH_INTERVAL": str(interval),
+            "RATECARD_LEASE_TTL": str(ttl),
+            "RATECARD_HEARTBEAT_INTERVAL": "0.5",
+            "RATECARD_LOG_FORMAT": "text",
+            "RATECARD_REDIS_PREFIX": "fleet:",
             **extra,
-        )
+        }
         if redis_url:
-            env["REDIS_URL"] = redis_url
-        return cls(env, log_dir)
+            settings["REDIS_URL"] = redis_url
+        return cls(settings, log_dir)
 
-    def spawn(self, name: str) -> subprocess.Popen[bytes]:
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [RATECARD, "worker", "run"],
-            cwd=REPO,
-            env=self.env | {"RATECARD_INSTANCE_ID": name},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+    @property
+    def env(self) -> dict[str, str]:
+        """The full environment of a fleet member (for one-shot commands run beside it)."""
+        return clean_env(**self.settings)
+
+    def spawn(self, name: str) -> RatecardProcess:
+        process = worker(
+            self.log_dir / f"{name}.log", env=self.settings, RATECARD_INSTANCE_ID=name
+        ).start()
         self.processes[name] = process
         return process
 
     def signal(self, name: str, signum: int) -> None:
-        self.processes[name].send_signal(signum)
+        self.processes[name].signal(signum)
 
     def terminate_all(self, timeout: float = 15) -> dict[str, int | None]:
+        """SIGTERM every member at once; exit codes by name (None: still running after timeout)."""
         for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.send_signal(signal.SIGTERM)
-        codes: dict[str, int | None] = {}
-        for name, process in self.processes.items():
-            try:
-                codes[name] = process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                codes[name] = None
-        return codes
+            process.terminate()
+        return {name: process.wait(timeout) for name, process in self.processes.items()}
 
     def close(self) -> None:
         for process in self.processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait(10)
+            process.kill()
 
     def logs(self) -> str:
         return "\n".join(

@@ -64,6 +64,7 @@ def build(
     poll: float = 0.2,
     heartbeat: float = 0.5,
     job: str = "tick",
+    clock: Callable[[], float] = time.time,
 ) -> Coordinator:
     keys = RedisKeys(prefix)
     backends = LeaseBackends(lambda: redis_client, lambda: engine, keys, ttl)
@@ -77,6 +78,7 @@ def build(
         lambda: identity,
         heartbeat_interval=heartbeat,
         poll_interval=poll,
+        clock=clock,
     )
 
 
@@ -99,7 +101,34 @@ def wait_until(predicate: Callable[[], object], timeout: float, step: float = 0.
     return bool(predicate())
 
 
-def sleep_until_slot_start(interval: float, margin: float = 0.05) -> None:
-    """Sleep until just after a slot boundary, so a test's timing does not straddle one."""
-    now = time.time()
-    time.sleep(interval - (now % interval) + margin)
+class ManualClock:
+    """The coordinators' wall clock, moved only by the test: slots, polls and back-offs pass
+    in milliseconds, and a slot boundary falls exactly where the test puts it.
+
+    Leases, renewals and the jobs' own work stay on real time (they are Redis TTLs and
+    threads); only what the coordinator reads from its injected clock is simulated.
+    """
+
+    def __init__(self, interval: float, margin: float = 0.05) -> None:
+        now = time.time()
+        # Just after a slot boundary near the real time, so stored timestamps look sane.
+        self.now = now - now % interval + margin
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, coordinators: list[Coordinator], seconds: float, step: float = 0.25) -> None:
+        """Move time on by `seconds` in `step`s, waking every coordinator at each step.
+
+        A coordinator waits on a real Event for (its next deadline - clock()): with a manual
+        clock that wait would last real seconds, so each step wakes the loop to look at the
+        new time (it reads the clock after waking, so no step is missed).
+        """
+        remaining = seconds
+        while remaining > 1e-9:
+            self.now += min(step, remaining)
+            remaining -= step
+            for coordinator in coordinators:
+                # The loop's own wake-up event (what a finished run sets): no public hook exists.
+                coordinator._wake.set()
+            time.sleep(0.02)  # let the loops run their checks at this instant

@@ -14,12 +14,12 @@ from ratecard.coordination.schedule import slot_of
 from ratecard.db import build_engine
 from ratecard.redis_keys import RedisKeys
 from tests.coordination.helpers import (
+    ManualClock,
     build,
     create_effects_table,
     effect_job,
     effects,
     fail_fast_redis,
-    sleep_until_slot_start,
     wait_until,
 )
 from tests.support.services import RedisServer, free_port
@@ -44,7 +44,7 @@ def test_exactly_one_run_per_slot_across_instances(
     engine: Engine, redis_client: redis.Redis, redis_prefix: str, coordinators: list[Coordinator]
 ) -> None:
     interval = 1.0
-    sleep_until_slot_start(interval)
+    clock = ManualClock(interval)
     for i in range(4):
         c = build(
             engine,
@@ -53,10 +53,16 @@ def test_exactly_one_run_per_slot_across_instances(
             redis_client=redis_client,
             prefix=redis_prefix,
             instance=f"c{i}",
+            clock=clock,
         )
         coordinators.append(c)
         c.start()
-    time.sleep(interval * 5)
+    # Five slots; in quarter-slot steps, so the losers' polls (0.2 s +-25 %) come due
+    # between boundaries while the winner's run is in progress or just committed.
+    for _ in range(5):
+        slot = slot_of(clock(), interval)
+        assert wait_until(lambda: slot in {r["slot"] for r in effects(engine)}, 5.0)  # noqa: B023 - runs now
+        clock.advance(coordinators, interval)
     for c in coordinators:
         c.stop(timeout=5)
     rows = effects(engine)
@@ -70,21 +76,26 @@ def test_a_fresh_deploy_runs_at_once_and_missed_slots_coalesce(
     engine: Engine, redis_client: redis.Redis, redis_prefix: str, coordinators: list[Coordinator]
 ) -> None:
     interval = 5.0
-    sleep_until_slot_start(interval)
-    current = slot_of(time.time(), interval)
+    clock = ManualClock(interval)
+    current = slot_of(clock(), interval)
     with engine.begin() as conn:  # the fleet was down for 4 slots
         conn.execute(
             text("INSERT INTO job_state (job, last_slot) VALUES ('tick', :s)"), {"s": current - 5}
         )
     c = build(
-        engine, effect_job(engine, 0.0), interval, redis_client=redis_client, prefix=redis_prefix
+        engine,
+        effect_job(engine, 0.0),
+        interval,
+        redis_client=redis_client,
+        prefix=redis_prefix,
+        clock=clock,
     )
     coordinators.append(c)
     began = time.monotonic()
     c.start()
     assert wait_until(lambda: effects(engine), 2.0), "a missed slot must run within seconds"
     took = time.monotonic() - began
-    time.sleep(0.5)
+    clock.advance(coordinators, interval - 0.5)  # the rest of the slot: no second run
     rows = effects(engine)
     assert [(r["slot"], r["trigger"]) for r in rows] == [(current, "catch-up")], rows
     assert took < 1.0
@@ -154,10 +165,11 @@ def test_with_neither_store_nothing_runs_and_status_says_why(
         ran.append(1)
         return "success"
 
-    c = build(dead_engine, job, 0.5, redis_client=dead_redis)
+    clock = ManualClock(0.5)
+    c = build(dead_engine, job, 0.5, redis_client=dead_redis, clock=clock)
     coordinators.append(c)
     c.start()
-    time.sleep(1.0)
+    clock.advance(coordinators, 1.0, step=0.1)  # two slots' worth of polls
     status = c.status()
     assert ran == []
     assert status["backend"] is None
@@ -218,20 +230,28 @@ def test_a_failed_run_is_retried_after_a_back_off_not_at_once(
     engine: Engine, redis_client: redis.Redis, redis_prefix: str, coordinators: list[Coordinator]
 ) -> None:
     attempts: list[float] = []
+    interval = 24.0  # retry delay: interval / 12 = 2 s
+    clock = ManualClock(interval)
 
     def failing(ctx):
-        attempts.append(time.monotonic())
+        attempts.append(clock())
         raise RuntimeError("feed down")
 
-    interval = 24.0  # retry delay: interval / 12 = 2 s
     for name in ("a", "b"):
         c = build(
-            engine, failing, interval, redis_client=redis_client, prefix=redis_prefix, instance=name
+            engine,
+            failing,
+            interval,
+            redis_client=redis_client,
+            prefix=redis_prefix,
+            instance=name,
+            clock=clock,
         )
         coordinators.append(c)
         c.start()
     assert wait_until(lambda: attempts, 2.0)
-    time.sleep(1.0)
+    clock.advance(coordinators, 1.0, step=0.1)
     assert len(attempts) == 1, "the whole fleet waits for the back-off"
+    clock.advance(coordinators, 1.2, step=0.1)  # past the 2 s back-off
     assert wait_until(lambda: len(attempts) == 2, 3.0)
     assert 1.8 < attempts[1] - attempts[0] < 3.0

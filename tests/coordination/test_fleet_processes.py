@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.coordination.fleet import (
-    RATECARD,
     Fleet,
     all_runs,
     committed_runs,
@@ -25,6 +24,7 @@ from tests.coordination.fleet import (
     wait_for,
 )
 from tests.support.feeds import FeedServer
+from tests.support.processes import RATECARD
 from tests.support.services import REPO, RedisServer
 
 pytestmark = pytest.mark.slow
@@ -33,8 +33,8 @@ FEED = "openrouter_models_edge_cases.json"
 
 
 @pytest.fixture
-def feeds(shared_data: Path) -> Iterator[FeedServer]:
-    with FeedServer(shared_data) as server:
+def feeds(feed_data: Path) -> Iterator[FeedServer]:
+    with FeedServer(feed_data) as server:
         yield server
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,18 +18,19 @@ from sqlalchemy import text
 from ratecard.cli.worker import worker
 from ratecard.coordination.schedule import slot_of
 from ratecard.db import build_engine
+from tests.support.logs import root_handlers_kept
 from tests.support.services import REPO, clean_env, free_port
 
 EDGE_FEED = "openrouter=file://{data}/openrouter_models_edge_cases.json"
 
 
 @pytest.fixture
-def env(migrated_sqlite_url: str, shared_data: Path) -> dict[str, str]:
+def env(migrated_sqlite_url: str, feed_data: Path) -> dict[str, str]:
     """A process environment: SQLite database, one tiny real feed, no Redis."""
     base = clean_env()
     base.update(
         DATABASE_URL=migrated_sqlite_url,
-        RATECARD_SOURCES=EDGE_FEED.format(data=shared_data),
+        RATECARD_SOURCES=EDGE_FEED.format(data=feed_data),
         RATECARD_LOG_FORMAT="text",
     )
     return base
@@ -98,8 +101,93 @@ def test_options_and_subcommand_usage() -> None:
     runner = CliRunner()
     assert runner.invoke(worker, ["--status", "--run-once"]).exit_code == 2
     assert runner.invoke(worker, ["--status", "run"]).exit_code == 2
+    assert runner.invoke(worker, ["--run-once", "status"]).exit_code == 2
+    # The aliases' options before a subcommand would be ignored silently: refused instead.
+    misplaced = runner.invoke(worker, ["--json", "status"])
+    assert misplaced.exit_code == 2 and "--json: give options after the subcommand" in (
+        misplaced.output
+    )
+    assert runner.invoke(worker, ["--wait", "3", "run-once"]).exit_code == 2
     shown = runner.invoke(worker, [])
     assert shown.exit_code == 0 and "--run-once" in shown.output and "run" in shown.output
+    for name in ("status", "run-once", "run"):
+        assert f"ratecard worker {name}" in shown.output, f"--help names `worker {name}`"
+    run_once_help = runner.invoke(worker, ["run-once", "--help"]).output
+    assert "--wait" in run_once_help and "--json" in run_once_help and "--job" in run_once_help
+    assert "--json" in runner.invoke(worker, ["status", "--help"]).output
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    with root_handlers_kept():
+        yield
+
+
+def runner_env(env: dict[str, str]) -> dict[str, str | None]:
+    """The test's settings for CliRunner, and every other ratecard setting of ours unset."""
+    unset: dict[str, str | None] = {
+        name: None for name in os.environ if name.startswith("RATECARD_") or name == "REDIS_URL"
+    }
+    return {**unset, **{k: v for k, v in env.items() if k.startswith(("RATECARD_", "DATABASE"))}}
+
+
+def test_run_once_and_status_subcommands_through_the_click_runner(
+    env: dict[str, str], restore_logging: None
+) -> None:
+    runner = CliRunner()
+    ran = runner.invoke(worker, ["run-once", "--json", "--wait", "5"], env=runner_env(env))
+    assert ran.exit_code == 0, ran.output
+    result = json.loads(ran.stdout)
+    assert result["job"] == "refresh" and result["trigger"] == "cli"
+    assert result["outcome"] not in ("failed", "unavailable")
+    assert result["slot"] == slot_of(time.time(), 10800.0)
+
+    shown = runner.invoke(worker, ["status", "--json"], env=runner_env(env))
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert data["backend"] == "database"
+    assert data["jobs"]["refresh"]["last_completed_slot"] == result["slot"]
+    assert data["jobs"]["refresh"]["recent_runs"][0]["trigger"] == "cli"
+
+    text_status = runner.invoke(worker, ["status"], env=runner_env(env))
+    assert text_status.exit_code == 0 and "backend: database" in text_status.stdout
+    unknown = runner.invoke(worker, ["run-once", "--job", "nope"], env=runner_env(env))
+    assert unknown.exit_code == 2 and "unknown job 'nope'" in unknown.output
+
+
+def test_run_once_and_status_subcommands_as_real_processes(env: dict[str, str]) -> None:
+    ratecard = str(Path(sys.executable).parent / "ratecard")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [ratecard, "worker", *args], cwd=REPO, env=env, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+
+    ran = run("run-once", "--json")
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    assert result["trigger"] == "cli" and result["outcome"] not in ("failed", "unavailable")
+
+    shown = run("status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["jobs"]["refresh"]["last_completed_slot"] == result["slot"]
+    assert data["jobs"]["refresh"]["lease"]["holder"] is None, "released after the run"
+
+    unreachable = env | {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/none"}
+    down = subprocess.run(
+        [ratecard, "worker", "status"], cwd=REPO, env=unreachable, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert down.returncode == 1, "status exits 1 when no backend answers"
+    assert "backend: none" in down.stdout
+
+
+def test_the_documented_entry_point_takes_the_subcommands_too(env: dict[str, str]) -> None:
+    result = entry_point(["run-once"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("refresh: "), result.stdout
 
 
 def test_worker_run_stops_on_sigterm_and_releases(env: dict[str, str]) -> None:

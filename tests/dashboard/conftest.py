@@ -19,9 +19,10 @@ import redis
 
 # The in-process app fixtures (tiny real feed, SQLite) are shared with tests/admin.
 from tests.admin.conftest import admin_app, build_app, feeds  # noqa: F401
-from tests.dashboard.serving import ServedInstance, refresh_now, scaled_feed, wait_for_refresh_after
+from tests.dashboard.serving import refresh_now, scaled_feed, wait_for_refresh_after
 from tests.support.feeds import FeedServer
-from tests.support.services import REDIS_URL, SHARED_DATA, PostgresDatabases, delete_keys
+from tests.support.processes import ServedProcess, serve
+from tests.support.services import FEED_DATA, REDIS_URL, PostgresDatabases, delete_keys
 
 ADMIN_TOKEN = "dash-admin-token-5b1e"
 INSTANCE_ID = "dash-instance-1"
@@ -34,7 +35,7 @@ FEED_PATH = "/litellm.json"
 class Fleet:
     """The running instance and what the tests need to know about its data."""
 
-    instance: ServedInstance
+    instance: ServedProcess
     feeds: FeedServer
     held_model: str
     held_price: Decimal  # the proposed (x1000) input price per token
@@ -46,41 +47,34 @@ class Fleet:
 def fleet(
     pg_databases: PostgresDatabases, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fleet]:
-    from ratecard.migrations.runner import Migrator
-
-    pg_url = pg_databases.create()
-    Migrator(pg_url, echo=lambda _line: None).upgrade(wait=30)
+    pg_url = pg_databases.create_migrated()
     prefix = f"rctest:{uuid.uuid4().hex[:10]}:"
     workdir = tmp_path_factory.mktemp("dashboard-fleet")
-    feed_server = FeedServer(SHARED_DATA).start()
+    feed_server = FeedServer(FEED_DATA).start()
     feed_server.set_file(FEED_PATH, "litellm_2026-03-14.json")
-    instance = ServedInstance(
-        env={
-            "DATABASE_URL": pg_url,
-            "REDIS_URL": REDIS_URL,
-            "RATECARD_REDIS_PREFIX": prefix,
-            "RATECARD_SOURCES": f"litellm={feed_server.url(FEED_PATH)}",
-            "RATECARD_ADMIN_TOKEN": ADMIN_TOKEN,
-            "RATECARD_INSTANCE_ID": INSTANCE_ID,
-            "RATECARD_REFRESH_INTERVAL": "10800",
-            "RATECARD_HEARTBEAT_INTERVAL": "1",
-            "RATECARD_COORDINATOR": "true",
-            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prom"),
-        },
-        log_path=workdir / "serve.log",
+    instance = serve(
+        workdir / "serve.log",
+        DATABASE_URL=pg_url,
+        REDIS_URL=REDIS_URL,
+        RATECARD_REDIS_PREFIX=prefix,
+        RATECARD_SOURCES=f"litellm={feed_server.url(FEED_PATH)}",
+        RATECARD_ADMIN_TOKEN=ADMIN_TOKEN,
+        RATECARD_INSTANCE_ID=INSTANCE_ID,
+        RATECARD_REFRESH_INTERVAL="10800",
+        RATECARD_HEARTBEAT_INTERVAL="1",
+        RATECARD_COORDINATOR="true",
+        PROMETHEUS_MULTIPROC_DIR=str(workdir / "prom"),
     )
     try:
-        instance.start()
+        instance.start().wait_ready("/health/startup")
         with instance.client(ADMIN_TOKEN) as client:
             # The catalog is empty: the coordinator's catch-up run loads 2026-03-14 at once.
             first = wait_for_refresh_after(client, None)
-            assert first["outcome"] == "success", (first, instance.log_text()[-2000:])
+            assert first["outcome"] == "success", (first, instance.output()[-2000:])
             feed_server.set_file(FEED_PATH, "litellm_2026-07-24.json")
             second = refresh_now(client)
             assert second["outcome"] == "success", second
-            body, held_price = scaled_feed(
-                SHARED_DATA / "litellm_2026-07-24.json", HELD_MODEL, 1000
-            )
+            body, held_price = scaled_feed(FEED_DATA / "litellm_2026-07-24.json", HELD_MODEL, 1000)
             feed_server.set_body(FEED_PATH, body)
             third = refresh_now(client)
             assert third["outcome"] in ("success", "partial"), third

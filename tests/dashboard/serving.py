@@ -1,72 +1,15 @@
-"""A real `ratecard serve` (gunicorn) process for tests, and small HTTP helpers around it."""
+"""HTTP helpers around a real `ratecard serve` instance (tests/support/processes.py runs it)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-from tests.support.services import free_port, stop_process, wait_for_port
-
-REPO = Path(__file__).resolve().parents[2]
-RATECARD = str(Path(sys.executable).parent / "ratecard")
-
-
-@dataclass
-class ServedInstance:
-    """One `ratecard serve` process on a free port; start() waits for /health/startup."""
-
-    env: dict[str, str]
-    log_path: Path
-    workers: int = 1
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> ServedInstance:
-        env = {**os.environ, **self.env}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [RATECARD, "serve", "--port", str(self.port), "--workers", str(self.workers)],
-                env=env,
-                cwd=REPO,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_for_port(self.port, timeout=timeout)
-            deadline = time.monotonic() + timeout
-            while httpx.get(self.base_url + "/health/startup", timeout=5).status_code != 200:
-                assert time.monotonic() < deadline, "the instance never finished starting"
-                time.sleep(0.05)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        """SIGTERM (the coordinator releases its lease), then SIGKILL if it lingers."""
-        if self.process is not None:
-            stop_process(self.process, grace=25)
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=15)
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 def latest_refresh(client: httpx.Client) -> dict[str, Any] | None:

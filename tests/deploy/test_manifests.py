@@ -420,8 +420,14 @@ def test_dockerfile_builds_wheels_in_a_builder_and_ships_a_slim_stage_without_co
     assert builder[0][1].startswith("python:3.11-slim") and " AS " in builder[0][1].upper()
     assert final[0][1].split()[0] == "python:3.11-slim"
     assert any("/wheels" in arguments for keyword, arguments in builder if keyword == "RUN")
-    # The check can tell: the builder does install a compiler, the final stage must not.
-    assert COMPILERS.search(" ".join(arguments for _, arguments in builder))
+    # Every download is checked against the lock's hashes.
+    assert any(
+        "--require-hashes" in arguments and "requirements/runtime.txt" in arguments
+        for keyword, arguments in builder
+        if keyword == "RUN"
+    )
+    # The check can tell a compiler install; the final stage must have none.
+    assert COMPILERS.search("apt-get install -y --no-install-recommends build-essential")
     final_text = " ".join(arguments for _, arguments in final)
     assert not COMPILERS.search(final_text), COMPILERS.search(final_text)
 
@@ -435,18 +441,21 @@ def test_dockerfile_installs_dependencies_in_a_layer_before_the_source() -> None
                 return index
         raise AssertionError(f"final stage has no {what}")
 
-    copy_pyproject = first(
-        lambda k, a: k == "COPY" and "pyproject.toml" in a.split(), "COPY pyproject.toml"
+    copy_lock = first(
+        lambda k, a: k == "COPY" and "requirements/runtime.txt" in a.split(), "COPY the lock"
     )
     install_deps = first(
-        lambda k, a: k == "RUN" and "pip install" in a and " -r " in a, "deps install"
+        lambda k, a: k == "RUN" and "pip install" in a and " -r requirements/runtime.txt" in a,
+        "deps install from the lock",
     )
-    copy_src = first(lambda k, a: k == "COPY" and a.split()[0] in ("src", "src/"), "COPY src")
     install_project = first(
-        lambda k, a: k == "RUN" and "pip install" in a and "--no-deps" in a, "project install"
+        lambda k, a: k == "RUN" and "pip install" in a and "/project/ratecard-" in a,
+        "project install",
     )
-    # A source edit must invalidate only the layers after COPY src, never the dependencies.
-    assert copy_pyproject < install_deps < copy_src < install_project
+    # The project arrives as the builder's wheel: a source edit must invalidate only the layer
+    # that installs it, never the dependencies' (which depend on the lock alone).
+    assert copy_lock < install_deps < install_project
+    assert not any(k == "COPY" and a.split()[0] in ("src", "src/") for k, a in final)
 
 
 def test_dockerfile_runs_as_the_non_root_user_the_manifests_expect() -> None:

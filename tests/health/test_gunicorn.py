@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,9 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.health.conftest import TOKEN
-from tests.support.services import free_port, stop_process, wait_for_port
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.processes import serve
+from tests.support.services import REPO
 
 
 def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -33,39 +31,24 @@ def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[in
 
 @pytest.fixture
 def served(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    port = free_port()
     metrics_dir = tmp_path / "prom"
     metrics_dir.mkdir()
     # A previous run's file: if it were not cleared at start, every scrape would fail.
     (metrics_dir / "counter_999999.db").write_bytes(b"garbage from a previous run")
-    env = {
-        **os.environ,
-        "DATABASE_URL": migrated_sqlite_url,
-        "RATECARD_COORDINATOR": "false",
-        "RATECARD_ADMIN_TOKEN": TOKEN,
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "REDIS_URL": "",
-        "RATECARD_INSTANCE_ID": "",
-    }
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "ratecard"),
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    instance = serve(
+        tmp_path / "serve.log",
+        workers=2,
+        DATABASE_URL=migrated_sqlite_url,
+        RATECARD_COORDINATOR="false",
+        RATECARD_ADMIN_TOKEN=TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     )
+    # Only the port: what the first answers say while the workers start is under test.
+    instance.start().wait_ready()
     try:
-        wait_for_port(port, timeout=30)
-        yield port, metrics_dir
+        yield instance.port, metrics_dir
     finally:
-        stop_process(process)
+        instance.stop()
 
 
 def test_metrics_aggregate_requests_across_two_workers(served: tuple[int, Path]) -> None:

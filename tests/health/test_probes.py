@@ -130,7 +130,7 @@ def test_password_and_token_never_appear_in_health_or_logs(
         database_url=via_proxy(migrated_pg_url, pg_proxy), admin_token=TOKEN, health_cache_seconds=0
     )
     # The real configured handler's output, as an operator's log pipeline would see it.
-    handler = next(h for h in logging.getLogger("ratecard").handlers if getattr(h, "_ratecard", 0))
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "_ratecard", 0))
     captured = io.StringIO()
     original_stream = handler.setStream(captured)  # type: ignore[attr-defined]
     try:

@@ -218,6 +218,13 @@ def test_pagination_by_cursor_and_by_page(client: FlaskClient) -> None:
     assert third["next_cursor"] is None
 
 
+def test_page_counts_from_the_cursor_when_both_are_given(client: FlaskClient) -> None:
+    every = [m["id"] for m in get_json(client, "/api/models?limit=7&sort=id")["items"]]
+    cursor = get_json(client, "/api/models?limit=2&sort=id")["next_cursor"]
+    both = get_json(client, f"/api/models?limit=2&sort=id&cursor={cursor}&page=2")
+    assert [m["id"] for m in both["items"]] == every[4:6], "page 2 after the first two items"
+
+
 def test_filters(sqlite_client: FlaskClient) -> None:
     def ids(query: str) -> list[str]:
         return [m["id"] for m in get_json(sqlite_client, f"/api/models?{query}")["items"]]
@@ -328,7 +335,19 @@ def test_openapi_document_is_generated_from_the_validators(sqlite_client: FlaskC
         "/api/cost",
         "/api/catalog",
         "/api/disagreements",
+        "/admin/refresh",
+        "/admin/worker",
+        "/admin/held/{held_id}/accept",
+        "/admin/held/{held_id}/reject",
     }
+    # Admin routes sit under the bearer scheme; the API's do not.
+    assert doc["components"]["securitySchemes"]["adminBearer"]["scheme"] == "bearer"
+    assert doc["paths"]["/admin/refresh"]["post"]["security"] == [{"adminBearer": []}]
+    assert "security" not in doc["paths"]["/api/cost"]["post"]
+    # Examples name a model the catalog serves, so generated requests reach the logic.
+    cost_body = doc["paths"]["/api/cost"]["post"]["requestBody"]["content"]["application/json"]
+    assert cost_body["example"]["model"] == "gpt-4o"
+    assert all("414" in op["responses"] for path in doc["paths"].values() for op in path.values())
     cost_schema = doc["components"]["schemas"]["CostRequest"]
     assert cost_schema["properties"]["input_tokens"]["maximum"] == 10**12
     assert cost_schema["additionalProperties"] is False

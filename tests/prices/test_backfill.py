@@ -7,6 +7,7 @@ snapshot is the newest observation; a refresh after a backfill does not re-diff 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,23 +38,23 @@ MARCH = datetime(2026, 3, 14, tzinfo=UTC)
 JULY = datetime(2026, 7, 24, tzinfo=UTC)
 
 
-def migrated(url: str) -> str:
-    from ratecard.migrations.runner import Migrator
-
-    Migrator(url, echo=lambda _line: None).upgrade(wait=30)
-    return url
-
-
 @pytest.fixture(params=["postgresql", "sqlite"])
 def two_engines(
-    request: pytest.FixtureRequest, pg_databases: PostgresDatabases, tmp_path: Path
+    request: pytest.FixtureRequest,
+    pg_databases: PostgresDatabases,
+    sqlite_template: Path,
+    tmp_path: Path,
 ) -> Iterator[tuple[Engine, Engine]]:
     """Two fresh migrated databases of one kind: one per import order."""
     if request.param == "postgresql":
-        urls = [pg_databases.create(), pg_databases.create()]
+        urls = [pg_databases.create_migrated(), pg_databases.create_migrated()]
     else:
-        urls = [f"sqlite:///{tmp_path / f'db{i}.sqlite3'}" for i in (1, 2)]
-    engines = [build_engine(migrated(url)) for url in urls]
+        urls = []
+        for i in (1, 2):
+            path = tmp_path / f"db{i}.sqlite3"
+            shutil.copyfile(sqlite_template, path)
+            urls.append(f"sqlite:///{path}")
+    engines = [build_engine(url) for url in urls]
     yield engines[0], engines[1]
     for engine in engines:
         engine.dispose()
@@ -107,9 +108,9 @@ def feed(**entries: tuple[str, str]) -> bytes:
 
 
 def test_the_two_real_snapshots_in_either_order_give_identical_history(
-    two_engines: tuple[Engine, Engine], shared_data: Path
+    two_engines: tuple[Engine, Engine], feed_data: Path
 ) -> None:
-    march, july = (shared_data / LITELLM_OLD).read_bytes(), (shared_data / LITELLM_NEW).read_bytes()
+    march, july = (feed_data / LITELLM_OLD).read_bytes(), (feed_data / LITELLM_NEW).read_bytes()
     in_order, reversed_order = two_engines
     import_snapshot(in_order, LITELLM, march, MARCH)
     import_snapshot(in_order, LITELLM, july, JULY)
@@ -135,12 +136,12 @@ def test_the_two_real_snapshots_in_either_order_give_identical_history(
     assert set(served(in_order)) <= july_ids
 
 
-def test_an_older_snapshot_changes_history_only(engine: Engine, shared_data: Path) -> None:
-    july = (shared_data / LITELLM_NEW).read_bytes()
+def test_an_older_snapshot_changes_history_only(engine: Engine, feed_data: Path) -> None:
+    july = (feed_data / LITELLM_NEW).read_bytes()
     import_snapshot(engine, LITELLM, july, JULY)
     before, catalog_version = served(engine), version(engine)
 
-    report = import_snapshot(engine, LITELLM, (shared_data / LITELLM_OLD).read_bytes(), MARCH)
+    report = import_snapshot(engine, LITELLM, (feed_data / LITELLM_OLD).read_bytes(), MARCH)
 
     assert report.newest is False and report.catalog_version is None
     assert served(engine) == before
@@ -185,12 +186,12 @@ def test_a_snapshot_between_two_unchanged_observations(
 
 
 def test_a_refresh_after_a_backfill_does_not_rediff_it(
-    engine: Engine, shared_data: Path, make_settings: SettingsFactory
+    engine: Engine, feed_data: Path, make_settings: SettingsFactory
 ) -> None:
-    july_path = shared_data / LITELLM_NEW
+    july_path = feed_data / LITELLM_NEW
     earlier = datetime.now(UTC) - timedelta(days=1)
     import_snapshot(engine, LITELLM, july_path.read_bytes(), earlier)
-    import_snapshot(engine, LITELLM, (shared_data / LITELLM_OLD).read_bytes(), MARCH)
+    import_snapshot(engine, LITELLM, (feed_data / LITELLM_OLD).read_bytes(), MARCH)
     rows_before = sum(len(r) for r in history(engine).values())
     settings = make_settings(sources=sources_setting(litellm=july_path.as_uri()))
 
@@ -217,20 +218,20 @@ def test_refused_times(engine: Engine) -> None:
 
 
 def test_cli_import_then_show_resolves_the_name(
-    migrated_sqlite_url: str, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+    migrated_sqlite_url: str, feed_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ratecard.cli import main
 
     monkeypatch.setenv("DATABASE_URL", migrated_sqlite_url)
-    monkeypatch.setenv("RATECARD_SOURCES", f"litellm={(shared_data / LITELLM_NEW).as_uri()}")
+    monkeypatch.setenv("RATECARD_SOURCES", f"litellm={(feed_data / LITELLM_NEW).as_uri()}")
     runner = CliRunner()
-    args = ["prices", "import", str(shared_data / LITELLM_NEW), "--source", "litellm"]
+    args = ["prices", "import", str(feed_data / LITELLM_NEW), "--source", "litellm"]
     newest = runner.invoke(main, [*args, "--observed-at", "2026-07-24T00:00:00Z", "--json"])
     assert newest.exit_code == 0, newest.output
     assert json.loads(newest.output)["newest"] is True
     older = runner.invoke(
         main,
-        ["prices", "import", str(shared_data / LITELLM_OLD), "--source", "litellm",
+        ["prices", "import", str(feed_data / LITELLM_OLD), "--source", "litellm",
          "--observed-at", "2026-03-14"],
     )  # fmt: skip
     assert older.exit_code == 0, older.output

@@ -14,16 +14,16 @@ from ratecard.settings import Source
 
 
 @pytest.fixture(scope="module")
-def litellm(shared_data: Path) -> ParsedFeed:
+def litellm(feed_data: Path) -> ParsedFeed:
     source = Source(name="litellm", url="file:///f.json", kind="litellm")
-    return parse_feed(source, (shared_data / "litellm_2026-07-24.json").read_bytes())
+    return parse_feed(source, (feed_data / "litellm_2026-07-24.json").read_bytes())
 
 
 @pytest.fixture(scope="module")
-def openrouter(shared_data: Path) -> ParsedFeed:
+def openrouter(feed_data: Path) -> ParsedFeed:
     source = Source(name="openrouter", url="file:///m.json", kind="openrouter")
-    edges = parse_feed(source, (shared_data / "openrouter_models_edge_cases.json").read_bytes())
-    full = parse_feed(source, (shared_data / "openrouter_models_2026-08-19.json").read_bytes())
+    edges = parse_feed(source, (feed_data / "openrouter_models_edge_cases.json").read_bytes())
+    full = parse_feed(source, (feed_data / "openrouter_models_2026-08-19.json").read_bytes())
     full.models.update(edges.models)
     return full
 

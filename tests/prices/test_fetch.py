@@ -16,7 +16,7 @@ from ratecard.prices.normalize import parse_feed
 from ratecard.prices.sources import fetch_feed, make_http_client, retry_delay
 from ratecard.settings import Source
 from tests.support.feeds import FeedServer
-from tests.support.services import free_port
+from tests.support.services import feed_checksums, free_port
 
 EDGES = "openrouter_models_edge_cases.json"
 LITELLM_FILE = "litellm_2026-07-24.json"
@@ -43,9 +43,9 @@ def source_at(server: FeedServer, path: str, kind: str = "openrouter") -> Source
     return Source(name=kind, url=server.url(path), kind=kind)
 
 
-def test_ok_returns_the_exact_bytes_with_validators(feed_server, client, shared_data):
+def test_ok_returns_the_exact_bytes_with_validators(feed_server, client, feed_data):
     result = fetch_feed(source_at(feed_server, EDGES), client)
-    body = (shared_data / EDGES).read_bytes()
+    body = (feed_data / EDGES).read_bytes()
     assert result.status == "ok"
     assert result.body == body
     assert result.etag == '"' + hashlib.sha256(body).hexdigest() + '"'
@@ -242,10 +242,10 @@ def test_size_cap_while_streaming_stops_reading_early(feed_server, client):
     assert sent < total // 4
 
 
-def test_redirect_is_followed(feed_server, client, shared_data):
+def test_redirect_is_followed(feed_server, client, feed_data):
     feed_server.redirect("/latest.json", f"/{EDGES}")
     result = fetch_feed(source_at(feed_server, "/latest.json"), client)
-    assert result.body == (shared_data / EDGES).read_bytes()
+    assert result.body == (feed_data / EDGES).read_bytes()
 
 
 def test_connection_refused_is_retried_then_reported(client):
@@ -282,8 +282,8 @@ def test_without_a_client_one_is_made_and_closed(feed_server):
 # -- file:// and package:// ------------------------------------------------------------------
 
 
-def test_file_url_with_sha256_etag(shared_data):
-    path = shared_data / EDGES
+def test_file_url_with_sha256_etag(feed_data):
+    path = feed_data / EDGES
     source = Source("openrouter", path.as_uri(), "openrouter")
     first = fetch_feed(source, None)
     assert first.status == "ok"
@@ -315,10 +315,13 @@ def test_file_url_failures(tmp_path: Path):
         fetch_feed(Source("litellm", tmp_path.as_uri(), "litellm"), None)
 
 
-def test_bundled_snapshot_is_the_newest_litellm_file(shared_data):
+def test_bundled_snapshot_is_the_newest_litellm_file(feed_data):
     source, body, date = bundled_snapshot()
     assert source == BUNDLED_SOURCE
-    assert body == (shared_data / LITELLM_FILE).read_bytes()
+    # tests/data's copy is a symlink to the bundled file: the recorded checksum of the real
+    # 2026-07-24 snapshot is what makes this comparison against real data.
+    assert hashlib.sha256(body).hexdigest() == feed_checksums()[LITELLM_FILE]
+    assert body == (feed_data / LITELLM_FILE).read_bytes()
     parsed = parse_feed(source, body)
     assert date == BUNDLED_DATE == parsed.snapshot_date == "2026-07-24"
     assert parsed.source == "bundled"

@@ -17,13 +17,13 @@ LITELLM = Source(name="litellm", url="file:///feed.json", kind="litellm")
 
 
 @pytest.fixture(scope="module")
-def march(shared_data: Path) -> ParsedFeed:
-    return parse_feed(LITELLM, (shared_data / "litellm_2026-03-14.json").read_bytes())
+def march(feed_data: Path) -> ParsedFeed:
+    return parse_feed(LITELLM, (feed_data / "litellm_2026-03-14.json").read_bytes())
 
 
 @pytest.fixture(scope="module")
-def july(shared_data: Path) -> ParsedFeed:
-    return parse_feed(LITELLM, (shared_data / "litellm_2026-07-24.json").read_bytes())
+def july(feed_data: Path) -> ParsedFeed:
+    return parse_feed(LITELLM, (feed_data / "litellm_2026-07-24.json").read_bytes())
 
 
 def model(model_id: str, **prices: object) -> ModelPrice:

@@ -220,14 +220,14 @@ def test_disagreements_pair_sources_not_offerings_within_one() -> None:
     assert [m.label for m in index.linked_models()] == ["google/gemini-2-5-pro"]
 
 
-def test_real_feeds_links_and_disagreements(shared_data: Path) -> None:
+def test_real_feeds_links_and_disagreements(feed_data: Path) -> None:
     """The figures issue 13 quotes: 13 ids in both feeds, 5 disagree; 82 of LiteLLM's 96
     openrouter/ copies match an OpenRouter id, 39 of them disagree."""
     litellm = parse_feed(
-        Source("litellm", "file:///x", "litellm"), (shared_data / LITELLM_NEW).read_bytes()
+        Source("litellm", "file:///x", "litellm"), (feed_data / LITELLM_NEW).read_bytes()
     ).models
     openrouter = parse_feed(
-        Source("openrouter", "file:///x", "openrouter"), (shared_data / OPENROUTER).read_bytes()
+        Source("openrouter", "file:///x", "openrouter"), (feed_data / OPENROUTER).read_bytes()
     ).models
     index = ModelIndex([*litellm.values(), *openrouter.values()])
     disagreeing = {(d.a.model_id, d.b.model_id) for d in index.disagreements()}

@@ -18,18 +18,18 @@ OPENROUTER = Source(name="openrouter", url="file:///models.json", kind="openrout
 
 
 @pytest.fixture(scope="module")
-def litellm_july(shared_data: Path) -> ParsedFeed:
-    return parse_feed(LITELLM, (shared_data / "litellm_2026-07-24.json").read_bytes())
+def litellm_july(feed_data: Path) -> ParsedFeed:
+    return parse_feed(LITELLM, (feed_data / "litellm_2026-07-24.json").read_bytes())
 
 
 @pytest.fixture(scope="module")
-def openrouter_august(shared_data: Path) -> ParsedFeed:
-    return parse_feed(OPENROUTER, (shared_data / "openrouter_models_2026-08-19.json").read_bytes())
+def openrouter_august(feed_data: Path) -> ParsedFeed:
+    return parse_feed(OPENROUTER, (feed_data / "openrouter_models_2026-08-19.json").read_bytes())
 
 
 @pytest.fixture(scope="module")
-def openrouter_edges(shared_data: Path) -> ParsedFeed:
-    return parse_feed(OPENROUTER, (shared_data / "openrouter_models_edge_cases.json").read_bytes())
+def openrouter_edges(feed_data: Path) -> ParsedFeed:
+    return parse_feed(OPENROUTER, (feed_data / "openrouter_models_edge_cases.json").read_bytes())
 
 
 def litellm_body(entries: dict[str, object]) -> bytes:
@@ -146,8 +146,8 @@ def test_unknown_fields_are_counted_not_fatal():
     assert parsed.models["m"].input_per_token == Decimal("0.000001")
 
 
-def test_older_snapshot_counts_its_retired_keys_as_unknown(shared_data):
-    parsed = parse_feed(LITELLM, (shared_data / "litellm_2026-03-14.json").read_bytes())
+def test_older_snapshot_counts_its_retired_keys_as_unknown(feed_data):
+    parsed = parse_feed(LITELLM, (feed_data / "litellm_2026-03-14.json").read_bytes())
     assert len(parsed.models) == 2581
     assert parsed.snapshot_date == "2026-03-14"
     assert parsed.unknown_fields > 0
@@ -370,8 +370,8 @@ def test_litellm_body_failures(body, reason):
 
 
 @pytest.mark.parametrize("cut", [1, 100, 12345, 700_000, -3])
-def test_truncated_real_file_is_refused(shared_data, cut):
-    body = (shared_data / "litellm_2026-07-24.json").read_bytes()
+def test_truncated_real_file_is_refused(feed_data, cut):
+    body = (feed_data / "litellm_2026-07-24.json").read_bytes()
     truncated = body[:cut]
     with pytest.raises(FeedError) as caught:
         parse_feed(LITELLM, truncated)

@@ -184,14 +184,14 @@ def test_bad_input_leaves_served_prices_untouched(
     assert run_row(pg_engine, report.run_id).error == report.error
 
 
-def _openrouter_with(shared_data: Path, change: Any) -> bytes:
-    document = json.loads((shared_data / OPENROUTER).read_text())
+def _openrouter_with(feed_data: Path, change: Any) -> bytes:
+    document = json.loads((feed_data / OPENROUTER).read_text())
     change(document["data"])
     return json.dumps(document).encode()
 
 
 def test_held_change_then_confirmation_on_next_fetch(
-    pg_engine: Engine, feed_server: FeedServer, make_settings: SettingsFactory, shared_data: Path
+    pg_engine: Engine, feed_server: FeedServer, make_settings: SettingsFactory, feed_data: Path
 ) -> None:
     settings = make_settings(sources=sources_setting(openrouter=feed_server.url("/or.json")))
     feed_server.set_file("/or.json", OPENROUTER)
@@ -201,7 +201,7 @@ def test_held_change_then_confirmation_on_next_fetch(
         qwen = next(m for m in models if m["id"] == "qwen/qwen3.8-27b")
         qwen["pricing"]["prompt"] = "0.00045"  # 1000x: per-1K price pasted as per-token
 
-    feed_server.set_body("/or.json", _openrouter_with(shared_data, unit_error))
+    feed_server.set_body("/or.json", _openrouter_with(feed_data, unit_error))
     held = refresh_catalog(make_deps(pg_engine, settings))
 
     assert (held.outcome, held.sources[0].held, held.sources[0].changed) == ("success", 1, 0)
@@ -225,14 +225,14 @@ def test_held_change_then_confirmation_on_next_fetch(
 
 
 def test_feed_losing_most_models_is_quarantined(
-    pg_engine: Engine, feed_server: FeedServer, make_settings: SettingsFactory, shared_data: Path
+    pg_engine: Engine, feed_server: FeedServer, make_settings: SettingsFactory, feed_data: Path
 ) -> None:
     settings = make_settings(sources=sources_setting(openrouter=feed_server.url("/or.json")))
     feed_server.set_file("/or.json", OPENROUTER)
     refresh_catalog(make_deps(pg_engine, settings))
     before = served(pg_engine, "openrouter")
     feed_server.set_body(
-        "/or.json", _openrouter_with(shared_data, lambda m: m.__delitem__(slice(100, None)))
+        "/or.json", _openrouter_with(feed_data, lambda m: m.__delitem__(slice(100, None)))
     )
 
     report = refresh_catalog(make_deps(pg_engine, settings))

@@ -1,6 +1,6 @@
 """A real local HTTP server for price feeds, with programmable faults per path.
 
-Serves files from a directory (the real feeds in ../shared/data by default) with ETag
+Serves files from a directory (the real feeds in tests/data by default) with ETag
 (sha256 of the body) and Last-Modified, answering conditional requests with 304. Each path can
 be told to fail N times, answer an HTML error page, send a truncated body, stall, or send an
 oversized body, so fetch and refresh tests exercise real sockets, never mocks.
@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.support.services import SHARED_DATA
+from tests.support.services import FEED_DATA
 
 CHUNK = 64 * 1024
 HTML_ERROR_PAGE = (
@@ -81,7 +81,7 @@ class FeedServer:
     """A ThreadingHTTPServer on 127.0.0.1 (free port) serving feeds; start()/stop() or `with`."""
 
     def __init__(self, directory: Path | str | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else SHARED_DATA
+        self.directory = Path(directory) if directory is not None else FEED_DATA
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -277,10 +277,12 @@ class FeedServer:
         if body is not None:
             return body
         if file is None:
-            candidate = (self.directory / path.lstrip("/")).resolve()
-            if self.directory.resolve() not in candidate.parents:
+            # Refuse ".." rather than compare resolved paths: a file in the directory may be a
+            # symlink to elsewhere in the repository (the bundled LiteLLM snapshot is).
+            relative = Path(path.lstrip("/"))
+            if not relative.parts or ".." in relative.parts:
                 return None
-            file = candidate
+            file = self.directory / relative
         if not file.is_file():
             return None
         return _Body(file.read_bytes(), "application/json", file.stat().st_mtime)

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import redis
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = Path(os.environ.get("RATECARD_SHARED_DATA", REPO.parent / "shared" / "data"))
+# The real feed snapshots the tests use, kept in the repository (see tests/data/README.md).
+FEED_DATA = REPO / "tests" / "data"
+
+
+def feed_checksums() -> dict[str, str]:
+    """File name -> sha256 of each real snapshot as taken (tests/data/SHA256SUMS)."""
+    lines = (FEED_DATA / "SHA256SUMS").read_text().splitlines()
+    return {name: digest for digest, name in (line.split(maxsplit=1) for line in lines if line)}
+
+
 PG_ADMIN_DSN = os.environ.get(
     "RATECARD_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
@@ -40,17 +48,6 @@ def clean_env(**settings: str) -> dict[str, str]:
     }
     env.update(settings)
     return env
-
-
-def stop_process(process: subprocess.Popen[Any], grace: float = 30.0) -> int:
-    """SIGTERM (a ratecard process releases its lease), SIGKILL after `grace`; return the code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    return process.wait(timeout=10)
 
 
 def delete_keys(client: redis.Redis, prefix: str) -> None:
@@ -84,19 +81,48 @@ class PostgresDatabases:
 
     def __init__(self) -> None:
         self.names: list[str] = []
+        self._template: str | None = None
 
-    def create(self) -> str:
+    def create(self, template: str | None = None) -> str:
+        """Create an empty database, or a copy of `template` (a database of ours)."""
         name = f"rc_test_{uuid.uuid4().hex[:12]}"
+        clause = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{clause}')
         self.names.append(name)
         return PG_URL_TEMPLATE.format(name=name)
 
+    def create_migrated(self) -> str:
+        """Create a database migrated to head, as a file-level copy of one migrated template.
+
+        Migrating costs ~0.3 s per database; CREATE DATABASE ... TEMPLATE copies the migrated
+        files in a few milliseconds. The template is migrated once, on first use, and nothing
+        but this method connects to it (PostgreSQL refuses to copy a database in use).
+        """
+        if self._template is None:
+            from ratecard.migrations.runner import Migrator
+
+            url = self.create()
+            Migrator(url, echo=lambda _line: None).upgrade(wait=30)
+            self._template = self.names[-1]
+        return self.create(template=self._template)
+
     def drop_all(self) -> None:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            for name in self.names:
+        """Drop every database made here, several at a time.
+
+        Each DROP DATABASE waits for a checkpoint (0.1-2 s on a busy machine, 200 times a
+        session, one after another: the slowest part of the suite). Concurrent drops wait for
+        the same checkpoint, so eight connections do the work of eight drops in about one.
+        """
+        names, self.names = self.names, []
+        self._template = None
+
+        def drop(name: str) -> None:
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self.names.clear()
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(drop, names))
 
 
 @dataclass

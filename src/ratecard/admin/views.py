@@ -15,10 +15,43 @@ from flask import Blueprint, Response, jsonify
 from ratecard.admin.auth import require_admin
 from ratecard.errors import Conflict, ServiceUnavailable
 from ratecard.extension import get_state
+from ratecard.prices.openapi import RouteSpec
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 REFRESH_JOB = "refresh"
+
+# The admin routes in /openapi.json, under the bearer scheme.
+_ADMIN_ERRORS = {401: "ErrorOut", 403: "ErrorOut", 503: "ErrorOut"}
+ADMIN_ROUTES = [
+    RouteSpec(
+        "POST",
+        "/admin/refresh",
+        "admin_refresh",
+        "Start a refresh now under the lease: 202, or 409 while one runs.",
+        responses={202: "AdminRefreshOut", 409: "ErrorOut", **_ADMIN_ERRORS},
+        bearer=True,
+    ),
+    RouteSpec(
+        "GET",
+        "/admin/worker",
+        "admin_worker",
+        "The coordination status (`ratecard worker --status --json`).",
+        responses={200: "AdminStatusOut", **_ADMIN_ERRORS},
+        bearer=True,
+    ),
+    *(
+        RouteSpec(
+            "POST",
+            f"/admin/held/<int:held_id>/{action}",
+            f"admin_held_{action}",
+            f"{action.capitalize()} a pending held change; 404 unknown, 409 already resolved.",
+            responses={200: "AdminStatusOut", 404: "ErrorOut", 409: "ErrorOut", **_ADMIN_ERRORS},
+            bearer=True,
+        )
+        for action in ("accept", "reject")
+    ),
+]
 F = TypeVar("F", bound=Callable[..., Response])
 
 

@@ -29,10 +29,20 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+class BadSetting(click.ClickException):
+    """A bad environment variable: `Error: <one line naming it>` and exit 2, no usage text.
+
+    Not a UsageError: the command line was right, and click's "Usage: ... Try --help" lines
+    would bury the one line that says which variable to fix.
+    """
+
+    exit_code = 2
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment; a bad value exits 2 with a one-line message."""
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise BadSetting(str(exc)) from None
     return settings.with_overrides(**overrides) if overrides else settings

@@ -27,7 +27,7 @@ import click
 from ratecard.cli.common import load_settings
 from ratecard.extension import get_state
 from ratecard.jobs import get_coordinator
-from ratecard.settings import Settings, redact_url
+from ratecard.settings import BY_ENV, MAX_WORKERS, Settings, redact_url, split_bind
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -62,20 +62,22 @@ class Instance:
         return f"http://{host}:{self.port}"
 
 
+# The first instance listens where a lone `ratecard serve` would by default.
+_BIND_HOST, _BIND_PORT = split_bind(BY_ENV["RATECARD_BIND"].default or "")
+
+
 @click.command()
 @click.option(
     "--instances", "count", default=3, show_default=True, type=click.IntRange(1, 32),
     help="How many instances to start.",
 )  # fmt: skip
 @click.option(
-    "--base-port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+    "--base-port", default=_BIND_PORT, show_default=True, type=click.IntRange(1, 65535),
     help="Port of the first instance; the others follow consecutively.",
 )  # fmt: skip
+@click.option("--host", default=_BIND_HOST, show_default=True, help="Address every instance binds.")
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address every instance binds."
-)
-@click.option(
-    "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+    "--workers", default=1, show_default=True, type=click.IntRange(1, MAX_WORKERS),
     help="gunicorn worker processes per instance.",
 )  # fmt: skip
 def fleet(count: int, base_port: int, host: str, workers: int) -> None:

@@ -7,32 +7,47 @@ import sys
 import click
 
 from ratecard.cli.common import load_settings
+from ratecard.settings import BY_ENV, MAX_WORKERS, format_bind, split_bind
+
+# For the help texts only: the values themselves come from Settings (one declaration each).
+_BIND_HOST, _BIND_PORT = split_bind(BY_ENV["RATECARD_BIND"].default or "")
+_WORKERS = BY_ENV["WEB_CONCURRENCY"].default
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
-    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to bind."
+    "--host",
+    default=None,
+    help=f"Address to bind [default: the host of $RATECARD_BIND, else {_BIND_HOST}].",
+)
+@click.option(
+    "--port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help=f"Port to bind [default: the port of $RATECARD_BIND, else {_BIND_PORT}].",
 )
 @click.option(
     "--workers",
     default=None,
-    type=click.IntRange(1, 64),
-    help="gunicorn worker processes [default: $WEB_CONCURRENCY or 2].",
+    type=click.IntRange(1, MAX_WORKERS),
+    help=f"gunicorn worker processes [default: $WEB_CONCURRENCY or {_WORKERS}].",
 )
-def serve(host: str, port: int, workers: int | None) -> None:
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the app under gunicorn (one coordinator thread per worker, started after fork).
 
     Never runs migrations: run `ratecard migrate` in the release phase. An instance whose
     database is behind still starts; /health/ready reports it.
     """
-    load_settings()  # fail here, in one line, rather than in every worker
+    # Every setting, gunicorn's included, is checked here, in one line, before gunicorn is
+    # imported: gunicorn reads WEB_CONCURRENCY with int() at import and would print a traceback.
+    settings = load_settings()
+    bind_host, bind_port = split_bind(settings.bind)
     argv = [
         "gunicorn",
         "--config",
         "python:ratecard.gunicorn_conf",
         "--bind",
-        f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        format_bind(bind_host if host is None else host, bind_port if port is None else port),
     ]
     if workers is not None:
         argv += ["--workers", str(workers)]

@@ -7,9 +7,11 @@ import signal
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from ratecard.cli.common import load_settings
 
@@ -21,64 +23,137 @@ if TYPE_CHECKING:
 OK_OUTCOMES = ("success", "unchanged", "partial", "quarantined", "fenced")
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def run_once_options(for_alias: bool) -> Callable[[F], F]:
+    """Add --json, --job and --wait: to `worker run-once`, and to the group for its aliases."""
+
+    def say(text: str, applies_to: str = "--run-once") -> str:
+        return f"With {applies_to}: {text}" if for_alias else text[0].upper() + text[1:]
+
+    options = (
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help=say("print JSON, not text.", "--status/--run-once"),
+        ),
+        click.option("--job", default="refresh", show_default=True, help=say("which job to run.")),
+        click.option(
+            "--wait",
+            default=600.0,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            metavar="SECONDS",
+            help=say("how long to wait for a run in progress elsewhere."),
+        ),
+    )
+
+    def apply(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @click.group(invoke_without_command=True)
-@click.option("--status", "show_status", is_flag=True, help="Show lease, slots, runs, instances.")
-@click.option("--json", "as_json", is_flag=True, help="With --status/--run-once: print JSON.")
 @click.option(
-    "--run-once", is_flag=True, help="Run the job now under the lease (waits for a run elsewhere)."
+    "--status", "show_status", is_flag=True, help="Alias of `worker status` (seed's spelling)."
 )
-@click.option("--job", default="refresh", show_default=True, help="Which job --run-once runs.")
-@click.option(
-    "--wait",
-    default=600.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    help="How long --run-once waits for a run in progress elsewhere.",
-)
+@click.option("--run-once", is_flag=True, help="Alias of `worker run-once` (seed's spelling).")
+@run_once_options(for_alias=True)
 @click.pass_context
 def worker(
-    ctx: click.Context, show_status: bool, as_json: bool, run_once: bool, job: str, wait: float
+    ctx: click.Context, show_status: bool, run_once: bool, as_json: bool, job: str, wait: float
 ) -> None:
     """The singleton background worker: one refresh per period across the whole fleet.
 
     \b
-    ratecard worker --status [--json]   lease holder, fence, backend, slots, runs, instances
-    ratecard worker --run-once          one refresh now, under the lease; exit 1 if it fails
+    ratecard worker status [--json]     lease holder, fence, backend, slots, runs, instances
+    ratecard worker run-once [--json]   one refresh now, under the lease; exit 1 if it fails
     ratecard worker run                 the coordinator alone, without the web server
+    The seed's `--status` and `--run-once` flags stay as aliases of the first two.
     """
     if ctx.invoked_subcommand is not None:
-        if show_status or run_once:
-            raise click.UsageError("--status and --run-once do not combine with a subcommand")
+        # The group's options belong to the aliases: `worker --json status` would otherwise
+        # print text while the operator asked for JSON. Subcommands take their own options.
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ("run_once", "job", "wait")
+            if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+        ]
+        given += ["--status"] if show_status else []
+        given += ["--json"] if as_json else []
+        if given:
+            raise click.UsageError(
+                f"{', '.join(sorted(given))}: give options after the subcommand "
+                f"(`ratecard worker {ctx.invoked_subcommand} --help`)"
+            )
         return
     if show_status and run_once:
         raise click.UsageError("choose one of --status and --run-once")
-    if not (show_status or run_once):
-        click.echo(ctx.get_help())
-        return
+    if show_status:
+        sys.exit(show_worker_status(as_json))
+    if run_once:
+        sys.exit(run_job_once(job, wait, as_json))
+    click.echo(ctx.get_help())
+
+
+@worker.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, not text.")
+def status(as_json: bool) -> None:
+    """Show the lease store and holder, fence, slots, recent runs and live instances.
+
+    Exits 1 when no coordination backend (Redis or the database) answers.
+    """
+    sys.exit(show_worker_status(as_json))
+
+
+@worker.command("run-once")
+@run_once_options(for_alias=False)
+def run_once_command(as_json: bool, job: str, wait: float) -> None:
+    """Run a job now under the lease; exit 1 if it fails.
+
+    A run in progress elsewhere is waited for instead of run twice.
+    """
+    sys.exit(run_job_once(job, wait, as_json))
+
+
+def show_worker_status(as_json: bool) -> int:
+    """Print the coordinator's status; return the exit code (1: no backend answers)."""
+    app = _build_app(start_coordinator=False, role="cli")
+    from ratecard.extension import get_state
+    from ratecard.jobs import get_coordinator
+
+    try:
+        data = get_coordinator(app).status()
+        data.pop("coordinator", None)  # this CLI process runs no coordinator loop
+        click.echo(json.dumps(data, indent=2, default=str) if as_json else format_status(data))
+        return 0 if data["backend"] else 1
+    finally:
+        get_state(app).shutdown()
+
+
+def run_job_once(job: str, wait: float, as_json: bool) -> int:
+    """Run `job` once under its lease, print the result; return the exit code."""
     app = _build_app(start_coordinator=False, role="cli")
     from ratecard.extension import get_state
     from ratecard.jobs import get_coordinator
 
     coordinator = get_coordinator(app)
     try:
-        if show_status:
-            data = coordinator.status()
-            data.pop("coordinator", None)  # this CLI process runs no coordinator loop
-            click.echo(json.dumps(data, indent=2, default=str) if as_json else format_status(data))
-            code = 0 if data["backend"] else 1
-        else:
-            if job not in coordinator.jobs.names:
-                raise click.UsageError(
-                    f"unknown job {job!r} (known: {', '.join(coordinator.jobs.names)})"
-                )
-            result = coordinator.run_once(job, trigger="cli", wait=wait)
-            out = result.as_dict()
-            click.echo(json.dumps(out, default=str) if as_json else format_result(out))
-            code = 0 if result.outcome in OK_OUTCOMES else 1
+        if job not in coordinator.jobs.names:
+            raise click.UsageError(
+                f"unknown job {job!r} (known: {', '.join(coordinator.jobs.names)})"
+            )
+        result = coordinator.run_once(job, trigger="cli", wait=wait)
+        out = result.as_dict()
+        click.echo(json.dumps(out, default=str) if as_json else format_result(out))
+        return 0 if result.outcome in OK_OUTCOMES else 1
     finally:
         get_state(app).shutdown()
-    sys.exit(code)
 
 
 @worker.command("run")

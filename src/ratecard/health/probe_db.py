@@ -8,7 +8,8 @@ Why the probe has its own connection instead of borrowing one from the SQLAlchem
   ~150 ms of imports per worker, more than a bare Flask app needs to start. The probe imports
   only the driver (psycopg, which gunicorn's master preloads, or the standard sqlite3).
 
-The connection is opened on first use (after any fork), is autocommit and read-only, and is
+The connection is opened on first use (after any fork); every query runs in a read-only
+transaction ended at once (so nothing is left open between checks), and the connection is
 dropped after any error so that the next check reconnects: a database that comes back is seen
 at the next check, never through a dead socket. A lock serializes the checks' queries, which
 run in parallel threads (see `HealthRegistry`).
@@ -42,6 +43,7 @@ class DatabaseMissing(ProbeError):
 
 class _Connection(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def rollback(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -56,8 +58,10 @@ def pg_conninfo(database_url: str, connect_timeout: float) -> str:
     # libpq counts whole seconds and treats anything under 2 as 2.
     query["connect_timeout"] = str(max(2, round(connect_timeout)))
     query.setdefault("application_name", APPLICATION_NAME)
-    # Every statement's implicit transaction is read-only: a probe can never write.
-    query["options"] = (query.get("options", "") + " -c default_transaction_read_only=on").strip()
+    # Read-only is asked per transaction (BEGIN READ ONLY, see _connect), not with a startup
+    # `options=-c default_transaction_read_only=on`: PgBouncer before 1.20 refuses any
+    # connection carrying `options` ("unsupported startup parameter"), so readiness would
+    # fail on every instance behind it.
     return parts._replace(scheme="postgresql", query=urlencode(query, quote_via=quote)).geturl()
 
 
@@ -107,10 +111,16 @@ class ProbeDatabase:
     def _execute(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         conn = self._connection()
         try:
-            return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+            rows = [tuple(row) for row in conn.execute(sql, params).fetchall()]
+            # End the read-only transaction now: behind a pooler in transaction mode an open
+            # one would pin a server connection between checks.
+            conn.rollback()
+            return rows
         except Exception as exc:
             if self._is_missing_table(exc):
-                # Autocommit: the failed statement left no aborted transaction behind.
+                # The connection is fine once the aborted transaction is rolled back.
+                with contextlib.suppress(Exception):
+                    conn.rollback()
                 raise MissingTable(str(exc)) from exc
             self._drop()
             raise ProbeError(str(exc)) from exc
@@ -143,9 +153,14 @@ class ProbeDatabase:
             return self._connect_sqlite()
         import psycopg
 
-        return psycopg.connect(
-            pg_conninfo(self.database_url, self.connect_timeout), autocommit=True
+        conn = psycopg.connect(
+            pg_conninfo(self.database_url, self.connect_timeout),
+            # Not autocommit: each query opens BEGIN READ ONLY, so a probe can never write.
+            # (Server-side prepares need no switch here: psycopg forgets them at every
+            # ROLLBACK, which ends each probe query; see ratecard.db for why they matter.)
         )
+        conn.read_only = True
+        return conn
 
     def _connect_sqlite(self) -> _Connection:
         import sqlite3

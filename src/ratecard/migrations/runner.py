@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Connection, Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -110,22 +110,24 @@ class Migrator:
         """Apply every pending revision under the migration lock, in one transaction."""
         engine = build_engine(self.database_url, poolclass=_null_pool())
         try:
-            with migration_lock(engine, wait):
-                # Read the revision only once we hold the lock: a run that waited finds the
-                # work already done by the one before it and applies nothing.
-                with engine.connect() as conn:
-                    current = MigrationContext.configure(
-                        conn, opts={"version_table": VERSION_TABLE}
-                    ).get_current_revision()
+            with migration_lock(engine, wait) as conn:
+                # Read the revision only once we hold the lock, in the lock's transaction: a
+                # run that waited finds the work already done by the one before it and
+                # applies nothing.
+                current = MigrationContext.configure(
+                    conn, opts={"version_table": VERSION_TABLE}
+                ).get_current_revision()
                 pending = self.pending_after(current)
                 if not pending:
                     return []
-                self._apply(engine, pending)
+                # The revisions run in the lock's own transaction: the lock is held on the
+                # connection that runs the DDL and ends with its COMMIT (see lock.py).
+                self._apply(conn, pending)
                 return pending
         finally:
             engine.dispose()
 
-    def _apply(self, engine: Engine, pending: list[str]) -> None:
+    def _apply(self, conn: Connection, pending: list[str]) -> None:
         applied: list[str] = []
         config = self._config()
 
@@ -135,16 +137,16 @@ class Migrator:
                 self.echo(f"  applied {revision}")
 
         config.attributes["on_version_apply"] = on_version_apply
+        config.attributes["connection"] = conn
         started = time.perf_counter()
         try:
-            with engine.begin() as conn:
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+            command.upgrade(config, "head")
         except SQLAlchemyError as exc:
+            # Raised out of migration_lock's block: its transaction rolls back, lock included.
             failing = pending[len(applied)] if len(applied) < len(pending) else pending[-1]
             rolled_back = (
                 "every revision of this run was rolled back"
-                if engine.dialect.name == "postgresql"
+                if conn.dialect.name == "postgresql"
                 else "SQLite cannot roll back all DDL; check the schema"
             )
             raise MigrationFailed(

@@ -34,6 +34,8 @@ _PRICE_NAMES = {name: name.removesuffix("_per_token") for name in TOKEN_PRICE_FI
 _COMMON_ERRORS = {404: "ErrorOut", 422: "ErrorOut", 503: "ErrorOut"}
 # Every route that takes a model resolves it: several different models match -> 409.
 _MODEL_ERRORS = {**_COMMON_ERRORS, 409: "AmbiguousOut"}
+# The documented examples: a model the LiteLLM feed and the bundled snapshot both list.
+EXAMPLE_MODEL = "gpt-4o"
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -164,22 +166,22 @@ def _database_call(call: Callable[[Any], Any]) -> Any:
         "GET",
         "/api/models",
         "list_models",
-        "List served models: filter, sort, paginate (cursor or page).",
+        "List served models: filter, sort, paginate (cursor, page, or page N after a cursor).",
         query="ModelListQuery",
         responses={200: "ModelListOut", **_COMMON_ERRORS},
     )
 )
 def list_models() -> Response:
     query = parse_query("ModelListQuery")
-    if query.cursor is not None and query.page is not None:
-        raise ValidationFailed("cursor: use either cursor or page, not both", field="cursor")
     snapshot = current_catalog()
     items = sorted_models(_filtered(snapshot.models, query), query.sort)
+    # `page` counts pages of `limit` from the start, or from the cursor when both are given
+    # (the document allows both, so both have a meaning rather than a 422).
     start = 0
     if query.cursor is not None:
         start = _cursor_position(items, query.sort, query.cursor)
-    elif query.page is not None:
-        start = (query.page - 1) * query.limit
+    if query.page is not None:
+        start += (query.page - 1) * query.limit
     page = items[start : start + query.limit]
     more = start + query.limit < len(items)
     next_cursor = (
@@ -289,6 +291,7 @@ def _cursor_position(items: list[ServedModel], sort: str, cursor: str) -> int:
         "where they disagree; with ?at= the prices in force at that time.",
         query="ModelQuery",
         responses={200: "ModelDetailOut", **_MODEL_ERRORS},
+        path_examples={"model_id": EXAMPLE_MODEL},
     )
 )
 def get_model(model_id: str) -> Response:
@@ -430,6 +433,7 @@ def _resolve_recorded(snapshot: CatalogSnapshot, model_id: str, source: str | No
         "backfilled snapshots included.",
         query="HistoryQuery",
         responses={200: "HistoryOut", **_MODEL_ERRORS},
+        path_examples={"model_id": EXAMPLE_MODEL},
     )
 )
 def get_model_history(model_id: str) -> Response:
@@ -526,6 +530,7 @@ def list_disagreements() -> Response:
         "resolved as GET /api/models/<id> resolves it.",
         body="CostRequest",
         responses={200: "CostOut", 400: "ErrorOut", 413: "ErrorOut", **_MODEL_ERRORS},
+        body_example={"model": EXAMPLE_MODEL, "input_tokens": 1000, "output_tokens": 500},
     )
 )
 def cost() -> Response:

@@ -22,6 +22,7 @@ blueprint = Blueprint("openapi", __name__)
 
 _FLASK_PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
 _REF_TEMPLATE = "#/components/schemas/{model}"
+BEARER_SCHEME = "adminBearer"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class RouteSpec:
     query: str | None = None
     body: str | None = None
     responses: Mapping[int, str] = field(default_factory=dict)
+    # Realistic values (a model every catalog serves), so that a client generator or a fuzzer
+    # starts from a request that reaches the operation's logic rather than a 404.
+    path_examples: Mapping[str, str] = field(default_factory=dict)
+    body_example: Mapping[str, Any] | None = None
+    bearer: bool = False  # requires `Authorization: Bearer $RATECARD_ADMIN_TOKEN`
 
     @property
     def openapi_path(self) -> str:
@@ -44,6 +50,12 @@ class RouteSpec:
     @property
     def path_params(self) -> list[str]:
         return [m.group("name") for m in _FLASK_PARAM.finditer(self.rule)]
+
+    @property
+    def int_path_params(self) -> set[str]:
+        return {
+            m.group("name") for m in _FLASK_PARAM.finditer(self.rule) if m.group("conv") == "int"
+        }
 
 
 def schema_model(name: str) -> Any:
@@ -78,7 +90,16 @@ def build_document(routes: Iterable[RouteSpec]) -> dict[str, Any]:
             "description": "AI model prices: exact decimal strings, USD per unit.",
         },
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                BEARER_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The admin token (RATECARD_ADMIN_TOKEN)",
+                }
+            },
+        },
     }
 
 
@@ -88,7 +109,12 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 512},
+            "schema": (
+                {"type": "integer", "minimum": 0}
+                if name in route.int_path_params
+                else {"type": "string", "minLength": 1, "maxLength": 512}
+            ),
+            **({"example": route.path_examples[name]} if name in route.path_examples else {}),
         }
         for name in route.path_params
     ]
@@ -103,14 +129,17 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
                 "description": _DESCRIPTIONS.get(status, "response"),
                 "content": {"application/json": {"schema": {"$ref": _ref(model)}}},
             }
-            for status, model in sorted(route.responses.items())
+            # 414: a request line over gunicorn's limit, answered in JSON (gunicorn_worker).
+            for status, model in sorted({**route.responses, 414: "ErrorOut"}.items())
         },
     }
+    if route.bearer:
+        operation["security"] = [{BEARER_SCHEME: []}]
     if route.body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": _ref(route.body)}}},
-        }
+        media: dict[str, Any] = {"schema": {"$ref": _ref(route.body)}}
+        if route.body_example is not None:
+            media["example"] = dict(route.body_example)
+        operation["requestBody"] = {"required": True, "content": {"application/json": media}}
     return operation
 
 
@@ -130,11 +159,16 @@ def _ref(model: str) -> str:
 
 _DESCRIPTIONS = {
     200: "OK",
+    202: "accepted: started",
     400: "malformed request",
+    401: "missing or wrong bearer token",
+    403: "admin routes disabled (no RATECARD_ADMIN_TOKEN)",
     404: "not found",
+    409: "conflict: already running or resolved",
     413: "body too large",
+    414: "request line longer than 8190 bytes",
     422: "invalid input: `field` names it",
-    503: "catalog unavailable",
+    503: "catalog or a dependency (database, Redis) unavailable",
 }
 
 
@@ -174,7 +208,8 @@ def openapi_document() -> Response:
     if _document is None:
         with _document_lock:
             if _document is None:
+                from ratecard.admin.views import ADMIN_ROUTES
                 from ratecard.prices.api import ROUTES
 
-                _document = build_document(ROUTES)
+                _document = build_document([*ROUTES, *ADMIN_ROUTES])
     return jsonify(_document)

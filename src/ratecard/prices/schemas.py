@@ -41,8 +41,27 @@ class ModelListQuery(_Query):
     q: Annotated[str, Field(min_length=1, max_length=200, description="Text in id")] | None = None
     sort: SortKey = "id"
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = 50
-    cursor: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
-    page: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    cursor: (
+        Annotated[
+            str,
+            # The listing's cursors are unpadded base64url: ASCII, so even the longest
+            # fits gunicorn's 8190-byte request line beside the other parameters.
+            Field(
+                min_length=1,
+                max_length=2000,
+                pattern=r"^[A-Za-z0-9_-]+$",
+                description="Start after this `next_cursor`",
+            ),
+        ]
+        | None
+    ) = None
+    page: (
+        Annotated[
+            int,
+            Field(ge=1, le=1_000_000, description="Page of `limit` items, counted from `cursor`"),
+        ]
+        | None
+    ) = None
 
 
 class ModelQuery(_Query):
@@ -263,6 +282,20 @@ class CatalogOut(BaseModel):
     counts: dict[str, int]
     sources: list[SourceOutcomeOut]
     held: list[HeldChangeOut]
+
+
+class AdminRefreshOut(BaseModel):
+    """POST /admin/refresh: the refresh started under the lease."""
+
+    status: str
+    job: str
+    instance_id: str
+
+
+class AdminStatusOut(BaseModel):
+    """An admin answer whose fields follow the coordinator's or the review's own status."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 class ErrorOut(BaseModel):
