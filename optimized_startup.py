@@ -7,6 +7,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from ratecard.health import get_health_check_data
+from ratecard.probe_app import get_health_check_data
 
 __all__ = ["get_health_check_data"]

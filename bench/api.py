@@ -153,7 +153,7 @@ def load_catalog(url: str, prefix: str) -> None:
     import redis
 
     from ratecard.db import build_engine
-    from ratecard.migrations.runner import Migrator
+    from ratecard.migrations.upgrade import Migrator
     from ratecard.prices.refresh import RefreshDeps, refresh_catalog
     from ratecard.redis_keys import RedisKeys
     from ratecard.settings import Settings, parse_sources

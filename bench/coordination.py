@@ -27,8 +27,8 @@ from bench.support import RedisServer, ScratchDatabases  # noqa: E402
 from ratecard.coordination.backends import LeaseBackends  # noqa: E402
 from ratecard.coordination.context import JobContext  # noqa: E402
 from ratecard.coordination.coordinator import Coordinator  # noqa: E402
+from ratecard.coordination.instance_registry import InstanceRegistry  # noqa: E402
 from ratecard.coordination.jobs import Job, JobRegistry  # noqa: E402
-from ratecard.coordination.registry import InstanceRegistry  # noqa: E402
 from ratecard.coordination.schedule import slot_of  # noqa: E402
 from ratecard.db import build_engine  # noqa: E402
 from ratecard.redis_keys import RedisKeys  # noqa: E402

@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from ratecard.db import build_engine  # noqa: E402
-from ratecard.migrations.runner import Migrator  # noqa: E402
-from ratecard.prices.normalize import parse_feed  # noqa: E402
+from ratecard.migrations.upgrade import Migrator  # noqa: E402
+from ratecard.prices.feeds import parse_feed  # noqa: E402
 from ratecard.prices.refresh import RefreshDeps, refresh_catalog  # noqa: E402
 from ratecard.redis_keys import RedisKeys  # noqa: E402
 from ratecard.schema import source_state  # noqa: E402

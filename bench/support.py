@@ -61,7 +61,7 @@ class ScratchDatabases:
         self.names: list[str] = []
 
     def create(self) -> str:
-        from ratecard.migrations.runner import Migrator
+        from ratecard.migrations.upgrade import Migrator
 
         name = f"rc_bench_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:

@@ -58,7 +58,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One SQLite file migrated to head per session; tests get copies of it."""
-    from ratecard.migrations.runner import Migrator
+    from ratecard.migrations.upgrade import Migrator
 
     path = tmp_path_factory.mktemp("sqlite-template") / "ratecard.sqlite3"
     Migrator(f"sqlite:///{path}", echo=lambda _line: None).upgrade(wait=30)

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from ratecard.db import build_engine
-from ratecard.migrations.runner import Migrator
+from ratecard.migrations.upgrade import Migrator
 from tests.migrations.helpers import run_cli
 from tests.support.pgbouncer import PgBouncer
 from tests.support.services import REPO, clean_env

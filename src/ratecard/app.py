@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ratecard.errors import register_errorhandlers
 from ratecard.extension import EXTENSION_KEY, RatecardState
+from ratecard.http_errors import register_errorhandlers
 from ratecard.logs import configure_logging
 from ratecard.settings import Settings
 
@@ -42,22 +42,22 @@ def register_health(app: Flask) -> None:
 
 
 def register_prices(app: Flask) -> None:
-    """The price catalog: API blueprint, in-process cache, OpenAPI document."""
-    from ratecard.prices import init_app
+    """The price catalog's web adapter: API blueprint, in-process cache, OpenAPI document."""
+    from ratecard.api import init_app
 
     init_app(app)
 
 
 def register_coordination(app: Flask) -> None:
     """The periodic jobs and their coordinator (started after fork, see start_background)."""
-    from ratecard.jobs import init_app
+    from ratecard.background import init_app
 
     init_app(app)
 
 
 def register_metrics(app: Flask) -> None:
     """Prometheus /metrics and per-request counters."""
-    from ratecard.metrics import init_app
+    from ratecard.http_metrics import init_app
 
     init_app(app)
 
@@ -85,7 +85,7 @@ def register_security(app: Flask) -> None:
 
 def start_background(app: Flask) -> None:
     """Start this process's background work (the coordinator); call once, after any fork."""
-    from ratecard.jobs import start
+    from ratecard.background import start
     from ratecard.redis_policy import warn_if_evictable_in_background
 
     start(app)

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, current_app
 
@@ -23,6 +23,14 @@ from ratecard.settings import Settings
 if TYPE_CHECKING:
     from redis import Redis
     from sqlalchemy import Engine
+
+    from ratecard.coordination.coordinator import Coordinator
+    from ratecard.dashboard.source_panel import StatusGatherer
+    from ratecard.health.check_registry import HealthRegistry
+    from ratecard.health.probe_db import ProbeDatabase
+    from ratecard.prices.catalog import CatalogCache
+
+T = TypeVar("T")
 
 EXTENSION_KEY = "ratecard"
 
@@ -59,8 +67,19 @@ class RatecardState:
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._redis: Redis | None = None
-        # Extra per-area objects (catalog cache, coordinator, health registry) by name.
-        self.components: dict[str, Any] = {}
+        # Per-area objects, each registered by its area's init_app (None until then). Typed
+        # attributes rather than a dict by name: a misspelt key was a None at run time, and
+        # every reader had to cast what it got back.
+        self.catalog_cache: CatalogCache | None = None
+        # A cache for processes that never registered the API's (the CLI, scripts).
+        self.fallback_catalog_cache: CatalogCache | None = None
+        self.coordinator: Coordinator | None = None
+        self.health_registry: HealthRegistry | None = None
+        self.probe_db: ProbeDatabase | None = None
+        self.health_warmup: threading.Thread | None = None
+        # (readiness_only, details) -> (results identity, body, status): see health_payload.
+        self.health_payload_memo: dict[tuple[bool, bool], tuple[tuple[Any, ...], bytes, int]] = {}
+        self.status_gatherer: StatusGatherer | None = None
         self.shutdown_hooks: list[Callable[[], None]] = []
 
     @property
@@ -85,6 +104,22 @@ class RatecardState:
                     self._redis = make_redis_client(self.settings.redis_url)
         return self._redis
 
+    def need_catalog_cache(self) -> CatalogCache:
+        """The catalog cache the API registered; a clear error if it was not registered."""
+        return _registered(self.catalog_cache, "the catalog cache (ratecard.api.init_app)")
+
+    def need_coordinator(self) -> Coordinator:
+        """The coordinator; a clear error if ratecard.background.init_app did not run."""
+        return _registered(self.coordinator, "the coordinator (ratecard.background.init_app)")
+
+    def need_health_registry(self) -> HealthRegistry:
+        """The health check registry; a clear error if ratecard.health.init_app did not run."""
+        return _registered(self.health_registry, "the health registry (ratecard.health.init_app)")
+
+    def need_probe_db(self) -> ProbeDatabase:
+        """The health probe's database connection holder (registered with the health checks)."""
+        return _registered(self.probe_db, "the probe database (ratecard.health.init_app)")
+
     def shutdown(self) -> None:
         """Run shutdown hooks (stop the coordinator, release leases), then close pools."""
         for hook in reversed(self.shutdown_hooks):
@@ -98,6 +133,16 @@ class RatecardState:
             self._engine.dispose()
         if self._redis is not None:
             self._redis.close()
+
+
+class ComponentMissing(RuntimeError):
+    """An area's object was asked for before (or without) its init_app registering it."""
+
+
+def _registered(component: T | None, what: str) -> T:
+    if component is None:
+        raise ComponentMissing(f"{what} is not registered on this app")
+    return component
 
 
 def make_redis_client(url: str, timeout: float = 1.0) -> Redis:

@@ -57,16 +57,17 @@ PRELOADED_MODULES = (
     "ratecard.app",
     # What create_app()'s register_* steps import (each import only defines things).
     "ratecard.health.checks",
-    "ratecard.health.views",
-    "ratecard.prices.api",
+    "ratecard.health.probes",
+    "ratecard.api.routes",
     "ratecard.prices.catalog",
-    "ratecard.prices.openapi",
-    "ratecard.jobs",
+    "ratecard.api.openapi",
+    "ratecard.background",
     "ratecard.coordination.coordinator",
     "ratecard.coordination.maintenance",
     "ratecard.metrics",
-    "ratecard.admin.views",
-    "ratecard.dashboard.views",
+    "ratecard.http_metrics",
+    "ratecard.admin.endpoints",
+    "ratecard.dashboard.pages",
     "ratecard.security",
 )
 

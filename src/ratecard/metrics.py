@@ -1,5 +1,8 @@
 """Prometheus metrics, correct under several gunicorn workers (prometheus_client multiprocess).
 
+The families and the recorders the domain calls live here, free of Flask; the per-request
+hooks and the /metrics view are in `ratecard.http_metrics`.
+
 Multiprocess mode is on when `PROMETHEUS_MULTIPROC_DIR` is set before prometheus_client is
 first imported: gunicorn's master calls `prepare_multiprocess_dir()` (on_starting), which
 creates the directory fresh and exports the variable, so every forked worker writes its
@@ -24,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, request
-
 if TYPE_CHECKING:
     from prometheus_client import Counter, Gauge, Histogram
 
@@ -33,7 +34,6 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LAST_SUCCESS_NAME = "ratecard_last_refresh_success_timestamp_seconds"
 LAST_SUCCESS_AGE_NAME = "ratecard_last_refresh_success_age_seconds"
-UNMATCHED_ROUTE = "<unmatched>"  # 404s: never the raw path (unbounded label values)
 REFRESH_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 # The clock the age gauge is computed with; tests may replace it.
@@ -55,7 +55,7 @@ _families: _Families | None = None
 _families_lock = threading.Lock()
 
 
-def _metrics() -> _Families:
+def metric_families() -> _Families:
     """Create the metric families once per process, importing prometheus_client then."""
     global _families
     if _families is None:
@@ -108,7 +108,7 @@ def _metrics() -> _Families:
 
 def families_ready() -> None:
     """Create the metric families now (the warm-up calls it so no request pays the import)."""
-    _metrics()
+    metric_families()
 
 
 def is_multiprocess() -> bool:
@@ -116,59 +116,12 @@ def is_multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
-def init_app(app: Flask) -> None:
-    """Expose /metrics and count requests by route and status."""
-    app.before_request(_start_timer)
-    app.after_request(_record_request)
-    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
-
-
-def _start_timer() -> None:
-    g.ratecard_request_started = time.perf_counter()
-
-
-def _record_request(response: Response) -> Response:
-    started = g.pop("ratecard_request_started", None)
-    if started is not None:
-        route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
-        count, observe = _request_children(route, request.method, response.status_code)
-        count()
-        observe(time.perf_counter() - started)
-    return response
-
-
-# (route, method, status) -> bound inc/observe: `labels()` costs more than the increment
-# itself, and the label sets are few (routes are URL rules, not paths).
-_children: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]] = {}
-
-
-def _request_children(
-    route: str, method: str, status: int
-) -> tuple[Callable[[], None], Callable[[float], None]]:
-    key = (route, method, status)
-    found = _children.get(key)
-    if found is None:
-        families = _metrics()
-        labels = (route, method, str(status))
-        found = (
-            families.requests.labels(*labels).inc,
-            families.latency.labels(*labels).observe,
-        )
-        _children[key] = found
-    return found
-
-
-def metrics_view() -> Response:
-    """Render every metric in the Prometheus text format (all workers' in multiprocess mode)."""
-    return Response(render_latest(), mimetype=None, content_type=CONTENT_TYPE)
-
-
 def render_latest() -> bytes:
     """Return the exposition text, with the last-success age derived now."""
     from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
 
-    _metrics()  # families exist (and print) even before anything was recorded
+    metric_families()  # families exist (and print) even before anything was recorded
     source: Any
     if is_multiprocess():
         source = CollectorRegistry()
@@ -235,23 +188,23 @@ def mark_process_dead(pid: int) -> None:
 
 def observe_refresh(outcome: str, seconds: float) -> None:
     """Count one refresh run by outcome and record its duration."""
-    families = _metrics()
+    families = metric_families()
     families.refresh_runs.labels(outcome).inc()
     families.refresh_duration.labels(outcome).observe(max(0.0, seconds))
 
 
 def set_lease_held(job: str, instance_id: str, held: bool) -> None:
     """Record whether this instance holds `job`'s lease."""
-    _metrics().lease_held.labels(job, instance_id).set(1 if held else 0)
+    metric_families().lease_held.labels(job, instance_id).set(1 if held else 0)
 
 
 def set_last_refresh_success(epoch_seconds: float) -> None:
     """Record when the last successful refresh finished (age is derived at scrape)."""
-    _metrics().last_success.set(epoch_seconds)
+    metric_families().last_success.set(epoch_seconds)
 
 
 def set_catalog_size(by_status: dict[str, int]) -> None:
     """Record the catalog size by price status."""
-    families = _metrics()
+    families = metric_families()
     for status, count in by_status.items():
         families.catalog_size.labels(status).set(count)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from ratecard.vocabulary import JobName, Trigger
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
@@ -44,11 +46,11 @@ class RunControl(Protocol):
 class UncoordinatedRun:
     """A run outside the coordinator (e.g. `ratecard prices refresh`): no slot, no fence."""
 
-    job = "refresh"
+    job: str = JobName.REFRESH
     slot: int | None = None
     fence: int | None = None
 
-    def __init__(self, instance_id: str, trigger: str = "cli") -> None:
+    def __init__(self, instance_id: str, trigger: str = Trigger.CLI) -> None:
         self.instance_id = instance_id
         self.trigger = trigger
 

@@ -104,7 +104,7 @@ models = Table(
     Column("output_per_token", ExactDecimal()),
     Column("cache_read_per_token", ExactDecimal()),
     Column("cache_write_per_token", ExactDecimal()),
-    # Long-context tiers and per-unit prices, as decimal strings: see prices.normalize.
+    # Long-context tiers and per-unit prices, as decimal strings: see prices.feeds.
     Column("tiers", JSON),
     Column("units", JSON),
     # What an OpenRouter `~...-latest` alias stands for today: links it to that model.

@@ -16,7 +16,7 @@ import logging
 from flask import Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ratecard.errors import error_response
+from ratecard.http_errors import error_response
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, text
 from ratecard.coordination.backends import LeaseBackends
 from ratecard.coordination.context import JobContext
 from ratecard.coordination.coordinator import Coordinator
+from ratecard.coordination.instance_registry import InstanceRegistry
 from ratecard.coordination.jobs import Job, JobRegistry
-from ratecard.coordination.registry import InstanceRegistry
 from ratecard.redis_keys import RedisKeys
 
 

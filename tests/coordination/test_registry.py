@@ -7,7 +7,7 @@ import time
 import redis
 from sqlalchemy import Engine
 
-from ratecard.coordination.registry import InstanceRegistry
+from ratecard.coordination.instance_registry import InstanceRegistry
 from ratecard.redis_keys import RedisKeys
 from tests.coordination.helpers import fail_fast_redis
 from tests.support.services import RedisServer

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from ratecard.dashboard.catalog_table import TableQuery, build_table
 from ratecard.prices.catalog import ServedModel
-from ratecard.prices.model import ModelPrice, PriceStatus
+from ratecard.prices.model import ModelPrice
+from ratecard.prices.model import PriceStatusText as PriceStatus
 
 
 def served(model_id: str, provider: str, mode: str, price: str | None) -> ServedModel:

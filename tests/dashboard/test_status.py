@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ratecard.dashboard.format import host_alias
-from ratecard.dashboard.status import StatusInputs, build_status
+from ratecard.dashboard.status_page import StatusInputs, build_status
 
 HOST = "db-web-17.internal"
 SECRET = "tok-9f8e"

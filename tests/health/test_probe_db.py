@@ -13,7 +13,6 @@ import pytest
 from flask import Flask
 
 from ratecard.extension import get_state
-from ratecard.health import PROBE_DB_KEY
 from ratecard.health.checks import read_catalog_state
 from ratecard.health.probe_db import (
     DatabaseMissing,
@@ -168,7 +167,7 @@ def test_readiness_never_builds_the_engine(
     app = make_app(database_url=migrated_pg_url)
     assert app.test_client().get("/health/ready").status_code == 200
     assert get_state(app)._engine is None, "a saturated app pool must not fail readiness"
-    assert get_state(app).components[PROBE_DB_KEY]._conn is not None
+    assert get_state(app).need_probe_db()._conn is not None
 
 
 def test_start_up_and_the_first_ready_answer_import_no_sqlalchemy(

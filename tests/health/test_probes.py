@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from ratecard.extension import get_state
-from ratecard.health import PROBE_DB_KEY, get_health_check_data
+from ratecard.health import get_health_check_data
 from ratecard.settings import normalize_database_url
 from tests.health.conftest import TOKEN, auth, check
 from tests.health.tcp_proxy import TcpProxy
@@ -45,7 +45,7 @@ def test_live_answers_without_touching_any_dependency(make_app: Callable[..., Fl
     assert response.mimetype == HEALTH_TYPE
     assert response.get_json() == {"status": "pass"}
     assert get_state(app)._engine is None, "live must not even create the engine"
-    assert get_state(app).components[PROBE_DB_KEY]._conn is None, "nor open the probe's connection"
+    assert get_state(app).need_probe_db()._conn is None, "nor open the probe's connection"
 
 
 def test_startup_is_503_until_the_warm_up_has_run(
@@ -163,7 +163,7 @@ def test_a_burst_of_probes_checks_the_database_once_per_cache_period(
     app = make_app(database_url=migrated_pg_url, health_cache_seconds=2.0)
     selects: list[float] = []
     # The checks query through the app's probe connection: count the database checks there.
-    probe = get_state(app).components[PROBE_DB_KEY]
+    probe = get_state(app).need_probe_db()
     fetch_all = probe.fetch_all
 
     def counting(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -171,7 +171,7 @@ def test_a_burst_of_probes_checks_the_database_once_per_cache_period(
             selects.append(time.monotonic())
         return fetch_all(sql, params)
 
-    probe.fetch_all = counting
+    probe.fetch_all = counting  # type: ignore[method-assign]
 
     barrier = threading.Barrier(8)
     codes: list[int] = []

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from ratecard.health.check_registry import HealthRegistry, Observation, worst_status
 from ratecard.health.checks import classify_revisions, scrub
-from ratecard.health.registry import HealthRegistry, Observation, worst_status
 from ratecard.migrations import HEAD_REVISION, KNOWN_REVISIONS
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 
 from ratecard.cli.migrate import run_migrate_command
 from ratecard.migrations import HEAD_REVISION, KNOWN_REVISIONS
-from ratecard.migrations.runner import Migrator
+from ratecard.migrations.upgrade import Migrator
 from ratecard.schema import metadata
 from tests.migrations.helpers import table_names
 

@@ -35,7 +35,7 @@ def price(
     return ModelPrice(
         source=source,
         model_id=model_id,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         provider=extra.pop("provider", "acme"),
         mode=extra.pop("mode", "chat"),
         input_per_token=None if input_price is None else Decimal(input_price),

@@ -303,7 +303,7 @@ def test_cost_at_a_past_time_uses_prices_then_in_force(app: Flask, client: Flask
     before_change = datetime.now(UTC)
     time.sleep(0.01)
     new_version = commit(engine, "litellm", price("acme/a-small", "0.000004", "0.000002"))
-    get_state(app).components["catalog"].invalidate()  # as after this process's own refresh
+    get_state(app).need_catalog_cache().invalidate()  # as after this process's own refresh
 
     then = cost(
         client, model="acme/a-small", input_tokens=1000, output_tokens=0,

@@ -180,7 +180,7 @@ def test_disagreements_route(client: FlaskClient) -> None:
 def test_at_on_model_reads_and_history_in_time_order(app: Flask, client: FlaskClient) -> None:
     engine = get_state(app).engine
     commit(engine, "litellm", *LITELLM[:1], lite("gpt-4o", "0.000003", "0.00001", "openai"))
-    get_state(app).components["catalog"].invalidate()
+    get_state(app).need_catalog_cache().invalidate()
     _, newest_first = get(client, "/api/models/GPT-4o/history")
     _, oldest_first = get(client, "/api/models/GPT-4o/history?order=asc")
     assert newest_first["resolved"] == {"requested": "GPT-4o", "by": "case"}

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 
 from ratecard.db import build_engine
-from ratecard.prices import queries, run_records, store
+from ratecard.prices import codec, queries, run_records, store
 from ratecard.prices.backfill import BackfillError, import_snapshot
-from ratecard.prices.normalize import parse_feed
+from ratecard.prices.feeds import parse_feed
 from ratecard.prices.refresh import refresh_catalog
 from ratecard.schema import models, price_history
 from ratecard.settings import Source
@@ -85,7 +85,7 @@ def history(engine: Engine, source: str = "litellm") -> dict[str, list[tuple[Any
 
 def served(engine: Engine, source: str = "litellm") -> dict[str, dict[str, Any]]:
     with engine.connect() as conn:
-        return {mid: p.to_snapshot() for mid, p in store.load_served(conn, source).items()}
+        return {mid: codec.to_snapshot(p) for mid, p in store.load_served(conn, source).items()}
 
 
 def version(engine: Engine) -> int | None:
@@ -154,8 +154,8 @@ def test_an_older_snapshot_changes_history_only(engine: Engine, feed_data: Path)
         april = queries.price_at(conn, "litellm", moved, datetime(2026, 4, 1, tzinfo=UTC))
         august = queries.price_at(conn, "litellm", moved, datetime(2026, 8, 1, tzinfo=UTC))
         february = queries.price_at(conn, "litellm", moved, datetime(2026, 2, 1, tzinfo=UTC))
-    assert april is not None and april.price.to_snapshot() == rows[0][3]
-    assert august is not None and august.price.to_snapshot() == before[moved]
+    assert april is not None and codec.to_snapshot(april.price) == rows[0][3]
+    assert august is not None and codec.to_snapshot(august.price) == before[moved]
     assert february is None
 
 

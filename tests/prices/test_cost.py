@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ratecard.prices.cost import NotPriceable, applicable_tier, price_request
+from ratecard.prices.feeds import ParsedFeed, parse_feed
 from ratecard.prices.model import ModelPrice, Tier
-from ratecard.prices.normalize import ParsedFeed, parse_feed
 from ratecard.settings import Source
 
 

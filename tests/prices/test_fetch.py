@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from ratecard.prices.bundled import BUNDLED_DATE, BUNDLED_SOURCE, bundled_snapshot
-from ratecard.prices.errors import FeedError
-from ratecard.prices.normalize import parse_feed
-from ratecard.prices.sources import fetch_feed, make_http_client, retry_delay
+from ratecard.prices.feed_errors import FeedError
+from ratecard.prices.feeds import parse_feed
+from ratecard.prices.fetch import fetch_feed, make_http_client, retry_delay
 from ratecard.settings import Source
 from tests.support.feeds import FeedServer
 from tests.support.services import feed_checksums, free_port

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ratecard.prices.feeds import ParsedFeed, parse_feed
 from ratecard.prices.guard import guard_feed
 from ratecard.prices.model import ModelPrice
-from ratecard.prices.normalize import ParsedFeed, parse_feed
 from ratecard.settings import Source
 
 LITELLM = Source(name="litellm", url="file:///feed.json", kind="litellm")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ratecard.prices.feeds import parse_feed
 from ratecard.prices.identity import (
     AmbiguousModel,
     ModelIndex,
@@ -16,7 +17,6 @@ from ratecard.prices.identity import (
     price_differences,
 )
 from ratecard.prices.model import ModelPrice
-from ratecard.prices.normalize import parse_feed
 from ratecard.settings import Source
 from tests.prices.store_helpers import LITELLM_NEW, OPENROUTER, price
 

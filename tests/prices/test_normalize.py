@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ratecard.prices.errors import FeedError
+from ratecard.prices.feed_errors import FeedError
+from ratecard.prices.feeds import ParsedFeed, parse_feed
 from ratecard.prices.model import Tier, decimal_text
-from ratecard.prices.normalize import EXACT, ParsedFeed, parse_feed
+from ratecard.prices.money import EXACT
 from ratecard.settings import Source
 
 LITELLM = Source(name="litellm", url="file:///feed.json", kind="litellm")

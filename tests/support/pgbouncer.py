@@ -21,7 +21,7 @@ from types import TracebackType
 
 from sqlalchemy.engine import make_url
 
-from tests.support.services import free_port, stop_process, wait_for_port
+from tests.support.services import free_port, wait_for_port
 
 RUN_AS_WHEN_ROOT = "postgres"
 
@@ -102,7 +102,12 @@ class PgBouncer:
 
     def stop(self) -> None:
         if self.process is not None:
-            stop_process(self.process, grace=10)
+            self.process.terminate()  # pgbouncer exits at once on SIGTERM; SIGKILL if not
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
             if self.process.stderr is not None:
                 self.process.stderr.close()
             self.process = None

@@ -100,7 +100,7 @@ class PostgresDatabases:
         but this method connects to it (PostgreSQL refuses to copy a database in use).
         """
         if self._template is None:
-            from ratecard.migrations.runner import Migrator
+            from ratecard.migrations.upgrade import Migrator
 
             url = self.create()
             Migrator(url, echo=lambda _line: None).upgrade(wait=30)

@@ -7,6 +7,6 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the /admin blueprint."""
-    from ratecard.admin.views import bp
+    from ratecard.admin.endpoints import bp
 
     app.register_blueprint(bp)

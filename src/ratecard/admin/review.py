@@ -9,6 +9,7 @@ from sqlalchemy import select
 from ratecard.errors import Conflict, NotFound
 from ratecard.redis_keys import RedisKeys
 from ratecard.schema import held_changes
+from ratecard.vocabulary import HeldStatus
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -47,7 +48,7 @@ def ensure_pending(engine: Engine, held_id: int) -> None:
         ).scalar_one_or_none()
     if status is None:
         raise NotFound(f"no held change {held_id}", field="held_id")
-    if status != "pending":
+    if status != HeldStatus.PENDING:
         raise Conflict(f"held change {held_id} is already {status}", field="held_id")
 
 
@@ -64,7 +65,7 @@ def publish_version(state: RatecardState, version: int) -> bool:
         data = queries.load_catalog_data(conn, version)
     keys = RedisKeys(prefix=state.settings.redis_key_prefix)
     published = publish_quietly(state.redis, keys, version, encode_catalog(data))
-    cache = state.components.get("catalog")
+    cache = state.catalog_cache
     if cache is not None:
         cache.install(data)
     return published

@@ -24,9 +24,9 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
+from ratecard.background import get_coordinator
 from ratecard.cli.common import load_settings
 from ratecard.extension import get_state
-from ratecard.jobs import get_coordinator
 from ratecard.settings import BY_ENV, MAX_WORKERS, Settings, redact_url, split_bind
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def check_schema(database_url: str) -> None:
     """Refuse to start a fleet on a database that is unreachable or behind the code."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ratecard.migrations.runner import Migrator, database_error_text
+    from ratecard.migrations.upgrade import Migrator, database_error_text
 
     try:
         status = Migrator(database_url, echo=lambda _line: None).status()
@@ -246,14 +246,14 @@ def status_reader(settings: Settings) -> Flask:
 def describe_holder(coordinator: Coordinator) -> str:
     """Return one line naming the refresh lease's holder, as the coordination layer reports it."""
     from ratecard.coordination.lease import Holding
-    from ratecard.jobs import REFRESH_JOB
+    from ratecard.vocabulary import JobName
 
-    store, holding = coordinator.backends.holder(REFRESH_JOB)
+    store, holding = coordinator.backends.holder(JobName.REFRESH)
     if store is None:
         return f"lease: unknown ({holding})"
     if isinstance(holding, Holding):
-        return f"lease: {REFRESH_JOB} held by {holding.holder} ({store}, fence {holding.fence})"
-    return f"lease: {REFRESH_JOB} free ({store})"
+        return f"lease: {JobName.REFRESH} held by {holding.holder} ({store}, fence {holding.fence})"
+    return f"lease: {JobName.REFRESH} free ({store})"
 
 
 def watch(

@@ -21,7 +21,7 @@ def health(as_json: bool) -> None:
     warn, 1 on fail.
     """
     from ratecard.extension import get_state
-    from ratecard.health import get_health_check_data, probe_app
+    from ratecard.probe_app import get_health_check_data, probe_app
 
     app = probe_app(load_settings())
     # The table already shows every failure; the checks' transition log lines would repeat it.

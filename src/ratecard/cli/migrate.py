@@ -59,7 +59,7 @@ def run_migrate_command(
     from sqlalchemy.exc import SQLAlchemyError
 
     from ratecard.migrations.lock import MigrationLockTimeout
-    from ratecard.migrations.runner import MigrationFailed, Migrator, database_error_text
+    from ratecard.migrations.upgrade import MigrationFailed, Migrator, database_error_text
 
     migrator = Migrator(database_url, echo=click.echo)
     if script_location is not None:
@@ -103,7 +103,7 @@ def run_migrate_command(
 
 
 def _print_status(status: object, target: str) -> None:
-    from ratecard.migrations.runner import SchemaStatus
+    from ratecard.migrations.upgrade import SchemaStatus
 
     assert isinstance(status, SchemaStatus)
     click.echo(f"database: {target}")

@@ -125,9 +125,9 @@ _BRIEF = ("input", "output")
 def _model_item(conn: Any, model: str, source: str | None, preferred: list[str]) -> Any:
     from sqlalchemy import select
 
+    from ratecard.api.routes import identity_fields, model_item
     from ratecard.errors import RatecardError
-    from ratecard.prices import queries, run_records, store
-    from ratecard.prices.api import identity_fields, model_item
+    from ratecard.prices import codec, queries, run_records, store
     from ratecard.prices.catalog import CatalogSnapshot, ServedModel
     from ratecard.prices.identity import Resolution, UnknownModel
     from ratecard.schema import held_changes
@@ -158,7 +158,7 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
     row = rows[chosen]
     state = store.load_source_state(conn, chosen)
     served = ServedModel(
-        price=store.row_to_price(row),
+        price=codec.from_row(row),
         last_observed_at=queries.iso(row.last_seen_at),
         last_changed_at=queries.iso(row.last_changed_at),
     )
@@ -214,7 +214,7 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
 
     from ratecard.extension import RatecardState
     from ratecard.prices.backfill import BackfillError, import_snapshot
-    from ratecard.prices.errors import FeedError
+    from ratecard.prices.feed_errors import FeedError
     from ratecard.prices.publish import encode_catalog, publish_quietly
     from ratecard.prices.queries import iso
     from ratecard.redis_keys import RedisKeys
@@ -234,7 +234,7 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
             (source,) = parse_sources(f"{source_name}={path.as_uri()}")
         except SettingsError as exc:
             raise click.BadParameter(str(exc), param_hint="--source") from None
-    from ratecard.coordination.runner import confirm_lease, release_quietly
+    from ratecard.coordination.job_runner import confirm_lease, release_quietly
 
     state = RatecardState(settings)
     acquired = None
@@ -307,8 +307,8 @@ def _hold_refresh_lease(state: Any, wait: float) -> Any:
     import time
 
     from ratecard.coordination.backends import LeaseBackends
-    from ratecard.jobs import REFRESH_JOB
     from ratecard.redis_keys import RedisKeys
+    from ratecard.vocabulary import JobName
 
     settings = state.settings
     backends = LeaseBackends(
@@ -319,7 +319,7 @@ def _hold_refresh_lease(state: Any, wait: float) -> Any:
     )
     deadline = time.monotonic() + wait
     while True:
-        acquired = backends.acquire(REFRESH_JOB, settings.instance_id)
+        acquired = backends.acquire(JobName.REFRESH, settings.instance_id)
         if acquired is not None:
             return acquired
         if backends.in_use is None:

@@ -124,8 +124,8 @@ def run_once_command(as_json: bool, job: str, wait: float) -> None:
 def show_worker_status(as_json: bool) -> int:
     """Print the coordinator's status; return the exit code (1: no backend answers)."""
     app = _build_app(start_coordinator=False, role="cli")
+    from ratecard.background import get_coordinator
     from ratecard.extension import get_state
-    from ratecard.jobs import get_coordinator
 
     try:
         data = get_coordinator(app).status()
@@ -139,8 +139,8 @@ def show_worker_status(as_json: bool) -> int:
 def run_job_once(job: str, wait: float, as_json: bool) -> int:
     """Run `job` once under its lease, print the result; return the exit code."""
     app = _build_app(start_coordinator=False, role="cli")
+    from ratecard.background import get_coordinator
     from ratecard.extension import get_state
-    from ratecard.jobs import get_coordinator
 
     coordinator = get_coordinator(app)
     try:

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 from ratecard.coordination.fence import advance_slot, commit_manual
 from ratecard.coordination.lease import LeaseLost
+from ratecard.vocabulary import SCHEDULED_TRIGGERS
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-SCHEDULED_TRIGGERS = ("schedule", "catch-up")
 
 # Checks, inside the committing transaction, that the lease is still ours (see claim()).
 ConfirmLease = Callable[["Connection"], bool]  # quoted: no SQLAlchemy import at run time

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ratecard.coordination import runner
+from ratecard.coordination import job_runner
 from ratecard.coordination.backends import Acquired, LeaseBackends
 from ratecard.coordination.context import JobContext
 from ratecard.coordination.fence import defer_retry, read_job_state
+from ratecard.coordination.instance_registry import InstanceRegistry
 from ratecard.coordination.jobs import Job, JobRegistry
 from ratecard.coordination.lease import CoordinationUnavailable
-from ratecard.coordination.registry import InstanceRegistry
 from ratecard.coordination.schedule import (
     jittered,
     next_boundary,
@@ -36,6 +36,7 @@ from ratecard.coordination.schedule import (
     slot_of,
     trigger_for,
 )
+from ratecard.vocabulary import STOOD_DOWN_OUTCOMES, Trigger
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -53,7 +54,7 @@ class JobTrack:
     next_check: float = 0.0
     last_slot: int | None = None
     running: tuple[JobContext, Acquired, threading.Thread] | None = None
-    last_result: runner.RunResult | None = None
+    last_result: job_runner.RunResult | None = None
     problem: str | None = None
 
 
@@ -129,10 +130,10 @@ class Coordinator:
             thread.join(max(0.0, deadline - time.monotonic()))
             # A job stuck in I/O past the grace period keeps running until the process exits,
             # but it cannot commit (cancelled, then fenced); releasing now lets a standby start.
-            runner.release_quietly(acquired)
+            job_runner.release_quietly(acquired)
         self.registry.remove(self.instance_id)
 
-    def trigger_now(self, job_name: str, trigger: str = "admin") -> bool:
+    def trigger_now(self, job_name: str, trigger: str = Trigger.ADMIN) -> bool:
         """Start a manual run of `job_name` under the lease; False if one is already running."""
         job = self.jobs.get(job_name)
         with self._lock:
@@ -144,8 +145,8 @@ class Coordinator:
             return self._start(job, acquired, trigger, self.clock())
 
     def run_once(
-        self, job_name: str, trigger: str = "cli", wait: float = 600.0
-    ) -> runner.RunResult:
+        self, job_name: str, trigger: str = Trigger.CLI, wait: float = 600.0
+    ) -> job_runner.RunResult:
         """Run `job_name` now in this thread; if it runs elsewhere, wait and report that run."""
         from ratecard.coordination.manual import run_once
 
@@ -157,7 +158,7 @@ class Coordinator:
 
     def status(self) -> dict[str, Any]:
         """Return this process's view: thread, backend, per-job state and runs in progress."""
-        from ratecard.coordination.status import collect_status
+        from ratecard.coordination.worker_status import collect_status
 
         data = collect_status(self.jobs, self.backends, self.registry, self._engine, self.clock)
         data["coordinator"] = {
@@ -230,14 +231,14 @@ class Coordinator:
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
-            ctx = runner.prepare_context(
+            ctx = job_runner.prepare_context(
                 job, acquired, self._engine(), self.instance_id, trigger, now
             )
         except SQLAlchemyError as exc:
             self.tracks[job.name].problem = f"database unavailable: {type(exc).__name__}"
             ctx = None
         if ctx is None:
-            runner.release_quietly(acquired)
+            job_runner.release_quietly(acquired)
             return False
         thread = threading.Thread(
             target=self._run,
@@ -254,7 +255,7 @@ class Coordinator:
         if self.on_lease:
             self.on_lease(job.name, True)
         try:
-            result = runner.execute(job, acquired, ctx, self.clock, self._after_run(job, ctx))
+            result = job_runner.execute(job, acquired, ctx, self.clock, self._after_run(job, ctx))
             track.last_result = result
         finally:
             if self.on_lease:
@@ -263,8 +264,8 @@ class Coordinator:
             track.next_check = 0.0  # look again at once: the slot may still be open
             self._wake.set()
 
-    def _after_run(self, job: Job, ctx: JobContext) -> Callable[[runner.RunResult], None]:
-        def after(result: runner.RunResult) -> None:
+    def _after_run(self, job: Job, ctx: JobContext) -> Callable[[job_runner.RunResult], None]:
+        def after(result: job_runner.RunResult) -> None:
             log.info(
                 "%s: slot %s %s (%s, %.2f s)",
                 job.name,
@@ -273,7 +274,7 @@ class Coordinator:
                 ctx.trigger,
                 result.duration,
             )
-            failed = not result.committed and result.outcome not in ("cancelled", "fenced")
+            failed = not result.committed and result.outcome not in STOOD_DOWN_OUTCOMES
             if ctx.scheduled and failed:
                 self._defer_retry(job, ctx)
 

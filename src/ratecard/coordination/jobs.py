@@ -20,8 +20,6 @@ class Report(Protocol):
 # A job returns its outcome ("success", "unchanged", "failed", ...) or a Report, or raises.
 JobCallable = Callable[["JobContext"], str | Report]
 
-FAILED_OUTCOMES = frozenset({"failed", "error"})
-
 
 @dataclass(frozen=True)
 class Job:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ratecard.coordination.context import JobContext
 from ratecard.coordination.jobs import JobCallable
+from ratecard.vocabulary import JobName, RunOutcome
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 # SQLAlchemy, the schema and the SQL lease are imported inside the functions: the job is built
 # by create_app(), and the ORM must stay off the path to a worker's first ready answer.
 
-JOB_NAME = "maintenance"
+JOB_NAME = JobName.MAINTENANCE
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def maintenance_job(
                     instance_id=ctx.instance_id,
                     trigger=ctx.trigger,
                     started_at=started,
-                    outcome="running",
+                    outcome=RunOutcome.RUNNING,
                 )
                 .returning(runs.c.id)
             ).scalar_one()
@@ -79,11 +80,11 @@ def maintenance_job(
                 update(runs)
                 .where(runs.c.id == run_id)
                 .values(
-                    outcome="success",
+                    outcome=RunOutcome.SUCCESS,
                     finished_at=datetime.fromtimestamp(clock(), UTC),
                 )
             )
         log.info("maintenance pruned %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
-        return "success"
+        return RunOutcome.SUCCESS
 
     return run

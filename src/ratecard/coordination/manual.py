@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ratecard.coordination import runner
+from ratecard.coordination import job_runner
 from ratecard.coordination.fence import read_job_state
 from ratecard.coordination.jobs import Job
 from ratecard.coordination.schedule import jittered
 from ratecard.schema import runs
+from ratecard.vocabulary import RunOutcome, Trigger
 
 if TYPE_CHECKING:
     from ratecard.coordination.coordinator import Coordinator
@@ -21,8 +22,8 @@ JITTER = 0.25
 
 
 def run_once(
-    coordinator: Coordinator, job_name: str, trigger: str = "cli", wait: float = 600.0
-) -> runner.RunResult:
+    coordinator: Coordinator, job_name: str, trigger: str = Trigger.CLI, wait: float = 600.0
+) -> job_runner.RunResult:
     """Run the job now in this thread; if it runs elsewhere, wait for it and report it instead.
 
     "It ran while we waited" is read from job_state.generation, which only a committed run
@@ -35,12 +36,12 @@ def run_once(
     except SQLAlchemyError as exc:
         # Nothing can run without the database (the job's results and its fence live there).
         why = f"database unavailable: {type(exc).__name__}"
-        return _unrun(job.name, trigger, began, "unavailable", why)
+        return _unrun(job.name, trigger, began, RunOutcome.UNAVAILABLE, why)
 
 
 def _run_once(
     coordinator: Coordinator, job: Job, trigger: str, wait: float, began: float
-) -> runner.RunResult:
+) -> job_runner.RunResult:
     engine = coordinator.engine()
     with engine.connect() as conn:
         generation = read_job_state(conn, job.name).generation
@@ -51,23 +52,23 @@ def _run_once(
         if acquired is not None:
             other = _committed_since(engine, job.name, generation, began)
             if other is not None:
-                runner.release_quietly(acquired)
+                job_runner.release_quietly(acquired)
                 return other
-            ctx = runner.prepare_context(
+            ctx = job_runner.prepare_context(
                 job, acquired, engine, coordinator.instance_id, trigger, coordinator.clock()
             )
             assert ctx is not None  # manual triggers are never skipped
-            return runner.execute(job, acquired, ctx, coordinator.clock)
+            return job_runner.execute(job, acquired, ctx, coordinator.clock)
         if backends.in_use is None and backends.problem:
-            return _unrun(job.name, trigger, began, "unavailable", backends.problem)
+            return _unrun(job.name, trigger, began, RunOutcome.UNAVAILABLE, backends.problem)
         if time.monotonic() >= deadline:
-            return _unrun(job.name, trigger, began, "timeout", "the lease stayed held")
+            return _unrun(job.name, trigger, began, RunOutcome.TIMEOUT, "the lease stayed held")
         time.sleep(jittered(coordinator.poll_interval, JITTER, coordinator.rand()))
 
 
 def _committed_since(
     engine: Engine, job: str, generation: int, began: float
-) -> runner.RunResult | None:
+) -> job_runner.RunResult | None:
     """Return the run that committed `job` after we read `generation`, if any did."""
     with engine.connect() as conn:
         state = read_job_state(conn, job)
@@ -78,8 +79,8 @@ def _committed_since(
             row = (
                 conn.execute(select(runs).where(runs.c.id == state.last_run_id)).mappings().first()
             )
-    result = runner.RunResult(
-        job, "?", state.last_slot, None, None, "success", began, committed=False
+    result = job_runner.RunResult(
+        job, "?", state.last_slot, None, None, RunOutcome.SUCCESS, began, committed=False
     )
     if row is not None:
         result.trigger = row["trigger"] or "?"
@@ -91,5 +92,5 @@ def _committed_since(
     return result
 
 
-def _unrun(job: str, trigger: str, began: float, outcome: str, why: str) -> runner.RunResult:
-    return runner.RunResult(job, trigger, None, None, None, outcome, began, error=why)
+def _unrun(job: str, trigger: str, began: float, outcome: str, why: str) -> job_runner.RunResult:
+    return job_runner.RunResult(job, trigger, None, None, None, outcome, began, error=why)

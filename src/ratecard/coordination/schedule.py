@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from ratecard.vocabulary import Trigger
+
 # A failed run (no slot committed) is retried after interval / RETRY_DIVISOR, within bounds:
 # quick enough that a transient feed outage costs minutes, slow enough that a fleet does not
 # hammer a broken feed every poll.
@@ -63,7 +65,7 @@ def missed_slots(last_slot: int | None, epoch: float, interval: float) -> int:
 def trigger_for(last_slot: int | None, epoch: float, interval: float) -> str:
     """Name why the current slot runs: its own boundary, or catching up on missed ones."""
     last = -1 if last_slot is None else last_slot
-    return "schedule" if last == slot_of(epoch, interval) - 1 else "catch-up"
+    return Trigger.SCHEDULE if last == slot_of(epoch, interval) - 1 else Trigger.CATCH_UP
 
 
 def next_due_at(last_slot: int | None, epoch: float, interval: float) -> float:

@@ -7,6 +7,6 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprint (templates and static files live in the package)."""
-    from ratecard.dashboard.views import bp
+    from ratecard.dashboard.pages import bp
 
     app.register_blueprint(bp)

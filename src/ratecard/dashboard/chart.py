@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ratecard.dashboard.format import iso
-from ratecard.prices.model import decimal_text
+from ratecard.prices.money import decimal_text
 
 WIDTH, HEIGHT = 640, 240
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 16, 12, 28

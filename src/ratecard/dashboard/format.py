@@ -6,20 +6,15 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ratecard.prices.model import decimal_text
+from ratecard.prices.model import PRICE_FIELDS
+from ratecard.prices.money import per_million as money_per_million
 
-# The four per-token prices, with the short labels the dashboard shows.
-PRICE_LABELS = {
-    "input_per_token": "input",
-    "output_per_token": "output",
-    "cache_read_per_token": "cache read",
-    "cache_write_per_token": "cache write",
-}
+# The per-token prices, with the short labels the dashboard shows.
+PRICE_LABELS = {f.name: f.label for f in PRICE_FIELDS if f.unit == "token"}
 MAX_TEXT = 300
-_EXACT = Context(prec=200)  # wide enough that scaling to "per million" never rounds
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 _URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@/\s]*@")
 
@@ -34,8 +29,7 @@ def per_million(per_token: Decimal | str | None) -> str | None:
         return None
     if not value.is_finite():
         return None
-    # scaleb shifts the exponent: exact, whatever the number of digits.
-    return decimal_text(value.scaleb(6, context=_EXACT))
+    return money_per_million(value)
 
 
 def snapshot_per_million(snapshot: Mapping[str, Any] | None, field: str) -> str | None:

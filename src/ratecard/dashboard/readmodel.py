@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ratecard.schema import held_changes, run_sources, runs
+from ratecard.vocabulary import HeldStatus, JobName
 
-REFRESH_JOB = "refresh"
 
-
-def recent_runs(conn: Connection, job: str = REFRESH_JOB, limit: int = 12) -> list[dict[str, Any]]:
+def recent_runs(
+    conn: Connection, job: str = JobName.REFRESH, limit: int = 12
+) -> list[dict[str, Any]]:
     """Return the job's latest runs, newest first, each with its per-source outcomes."""
     rows = conn.execute(
         select(runs).where(runs.c.job == job).order_by(runs.c.id.desc()).limit(limit)
@@ -64,7 +65,7 @@ def pending_held(conn: Connection, limit: int = 200) -> list[Any]:
     """Return the pending held changes (price and whole-feed), oldest first."""
     query = (
         select(held_changes)
-        .where(held_changes.c.status == "pending")
+        .where(held_changes.c.status == HeldStatus.PENDING)
         .order_by(held_changes.c.id)
         .limit(limit)
     )

@@ -1,7 +1,12 @@
 """Health probes for load balancers and Kubernetes, and the in-process health entry point.
 
 Knows nothing of prices: the catalog check reads two tables, the coordinator check asks the
-component registered under "coordinator" whether its thread is alive.
+app's coordinator (if one is registered) whether its thread is alive.
+
+`get_health_check_data()` and `probe_app()` build an app, so they live above the app factory,
+in `ratecard.probe_app`; they are re-exported here lazily (module `__getattr__`) so that
+`from ratecard.health import get_health_check_data` keeps working without this package
+importing `ratecard.app`, which imports this package (the cycle that used to be here).
 """
 
 from __future__ import annotations
@@ -15,15 +20,10 @@ from flask import Flask
 
 from ratecard import __version__
 from ratecard.extension import RatecardState, get_state
-from ratecard.health.registry import HealthRegistry, worst_status
-from ratecard.health.views import bp
+from ratecard.health.check_registry import HealthRegistry, worst_status
+from ratecard.health.probes import bp
 from ratecard.logs import secrets_of
-from ratecard.settings import Settings
 
-REGISTRY_KEY = "health"
-WARMUP_KEY = "health_warmup"
-PAYLOAD_MEMO_KEY = "health_payload_memo"
-PROBE_DB_KEY = "health_probe_db"
 # Seconds; what the engine uses too. A dead database still costs a probe only its check
 # timeout: the registry stops waiting while the connect attempt finishes in the background.
 PROBE_CONNECT_TIMEOUT = 2.0
@@ -36,14 +36,26 @@ __all__ = [
     "health_document",
     "health_payload",
     "init_app",
+    "probe_app",
     "start_warmup",
 ]
+
+# Names served from ratecard.probe_app on first access (see the module docstring).
+_ENTRY_POINTS = frozenset({"get_health_check_data", "probe_app"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ENTRY_POINTS:
+        from ratecard import probe_app
+
+        return getattr(probe_app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def init_app(app: Flask) -> None:
     """Register the probes and build this app's check registry (nothing runs yet)."""
     state = get_state(app)
-    state.components[REGISTRY_KEY] = build_registry(state)
+    state.health_registry = build_registry(state)
     app.register_blueprint(bp)
 
 
@@ -57,7 +69,7 @@ def build_registry(state: RatecardState) -> HealthRegistry:
     secrets = secrets_of(settings)
     # Its own connection, not the engine's pool: see probe_db. Opened by the first check.
     db = ProbeDatabase(settings.database_url, connect_timeout=PROBE_CONNECT_TIMEOUT)
-    state.components[PROBE_DB_KEY] = db
+    state.probe_db = db
     state.shutdown_hooks.append(db.close)
 
     def record_catalog(last_success: float | None, counts: dict[str, int]) -> None:
@@ -83,9 +95,7 @@ def build_registry(state: RatecardState) -> HealthRegistry:
     registry.register(
         "coordinator:alive",
         "component",
-        checks.coordinator_check(
-            lambda: state.components.get("coordinator"), settings.start_coordinator
-        ),
+        checks.coordinator_check(lambda: state.coordinator, settings.start_coordinator),
         worst="warn",
     )
     registry.register(
@@ -101,7 +111,7 @@ def build_registry(state: RatecardState) -> HealthRegistry:
 def health_document(app: Flask, readiness_only: bool, details: bool) -> tuple[dict[str, Any], int]:
     """Run the checks and build the IETF health document and its HTTP status (503 on fail)."""
     state = get_state(app)
-    registry: HealthRegistry = state.components[REGISTRY_KEY]
+    registry = state.need_health_registry()
     return _document(state, registry.run(readiness_only=readiness_only), details)
 
 
@@ -112,12 +122,10 @@ def health_payload(app: Flask, readiness_only: bool, details: bool) -> tuple[byt
     once per change keeps /health/ready nearly as cheap as a hello-world route.
     """
     state = get_state(app)
-    registry: HealthRegistry = state.components[REGISTRY_KEY]
+    registry = state.need_health_registry()
     results = registry.run(readiness_only=readiness_only)
     identity = tuple(results.values())
-    memo: dict[tuple[bool, bool], tuple[tuple[Any, ...], bytes, int]] = state.components.setdefault(
-        PAYLOAD_MEMO_KEY, {}
-    )
+    memo = state.health_payload_memo
     cached = memo.get((readiness_only, details))
     if (
         cached is not None
@@ -153,11 +161,11 @@ def start_warmup(app: Flask) -> threading.Thread:
     """
     state = get_state(app)
     with _warmup_lock:
-        thread: threading.Thread | None = state.components.get(WARMUP_KEY)
+        thread = state.health_warmup
         if thread is not None:
             return thread
         thread = threading.Thread(target=_warm_up, args=(app,), name="ratecard-warmup", daemon=True)
-        state.components[WARMUP_KEY] = thread
+        state.health_warmup = thread
     thread.start()
     return thread
 
@@ -178,30 +186,3 @@ def _warm_up(app: Flask) -> None:
         logging.getLogger(__name__).exception("health warm-up failed")
     finally:
         state.initialized.set()
-
-
-_default_apps: dict[Settings, Flask] = {}
-_default_apps_lock = threading.Lock()
-
-
-def probe_app(settings: Settings | None = None) -> Flask:
-    """Return an app built from the environment for in-process checks (no background threads).
-
-    One per distinct settings, kept: repeated calls share its engine and its result cache.
-    """
-    from ratecard.app import create_app
-
-    base = settings or Settings.from_env()
-    # This process runs no coordinator: the fleet's coordinators run in the web workers.
-    settings = base.with_overrides(start_coordinator=False)
-    with _default_apps_lock:
-        app = _default_apps.get(settings)
-        if app is None:
-            app = _default_apps[settings] = create_app(settings)
-    return app
-
-
-def get_health_check_data(app: Flask | None = None) -> dict[str, Any]:
-    """Return the same data as GET /health with details (for trusted, in-process callers)."""
-    body, _status = health_document(app or probe_app(), readiness_only=False, details=True)
-    return body

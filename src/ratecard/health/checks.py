@@ -15,18 +15,18 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ratecard.health.check_registry import Observation
 from ratecard.health.probe_db import DatabaseMissing, MissingTable, ProbeDatabase
-from ratecard.health.registry import Observation
 from ratecard.logs import redact_secrets
 from ratecard.migrations import HEAD_REVISION, KNOWN_REVISIONS, VERSION_TABLE
+from ratecard.vocabulary import FRESH_OUTCOMES, JobName, PriceStatus
 
 if TYPE_CHECKING:
     from redis import Redis
 
 MIGRATE_HINT = "run `ratecard migrate`"
-REFRESH_JOB = "refresh"
-SUCCESSFUL_OUTCOMES = ("success", "unchanged", "partial")
-PRICE_STATUSES = ("priced", "free", "dynamic", "unpriced")
+SUCCESSFUL_OUTCOMES = FRESH_OUTCOMES
+PRICE_STATUSES = tuple(PriceStatus)
 
 
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -184,12 +184,12 @@ def read_catalog_state(db: ProbeDatabase) -> tuple[float | None, dict[str, int]]
     outcomes = ", ".join([p] * len(SUCCESSFUL_OUTCOMES))
     ((finished,),) = db.fetch_all(
         f"SELECT max(finished_at) FROM runs WHERE job = {p} AND outcome IN ({outcomes})",
-        (REFRESH_JOB, *SUCCESSFUL_OUTCOMES),
+        (JobName.REFRESH, *SUCCESSFUL_OUTCOMES),
     )
     rows = db.fetch_all(
         "SELECT status, count(*) FROM models WHERE removed_at IS NULL GROUP BY status"
     )
-    counts = dict.fromkeys(PRICE_STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(PRICE_STATUSES, 0)
     counts.update({str(status): int(n) for status, n in rows})
     return _epoch(finished), counts
 

@@ -28,20 +28,25 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 
-from ratecard.prices import queries, run_records, store
+from ratecard.prices import codec, queries, run_records, store
+from ratecard.prices.feeds import ParsedFeed, parse_feed
 from ratecard.prices.guard import GuardDecision
 from ratecard.prices.model import ModelPrice
-from ratecard.prices.normalize import ParsedFeed, parse_feed
 from ratecard.prices.run_records import RunInfo, SourceRecord
 from ratecard.prices.store import SourceCounts
 from ratecard.schema import job_state, models, price_history, run_sources, source_state
 from ratecard.settings import Source
+from ratecard.vocabulary import (
+    OBSERVED_OUTCOMES,
+    ChangeKind,
+    JobName,
+    RunOutcome,
+    SourceOutcome,
+    Trigger,
+)
 
-IMPORTED = "imported"
-# Per-source outcomes after which the served state *is* the feed at `finished_at`.
-OBSERVED_OUTCOMES = ("success", "unchanged", "not-modified", "bootstrapped", IMPORTED)
 # The job whose commit generation imports share with refreshes (see _claim_generation).
-REFRESH_JOB = "refresh"
+REFRESH_JOB = JobName.REFRESH
 
 
 class BackfillError(Exception):
@@ -84,12 +89,13 @@ def import_snapshot(
     now = now or store.utcnow()
     if when > now:
         raise BackfillError(f"--observed-at {queries.iso(when)} is in the future")
-    info = RunInfo(job="import", instance_id=instance_id, trigger="import")
+    info = RunInfo(job=JobName.IMPORT, instance_id=instance_id, trigger=Trigger.CLI)
     run_id = run_records.start_run(engine, info, now)
     try:
         return _record(engine, source.name, parsed, when, run_id, now, confirm_lease)
     except BaseException as exc:
-        run_records.abandon_run(engine, run_id, "failed", str(exc)[:300] or type(exc).__name__)
+        why = str(exc)[:300] or type(exc).__name__
+        run_records.abandon_run(engine, run_id, RunOutcome.FAILED, why)
         raise
 
 
@@ -129,11 +135,13 @@ def _record(
             report.counts, report.rebased = _insert_in_past(
                 conn, name, parsed.models, run_id, when, boundary, next_observation
             )
-        record = SourceRecord(name, now, IMPORTED, when, report.fetched, report.rejected)
+        record = SourceRecord(
+            name, now, SourceOutcome.IMPORTED, when, report.fetched, report.rejected
+        )
         record.counts = report.counts
         run_records.record_sources(conn, run_id, [record])
         version = run_id if newest else None
-        run_records.finish_run(conn, run_id, IMPORTED, catalog_version=version, now=now)
+        run_records.finish_run(conn, run_id, RunOutcome.IMPORTED, catalog_version=version, now=now)
         _claim_generation(conn, generation)
         if confirm_lease is not None and not confirm_lease(conn):
             raise BackfillError(
@@ -276,7 +284,7 @@ def _insert_in_past(
         before = [e for e in entries if e.observed_at <= when]
         state_before = before[-1].new if before else None
         price = snapshot.get(model_id)
-        state_at = price.to_snapshot() if price is not None else None
+        state_at = codec.to_snapshot(price) if price is not None else None
         if state_before == state_at:
             continue  # the snapshot confirms what history already says
         inserts.append(_history(pk, run_id, when, state_before, state_at))
@@ -307,7 +315,11 @@ def _insert_in_past(
 
 def _history(pk: int, run_id: int | None, when: datetime, old: Any, new: Any) -> dict[str, Any]:
     # The label is provisional: relabel() settles it from the model's whole history.
-    change = "removed" if new is None else ("changed" if old is not None else "added")
+    change = (
+        ChangeKind.REMOVED
+        if new is None
+        else (ChangeKind.CHANGED if old is not None else ChangeKind.ADDED)
+    )
     return {
         "model_pk": pk,
         "run_id": run_id,
@@ -370,7 +382,7 @@ def _insert_removed_models(
         return {}
     params = []
     for price in prices:
-        values = store.price_to_row(price)
+        values = codec.to_row(price)
         values.update(
             first_seen_at=when,
             last_seen_at=when,
@@ -430,11 +442,11 @@ def relabel(conn: Connection, pks: Iterable[int]) -> int:
     seen: set[int] = set()
     for row in conn.execute(query):
         if row.new is None:
-            label = "removed"
+            label = ChangeKind.REMOVED
         elif row.old is not None:
-            label = "changed"
+            label = ChangeKind.CHANGED
         else:
-            label = "restored" if row.model_pk in seen else "added"
+            label = ChangeKind.RESTORED if row.model_pk in seen else ChangeKind.ADDED
         seen.add(row.model_pk)
         if label != row.change:
             fixes.append({"b_id": row.id, "change": label})

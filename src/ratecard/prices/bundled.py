@@ -5,11 +5,12 @@ from __future__ import annotations
 from importlib import resources
 
 from ratecard.settings import Source
+from ratecard.vocabulary import FeedKind
 
 BUNDLED_SOURCE = Source(
     name="bundled",
     url="package://ratecard/prices/data/litellm_snapshot.json",
-    kind="litellm",
+    kind=FeedKind.LITELLM,
 )
 # The snapshot's own `last_updated` date; a test keeps the two in step.
 BUNDLED_DATE = "2026-07-24"

@@ -20,13 +20,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ratecard.errors import ServiceUnavailable
-from ratecard.prices.model import ModelPrice, Tier
+from ratecard.prices import codec
+from ratecard.prices.model import ModelPrice
 from ratecard.redis_keys import RedisKeys
+from ratecard.vocabulary import HeldKind, PriceStatus
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from ratecard.prices.identity import ModelIndex
 
 log = logging.getLogger(__name__)
-
-COMPONENT_KEY = "catalog"
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class CatalogSnapshot:
             held_by_model={
                 (h["source"], h["model_id"]): h
                 for h in held
-                if h.get("kind") == "price" and h.get("model_id")
+                if h.get("kind") == HeldKind.PRICE and h.get("model_id")
             },
         )
 
@@ -110,7 +109,7 @@ class CatalogSnapshot:
     @property
     def counts_by_status(self) -> dict[str, int]:
         """Return how many models are served per price status."""
-        counts = {"priced": 0, "free": 0, "dynamic": 0, "unpriced": 0}
+        counts: dict[str, int] = dict.fromkeys(PriceStatus, 0)
         for model in self.models:
             counts[model.price.status] = counts.get(model.price.status, 0) + 1
         return counts
@@ -129,27 +128,9 @@ class CatalogSnapshot:
 
 
 def _served_from_item(item: Mapping[str, Any]) -> ServedModel:
-    def dec(name: str) -> Decimal | None:
-        value = item.get(name)
-        return None if value is None else Decimal(value)
-
-    price = ModelPrice(
-        source=item["source"],
-        model_id=item["model_id"],
-        status=item["status"],
-        provider=item.get("provider"),
-        mode=item.get("mode"),
-        context_window=item.get("context_window"),
-        max_output_tokens=item.get("max_output_tokens"),
-        input_per_token=dec("input_per_token"),
-        output_per_token=dec("output_per_token"),
-        cache_read_per_token=dec("cache_read_per_token"),
-        cache_write_per_token=dec("cache_write_per_token"),
-        tiers=tuple(Tier.from_snapshot(t) for t in item.get("tiers") or ()),
-        units={k: Decimal(v) for k, v in (item.get("units") or {}).items()},
-        alias_target=item.get("alias_target"),
+    return ServedModel(
+        codec.from_item(item), item.get("last_observed_at"), item.get("last_changed_at")
     )
-    return ServedModel(price, item.get("last_observed_at"), item.get("last_changed_at"))
 
 
 class CatalogCache:

@@ -5,16 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ratecard.prices.model import ModelPrice, Tier
-from ratecard.prices.normalize import EXACT
+from ratecard.prices.model import PRICE_FIELDS, ModelPrice, Tier
+from ratecard.prices.money import EXACT
+from ratecard.vocabulary import UNCHARGEABLE_STATUSES
 
 # (component, ModelPrice/Tier attribute), in the order a breakdown lists them.
-TOKEN_COMPONENTS = (
-    ("input", "input_per_token"),
-    ("output", "output_per_token"),
-    ("cache_read", "cache_read_per_token"),
-    ("cache_write", "cache_write_per_token"),
-)
+TOKEN_COMPONENTS = tuple((f.api_name, f.name) for f in PRICE_FIELDS if f.unit == "token")
 
 
 @dataclass
@@ -62,7 +58,7 @@ def price_request(
         "cache_read": _tokens("cache_read_tokens", cache_read_tokens),
         "cache_write": _tokens("cache_write_tokens", cache_write_tokens),
     }
-    if model.status in ("dynamic", "unpriced"):
+    if model.status in UNCHARGEABLE_STATUSES:
         raise NotPriceable(model.model_id, f"prices are {model.status}, not published per token")
     prompt_tokens = counts["input"] + counts["cache_read"] + counts["cache_write"]
     tier = applicable_tier(model.tiers, prompt_tokens)

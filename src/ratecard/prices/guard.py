@@ -19,11 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice, decimal_text
-from ratecard.prices.normalize import EXACT, ParsedFeed
+from ratecard.prices.feeds.parsing import ParsedFeed
+from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice
+from ratecard.prices.money import EXACT, decimal_text
+from ratecard.vocabulary import UNCHARGEABLE_STATUSES
 
 # Statuses whose prices are not numbers one can compare a factor against.
-_NOT_COMPARABLE = frozenset({"dynamic", "unpriced"})
+_NOT_COMPARABLE = UNCHARGEABLE_STATUSES
 # For showing a factor only (42.5x); decisions compare exact products, never this.
 _DISPLAY = decimal.Context(prec=6)
 

@@ -11,15 +11,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from ratecard.errors import Conflict, NotFound, RatecardError
+from ratecard.prices import codec
 from ratecard.prices.run_records import RunInfo, abandon_run, finish_run, start_run
-from ratecard.prices.store import (
-    history_row,
-    load_source_rows,
-    price_from_snapshot,
-    price_to_row,
-    utcnow,
-)
+from ratecard.prices.store import history_row, load_source_rows, utcnow
 from ratecard.schema import held_changes, models, price_history
+from ratecard.vocabulary import ChangeKind, HeldKind, HeldStatus, JobName, RunOutcome, Trigger
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,7 @@ def accept_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
     now = utcnow()
     with _review_run(engine, by) as run_id, engine.begin() as conn:
         held = _pending_held_row(conn, held_id)
-        if held.kind != "price" or held.proposed is None:
+        if held.kind != HeldKind.PRICE or held.proposed is None:
             raise Conflict(
                 f"held change {held_id} is a quarantined feed; it cannot be accepted as a "
                 "whole, only rejected (the next fetch re-evaluates the feed)",
@@ -50,17 +46,17 @@ def accept_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
         stored = rows.get(held.model_id)
         if stored is None:
             raise NotFound(f"model {held.model_id!r} of {held.source!r} no longer exists")
-        proposed = price_from_snapshot(held.proposed, held.source, held.model_id, stored.price)
-        change = "restored" if stored.removed_at is not None else "changed"
+        proposed = codec.from_snapshot(held.proposed, held.source, held.model_id, stored.price)
+        change = ChangeKind.RESTORED if stored.removed_at is not None else ChangeKind.CHANGED
         old = None if stored.removed_at is not None else stored.price
-        row = price_to_row(proposed)
+        row = codec.to_row(proposed)
         row.update(removed_at=None, last_seen_at=now, last_changed_at=now, last_run_id=run_id)
         conn.execute(update(models).where(models.c.id == stored.pk).values(row))
         conn.execute(
             insert(price_history).values(history_row(stored.pk, run_id, now, change, old, proposed))
         )
-        _resolve_held(conn, held_id, "accepted", by, now)
-        finish_run(conn, run_id, "success", catalog_version=run_id, now=now)
+        _resolve_held(conn, held_id, HeldStatus.ACCEPTED, by, now)
+        finish_run(conn, run_id, RunOutcome.SUCCESS, catalog_version=run_id, now=now)
     return HeldResolution(held_id, "accepted", run_id)
 
 
@@ -72,9 +68,9 @@ def reject_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
     now = utcnow()
     with _review_run(engine, by) as run_id, engine.begin() as conn:
         _pending_held_row(conn, held_id)
-        _resolve_held(conn, held_id, "rejected", by, now)
-        finish_run(conn, run_id, "success", catalog_version=run_id, now=now)
-    return HeldResolution(held_id, "rejected", run_id)
+        _resolve_held(conn, held_id, HeldStatus.REJECTED, by, now)
+        finish_run(conn, run_id, RunOutcome.SUCCESS, catalog_version=run_id, now=now)
+    return HeldResolution(held_id, HeldStatus.REJECTED, run_id)
 
 
 @contextmanager
@@ -84,14 +80,16 @@ def _review_run(engine: Engine, by: str) -> Iterator[int]:
     Without this, an unknown or already-resolved id (or a lost race between two admins)
     would leave a run stuck at `running` forever.
     """
-    run_id = start_run(engine, RunInfo(job="held-review", instance_id=by, trigger="admin"))
+    run_id = start_run(
+        engine, RunInfo(job=JobName.HELD_REVIEW, instance_id=by, trigger=Trigger.ADMIN)
+    )
     try:
         yield run_id
     except RatecardError as exc:
-        abandon_run(engine, run_id, "rejected", exc.detail)
+        abandon_run(engine, run_id, RunOutcome.REJECTED, exc.detail)
         raise
     except Exception as exc:
-        abandon_run(engine, run_id, "failed", type(exc).__name__)
+        abandon_run(engine, run_id, RunOutcome.FAILED, type(exc).__name__)
         raise
 
 
@@ -99,7 +97,7 @@ def _pending_held_row(conn: Connection, held_id: int) -> Any:
     row = conn.execute(select(held_changes).where(held_changes.c.id == held_id)).first()
     if row is None:
         raise NotFound(f"no held change {held_id}")
-    if row.status != "pending":
+    if row.status != HeldStatus.PENDING:
         raise Conflict(f"held change {held_id} is already {row.status}", field="held_id")
     return row
 

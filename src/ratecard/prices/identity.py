@@ -35,6 +35,7 @@ from typing import Literal
 
 from ratecard.errors import Conflict, NotFound
 from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice, decimal_text
+from ratecard.vocabulary import PriceStatus
 
 ResolvedBy = Literal["exact", "case", "prefix", "linked"]
 LinkKey = tuple[str, str]
@@ -221,7 +222,7 @@ def price_differences(a: ModelPrice, b: ModelPrice) -> tuple[FieldDifference, ..
     them differently (`web_search` vs `web_search_low`).
     """
     out = []
-    if a.status != b.status and "unpriced" not in (a.status, b.status):
+    if a.status != b.status and PriceStatus.UNPRICED not in (a.status, b.status):
         out.append(FieldDifference("status", a.status, b.status))
     for name in TOKEN_PRICE_FIELDS:
         left, right = getattr(a, name), getattr(b, name)

@@ -1,8 +1,8 @@
 """The normalized price record every source is turned into (exact Decimals, never floats).
 
-This is the contract between ingestion (sources -> normalize -> guard) and storage/serving
-(store, cache, API, cost). Snapshots (`to_snapshot`) are what history rows and held changes
-store: JSON with every price as a decimal string, so they round-trip exactly.
+This is the contract between ingestion (fetch -> feeds -> guard) and storage/serving (store,
+cache, API, cost). `PRICE_FIELDS` declares each price dimension once: every conversion (rows,
+JSON snapshots, catalog items, API output, cost components) iterates it, in `prices.codec`.
 """
 
 from __future__ import annotations
@@ -10,18 +10,60 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
 
-PriceStatus = Literal["priced", "free", "dynamic", "unpriced"]
-STATUSES: tuple[PriceStatus, ...] = ("priced", "free", "dynamic", "unpriced")
+from ratecard.prices.money import decimal_text
+from ratecard.vocabulary import PriceStatus
 
-# The four per-token prices every model may have, in this order everywhere.
-TOKEN_PRICE_FIELDS = (
-    "input_per_token",
-    "output_per_token",
-    "cache_read_per_token",
-    "cache_write_per_token",
+__all__ = [
+    "DESCRIPTIVE_FIELDS",
+    "PRICE_FIELDS",
+    "STATUSES",
+    "TOKEN_PRICE_FIELDS",
+    "ModelPrice",
+    "PriceField",
+    "PriceStatusText",
+    "Tier",
+    "decimal_text",
+]
+
+STATUSES: tuple[PriceStatus, ...] = tuple(PriceStatus)
+# The static type of a model's status: plain str, because statuses arrive as strings (rows,
+# JSON snapshots, Redis blobs) and PriceStatus members are strs equal to them.
+PriceStatusText = str
+
+
+@dataclass(frozen=True)
+class PriceField:
+    """One price dimension, declared once; `prices.codec` converts every one the same way.
+
+    `name` is the attribute of ModelPrice (and of Tier when `tiered`), the `models` column,
+    and the key in JSON snapshots and catalog items; `api_name` is its key under the API's
+    `prices` and its cost component; `unit` is what one unit of it is.
+    """
+
+    name: str
+    api_name: str
+    unit: str
+    tiered: bool = True
+
+    @property
+    def label(self) -> str:
+        """How people read it: "cache read"."""
+        return self.api_name.replace("_", " ")
+
+
+# Adding a dimension: one line here, the attribute below (ModelPrice, and Tier if tiered), the
+# column if it is stored in one, and the feed modules' parsing. Order = order everywhere.
+PRICE_FIELDS: tuple[PriceField, ...] = (
+    PriceField("input_per_token", "input", "token"),
+    PriceField("output_per_token", "output", "token"),
+    PriceField("cache_read_per_token", "cache_read", "token"),
+    PriceField("cache_write_per_token", "cache_write", "token"),
 )
+TOKEN_PRICE_FIELDS: tuple[str, ...] = tuple(f.name for f in PRICE_FIELDS if f.unit == "token")
+TIERED_FIELDS: tuple[PriceField, ...] = tuple(f for f in PRICE_FIELDS if f.tiered)
+# What describes a model rather than prices it (not part of a snapshot; kept as served).
+DESCRIPTIVE_FIELDS = ("provider", "mode", "context_window", "max_output_tokens", "alias_target")
 
 
 @dataclass(frozen=True)
@@ -34,21 +76,6 @@ class Tier:
     cache_read_per_token: Decimal | None = None
     cache_write_per_token: Decimal | None = None
 
-    def to_snapshot(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"above_tokens": self.above_tokens}
-        for name in TOKEN_PRICE_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = decimal_text(value)
-        return out
-
-    @classmethod
-    def from_snapshot(cls, data: Mapping[str, Any]) -> Tier:
-        return cls(
-            above_tokens=int(data["above_tokens"]),
-            **{n: Decimal(data[n]) for n in TOKEN_PRICE_FIELDS if data.get(n) is not None},
-        )
-
 
 @dataclass(frozen=True)
 class ModelPrice:
@@ -56,7 +83,7 @@ class ModelPrice:
 
     source: str
     model_id: str
-    status: PriceStatus
+    status: PriceStatusText  # a PriceStatus value
     provider: str | None = None
     mode: str | None = None
     context_window: int | None = None
@@ -71,26 +98,14 @@ class ModelPrice:
     # OpenRouter's `~maker/x-latest` aliases name the model they stand for today (its slug).
     alias_target: str | None = None
 
-    def to_snapshot(self) -> dict[str, Any]:
-        """The prices (not the descriptive fields) as JSON-safe decimal strings."""
-        out: dict[str, Any] = {"status": self.status}
-        for name in TOKEN_PRICE_FIELDS:
-            value = getattr(self, name)
-            out[name] = None if value is None else decimal_text(value)
-        out["tiers"] = [tier.to_snapshot() for tier in self.tiers]
-        out["units"] = {k: decimal_text(v) for k, v in sorted(self.units.items())}
-        return out
-
     def same_prices(self, other: ModelPrice) -> bool:
-        """Whether the served prices are identical (descriptive fields ignored)."""
-        return self.to_snapshot() == other.to_snapshot()
+        """Whether the served prices are identical (descriptive fields ignored).
 
-
-def decimal_text(value: Decimal) -> str:
-    """Render a Decimal exactly, without exponent and without trailing zeros: 0.0000025."""
-    if value == 0:
-        return "0"
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+        Decimals compare by value (1.0 == 1.00), as their snapshot text does.
+        """
+        return (
+            self.status == other.status
+            and all(getattr(self, f.name) == getattr(other, f.name) for f in PRICE_FIELDS)
+            and self.tiers == other.tiers
+            and dict(self.units) == dict(other.units)
+        )

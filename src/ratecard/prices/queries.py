@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from ratecard.prices.model import ModelPrice, decimal_text
-from ratecard.prices.store import ROW_COLUMNS, json_value, price_from_snapshot, row_to_price
+from ratecard.prices import codec
+from ratecard.prices.model import ModelPrice
+from ratecard.prices.store import ROW_COLUMNS
 from ratecard.schema import held_changes, models, price_history, run_sources, runs, source_state
+from ratecard.vocabulary import HeldStatus
 
 
 def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
@@ -29,24 +30,9 @@ def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
     query = select(*ROW_COLUMNS).where(models.c.removed_at.is_(None)).order_by(models.c.model_id)
     for row in conn.execute(query):
         # Straight from the row: tiers and units are stored in their snapshot (JSON) form.
-        item = {
-            "source": row.source,
-            "model_id": row.model_id,
-            "provider": row.provider,
-            "mode": row.mode,
-            "status": row.status,
-            "context_window": row.context_window,
-            "max_output_tokens": row.max_output_tokens,
-            "input_per_token": _text(row.input_per_token),
-            "output_per_token": _text(row.output_per_token),
-            "cache_read_per_token": _text(row.cache_read_per_token),
-            "cache_write_per_token": _text(row.cache_write_per_token),
-            "tiers": json_value(row.tiers, []),
-            "units": json_value(row.units, {}),
-            "alias_target": row.alias_target,
-            "last_observed_at": iso(observed.get(row.source) or row.last_seen_at),
-            "last_changed_at": iso(row.last_changed_at),
-        }
+        item = codec.row_to_item(
+            row, iso(observed.get(row.source) or row.last_seen_at), iso(row.last_changed_at)
+        )
         items.append(item)
     updated_at = None
     if version is not None:
@@ -90,7 +76,7 @@ def _last_source_outcomes(
 
 
 def _pending_held_rows(conn: Connection) -> list[Any]:
-    query = select(held_changes).where(held_changes.c.status == "pending")
+    query = select(held_changes).where(held_changes.c.status == HeldStatus.PENDING)
     return list(conn.execute(query.order_by(held_changes.c.id)))
 
 
@@ -164,7 +150,7 @@ def price_at(conn: Connection, source: str, model_id: str, at: datetime) -> Pric
     like = conn.execute(
         select(models).where(models.c.source == source, models.c.model_id == model_id)
     ).first()
-    price = price_from_snapshot(row.new, source, model_id, row_to_price(like) if like else None)
+    price = codec.from_snapshot(row.new, source, model_id, codec.from_row(like) if like else None)
     return PriceInForce(price, row.observed_at or at, row.run_id)
 
 
@@ -172,10 +158,6 @@ def get_model_row(conn: Connection, source: str, model_id: str) -> Any | None:
     """Return the `models` row of one model of one source, removed or not."""
     query = select(models).where(models.c.source == source, models.c.model_id == model_id)
     return conn.execute(query).first()
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else decimal_text(value)
 
 
 def iso(value: datetime | None) -> str | None:

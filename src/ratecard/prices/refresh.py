@@ -28,6 +28,7 @@ from ratecard.prices.store import FeedMeta, SourceCounts
 from ratecard.redis_keys import RedisKeys
 from ratecard.runcontrol import RunCancelled, RunControl, RunFenced, UncoordinatedRun
 from ratecard.settings import Settings, Source, redact_url
+from ratecard.vocabulary import FRESH_OUTCOMES, PriceStatus, RunOutcome, SourceOutcome, Trigger
 
 if TYPE_CHECKING:
     import httpx
@@ -35,17 +36,16 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
     from ratecard.extension import RatecardState
-    from ratecard.prices.normalize import ParsedFeed
+    from ratecard.prices.feeds import ParsedFeed
 
 log = logging.getLogger(__name__)
 
 # Outcomes after which the catalog counts as freshly refreshed (for the staleness metric).
-FRESH_OUTCOMES = ("success", "unchanged", "partial")
 
 
 def default_http_client() -> httpx.Client:
     """Return the feed client P1's sources module configures (timeouts, size cap, redirects)."""
-    from ratecard.prices.sources import make_http_client
+    from ratecard.prices.fetch import make_http_client
 
     return make_http_client()
 
@@ -63,13 +63,13 @@ class RefreshDeps:
     on_committed: Callable[[Mapping[str, Any]], None] | None = None
     # Skip parsing a body byte-identical to the last accepted one (no held change pending).
     skip_identical_body: bool = True
-    # Extra keyword arguments for sources.fetch_feed (max_bytes, attempts, backoff).
+    # Extra keyword arguments for fetch.fetch_feed (max_bytes, attempts, backoff).
     fetch_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 def deps_from_state(state: RatecardState) -> RefreshDeps:
     """Build refresh dependencies from an app's state (engine, Redis, settings, cache)."""
-    cache = state.components.get("catalog")
+    cache = state.catalog_cache
     return RefreshDeps(
         engine=state.engine,
         redis=state.redis,
@@ -124,7 +124,7 @@ def refresh_catalog(deps: RefreshDeps, control: RunControl | None = None) -> Ref
     """Run one refresh now; never raises for feed or database trouble (see the report)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    control = control or UncoordinatedRun(deps.settings.instance_id, trigger="cli")
+    control = control or UncoordinatedRun(deps.settings.instance_id, trigger=Trigger.CLI)
     started = time.monotonic()
     info = RunInfo(control.job, control.slot, control.fence, control.instance_id, control.trigger)
     try:
@@ -132,19 +132,19 @@ def refresh_catalog(deps: RefreshDeps, control: RunControl | None = None) -> Ref
     except SQLAlchemyError as exc:
         error = f"database unavailable: {_short(exc)}"
         log.warning("refresh not started: %s", error)
-        metrics.observe_refresh("failed", time.monotonic() - started)
-        return RefreshReport(None, "failed", False, error, None)
+        metrics.observe_refresh(RunOutcome.FAILED, time.monotonic() - started)
+        return RefreshReport(None, RunOutcome.FAILED, False, error, None)
     try:
         fetched = _fetch_all(deps, control)
         control.checkpoint()
         report, data = _commit(deps, control, run_id, fetched)
     except RunFenced as exc:
-        return _abandoned(deps, run_id, "fenced", exc, started)
+        return _abandoned(deps, run_id, RunOutcome.FENCED, exc, started)
     except RunCancelled as exc:
-        return _abandoned(deps, run_id, "cancelled", exc, started)
+        return _abandoned(deps, run_id, RunOutcome.CANCELLED, exc, started)
     except Exception as exc:
         log.exception("refresh run %s failed", run_id)
-        return _abandoned(deps, run_id, "failed", exc, started)
+        return _abandoned(deps, run_id, RunOutcome.FAILED, exc, started)
     report.published = _publish(deps, run_id, data)
     report.seconds = time.monotonic() - started
     _observe(report, data)
@@ -185,9 +185,9 @@ def _fetch_one(
     has_pending: bool,
     control: RunControl,
 ) -> _Fetched:
-    from ratecard.prices.errors import FeedError
-    from ratecard.prices.normalize import parse_feed
-    from ratecard.prices.sources import fetch_feed
+    from ratecard.prices.feed_errors import FeedError
+    from ratecard.prices.feeds import parse_feed
+    from ratecard.prices.fetch import fetch_feed
 
     started = store.utcnow()
     # A pending held change is confirmed only by re-reading the feed: a 304 or an identical
@@ -204,8 +204,8 @@ def _fetch_one(
             checkpoint=control.checkpoint,
             **deps.fetch_options,
         )
-        if result.status == "not-modified":
-            return _Fetched(source, started, "not-modified")
+        if result.status == SourceOutcome.NOT_MODIFIED:
+            return _Fetched(source, started, SourceOutcome.NOT_MODIFIED)
         body = result.body if result.body is not None else b""
         sha = hashlib.sha256(body).hexdigest()
         meta = FeedMeta(
@@ -220,13 +220,15 @@ def _fetch_one(
         control.checkpoint()
         parsed = parse_feed(source, body)
     except FeedError as exc:
-        return _Fetched(source, started, "failed", error=exc.reason)
+        return _Fetched(source, started, SourceOutcome.FAILED, error=exc.reason)
     except RunCancelled:
         raise
     except Exception as exc:
         # A bug or an unexpected library error: this source fails, the others go on.
         log.exception("unexpected error reading source %s", source.name)
-        return _Fetched(source, started, "failed", error=f"unexpected error: {_short(exc)}")
+        return _Fetched(
+            source, started, SourceOutcome.FAILED, error=f"unexpected error: {_short(exc)}"
+        )
     meta = FeedMeta(
         meta.url, meta.etag, meta.last_modified, meta.content_sha256, parsed.snapshot_date
     )
@@ -242,10 +244,10 @@ def _commit(
     now = store.utcnow()
     with deps.engine.begin() as conn:
         records = [_store_source(deps, conn, f, run_id, now) for f in fetched]
-        reached = [r for r in records if r.outcome != "failed"]
+        reached = [r for r in records if r.outcome != SourceOutcome.FAILED]
         if not reached and store.count_served(conn) == 0:
             records.append(_bootstrap(deps, conn, run_id, now))
-        elif any(r.outcome != "quarantined" for r in reached):
+        elif any(r.outcome != SourceOutcome.QUARANTINED for r in reached):
             retired = store.retire_source(conn, store.BUNDLED_SOURCE, run_id, now)
             if retired:
                 records.append(
@@ -288,11 +290,15 @@ def _store_source(
 
     name = fetched.source.name
     record = SourceRecord(name, fetched.started_at, fetched.status, now, error=fetched.error)
-    if fetched.status == "failed":
+    if fetched.status == SourceOutcome.FAILED:
         store.save_source_state(conn, name, None, now=now, success=False)
         return record
-    if fetched.status in ("not-modified", "identical"):
-        record.outcome = "not-modified" if fetched.status == "not-modified" else "unchanged"
+    if fetched.status in (SourceOutcome.NOT_MODIFIED, "identical"):
+        record.outcome = (
+            SourceOutcome.NOT_MODIFIED
+            if fetched.status == SourceOutcome.NOT_MODIFIED
+            else SourceOutcome.UNCHANGED
+        )
         store.save_source_state(conn, name, fetched.meta, now=now, success=True)
         return record
     parsed = fetched.parsed
@@ -311,12 +317,14 @@ def _store_source(
     record.rejected = len(parsed.rejected)
     record.unknown_fields = parsed.unknown_fields
     if decision.quarantined:
-        record.outcome = "quarantined"
+        record.outcome = SourceOutcome.QUARANTINED
         record.error = decision.quarantine_reason
         # No validators saved: the next run must re-read and re-judge the whole feed.
         store.save_source_state(conn, name, None, now=now, success=False)
     else:
-        record.outcome = "success" if record.counts.any_change else "unchanged"
+        record.outcome = (
+            SourceOutcome.SUCCESS if record.counts.any_change else SourceOutcome.UNCHANGED
+        )
         store.save_source_state(conn, name, fetched.meta, now=now, success=True)
     return record
 
@@ -324,7 +332,7 @@ def _store_source(
 def _bootstrap(deps: RefreshDeps, conn: Connection, run_id: int, now: datetime) -> SourceRecord:
     """Serve the snapshot bundled in the package: no source reachable and nothing served."""
     from ratecard.prices.bundled import bundled_snapshot
-    from ratecard.prices.normalize import parse_feed
+    from ratecard.prices.feeds import parse_feed
 
     source, body, snapshot_date = bundled_snapshot()
     parsed = parse_feed(source, body)
@@ -339,24 +347,26 @@ def _bootstrap(deps: RefreshDeps, conn: Connection, run_id: int, now: datetime) 
         "no source reachable and the catalog is empty: serving the %s snapshot", snapshot_date
     )
     record = _store_source(deps, conn, fetched, run_id, now)
-    if record.outcome == "success":
-        record.outcome = "bootstrapped"
+    if record.outcome == SourceOutcome.SUCCESS:
+        record.outcome = SourceOutcome.BOOTSTRAPPED
     return record
 
 
 def _run_outcome(records: list[SourceRecord], configured: int) -> str:
     """Summarize per-source outcomes (the first `configured` records) into the run's outcome."""
     own = records[:configured]
-    failed = sum(r.outcome == "failed" for r in own)
+    failed = sum(r.outcome == SourceOutcome.FAILED for r in own)
     if failed == configured:
-        return "partial" if any(r.outcome == "bootstrapped" for r in records) else "failed"
+        if any(r.outcome == SourceOutcome.BOOTSTRAPPED for r in records):
+            return RunOutcome.PARTIAL
+        return RunOutcome.FAILED
     if failed:
-        return "partial"
-    if any(r.outcome == "quarantined" for r in own):
-        return "quarantined"
+        return RunOutcome.PARTIAL
+    if any(r.outcome == SourceOutcome.QUARANTINED for r in own):
+        return RunOutcome.QUARANTINED
     if any(r.counts.any_change for r in records):
-        return "success"
-    return "unchanged"
+        return RunOutcome.SUCCESS
+    return RunOutcome.UNCHANGED
 
 
 def _source_report(record: SourceRecord) -> SourceReport:
@@ -389,7 +399,7 @@ def _observe(report: RefreshReport, data: Mapping[str, Any]) -> None:
     metrics.observe_refresh(report.outcome, report.seconds)
     if report.outcome in FRESH_OUTCOMES:
         metrics.set_last_refresh_success(time.time())
-    counts = {"priced": 0, "free": 0, "dynamic": 0, "unpriced": 0}
+    counts: dict[str, int] = dict.fromkeys(PriceStatus, 0)
     for item in data.get("models", ()):
         counts[item["status"]] = counts.get(item["status"], 0) + 1
     metrics.set_catalog_size(counts)

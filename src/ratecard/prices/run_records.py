@@ -10,13 +10,14 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from ratecard.prices.store import SourceCounts, utcnow
 from ratecard.schema import run_sources, runs
+from ratecard.vocabulary import JobName, RunOutcome
 
 
 @dataclass(frozen=True)
 class RunInfo:
     """Who runs a job: what `runs` records besides times and outcome."""
 
-    job: str = "refresh"
+    job: str = JobName.REFRESH
     slot: int | None = None
     fence: int | None = None
     instance_id: str | None = None
@@ -35,7 +36,7 @@ def start_run(engine: Engine, info: RunInfo, now: datetime | None = None) -> int
                 instance_id=info.instance_id,
                 trigger=info.trigger,
                 started_at=now or utcnow(),
-                outcome="running",
+                outcome=RunOutcome.RUNNING,
             )
             .returning(runs.c.id)
         )

@@ -14,11 +14,9 @@ the row itself is written, so that an unchanged refresh writes nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -34,74 +32,20 @@ from sqlalchemy import (
     update,
 )
 
-from ratecard.prices.model import ModelPrice, Tier, decimal_text
+from ratecard.prices import codec
+from ratecard.prices.model import ModelPrice
 from ratecard.schema import held_changes, models, price_history, source_state
+from ratecard.vocabulary import ChangeKind, HeldKind, HeldStatus
 
 if TYPE_CHECKING:
     from ratecard.prices.guard import GuardDecision
 
 BUNDLED_SOURCE = "bundled"
-# Runs whose transaction committed a catalog (every committed refresh gets a version).
-COMMITTED_OUTCOMES = ("success", "unchanged", "partial", "failed", "quarantined")
-_DESCRIPTIVE = ("provider", "mode", "context_window", "max_output_tokens")
 
 
 def utcnow() -> datetime:
     """Return the current time, timezone-aware UTC (the only kind this module stores)."""
     return datetime.now(UTC)
-
-
-# --- conversions -----------------------------------------------------------------------------
-
-
-def price_to_row(price: ModelPrice) -> dict[str, Any]:
-    """Return the `models` column values for a normalized price."""
-    return {
-        "source": price.source,
-        "model_id": price.model_id,
-        "provider": price.provider,
-        "mode": price.mode,
-        "status": price.status,
-        "context_window": price.context_window,
-        "max_output_tokens": price.max_output_tokens,
-        "input_per_token": price.input_per_token,
-        "output_per_token": price.output_per_token,
-        "cache_read_per_token": price.cache_read_per_token,
-        "cache_write_per_token": price.cache_write_per_token,
-        "tiers": [tier.to_snapshot() for tier in price.tiers],
-        "units": {k: decimal_text(v) for k, v in sorted(price.units.items())},
-        "alias_target": price.alias_target,
-    }
-
-
-def row_to_price(row: Any) -> ModelPrice:
-    """Build a ModelPrice from a `models` row (Decimals exact, tiers and units from JSON)."""
-    return ModelPrice(
-        source=row.source,
-        model_id=row.model_id,
-        status=row.status,
-        provider=row.provider,
-        mode=row.mode,
-        context_window=row.context_window,
-        max_output_tokens=row.max_output_tokens,
-        input_per_token=row.input_per_token,
-        output_per_token=row.output_per_token,
-        cache_read_per_token=row.cache_read_per_token,
-        cache_write_per_token=row.cache_write_per_token,
-        tiers=tuple(Tier.from_snapshot(t) for t in json_value(row.tiers, ())),
-        units={k: Decimal(v) for k, v in json_value(row.units, {}).items()},
-        alias_target=row.alias_target,
-    )
-
-
-def json_value(value: Any, empty: Any) -> Any:
-    """Return a JSON column's value, parsing it if it was selected as text (see ROW_COLUMNS)."""
-    if value is None:
-        return empty
-    if isinstance(value, str):
-        # Nearly every model has no tiers and no units: skip the parser for "[]" and "{}".
-        return empty if value in ("[]", "{}", "null") else json.loads(value)
-    return value
 
 
 # The models columns, with the JSON ones as text: loading 3,000 rows then costs 3,000 string
@@ -111,33 +55,6 @@ ROW_COLUMNS = [
     cast(models.c.tiers, Text).label("tiers"),
     cast(models.c.units, Text).label("units"),
 ]
-
-
-def price_from_snapshot(
-    snapshot: Mapping[str, Any], source: str, model_id: str, like: ModelPrice | None = None
-) -> ModelPrice:
-    """Rebuild a ModelPrice from a history/held snapshot; descriptive fields come from `like`."""
-
-    def dec(name: str) -> Decimal | None:
-        value = snapshot.get(name)
-        return None if value is None else Decimal(value)
-
-    return ModelPrice(
-        source=source,
-        model_id=model_id,
-        status=snapshot["status"],
-        provider=like.provider if like else None,
-        mode=like.mode if like else None,
-        context_window=like.context_window if like else None,
-        max_output_tokens=like.max_output_tokens if like else None,
-        input_per_token=dec("input_per_token"),
-        output_per_token=dec("output_per_token"),
-        cache_read_per_token=dec("cache_read_per_token"),
-        cache_write_per_token=dec("cache_write_per_token"),
-        tiers=tuple(Tier.from_snapshot(t) for t in snapshot.get("tiers") or ()),
-        units={k: Decimal(v) for k, v in (snapshot.get("units") or {}).items()},
-        alias_target=like.alias_target if like else None,
-    )
 
 
 # --- loading what is served ------------------------------------------------------------------
@@ -155,7 +72,9 @@ class StoredModel:
 def load_source_rows(conn: Connection, source: str) -> dict[str, StoredModel]:
     """Return every row of `source` (served and removed) by model id."""
     result = conn.execute(select(*ROW_COLUMNS).where(models.c.source == source))
-    return {row.model_id: StoredModel(row.id, row_to_price(row), row.removed_at) for row in result}
+    return {
+        row.model_id: StoredModel(row.id, codec.from_row(row), row.removed_at) for row in result
+    }
 
 
 def served_prices(rows: Mapping[str, StoredModel]) -> dict[str, ModelPrice]:
@@ -175,13 +94,13 @@ def load_pending_held(
     query = (
         select(held_changes.c.model_id, held_changes.c.proposed)
         .where(held_changes.c.source == source)
-        .where(held_changes.c.kind == "price")
-        .where(held_changes.c.status == "pending")
+        .where(held_changes.c.kind == HeldKind.PRICE)
+        .where(held_changes.c.status == HeldStatus.PENDING)
         .order_by(held_changes.c.id)
     )
     current = current or {}
     return {
-        row.model_id: price_from_snapshot(
+        row.model_id: codec.from_snapshot(
             row.proposed, source, row.model_id, current.get(row.model_id)
         )
         for row in conn.execute(query)
@@ -199,7 +118,7 @@ def has_pending_held(conn: Connection, source: str) -> bool:
     """Return whether `source` has held changes awaiting confirmation."""
     query = (
         select(held_changes.c.id)
-        .where(held_changes.c.source == source, held_changes.c.status == "pending")
+        .where(held_changes.c.source == source, held_changes.c.status == HeldStatus.PENDING)
         .limit(1)
     )
     return conn.execute(query).first() is not None
@@ -247,7 +166,7 @@ def apply_decision(
     """Write a guard decision for `source`: only rows that differ, with history; no commit."""
     counts = SourceCounts()
     if decision.quarantined:
-        _supersede_pending(conn, source, kind="feed", now=now)
+        _supersede_pending(conn, source, kind=HeldKind.FEED, now=now)
         _insert_held_feed(conn, source, decision.quarantine_reason or "quarantined", run_id, now)
         counts.held = 1
         return counts
@@ -262,17 +181,19 @@ def apply_decision(
             continue
         if stored.removed_at is None and stored.price == price:
             continue  # the common case: nothing to write
-        values = price_to_row(price)
+        values = codec.to_row(price)
         values.update(b_pk=stored.pk, removed_at=None, last_seen_at=now, last_run_id=run_id)
         prices_moved = stored.removed_at is not None or not stored.price.same_prices(price)
         values["last_changed_at"] = now if prices_moved else None
         updates.append(values)
         if stored.removed_at is not None:
             counts.added += 1
-            history.append(history_row(stored.pk, run_id, now, "restored", None, price))
+            history.append(history_row(stored.pk, run_id, now, ChangeKind.RESTORED, None, price))
         elif prices_moved:
             counts.changed += 1
-            history.append(history_row(stored.pk, run_id, now, "changed", stored.price, price))
+            history.append(
+                history_row(stored.pk, run_id, now, ChangeKind.CHANGED, stored.price, price)
+            )
         else:
             counts.touched += 1
 
@@ -282,7 +203,7 @@ def apply_decision(
         if stored is None or stored.removed_at is not None:
             continue
         removals.append({"b_pk": stored.pk, "removed_at": now, "last_run_id": run_id})
-        history.append(history_row(stored.pk, run_id, now, "removed", stored.price, None))
+        history.append(history_row(stored.pk, run_id, now, ChangeKind.REMOVED, stored.price, None))
     counts.removed = len(removals)
 
     if inserts:
@@ -305,8 +226,8 @@ def history_row(
         "run_id": run_id,
         "observed_at": now,
         "change": change,
-        "old": old.to_snapshot() if old is not None else None,
-        "new": new.to_snapshot() if new is not None else None,
+        "old": codec.to_snapshot(old) if old is not None else None,
+        "new": codec.to_snapshot(new) if new is not None else None,
     }
 
 
@@ -315,7 +236,7 @@ def _insert_models(
 ) -> list[dict[str, Any]]:
     params = []
     for price in prices:
-        values = price_to_row(price)
+        values = codec.to_row(price)
         values.update(first_seen_at=now, last_seen_at=now, last_changed_at=now, last_run_id=run_id)
         params.append(values)
     bulk_insert(conn, models, params)
@@ -323,7 +244,7 @@ def _insert_models(
     ids = dict(
         conn.execute(select(models.c.model_id, models.c.id).where(models.c.source == source)).all()
     )
-    return [history_row(ids[p.model_id], run_id, now, "added", None, p) for p in prices]
+    return [history_row(ids[p.model_id], run_id, now, ChangeKind.ADDED, None, p) for p in prices]
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -384,12 +305,16 @@ def _resolve_and_hold(
     confirmed = set(decision.confirmed)
     pending = conn.execute(
         select(held_changes.c.id, held_changes.c.model_id, held_changes.c.kind).where(
-            held_changes.c.source == source, held_changes.c.status == "pending"
+            held_changes.c.source == source, held_changes.c.status == HeldStatus.PENDING
         )
     ).all()
-    by_status: dict[str, list[int]] = {"confirmed": [], "superseded": []}
+    by_status: dict[HeldStatus, list[int]] = {HeldStatus.CONFIRMED: [], HeldStatus.SUPERSEDED: []}
     for row in pending:
-        status = "confirmed" if row.kind == "price" and row.model_id in confirmed else "superseded"
+        status = (
+            HeldStatus.CONFIRMED
+            if row.kind == HeldKind.PRICE and row.model_id in confirmed
+            else HeldStatus.SUPERSEDED
+        )
         by_status[status].append(row.id)
     for status, ids in by_status.items():
         if ids:
@@ -403,21 +328,21 @@ def _resolve_and_hold(
             insert(held_changes),
             [
                 {
-                    "kind": "price",
+                    "kind": HeldKind.PRICE,
                     "source": source,
                     "model_id": h.model_id,
                     "run_id": run_id,
                     "detected_at": now,
                     "reason": h.reason,
                     "factor": None if h.factor is None else str(h.factor),
-                    "old": h.old.to_snapshot() if h.old is not None else None,
-                    "proposed": h.proposed.to_snapshot(),
-                    "status": "pending",
+                    "old": codec.to_snapshot(h.old) if h.old is not None else None,
+                    "proposed": codec.to_snapshot(h.proposed),
+                    "status": HeldStatus.PENDING,
                 }
                 for h in decision.held
             ],
         )
-    return len(decision.held), len(by_status["confirmed"])
+    return len(decision.held), len(by_status[HeldStatus.CONFIRMED])
 
 
 def _supersede_pending(conn: Connection, source: str, *, kind: str, now: datetime) -> None:
@@ -426,9 +351,9 @@ def _supersede_pending(conn: Connection, source: str, *, kind: str, now: datetim
         .where(
             held_changes.c.source == source,
             held_changes.c.kind == kind,
-            held_changes.c.status == "pending",
+            held_changes.c.status == HeldStatus.PENDING,
         )
-        .values(status="superseded", resolved_at=now, resolved_by="quarantine")
+        .values(status=HeldStatus.SUPERSEDED, resolved_at=now, resolved_by="quarantine")
     )
 
 
@@ -437,12 +362,12 @@ def _insert_held_feed(
 ) -> None:
     conn.execute(
         insert(held_changes).values(
-            kind="feed",
+            kind=HeldKind.FEED,
             source=source,
             run_id=run_id,
             detected_at=now,
             reason=reason,
-            status="pending",
+            status=HeldStatus.PENDING,
         )
     )
 
@@ -459,7 +384,7 @@ def retire_source(conn: Connection, source: str, run_id: int | None, now: dateti
     )
     conn.execute(
         insert(price_history),
-        [history_row(r.pk, run_id, now, "removed", r.price, None) for r in removals],
+        [history_row(r.pk, run_id, now, ChangeKind.REMOVED, r.price, None) for r in removals],
     )
     return len(removals)
 

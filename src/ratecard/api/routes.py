@@ -13,24 +13,23 @@ import binascii
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from decimal import Context, Decimal
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
 
+from ratecard.api.openapi import RouteSpec, schema_model
 from ratecard.errors import NotFound, RatecardError, ServiceUnavailable, ValidationFailed
 from ratecard.extension import get_state
-from ratecard.prices.catalog import COMPONENT_KEY, CatalogCache, CatalogSnapshot, ServedModel
+from ratecard.prices import codec
+from ratecard.prices.catalog import CatalogCache, CatalogSnapshot, ServedModel
 from ratecard.prices.identity import Resolution
-from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice, decimal_text
-from ratecard.prices.openapi import RouteSpec, schema_model
+from ratecard.prices.model import ModelPrice
+from ratecard.prices.money import decimal_text
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 ROUTES: list[RouteSpec] = []
 
-# Wide enough that scaling a price to "per million" never rounds.
-_EXACT = Context(prec=200)
-_PRICE_NAMES = {name: name.removesuffix("_per_token") for name in TOKEN_PRICE_FIELDS}
 _COMMON_ERRORS = {404: "ErrorOut", 422: "ErrorOut", 503: "ErrorOut"}
 # Every route that takes a model resolves it: several different models match -> 409.
 _MODEL_ERRORS = {**_COMMON_ERRORS, 409: "AmbiguousOut"}
@@ -91,44 +90,14 @@ def _validation_failed(exc: Any) -> ValidationFailed:
 # --- presentation ----------------------------------------------------------------------------
 
 
-def per_million(value: Decimal) -> str:
-    """Return the price of a million units as an exact decimal string."""
-    return decimal_text(value.scaleb(6, context=_EXACT))
-
-
-def price_pairs(holder: Any) -> dict[str, dict[str, str]]:
-    """Return the per-token prices of a ModelPrice or Tier, per token and per million."""
-    pairs = {}
-    for field_name, short in _PRICE_NAMES.items():
-        value = getattr(holder, field_name)
-        if value is not None:
-            pairs[short] = {"per_token": decimal_text(value), "per_million": per_million(value)}
-    return pairs
-
-
 def model_item(served: ServedModel) -> dict[str, Any]:
     """Return one served model as the API shows it."""
-    price = served.price
-    return {
-        "id": price.model_id,
-        "source": price.source,
-        "provider": price.provider,
-        "mode": price.mode,
-        "status": price.status,
-        "context_window": price.context_window,
-        "max_output_tokens": price.max_output_tokens,
-        "prices": price_pairs(price),
-        "tiers": [{"above_tokens": t.above_tokens, "prices": price_pairs(t)} for t in price.tiers],
-        "units": {k: decimal_text(v) for k, v in sorted(price.units.items())},
-        "last_observed_at": served.last_observed_at,
-        "last_changed_at": served.last_changed_at,
-    }
+    return codec.to_api(served.price, served.last_observed_at, served.last_changed_at)
 
 
 def catalog_cache() -> CatalogCache:
     """Return this app's catalog cache."""
-    cache: CatalogCache = get_state().components[COMPONENT_KEY]
-    return cache
+    return get_state().need_catalog_cache()
 
 
 def current_catalog() -> CatalogSnapshot:
@@ -361,7 +330,7 @@ def linked_item(price: ModelPrice) -> dict[str, Any]:
         "source": price.source,
         "provider": price.provider,
         "status": price.status,
-        "prices": price_pairs(price),
+        "prices": codec.api_prices(price),
     }
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 from ratecard.extension import RatecardState, get_state
+from ratecard.vocabulary import JobName
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -20,15 +21,12 @@ if TYPE_CHECKING:
     from ratecard.coordination.coordinator import Coordinator
     from ratecard.prices.refresh import RefreshReport
 
-REFRESH_JOB = "refresh"
-COMPONENT = "coordinator"
-
 
 def init_app(app: Flask) -> None:
     """Build the job registry and the coordinator (not started)."""
     state = get_state(app)
     coordinator = build_coordinator(state)
-    state.components[COMPONENT] = coordinator
+    state.coordinator = coordinator
     state.shutdown_hooks.append(coordinator.stop)
 
 
@@ -36,9 +34,9 @@ def build_coordinator(state: RatecardState) -> Coordinator:
     """Assemble the coordinator of one app instance from its settings and lazy services."""
     from ratecard.coordination.backends import LeaseBackends
     from ratecard.coordination.coordinator import Coordinator
+    from ratecard.coordination.instance_registry import InstanceRegistry
     from ratecard.coordination.jobs import Job, JobRegistry
     from ratecard.coordination.maintenance import JOB_NAME, maintenance_job
-    from ratecard.coordination.registry import InstanceRegistry
     from ratecard.redis_keys import RedisKeys
 
     settings = state.settings
@@ -51,7 +49,7 @@ def build_coordinator(state: RatecardState) -> Coordinator:
 
     jobs = JobRegistry(
         [
-            Job(REFRESH_JOB, settings.refresh_interval, lambda ctx: run_refresh(state, ctx)),
+            Job(JobName.REFRESH, settings.refresh_interval, lambda ctx: run_refresh(state, ctx)),
             Job(
                 JOB_NAME,
                 settings.maintenance_interval,
@@ -94,8 +92,7 @@ def _record_lease(instance_id: str) -> Callable[[str, bool], None]:
 
 def get_coordinator(app: Flask) -> Coordinator:
     """Return the app's coordinator (built by init_app)."""
-    coordinator: Coordinator = get_state(app).components[COMPONENT]
-    return coordinator
+    return get_state(app).need_coordinator()
 
 
 def start(app: Flask) -> None:

@@ -13,13 +13,12 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, jsonify
 
 from ratecard.admin.auth import require_admin
+from ratecard.api.openapi import RouteSpec
 from ratecard.errors import Conflict, ServiceUnavailable
 from ratecard.extension import get_state
-from ratecard.prices.openapi import RouteSpec
+from ratecard.vocabulary import JobName
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-REFRESH_JOB = "refresh"
 
 # The admin routes in /openapi.json, under the bearer scheme.
 _ADMIN_ERRORS = {401: "ErrorOut", 403: "ErrorOut", 503: "ErrorOut"}
@@ -86,7 +85,7 @@ def _dependencies_as_503(view: F) -> F:
 
 
 def _coordinator() -> Any:
-    coordinator = get_state().components.get("coordinator")
+    coordinator = get_state().coordinator
     if coordinator is None:
         raise ServiceUnavailable("this process runs no coordinator")
     return coordinator
@@ -98,12 +97,12 @@ def refresh() -> Response:
     """Start a refresh now under the lease: 202, or 409 when one is already running."""
     coordinator = _coordinator()
     try:
-        started = coordinator.trigger_now(REFRESH_JOB)
+        started = coordinator.trigger_now(JobName.REFRESH)
     except KeyError:
         raise ServiceUnavailable("the coordinator has no refresh job") from None
     if started:
         response = jsonify(
-            {"status": "started", "job": REFRESH_JOB, "instance_id": coordinator.instance_id}
+            {"status": "started", "job": JobName.REFRESH, "instance_id": coordinator.instance_id}
         )
         response.status_code = 202
         return response

@@ -14,15 +14,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ratecard.dashboard.status import StatusInputs
+from ratecard.dashboard.status_page import StatusInputs
 
 if TYPE_CHECKING:
     from ratecard.extension import RatecardState
+    from ratecard.prices.catalog import CatalogCache
 
 log = logging.getLogger(__name__)
-
-COMPONENT_KEY = "dashboard"
-FALLBACK_CATALOG_KEY = "dashboard_catalog"
 
 
 class StatusGatherer:
@@ -77,7 +75,7 @@ class StatusGatherer:
         )
 
     def _coordination(self) -> tuple[dict[str, Any] | None, str | None]:
-        coordinator = self.state.components.get("coordinator")
+        coordinator = self.state.coordinator
         if coordinator is None:
             return None, "this process runs no coordinator"
         try:
@@ -106,13 +104,12 @@ class StatusGatherer:
         return snapshot, None, getattr(cache, "source_of_last_load", None)
 
 
-def catalog_cache(state: RatecardState) -> Any:
-    """Return the app's CatalogCache (or, if the prices area set none up, one of our own)."""
-    cache = state.components.get("catalog")
-    if cache is not None:
-        return cache
+def catalog_cache(state: RatecardState) -> CatalogCache:
+    """Return the app's CatalogCache (or, if the API area set none up, one of our own)."""
+    if state.catalog_cache is not None:
+        return state.catalog_cache
     with _fallback_lock:
-        cache = state.components.get(FALLBACK_CATALOG_KEY)
+        cache = state.fallback_catalog_cache
         if cache is None:
             from ratecard.prices.catalog import CatalogCache
             from ratecard.redis_keys import RedisKeys
@@ -122,7 +119,7 @@ def catalog_cache(state: RatecardState) -> Any:
                 lambda: state.redis,
                 RedisKeys(prefix=state.settings.redis_key_prefix),
             )
-            state.components[FALLBACK_CATALOG_KEY] = cache
+            state.fallback_catalog_cache = cache
     return cache
 
 
@@ -131,8 +128,8 @@ _fallback_lock = threading.Lock()
 
 def gatherer(state: RatecardState) -> StatusGatherer:
     """Return the app's StatusGatherer, creating it on first use."""
-    existing: StatusGatherer | None = state.components.get(COMPONENT_KEY)
-    if existing is None:
+    if state.status_gatherer is None:
         with _fallback_lock:
-            existing = state.components.setdefault(COMPONENT_KEY, StatusGatherer(state))
-    return existing
+            if state.status_gatherer is None:
+                state.status_gatherer = StatusGatherer(state)
+    return state.status_gatherer

@@ -22,9 +22,7 @@ from ratecard.dashboard.format import (
     public_text,
     snapshot_per_million,
 )
-
-REFRESH_JOB = "refresh"
-PROBLEM_OUTCOMES = ("failed", "partial", "quarantined", "error", "cancelled", "fenced")
+from ratecard.vocabulary import PROBLEM_OUTCOMES, JobName
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ def build_status(inputs: StatusInputs, admin: bool) -> dict[str, Any]:
             admin=admin,
         )
 
-    job = (coordination.get("jobs") or {}).get(REFRESH_JOB) or {}
+    job = (coordination.get("jobs") or {}).get(JobName.REFRESH) or {}
     lease = job.get("lease") or {}
     holder = lease.get("holder")
     return {

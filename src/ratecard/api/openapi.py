@@ -1,5 +1,5 @@
 """GET /openapi.json: an OpenAPI 3.0 document generated from the route table and the very
-pydantic models that validate requests (see api.ROUTES), so it cannot drift from the code.
+pydantic models that validate requests (see routes.ROUTES), so it cannot drift from the code.
 
 Pydantic emits JSON Schema 2020-12 (`anyOf: [X, {type: null}]`, `const`); `to_openapi30`
 rewrites those few constructs into their OpenAPI 3.0 spelling (`nullable`, `enum`), the
@@ -59,8 +59,8 @@ class RouteSpec:
 
 
 def schema_model(name: str) -> Any:
-    """Return the pydantic model called `name` in ratecard.prices.schemas (imported lazily)."""
-    from ratecard.prices import schemas
+    """Return the pydantic model called `name` in ratecard.api.schemas (imported lazily)."""
+    from ratecard.api import schemas
 
     return getattr(schemas, name)
 
@@ -208,8 +208,8 @@ def openapi_document() -> Response:
     if _document is None:
         with _document_lock:
             if _document is None:
-                from ratecard.admin.views import ADMIN_ROUTES
-                from ratecard.prices.api import ROUTES
+                from ratecard.admin.endpoints import ADMIN_ROUTES
+                from ratecard.api.routes import ROUTES
 
                 _document = build_document([*ROUTES, *ADMIN_ROUTES])
     return jsonify(_document)

@@ -84,6 +84,7 @@ class Check:
     cached: CheckResult | None = field(default=None, repr=False)
     cached_at: float = field(default=float("-inf"), repr=False)
     in_flight: Future[Observation] | None = field(default=None, repr=False)
+    in_flight_since: float = field(default=float("-inf"), repr=False)
 
 
 def worst_status(statuses: Iterable[str]) -> Status:
@@ -145,8 +146,14 @@ class HealthRegistry:
             if check.cached is not None and self.clock() - check.cached_at < self.cache_seconds:
                 return check.cached
             # A run that finished after its probes gave up holds an old answer: start afresh.
-            if check.in_flight is None or check.in_flight.done():
-                check.in_flight = self._start(check)
+            # But a run that finished within the cache period and whose waiter has not stored
+            # its result yet (between future.result() and the cache write in _wait) is as fresh
+            # as a cached answer: collect it. Without this, a probe arriving in that window ran
+            # the check a second time: two database round trips in one cache period.
+            finished = check.in_flight is not None and check.in_flight.done()
+            fresh = self.clock() - check.in_flight_since < self.cache_seconds
+            if check.in_flight is None or (finished and not fresh):
+                check.in_flight, check.in_flight_since = self._start(check), self.clock()
             # Single-flight: a probe arriving while the check runs waits on that same run.
             return check.in_flight
 

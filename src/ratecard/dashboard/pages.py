@@ -17,8 +17,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from ratecard.admin.auth import is_admin
 from ratecard.dashboard.catalog_table import TableQuery, build_table, table_data
 from ratecard.dashboard.format import PRICE_LABELS, duration_words, iso, per_million
-from ratecard.dashboard.sources import catalog_cache, gatherer
-from ratecard.dashboard.status import build_status
+from ratecard.dashboard.source_panel import catalog_cache, gatherer
+from ratecard.dashboard.status_page import build_status
 from ratecard.extension import get_state
 
 bp = Blueprint("dashboard", __name__)

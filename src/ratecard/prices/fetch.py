@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
-from ratecard.prices.errors import FeedError
+from ratecard.prices.feed_errors import FeedError
 from ratecard.settings import Source
 
 if TYPE_CHECKING:

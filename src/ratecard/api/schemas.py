@@ -22,6 +22,8 @@ SortKey = Literal[
     "id", "-id", "provider", "-provider", "input_price", "-input_price", "output_price",
     "-output_price",
 ]  # fmt: skip
+# vocabulary.PriceStatus spelt as a Literal: pydantic renders it inline as an enum, as the
+# OpenAPI document always had it (a test keeps the two equal).
 Status = Literal["priced", "free", "dynamic", "unpriced"]
 DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="An exact decimal.")]
 

@@ -11,9 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ratecard.coordination.backends import LeaseBackends
 from ratecard.coordination.fence import read_job_state
+from ratecard.coordination.instance_registry import InstanceRegistry
 from ratecard.coordination.jobs import JobRegistry
 from ratecard.coordination.lease import Holding
-from ratecard.coordination.registry import InstanceRegistry
 from ratecard.coordination.schedule import epoch_seconds, next_due_at, slot_of
 from ratecard.schema import runs
 

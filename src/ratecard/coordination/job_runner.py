@@ -10,12 +10,19 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from ratecard.coordination.backends import Acquired
-from ratecard.coordination.context import SCHEDULED_TRIGGERS, JobContext
+from ratecard.coordination.context import JobContext
 from ratecard.coordination.fence import read_job_state
-from ratecard.coordination.jobs import FAILED_OUTCOMES, Job
+from ratecard.coordination.jobs import Job
 from ratecard.coordination.lease import CoordinationUnavailable
 from ratecard.coordination.schedule import slot_of
 from ratecard.runcontrol import RunCancelled, RunFenced
+from ratecard.vocabulary import (
+    FAILED_OUTCOMES,
+    NOT_RUN_OUTCOMES,
+    SCHEDULED_TRIGGERS,
+    STOOD_DOWN_OUTCOMES,
+    RunOutcome,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -40,7 +47,7 @@ class RunResult:
 
     @property
     def failed(self) -> bool:
-        return self.outcome in FAILED_OUTCOMES or self.outcome in ("unavailable", "timeout")
+        return self.outcome in FAILED_OUTCOMES or self.outcome in NOT_RUN_OUTCOMES
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,7 +147,7 @@ def execute(
         slot=ctx.slot,
         fence=ctx.fence,
         backend=acquired.grant.backend,
-        outcome="failed",
+        outcome=RunOutcome.FAILED,
         started_at=clock(),
     )
     started = time.monotonic()
@@ -148,22 +155,24 @@ def execute(
     renewer = Renewer(acquired, ctx).start()
     try:
         report = job.run(ctx)
-        result.outcome = (report if isinstance(report, str) else report.outcome) or "success"
+        result.outcome = (
+            report if isinstance(report, str) else report.outcome
+        ) or RunOutcome.SUCCESS
         # A job may claim and still roll back afterwards; its report knows.
         committed_by_report = bool(getattr(report, "committed", True))
     except RunFenced as exc:
-        result.outcome, result.error = "fenced", str(exc)
+        result.outcome, result.error = RunOutcome.FENCED, str(exc)
     except RunCancelled as exc:
-        result.outcome, result.error = "cancelled", str(exc)
+        result.outcome, result.error = RunOutcome.CANCELLED, str(exc)
     except Exception as exc:
         log.exception("%s: run failed", job.name)
-        result.outcome, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        result.outcome, result.error = RunOutcome.FAILED, f"{type(exc).__name__}: {exc}"
     finally:
         renewer.stop()
         result.duration = time.monotonic() - started
         result.committed = ctx.claimed and committed_by_report
-        if ctx.cancelled and result.outcome not in ("cancelled", "fenced") and not ctx.claimed:
-            result.outcome, result.error = "cancelled", ctx.cancel_reason
+        if ctx.cancelled and result.outcome not in STOOD_DOWN_OUTCOMES and not ctx.claimed:
+            result.outcome, result.error = RunOutcome.CANCELLED, ctx.cancel_reason
         try:
             if before_release is not None:
                 before_release(result)

@@ -1,0 +1,28 @@
+"""The price API's web adapter: the /api blueprint, /openapi.json and their request schemas.
+
+Flask lives here and not in `ratecard.prices`: the domain stays importable (by the worker, the
+CLI, scripts) without loading the web stack. Module-level imports stay light, as before.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the API blueprint, /openapi.json and the catalog cache (no I/O here)."""
+    from ratecard.api.openapi import blueprint as openapi_blueprint
+    from ratecard.api.routes import blueprint as api_blueprint
+    from ratecard.extension import get_state
+    from ratecard.prices.catalog import CatalogCache
+    from ratecard.redis_keys import RedisKeys
+
+    state = get_state(app)
+    # Getters, not values: the engine and Redis client are created on first use, per process.
+    state.catalog_cache = CatalogCache(
+        engine=lambda: state.engine,
+        redis=lambda: state.redis,
+        keys=RedisKeys(prefix=state.settings.redis_key_prefix),
+    )
+    app.register_blueprint(api_blueprint)
+    app.register_blueprint(openapi_blueprint)

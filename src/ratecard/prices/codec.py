@@ -1,0 +1,209 @@
+"""The one place a model's prices are converted: rows, JSON snapshots, catalog items, API output.
+
+Each conversion iterates `model.PRICE_FIELDS`, so a new price dimension is declared there and
+every form below carries it. The forms, and the exact shapes they must keep:
+- row: the `models` columns (Decimals; tiers and units as their JSON snapshot form);
+- snapshot: what history rows and held changes store, every price a decimal string, so it
+  round-trips exactly;
+- item: one model of the catalog data the cache holds and Redis publishes (a snapshot's
+  prices plus the descriptive fields and two times);
+- API: what GET /api/models shows (prices per token and per million).
+Imports stay light (no SQLAlchemy, no pydantic): the catalog cache is on create_app's path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from ratecard.prices.model import (
+    DESCRIPTIVE_FIELDS,
+    PRICE_FIELDS,
+    TIERED_FIELDS,
+    ModelPrice,
+    Tier,
+)
+from ratecard.prices.money import decimal_text, per_million
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_text(value)
+
+
+def _prices_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {f.name: _decimal(data.get(f.name)) for f in PRICE_FIELDS}
+
+
+def units_to_json(units: Mapping[str, Decimal]) -> dict[str, str]:
+    """Other priced units as JSON: sorted by name, exact decimal strings."""
+    return {k: decimal_text(v) for k, v in sorted(units.items())}
+
+
+def units_from_json(data: Mapping[str, Any] | None) -> dict[str, Decimal]:
+    return {k: Decimal(v) for k, v in (data or {}).items()}
+
+
+# --- tiers -----------------------------------------------------------------------------------
+
+
+def tier_to_snapshot(tier: Tier) -> dict[str, Any]:
+    """A tier as JSON: its threshold, then only the prices it sets."""
+    out: dict[str, Any] = {"above_tokens": tier.above_tokens}
+    for f in TIERED_FIELDS:
+        value = getattr(tier, f.name)
+        if value is not None:
+            out[f.name] = decimal_text(value)
+    return out
+
+
+def tier_from_snapshot(data: Mapping[str, Any]) -> Tier:
+    return Tier(
+        above_tokens=int(data["above_tokens"]),
+        **{f.name: Decimal(data[f.name]) for f in TIERED_FIELDS if data.get(f.name) is not None},
+    )
+
+
+def tiers_from_json(data: Any) -> tuple[Tier, ...]:
+    return tuple(tier_from_snapshot(t) for t in data or ())
+
+
+# --- snapshots (history, held changes) -------------------------------------------------------
+
+
+def to_snapshot(price: ModelPrice) -> dict[str, Any]:
+    """The prices (not the descriptive fields) as JSON-safe decimal strings."""
+    out: dict[str, Any] = {"status": price.status}
+    for f in PRICE_FIELDS:
+        out[f.name] = _text(getattr(price, f.name))
+    out["tiers"] = [tier_to_snapshot(tier) for tier in price.tiers]
+    out["units"] = units_to_json(price.units)
+    return out
+
+
+def from_snapshot(
+    snapshot: Mapping[str, Any], source: str, model_id: str, like: ModelPrice | None = None
+) -> ModelPrice:
+    """Rebuild a ModelPrice from a history/held snapshot; descriptive fields come from `like`."""
+    return ModelPrice(
+        source=source,
+        model_id=model_id,
+        status=snapshot["status"],
+        **{name: getattr(like, name) if like else None for name in DESCRIPTIVE_FIELDS},
+        **_prices_from_json(snapshot),
+        tiers=tiers_from_json(snapshot.get("tiers")),
+        units=units_from_json(snapshot.get("units")),
+    )
+
+
+# --- rows of `models` ------------------------------------------------------------------------
+
+
+def to_row(price: ModelPrice) -> dict[str, Any]:
+    """Return the `models` column values for a normalized price."""
+    row: dict[str, Any] = {"source": price.source, "model_id": price.model_id}
+    row.update(_descriptive(price))
+    row.update({f.name: getattr(price, f.name) for f in PRICE_FIELDS})
+    row["tiers"] = [tier_to_snapshot(tier) for tier in price.tiers]
+    row["units"] = units_to_json(price.units)
+    return row
+
+
+def from_row(row: Any) -> ModelPrice:
+    """Build a ModelPrice from a `models` row (Decimals exact, tiers and units from JSON)."""
+    return ModelPrice(
+        source=row.source,
+        model_id=row.model_id,
+        status=row.status,
+        **{name: getattr(row, name) for name in DESCRIPTIVE_FIELDS},
+        **{f.name: getattr(row, f.name) for f in PRICE_FIELDS},
+        tiers=tiers_from_json(json_value(row.tiers, ())),
+        units=units_from_json(json_value(row.units, {})),
+    )
+
+
+def json_value(value: Any, empty: Any) -> Any:
+    """Return a JSON column's value, parsing it if it was selected as text (store.ROW_COLUMNS)."""
+    if value is None:
+        return empty
+    if isinstance(value, str):
+        # Nearly every model has no tiers and no units: skip the parser for "[]" and "{}".
+        return empty if value in ("[]", "{}", "null") else json.loads(value)
+    return value
+
+
+# Status sits among the descriptive fields in rows and items (the key order they always had).
+_ROW_HEAD = (*DESCRIPTIVE_FIELDS[:2], "status", *DESCRIPTIVE_FIELDS[2:])
+
+
+def _descriptive(price: Any) -> dict[str, Any]:
+    return {name: getattr(price, name) for name in _ROW_HEAD}
+
+
+# --- catalog items (the cache's data and the Redis blob) -------------------------------------
+
+
+def row_to_item(row: Any, last_observed_at: str | None, last_changed_at: str | None) -> dict:
+    """One catalog item straight from a `models` row (tiers and units are stored as JSON)."""
+    item: dict[str, Any] = {"source": row.source, "model_id": row.model_id}
+    item.update(_descriptive(row))
+    item.update({f.name: _text(getattr(row, f.name)) for f in PRICE_FIELDS})
+    item["tiers"] = json_value(row.tiers, [])
+    item["units"] = json_value(row.units, {})
+    item["last_observed_at"] = last_observed_at
+    item["last_changed_at"] = last_changed_at
+    return item
+
+
+def from_item(item: Mapping[str, Any]) -> ModelPrice:
+    """The ModelPrice of one catalog item (from load_catalog_data or a Redis blob)."""
+    return ModelPrice(
+        source=item["source"],
+        model_id=item["model_id"],
+        status=item["status"],
+        **{name: item.get(name) for name in DESCRIPTIVE_FIELDS},
+        **_prices_from_json(item),
+        tiers=tiers_from_json(item.get("tiers")),
+        units=units_from_json(item.get("units")),
+    )
+
+
+# --- API output ------------------------------------------------------------------------------
+
+
+def api_prices(holder: ModelPrice | Tier) -> dict[str, dict[str, str]]:
+    """The prices a ModelPrice or Tier sets, by API name, per unit and per million units."""
+    pairs = {}
+    for f in PRICE_FIELDS:
+        value = getattr(holder, f.name, None)
+        if value is not None:
+            pairs[f.api_name] = {
+                f"per_{f.unit}": decimal_text(value),
+                "per_million": per_million(value),
+            }
+    return pairs
+
+
+def to_api(
+    price: ModelPrice, last_observed_at: str | None, last_changed_at: str | None
+) -> dict[str, Any]:
+    """Return one served model as the API shows it."""
+    return {
+        "id": price.model_id,
+        "source": price.source,
+        "provider": price.provider,
+        "mode": price.mode,
+        "status": price.status,
+        "context_window": price.context_window,
+        "max_output_tokens": price.max_output_tokens,
+        "prices": api_prices(price),
+        "tiers": [{"above_tokens": t.above_tokens, "prices": api_prices(t)} for t in price.tiers],
+        "units": units_to_json(price.units),
+        "last_observed_at": last_observed_at,
+        "last_changed_at": last_changed_at,
+    }

@@ -1,0 +1,40 @@
+"""In-process health for trusted callers: an app built from the environment, and its checks.
+
+This module sits above the app factory (it calls `create_app`); `ratecard.health` re-exports
+its two names lazily, so the health package itself never imports `ratecard.app`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import Flask
+
+from ratecard.app import create_app
+from ratecard.health import health_document
+from ratecard.settings import Settings
+
+_default_apps: dict[Settings, Flask] = {}
+_default_apps_lock = threading.Lock()
+
+
+def probe_app(settings: Settings | None = None) -> Flask:
+    """Return an app built from the environment for in-process checks (no background threads).
+
+    One per distinct settings, kept: repeated calls share its engine and its result cache.
+    """
+    base = settings or Settings.from_env()
+    # This process runs no coordinator: the fleet's coordinators run in the web workers.
+    settings = base.with_overrides(start_coordinator=False)
+    with _default_apps_lock:
+        app = _default_apps.get(settings)
+        if app is None:
+            app = _default_apps[settings] = create_app(settings)
+    return app
+
+
+def get_health_check_data(app: Flask | None = None) -> dict[str, Any]:
+    """Return the same data as GET /health with details (for trusted, in-process callers)."""
+    body, _status = health_document(app or probe_app(), readiness_only=False, details=True)
+    return body

@@ -1,0 +1,147 @@
+"""The words ratecard stores and serves, each written once: job names, statuses, outcomes, kinds.
+
+Every member is a `StrEnum`, so it *is* its string: `JobName.REFRESH == "refresh"`, it is
+stored in the database and rendered in JSON as that string, and values read back from the
+database or a Redis blob compare equal to it. Nothing here imports anything of ratecard (the
+settings module reads FEED_KINDS), so any layer may import it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobName(StrEnum):
+    """The periodic jobs the coordinator runs (`job_state.job`, `runs.job`)."""
+
+    REFRESH = "refresh"
+    MAINTENANCE = "maintenance"
+    # Not a periodic job: the run an admin's approval or rejection of held changes records.
+    HELD_REVIEW = "held-review"
+    # Not a periodic job: an archived snapshot recorded by `ratecard prices import`.
+    IMPORT = "import"
+
+
+class Trigger(StrEnum):
+    """Why a run started (`runs.trigger`)."""
+
+    SCHEDULE = "schedule"  # the period's first contender ran it
+    CATCH_UP = "catch-up"  # a missed period, run late
+    ADMIN = "admin"  # POST /admin/refresh or a held-change review
+    CLI = "cli"  # `ratecard worker run-once`, `ratecard prices refresh`
+
+
+SCHEDULED_TRIGGERS = frozenset({Trigger.SCHEDULE, Trigger.CATCH_UP})
+
+
+class PriceStatus(StrEnum):
+    """What a model's prices mean (`models.status`); the order is the display order."""
+
+    PRICED = "priced"
+    FREE = "free"  # every price is 0
+    DYNAMIC = "dynamic"  # the feed says the price varies (OpenRouter's "-1")
+    UNPRICED = "unpriced"  # listed without any price
+
+
+# Statuses whose prices cannot be compared or charged.
+UNCHARGEABLE_STATUSES = frozenset({PriceStatus.DYNAMIC, PriceStatus.UNPRICED})
+
+
+class RunOutcome(StrEnum):
+    """How a run ended (`runs.outcome`, the refresh metric's label, job results)."""
+
+    RUNNING = "running"  # not finished (or its process died: the dashboard shows it)
+    SUCCESS = "success"
+    UNCHANGED = "unchanged"
+    PARTIAL = "partial"  # some sources failed, the others were stored
+    FAILED = "failed"
+    QUARANTINED = "quarantined"  # every reached feed was held as a whole
+    REJECTED = "rejected"  # a held-change review refused by the store
+    CANCELLED = "cancelled"  # the lease was lost or the process stopped mid-run
+    FENCED = "fenced"  # a newer runner committed the period first: nothing written
+    ERROR = "error"  # a job raised something it did not classify
+    # A manual run that never started: no lease store reachable, or the lease stayed held.
+    UNAVAILABLE = "unavailable"
+    TIMEOUT = "timeout"
+    IMPORTED = "imported"  # `ratecard prices import` recorded an archived snapshot
+
+
+# Outcomes after which the served catalog is fresh (health, dashboard, metrics).
+FRESH_OUTCOMES = (RunOutcome.SUCCESS, RunOutcome.UNCHANGED, RunOutcome.PARTIAL)
+# Outcomes whose run record is committed with the period (the fence advanced).
+COMMITTED_OUTCOMES = (*FRESH_OUTCOMES, RunOutcome.FAILED, RunOutcome.QUARANTINED)
+# Outcomes the coordinator counts as a failure of the job (retry sooner, log loudly).
+FAILED_OUTCOMES = frozenset({RunOutcome.FAILED, RunOutcome.ERROR})
+# Outcomes of a manual run that did not run the job at all.
+NOT_RUN_OUTCOMES = frozenset({RunOutcome.UNAVAILABLE, RunOutcome.TIMEOUT})
+# Outcomes that are not the job's fault: nothing was written and another run will do it.
+STOOD_DOWN_OUTCOMES = frozenset({RunOutcome.CANCELLED, RunOutcome.FENCED})
+# Outcomes the dashboard flags.
+PROBLEM_OUTCOMES = (
+    RunOutcome.FAILED,
+    RunOutcome.PARTIAL,
+    RunOutcome.QUARANTINED,
+    RunOutcome.ERROR,
+    RunOutcome.CANCELLED,
+    RunOutcome.FENCED,
+)
+
+
+class SourceOutcome(StrEnum):
+    """How one source fared in a refresh (`run_sources.outcome`)."""
+
+    SUCCESS = "success"
+    UNCHANGED = "unchanged"  # fetched, identical to what is stored
+    NOT_MODIFIED = "not-modified"  # the server said 304 (or the file did not change)
+    FAILED = "failed"
+    QUARANTINED = "quarantined"
+    BOOTSTRAPPED = "bootstrapped"  # the bundled snapshot stood in for an empty catalog
+    IMPORTED = "imported"  # an archived snapshot recorded as the source's state at a time
+
+
+# Per-source outcomes after which the served state *is* the feed at `finished_at` (an
+# observation of the source: backfilled history is slotted between these).
+OBSERVED_OUTCOMES = (
+    SourceOutcome.SUCCESS,
+    SourceOutcome.UNCHANGED,
+    SourceOutcome.NOT_MODIFIED,
+    SourceOutcome.BOOTSTRAPPED,
+    SourceOutcome.IMPORTED,
+)
+
+
+class HeldKind(StrEnum):
+    """What a held change holds back (`held_changes.kind`)."""
+
+    PRICE = "price"  # one model's suspicious new prices
+    FEED = "feed"  # a whole feed, quarantined
+
+
+class HeldStatus(StrEnum):
+    """Where a held change stands (`held_changes.status`)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"  # an admin applied it
+    REJECTED = "rejected"
+    CONFIRMED = "confirmed"  # the next feed agreed with it: applied
+    SUPERSEDED = "superseded"  # a newer feed replaced it
+
+
+class ChangeKind(StrEnum):
+    """What happened to a model's prices in one run (`price_history.change`)."""
+
+    ADDED = "added"
+    CHANGED = "changed"
+    REMOVED = "removed"
+    RESTORED = "restored"  # back in the feed after a removal
+
+
+class FeedKind(StrEnum):
+    """The feed formats ratecard reads; `prices.feeds` has one parser module per kind."""
+
+    LITELLM = "litellm"
+    OPENROUTER = "openrouter"
+
+
+# What RATECARD_SOURCES accepts; a test checks it equals the feed registry's kinds.
+FEED_KINDS: tuple[str, ...] = tuple(FeedKind)
