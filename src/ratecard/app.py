@@ -7,14 +7,16 @@ from flask import Flask
 from ratecard.extension import EXTENSION_KEY, RatecardState
 from ratecard.http_errors import register_errorhandlers
 from ratecard.logs import configure_logging
+from ratecard.security import RatecardFlask
 from ratecard.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; no migrations, no network I/O, no background thread started here."""
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    app = RatecardFlask(__name__)  # no redirect that merges slashes (security.py says why)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # JSON requests are small; 413 beyond
+    app.config["TRUSTED_HOSTS"] = settings.trusted_hosts and list(settings.trusted_hosts)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     register_state(app, settings)
     configure_logging(settings, app.extensions[EXTENSION_KEY].instance.instance_id)

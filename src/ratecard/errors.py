@@ -48,6 +48,11 @@ class Unauthorized(RatecardError):
     error = "unauthorized"
 
 
+class UnsupportedMediaType(RatecardError):
+    status = 415
+    error = "unsupported_media_type"
+
+
 class ServiceUnavailable(RatecardError):
     status = 503
     error = "unavailable"

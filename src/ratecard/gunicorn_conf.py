@@ -39,6 +39,13 @@ accesslog = None
 # gunicorn's own lines in ratecard's format (one JSON object per line off a terminal).
 logger_class = "ratecard.gunicorn_logging.RatecardGunicornLogger"
 forwarded_allow_ips = _settings.forwarded_allow_ips
+# No control socket. gunicorn 23+ opens one at a fixed per-user path
+# ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl), shared by every instance on the
+# host. Timeline it caused with `ratecard fleet`: t0 instance A binds the socket; t1 instance B
+# starts, unlinks A's socket and binds its own at the same path; t2 B stops and unlinks it:
+# A runs on with no socket at all, and for t1..t2 `gunicornc` on "A" talked to B. ratecard
+# is stopped by signals (SIGTERM/SIGHUP), never through that socket, so it is not opened.
+control_socket_disable = True
 
 
 # Modules every worker needs before its first ready answer. Importing them in the master

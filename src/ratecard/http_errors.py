@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from ratecard.errors import RatecardError
 
@@ -33,6 +33,10 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:
+        if isinstance(exc, SecurityError):
+            # An untrusted Host header (RATECARD_TRUSTED_HOSTS): JSON on every path, and
+            # nothing built from request.host, which raises again.
+            return error_response(400, "untrusted_host", "this Host is not served here")
         if request.path.startswith("/api/") or _wants_json():
             name = (exc.name or "error").lower().replace(" ", "_")
             response = error_response(exc.code or 500, name, exc.description or "")

@@ -13,26 +13,45 @@ from urllib.parse import unquote, urlsplit
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 _URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^\s:/@]*):[^\s@/]*@", re.IGNORECASE)
+# A credential passed as a query parameter (`postgresql://u@h/db?password=x`, libpq's
+# `sslpassword=`, an `?api_key=` in a feed URL): its value, up to the next parameter.
+_QUERY_SECRET = re.compile(
+    r"([?&;][\w.-]*(?:password|passwd|pwd|secret|token|key|auth|credential)[\w.-]*=)"
+    r"([^&;#\s'\"<>]*)",
+    re.IGNORECASE,
+)
 
 
 def redact_secrets(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Replace every known secret, and any password inside a URL, with ***."""
+    """Replace every known secret, any password inside a URL and any credential in a query
+    string with ***: the one redaction that logs, CLI output and public text all go through."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    return _URL_PASSWORD.sub(r"\1:***@", text)
+    text = _URL_PASSWORD.sub(r"\1:***@", text)
+    return _QUERY_SECRET.sub(r"\1***", text)
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """Return the secrets a URL carries: its password and credential query values (raw and
+    decoded, since a driver's error message may quote either)."""
+    if not url:
+        return []
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    found = [password] if password else []
+    found += [match.group(2) for match in _QUERY_SECRET.finditer("?" + parts.query)]
+    return [form for value in found for form in (value, unquote(value)) if form]
 
 
 def secrets_of(settings: Any) -> tuple[str, ...]:
     """Return the secrets in settings (URL passwords, the admin token) that output must hide."""
     found: list[str] = []
     for url in (getattr(settings, "database_url", None), getattr(settings, "redis_url", None)):
-        try:
-            password = urlsplit(url).password if url else None
-        except ValueError:
-            password = None
-        if password:
-            found += [password, unquote(password)]
+        found += url_secrets(url)
     token = getattr(settings, "admin_token", None)
     if token:
         found.append(token)

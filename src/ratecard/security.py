@@ -4,7 +4,13 @@
   no inline style, no framing, no `<base>` rewriting, forms posting only to us. All of the
   dashboard's JavaScript lives in static files, so the policy costs nothing.
 - Every response gets `X-Content-Type-Options: nosniff`, so a JSON body echoing user text can
-  never be sniffed into HTML by an old browser.
+  never be sniffed into HTML by an old browser, and a deny-all `Permissions-Policy`; responses
+  sent over HTTPS get `Strict-Transport-Security`.
+- No redirect echoes the Host header: werkzeug's slash merging answers `GET /admin//worker`
+  with `308 Location: http://<Host header>/admin/worker` (an open redirect, before any auth).
+  `ExactPathMap` turns merging off, and `RatecardFlask` makes the one redirect left (a missing
+  trailing slash) the 404 it is. `RATECARD_TRUSTED_HOSTS` (Flask's TRUSTED_HOSTS) refuses
+  other hosts with a JSON 400 for deployments that pin the Host header.
 - A body over `MAX_CONTENT_LENGTH` gets a JSON 413 before any view runs, whatever the route
   and whether or not the client announced the length (chunked uploads are counted as read).
 """
@@ -12,9 +18,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, NoReturn
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Flask, Request, Response, request
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
+from werkzeug.routing import Map, RequestRedirect
 
 from ratecard.http_errors import error_response
 
@@ -24,6 +32,10 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+# The dashboard uses no camera, microphone, location, payment or USB: deny them to any page
+# and anything it might ever embed.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+HSTS = "max-age=31536000"
 HTML_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Referrer-Policy": "no-referrer",
@@ -34,6 +46,30 @@ HTML_HEADERS = {
 # budget we close anyway (a client streaming gigabytes is not owed a polite answer).
 DRAIN_LIMIT = 64 * 1024 * 1024
 DRAIN_CHUNK = 256 * 1024
+
+
+class ExactPathMap(Map):
+    """werkzeug's URL map without slash merging (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["merge_slashes"] = False
+        super().__init__(*args, **kwargs)
+
+
+class RatecardFlask(Flask):
+    """Flask with `ExactPathMap`: set as a class attribute so that even the static route,
+    which Flask adds in its constructor, is built without slash merging."""
+
+    url_map_class = ExactPathMap
+
+    def raise_routing_exception(self, request: Request) -> NoReturn:
+        # werkzeug's trailing-slash redirect builds its absolute Location from the Host
+        # header (`GET //` -> 308 http://evil.example/). Our only rule ending in "/" is "/",
+        # whose slash no path can lack, so such a redirect only ever answers a path no client
+        # of ours sends: make it the 404 it is, never a redirect to a host the client named.
+        if isinstance(request.routing_exception, RequestRedirect):
+            raise NotFound()
+        super().raise_routing_exception(request)
 
 
 def register_security(app: Flask) -> None:
@@ -62,8 +98,17 @@ def enforce_body_limit() -> None:
 
 
 def add_security_headers(response: Response) -> Response:
-    """Set nosniff on every response and the CSP family on HTML ones."""
+    """Set nosniff and Permissions-Policy on every response, the CSP family on HTML ones, and
+    HSTS on those sent over HTTPS."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    if request.is_secure:
+        # Only over HTTPS: browsers ignore HSTS on plain HTTP (RFC 6797 §8.1), and over
+        # HTTP it would only say we believe we are on TLS when we are not. `is_secure` is
+        # https only when the client reached gunicorn over TLS, or a proxy in
+        # FORWARDED_ALLOW_IPS said so (X-Forwarded-Proto): a client cannot claim it itself.
+        # No includeSubDomains: the operator's other hosts under the domain are not ours.
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if response.mimetype == "text/html":
         for name, value in HTML_HEADERS.items():
             response.headers.setdefault(name, value)

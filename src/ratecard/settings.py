@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ratecard.logs import redact_secrets
+
 SOURCE_KINDS = ("litellm", "openrouter")
 DATABASE_URL_SCHEMES = ("postgres://", "postgresql://", "postgresql+psycopg://", "sqlite:///")
 # Bounds shared with `ratecard serve --workers` and `ratecard fleet --workers`.
@@ -64,10 +66,11 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    if parts.password is not None:
+        # From the parsed netloc, not a pattern: a password may itself contain "@" or "/".
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        url = parts._replace(netloc=netloc).geturl()
+    return redact_secrets(url)  # query-string credentials (`?password=`), as logs do
 
 
 def parse_sources(raw: str) -> tuple[Source, ...]:
@@ -204,6 +207,14 @@ def _forwarded_ips(raw: str) -> str:
         for item in items:
             ipaddress.ip_network(item, strict=False)  # ValueError when not an address/network
     return ",".join(items)
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    items = tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+    # A host name, IP or `.suffix` (any subdomain); a port or path here is a misunderstanding.
+    if not items or any(not all(c.isalnum() or c in ".-" for c in item) for item in items):
+        raise ValueError(raw)
+    return items
 
 
 # --- the declarations ------------------------------------------------------------------------
@@ -467,6 +478,14 @@ DECLARATIONS: tuple[Setting, ...] = (
         default="127.0.0.1",
     ),
     Setting(
+        "RATECARD_TRUSTED_HOSTS",
+        "trusted_hosts",
+        _hosts,
+        accepts="a comma-separated list of host names (`.example.com` matches its subdomains)",
+        doc="Host headers the app answers; any other gets a JSON 400 (Flask's TRUSTED_HOSTS)",
+        default_doc="unset: any host",
+    ),
+    Setting(
         "PROMETHEUS_MULTIPROC_DIR",
         None,
         _text,
@@ -514,6 +533,7 @@ class Settings:
     bind: str = declared("RATECARD_BIND")
     preload: bool = declared("RATECARD_PRELOAD")
     forwarded_allow_ips: str = declared("FORWARDED_ALLOW_IPS")
+    trusted_hosts: tuple[str, ...] | None = declared("RATECARD_TRUSTED_HOSTS")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

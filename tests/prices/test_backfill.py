@@ -236,8 +236,9 @@ def test_cli_import_then_show_resolves_the_name(
     )  # fmt: skip
     assert older.exit_code == 0, older.output
     assert "history only, current prices unchanged" in older.output
-    bad = runner.invoke(main, [*args, "--observed-at", "last tuesday"])
-    assert bad.exit_code == 2 and "--observed-at" in bad.output
+    for bad_time in ("last tuesday", "0001-01-01T00:00:00+14:00"):
+        bad = runner.invoke(main, [*args, "--observed-at", bad_time])
+        assert bad.exit_code == 2 and "--observed-at" in bad.output, bad.output
     shown = runner.invoke(main, ["prices", "show", "GPT-4o"])
     assert shown.exit_code == 0, shown.output
     assert shown.output.startswith("gpt-4o  (litellm, priced)")

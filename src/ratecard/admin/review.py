@@ -11,6 +11,11 @@ from ratecard.redis_keys import RedisKeys
 from ratecard.schema import held_changes
 from ratecard.vocabulary import HeldStatus
 
+# held_changes.id is a 32-bit INTEGER on PostgreSQL; SQLite's is 64-bit. An id beyond the
+# column cannot exist, and passing it anyway fails in the driver (SQLite: OverflowError, a
+# 500; PostgreSQL: NumericValueOutOfRange, a 503): range-check first, answer 404.
+MAX_HELD_ID = 2**31 - 1
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -42,6 +47,8 @@ def ensure_pending(engine: Engine, held_id: int) -> None:
     The store checks this too, but only after it has opened a review run: checking first
     keeps a mistyped id from leaving a run row behind.
     """
+    if not 0 < held_id <= MAX_HELD_ID:
+        raise NotFound(f"no held change {held_id}", field="held_id")
     with engine.connect() as conn:
         status = conn.execute(
             select(held_changes.c.status).where(held_changes.c.id == held_id)

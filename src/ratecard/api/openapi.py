@@ -167,6 +167,7 @@ _DESCRIPTIONS = {
     409: "conflict: already running or resolved",
     413: "body too large",
     414: "request line longer than 8190 bytes",
+    415: "the body is not `Content-Type: application/json`",
     422: "invalid input: `field` names it",
     503: "catalog or a dependency (database, Redis) unavailable",
 }

@@ -7,10 +7,10 @@ import and start-up must stay fast.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 MAX_TOKENS = 10**12
 PAGE_LIMIT_MAX = 500
@@ -75,6 +75,11 @@ class ModelQuery(_Query):
         description="ISO 8601 time (naive means UTC): the prices in force then, not now.",
     )
 
+    @field_validator("at")
+    @classmethod
+    def _at_in_utc_range(cls, value: datetime | None) -> datetime | None:
+        return utc_representable(value)
+
 
 class HistoryQuery(_Query):
     """Which source's history, how many entries, in which time order."""
@@ -111,6 +116,25 @@ class CostRequest(BaseModel):
         default=None, description="ISO 8601 time: price with the prices then in force."
     )
     source: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _at_in_utc_range(cls, value: datetime | None) -> datetime | None:
+        return utc_representable(value)
+
+
+def utc_representable(value: datetime | None) -> datetime | None:
+    """Refuse a time with no UTC datetime (the API compares `at` in UTC).
+
+    An offset time within a day of year 1 or 9999 (`9999-12-31T23:59:59-23:59`) has none, and
+    converting it overflows.
+    """
+    if value is not None and value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range: its UTC time is before year 1 or after 9999") from None
+    return value
 
 
 # --- responses (documented in /openapi.json; built as plain dicts for speed) ------------------

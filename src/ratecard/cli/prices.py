@@ -213,7 +213,7 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
     from sqlalchemy.exc import SQLAlchemyError
 
     from ratecard.extension import RatecardState
-    from ratecard.prices.backfill import BackfillError, import_snapshot
+    from ratecard.prices.backfill import BackfillError, as_utc, import_snapshot
     from ratecard.prices.feed_errors import FeedError
     from ratecard.prices.publish import encode_catalog, publish_quietly
     from ratecard.prices.queries import iso
@@ -221,8 +221,8 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
     from ratecard.settings import SettingsError, parse_sources
 
     try:
-        when = datetime.fromisoformat(observed_at.strip().replace("Z", "+00:00"))
-    except ValueError:
+        when = as_utc(datetime.fromisoformat(observed_at.strip().replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
         raise click.BadParameter(
             f"not an ISO 8601 time: {observed_at!r}", param_hint="--observed-at"
         ) from None

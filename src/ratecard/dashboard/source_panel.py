@@ -55,6 +55,7 @@ class StatusGatherer:
             self._expires = 0.0
 
     def _gather(self) -> StatusInputs:
+        from ratecard.dashboard.format import alias_key
         from ratecard.health import secrets_of
 
         coordination, coordination_error = self._coordination()
@@ -72,6 +73,7 @@ class StatusGatherer:
             catalog_origin=origin,
             now=self.wall_clock(),
             secrets=secrets_of(self.state.settings),
+            alias_key=alias_key(self.state.settings.admin_token),
         )
 
     def _coordination(self) -> tuple[dict[str, Any] | None, str | None]:

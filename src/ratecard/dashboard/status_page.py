@@ -3,7 +3,8 @@
 Built by one pure function from what the coordinator, the database and the catalog cache
 report, for two audiences:
 - the public (anyone who can open `/`): instance ids, versions, start times, run outcomes and
-  counts, error texts with URLs and host names masked (`host-1a2b3c`), never a secret;
+  counts, error texts with URLs, paths and host names masked (`host-1a2b3c`, keyed so it
+  cannot be reversed; a `host:pid` id is masked whole), never a pid or a secret;
 - an admin (the request carries the bearer token): the same plus hosts, pids and full error
   texts (passwords and the token are still removed from any text).
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from ratecard.dashboard.format import (
     PRICE_LABELS,
+    alias_key,
     duration_words,
     iso,
     public_text,
@@ -41,6 +43,8 @@ class StatusInputs:
     now: float = 0.0
     secrets: Sequence[str] = ()
     extra_hosts: Sequence[str] = field(default_factory=lambda: (socket.gethostname(),))
+    # The host alias key (`alias_key(admin_token)`); by default this process's random one.
+    alias_key: bytes = field(default_factory=lambda: alias_key(None))
 
 
 def build_status(inputs: StatusInputs, admin: bool) -> dict[str, Any]:
@@ -55,6 +59,7 @@ def build_status(inputs: StatusInputs, admin: bool) -> dict[str, Any]:
             secrets=inputs.secrets,
             hosts=hosts,
             admin=admin,
+            key=inputs.alias_key,
         )
 
     job = (coordination.get("jobs") or {}).get(JobName.REFRESH) or {}
