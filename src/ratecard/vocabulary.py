@@ -18,6 +18,8 @@ class JobName(StrEnum):
     MAINTENANCE = "maintenance"
     # Not a periodic job: the run an admin's approval or rejection of held changes records.
     HELD_REVIEW = "held-review"
+    # Not a periodic job: an archived snapshot recorded by `ratecard prices import`.
+    IMPORT = "import"
 
 
 class Trigger(StrEnum):
@@ -61,6 +63,7 @@ class RunOutcome(StrEnum):
     # A manual run that never started: no lease store reachable, or the lease stayed held.
     UNAVAILABLE = "unavailable"
     TIMEOUT = "timeout"
+    IMPORTED = "imported"  # `ratecard prices import` recorded an archived snapshot
 
 
 # Outcomes after which the served catalog is fresh (health, dashboard, metrics).
@@ -93,6 +96,18 @@ class SourceOutcome(StrEnum):
     FAILED = "failed"
     QUARANTINED = "quarantined"
     BOOTSTRAPPED = "bootstrapped"  # the bundled snapshot stood in for an empty catalog
+    IMPORTED = "imported"  # an archived snapshot recorded as the source's state at a time
+
+
+# Per-source outcomes after which the served state *is* the feed at `finished_at` (an
+# observation of the source: backfilled history is slotted between these).
+OBSERVED_OUTCOMES = (
+    SourceOutcome.SUCCESS,
+    SourceOutcome.UNCHANGED,
+    SourceOutcome.NOT_MODIFIED,
+    SourceOutcome.BOOTSTRAPPED,
+    SourceOutcome.IMPORTED,
+)
 
 
 class HeldKind(StrEnum):

@@ -334,6 +334,7 @@ def test_openapi_document_is_generated_from_the_validators(sqlite_client: FlaskC
         "/api/models/{model_id}/history",
         "/api/cost",
         "/api/catalog",
+        "/api/disagreements",
         "/admin/refresh",
         "/admin/worker",
         "/admin/held/{held_id}/accept",

@@ -45,6 +45,7 @@ def test_row_round_trip_is_exact_and_keeps_the_column_shape() -> None:
         "status",
         "context_window",
         "max_output_tokens",
+        "alias_target",
         "input_per_token",
         "output_per_token",
         "cache_read_per_token",

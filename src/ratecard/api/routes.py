@@ -29,6 +29,7 @@ from ratecard.errors import (
 from ratecard.extension import get_state
 from ratecard.prices import codec
 from ratecard.prices.catalog import CatalogCache, CatalogSnapshot, ServedModel
+from ratecard.prices.identity import Resolution
 from ratecard.prices.model import ModelPrice
 from ratecard.prices.money import decimal_text
 
@@ -36,6 +37,8 @@ blueprint = Blueprint("api", __name__, url_prefix="/api")
 ROUTES: list[RouteSpec] = []
 
 _COMMON_ERRORS = {404: "ErrorOut", 422: "ErrorOut", 503: "ErrorOut"}
+# Every route that takes a model resolves it: several different models match -> 409.
+_MODEL_ERRORS = {**_COMMON_ERRORS, 409: "AmbiguousOut"}
 # The documented examples: a model the LiteLLM feed and the bundled snapshot both list.
 EXAMPLE_MODEL = "gpt-4o"
 
@@ -328,32 +331,139 @@ def _cursor_position(items: list[ServedModel], sort: str, cursor: str) -> int:
         "GET",
         "/api/models/<path:model_id>",
         "get_model",
-        "One model: prices per token and per million, status, source, held change.",
+        "One model, resolved the way people type it (exact, case, provider prefix, another "
+        "source's id): prices per token and per million, its entries in other sources and "
+        "where they disagree; with ?at= the prices in force at that time.",
         query="ModelQuery",
-        responses={200: "ModelDetailOut", **_COMMON_ERRORS},
+        responses={200: "ModelDetailOut", **_MODEL_ERRORS},
         path_examples={"model_id": EXAMPLE_MODEL},
     )
 )
 def get_model(model_id: str) -> Response:
     query = parse_query("ModelQuery")
     snapshot = current_catalog()
-    served = snapshot.find(model_id, query.source, preferred_sources())
-    if served is None:
-        raise _model_not_found(snapshot, model_id, query.source)
-    body = model_item(served)
-    body["held_change"] = snapshot.held_by_model.get((served.price.source, model_id))
-    body["other_sources"] = [
-        m.price.source for m in snapshot.by_id.get(model_id, ()) if m is not served
-    ]
-    body["catalog_version"] = snapshot.version
+    if query.at is not None:
+        return jsonify(_model_at(snapshot, model_id, query.source, _as_utc(query.at)))
+    resolution = resolve_model(snapshot, model_id, query.source)
+    body = dict(_served_body(snapshot, resolution))
+    body["resolved"] = resolution.to_json()
     return jsonify(body)
 
 
-def _model_not_found(snapshot: CatalogSnapshot, model_id: str, source: str | None) -> NotFound:
-    if source is not None and snapshot.by_id.get(model_id):
-        others = ", ".join(m.price.source for m in snapshot.by_id[model_id])
-        return NotFound(f"source {source!r} does not list {model_id!r} (listed by: {others})")
-    return NotFound(f"no model {model_id!r} is served")
+def _served_body(snapshot: CatalogSnapshot, resolution: Resolution) -> dict[str, Any]:
+    """A served model's answer minus `resolved`: built once per catalog version, then reused
+    (the linked entries' prices and disagreements would otherwise cost every request)."""
+    price = resolution.price
+    key = ("model", price.source, price.model_id)
+    body: dict[str, Any] | None = snapshot.memo.get(key)
+    if body is None:
+        served = snapshot.find(price.model_id, price.source)
+        assert served is not None  # the resolver answers with an entry of this snapshot
+        body = model_item(served)
+        body.update(identity_fields(snapshot, resolution))
+        body["held_change"] = snapshot.held_by_model.get((price.source, price.model_id))
+        body["catalog_version"] = snapshot.version
+        body["at"] = None
+        body["priced_since"] = None
+        snapshot.memo[key] = body
+    return body
+
+
+def resolve_model(snapshot: CatalogSnapshot, model_id: str, source: str | None) -> Resolution:
+    """Resolve a model as typed against the served catalog (404 unknown, 409 ambiguous)."""
+    return snapshot.identity.resolve(model_id, source, preferred_sources())
+
+
+def identity_fields(snapshot: CatalogSnapshot, resolution: Resolution) -> dict[str, Any]:
+    """The resolution, the same model in other sources, and where their prices differ."""
+    price = resolution.price
+    return linked_fields(resolution, price, snapshot.identity.linked(price))
+
+
+def linked_fields(
+    resolution: Resolution, price: ModelPrice, linked: Iterable[ModelPrice]
+) -> dict[str, Any]:
+    """`resolved`, `other_sources`, `linked` and `disagreements` of `price` among `linked`."""
+    from ratecard.prices.identity import price_differences
+
+    linked = list(linked)
+    return {
+        "resolved": resolution.to_json(),
+        "other_sources": sorted({p.source for p in linked} - {price.source}),
+        "linked": [linked_item(p) for p in linked],
+        "disagreements": [
+            {"other": {"id": p.model_id, "source": p.source}, "fields": difference_items(diffs)}
+            for p in linked
+            if p.source != price.source and (diffs := price_differences(price, p))
+        ],
+    }
+
+
+def linked_item(price: ModelPrice) -> dict[str, Any]:
+    """Return a linked entry as a model's answer lists it."""
+    return {
+        "id": price.model_id,
+        "source": price.source,
+        "provider": price.provider,
+        "status": price.status,
+        "prices": codec.api_prices(price),
+    }
+
+
+def difference_items(differences: Iterable[Any]) -> list[dict[str, Any]]:
+    return [{"field": d.field, "a": d.a, "b": d.b, "ratio": d.ratio} for d in differences]
+
+
+def _as_utc(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # naive means UTC
+
+
+def _model_at(
+    snapshot: CatalogSnapshot, model_id: str, source: str | None, when: datetime
+) -> dict[str, Any]:
+    """A model's answer with the prices in force at `when` (its linked entries' too)."""
+    from ratecard.prices import queries
+
+    resolution = _resolve_recorded(snapshot, model_id, source)
+    price = resolution.price
+    linked = snapshot.identity.linked(price)
+
+    def lookup(conn: Any) -> tuple[Any, list[Any]]:
+        found = queries.price_at(conn, price.source, price.model_id, when)
+        others = [queries.price_at(conn, p.source, p.model_id, when) for p in linked]
+        return found, [o.price for o in others if o is not None]
+
+    found, linked_then = _database_call(lookup)
+    if found is None:
+        raise NotFound(
+            f"no price for {price.model_id!r} of {price.source!r} was in force at "
+            f"{queries.iso(when)}"
+        )
+    then = found.price
+    body = model_item(ServedModel(then, queries.iso(found.observed_at), None))
+    body.update(linked_fields(resolution, then, linked_then))
+    body.update(
+        {
+            "held_change": None,
+            "catalog_version": snapshot.version,
+            "at": queries.iso(when),
+            "priced_since": queries.iso(found.observed_at),
+        }
+    )
+    return body
+
+
+def _resolve_recorded(snapshot: CatalogSnapshot, model_id: str, source: str | None) -> Resolution:
+    """Resolve against what is served; a removed model is still found by its exact id."""
+    from ratecard.prices.identity import UnknownModel
+
+    try:
+        return resolve_model(snapshot, model_id, source)
+    except UnknownModel:
+        chosen = _resolve_source(model_id, source)
+        # Not served, so not in the index: linked() finds nothing for this placeholder.
+        recorded = ModelPrice(source=chosen, model_id=model_id, status="unpriced")
+        return Resolution(recorded, model_id, "exact")
 
 
 # --- GET /api/models/<id>/history ------------------------------------------------------------
@@ -364,9 +474,10 @@ def _model_not_found(snapshot: CatalogSnapshot, model_id: str, source: str | Non
         "GET",
         "/api/models/<path:model_id>/history",
         "get_model_history",
-        "A model's price changes, newest first.",
+        "A model's price changes in time order (newest first; ?order=asc for oldest first), "
+        "backfilled snapshots included.",
         query="HistoryQuery",
-        responses={200: "HistoryOut", **_COMMON_ERRORS},
+        responses={200: "HistoryOut", **_MODEL_ERRORS},
         path_examples={"model_id": EXAMPLE_MODEL},
     )
 )
@@ -374,8 +485,11 @@ def get_model_history(model_id: str) -> Response:
     from ratecard.prices import queries
 
     query = parse_query("HistoryQuery")
-    source = _resolve_source(model_id, query.source)
-    rows = _database_call(lambda conn: queries.load_history(conn, source, model_id, query.limit))
+    resolution = _resolve_recorded(current_catalog(), model_id, query.source)
+    source, served_id = resolution.price.source, resolution.price.model_id
+    rows = _database_call(
+        lambda conn: queries.load_history(conn, source, served_id, query.limit, query.order)
+    )
     entries = [
         {
             "observed_at": queries.iso(row.observed_at),
@@ -386,7 +500,9 @@ def get_model_history(model_id: str) -> Response:
         }
         for row in rows
     ]
-    return jsonify({"id": model_id, "source": source, "entries": entries})
+    return jsonify(
+        {"id": served_id, "source": source, "resolved": resolution.to_json(), "entries": entries}
+    )
 
 
 def _resolve_source(model_id: str, source: str | None) -> str:
@@ -405,6 +521,48 @@ def _resolve_source(model_id: str, source: str | None) -> str:
     return min(known, key=lambda s: (s not in served, rank.get(s, len(rank)), s))
 
 
+# --- GET /api/disagreements ------------------------------------------------------------------
+
+
+@route(
+    RouteSpec(
+        "GET",
+        "/api/disagreements",
+        "list_disagreements",
+        "Linked models whose sources disagree: each pair of entries, the fields that differ, "
+        "both values and the ratio b / a.",
+        query="DisagreementQuery",
+        responses={200: "DisagreementListOut", 422: "ErrorOut", 503: "ErrorOut"},
+    )
+)
+def list_disagreements() -> Response:
+    query = parse_query("DisagreementQuery")
+    snapshot = current_catalog()
+    items = []
+    for found in snapshot.identity.disagreements():
+        if query.source is not None and query.source not in (found.a.source, found.b.source):
+            continue
+        fields = [d for d in found.differences if query.field in (None, d.field)]
+        if not fields:
+            continue
+        items.append(
+            {
+                "model": found.model,
+                "a": {"id": found.a.model_id, "source": found.a.source},
+                "b": {"id": found.b.model_id, "source": found.b.source},
+                "fields": difference_items(fields),
+            }
+        )
+    return jsonify(
+        {
+            "items": items,
+            "total": len(items),
+            "linked_models": len(snapshot.identity.linked_models()),
+            "catalog_version": snapshot.version,
+        }
+    )
+
+
 # --- POST /api/cost --------------------------------------------------------------------------
 
 
@@ -413,14 +571,15 @@ def _resolve_source(model_id: str, source: str | None) -> str:
         "POST",
         "/api/cost",
         "price_request",
-        "The exact cost of a request, now or with the prices in force at `at`.",
+        "The exact cost of a request, now or with the prices in force at `at`; `model` is "
+        "resolved as GET /api/models/<id> resolves it.",
         body="CostRequest",
         responses={
             200: "CostOut",
             400: "ErrorOut",
             413: "ErrorOut",
             415: "ErrorOut",
-            **_COMMON_ERRORS,
+            **_MODEL_ERRORS,
         },
         body_example={"model": EXAMPLE_MODEL, "input_tokens": 1000, "output_tokens": 500},
     )
@@ -429,7 +588,7 @@ def cost() -> Response:
     from ratecard.prices.cost import NotPriceable, price_request
 
     body = parse_body("CostRequest")
-    price, version, priced_at = _price_for(body.model, body.source, body.at)
+    resolution, price, version, priced_at = _price_for(body.model, body.source, body.at)
     counts = {
         "input": body.input_tokens,
         "output": body.output_tokens,
@@ -465,30 +624,30 @@ def cost() -> Response:
             "tier_above_tokens": breakdown.tier_above_tokens,
             "price_version": version,
             "priced_at": priced_at,
+            "resolved": resolution.to_json(),
         }
     )
 
 
 def _price_for(
     model_id: str, source: str | None, at: datetime | None
-) -> tuple[ModelPrice, int | None, str | None]:
-    """Return (prices, the version that set them, since when) now or at a past time."""
+) -> tuple[Resolution, ModelPrice, int | None, str | None]:
+    """Return (resolution, prices, the version that set them, since when) now or at `at`."""
     from ratecard.prices import queries
 
+    snapshot = current_catalog()
     if at is None:
-        snapshot = current_catalog()
-        served = snapshot.find(model_id, source, preferred_sources())
-        if served is None:
-            raise _model_not_found(snapshot, model_id, source)
-        return served.price, snapshot.version, snapshot.updated_at
-    when = at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # naive means UTC
-    chosen = _resolve_source(model_id, source)
-    found = _database_call(lambda conn: queries.price_at(conn, chosen, model_id, when))
+        resolution = resolve_model(snapshot, model_id, source)
+        return resolution, resolution.price, snapshot.version, snapshot.updated_at
+    when = _as_utc(at)
+    resolution = _resolve_recorded(snapshot, model_id, source)
+    chosen, served_id = resolution.price.source, resolution.price.model_id
+    found = _database_call(lambda conn: queries.price_at(conn, chosen, served_id, when))
     if found is None:
         raise NotFound(
-            f"no price for {model_id!r} of {chosen!r} was in force at {queries.iso(when)}"
+            f"no price for {served_id!r} of {chosen!r} was in force at {queries.iso(when)}"
         )
-    return found.price, found.run_id, queries.iso(found.observed_at)
+    return resolution, found.price, found.run_id, queries.iso(found.observed_at)
 
 
 # --- GET /api/catalog ------------------------------------------------------------------------

@@ -67,15 +67,39 @@ class ModelListQuery(_Query):
 
 
 class ModelQuery(_Query):
-    """Which source's model, when two sources list the same id."""
+    """Which source's model (when two sources list it), and at what time."""
 
     source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    at: datetime | None = Field(
+        default=None,
+        description="ISO 8601 time (naive means UTC): the prices in force then, not now.",
+    )
+
+    @field_validator("at")
+    @classmethod
+    def _at_in_utc_range(cls, value: datetime | None) -> datetime | None:
+        return utc_representable(value)
 
 
-class HistoryQuery(ModelQuery):
-    """Which source's history, and how many entries."""
+class HistoryQuery(_Query):
+    """Which source's history, how many entries, in which time order."""
 
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = 100
+    order: Literal["desc", "asc"] = Field(
+        default="desc", description="desc: newest first (default); asc: oldest first."
+    )
+
+
+class DisagreementQuery(_Query):
+    """Only the disagreements involving one source, or one field."""
+
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    field: (
+        Literal["status", "input_per_token", "output_per_token", "cache_read_per_token",
+                "cache_write_per_token"]
+        | None
+    ) = None  # fmt: skip
 
 
 class CostRequest(BaseModel):
@@ -96,16 +120,21 @@ class CostRequest(BaseModel):
     @field_validator("at")
     @classmethod
     def _at_in_utc_range(cls, value: datetime | None) -> datetime | None:
-        # The API compares `at` in UTC: an offset time within a day of year 1 or 9999
-        # (`9999-12-31T23:59:59-23:59`) has no UTC datetime, and converting it overflows.
-        if value is not None and value.tzinfo is not None:
-            try:
-                value.astimezone(UTC)
-            except OverflowError:
-                raise ValueError(
-                    "out of range: its UTC time is before year 1 or after 9999"
-                ) from None
-        return value
+        return utc_representable(value)
+
+
+def utc_representable(value: datetime | None) -> datetime | None:
+    """Refuse a time with no UTC datetime (the API compares `at` in UTC).
+
+    An offset time within a day of year 1 or 9999 (`9999-12-31T23:59:59-23:59`) has none, and
+    converting it overflows.
+    """
+    if value is not None and value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range: its UTC time is before year 1 or after 9999") from None
+    return value
 
 
 # --- responses (documented in /openapi.json; built as plain dicts for speed) ------------------
@@ -152,9 +181,66 @@ class ModelOut(BaseModel):
     last_changed_at: str | None
 
 
+class ResolvedOut(BaseModel):
+    """How the id asked for became the served id."""
+
+    requested: str
+    by: Literal["exact", "case", "prefix", "linked"]
+
+
+class LinkedEntryOut(BaseModel):
+    """The same model as listed under another id or by another source."""
+
+    id: str
+    source: str
+    provider: str | None
+    status: Status
+    prices: dict[str, PricePair]
+
+
+class FieldDifferenceOut(BaseModel):
+    """One field two linked entries both give, with different values; ratio = b / a."""
+
+    field: str
+    a: str
+    b: str
+    ratio: str | None
+
+
+class EntryRefOut(BaseModel):
+    id: str
+    source: str
+
+
+class ModelDisagreementOut(BaseModel):
+    """A linked entry whose prices differ from the served one (a = served, b = it)."""
+
+    other: EntryRefOut
+    fields: list[FieldDifferenceOut]
+
+
 class ModelDetailOut(ModelOut):
     held_change: HeldChangeOut | None
     other_sources: list[str]
+    catalog_version: int | None
+    resolved: ResolvedOut
+    linked: list[LinkedEntryOut]
+    disagreements: list[ModelDisagreementOut]
+    at: str | None = Field(description="The time asked for with ?at= (prices then in force).")
+    priced_since: str | None = Field(description="With ?at=: when those prices were observed.")
+
+
+class DisagreementOut(BaseModel):
+    model: str = Field(description="The linked model: canonical provider / name.")
+    a: EntryRefOut
+    b: EntryRefOut
+    fields: list[FieldDifferenceOut]
+
+
+class DisagreementListOut(BaseModel):
+    items: list[DisagreementOut]
+    total: int
+    linked_models: int = Field(description="Models listed by more than one source.")
     catalog_version: int | None
 
 
@@ -178,6 +264,7 @@ class HistoryEntryOut(BaseModel):
 class HistoryOut(BaseModel):
     id: str
     source: str
+    resolved: ResolvedOut
     entries: list[HistoryEntryOut]
 
 
@@ -196,6 +283,7 @@ class CostOut(BaseModel):
     tier_above_tokens: int | None
     price_version: int | None
     priced_at: str | None
+    resolved: ResolvedOut
 
 
 class SourceOutcomeOut(BaseModel):
@@ -240,3 +328,9 @@ class ErrorOut(BaseModel):
     error: str
     detail: str
     field: str | None = None
+
+
+class AmbiguousOut(ErrorOut):
+    """409: the model asked for names several models; ask again with one candidate's id."""
+
+    candidates: list[EntryRefOut]

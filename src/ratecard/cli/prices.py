@@ -1,4 +1,5 @@
-"""`ratecard prices refresh` (one refresh now, in this process) and `ratecard prices show`."""
+"""`ratecard prices refresh` (one refresh now, in this process), `ratecard prices show` and
+`ratecard prices import` (an archived snapshot recorded as a source's state at a past time)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,10 @@ def _print_report(report: Any) -> None:
 @click.option("--source", default=None, help="The source, when several list this id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model as the API shows it.")
 def show(model: str, source: str | None, as_json: bool) -> None:
-    """Show one model's prices (per token and per million), status, source and held change."""
+    """Show one model's prices (per token and per million), status, source and held change.
+
+    MODEL is resolved as the API resolves it: the exact id, then case and spaces, then a
+    provider prefix added or dropped, then another source's id for the same model."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from ratecard.db import build_engine
@@ -87,6 +91,8 @@ def show(model: str, source: str | None, as_json: bool) -> None:
         click.echo(json.dumps(item, indent=2))
         return
     click.echo(f"{item['id']}  ({item['source']}, {item['status']})")
+    if item["resolved"]["by"] != "exact":
+        click.echo(f"  resolved from {item['resolved']['requested']!r} ({item['resolved']['by']})")
     if item["removed_at"]:
         click.echo(f"  removed from its feed at {item['removed_at']}")
     for name, pair in item["prices"].items():
@@ -99,16 +105,46 @@ def show(model: str, source: str | None, as_json: bool) -> None:
     if item["held_change"]:
         held = item["held_change"]
         click.echo(f"  held change #{held['id']}: {held['reason']}")
+    for linked in item["linked"]:
+        pairs = linked["prices"]
+        shown = "  ".join(f"{k} {v['per_million']}/1M" for k, v in pairs.items() if k in _BRIEF)
+        click.echo(f"  same model: {linked['id']} ({linked['source']})  {shown}".rstrip())
+    for dispute in item["disagreements"]:
+        fields = ", ".join(
+            f"{d['field']} {d['a']} vs {d['b']}" + (f" (x{d['ratio']})" if d["ratio"] else "")
+            for d in dispute["fields"]
+        )
+        click.echo(
+            f"  disagrees with {dispute['other']['id']} ({dispute['other']['source']}): {fields}"
+        )
+
+
+_BRIEF = ("input", "output")
 
 
 def _model_item(conn: Any, model: str, source: str | None, preferred: list[str]) -> Any:
     from sqlalchemy import select
 
-    from ratecard.api.routes import model_item
-    from ratecard.prices import codec, queries, store
-    from ratecard.prices.catalog import ServedModel
+    from ratecard.api.routes import identity_fields, model_item
+    from ratecard.errors import RatecardError
+    from ratecard.prices import codec, queries, run_records, store
+    from ratecard.prices.catalog import CatalogSnapshot, ServedModel
+    from ratecard.prices.identity import Resolution, UnknownModel
     from ratecard.schema import held_changes
 
+    snapshot = CatalogSnapshot.from_data(
+        queries.load_catalog_data(conn, run_records.latest_catalog_version(conn))
+    )
+    resolution: Resolution | None = None
+    try:
+        resolution = snapshot.identity.resolve(model, source, preferred)
+        model, source = resolution.price.model_id, resolution.price.source
+    except UnknownModel:
+        pass  # not served: a removed model is still shown by its exact id
+    except RatecardError as exc:
+        candidates = exc.extra.get("candidates", [])
+        listed = "".join(f"\n  {c['id']} ({c['source']})" for c in candidates)
+        raise click.ClickException(exc.detail + listed) from None
     known = queries.model_sources(conn, model)
     if source is not None and source not in known:
         raise click.ClickException(f"source {source!r} does not list {model!r}")
@@ -136,6 +172,160 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
     ).first()
     item["held_change"] = queries.held_row_data(held) if held is not None else None
     item["removed_at"] = queries.iso(row.removed_at)
-    item["other_sources"] = [s for s in known if s != chosen]
+    item.update(identity_fields(snapshot, resolution or Resolution(served.price, model, "exact")))
+    item["other_sources"] = sorted(set(item["other_sources"]) | {s for s in known if s != chosen})
     item["snapshot_date"] = state.snapshot_date if state else None
     return item
+
+
+@prices.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option(
+    "--source",
+    "source_name",
+    required=True,
+    help="The source the file is a snapshot of "
+    "(its kind from the name: litellm, openrouter, litellm-eu...).",
+)
+@click.option(
+    "--observed-at",
+    "observed_at",
+    required=True,
+    help="ISO 8601 time the snapshot shows (naive means UTC), e.g. 2026-03-14T00:00:00Z.",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the refresh lease while a refresh runs elsewhere.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+def import_(file: str, source_name: str, observed_at: str, wait: float, as_json: bool) -> None:
+    """Record an archived feed FILE as the source's state at --observed-at.
+
+    History stays in time order whatever order snapshots are imported in; current prices
+    change only when the snapshot is the source's newest observation (then the catalog gets
+    a new version and is published)."""
+    from datetime import datetime
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ratecard.extension import RatecardState
+    from ratecard.prices.backfill import BackfillError, as_utc, import_snapshot
+    from ratecard.prices.feed_errors import FeedError
+    from ratecard.prices.publish import encode_catalog, publish_quietly
+    from ratecard.prices.queries import iso
+    from ratecard.redis_keys import RedisKeys
+    from ratecard.settings import SettingsError, parse_sources
+
+    try:
+        when = as_utc(datetime.fromisoformat(observed_at.strip().replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
+        raise click.BadParameter(
+            f"not an ISO 8601 time: {observed_at!r}", param_hint="--observed-at"
+        ) from None
+    settings = load_settings()
+    path = Path(file).resolve()
+    source = next((s for s in settings.sources if s.name == source_name), None)
+    if source is None:
+        try:
+            (source,) = parse_sources(f"{source_name}={path.as_uri()}")
+        except SettingsError as exc:
+            raise click.BadParameter(str(exc), param_hint="--source") from None
+    from ratecard.coordination.job_runner import confirm_lease, release_quietly
+
+    state = RatecardState(settings)
+    acquired = None
+    try:
+        acquired = _hold_refresh_lease(state, wait)
+        report = import_snapshot(
+            state.engine,
+            source,
+            path.read_bytes(),
+            when,
+            instance_id=settings.instance_id,
+            confirm_lease=confirm_lease(acquired),
+        )
+        published = False
+        if report.catalog is not None and report.catalog_version is not None:
+            keys = RedisKeys(prefix=settings.redis_key_prefix)
+            blob = encode_catalog(report.catalog)
+            published = publish_quietly(state.redis, keys, report.catalog_version, blob)
+    except (BackfillError, FeedError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise click.ClickException(f"database unavailable: {type(exc).__name__}: {first}") from None
+    finally:
+        if acquired is not None:
+            release_quietly(acquired)
+        state.shutdown()
+    summary = {
+        "source": report.source,
+        "observed_at": iso(report.observed_at),
+        "run_id": report.run_id,
+        "newest": report.newest,
+        "fetched": report.fetched,
+        "rejected": report.rejected,
+        "added": report.counts.added,
+        "changed": report.counts.changed,
+        "removed": report.counts.removed,
+        "rebased": report.rebased,
+        "catalog_version": report.catalog_version,
+        "published": published,
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    where = (
+        f"newest observation: current prices set, catalog version {report.catalog_version}"
+        if report.newest
+        else "older than the newest observation: history only, current prices unchanged"
+    )
+    click.echo(
+        f"imported {report.fetched} models of {report.source} at {summary['observed_at']} "
+        f"(run {report.run_id}; {where})"
+    )
+    click.echo(
+        f"  history at that time: +{report.counts.added} ~{report.counts.changed} "
+        f"-{report.counts.removed}; later rows re-based: {report.rebased}; "
+        f"rejected entries: {report.rejected}"
+    )
+
+
+def _hold_refresh_lease(state: Any, wait: float) -> Any:
+    """Take the refresh lease for the import's duration, waiting up to `wait` seconds.
+
+    Timeline it prevents: refresh R loads litellm's rows at t=0; the import of the newest
+    snapshot commits at t=1; R writes at t=2 only the rows its stale t=0 view says changed, so
+    the others keep the archive's prices, and R's stored ETag turns every later fetch into a
+    304: the mix would be served until the feed changes. Holding the lease, no coordinated
+    refresh runs during the import; the import confirms it still holds it inside its commit.
+    """
+    import time
+
+    from ratecard.coordination.backends import LeaseBackends
+    from ratecard.redis_keys import RedisKeys
+    from ratecard.vocabulary import JobName
+
+    settings = state.settings
+    backends = LeaseBackends(
+        lambda: state.redis,
+        lambda: state.engine,
+        RedisKeys(settings.redis_key_prefix),
+        settings.lease_ttl,
+    )
+    deadline = time.monotonic() + wait
+    while True:
+        acquired = backends.acquire(JobName.REFRESH, settings.instance_id)
+        if acquired is not None:
+            return acquired
+        if backends.in_use is None:
+            raise click.ClickException(f"cannot take the refresh lease: {backends.problem}")
+        if time.monotonic() >= deadline:
+            raise click.ClickException(
+                f"a refresh holds the lease; nothing imported (waited {wait:g} s, see --wait)"
+            )
+        time.sleep(0.25)

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ratecard.admin.auth import is_admin
 from ratecard.dashboard.catalog_table import TableQuery, build_table, table_data
@@ -89,8 +90,43 @@ def catalog_json() -> Response:
     return _no_store(jsonify(table_data(_table(TableQuery.from_args(request.args)))))
 
 
+@bp.get("/disagreements")
+def disagreements_page() -> Response:
+    """Render the linked models whose sources disagree (prices per million tokens)."""
+    items: list[dict[str, Any]] = []
+    linked_models, error = 0, None
+    try:
+        identity = catalog_cache(get_state()).current().identity
+    except Exception as exc:  # the page stays up and says what is missing
+        error = f"catalog unavailable: {type(exc).__name__}"
+    else:
+        linked_models = len(identity.linked_models())
+        for found in identity.disagreements():
+            fields = [
+                {
+                    "label": PRICE_LABELS.get(d.field, d.field),
+                    "a": d.a if d.field == "status" else per_million(d.a),
+                    "b": d.b if d.field == "status" else per_million(d.b),
+                    "ratio": d.ratio,
+                }
+                for d in found.differences
+            ]
+            items.append(
+                {
+                    "model": found.model,
+                    "a": {"id": found.a.model_id, "source": found.a.source},
+                    "b": {"id": found.b.model_id, "source": found.b.source},
+                    "fields": fields,
+                }
+            )
+    html = render_template(
+        "disagreements.html", items=items, linked_models=linked_models, error=error
+    )
+    return _no_store(Response(html, mimetype="text/html"))
+
+
 @bp.get("/models/<path:model_id>")
-def model_page(model_id: str) -> Response:
+def model_page(model_id: str) -> Response | WerkzeugResponse:
     """Render one model: its prices per source, any held change, and its price history."""
     state = get_state()
     if not plausible_model_id(model_id):
@@ -99,10 +135,25 @@ def model_page(model_id: str) -> Response:
         return Response(html, status=404, mimetype="text/html")
     sections, error = _model_sections(state, model_id)
     if not sections and error is None:
+        served_id = _resolved_id(state, model_id)
+        if served_id is not None and served_id != model_id:
+            # The name as people type it (GPT-4o, openai/gpt-4o): show the served id's page.
+            return redirect(url_for("dashboard.model_page", model_id=served_id), code=302)
         html = render_template("not_found.html", model_id=model_id)
         return Response(html, status=404, mimetype="text/html")
     html = render_template("model.html", model_id=model_id, sections=sections, error=error)
     return _no_store(Response(html, mimetype="text/html"))
+
+
+def _resolved_id(state: Any, model_id: str) -> str | None:
+    """The served id `model_id` resolves to, or None (unknown, ambiguous, catalog down)."""
+    from ratecard.errors import RatecardError
+
+    try:
+        snapshot = catalog_cache(state).current()
+        return snapshot.identity.resolve(model_id).price.model_id
+    except RatecardError:
+        return None
 
 
 def _model_sections(state: Any, model_id: str) -> tuple[list[dict[str, Any]], str | None]:

@@ -16,6 +16,7 @@ VERSION_TABLE = "alembic_version"
 KNOWN_REVISIONS: tuple[str, ...] = (
     "0001_initial",
     "0002_job_state_generation",
-    "0003_changes_outbox",  # issue 14: change log + webhook outbox
+    "0003_model_alias_target",
+    "0004_changes_outbox",  # issue 14: change log + webhook outbox
 )
 HEAD_REVISION = KNOWN_REVISIONS[-1]

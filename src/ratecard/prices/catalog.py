@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ratecard.errors import ServiceUnavailable
@@ -31,6 +32,8 @@ from ratecard.vocabulary import HeldKind, PriceStatus
 if TYPE_CHECKING:
     from redis import Redis
     from sqlalchemy import Engine
+
+    from ratecard.prices.identity import ModelIndex
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,21 @@ class CatalogSnapshot:
     def empty(cls) -> CatalogSnapshot:
         """The catalog before any refresh committed."""
         return cls(version=None, updated_at=None, models=())
+
+    @cached_property
+    def identity(self) -> ModelIndex:
+        """The resolver and cross-source links over this version (built once, on first use).
+
+        Cached on the immutable snapshot, so it is rebuilt exactly when the version moves.
+        """
+        from ratecard.prices.identity import ModelIndex
+
+        return ModelIndex([m.price for m in self.models])
+
+    @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """Per-version memo of derived answers (a model's body): valid as long as the snapshot."""
+        return {}
 
     @property
     def counts_by_status(self) -> dict[str, int]:

@@ -63,7 +63,7 @@ PRICE_FIELDS: tuple[PriceField, ...] = (
 TOKEN_PRICE_FIELDS: tuple[str, ...] = tuple(f.name for f in PRICE_FIELDS if f.unit == "token")
 TIERED_FIELDS: tuple[PriceField, ...] = tuple(f for f in PRICE_FIELDS if f.tiered)
 # What describes a model rather than prices it (not part of a snapshot; kept as served).
-DESCRIPTIVE_FIELDS = ("provider", "mode", "context_window", "max_output_tokens")
+DESCRIPTIVE_FIELDS = ("provider", "mode", "context_window", "max_output_tokens", "alias_target")
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,8 @@ class ModelPrice:
     tiers: tuple[Tier, ...] = ()
     # Other priced units the source gives: per_request, per_image, per_second, web_search...
     units: Mapping[str, Decimal] = field(default_factory=dict)
+    # OpenRouter's `~maker/x-latest` aliases name the model they stand for today (its slug).
+    alias_target: str | None = None
 
     def same_prices(self, other: ModelPrice) -> bool:
         """Whether the served prices are identical (descriptive fields ignored).

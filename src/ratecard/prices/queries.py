@@ -97,13 +97,23 @@ def held_row_data(row: Any) -> dict[str, Any]:
     }
 
 
-def load_history(conn: Connection, source: str, model_id: str, limit: int = 500) -> list[Any]:
-    """Return the price history rows of one model, newest first."""
+def load_history(
+    conn: Connection, source: str, model_id: str, limit: int = 500, order: str = "desc"
+) -> list[Any]:
+    """Return the price history rows of one model in time order, newest first unless `asc`.
+
+    Ordered by the observation time, not the row id: a backfilled snapshot's rows are inserted
+    after newer ones but belong before them.
+    """
+    if order == "asc":
+        by_time = (price_history.c.observed_at.asc(), price_history.c.id.asc())
+    else:
+        by_time = (price_history.c.observed_at.desc(), price_history.c.id.desc())
     query = (
         select(price_history)
         .join(models, models.c.id == price_history.c.model_pk)
         .where(models.c.source == source, models.c.model_id == model_id)
-        .order_by(price_history.c.observed_at.desc(), price_history.c.id.desc())
+        .order_by(*by_time)
         .limit(limit)
     )
     return list(conn.execute(query))

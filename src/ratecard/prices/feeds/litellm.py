@@ -172,6 +172,7 @@ def _litellm_model(source: str, model_id: str, entry: Mapping[str, Any]) -> Mode
         max_output_tokens=read_whole_number("max_output_tokens", entry.get("max_output_tokens")),
         tiers=tiers,
         units=units,
+        alias_target=None,  # named, so that **token cannot be taken to fill it
         **token,
     )
 

@@ -138,9 +138,16 @@ def _openrouter_model(
         max_output_tokens=read_whole_number("top_provider.max_completion_tokens", max_output),
         tiers=tiers,
         units=units,
+        alias_target=_alias_target(entry.get("alias_target")),
         **token,
     )
     return model, unknown
+
+
+def _alias_target(value: Any) -> str | None:
+    """The slug a `~...-latest` alias stands for (an object with `slug`, or the slug itself)."""
+    slug = value.get("slug") if isinstance(value, dict) else value
+    return slug.strip() if isinstance(slug, str) and slug.strip() else None
 
 
 def _openrouter_overrides(overrides: Any) -> tuple[dict[int, dict[str, Decimal]], int]:

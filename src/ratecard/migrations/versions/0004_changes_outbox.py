@@ -1,7 +1,7 @@
 """change log, webhook subscriptions and the webhook outbox (issue 14)
 
-Revision ID: 0003_changes_outbox
-Revises: 0002_job_state_generation
+Revision ID: 0004_changes_outbox
+Revises: 0003_model_alias_target
 Create Date: 2026-11-29 16:00:00.000000
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0003_changes_outbox"
-down_revision: str | Sequence[str] | None = "0002_job_state_generation"
+revision: str = "0004_changes_outbox"
+down_revision: str | Sequence[str] | None = "0003_model_alias_target"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
