@@ -3,8 +3,17 @@
 Every number goes from JSON text straight to Decimal (`parse_float=Decimal`; OpenRouter's
 decimal strings are read verbatim), never through a binary float, so 2.9999900000000002e-06
 stays exactly 0.0000029999900000000002. Whole-body problems (not JSON, HTML, truncated, wrong
-shape, no usable model) raise FeedError; a bad entry (a word where a number belongs, a
-negative or non-finite price, a wrong type) rejects only that entry, with its reason.
+shape, no usable model) raise FeedError. Nothing inside one entry can fail the feed:
+
+- a bad per-token price (a word, a negative, NaN, non-ASCII digits, a duplicate key, a number
+  of absurd size, garbage nested absurdly deep even in an ignored field) rejects the entry:
+  it lands in `ParsedFeed.rejected`, and the guard keeps its last good prices served;
+- a bad secondary field (a unit price, a token limit, a descriptive string) drops only that
+  field: it lands in `ParsedFeed.dropped`, and the guard keeps that field's last good value.
+
+Numbers are bounded before Python builds them: `json` would raise for the whole body on an
+integer of more than 4300 digits, and on nesting deeper than the recursion limit; our hooks
+turn both into per-entry markers instead (see `_load_json`).
 """
 
 from __future__ import annotations
@@ -12,10 +21,13 @@ from __future__ import annotations
 import decimal
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from ratecard.prices.errors import FeedError
 from ratecard.prices.model import ModelPrice, PriceStatus, Tier
@@ -30,11 +42,24 @@ EXACT = decimal.Context(
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.Inexact],
 )
 
+_T = TypeVar("_T")
+
 # Bounds outside which a "price" is garbage rather than a price (USD per unit).
 MAX_PRICE = Decimal(1_000_000)
 MIN_ADJUSTED_EXPONENT = -30
 
-_DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: `\d` (and Decimal()) also accept Arabic-Indic digits (U+0663 U+0665
+# reads as 35) and full-width ones (U+FF13 as 3), which no price feed means as a number.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+# Longest number text read (a real price is ~25 characters; 2.9999900000000002e-06 is 22).
+# Longer ones are garbage, and a 5,000-digit integer would make int() raise for the whole body.
+MAX_NUMBER_CHARS = 64
+# Largest whole number (token counts): 10^15 tokens is far past any context window.
+MAX_WHOLE_NUMBER = 10**15
+# Deepest nesting read inside one entry (real entries nest 3 levels); past it, garbage.
+MAX_ENTRY_DEPTH = 32
+# Depth at which the fallback loader cuts a body nested too deep for `json` (see _load_json).
+_CUT_DEPTH = 48
 _JSON_LITERALS = ("true", "false", "null", "NaN", "Infinity", "-Infinity")
 
 
@@ -47,12 +72,26 @@ class Rejection:
 
 
 @dataclass
+class DroppedField:
+    """One bad secondary field of a model that is otherwise served: the field is left out.
+
+    `field` is the stored name (a unit such as `output_per_pixel`, or `context_window`),
+    so the guard can keep that field's last good value.
+    """
+
+    model_id: str
+    field: str
+    reason: str
+
+
+@dataclass
 class ParsedFeed:
     """The usable models of one feed body, plus what was left out and why."""
 
     source: str
     models: dict[str, ModelPrice]
     rejected: list[Rejection] = field(default_factory=list)
+    dropped: list[DroppedField] = field(default_factory=list)
     skipped: int = 0
     unknown_fields: int = 0
     snapshot_date: str | None = None
@@ -82,6 +121,46 @@ def parse_feed(source: Source, body: bytes) -> ParsedFeed:
 # -- JSON ---------------------------------------------------------------------------------
 
 
+class _Oversized:
+    """A JSON number too long to be a value (built in place of it, so only its entry fails)."""
+
+    def __init__(self, text: str) -> None:
+        self.chars = len(text)
+
+
+class _JsonObject(dict[str, Any]):
+    """A JSON object that remembers the keys it held more than once (json is last-wins)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> _JsonObject:
+    obj = _JsonObject(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        duplicates = []
+        for key, _ in pairs:
+            if key in seen and key not in duplicates:
+                duplicates.append(key)
+            seen.add(key)
+        obj.duplicates = tuple(duplicates)
+    return obj
+
+
+def _json_int(text: str) -> int | _Oversized:
+    return _Oversized(text) if len(text) > MAX_NUMBER_CHARS else int(text)
+
+
+def _json_float(text: str) -> Decimal | _Oversized:
+    return _Oversized(text) if len(text) > MAX_NUMBER_CHARS else Decimal(text)
+
+
+# Stands for a value cut out of a body nested too deep: a random string no feed can contain,
+# so the entry holding it is rejected (see `_entry_problem`) rather than read.
+_TOO_DEEP = f"ratecard-nested-too-deep-{secrets.token_hex(8)}"
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
 def _load_json(source: str, body: bytes) -> Any:
     stripped = body.lstrip()
     if not stripped:
@@ -93,7 +172,12 @@ def _load_json(source: str, body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise FeedError(source, f"body is not UTF-8 text (bad byte at {exc.start})") from None
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+        try:
+            return _decode(text)
+        except RecursionError:
+            # One entry nested thousands deep must not fail the feed: cut every value below
+            # _CUT_DEPTH out and parse again; the entries that held one are rejected.
+            return _decode(_cut_deep_values(text))
     except json.JSONDecodeError as exc:
         if _is_truncation(text, exc):
             raise FeedError(source, f"truncated JSON at byte {len(body)}") from None
@@ -101,9 +185,62 @@ def _load_json(source: str, body: bytes) -> Any:
         raise FeedError(source, f"invalid JSON at byte {at}: {exc.msg}") from None
     except RecursionError:
         raise FeedError(source, "JSON nested too deeply") from None
-    except ValueError:
-        # Python refuses integers of more than 4300 digits: garbage, not a feed.
-        raise FeedError(source, "invalid JSON: a number has too many digits") from None
+
+
+def _decode(text: str) -> Any:
+    return json.loads(
+        text,
+        parse_float=_json_float,
+        parse_int=_json_int,
+        parse_constant=Decimal,
+        object_pairs_hook=_json_object,
+    )
+
+
+def _cut_deep_values(text: str) -> str:
+    """Replace each value that starts deeper than _CUT_DEPTH with the _TOO_DEEP marker."""
+    out: list[str] = []
+    depth = 0
+    kept_until = 0
+    cut_from: int | None = None
+    for token in _JSON_TOKEN.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth == _CUT_DEPTH + 1 and cut_from is None:
+                cut_from = token.start()
+        elif char in "]}":
+            depth -= 1
+            if depth == _CUT_DEPTH and cut_from is not None:
+                out.append(text[kept_until:cut_from])
+                out.append(json.dumps(_TOO_DEEP))
+                kept_until = token.end()
+                cut_from = None
+    out.append(text[kept_until:])
+    return "".join(out)
+
+
+def _entry_problem(value: Any, path: str = "", depth: int = 0) -> str | None:
+    """Return why an entry cannot be read whole (duplicate key, oversized number, too deep)."""
+    if depth > MAX_ENTRY_DEPTH or (isinstance(value, str) and value == _TOO_DEEP):
+        return f"{path or 'entry'}: nested more than {MAX_ENTRY_DEPTH} levels deep"
+    if isinstance(value, _Oversized):
+        return f"{path}: a number of {value.chars} characters (limit {MAX_NUMBER_CHARS})"
+    if isinstance(value, dict):
+        duplicates = getattr(value, "duplicates", ())
+        if duplicates:
+            where = f"{path}." if path else ""
+            return f"duplicate key {where}{duplicates[0]} (the feed is ambiguous)"
+        for key, item in value.items():
+            problem = _entry_problem(item, f"{path}.{key}" if path else key, depth + 1)
+            if problem is not None:
+                return problem
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _entry_problem(item, f"{path}[{index}]", depth + 1)
+            if problem is not None:
+                return problem
+    return None
 
 
 def _is_truncation(text: str, exc: json.JSONDecodeError) -> bool:
@@ -137,7 +274,7 @@ def _price(key: str, value: Any) -> Decimal:
         raise _EntryRejected(f"{key}: expected a number, got {_json_type(value)}")
     if isinstance(value, str):
         text = value.strip()
-        if not _DECIMAL_TEXT.fullmatch(text):
+        if len(text) > MAX_NUMBER_CHARS or not _DECIMAL_TEXT.fullmatch(text):
             raise _EntryRejected(f"{key}: {value[:40]!r} is not a number")
         number = Decimal(text)
     else:
@@ -165,6 +302,8 @@ def _whole_number(key: str, value: Any) -> int | None:
         raise _EntryRejected(f"{key}: expected a whole number, got {value}")
     if value < 0:
         raise _EntryRejected(f"{key}: negative count {value}")
+    if value > MAX_WHOLE_NUMBER:
+        raise _EntryRejected(f"{key}: implausible count {value} (above {MAX_WHOLE_NUMBER})")
     return int(value)
 
 
@@ -293,14 +432,22 @@ def _parse_litellm(source: str, document: Any) -> ParsedFeed:
         raise FeedError(source, f"expected an object of models, got {_json_type(document)}")
     parsed = ParsedFeed(source=source, models={})
     last_updated = document.get("last_updated")
-    if isinstance(last_updated, str) and re.match(r"\d{4}-\d{2}-\d{2}", last_updated):
+    if isinstance(last_updated, str) and re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", last_updated):
         parsed.snapshot_date = last_updated[:10]
+    # A model key listed twice: json keeps the last entry, which may be the wrong one. Neither
+    # is trusted; the model keeps its last good prices until the feed says it once.
+    twice = frozenset(getattr(document, "duplicates", ()))
     for model_id, entry in document.items():
         if model_id in LITELLM_SKIPPED_KEYS or not isinstance(entry, dict):
             parsed.skipped += 1
             continue
         try:
-            parsed.models[model_id] = _litellm_model(source, model_id, entry)
+            if model_id in twice:
+                raise _EntryRejected("model key listed more than once in the feed")
+            problem = _entry_problem(entry)
+            if problem is not None:
+                raise _EntryRejected(problem)
+            parsed.models[model_id] = _litellm_model(source, model_id, entry, parsed.dropped)
         except _EntryRejected as exc:
             parsed.rejected.append(Rejection(model_id, str(exc)))
             continue
@@ -317,31 +464,58 @@ def _litellm_known(key: str) -> bool:
     )
 
 
-def _litellm_model(source: str, model_id: str, entry: Mapping[str, Any]) -> ModelPrice:
+class _Secondary:
+    """Read secondary fields of one entry: a bad one is dropped and reported, not fatal."""
+
+    def __init__(self, model_id: str, dropped: list[DroppedField]) -> None:
+        self.model_id = model_id
+        self.dropped = dropped
+
+    def read(self, stored_name: str, read: Callable[[], _T]) -> _T | None:
+        try:
+            return read()
+        except _EntryRejected as exc:
+            self.dropped.append(DroppedField(self.model_id, stored_name, str(exc)))
+            return None
+
+
+def _litellm_model(
+    source: str, model_id: str, entry: Mapping[str, Any], dropped: list[DroppedField]
+) -> ModelPrice:
     if not model_id.strip():
         raise _EntryRejected("empty model id")
+    secondary = _Secondary(model_id, dropped)
     token = {
         attr: _price(key, entry[key])
         for key, attr in LITELLM_TOKEN_FIELDS.items()
         if entry.get(key) is not None
     }
-    units = {
-        name: _price(key, entry[key])
-        for key, name in LITELLM_UNIT_FIELDS.items()
-        if entry.get(key) is not None
-    }
+    units: dict[str, Decimal] = {}
+    for key, name in LITELLM_UNIT_FIELDS.items():
+        if entry.get(key) is not None:
+            value = secondary.read(name, partial(_price, key, entry[key]))
+            if value is not None:
+                units[name] = value
     search = entry.get("search_context_cost_per_query")
-    if search is not None:
-        if not isinstance(search, dict):
-            raise _EntryRejected(
-                f"search_context_cost_per_query: expected an object, got {_json_type(search)}"
+    if search is not None and not isinstance(search, dict):
+        for size in LITELLM_SEARCH_SIZES:
+            secondary.read(
+                f"web_search_{size}",
+                partial(
+                    _fail,
+                    f"search_context_cost_per_query: expected an object, got {_json_type(search)}",
+                ),
             )
+    elif search is not None:
         for size in LITELLM_SEARCH_SIZES:
             key = f"search_context_size_{size}"
             if search.get(key) is not None:
-                units[f"web_search_{size}"] = _price(
-                    f"search_context_cost_per_query.{key}", search[key]
+                value = secondary.read(
+                    f"web_search_{size}",
+                    partial(_price, f"search_context_cost_per_query.{key}", search[key]),
                 )
+                if value is not None:
+                    units[f"web_search_{size}"] = value
     by_threshold: dict[int, dict[str, Decimal]] = {}
     for key, value in entry.items():
         match = LITELLM_TIER_KEY.fullmatch(key)
@@ -352,21 +526,34 @@ def _litellm_model(source: str, model_id: str, entry: Mapping[str, Any]) -> Mode
             )
     _litellm_tiered_pricing(entry.get("tiered_pricing"), token, by_threshold)
     tiers = _tiers(by_threshold)
-    context_window = _whole_number("max_input_tokens", entry.get("max_input_tokens"))
-    if context_window is None:
-        context_window = _whole_number("max_tokens", entry.get("max_tokens"))
+    # Both limits are read (and a bad one reported) even when max_input_tokens wins.
+    max_input = secondary.read(
+        "context_window", partial(_whole_number, "max_input_tokens", entry.get("max_input_tokens"))
+    )
+    max_tokens = secondary.read(
+        "context_window", partial(_whole_number, "max_tokens", entry.get("max_tokens"))
+    )
     return ModelPrice(
         source=source,
         model_id=model_id,
         status=_status(_all_prices(token, tiers, units)),
-        provider=_text("litellm_provider", entry.get("litellm_provider")),
-        mode=_text("mode", entry.get("mode")),
-        context_window=context_window,
-        max_output_tokens=_whole_number("max_output_tokens", entry.get("max_output_tokens")),
+        provider=secondary.read(
+            "provider", partial(_text, "litellm_provider", entry.get("litellm_provider"))
+        ),
+        mode=secondary.read("mode", partial(_text, "mode", entry.get("mode"))),
+        context_window=max_input if max_input is not None else max_tokens,
+        max_output_tokens=secondary.read(
+            "max_output_tokens",
+            partial(_whole_number, "max_output_tokens", entry.get("max_output_tokens")),
+        ),
         tiers=tiers,
         units=units,
         **token,
     )
+
+
+def _fail(reason: str) -> None:
+    raise _EntryRejected(reason)
 
 
 def _litellm_tiered_pricing(
@@ -413,7 +600,9 @@ OPENROUTER_TOKEN_FIELDS = {
 }
 OPENROUTER_UNIT_FIELDS = {
     "request": "per_request",
-    "image": "input_per_image",
+    # OpenRouter's `image` is per input image *token* (its values equal the prompt price);
+    # LiteLLM's input_cost_per_image is per image. One stored name per unit.
+    "image": "input_image_per_token",
     "image_output": "output_image_per_token",
     "audio": "input_audio_per_token",
     "audio_output": "output_audio_per_token",
@@ -441,7 +630,17 @@ def _parse_openrouter(source: str, document: Any) -> ParsedFeed:
     if not isinstance(data, list):
         got = _json_type(document) if not isinstance(document, dict) else "no data list"
         raise FeedError(source, f"expected an object with a data list, got {got}")
+    if getattr(document, "duplicates", ()):
+        raise FeedError(source, f"duplicate top-level key {document.duplicates[0]!r}")
     parsed = ParsedFeed(source=source, models={})
+    ids = [
+        entry["id"]
+        for entry in data
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    ]
+    # An id listed twice: which entry is right is unknowable, so neither is applied and the
+    # model keeps its last good prices (as for a duplicate LiteLLM model key).
+    twice = {model_id for model_id, count in Counter(ids).items() if count > 1}
     for index, entry in enumerate(data):
         label = f"data[{index}]"
         if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"].strip():
@@ -451,11 +650,15 @@ def _parse_openrouter(source: str, document: Any) -> ParsedFeed:
                 raise _EntryRejected(f"expected an object, got {_json_type(entry)}")
             if label.startswith("data["):
                 raise _EntryRejected("id: expected a non-empty string")
-            if label in parsed.models:
-                raise _EntryRejected("duplicate id (the first entry is kept)")
-            model, unknown = _openrouter_model(source, label, entry)
+            if label in twice:
+                raise _EntryRejected("id listed more than once in the feed")
+            problem = _entry_problem(entry)
+            if problem is not None:
+                raise _EntryRejected(problem)
+            model, unknown = _openrouter_model(source, label, entry, parsed.dropped)
         except _EntryRejected as exc:
-            parsed.rejected.append(Rejection(label, str(exc)))
+            if not any(r.model_id == label for r in parsed.rejected):
+                parsed.rejected.append(Rejection(label, str(exc)))
             continue
         parsed.models[label] = model
         parsed.unknown_fields += unknown
@@ -463,15 +666,19 @@ def _parse_openrouter(source: str, document: Any) -> ParsedFeed:
 
 
 def _is_dynamic(value: Any) -> bool:
-    """OpenRouter's "-1": the price is decided per request (routers), not a negative price."""
+    """OpenRouter's -1 ("-1", "-1.0", -1, -1.00): decided per request, not a negative price."""
     if isinstance(value, str):
-        return value.strip() == "-1"
+        text = value.strip()
+        if len(text) > MAX_NUMBER_CHARS or not _DECIMAL_TEXT.fullmatch(text):
+            return False
+        return Decimal(text) == -1
     return isinstance(value, int | Decimal) and not isinstance(value, bool) and value == -1
 
 
 def _openrouter_model(
-    source: str, model_id: str, entry: Mapping[str, Any]
+    source: str, model_id: str, entry: Mapping[str, Any], dropped: list[DroppedField]
 ) -> tuple[ModelPrice, int]:
+    secondary = _Secondary(model_id, dropped)
     unknown = sum(1 for key in entry if key not in OPENROUTER_KNOWN_MODEL_KEYS)
     pricing = entry.get("pricing")
     if pricing is None:
@@ -484,8 +691,8 @@ def _openrouter_model(
     for key, value in pricing.items():
         if key in OPENROUTER_KNOWN_PRICING_OTHER:
             continue
-        target = token if key in OPENROUTER_TOKEN_FIELDS else units
         name = OPENROUTER_TOKEN_FIELDS.get(key) or OPENROUTER_UNIT_FIELDS.get(key)
+        is_token = key in OPENROUTER_TOKEN_FIELDS
         if name is None:
             unknown += 1
         elif value is None:
@@ -493,15 +700,23 @@ def _openrouter_model(
         elif _is_dynamic(value):
             # A per-token price decided per request makes the model dynamic; an extra unit
             # (web search, images) decided per request is simply not a price we can serve.
-            dynamic = dynamic or target is token
+            dynamic = dynamic or is_token
+        elif is_token:
+            token[name] = _price(f"pricing.{key}", value)
         else:
-            target[name] = _price(f"pricing.{key}", value)
+            price = secondary.read(name, partial(_price, f"pricing.{key}", value))
+            if price is not None:
+                units[name] = price
     by_threshold, unknown_in_overrides = _openrouter_overrides(pricing.get("overrides"))
     unknown += unknown_in_overrides
     tiers = _tiers(by_threshold)
     top_provider = entry.get("top_provider")
     if top_provider is not None and not isinstance(top_provider, dict):
-        raise _EntryRejected(f"top_provider: expected an object, got {_json_type(top_provider)}")
+        secondary.read(
+            "max_output_tokens",
+            partial(_fail, f"top_provider: expected an object, got {_json_type(top_provider)}"),
+        )
+        top_provider = None
     max_output = (top_provider or {}).get("max_completion_tokens")
     provider = model_id.lstrip("~").split("/", 1)[0] if "/" in model_id else None
     status: PriceStatus = "dynamic" if dynamic else _status(_all_prices(token, tiers, units))
@@ -511,8 +726,14 @@ def _openrouter_model(
         status=status,
         provider=provider or None,
         mode=_openrouter_mode(entry.get("architecture")),
-        context_window=_whole_number("context_length", entry.get("context_length")),
-        max_output_tokens=_whole_number("top_provider.max_completion_tokens", max_output),
+        context_window=secondary.read(
+            "context_window",
+            partial(_whole_number, "context_length", entry.get("context_length")),
+        ),
+        max_output_tokens=secondary.read(
+            "max_output_tokens",
+            partial(_whole_number, "top_provider.max_completion_tokens", max_output),
+        ),
         tiers=tiers,
         units=units,
         **token,
