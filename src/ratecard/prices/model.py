@@ -92,3 +92,24 @@ def decimal_text(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+def flat_prices(snapshot: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Return every price of a snapshot under one flat name each.
+
+    `input_per_token`, `tiers[>200000].output_per_token`, `units.input_per_image`: the names
+    held changes use to say which price moved.
+    """
+    out: dict[str, Decimal] = {}
+    for name in TOKEN_PRICE_FIELDS:
+        value = snapshot.get(name)
+        if value is not None:
+            out[name] = Decimal(value)
+    for tier in snapshot.get("tiers") or ():
+        for name in TOKEN_PRICE_FIELDS:
+            value = tier.get(name)
+            if value is not None:
+                out[f"tiers[>{tier['above_tokens']}].{name}"] = Decimal(value)
+    for unit, value in (snapshot.get("units") or {}).items():
+        out[f"units.{unit}"] = Decimal(value)
+    return out
