@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from ratecard.prices.guard import guard_feed, price_moves
-from ratecard.prices.model import ModelPrice, Tier
+from ratecard.prices.guard import guard_feed
+from ratecard.prices.model import ModelPrice, Tier, price_moves
 from ratecard.prices.normalize import DroppedField, ParsedFeed, Rejection
 
 OLD = ModelPrice(
@@ -84,7 +84,9 @@ def test_every_stored_price_is_guarded(change, field, factor):
 
 
 def test_held_change_lists_which_field_moved_and_by_how_much():
-    proposed = replace(OLD, output_per_token=Decimal("0.015"), units={"input_per_image": 1})
+    proposed = replace(
+        OLD, output_per_token=Decimal("0.015"), units={"input_per_image": Decimal(1)}
+    )
     moves = price_moves(OLD.to_snapshot(), proposed.to_snapshot())
     assert moves == [
         {"field": "output_per_token", "old": "0.000015", "new": "0.015", "factor": "1000"},

@@ -38,6 +38,7 @@ def recent_runs(conn: Connection, job: str = REFRESH_JOB, limit: int = 12) -> li
                     "removed": s.removed,
                     "held": s.held,
                     "rejected": s.rejected,
+                    "problems": s.problems or [],
                     "error": s.error,
                 }
             )

@@ -176,6 +176,9 @@ def _section(
         "price": price,
         "prices": prices,
         "last_observed_at": served.last_observed_at if served is not None else None,
+        "stale": None
+        if served is None or served.rejected_reason is None
+        else {"reason": served.rejected_reason, "since": served.rejected_since},
         "held": held,
         "history": entries,
         "points": points,

@@ -119,6 +119,9 @@ def model_item(served: ServedModel) -> dict[str, Any]:
         "units": {k: decimal_text(v) for k, v in sorted(price.units.items())},
         "last_observed_at": served.last_observed_at,
         "last_changed_at": served.last_changed_at,
+        "stale": None
+        if served.rejected_reason is None
+        else {"reason": served.rejected_reason, "since": served.rejected_since},
     }
 
 

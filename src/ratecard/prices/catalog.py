@@ -43,6 +43,9 @@ class ServedModel:
     price: ModelPrice
     last_observed_at: str | None
     last_changed_at: str | None
+    # Set while the feed's entry is rejected: these are the last good prices.
+    rejected_reason: str | None = None
+    rejected_since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,13 @@ def _served_from_item(item: Mapping[str, Any]) -> ServedModel:
         tiers=tuple(Tier.from_snapshot(t) for t in item.get("tiers") or ()),
         units={k: Decimal(v) for k, v in (item.get("units") or {}).items()},
     )
-    return ServedModel(price, item.get("last_observed_at"), item.get("last_changed_at"))
+    return ServedModel(
+        price,
+        item.get("last_observed_at"),
+        item.get("last_changed_at"),
+        item.get("rejected_reason"),
+        item.get("rejected_since"),
+    )
 
 
 class CatalogCache:

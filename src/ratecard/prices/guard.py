@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ratecard.prices.model import ModelPrice, decimal_text, flat_prices
+from ratecard.prices.model import ModelPrice, price_moves
 from ratecard.prices.normalize import EXACT, DroppedField, ParsedFeed
 
 # Statuses whose prices are not numbers one can compare a factor against.
@@ -216,32 +216,3 @@ def suspicious_change(
     if not reasons:
         return None
     return (None if worst is None else worst[1]), "; ".join(reasons)
-
-
-def price_moves(
-    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
-) -> list[dict[str, Any]]:
-    """List every stored price that differs between two snapshots: field, old, new, factor.
-
-    `factor` is new/old (6 significant digits, for reading; decisions use exact products),
-    None when either side is absent or the old price is zero.
-    """
-    before = flat_prices(old or {})
-    after = flat_prices(new or {})
-    moves = []
-    for name in sorted(before.keys() | after.keys()):
-        was, now = before.get(name), after.get(name)
-        if was == now:
-            continue
-        factor = None
-        if was is not None and now is not None and was != 0:
-            factor = f"{_DISPLAY.divide(now, was).normalize():f}"
-        moves.append(
-            {
-                "field": name,
-                "old": None if was is None else decimal_text(was),
-                "new": None if now is None else decimal_text(now),
-                "factor": factor,
-            }
-        )
-    return moves

@@ -7,6 +7,7 @@ store: JSON with every price as a decimal string, so they round-trip exactly.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -113,3 +114,36 @@ def flat_prices(snapshot: Mapping[str, Any]) -> dict[str, Decimal]:
     for unit, value in (snapshot.get("units") or {}).items():
         out[f"units.{unit}"] = Decimal(value)
     return out
+
+
+# For showing a factor only (x42.5); decisions compare exact products, never this.
+_DISPLAY = decimal.Context(prec=6)
+
+
+def price_moves(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """List every stored price that differs between two snapshots: field, old, new, factor.
+
+    `factor` is new/old (6 significant digits, for reading; decisions use exact products),
+    None when either side is absent or the old price is zero.
+    """
+    before = flat_prices(old or {})
+    after = flat_prices(new or {})
+    moves = []
+    for name in sorted(before.keys() | after.keys()):
+        was, now = before.get(name), after.get(name)
+        if was == now:
+            continue
+        factor = None
+        if was is not None and now is not None and was != 0:
+            factor = f"{_DISPLAY.divide(now, was).normalize():f}"
+        moves.append(
+            {
+                "field": name,
+                "old": None if was is None else decimal_text(was),
+                "new": None if now is None else decimal_text(now),
+                "factor": factor,
+            }
+        )
+    return moves

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from ratecard.prices.model import ModelPrice, decimal_text
+from ratecard.prices.model import ModelPrice, decimal_text, price_moves
 from ratecard.prices.store import ROW_COLUMNS, json_value, price_from_snapshot, row_to_price
 from ratecard.schema import held_changes, models, price_history, run_sources, runs, source_state
 
@@ -45,6 +45,8 @@ def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
             "units": json_value(row.units, {}),
             "last_observed_at": iso(observed.get(row.source) or row.last_seen_at),
             "last_changed_at": iso(row.last_changed_at),
+            "rejected_reason": row.rejected_reason,
+            "rejected_since": iso(row.rejected_since),
         }
         items.append(item)
     updated_at = None
@@ -81,6 +83,7 @@ def _last_source_outcomes(
             "removed": r.removed,
             "held": r.held,
             "rejected": r.rejected,
+            "problems": r.problems or [],
             "error": r.error,
             "snapshot_date": snapshot_dates.get(r.source),
         }
@@ -106,6 +109,7 @@ def held_row_data(row: Any) -> dict[str, Any]:
         "factor": row.factor,
         "old": row.old,
         "proposed": row.proposed,
+        "moves": price_moves(row.old, row.proposed) if row.kind == "price" else [],
         "status": row.status,
     }
 
