@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from alembic import command
@@ -42,7 +43,7 @@ def test_upgrade_renames_openrouter_image_unit_only(
         upgrade(url, conn, "head")
 
     with engine.connect() as conn:
-        rows = dict(conn.execute(text("SELECT source, units FROM models")).all())
+        rows: dict[str, Any] = dict(conn.execute(text("SELECT source, units FROM models")).all())
         marks = conn.execute(text("SELECT rejected_reason, rejected_since FROM models")).all()
     engine.dispose()
     stored = {s: u if isinstance(u, dict) else json.loads(u) for s, u in rows.items()}
