@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from ratecard.app import create_app
 from ratecard.extension import get_state
@@ -27,7 +27,7 @@ from ratecard.prices import store
 from ratecard.prices.catalog import COMPONENT_KEY
 from ratecard.prices.model import ModelPrice
 from ratecard.prices.refresh import RefreshReport, refresh_catalog
-from ratecard.schema import held_changes, models, run_sources
+from ratecard.schema import held_changes, models, run_sources, source_state
 from tests.prices.store_helpers import (
     LITELLM_NEW,
     OPENROUTER,
@@ -370,3 +370,40 @@ def test_openrouter_image_price_is_stored_per_token(
     )
     # LiteLLM's per-image price keeps the per-image name: one name, one unit.
     assert served[("litellm", "dall-e-3")].units == {"input_per_image": Decimal("0.04")}
+
+
+def test_the_same_typo_again_writes_nothing_and_keeps_its_since(
+    app: Flask, feed_server: FeedServer, feed_data: Any
+) -> None:
+    engine = get_state(app).engine
+    deps = make_deps(engine, get_state(app).settings)
+    litellm_text = (feed_data / LITELLM_NEW).read_text()
+    feed_server.set_body("/litellm.json", litellm_text.encode())
+    feed_server.set_body("/or.json", (feed_data / OPENROUTER).read_bytes())
+    refresh_catalog(deps)
+    typo = CASES[0].edit(litellm_text).encode()
+    feed_server.set_body("/litellm.json", typo)
+    first = refresh_catalog(deps)
+    with engine.begin() as conn:
+        since = conn.execute(
+            select(models.c.rejected_since).where(models.c.model_id == "gpt-4o")
+        ).scalar_one()
+        # Force a full re-read of the same body (no ETag / identical-body shortcut).
+        conn.execute(update(source_state).values(etag=None, content_sha256=None))
+
+    again = refresh_catalog(deps)
+
+    assert first.sources[0].outcome == "success" and since is not None
+    litellm = next(s for s in again.sources if s.source == "litellm")
+    assert (litellm.outcome, litellm.stale, litellm.rejected) == (
+        "unchanged",
+        1,
+        first.sources[0].rejected,
+    )
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                select(models.c.rejected_since).where(models.c.model_id == "gpt-4o")
+            ).scalar_one()
+            == since
+        )
