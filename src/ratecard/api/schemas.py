@@ -109,6 +109,30 @@ class TierOut(BaseModel):
     prices: dict[str, PricePair]
 
 
+class PriceMoveOut(BaseModel):
+    """One stored price that a held change would move (None: absent on that side)."""
+
+    field: str
+    old: DecimalText | None
+    new: DecimalText | None
+    factor: str | None
+
+
+class StaleOut(BaseModel):
+    """Why a served model's prices are its last good ones: the feed's entry was rejected."""
+
+    reason: str
+    since: str | None
+
+
+class ProblemOut(BaseModel):
+    """One thing a feed got wrong: a rejected entry (field null) or a dropped field."""
+
+    model_id: str
+    field: str | None
+    reason: str
+
+
 class HeldChangeOut(BaseModel):
     id: int
     kind: str
@@ -120,6 +144,7 @@ class HeldChangeOut(BaseModel):
     factor: str | None
     old: dict[str, Any] | None
     proposed: dict[str, Any] | None
+    moves: list[PriceMoveOut]
     status: str
 
 
@@ -136,6 +161,7 @@ class ModelOut(BaseModel):
     units: dict[str, DecimalText]
     last_observed_at: str | None
     last_changed_at: str | None
+    stale: StaleOut | None
 
 
 class ModelDetailOut(ModelOut):
@@ -195,6 +221,7 @@ class SourceOutcomeOut(BaseModel):
     removed: int
     held: int
     rejected: int
+    problems: list[ProblemOut]
     error: str | None
     snapshot_date: str | None
 

@@ -13,5 +13,9 @@ SCRIPT_LOCATION = str(Path(__file__).resolve().parent)
 VERSION_TABLE = "alembic_version"
 
 # Oldest first. Append a revision here whenever one is added under versions/.
-KNOWN_REVISIONS: tuple[str, ...] = ("0001_initial", "0002_job_state_generation")
+KNOWN_REVISIONS: tuple[str, ...] = (
+    "0001_initial",
+    "0002_job_state_generation",
+    "0004_feed_integrity",
+)
 HEAD_REVISION = KNOWN_REVISIONS[-1]
