@@ -114,6 +114,10 @@ models = Table(
     Column("last_changed_at", Timestamp, nullable=False),
     Column("removed_at", Timestamp),
     Column("last_run_id", Integer),
+    # Set while the feed's entry for this model is rejected: the row keeps its last good
+    # prices (served, marked stale) instead of being removed over one bad value.
+    Column("rejected_reason", Text),
+    Column("rejected_since", Timestamp),
     UniqueConstraint("source", "model_id"),
     Index("ix_models_model_id", "model_id"),
     Index("ix_models_provider", "provider"),
@@ -155,6 +159,9 @@ run_sources = Table(
     Column("rejected", Integer, nullable=False, server_default="0"),
     Column("unknown_fields", Integer, nullable=False, server_default="0"),
     Column("error", Text),
+    # What the feed got wrong, per entry: [{"model_id", "field" (null: the whole entry),
+    # "reason"}], the first PROBLEMS_RECORDED of them (run_records).
+    Column("problems", JSON),
     Index("ix_run_sources_run_id", "run_id"),
     Index("ix_run_sources_source_started_at", "source", "started_at"),
 )

@@ -52,8 +52,14 @@ def test_march_to_july_gives_the_real_adds_removes_and_changes(march, july):
     assert decision.removals == sorted(removed)
     assert decision.removed == 8
     assert "luminous-base" in removed and "luminous-supreme-control" in removed
-    assert decision.changed == 130
-    assert decision.held == []
+    # 130 real price changes: 111 applied, and 19 held because a price disappears (the
+    # Claude 4.6 long-context tier, two 1-hour cache-write prices). Real, probably, but a
+    # vanishing price is held until a second fetch confirms it.
+    assert decision.changed == 111
+    assert len(decision.held) == 19
+    assert all("disappeared" in h.reason for h in decision.held)
+    sonnet = next(h for h in decision.held if h.model_id == "claude-sonnet-4-6")
+    assert "tiers[>200000].input_per_token disappeared (was 0.000006)" in sonnet.reason
     # A real cut: Titan embeddings v2 went from 0.0000002 to 0.00000002 (÷10, not held).
     titan = decision.upserts["amazon.titan-embed-text-v2:0"]
     assert titan.input_per_token == Decimal("2E-8")
@@ -147,7 +153,7 @@ OLD = model("m", input_per_token=Decimal("0.000002"), output_per_token=Decimal("
         ({"input_per_token": Decimal("0.0000000200001")}, False, None),  # just under ÷100
         ({"input_per_token": Decimal("0.000004")}, False, None),  # a doubling is a price change
         ({"cache_read_per_token": Decimal("5")}, False, None),  # a new price: no old value
-        ({"input_per_token": None}, False, None),  # a price dropped: no new value
+        ({"input_per_token": None}, True, None),  # a price disappears: held
     ],
 )
 def test_factor_holds(change, held, factor):
@@ -177,10 +183,12 @@ def test_everything_to_zero_is_held_but_zero_to_paid_is_not():
     assert decision.held == [] and decision.upserts == {"m": OLD}
 
 
-@pytest.mark.parametrize("status", ["dynamic", "unpriced"])
-def test_changes_to_and_from_dynamic_or_unpriced_are_not_factor_held(status):
+@pytest.mark.parametrize(("status", "held"), [("dynamic", 0), ("unpriced", 1)])
+def test_changes_from_dynamic_or_unpriced_are_not_held_to_unpriced_is(status, held):
     other = replace(OLD, status=status, input_per_token=None, output_per_token=None)
-    assert guard_feed({"m": OLD}, feed(other), {}).held == []
+    # To dynamic: priced per request now (a router), not a lost price. To unpriced: every
+    # price disappeared, held like any price that disappears.
+    assert len(guard_feed({"m": OLD}, feed(other), {}).held) == held
     assert guard_feed({"m": other}, feed(OLD), {}).held == []
 
 

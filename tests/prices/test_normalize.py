@@ -288,7 +288,11 @@ def test_litellm_garbage_entries_rejected_and_counted():
         b' "not-a-model": 42}'
     )
     parsed = parse_feed(LITELLM, body)
-    assert list(parsed.models) == ["good"]
+    # A bad secondary field (a token limit) drops that field, not the model.
+    assert list(parsed.models) == ["good", "context"]
+    assert parsed.models["context"].context_window is None
+    assert [(d.model_id, d.field) for d in parsed.dropped] == [("context", "context_window")]
+    assert parsed.dropped[0].reason.startswith("max_input_tokens:")
     assert parsed.models["good"].output_per_token == Decimal("0.000002")
     reasons = {r.model_id: r.reason for r in parsed.rejected}
     assert set(reasons) == {
@@ -298,7 +302,6 @@ def test_litellm_garbage_entries_rejected_and_counted():
         "infinite",
         "list",
         "bool",
-        "context",
         "huge",
         "tiny",
     }
@@ -308,7 +311,6 @@ def test_litellm_garbage_entries_rejected_and_counted():
     assert "not a finite number" in reasons["infinite"]
     assert reasons["list"] == "input_cost_per_token: expected a number, got list"
     assert reasons["bool"] == "input_cost_per_token: expected a number, got boolean"
-    assert reasons["context"].startswith("max_input_tokens:")
     assert "implausible" in reasons["huge"] and "implausible" in reasons["tiny"]
     assert parsed.skipped == 1
 
@@ -325,11 +327,13 @@ def test_openrouter_garbage_entries_rejected_never_negative():
             {"pricing": {"prompt": "0"}},
             "just a string",
             {"id": "ok/model", "pricing": {"prompt": "0.9"}},
+            {"id": "ok/other", "pricing": {"prompt": "0.000001", "completion": "0.000002"}},
         ]
     )
     parsed = parse_feed(OPENROUTER, body)
-    assert list(parsed.models) == ["ok/model"]
-    assert parsed.models["ok/model"].input_per_token == Decimal("0.000001")
+    # An id listed twice: neither entry is trusted (the guard keeps its last good prices).
+    assert list(parsed.models) == ["ok/other"]
+    assert parsed.models["ok/other"].input_per_token == Decimal("0.000001")
     reasons = {r.model_id: r.reason for r in parsed.rejected}
     assert reasons["bad/word"] == "pricing.prompt: 'free!' is not a number"
     assert "negative price -0.5" in reasons["bad/negative"]
@@ -338,8 +342,8 @@ def test_openrouter_garbage_entries_rejected_never_negative():
     assert reasons["bad/override"].startswith("pricing.overrides:")
     assert reasons["data[6]"] == "id: expected a non-empty string"
     assert reasons["data[7]"] == "expected an object, got string"
-    assert len(parsed.rejected) == 8  # including the duplicate ok/model
-    assert any("duplicate" in r.reason for r in parsed.rejected)
+    assert len(parsed.rejected) == 8  # the duplicate ok/model once
+    assert reasons["ok/model"] == "id listed more than once in the feed"
 
 
 # -- whole-body failures ---------------------------------------------------------------------
@@ -359,7 +363,7 @@ def test_openrouter_garbage_entries_rejected_never_negative():
         (b'{"a": {"input_cost_per_token": "x"}}', "no usable models (1 rejected, 0 skipped)"),
         (b'{"sample_spec": {}, "last_updated": "2026-01-01"}', "no usable models"),
         (b"{}", "no usable models (0 rejected, 0 skipped)"),
-        (b"1" * 5000, "invalid JSON: a number has too many digits"),
+        (b"1" * 5000, "expected an object of models, got number"),
     ],
 )
 def test_litellm_body_failures(body, reason):

@@ -164,7 +164,13 @@ def _validation_failed(exc: Any) -> RatecardError:
 
 def model_item(served: ServedModel) -> dict[str, Any]:
     """Return one served model as the API shows it."""
-    return codec.to_api(served.price, served.last_observed_at, served.last_changed_at)
+    return codec.to_api(
+        served.price,
+        served.last_observed_at,
+        served.last_changed_at,
+        rejected_reason=served.rejected_reason,
+        rejected_since=served.rejected_since,
+    )
 
 
 def catalog_cache() -> CatalogCache:

@@ -152,6 +152,30 @@ class TierOut(BaseModel):
     prices: dict[str, PricePair]
 
 
+class PriceMoveOut(BaseModel):
+    """One stored price that a held change would move (None: absent on that side)."""
+
+    field: str
+    old: DecimalText | None
+    new: DecimalText | None
+    factor: str | None
+
+
+class StaleOut(BaseModel):
+    """Why a served model's prices are its last good ones: the feed's entry was rejected."""
+
+    reason: str
+    since: str | None
+
+
+class ProblemOut(BaseModel):
+    """One thing a feed got wrong: a rejected entry (field null) or a dropped field."""
+
+    model_id: str
+    field: str | None
+    reason: str
+
+
 class HeldChangeOut(BaseModel):
     id: int
     kind: str
@@ -163,6 +187,7 @@ class HeldChangeOut(BaseModel):
     factor: str | None
     old: dict[str, Any] | None
     proposed: dict[str, Any] | None
+    moves: list[PriceMoveOut]
     status: str
 
 
@@ -179,6 +204,7 @@ class ModelOut(BaseModel):
     units: dict[str, DecimalText]
     last_observed_at: str | None
     last_changed_at: str | None
+    stale: StaleOut | None
 
 
 class ResolvedOut(BaseModel):
@@ -297,6 +323,7 @@ class SourceOutcomeOut(BaseModel):
     removed: int
     held: int
     rejected: int
+    problems: list[ProblemOut]
     error: str | None
     snapshot_date: str | None
 

@@ -161,6 +161,8 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
         price=codec.from_row(row),
         last_observed_at=queries.iso(row.last_seen_at),
         last_changed_at=queries.iso(row.last_changed_at),
+        rejected_reason=row.rejected_reason,
+        rejected_since=queries.iso(row.rejected_since),
     )
     item: dict[str, Any] = model_item(served)
     held = conn.execute(

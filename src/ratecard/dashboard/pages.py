@@ -20,6 +20,7 @@ from ratecard.dashboard.format import PRICE_LABELS, duration_words, iso, per_mil
 from ratecard.dashboard.source_panel import catalog_cache, gatherer
 from ratecard.dashboard.status_page import build_status
 from ratecard.extension import get_state
+from ratecard.prices import codec
 
 bp = Blueprint("dashboard", __name__)
 bp.add_app_template_filter(per_million, "per_million")
@@ -227,6 +228,9 @@ def _section(
         "price": price,
         "prices": prices,
         "last_observed_at": served.last_observed_at if served is not None else None,
+        "stale": None
+        if served is None
+        else codec.stale_to_api(served.rejected_reason, served.rejected_since),
         "held": held,
         "history": entries,
         "points": points,

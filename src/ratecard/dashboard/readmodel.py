@@ -39,6 +39,7 @@ def recent_runs(
                     "removed": s.removed,
                     "held": s.held,
                     "rejected": s.rejected,
+                    "problems": s.problems or [],
                     "error": s.error,
                 }
             )

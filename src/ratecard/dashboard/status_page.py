@@ -24,7 +24,11 @@ from ratecard.dashboard.format import (
     public_text,
     snapshot_per_million,
 )
+from ratecard.prices.codec import price_moves
 from ratecard.vocabulary import PROBLEM_OUTCOMES, JobName
+
+# Per source and run, the first few things the feed got wrong (the run record keeps more).
+PROBLEMS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,10 @@ def _source(entry: Mapping[str, Any], text: Any) -> dict[str, Any]:
     out.update({k: entry.get(k) for k in ("removed", "held", "rejected", "duration")})
     out["duration_words"] = duration_words(entry.get("duration"))
     out["error"] = text(entry.get("error"))
+    out["problems"] = [
+        {"model_id": text(p.get("model_id")), "field": p.get("field"), "reason": text(p["reason"])}
+        for p in (entry.get("problems") or ())[:PROBLEMS_SHOWN]
+    ]
     return out
 
 
@@ -190,11 +198,16 @@ def _last_error(runs: Iterable[Mapping[str, Any]], text: Any) -> dict[str, Any] 
 def _held(row: Any, text: Any) -> dict[str, Any]:
     old, proposed = row.old or {}, row.proposed or {}
     changes = []
-    for name, label in PRICE_LABELS.items():
-        before = snapshot_per_million(old, name)
-        after = snapshot_per_million(proposed, name)
-        if before != after:  # the prices the change leaves alone are noise here
-            changes.append({"price": label, "old": before, "new": after})
+    # Every stored price that moves (tiers and units too); the prices the change leaves
+    # alone are noise here. Base token prices read per million, the others per unit.
+    for move in price_moves(old, proposed):
+        name = move["field"]
+        if name in PRICE_LABELS:
+            before = snapshot_per_million(old, name)
+            after = snapshot_per_million(proposed, name)
+            changes.append({"price": PRICE_LABELS[name], "old": before, "new": after})
+        else:
+            changes.append({"price": name, "old": move["old"], "new": move["new"]})
     return {
         "id": row.id,
         "kind": row.kind,

@@ -18,5 +18,6 @@ KNOWN_REVISIONS: tuple[str, ...] = (
     "0002_job_state_generation",
     "0003_model_alias_target",
     "0004_changes_outbox",  # issue 14: change log + webhook outbox
+    "0005_feed_integrity",  # issue 11: stale marks, run problems, per-token image price
 )
 HEAD_REVISION = KNOWN_REVISIONS[-1]

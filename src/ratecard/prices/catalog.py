@@ -45,6 +45,9 @@ class ServedModel:
     price: ModelPrice
     last_observed_at: str | None
     last_changed_at: str | None
+    # Set while the feed's entry is rejected: these are the last good prices.
+    rejected_reason: str | None = None
+    rejected_since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,11 @@ class CatalogSnapshot:
 
 def _served_from_item(item: Mapping[str, Any]) -> ServedModel:
     return ServedModel(
-        codec.from_item(item), item.get("last_observed_at"), item.get("last_changed_at")
+        codec.from_item(item),
+        item.get("last_observed_at"),
+        item.get("last_changed_at"),
+        item.get("rejected_reason"),
+        item.get("rejected_since"),
     )
 
 

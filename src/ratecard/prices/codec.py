@@ -7,12 +7,14 @@ every form below carries it. The forms, and the exact shapes they must keep:
   round-trips exactly;
 - item: one model of the catalog data the cache holds and Redis publishes (a snapshot's
   prices plus the descriptive fields and two times);
-- API: what GET /api/models shows (prices per token and per million).
+- API: what GET /api/models shows (prices per token and per million);
+- flat prices: every price of a snapshot under one flat name, for the moves held changes list.
 Imports stay light (no SQLAlchemy, no pydantic): the catalog cache is on create_app's path.
 """
 
 from __future__ import annotations
 
+import decimal
 import json
 from collections.abc import Mapping
 from decimal import Decimal
@@ -148,13 +150,26 @@ def _descriptive(price: Any) -> dict[str, Any]:
 # --- catalog items (the cache's data and the Redis blob) -------------------------------------
 
 
-def row_to_item(row: Any, last_observed_at: str | None, last_changed_at: str | None) -> dict:
-    """One catalog item straight from a `models` row (tiers and units are stored as JSON)."""
+def row_to_item(
+    row: Any,
+    last_observed_at: str | None,
+    last_changed_at: str | None,
+    *,
+    rejected_reason: str | None = None,
+    rejected_since: str | None = None,
+) -> dict:
+    """One catalog item straight from a `models` row (tiers and units are stored as JSON).
+
+    `rejected_reason`/`rejected_since` (ISO) are set while the feed's entry is rejected and
+    the row's prices are its last good ones (see `stale_to_api`).
+    """
     item: dict[str, Any] = {"source": row.source, "model_id": row.model_id}
     item.update(_descriptive(row))
     item.update({f.name: _text(getattr(row, f.name)) for f in PRICE_FIELDS})
     item["tiers"] = json_value(row.tiers, [])
     item["units"] = json_value(row.units, {})
+    item["rejected_reason"] = rejected_reason
+    item["rejected_since"] = rejected_since
     item["last_observed_at"] = last_observed_at
     item["last_changed_at"] = last_changed_at
     return item
@@ -189,10 +204,24 @@ def api_prices(holder: ModelPrice | Tier) -> dict[str, dict[str, str]]:
     return pairs
 
 
+def stale_to_api(
+    rejected_reason: str | None, rejected_since: str | None
+) -> dict[str, str | None] | None:
+    """The API's `stale` mark: why the served prices are the last good ones, and since when."""
+    if rejected_reason is None:
+        return None
+    return {"reason": rejected_reason, "since": rejected_since}
+
+
 def to_api(
-    price: ModelPrice, last_observed_at: str | None, last_changed_at: str | None
+    price: ModelPrice,
+    last_observed_at: str | None,
+    last_changed_at: str | None,
+    *,
+    rejected_reason: str | None = None,
+    rejected_since: str | None = None,
 ) -> dict[str, Any]:
-    """Return one served model as the API shows it."""
+    """Return one served model as the API shows it (`stale` set while its entry is rejected)."""
     return {
         "id": price.model_id,
         "source": price.source,
@@ -206,4 +235,62 @@ def to_api(
         "units": units_to_json(price.units),
         "last_observed_at": last_observed_at,
         "last_changed_at": last_changed_at,
+        "stale": stale_to_api(rejected_reason, rejected_since),
     }
+
+
+# --- flat prices and moves (held changes) ----------------------------------------------------
+
+
+def flat_prices(snapshot: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Return every price of a snapshot under one flat name each.
+
+    `input_per_token`, `tiers[>200000].output_per_token`, `units.input_per_image`: the names
+    held changes use to say which price moved.
+    """
+    out: dict[str, Decimal] = {}
+    for f in PRICE_FIELDS:
+        value = snapshot.get(f.name)
+        if value is not None:
+            out[f.name] = Decimal(value)
+    for tier in snapshot.get("tiers") or ():
+        for f in TIERED_FIELDS:
+            value = tier.get(f.name)
+            if value is not None:
+                out[f"tiers[>{tier['above_tokens']}].{f.name}"] = Decimal(value)
+    for unit, value in (snapshot.get("units") or {}).items():
+        out[f"units.{unit}"] = Decimal(value)
+    return out
+
+
+# For showing a factor only (x42.5); decisions compare exact products, never this.
+_DISPLAY = decimal.Context(prec=6)
+
+
+def price_moves(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """List every stored price that differs between two snapshots: field, old, new, factor.
+
+    `factor` is new/old (6 significant digits, for reading; decisions use exact products),
+    None when either side is absent or the old price is zero.
+    """
+    before = flat_prices(old or {})
+    after = flat_prices(new or {})
+    moves = []
+    for name in sorted(before.keys() | after.keys()):
+        was, now = before.get(name), after.get(name)
+        if was == now:
+            continue
+        factor = None
+        if was is not None and now is not None and was != 0:
+            factor = f"{_DISPLAY.divide(now, was).normalize():f}"
+        moves.append(
+            {
+                "field": name,
+                "old": _text(was),
+                "new": _text(now),
+                "factor": factor,
+            }
+        )
+    return moves

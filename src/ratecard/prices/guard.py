@@ -6,23 +6,32 @@ store applies it. Two failure modes of real feeds drive it:
 - A feed that suddenly lists far fewer models is almost always broken (a partial export, an
   error page that happens to be JSON), not a mass retirement: past `max_removed_fraction`
   of the source's current models, the whole feed is quarantined and nothing is applied.
-- A single price that moves by `hold_factor` (100x) or more, up or down, or from paid to
-  zero, is far more often a unit error (per 1K vs per token) than a real change: the old
-  price stays served and the change is held until the next fetch proposes the very same
-  prices again (confirmation) or an admin accepts it.
+- A single price that moves by `hold_factor` (100x) or more, up or down, from paid to
+  zero, or disappears, is far more often a unit error (per 1K vs per token) or a broken
+  export than a real change: the old price stays served and the change is held until the
+  next fetch proposes the very same prices again (confirmation) or an admin accepts it.
+  Every stored price counts: base, tiers, cache variants and per-unit prices.
+
+And one rule keeps a single bad value from removing anything: an entry the parser rejected
+is not a removal. The model keeps its last good prices, marked stale with the reason
+(`GuardDecision.stale`); a model is removed only when a feed accepted as a whole no longer
+lists it. Likewise a dropped secondary field keeps its last good value.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from ratecard.prices.feeds.parsing import ParsedFeed
-from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice
-from ratecard.prices.money import EXACT, decimal_text
-from ratecard.vocabulary import UNCHARGEABLE_STATUSES
+from ratecard.prices.codec import price_moves, to_snapshot
+from ratecard.prices.feeds.parsing import DroppedField, ParsedFeed
+from ratecard.prices.model import DESCRIPTIVE_FIELDS, ModelPrice
+from ratecard.prices.money import EXACT
+from ratecard.vocabulary import UNCHARGEABLE_STATUSES, PriceStatus
 
 # Statuses whose prices are not numbers one can compare a factor against.
 _NOT_COMPARABLE = UNCHARGEABLE_STATUSES
@@ -49,6 +58,10 @@ class GuardDecision:
     quarantine_reason: str | None
     upserts: dict[str, ModelPrice] = field(default_factory=dict)
     removals: list[str] = field(default_factory=list)
+    # Served models whose entry the feed got wrong this time: kept as they are, with why.
+    stale: dict[str, str] = field(default_factory=dict)
+    # Models the feed read cleanly (a stale mark on them is lifted).
+    listed: frozenset[str] = frozenset()
     held: list[HeldChange] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
     added: int = 0
@@ -73,13 +86,26 @@ def guard_feed(
     factor = Decimal(str(hold_factor))
     if factor <= 1:
         raise ValueError("hold_factor must be greater than 1")
-    removals = sorted(model_id for model_id in current if model_id not in incoming.models)
-    if current and len(removals) > max_removed_fraction * len(current):
+    # A rejected entry is a bad value, not a retirement. Timeline it prevents: a feed ships
+    # `"input_cost_per_token": "abc"` for gpt-4o; the parser rejects the entry; without this,
+    # gpt-4o is "no longer listed", gets removed, and every cost request for it fails until
+    # upstream fixes the typo. With it, gpt-4o stays served at its last good prices, marked.
+    rejected = {r.model_id: r.reason for r in incoming.rejected}
+    stale = {model_id: rejected[model_id] for model_id in current if model_id in rejected}
+    removals = sorted(
+        model_id
+        for model_id in current
+        if model_id not in incoming.models and model_id not in rejected
+    )
+    # Garbage in many entries is a broken feed as surely as a short one: both count.
+    lost = len(removals) + len(stale)
+    if current and lost > max_removed_fraction * len(current):
         return GuardDecision(
             quarantined=True,
             quarantine_reason=(
-                f"feed would remove {len(removals)} of {len(current)} models "
-                f"({len(removals) / len(current):.0%}), more than the "
+                f"feed would remove {len(removals)}"
+                + (f" and reject {len(stale)}" if stale else "")
+                + f" of {len(current)} models ({lost / len(current):.0%}), more than the "
                 f"{max_removed_fraction:.0%} allowed"
             ),
         )
@@ -88,9 +114,14 @@ def guard_feed(
         quarantine_reason=None,
         removals=removals,
         removed=len(removals),
+        stale=stale,
+        listed=frozenset(incoming.models),
     )
+    dropped = _dropped_by_model(incoming.dropped)
     for model_id, proposed in incoming.models.items():
         old = current.get(model_id)
+        if old is not None and model_id in dropped:
+            proposed = keep_last_good(old, proposed, dropped[model_id])
         if old is None:
             decision.upserts[model_id] = proposed
             decision.added += 1
@@ -119,23 +150,59 @@ def guard_feed(
     return decision
 
 
+def _dropped_by_model(dropped: Iterable[DroppedField]) -> dict[str, set[str]]:
+    by_model: dict[str, set[str]] = {}
+    for drop in dropped:
+        by_model.setdefault(drop.model_id, set()).add(drop.field)
+    return by_model
+
+
+def keep_last_good(old: ModelPrice, proposed: ModelPrice, fields: Iterable[str]) -> ModelPrice:
+    """Return `proposed` with the dropped `fields` (units or descriptive) at their old values.
+
+    A field the feed got wrong this time (`max_tokens: "128k"`) is not a field that went
+    away: serving the old value keeps one bad value from changing what is served.
+    """
+    units = dict(proposed.units)
+    descriptive: dict[str, Any] = {}
+    for name in fields:
+        if name in DESCRIPTIVE_FIELDS:
+            descriptive[name] = getattr(old, name)
+        elif name in old.units:
+            units[name] = old.units[name]
+    kept = dataclasses.replace(proposed, units=units, **descriptive)
+    if kept.status in (PriceStatus.FREE, PriceStatus.UNPRICED) and any(
+        v != 0 for v in units.values()
+    ):
+        kept = dataclasses.replace(kept, status=PriceStatus.PRICED)
+    return kept
+
+
 def suspicious_change(
     old: ModelPrice, new: ModelPrice, hold_factor: Decimal
 ) -> tuple[Decimal | None, str] | None:
-    """Return (factor, reason) if a per-token price moved by >= hold_factor or paid -> 0.
+    """Return (factor, reason) if any stored price moved by >= hold_factor, to 0, or away.
 
-    Changes to or from dynamic/unpriced, and prices that appear or disappear, are not
-    factor changes (there is no number on one side) and are never held.
+    Every price counts (base, tiers, cache variants, units). A change from dynamic/unpriced
+    or to dynamic has no number on one side and is never held; prices that appear are new
+    prices, not unit errors. `factor` is proposed/old for the price that moved most, None
+    when the only suspicious moves are to zero or away.
     """
-    if old.status in _NOT_COMPARABLE or new.status in _NOT_COMPARABLE:
+    if old.status in _NOT_COMPARABLE or new.status == PriceStatus.DYNAMIC:
         return None
-    worst: tuple[Decimal, Decimal, str] | None = None  # (spread, ratio, reason)
-    for name in TOKEN_PRICE_FIELDS:
-        before, after = getattr(old, name), getattr(new, name)
-        if before is None or after is None or before == after:
+    moves = [m for m in price_moves(to_snapshot(old), to_snapshot(new)) if m["old"] is not None]
+    worst: tuple[Decimal, Decimal] | None = None  # (spread, ratio)
+    reasons: list[str] = []
+    for move in moves:
+        name = move["field"]
+        before = Decimal(move["old"])
+        if move["new"] is None:
+            reasons.append(f"{name} disappeared (was {move['old']})")
             continue
+        after = Decimal(move["new"])
         if before > 0 and after == 0:
-            return None, f"{name} went from {decimal_text(before)} to 0 (paid to free)"
+            reasons.append(f"{name} went from {move['old']} to 0 (paid to free)")
+            continue
         if before == 0:
             continue  # free -> paid has no factor; a new price, not a unit error
         # Exact products, no division: moved up by >= f  <=>  after >= before * f.
@@ -145,10 +212,9 @@ def suspicious_change(
             continue
         ratio = _DISPLAY.divide(after, before)
         spread = ratio if up else _DISPLAY.divide(before, after)
+        reasons.append(f"{name} moved x{ratio.normalize():f} ({move['old']} -> {move['new']})")
         if worst is None or spread > worst[0]:
-            shown = f"{ratio.normalize():f}"
-            reason = f"{name} moved x{shown} ({decimal_text(before)} -> {decimal_text(after)})"
-            worst = (spread, ratio, reason)
-    if worst is None:
+            worst = (spread, ratio)
+    if not reasons:
         return None
-    return worst[1], worst[2]
+    return (None if worst is None else worst[1]), "; ".join(reasons)

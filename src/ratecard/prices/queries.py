@@ -13,7 +13,7 @@ from ratecard.prices import codec
 from ratecard.prices.model import ModelPrice
 from ratecard.prices.store import ROW_COLUMNS
 from ratecard.schema import held_changes, models, price_history, run_sources, runs, source_state
-from ratecard.vocabulary import HeldStatus
+from ratecard.vocabulary import HeldKind, HeldStatus
 
 
 def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
@@ -31,7 +31,11 @@ def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
     for row in conn.execute(query):
         # Straight from the row: tiers and units are stored in their snapshot (JSON) form.
         item = codec.row_to_item(
-            row, iso(observed.get(row.source) or row.last_seen_at), iso(row.last_changed_at)
+            row,
+            iso(observed.get(row.source) or row.last_seen_at),
+            iso(row.last_changed_at),
+            rejected_reason=row.rejected_reason,
+            rejected_since=iso(row.rejected_since),
         )
         items.append(item)
     updated_at = None
@@ -68,6 +72,7 @@ def _last_source_outcomes(
             "removed": r.removed,
             "held": r.held,
             "rejected": r.rejected,
+            "problems": r.problems or [],
             "error": r.error,
             "snapshot_date": snapshot_dates.get(r.source),
         }
@@ -93,6 +98,7 @@ def held_row_data(row: Any) -> dict[str, Any]:
         "factor": row.factor,
         "old": row.old,
         "proposed": row.proposed,
+        "moves": codec.price_moves(row.old, row.proposed) if row.kind == HeldKind.PRICE else [],
         "status": row.status,
     }
 

@@ -91,6 +91,8 @@ class SourceReport:
     removed: int = 0
     held: int = 0
     rejected: int = 0
+    stale: int = 0  # served models kept at their last good prices (their entry was rejected)
+    dropped: int = 0  # bad secondary fields left out (their last good value kept)
     error: str | None = None
 
 
@@ -321,6 +323,9 @@ def _store_source(
     record.fetched = len(parsed.models)
     record.rejected = len(parsed.rejected)
     record.unknown_fields = parsed.unknown_fields
+    record.problems = [
+        {"model_id": r.model_id, "field": None, "reason": r.reason} for r in parsed.rejected
+    ] + [{"model_id": d.model_id, "field": d.field, "reason": d.reason} for d in parsed.dropped]
     if decision.quarantined:
         record.outcome = SourceOutcome.QUARANTINED
         record.error = decision.quarantine_reason
@@ -384,6 +389,8 @@ def _source_report(record: SourceRecord) -> SourceReport:
         removed=record.counts.removed,
         held=record.counts.held,
         rejected=record.rejected,
+        stale=record.counts.stale,
+        dropped=sum(1 for p in record.problems if p["field"] is not None),
         error=record.error,
     )
 

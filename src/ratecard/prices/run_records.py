@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
@@ -56,6 +57,13 @@ class SourceRecord:
     unknown_fields: int = 0
     error: str | None = None
     counts: SourceCounts = field(default_factory=SourceCounts)
+    # What the feed got wrong: [{"model_id", "field" (None: whole entry), "reason"}].
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+
+# A feed broken in every entry would otherwise write thousands of reasons into one run row;
+# the count (`rejected`) stays exact, the list keeps the first ones.
+PROBLEMS_RECORDED = 200
 
 
 def record_sources(conn: Connection, run_id: int, records: Iterable[SourceRecord]) -> None:
@@ -75,6 +83,7 @@ def record_sources(conn: Connection, run_id: int, records: Iterable[SourceRecord
             "rejected": r.rejected,
             "unknown_fields": r.unknown_fields,
             "error": r.error,
+            "problems": r.problems[:PROBLEMS_RECORDED] or None,
         }
         for r in records
     ]

@@ -62,18 +62,20 @@ ROW_COLUMNS = [
 
 @dataclass(frozen=True)
 class StoredModel:
-    """A `models` row: its primary key, its prices, and whether it is currently removed."""
+    """A `models` row: its primary key, its prices, whether it is removed, why it is stale."""
 
     pk: int
     price: ModelPrice
     removed_at: datetime | None
+    rejected_reason: str | None = None
 
 
 def load_source_rows(conn: Connection, source: str) -> dict[str, StoredModel]:
     """Return every row of `source` (served and removed) by model id."""
     result = conn.execute(select(*ROW_COLUMNS).where(models.c.source == source))
     return {
-        row.model_id: StoredModel(row.id, codec.from_row(row), row.removed_at) for row in result
+        row.model_id: StoredModel(row.id, codec.from_row(row), row.removed_at, row.rejected_reason)
+        for row in result
     }
 
 
@@ -137,10 +139,14 @@ class SourceCounts:
     held: int = 0
     confirmed: int = 0
     touched: int = 0  # rows written for descriptive changes only (no price history)
+    stale: int = 0  # served models kept at their last good prices (entry rejected)
+    marked: int = 0  # rows whose stale mark was set, changed or lifted
 
     @property
     def any_change(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.held or self.touched)
+        return bool(
+            self.added or self.changed or self.removed or self.held or self.touched or self.marked
+        )
 
 
 @dataclass(frozen=True)
@@ -213,9 +219,44 @@ def apply_decision(
     if removals:
         conn.execute(_UPDATE_BY_PK, removals)
     bulk_insert(conn, price_history, history)
+    counts.stale = len(decision.stale)
+    counts.marked = _mark_stale(conn, decision, rows, now)
 
     counts.held, counts.confirmed = _resolve_and_hold(conn, source, decision, run_id, now)
     return counts
+
+
+def _mark_stale(
+    conn: Connection, decision: GuardDecision, rows: Mapping[str, StoredModel], now: datetime
+) -> int:
+    """Mark models whose entry was rejected; lift the mark from those read cleanly again.
+
+    Only rows whose mark changes are written, so a feed with the same typo every hour writes
+    nothing after the first time, and `rejected_since` keeps the time the typo appeared.
+    """
+    marks = []
+    for model_id, reason in decision.stale.items():
+        stored = rows.get(model_id)
+        if stored is None or stored.removed_at is not None or stored.rejected_reason == reason:
+            continue
+        values: dict[str, Any] = {"b_pk": stored.pk, "rejected_reason": reason}
+        if stored.rejected_reason is None:
+            values["rejected_since"] = now
+        marks.append(values)
+    lifts = [
+        {"b_pk": stored.pk, "rejected_reason": None, "rejected_since": None}
+        for model_id in decision.listed
+        if (stored := rows.get(model_id)) is not None and stored.rejected_reason is not None
+    ]
+    # One executemany per shape: a changed reason keeps its original rejected_since.
+    for batch in (
+        [m for m in marks if "rejected_since" in m],
+        [m for m in marks if "rejected_since" not in m],
+        lifts,
+    ):
+        if batch:
+            conn.execute(_UPDATE_BY_PK, batch)
+    return len(marks) + len(lifts)
 
 
 def history_row(

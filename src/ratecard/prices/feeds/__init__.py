@@ -13,11 +13,11 @@ from typing import Any
 
 from ratecard.prices.feed_errors import FeedError
 from ratecard.prices.feeds import litellm, openrouter
-from ratecard.prices.feeds.parsing import ParsedFeed, Rejection, load_json
+from ratecard.prices.feeds.parsing import DroppedField, ParsedFeed, Rejection, load_json
 from ratecard.settings import Source
 from ratecard.vocabulary import FeedKind
 
-__all__ = ["PARSERS", "FeedParser", "ParsedFeed", "Rejection", "parse_feed"]
+__all__ = ["PARSERS", "DroppedField", "FeedParser", "ParsedFeed", "Rejection", "parse_feed"]
 
 FeedParser = Callable[[str, Any], ParsedFeed]
 

@@ -10,14 +10,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from ratecard.prices.feed_errors import FeedError
 from ratecard.prices.feeds.parsing import (
+    DroppedField,
     EntryRejected,
     ParsedFeed,
     Rejection,
+    SecondaryFields,
     all_prices,
+    duplicate_keys,
+    entry_problem,
+    fail,
     json_type,
     read_price,
     read_text,
@@ -100,14 +106,22 @@ def parse(source: str, document: Any) -> ParsedFeed:
         raise FeedError(source, f"expected an object of models, got {json_type(document)}")
     parsed = ParsedFeed(source=source, models={})
     last_updated = document.get("last_updated")
-    if isinstance(last_updated, str) and re.match(r"\d{4}-\d{2}-\d{2}", last_updated):
+    if isinstance(last_updated, str) and re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", last_updated):
         parsed.snapshot_date = last_updated[:10]
+    # A model key listed twice: json keeps the last entry, which may be the wrong one. Neither
+    # is trusted; the model keeps its last good prices until the feed says it once.
+    twice = frozenset(duplicate_keys(document))
     for model_id, entry in document.items():
         if model_id in LITELLM_SKIPPED_KEYS or not isinstance(entry, dict):
             parsed.skipped += 1
             continue
         try:
-            parsed.models[model_id] = _litellm_model(source, model_id, entry)
+            if model_id in twice:
+                raise EntryRejected("model key listed more than once in the feed")
+            problem = entry_problem(entry)
+            if problem is not None:
+                raise EntryRejected(problem)
+            parsed.models[model_id] = _litellm_model(source, model_id, entry, parsed.dropped)
         except EntryRejected as exc:
             parsed.rejected.append(Rejection(model_id, str(exc)))
             continue
@@ -124,31 +138,43 @@ def _litellm_known(key: str) -> bool:
     )
 
 
-def _litellm_model(source: str, model_id: str, entry: Mapping[str, Any]) -> ModelPrice:
+def _litellm_model(
+    source: str, model_id: str, entry: Mapping[str, Any], dropped: list[DroppedField]
+) -> ModelPrice:
     if not model_id.strip():
         raise EntryRejected("empty model id")
+    secondary = SecondaryFields(model_id, dropped)
     token = {
         attr: read_price(key, entry[key])
         for key, attr in LITELLM_TOKEN_FIELDS.items()
         if entry.get(key) is not None
     }
-    units = {
-        name: read_price(key, entry[key])
-        for key, name in LITELLM_UNIT_FIELDS.items()
-        if entry.get(key) is not None
-    }
+    units: dict[str, Decimal] = {}
+    for key, name in LITELLM_UNIT_FIELDS.items():
+        if entry.get(key) is not None:
+            value = secondary.read(name, partial(read_price, key, entry[key]))
+            if value is not None:
+                units[name] = value
     search = entry.get("search_context_cost_per_query")
-    if search is not None:
-        if not isinstance(search, dict):
-            raise EntryRejected(
-                f"search_context_cost_per_query: expected an object, got {json_type(search)}"
+    if search is not None and not isinstance(search, dict):
+        for size in LITELLM_SEARCH_SIZES:
+            secondary.read(
+                f"web_search_{size}",
+                partial(
+                    fail,
+                    f"search_context_cost_per_query: expected an object, got {json_type(search)}",
+                ),
             )
+    elif search is not None:
         for size in LITELLM_SEARCH_SIZES:
             key = f"search_context_size_{size}"
             if search.get(key) is not None:
-                units[f"web_search_{size}"] = read_price(
-                    f"search_context_cost_per_query.{key}", search[key]
+                value = secondary.read(
+                    f"web_search_{size}",
+                    partial(read_price, f"search_context_cost_per_query.{key}", search[key]),
                 )
+                if value is not None:
+                    units[f"web_search_{size}"] = value
     by_threshold: dict[int, dict[str, Decimal]] = {}
     for key, value in entry.items():
         match = LITELLM_TIER_KEY.fullmatch(key)
@@ -159,17 +185,27 @@ def _litellm_model(source: str, model_id: str, entry: Mapping[str, Any]) -> Mode
             )
     _litellm_tiered_pricing(entry.get("tiered_pricing"), token, by_threshold)
     tiers = tiers_from(by_threshold)
-    context_window = read_whole_number("max_input_tokens", entry.get("max_input_tokens"))
-    if context_window is None:
-        context_window = read_whole_number("max_tokens", entry.get("max_tokens"))
+    # Both limits are read (and a bad one reported) even when max_input_tokens wins.
+    max_input = secondary.read(
+        "context_window",
+        partial(read_whole_number, "max_input_tokens", entry.get("max_input_tokens")),
+    )
+    max_tokens = secondary.read(
+        "context_window", partial(read_whole_number, "max_tokens", entry.get("max_tokens"))
+    )
     return ModelPrice(
         source=source,
         model_id=model_id,
         status=status_of(all_prices(token, tiers, units)),
-        provider=read_text("litellm_provider", entry.get("litellm_provider")),
-        mode=read_text("mode", entry.get("mode")),
-        context_window=context_window,
-        max_output_tokens=read_whole_number("max_output_tokens", entry.get("max_output_tokens")),
+        provider=secondary.read(
+            "provider", partial(read_text, "litellm_provider", entry.get("litellm_provider"))
+        ),
+        mode=secondary.read("mode", partial(read_text, "mode", entry.get("mode"))),
+        context_window=max_input if max_input is not None else max_tokens,
+        max_output_tokens=secondary.read(
+            "max_output_tokens",
+            partial(read_whole_number, "max_output_tokens", entry.get("max_output_tokens")),
+        ),
         tiers=tiers,
         units=units,
         alias_target=None,  # named, so that **token cannot be taken to fill it

@@ -1,22 +1,32 @@
 """The OpenRouter feed: a `GET /api/v1/models` response, `{"data": [model, ...]}`.
 
-Prices are decimal strings per token (read verbatim); `"-1"` means the price is dynamic;
+Prices are decimal strings per token (read verbatim); -1 in any spelling means the price is
+dynamic;
 `pricing.overrides` gives prompt-size tiers; other units (per request, image, web search)
 go to `units`.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from ratecard.prices.feed_errors import FeedError
 from ratecard.prices.feeds.parsing import (
+    DECIMAL_TEXT,
+    MAX_NUMBER_CHARS,
+    DroppedField,
     EntryRejected,
     ParsedFeed,
     Rejection,
+    SecondaryFields,
     all_prices,
+    duplicate_keys,
+    entry_problem,
+    fail,
     json_type,
     read_price,
     read_whole_number,
@@ -35,7 +45,9 @@ OPENROUTER_TOKEN_FIELDS = {
 }
 OPENROUTER_UNIT_FIELDS = {
     "request": "per_request",
-    "image": "input_per_image",
+    # OpenRouter's `image` is per input image *token* (its values equal the prompt price);
+    # LiteLLM's input_cost_per_image is per image. One stored name per unit.
+    "image": "input_image_per_token",
     "image_output": "output_image_per_token",
     "audio": "input_audio_per_token",
     "audio_output": "output_audio_per_token",
@@ -64,7 +76,17 @@ def parse(source: str, document: Any) -> ParsedFeed:
     if not isinstance(data, list):
         got = json_type(document) if not isinstance(document, dict) else "no data list"
         raise FeedError(source, f"expected an object with a data list, got {got}")
+    if duplicate_keys(document):
+        raise FeedError(source, f"duplicate top-level key {duplicate_keys(document)[0]!r}")
     parsed = ParsedFeed(source=source, models={})
+    ids = [
+        entry["id"]
+        for entry in data
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    ]
+    # An id listed twice: which entry is right is unknowable, so neither is applied and the
+    # model keeps its last good prices (as for a duplicate LiteLLM model key).
+    twice = {model_id for model_id, count in Counter(ids).items() if count > 1}
     for index, entry in enumerate(data):
         label = f"data[{index}]"
         if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"].strip():
@@ -74,11 +96,15 @@ def parse(source: str, document: Any) -> ParsedFeed:
                 raise EntryRejected(f"expected an object, got {json_type(entry)}")
             if label.startswith("data["):
                 raise EntryRejected("id: expected a non-empty string")
-            if label in parsed.models:
-                raise EntryRejected("duplicate id (the first entry is kept)")
-            model, unknown = _openrouter_model(source, label, entry)
+            if label in twice:
+                raise EntryRejected("id listed more than once in the feed")
+            problem = entry_problem(entry)
+            if problem is not None:
+                raise EntryRejected(problem)
+            model, unknown = _openrouter_model(source, label, entry, parsed.dropped)
         except EntryRejected as exc:
-            parsed.rejected.append(Rejection(label, str(exc)))
+            if not any(r.model_id == label for r in parsed.rejected):
+                parsed.rejected.append(Rejection(label, str(exc)))
             continue
         parsed.models[label] = model
         parsed.unknown_fields += unknown
@@ -86,15 +112,19 @@ def parse(source: str, document: Any) -> ParsedFeed:
 
 
 def _is_dynamic(value: Any) -> bool:
-    """OpenRouter's "-1": the price is decided per request (routers), not a negative price."""
+    """OpenRouter's -1 ("-1", "-1.0", -1, -1.00): decided per request, not a negative price."""
     if isinstance(value, str):
-        return value.strip() == "-1"
+        text = value.strip()
+        if len(text) > MAX_NUMBER_CHARS or not DECIMAL_TEXT.fullmatch(text):
+            return False
+        return Decimal(text) == -1
     return isinstance(value, int | Decimal) and not isinstance(value, bool) and value == -1
 
 
 def _openrouter_model(
-    source: str, model_id: str, entry: Mapping[str, Any]
+    source: str, model_id: str, entry: Mapping[str, Any], dropped: list[DroppedField]
 ) -> tuple[ModelPrice, int]:
+    secondary = SecondaryFields(model_id, dropped)
     unknown = sum(1 for key in entry if key not in OPENROUTER_KNOWN_MODEL_KEYS)
     pricing = entry.get("pricing")
     if pricing is None:
@@ -107,8 +137,8 @@ def _openrouter_model(
     for key, value in pricing.items():
         if key in OPENROUTER_KNOWN_PRICING_OTHER:
             continue
-        target = token if key in OPENROUTER_TOKEN_FIELDS else units
         name = OPENROUTER_TOKEN_FIELDS.get(key) or OPENROUTER_UNIT_FIELDS.get(key)
+        is_token = key in OPENROUTER_TOKEN_FIELDS
         if name is None:
             unknown += 1
         elif value is None:
@@ -116,15 +146,23 @@ def _openrouter_model(
         elif _is_dynamic(value):
             # A per-token price decided per request makes the model dynamic; an extra unit
             # (web search, images) decided per request is simply not a price we can serve.
-            dynamic = dynamic or target is token
+            dynamic = dynamic or is_token
+        elif is_token:
+            token[name] = read_price(f"pricing.{key}", value)
         else:
-            target[name] = read_price(f"pricing.{key}", value)
+            price = secondary.read(name, partial(read_price, f"pricing.{key}", value))
+            if price is not None:
+                units[name] = price
     by_threshold, unknown_in_overrides = _openrouter_overrides(pricing.get("overrides"))
     unknown += unknown_in_overrides
     tiers = tiers_from(by_threshold)
     top_provider = entry.get("top_provider")
     if top_provider is not None and not isinstance(top_provider, dict):
-        raise EntryRejected(f"top_provider: expected an object, got {json_type(top_provider)}")
+        secondary.read(
+            "max_output_tokens",
+            partial(fail, f"top_provider: expected an object, got {json_type(top_provider)}"),
+        )
+        top_provider = None
     max_output = (top_provider or {}).get("max_completion_tokens")
     provider = model_id.lstrip("~").split("/", 1)[0] if "/" in model_id else None
     status: str = PriceStatus.DYNAMIC if dynamic else status_of(all_prices(token, tiers, units))
@@ -134,8 +172,14 @@ def _openrouter_model(
         status=status,
         provider=provider or None,
         mode=_openrouter_mode(entry.get("architecture")),
-        context_window=read_whole_number("context_length", entry.get("context_length")),
-        max_output_tokens=read_whole_number("top_provider.max_completion_tokens", max_output),
+        context_window=secondary.read(
+            "context_window",
+            partial(read_whole_number, "context_length", entry.get("context_length")),
+        ),
+        max_output_tokens=secondary.read(
+            "max_output_tokens",
+            partial(read_whole_number, "top_provider.max_completion_tokens", max_output),
+        ),
         tiers=tiers,
         units=units,
         alias_target=_alias_target(entry.get("alias_target")),
