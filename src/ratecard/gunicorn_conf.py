@@ -65,6 +65,7 @@ PRELOADED_MODULES = (
     "ratecard.coordination.coordinator",
     "ratecard.coordination.maintenance",
     "ratecard.metrics",
+    "ratecard.http_metrics",
     "ratecard.admin.views",
     "ratecard.dashboard.views",
     "ratecard.security",
@@ -113,8 +114,12 @@ def post_worker_init(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """Worker exiting: stop the coordinator and release any lease it holds."""
+    """Worker exiting: stop the coordinator, release any lease; write its last request counts."""
+    from ratecard import http_metrics
     from ratecard.extension import EXTENSION_KEY
+
+    # The flusher thread is a daemon: without this, the last second of requests is lost.
+    http_metrics.recorder.flush()
 
     app = getattr(worker, "wsgi", None)
     state = getattr(app, "extensions", {}).get(EXTENSION_KEY) if app is not None else None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, request
+from flask import Flask
 
 if TYPE_CHECKING:
     from prometheus_client import Counter, Gauge, Histogram
@@ -35,6 +35,11 @@ LAST_SUCCESS_NAME = "ratecard_last_refresh_success_timestamp_seconds"
 LAST_SUCCESS_AGE_NAME = "ratecard_last_refresh_success_age_seconds"
 UNMATCHED_ROUTE = "<unmatched>"  # 404s: never the raw path (unbounded label values)
 REFRESH_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# prometheus_client's default latency buckets, written out: http_metrics tallies requests into
+# the same buckets before writing them in batches.
+LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, float("inf")
+)  # fmt: skip
 
 # The clock the age gauge is computed with; tests may replace it.
 clock: Callable[[], float] = time.time
@@ -73,6 +78,7 @@ def _metrics() -> _Families:
                         "ratecard_http_request_duration_seconds",
                         "HTTP request latency by route (URL rule), method and status.",
                         ["route", "method", "status"],
+                        buckets=LATENCY_BUCKETS,
                     ),
                     refresh_runs=Counter(
                         "ratecard_refresh_runs_total", "Refresh runs by outcome.", ["outcome"]
@@ -116,51 +122,16 @@ def is_multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
+def request_families() -> _Families:
+    """Return the metric families (created on first use); http_metrics writes requests here."""
+    return _metrics()
+
+
 def init_app(app: Flask) -> None:
-    """Expose /metrics and count requests by route and status."""
-    app.before_request(_start_timer)
-    app.after_request(_record_request)
-    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
+    """Expose /metrics and count requests by route, method and status (see http_metrics)."""
+    from ratecard import http_metrics
 
-
-def _start_timer() -> None:
-    g.ratecard_request_started = time.perf_counter()
-
-
-def _record_request(response: Response) -> Response:
-    started = g.pop("ratecard_request_started", None)
-    if started is not None:
-        route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
-        count, observe = _request_children(route, request.method, response.status_code)
-        count()
-        observe(time.perf_counter() - started)
-    return response
-
-
-# (route, method, status) -> bound inc/observe: `labels()` costs more than the increment
-# itself, and the label sets are few (routes are URL rules, not paths).
-_children: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]] = {}
-
-
-def _request_children(
-    route: str, method: str, status: int
-) -> tuple[Callable[[], None], Callable[[float], None]]:
-    key = (route, method, status)
-    found = _children.get(key)
-    if found is None:
-        families = _metrics()
-        labels = (route, method, str(status))
-        found = (
-            families.requests.labels(*labels).inc,
-            families.latency.labels(*labels).observe,
-        )
-        _children[key] = found
-    return found
-
-
-def metrics_view() -> Response:
-    """Render every metric in the Prometheus text format (all workers' in multiprocess mode)."""
-    return Response(render_latest(), mimetype=None, content_type=CONTENT_TYPE)
+    http_metrics.init_app(app)
 
 
 def render_latest() -> bytes:
