@@ -124,7 +124,7 @@ def worker_exit(server: Any, worker: Any) -> None:
     from ratecard.extension import EXTENSION_KEY
 
     # The flusher thread is a daemon: without this, the last second of requests is lost.
-    http_metrics.recorder.flush()
+    http_metrics.recorder.flush_quietly()
 
     app = getattr(worker, "wsgi", None)
     state = getattr(app, "extensions", {}).get(EXTENSION_KEY) if app is not None else None

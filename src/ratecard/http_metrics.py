@@ -115,15 +115,20 @@ class RequestRecorder:
         thread = threading.Thread(target=self._flush_forever, name="ratecard-metrics", daemon=True)
         thread.start()
 
+    def flush_quietly(self) -> None:
+        """Flush, logging instead of raising (the flusher thread, process exit)."""
+        try:
+            self.flush()
+        except Exception:
+            # A failed flush (a full disk, the metrics directory removed at shutdown) must
+            # not end the flusher or print a traceback at exit: these counts are lost, later
+            # requests are still counted.
+            log.exception("could not write request metrics")
+
     def _flush_forever(self) -> None:
         stop = threading.Event()  # never set: the daemon thread ends with the process
         while not stop.wait(self.flush_interval):
-            try:
-                self.flush()
-            except Exception:
-                # A failed flush (a full disk under the metrics directory) must not end the
-                # flusher: the counts are lost, later requests are still counted.
-                log.exception("could not write request metrics")
+            self.flush_quietly()
 
 
 def add_to_histogram(histogram: Any, tally: Tally) -> None:
@@ -139,7 +144,7 @@ def add_to_histogram(histogram: Any, tally: Tally) -> None:
 
 
 recorder = RequestRecorder()
-atexit.register(recorder.flush)
+atexit.register(recorder.flush_quietly)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=recorder.after_fork_in_child)
 
