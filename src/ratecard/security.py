@@ -45,6 +45,9 @@ def register_security(app: Flask) -> None:
 
 def enforce_body_limit() -> None:
     """Refuse an oversized body before any view runs (raises 413)."""
+    environ = request.environ
+    if "CONTENT_LENGTH" not in environ and "HTTP_TRANSFER_ENCODING" not in environ:
+        return  # no body announced, none streamed: most requests stop here, parsing nothing
     if request.content_length is not None:
         limit = request.max_content_length
         if limit is not None and request.content_length > limit:
@@ -64,7 +67,8 @@ def enforce_body_limit() -> None:
 def add_security_headers(response: Response) -> Response:
     """Set nosniff on every response and the CSP family on HTML ones."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    if response.mimetype == "text/html":
+    # A prefix test first: parsing the Content-Type (`mimetype`) only for would-be HTML.
+    if (response.content_type or "").startswith("text/html") and response.mimetype == "text/html":
         for name, value in HTML_HEADERS.items():
             response.headers.setdefault(name, value)
     return response
