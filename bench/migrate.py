@@ -1,4 +1,4 @@
-"""How long `ratecard migrate` takes on every deploy: an up-to-date database, and --dry-run.
+"""How long `ratecard migrate` takes on every deploy: an up-to-date database, --check, --dry-run.
 
     .venv/bin/python bench/migrate.py [--runs 5]
 
@@ -48,6 +48,7 @@ def main() -> None:
         empty_env = dict(os.environ, DATABASE_URL=f"postgresql://postgres@127.0.0.1/{names[1]}")
         first = timed(["migrate"], head_env)
         up_to_date = median_ms(["migrate"], head_env, runs)
+        check = median_ms(["migrate", "--check"], head_env, runs)
         dry_run = median_ms(["migrate", "--dry-run"], empty_env, runs)
         floor = median_ms(["--version"], head_env, runs)
     finally:
@@ -57,6 +58,7 @@ def main() -> None:
     print(f"ratecard migrate, PostgreSQL, median of {runs} runs as a process:")
     print(f"  first migrate, empty database:     {first:7.0f} ms")
     print(f"  migrate, up-to-date database:      {up_to_date:7.0f} ms")
+    print(f"  migrate --check, up-to-date database: {check:7.0f} ms")
     print(f"  migrate --dry-run, empty database: {dry_run:7.0f} ms")
     print(f"  ratecard --version (CLI start):    {floor:7.0f} ms")
 

@@ -35,6 +35,11 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LAST_SUCCESS_NAME = "ratecard_last_refresh_success_timestamp_seconds"
 LAST_SUCCESS_AGE_NAME = "ratecard_last_refresh_success_age_seconds"
 REFRESH_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# prometheus_client's default latency buckets, written out: http_metrics tallies requests into
+# the same buckets before writing them in batches.
+LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, float("inf")
+)  # fmt: skip
 
 # The clock the age gauge is computed with; tests may replace it.
 clock: Callable[[], float] = time.time
@@ -73,6 +78,7 @@ def metric_families() -> _Families:
                         "ratecard_http_request_duration_seconds",
                         "HTTP request latency by route (URL rule), method and status.",
                         ["route", "method", "status"],
+                        buckets=LATENCY_BUCKETS,
                     ),
                     refresh_runs=Counter(
                         "ratecard_refresh_runs_total", "Refresh runs by outcome.", ["outcome"]

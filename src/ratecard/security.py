@@ -81,6 +81,9 @@ def register_security(app: Flask) -> None:
 
 def enforce_body_limit() -> None:
     """Refuse an oversized body before any view runs (raises 413)."""
+    environ = request.environ
+    if "CONTENT_LENGTH" not in environ and "HTTP_TRANSFER_ENCODING" not in environ:
+        return  # no body announced, none streamed: most requests stop here, parsing nothing
     if request.content_length is not None:
         limit = request.max_content_length
         if limit is not None and request.content_length > limit:
@@ -109,7 +112,8 @@ def add_security_headers(response: Response) -> Response:
         # FORWARDED_ALLOW_IPS said so (X-Forwarded-Proto): a client cannot claim it itself.
         # No includeSubDomains: the operator's other hosts under the domain are not ours.
         response.headers.setdefault("Strict-Transport-Security", HSTS)
-    if response.mimetype == "text/html":
+    # A prefix test first: parsing the Content-Type (`mimetype`) only for would-be HTML.
+    if (response.content_type or "").startswith("text/html") and response.mimetype == "text/html":
         for name, value in HTML_HEADERS.items():
             response.headers.setdefault(name, value)
     return response

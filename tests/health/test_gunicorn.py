@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ratecard import http_metrics
 from tests.health.conftest import TOKEN
 from tests.support.processes import serve
 from tests.support.services import REPO
@@ -65,8 +66,10 @@ def test_metrics_aggregate_requests_across_two_workers(served: tuple[int, Path])
         workers.add(json.loads(body)["serviceId"])
         health_requests += 1
     assert len(workers) == 2, "requests never reached the second worker"
+    # Whichever worker answers the scrape, it reports every worker's requests: the other
+    # worker's once its flusher has run (http_metrics.FLUSH_INTERVAL), never more, never less.
+    time.sleep(http_metrics.FLUSH_INTERVAL * 2)
     assert len({p.name.rsplit("_", 1)[1] for p in metrics_dir.glob("counter_*.db")}) == 2
-    # Whichever worker answers the scrape, it reports every worker's requests.
     for _ in range(6):
         status, text = get(port, "/metrics")
         assert status == 200

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -66,9 +67,18 @@ def parse_query(model_name: str) -> Any:
     from pydantic import ValidationError
 
     try:
+        if not request.args:
+            # The common lookup has no query string: its defaults are validated once, not per
+            # request (views never mutate a query; a model with a required field still fails).
+            return _query_defaults(model_name)
         return schema_model(model_name).model_validate(request.args.to_dict())
     except ValidationError as exc:
         raise _validation_failed(exc) from None
+
+
+@functools.cache
+def _query_defaults(model_name: str) -> Any:
+    return schema_model(model_name).model_validate({})
 
 
 def parse_body(model_name: str) -> Any:

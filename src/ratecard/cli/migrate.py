@@ -56,6 +56,24 @@ def run_migrate_command(
     script_location: str | None = None,
 ) -> int:
     """Run one migrate mode and return the process exit code (shared with deploy_migrations.py)."""
+    started = time.perf_counter()
+    target = redact_url(database_url)
+    if script_location is None:
+        # What every deploy meets: the database already at head. One query on the bare
+        # driver settles it before Alembic and SQLAlchemy are imported; anything else goes
+        # the full way below (why reading without the lock is safe: migrations/applied.py).
+        from ratecard.migrations.applied import status_if_at_head
+
+        at_head = status_if_at_head(database_url)
+        if at_head is not None:
+            if dry_run or show_status or check:
+                _print_status(at_head, target)
+            else:
+                click.echo(f"Migrating {target}")
+                elapsed = time.perf_counter() - started
+                click.echo(f"Already at head; nothing to do ({elapsed:.2f} s)")
+            return 0
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from ratecard.migrations.lock import MigrationLockTimeout
@@ -64,7 +82,6 @@ def run_migrate_command(
     migrator = Migrator(database_url, echo=click.echo)
     if script_location is not None:
         migrator.script_location = script_location
-    target = redact_url(database_url)
     try:
         if dry_run:
             status, sql = migrator.dry_run_sql()
@@ -103,7 +120,7 @@ def run_migrate_command(
 
 
 def _print_status(status: object, target: str) -> None:
-    from ratecard.migrations.upgrade import SchemaStatus
+    from ratecard.migrations.applied import SchemaStatus
 
     assert isinstance(status, SchemaStatus)
     click.echo(f"database: {target}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -153,18 +154,21 @@ def _document(
     return body, 503 if status == "fail" else 200
 
 
-def start_warmup(app: Flask) -> threading.Thread:
+def start_warmup(app: Flask, then: Callable[[], None] | None = None) -> threading.Thread:
     """Run the first check pass in the background, then mark the process initialized.
 
     Called by gunicorn's post_worker_init (after fork) and, failing that, by the first
-    startup probe. It never blocks the caller; idempotent per app.
+    startup probe. It never blocks the caller; idempotent per app. `then` runs in the same
+    thread once the pass is over, whatever its outcome (gunicorn starts the coordinator so).
     """
     state = get_state(app)
     with _warmup_lock:
         thread = state.health_warmup
         if thread is not None:
             return thread
-        thread = threading.Thread(target=_warm_up, args=(app,), name="ratecard-warmup", daemon=True)
+        thread = threading.Thread(
+            target=_warm_up, args=(app, then), name="ratecard-warmup", daemon=True
+        )
         state.health_warmup = thread
     thread.start()
     return thread
@@ -173,7 +177,7 @@ def start_warmup(app: Flask) -> threading.Thread:
 _warmup_lock = threading.Lock()
 
 
-def _warm_up(app: Flask) -> None:
+def _warm_up(app: Flask, then: Callable[[], None] | None) -> None:
     state = get_state(app)
     try:
         from ratecard import metrics
@@ -186,3 +190,5 @@ def _warm_up(app: Flask) -> None:
         logging.getLogger(__name__).exception("health warm-up failed")
     finally:
         state.initialized.set()
+    if then is not None:
+        then()

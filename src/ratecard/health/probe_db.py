@@ -21,12 +21,12 @@ import contextlib
 import os
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from ratecard import driver_urls
+from ratecard.driver_urls import SQLITE_MEMORY, sqlite_path, sqlite_readonly_uri
 
 APPLICATION_NAME = "ratecard-health"
-SQLITE_MEMORY = ":memory:"
 
 
 class ProbeError(Exception):
@@ -48,34 +48,8 @@ class _Connection(Protocol):
 
 
 def pg_conninfo(database_url: str, connect_timeout: float) -> str:
-    """Convert a `postgresql+psycopg://` URL into a libpq URI with a connect timeout.
-
-    libpq reads the same URI shape (user, password, host, port, dbname, query parameters
-    passed through); only the scheme differs, plus the probe's own parameters.
-    """
-    parts = urlsplit(database_url)
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    # libpq counts whole seconds and treats anything under 2 as 2.
-    query["connect_timeout"] = str(max(2, round(connect_timeout)))
-    query.setdefault("application_name", APPLICATION_NAME)
-    # Read-only is asked per transaction (BEGIN READ ONLY, see _connect), not with a startup
-    # `options=-c default_transaction_read_only=on`: PgBouncer before 1.20 refuses any
-    # connection carrying `options` ("unsupported startup parameter"), so readiness would
-    # fail on every instance behind it.
-    return parts._replace(scheme="postgresql", query=urlencode(query, quote_via=quote)).geturl()
-
-
-def sqlite_path(database_url: str) -> str:
-    """Return the file path of a `sqlite:///path` URL (relative to the cwd), or ':memory:'."""
-    rest = database_url.split("://", 1)[1] if "://" in database_url else ""
-    path = rest[1:] if rest.startswith("/") else rest
-    path = path.split("?", 1)[0]
-    return path or SQLITE_MEMORY
-
-
-def sqlite_readonly_uri(path: str) -> str:
-    """Return the `file:` URI opening `path` read-only: SQLite then never creates the file."""
-    return Path(path).resolve().as_uri() + "?mode=ro"
+    """Convert a `postgresql+psycopg://` URL into the probe's libpq URI (see driver_urls)."""
+    return driver_urls.pg_conninfo(database_url, connect_timeout, APPLICATION_NAME)
 
 
 class ProbeDatabase:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,36 +22,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ratecard.db import build_engine
 from ratecard.migrations import SCRIPT_LOCATION, VERSION_TABLE
+from ratecard.migrations.applied import SchemaStatus
 from ratecard.migrations.lock import migration_lock
 from ratecard.settings import redact_url
 
 
 class MigrationFailed(RuntimeError):
     """A revision failed; the message names it and the database error (never a password)."""
-
-
-@dataclass(frozen=True)
-class SchemaStatus:
-    """Where the database stands against the revisions this code ships."""
-
-    current: str | None
-    head: str
-    pending: list[str] = field(default_factory=list)
-    unknown_current: bool = False  # the database is at a revision newer than this code
-
-    @property
-    def state(self) -> str:
-        if self.unknown_current:
-            return "ahead"
-        return "behind" if self.pending else "at-head"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "current": self.current,
-            "head": self.head,
-            "pending": self.pending,
-            "state": self.state,
-        }
 
 
 @dataclass
