@@ -392,7 +392,8 @@ DECLARATIONS: tuple[Setting, ...] = (
         "quarantine_removed_fraction",
         _fraction,
         accepts="a fraction in (0, 1]",
-        doc="a feed that would remove more than this share of its source's models is quarantined",
+        doc="a feed that would remove or reject more than this share of its source's models is "
+        "quarantined",
         default="0.30",
     ),
     Setting(
@@ -400,8 +401,8 @@ DECLARATIONS: tuple[Setting, ...] = (
         "hold_factor",
         _seconds(1.0),
         accepts="a factor ≥ 1",
-        doc="a price moving by this factor or more (either way), or paid → 0, is held for "
-        "confirmation",
+        doc="any stored price (base, tier, cache, unit) moving by this factor or more (either "
+        "way), going paid → 0, or disappearing, is held for confirmation",
         default="100",
     ),
     Setting(
