@@ -187,6 +187,16 @@ def parse_webhooks(out: str) -> list[Row]:
     ]  # fmt: skip
 
 
+def parse_hostile(out: str) -> list[Row]:
+    # "valid request:                   0.39 ms CPU  (HTTP 200)"
+    valid = figure(out, r"valid request:\s+([\d.]+) ms CPU", "valid request: 0.39 ms CPU")
+    unknown = figure(out, r"~90,000 unknown keys:\s+([\d.]+) ms CPU", "... unknown keys: 40 ms CPU")
+    return [
+        Row("hostile", "CPU per rejected 1 MB body (~90,000 unknown keys, 422)", unknown, "ms",
+            "a valid POST /api/cost", valid),
+    ]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Script:
     """A benchmark script, its arguments (full and --quick), its timeout and its parser."""
@@ -206,6 +216,7 @@ SCRIPTS = (
     Script("takeover", parse_takeover, 240),
     Script("migrate", parse_migrate, 120, quick_args=("--runs", "3")),
     Script("webhooks", parse_webhooks, 180, quick_args=("--rounds", "5", "--messages", "10")),
+    Script("hostile", parse_hostile, 120, args=("--repeat", "10"), quick_args=("--repeat", "3")),
 )
 
 
