@@ -215,7 +215,17 @@ def test_stop_releases_the_lease_and_a_standby_takes_over(
 def test_trigger_now_runs_a_manual_run_under_the_lease(
     engine: Engine, redis_client: redis.Redis, redis_prefix: str, coordinators: list[Coordinator]
 ) -> None:
-    c = build(engine, effect_job(engine, 0.3), 60.0, redis_client=redis_client, prefix=redis_prefix)
+    # A manual clock just after a slot boundary: on the real clock, a minute boundary falling
+    # inside the test made the scheduled run of the next slot take the admin run's place.
+    clock = ManualClock(60.0)
+    c = build(
+        engine,
+        effect_job(engine, 0.3),
+        60.0,
+        redis_client=redis_client,
+        prefix=redis_prefix,
+        clock=clock,
+    )
     coordinators.append(c)
     c.start()
     assert wait_until(lambda: effects(engine), 2.0)  # the catch-up run completes the slot
