@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
 
 def build_coordinator(state: RatecardState) -> Coordinator:
     """Assemble the coordinator of one app instance from its settings and lazy services."""
+    from ratecard.changes.retention import prune_changes
     from ratecard.coordination.backends import LeaseBackends
     from ratecard.coordination.coordinator import Coordinator
     from ratecard.coordination.instance_registry import InstanceRegistry
@@ -59,7 +60,9 @@ def build_coordinator(state: RatecardState) -> Coordinator:
             Job(
                 JOB_NAME,
                 settings.maintenance_interval,
-                maintenance_job(lambda: state.engine, settings.retention_days),
+                maintenance_job(
+                    lambda: state.engine, settings.retention_days, pruners=[prune_changes]
+                ),
             ),
         ]
     )

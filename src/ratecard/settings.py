@@ -384,7 +384,11 @@ DECLARATIONS: tuple[Setting, ...] = (
         "retention_days",
         _seconds(0.0),
         accepts="a number of days ≥ 0",
-        doc="run records, heartbeats and expired lease rows older than this are pruned",
+        doc=(
+            "run records, heartbeats, expired lease rows, delivered (and dead-lettered) webhook "
+            "messages and change-log entries older than this are pruned; never a pending "
+            "message or a change one still carries"
+        ),
         default="30",
     ),
     Setting(

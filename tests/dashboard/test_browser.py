@@ -3,6 +3,7 @@ Redis, the coordinator, a catalog loaded from the real LiteLLM snapshots)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +168,66 @@ def test_dashboard_fits_a_phone_screen(fleet: Fleet, browser: Browser) -> None:
         assert display == "block"
     finally:
         context.close()
+
+
+def test_operator_manages_a_webhook_subscription_from_the_page(
+    fleet: Fleet, page: tuple[Page, list[str]]
+) -> None:
+    tab, problems = page
+    tab.on("dialog", lambda dialog: dialog.accept())  # the delete confirmation
+    base = fleet.instance.base_url
+    # A global address literal: accepted without RATECARD_WEBHOOK_ALLOW_PRIVATE and without DNS;
+    # nothing is sent to it, as no refresh commits while it exists and the test deletes it.
+    hook_url = "https://1.1.1.1/ratecard-browser-hook"
+    tab.goto(base + "/")
+    tab.click("footer a:text-is('webhooks')")
+    expect(tab).to_have_url(base + "/webhooks")
+
+    # Without a token: only the notice, no form, no list.
+    expect(tab.locator("#webhooks-token-needed")).to_be_visible()
+    expect(tab.locator("#webhook-form")).to_be_hidden()
+
+    tab.fill("#admin-token", ADMIN_TOKEN)
+    tab.click("#admin-token-use")
+    expect(tab.locator("#webhooks-token-needed")).to_be_hidden()
+    expect(tab.locator("#webhook-form")).to_be_visible()
+
+    tab.fill("#webhook-url", hook_url)
+    tab.fill("#webhook-models", "gpt-4o, gpt-4o-mini")
+    tab.fill("#webhook-kinds", "changed")
+    tab.click("#webhook-create")
+    secret = tab.locator("#webhook-secret-value")
+    expect(secret).to_have_text(re.compile(r"^whsec_[A-Za-z0-9+/=]{20,}$"))
+    shown = secret.inner_text()
+    webhook_id = tab.locator("#webhook-secret-id").inner_text()
+    row = tab.locator(f'#webhook-rows tr[data-webhook-id="{webhook_id}"]')
+    expect(row.locator(".webhook-url")).to_have_text(hook_url)
+    expect(row).to_contain_text("models: gpt-4o, gpt-4o-mini; kinds: changed")
+    expect(row.locator(".webhook-state")).to_have_text("active")
+    expect(row.locator(".count-pending")).to_have_text("0")
+
+    # The API agrees, and never lists the secret; a reload does not show it again.
+    listed = httpx.get(
+        f"{base}/admin/webhooks", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
+    ).json()["items"]
+    assert [s["url"] for s in listed if s["id"] == webhook_id] == [hook_url]
+    assert shown not in str(listed)
+    tab.reload()
+    expect(row).to_be_visible()
+    expect(tab.locator("#webhook-secret")).to_be_hidden()
+    assert shown not in tab.content()
+
+    # Pause, then rotate (a new secret shown once), then look at its (empty) deliveries.
+    row.locator('button[data-webhook-action="pause"]').click()
+    expect(row.locator(".webhook-state")).to_have_text("paused")
+    row.locator('button[data-webhook-action="rotate"]').click()
+    expect(secret).to_have_text(re.compile(r"^whsec_"))
+    expect(secret).not_to_have_text(shown)
+    row.locator('button[data-webhook-action="deliveries"]').click()
+    expect(tab.locator("#delivery-rows")).to_contain_text("No messages yet")
+
+    row.locator('button[data-webhook-action="delete"]').click()
+    expect(tab.locator("#admin-message")).to_contain_text(f"Subscription {webhook_id} deleted")
+    expect(row).to_have_count(0)
+    assert tab.evaluate("document.cookie") == ""
+    assert problems == [], problems

@@ -5,7 +5,8 @@
 - delivery: the loop that sends them while holding the `delivery` lease;
 - feed_api, atom: GET /api/changes and /api/changes.atom (admin routes: admin.webhooks);
 - change_schemas, openapi_routes: request/response models and routes for /openapi.json;
-- delivery_metrics: the outbox backlog and attempt counters for /metrics.
+- delivery_metrics: the outbox backlog and attempt counters for /metrics;
+- retention: what the maintenance job prunes from the change log and the outbox.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from ratecard.changes.signing import new_secret, new_subscription_id
 from ratecard.errors import NotFound
 from ratecard.schema import change_log_head, webhook_events, webhook_subscriptions
+from ratecard.vocabulary import DeliveryStatus
 
 if TYPE_CHECKING:
     from ratecard.changes.changelog import Change
@@ -161,13 +162,18 @@ def list_all(conn: Connection) -> list[Subscription]:
 
 
 def delivery_counts(conn: Connection) -> dict[str, dict[str, int]]:
-    """Return {subscription id: {status: count}} over the outbox."""
+    """Return {subscription id: {status: count}} over the outbox, plus `failing`: the pending
+    messages that have failed at least once (the backlog the dashboard shows)."""
+    failed_before = webhook_events.c.last_error.is_not(None)
     query = select(
-        webhook_events.c.subscription_id, webhook_events.c.status, func.count()
-    ).group_by(webhook_events.c.subscription_id, webhook_events.c.status)
+        webhook_events.c.subscription_id, webhook_events.c.status, failed_before, func.count()
+    ).group_by(webhook_events.c.subscription_id, webhook_events.c.status, failed_before)
     out: dict[str, dict[str, int]] = {}
-    for sub_id, status, count in conn.execute(query):
-        out.setdefault(sub_id, {})[status] = int(count)
+    for sub_id, status, failed, count in conn.execute(query):
+        counts = out.setdefault(sub_id, {})
+        counts[status] = counts.get(status, 0) + int(count)
+        if status == DeliveryStatus.PENDING and failed:
+            counts["failing"] = counts.get("failing", 0) + int(count)
     return out
 
 

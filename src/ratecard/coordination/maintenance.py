@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 JOB_NAME = JobName.MAINTENANCE
 
 log = logging.getLogger(__name__)
+
+# A pruner of another package's tables (e.g. the change log): called with the job's connection
+# and the cutoff, inside the job's fenced transaction; returns {table: rows deleted}. Passed in
+# so that coordination/ keeps knowing nothing of prices or changes.
+Pruner = Callable[["Connection", datetime], dict[str, int]]
 
 
 def prune(conn: Connection, cutoff: datetime, retention_seconds: float) -> dict[str, int]:
@@ -46,9 +51,16 @@ def prune(conn: Connection, cutoff: datetime, retention_seconds: float) -> dict[
 
 
 def maintenance_job(
-    engine: Callable[[], Engine], retention_days: float, clock: Callable[[], float] = time.time
+    engine: Callable[[], Engine],
+    retention_days: float,
+    clock: Callable[[], float] = time.time,
+    pruners: Sequence[Pruner] = (),
 ) -> JobCallable:
-    """Return the job: one transaction that prunes, records its run and claims its slot."""
+    """Return the job: one transaction that prunes, records its run and claims its slot.
+
+    `pruners` run in the same transaction after the job's own pruning, so a fenced claim rolls
+    their deletions back too.
+    """
 
     def run(ctx: JobContext) -> str:
         from sqlalchemy import update
@@ -74,7 +86,10 @@ def maintenance_job(
                 )
                 .returning(runs.c.id)
             ).scalar_one()
-            counts = prune(conn, started - timedelta(seconds=retention), retention)
+            cutoff = started - timedelta(seconds=retention)
+            counts = prune(conn, cutoff, retention)
+            for pruner in pruners:
+                counts.update(pruner(conn, cutoff))
             ctx.claim(conn, run_id)
             conn.execute(
                 update(runs)

@@ -126,6 +126,18 @@ def disagreements_page() -> Response:
     return _no_store(Response(html, mimetype="text/html"))
 
 
+@bp.get("/webhooks")
+def webhooks_page() -> Response:
+    """Render the webhook subscriptions shell; the list and actions need the admin token.
+
+    Nothing private is rendered here: `static/dashboard.js` fills the page from /admin/webhooks
+    with the token the operator entered (sent as a bearer header, never a cookie), so a visitor
+    without the token sees only the notice that one is needed.
+    """
+    html = render_template("webhooks.html")
+    return _no_store(Response(html, mimetype="text/html"))
+
+
 @bp.get("/models/<path:model_id>")
 def model_page(model_id: str) -> Response | WerkzeugResponse:
     """Render one model: its prices per source, any held change, and its price history."""

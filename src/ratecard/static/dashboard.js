@@ -164,6 +164,7 @@
         markAdmin(true, "admin");
         say("Admin token in use for this tab.");
         pollLive();
+        loadWebhooks();
       } else if (status === 403) {
         say("Admin actions are disabled on this instance (no RATECARD_ADMIN_TOKEN).", true);
       } else if (status === 401) {
@@ -179,6 +180,7 @@
     markAdmin(false, "");
     say("Admin token forgotten.");
     pollLive();
+    loadWebhooks();
   }
 
   var ACTIONS = {
@@ -244,9 +246,220 @@
     }
   }
 
+
+  // --- webhooks page: subscriptions through /admin/webhooks with the bearer token ------------
+  // The page is a public shell; everything private is fetched here with the token and written
+  // with textContent (never innerHTML), so a subscriber's URL cannot inject markup.
+
+  function adminJson(method, url, body) {
+    var headers = authHeaders();
+    var init = { method: method, headers: headers, cache: "no-store", credentials: "same-origin" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) {
+          if (response.status === 401) { forgetToken(); }
+          throw new Error(data.detail || ("HTTP " + response.status));
+        }
+        return data;
+      });
+    });
+  }
+
+  function cell(row, text, className) {
+    var td = document.createElement("td");
+    td.textContent = text === null || text === undefined ? "" : String(text);
+    if (className) { td.className = className; }
+    row.appendChild(td);
+    return td;
+  }
+
+  function actionButton(label, action, id, extra) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.setAttribute("data-webhook-action", action);
+    button.setAttribute("data-webhook-id", id);
+    if (extra) { button.setAttribute("data-delivery-id", extra); }
+    return button;
+  }
+
+  function describeFilter(filter) {
+    var parts = [];
+    ["models", "providers", "sources", "kinds"].forEach(function (name) {
+      if (filter && filter[name] && filter[name].length) {
+        parts.push(name + ": " + filter[name].join(", "));
+      }
+    });
+    return parts.length ? parts.join("; ") : "every change";
+  }
+
+  function showWebhookAccess(on) {
+    var needed = byId("webhooks-token-needed");
+    var admin = byId("webhooks-admin");
+    if (needed) { needed.hidden = on; }
+    if (admin) { admin.hidden = !on; }
+    if (!on) {
+      var rows = byId("webhook-rows");
+      if (rows) { rows.replaceChildren(); }
+      var deliveries = byId("webhook-deliveries");
+      if (deliveries) { deliveries.hidden = true; }
+      var secret = byId("webhook-secret");
+      if (secret) { secret.hidden = true; byId("webhook-secret-value").textContent = ""; }
+    }
+  }
+
+  function loadWebhooks() {
+    if (!byId("webhooks-page")) { return Promise.resolve(); }
+    if (!getToken()) { showWebhookAccess(false); return Promise.resolve(); }
+    showWebhookAccess(true);
+    return adminJson("GET", "/admin/webhooks").then(function (data) {
+      var body = byId("webhook-rows");
+      var rows = [];
+      (data.items || []).forEach(function (item) {
+        var counts = item.deliveries || {};
+        var tr = document.createElement("tr");
+        tr.setAttribute("data-webhook-id", item.id);
+        cell(tr, item.url, "webhook-url");
+        cell(tr, describeFilter(item.filter));
+        cell(tr, item.paused ? "paused" : "active", "webhook-state");
+        cell(tr, counts.pending || 0, "num count-pending");
+        cell(tr, counts.failing || 0, "num count-failing");
+        cell(tr, counts.dead || 0, "num count-dead");
+        cell(tr, counts.delivered || 0, "num count-delivered");
+        var actions = cell(tr, "", "actions");
+        actions.appendChild(actionButton(item.paused ? "Resume" : "Pause",
+          item.paused ? "resume" : "pause", item.id));
+        actions.appendChild(actionButton("Rotate secret", "rotate", item.id));
+        actions.appendChild(actionButton("Deliveries", "deliveries", item.id));
+        actions.appendChild(actionButton("Delete", "delete", item.id));
+        rows.push(tr);
+      });
+      if (!rows.length) {
+        var empty = document.createElement("tr");
+        var td = cell(empty, "No subscriptions yet.", "muted");
+        td.colSpan = 8;
+        rows.push(empty);
+      }
+      body.replaceChildren.apply(body, rows);
+    }).catch(function (err) { say("Could not load the subscriptions: " + err.message, true); });
+  }
+
+  function showSecret(id, secret) {
+    byId("webhook-secret-id").textContent = id;
+    byId("webhook-secret-value").textContent = secret;
+    byId("webhook-secret").hidden = false;
+  }
+
+  function loadDeliveries(id) {
+    return adminJson("GET", "/admin/webhooks/" + encodeURIComponent(id) + "/deliveries?limit=20")
+      .then(function (data) {
+        byId("deliveries-for").textContent = id;
+        var rows = (data.items || []).map(function (item) {
+          var tr = document.createElement("tr");
+          tr.setAttribute("data-delivery-id", item.id);
+          cell(tr, item.id);
+          cell(tr, item.status, "delivery-status");
+          cell(tr, item.run_id);
+          cell(tr, item.changes, "num");
+          cell(tr, item.attempts, "num");
+          cell(tr, item.last_attempt_at || "—");
+          cell(tr, item.last_error || (item.last_status_code ? "HTTP " + item.last_status_code : "—"));
+          var actions = cell(tr, "", "actions");
+          if (item.status === "dead") {
+            actions.appendChild(actionButton("Redeliver", "redeliver", id, item.id));
+          }
+          return tr;
+        });
+        if (!rows.length) {
+          var empty = document.createElement("tr");
+          cell(empty, "No messages yet (a subscription hears only changes after it was created).", "muted").colSpan = 8;
+          rows.push(empty);
+        }
+        var body = byId("delivery-rows");
+        body.replaceChildren.apply(body, rows);
+        byId("webhook-deliveries").hidden = false;
+      });
+  }
+
+  function splitList(value) {
+    return value.split(",").map(function (v) { return v.trim(); }).filter(function (v) { return v; });
+  }
+
+  function createWebhook(event) {
+    event.preventDefault();
+    var form = byId("webhook-form");
+    var filter = {};
+    ["models", "providers", "sources", "kinds"].forEach(function (name) {
+      var values = splitList(form.elements.namedItem(name).value);
+      if (values.length) { filter[name] = values; }
+    });
+    var url = form.elements.namedItem("url").value.trim();
+    adminJson("POST", "/admin/webhooks", { url: url, filter: filter }).then(function (created) {
+      form.reset();
+      showSecret(created.id, created.secret);
+      say("Subscription " + created.id + " created.");
+      return loadWebhooks();
+    }).catch(function (err) { say("Could not create the subscription: " + err.message, true); });
+  }
+
+  function runWebhookAction(button) {
+    var action = button.getAttribute("data-webhook-action");
+    var id = button.getAttribute("data-webhook-id");
+    var base = "/admin/webhooks/" + encodeURIComponent(id);
+    var work;
+    if (action === "deliveries") {
+      work = loadDeliveries(id);
+    } else if (action === "pause" || action === "resume") {
+      work = adminJson("POST", base + "/" + action).then(function () {
+        say("Subscription " + id + (action === "pause" ? " paused." : " resumed."));
+      });
+    } else if (action === "rotate") {
+      work = adminJson("POST", base + "/rotate-secret").then(function (rotated) {
+        showSecret(rotated.id, rotated.secret);
+        say("Secret of " + id + " rotated; the old one also signs until " +
+          rotated.previous_secret_valid_until + ".");
+      });
+    } else if (action === "delete") {
+      if (!window.confirm("Delete subscription " + id + " and its undelivered messages?")) { return; }
+      work = adminJson("DELETE", base).then(function () {
+        say("Subscription " + id + " deleted.");
+        byId("webhook-deliveries").hidden = true;
+      });
+    } else if (action === "redeliver") {
+      var delivery = button.getAttribute("data-delivery-id");
+      work = adminJson("POST", base + "/deliveries/" + encodeURIComponent(delivery) + "/redeliver")
+        .then(function () {
+          say("Message " + delivery + " queued for redelivery.");
+          return loadDeliveries(id);
+        });
+    } else {
+      return;
+    }
+    button.disabled = true;
+    work.catch(function (err) { say(err.message, true); }).then(function () {
+      button.disabled = false;
+      return loadWebhooks();
+    });
+  }
+
+  function wireWebhooks() {
+    if (!byId("webhooks-page")) { return; }
+    byId("webhook-form").addEventListener("submit", createWebhook);
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("button[data-webhook-action]") : null;
+      if (button) { runWebhookAction(button); }
+    });
+    loadWebhooks();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     wireAdmin();
     wireCatalog();
+    wireWebhooks();
     schedulePoll();
   });
 })();
