@@ -8,36 +8,20 @@ only: in the answer that creates it and in the one that rotates it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
 from ratecard.admin.auth import require_admin
-from ratecard.api.openapi import RouteSpec
+from ratecard.api.openapi import RouteSpec, route_registrar
 from ratecard.errors import ValidationFailed
 from ratecard.extension import get_state
 
 bp = Blueprint("admin_webhooks", __name__, url_prefix="/admin/webhooks")
 ROUTES: list[RouteSpec] = []
-View = TypeVar("View", bound=Callable[..., Any])
 _ERRORS = {401: "ErrorOut", 403: "ErrorOut", 503: "ErrorOut"}
 _ONE = {404: "ErrorOut", **_ERRORS}
-
-
-def route(spec: RouteSpec) -> Callable[[View], View]:
-    """Register a view under `spec` and list it for /openapi.json."""
-
-    def register(view: View) -> View:
-        ROUTES.append(spec)
-        bp.add_url_rule(
-            spec.rule.removeprefix("/admin/webhooks") or "",
-            spec.endpoint,
-            view,
-            methods=[spec.method],
-        )
-        return view
-
-    return register
+route = route_registrar(bp, ROUTES)
 
 
 @bp.before_request

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify
 
@@ -58,6 +58,29 @@ class RouteSpec:
         return {
             m.group("name") for m in _FLASK_PARAM.finditer(self.rule) if m.group("conv") == "int"
         }
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def route_registrar(
+    blueprint: Blueprint, routes: list[RouteSpec]
+) -> Callable[[RouteSpec], Callable[[View], View]]:
+    """Return a `@route(spec)` decorator: register the view on `blueprint` (its url_prefix
+    stripped from the documented rule) and list `spec` in `routes` for /openapi.json."""
+    prefix = blueprint.url_prefix or ""
+
+    def route(spec: RouteSpec) -> Callable[[View], View]:
+        def register(view: View) -> View:
+            routes.append(spec)
+            blueprint.add_url_rule(
+                spec.rule.removeprefix(prefix), spec.endpoint, view, methods=[spec.method]
+            )
+            return view
+
+        return register
+
+    return route
 
 
 def schema_model(name: str) -> Any:

@@ -15,11 +15,11 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ratecard.api.openapi import RouteSpec, schema_model
+from ratecard.api.openapi import RouteSpec, route_registrar, schema_model
 from ratecard.errors import (
     NotFound,
     RatecardError,
@@ -43,20 +43,7 @@ _MODEL_ERRORS = {**_COMMON_ERRORS, 409: "AmbiguousOut"}
 # The documented examples: a model the LiteLLM feed and the bundled snapshot both list.
 EXAMPLE_MODEL = "gpt-4o"
 
-View = TypeVar("View", bound=Callable[..., Any])
-
-
-def route(spec: RouteSpec) -> Callable[[View], View]:
-    """Register a view under `spec` and list it in the OpenAPI route table."""
-
-    def register(view: View) -> View:
-        ROUTES.append(spec)
-        blueprint.add_url_rule(
-            spec.rule.removeprefix("/api"), spec.endpoint, view, methods=[spec.method]
-        )
-        return view
-
-    return register
+route = route_registrar(blueprint, ROUTES)
 
 
 # --- request parsing -------------------------------------------------------------------------

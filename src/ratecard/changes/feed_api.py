@@ -8,29 +8,16 @@ changelog), so polling with it never skips a change.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ratecard.api.openapi import RouteSpec
+from ratecard.api.openapi import RouteSpec, route_registrar
 
 blueprint = Blueprint("changes", __name__, url_prefix="/api")
 ROUTES: list[RouteSpec] = []
-View = TypeVar("View", bound=Callable[..., Any])
+route = route_registrar(blueprint, ROUTES)
 _ERRORS = {422: "ErrorOut", 503: "ErrorOut"}
-
-
-def route(spec: RouteSpec) -> Callable[[View], View]:
-    """Register a view under `spec` and list it for /openapi.json."""
-
-    def register(view: View) -> View:
-        ROUTES.append(spec)
-        blueprint.add_url_rule(
-            spec.rule.removeprefix("/api"), spec.endpoint, view, methods=[spec.method]
-        )
-        return view
-
-    return register
 
 
 def _read(call: Callable[[Any], Any]) -> Any:
