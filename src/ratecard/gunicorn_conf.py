@@ -80,6 +80,7 @@ PRELOADED_MODULES = (
     "ratecard.changes",
     "ratecard.changes.feed_api",
     "ratecard.changes.delivery",
+    "ratecard.changes.retention",
     "ratecard.admin.webhooks",
 )
 
