@@ -54,6 +54,8 @@ class _Families:
     lease_held: Gauge
     last_success: Gauge
     catalog_size: Gauge
+    webhook_backlog: Gauge
+    webhook_attempts: Counter
 
 
 _families: _Families | None = None
@@ -108,8 +110,34 @@ def metric_families() -> _Families:
                         ["status"],
                         multiprocess_mode="mostrecent",
                     ),
+                    # Counted from the database by every instance's delivery loop, so any
+                    # instance shows the fleet's backlog: the newest count is the true one.
+                    webhook_backlog=Gauge(
+                        "ratecard_webhook_deliveries",
+                        "Webhook messages in the outbox: pending (all not yet delivered), "
+                        "failing (pending after a failed attempt), dead (dead-lettered).",
+                        ["state"],
+                        multiprocess_mode="mostrecent",
+                    ),
+                    webhook_attempts=Counter(
+                        "ratecard_webhook_attempts_total",
+                        "Webhook delivery attempts by outcome (delivered, retry, dead, stale).",
+                        ["outcome"],
+                    ),
                 )
     return _families
+
+
+def set_webhook_backlog(counts: dict[str, int]) -> None:
+    """Record the webhook outbox counts (keys pending, failing, dead)."""
+    families = metric_families()
+    for state, count in counts.items():
+        families.webhook_backlog.labels(state).set(count)
+
+
+def count_webhook_attempt(outcome: str) -> None:
+    """Count one settled webhook delivery attempt."""
+    metric_families().webhook_attempts.labels(outcome).inc()
 
 
 def families_ready() -> None:

@@ -2,10 +2,10 @@
 
 - changelog: entries written in the committing transaction (the refresh hook), read by cursor;
 - outbox, subscriptions, signing, destinations, backoff: messages and where they go;
-- delivery: the loop that sends them while holding the `delivery` lease;
+- delivery: the loop that sends them while holding the `delivery` lease (its backlog and attempt
+  counters are recorded through ratecard.metrics);
 - feed_api, atom: GET /api/changes and /api/changes.atom (admin routes: admin.webhooks);
 - change_schemas, openapi_routes: request/response models and routes for /openapi.json;
-- delivery_metrics: the outbox backlog and attempt counters for /metrics;
 - retention: what the maintenance job prunes from the change log and the outbox.
 """
 

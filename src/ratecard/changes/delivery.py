@@ -251,17 +251,17 @@ class DeliveryWorker:
         if now - self._gauged_at < (0.5 if force else GAUGE_PERIOD):
             return
         from ratecard.changes import outbox
-        from ratecard.changes.delivery_metrics import set_backlog
+        from ratecard.metrics import set_webhook_backlog
 
         self._gauged_at = now
         with self._engine().connect() as conn:
-            set_backlog(outbox.backlog(conn))
+            set_webhook_backlog(outbox.backlog(conn))
 
     # --- one message --------------------------------------------------------------------------
 
     def _deliver(self, message: Claimed) -> None:
         from ratecard.changes import outbox
-        from ratecard.changes.delivery_metrics import count_attempt
+        from ratecard.metrics import count_webhook_attempt
 
         try:
             result = self.send(message)
@@ -272,7 +272,7 @@ class DeliveryWorker:
             outcome = outbox.settle(
                 conn, message, result, outbox.db_now(conn), max_attempts=self.max_attempts
             )
-        count_attempt(outcome)
+        count_webhook_attempt(outcome)
         if outcome == "stale":
             self.stale_results += 1
             log.warning(
