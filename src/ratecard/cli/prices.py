@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ratecard.cli.common import load_settings
+from ratecard.vocabulary import HeldStatus, SourceOutcome
 
 
 @click.group()
@@ -37,7 +38,7 @@ def refresh(as_json: bool) -> None:
         state.shutdown()
     configured = {s.name for s in settings.sources}
     every_source_failed = not report.committed or all(
-        s.outcome == "failed" for s in report.sources if s.source in configured
+        s.outcome == SourceOutcome.FAILED for s in report.sources if s.source in configured
     )
     if as_json:
         click.echo(json.dumps(asdict(report), indent=2))
@@ -169,7 +170,7 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
         select(held_changes).where(
             held_changes.c.source == chosen,
             held_changes.c.model_id == model,
-            held_changes.c.status == "pending",
+            held_changes.c.status == HeldStatus.PENDING,
         )
     ).first()
     item["held_change"] = queries.held_row_data(held) if held is not None else None

@@ -14,13 +14,14 @@ import click
 from click.core import ParameterSource
 
 from ratecard.cli.common import load_settings
+from ratecard.vocabulary import FRESH_OUTCOMES, JobName, RunOutcome
 
 if TYPE_CHECKING:
     from flask import Flask
 
 # Outcomes after which `--run-once` exits 0: the catalog is current (fenced: someone else's
 # run committed while ours ran, so ours rolled back).
-OK_OUTCOMES = ("success", "unchanged", "partial", "quarantined", "fenced")
+OK_OUTCOMES = (*FRESH_OUTCOMES, RunOutcome.QUARANTINED, RunOutcome.FENCED)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,7 +40,9 @@ def run_once_options(for_alias: bool) -> Callable[[F], F]:
             is_flag=True,
             help=say("print JSON, not text.", "--status/--run-once"),
         ),
-        click.option("--job", default="refresh", show_default=True, help=say("which job to run.")),
+        click.option(
+            "--job", default=JobName.REFRESH.value, show_default=True, help=say("which job to run.")
+        ),
         click.option(
             "--wait",
             default=600.0,
