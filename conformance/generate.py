@@ -245,6 +245,26 @@ def graduated(tokens: int, tiers: list[dict[str, Any]], key: str, fallback: str 
     return total
 
 
+# The disjoint token counts a case may carry, in the order token_counts() returns them.
+TOKEN_KINDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "audio_input_tokens",
+    "image_input_tokens",
+    "reasoning_tokens",
+    "audio_output_tokens",
+    "image_output_tokens",
+)
+
+
+def token_counts(usage: dict[str, int]) -> tuple[int, ...]:
+    """Return a case's token counts in TOKEN_KINDS order (0 where a kind is absent)."""
+    return tuple(int(usage.get(kind, 0)) for kind in TOKEN_KINDS)
+
+
 def exact_tokens(
     entry: dict[str, Any],
     provider: str,
@@ -253,19 +273,7 @@ def exact_tokens(
     residency: str | None,
 ) -> tuple[Decimal, list[list[str]]]:
     """The Decimal cost of a token case under LiteLLM's rules for this provider."""
-    u = {k: int(v) for k, v in usage.items()}
-    inp, out = u.get("input_tokens", 0), u.get("output_tokens", 0)
-    cr, cw, cw1h = (
-        u.get("cache_read_tokens", 0),
-        u.get("cache_write_tokens", 0),
-        u.get("cache_write_1h_tokens", 0),
-    )
-    ai, ii = u.get("audio_input_tokens", 0), u.get("image_input_tokens", 0)
-    reasoning, ao, io = (
-        u.get("reasoning_tokens", 0),
-        u.get("audio_output_tokens", 0),
-        u.get("image_output_tokens", 0),
-    )
+    inp, out, cr, cw, cw1h, ai, ii, reasoning, ao, io = token_counts(usage)
     prompt_tokens = inp + cr + cw + cw1h + ai + ii
     comps: list[list[str]] = []
     total = Decimal(0)
@@ -529,18 +537,7 @@ def token_cases(
 
 def litellm_usage(usage: dict[str, int]) -> dict[str, Any]:
     """Neutral disjoint counts -> the OpenAI-shaped usage dict LiteLLM's Usage(**...) takes."""
-    inp, out = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
-    cr, cw, cw1h = (
-        usage.get("cache_read_tokens", 0),
-        usage.get("cache_write_tokens", 0),
-        usage.get("cache_write_1h_tokens", 0),
-    )
-    ai, ii = usage.get("audio_input_tokens", 0), usage.get("image_input_tokens", 0)
-    reasoning, ao, io = (
-        usage.get("reasoning_tokens", 0),
-        usage.get("audio_output_tokens", 0),
-        usage.get("image_output_tokens", 0),
-    )
+    inp, out, cr, cw, cw1h, ai, ii, reasoning, ao, io = token_counts(usage)
     prompt = inp + cr + cw + cw1h + ai + ii
     completion = out + reasoning + ao + io
     body: dict[str, Any] = {
