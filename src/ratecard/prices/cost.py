@@ -26,10 +26,11 @@ class CostBreakdown:
 class NotPriceable(Exception):
     """The request cannot be priced from this model's data; the reason says which price."""
 
-    def __init__(self, model_id: str, reason: str) -> None:
+    def __init__(self, model_id: str, reason: str, price: str | None = None) -> None:
         super().__init__(f"{model_id}: {reason}")
         self.model_id = model_id
         self.reason = reason
+        self.price = price  # the missing price's name ("cache_read_per_token"), when one is
 
 
 def price_request(
@@ -103,3 +104,91 @@ def _tokens(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return value
+
+
+# --- the general engine (issue 12): every quantity of a Usage --------------------------------
+# INTERFACE FIRST: Component/Cost/price_usage are the contract the API, batch and CLI build on.
+# The arithmetic below is the first cut (text/cache tokens, tiers, per-request fee); the full
+# rule set (service tiers, modalities, units, uplifts, windows) replaces it behind the same
+# signature.
+
+from dataclasses import field as _field  # noqa: E402
+from datetime import datetime  # noqa: E402
+
+from ratecard.prices.usage import QUANTITY_UNITS, Usage  # noqa: E402
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One line of a breakdown: `quantity` of `name` at `price` per `unit` costs `cost`.
+
+    `name` is a Usage quantity ("cache_read_tokens") or a modifier ("regional_uplift", whose
+    quantity is 1 and price the multiplier, cost the amount it adds); `price_name` says which
+    stored price was used ("input_per_token", "tiers[>200000].input_per_token",
+    "batch.input_per_token").
+    """
+
+    name: str
+    quantity: int | Decimal
+    unit: str
+    price: Decimal
+    price_name: str
+    cost: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """A request's exact total (USD) and the components that add up to it."""
+
+    total: Decimal
+    components: tuple[Component, ...]
+    service_tier: str = "standard"
+    tier_above_tokens: int | None = None  # the long-context tier applied, if any
+    window: str | None = None  # the time-of-day window applied ("0100-0400"), if any
+    region: str | None = None
+    notes: tuple[str, ...] = _field(default=())
+
+
+def price_usage(
+    model: ModelPrice,
+    usage: Usage,
+    *,
+    service_tier: str = "standard",
+    region: str | None = None,
+    at: datetime | None = None,
+) -> Cost:
+    """Price one request's usage exactly; raise NotPriceable naming a needed missing price."""
+    unsupported = [
+        name
+        for name, value in usage.nonzero().items()
+        if name not in {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"}
+    ]
+    if unsupported or service_tier != "standard" or region is not None:
+        raise NotPriceable(model.model_id, f"not yet priced: {unsupported or service_tier}")
+    old = price_request(
+        model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+    )
+    components = []
+    for component, attr in TOKEN_COMPONENTS:
+        quantity = getattr(usage, f"{component}_tokens")
+        if quantity:
+            components.append(
+                Component(
+                    f"{component}_tokens",
+                    quantity,
+                    QUANTITY_UNITS[f"{component}_tokens"],
+                    old.prices[component],
+                    attr,
+                    old.components[component],
+                )
+            )
+    if "request" in old.components:
+        fee = old.components["request"]
+        components.append(Component("requests", 1, "request", fee, "units.per_request", fee))
+    return Cost(
+        total=old.total, components=tuple(components), tier_above_tokens=old.tier_above_tokens
+    )
