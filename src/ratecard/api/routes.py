@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -32,6 +32,9 @@ from ratecard.prices import codec
 from ratecard.prices.catalog import CatalogCache, CatalogSnapshot, ServedModel
 from ratecard.prices.identity import Resolution
 from ratecard.prices.model import ModelPrice
+
+if TYPE_CHECKING:
+    from ratecard.prices.cost_requests import ModelAt, Resolver
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 ROUTES: list[RouteSpec] = []
@@ -743,25 +746,15 @@ def _spooled(results: Iterable[bytes]) -> Iterator[bytes]:
     return stream()
 
 
-def model_resolver(snapshot: CatalogSnapshot) -> Any:
-    """A `Resolver` over `snapshot` (and the price history for `at`), for cost requests."""
-    from ratecard.prices import queries
-    from ratecard.prices.cost_requests import ModelAt
+def model_resolver(snapshot: CatalogSnapshot) -> Resolver:
+    """Resolve cost requests' models against `snapshot`, with `at` from the price history."""
+    from ratecard.prices.cost_requests import catalog_resolver, model_then
 
-    def resolve(model_id: str, source: str | None, at: datetime | None) -> ModelAt:
-        if at is None:
-            resolution = resolve_model(snapshot, model_id, source)
-            return ModelAt(resolution, resolution.price, snapshot.version, snapshot.updated_at)
+    def then(model_id: str, source: str | None, at: datetime) -> ModelAt:
         resolution = _resolve_recorded(snapshot, model_id, source)
-        chosen, served_id = resolution.price.source, resolution.price.model_id
-        found = _database_call(lambda conn: queries.price_at(conn, chosen, served_id, at))
-        if found is None:
-            raise NotFound(
-                f"no price for {served_id!r} of {chosen!r} was in force at {queries.iso(at)}"
-            )
-        return ModelAt(resolution, found.price, found.run_id, queries.iso(found.observed_at))
+        return cast("ModelAt", _database_call(lambda conn: model_then(conn, resolution, at)))
 
-    return resolve
+    return catalog_resolver(snapshot, preferred_sources(), then)
 
 
 # --- GET /api/catalog ------------------------------------------------------------------------

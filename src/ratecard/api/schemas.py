@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from ratecard.prices.cost_requests import AT_PATTERN
+from ratecard.prices.cost_requests import AT_PATTERN, SECONDS_PATTERN
 from ratecard.prices.usage import QUANTITIES
 
 MAX_TOKENS = 10**12
@@ -161,7 +161,7 @@ class _CostOptions(BaseModel):
 
 Seconds = (
     Annotated[float, Field(ge=0, le=MAX_TOKENS)]
-    | Annotated[str, Field(pattern=r"^\d{1,13}(\.\d{1,30})?$", description="Exact decimal")]
+    | Annotated[str, Field(pattern=SECONDS_PATTERN, description="Exact decimal")]
 )
 # One optional field per quantity of `Usage`, in its order: the document lists every
 # quantity the parser takes, and cannot forget one added there.

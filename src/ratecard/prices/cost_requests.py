@@ -22,30 +22,38 @@ body that states another non-standard tier is a 422 naming `service_tier`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ratecard.errors import RatecardError, ValidationFailed
+from ratecard.errors import NotFound, RatecardError, ValidationFailed
 from ratecard.prices.cost import Cost, NotPriceable, price_usage
 from ratecard.prices.identity import Resolution
 from ratecard.prices.model import PRICE_FIELDS, ModelPrice
 from ratecard.prices.money import decimal_text
 from ratecard.prices.usage import QUANTITIES, ReadUsage, Usage, UsageError, usage_from_counts
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from ratecard.prices.catalog import CatalogSnapshot
+
 __all__ = [
     "AT_PATTERN",
     "FORMATS",
     "MAX_QUANTITY",
     "REQUEST_KEYS",
+    "SECONDS_PATTERN",
     "SERVICE_TIERS",
     "CostRequest",
     "ModelAt",
     "Resolver",
     "answer_cost",
+    "catalog_resolver",
     "error_fields",
+    "model_then",
     "parse_cost_request",
 ]
 
@@ -60,6 +68,9 @@ _QUANTITY_SET = frozenset(QUANTITIES)
 # than fromisoformat, which also reads a bare date or ISO's basic format ("20260101T10").
 AT_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?$"
 _AT = re.compile(AT_PATTERN)
+# `seconds` as text: an exact decimal, no exponent or sign (what the document promises).
+SECONDS_PATTERN = r"^\d{1,13}(\.\d{1,30})?$"
+_SECONDS = re.compile(SECONDS_PATTERN)
 _TEXT_LIMITS = {"model": 512, "source": 64, "region": 64}
 # A missing price's stored name -> the quantity that needed it (the error's `field`).
 _FIELD_OF_PRICE = {f.name: f"{f.api_name}_tokens" for f in PRICE_FIELDS if f.unit == "token"}
@@ -90,6 +101,34 @@ class ModelAt:
 
 # (model as typed, source, at) -> ModelAt; raises RatecardError (404 unknown, 409 ambiguous).
 Resolver = Callable[[str, str | None, datetime | None], ModelAt]
+
+
+def catalog_resolver(
+    snapshot: CatalogSnapshot,
+    preferred: Sequence[str],
+    then: Callable[[str, str | None, datetime], ModelAt],
+) -> Resolver:
+    """Resolve against the served `snapshot` (sources ranked by `preferred`); a request with
+    `at` goes to `then`, which reads the price history (see `model_then`)."""
+
+    def resolve(model_id: str, source: str | None, at: datetime | None) -> ModelAt:
+        if at is not None:
+            return then(model_id, source, at)
+        resolution = snapshot.identity.resolve(model_id, source, preferred)
+        return ModelAt(resolution, resolution.price, snapshot.version, snapshot.updated_at)
+
+    return resolve
+
+
+def model_then(conn: Connection, resolution: Resolution, at: datetime) -> ModelAt:
+    """The resolved model's prices in force at `at`, from the history (404 if none were)."""
+    from ratecard.prices import queries
+
+    source, model_id = resolution.price.source, resolution.price.model_id
+    found = queries.price_at(conn, source, model_id, at)
+    if found is None:
+        raise NotFound(f"no price for {model_id!r} of {source!r} was in force at {queries.iso(at)}")
+    return ModelAt(resolution, found.price, found.run_id, queries.iso(found.observed_at))
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -163,6 +202,12 @@ def _flat_usage(data: Mapping[str, Any], counts: Any) -> Usage:
     values = {name: data[name] for name in counts}
     if all(type(v) is int and 0 <= v <= MAX_QUANTITY for v in values.values()):
         return Usage(**values)
+    seconds = values.get("seconds")
+    if isinstance(seconds, str) and not _SECONDS.fullmatch(seconds):
+        raise ValidationFailed(
+            f"seconds: must be a number or decimal text like 12.5, got {seconds[:40]!r}",
+            field="seconds",
+        )
     try:
         usage = usage_from_counts(values)
     except UsageError as exc:
@@ -191,7 +236,9 @@ def _read_provider_body(data: Mapping[str, Any]) -> ReadUsage:
     try:
         return read_provider_usage(given, body, form)
     except UsageError as exc:
-        field = exc.field if exc.field.split(".", 1)[0] == given else f"{given}.{exc.field}"
+        # The readers name fields by their path in the request ("usage.prompt_tokens"), and
+        # `format` as itself.
+        field = exc.field if exc.field.split(".", 1)[0] in (given, "format") else given
         raise ValidationFailed(f"{field}: {exc.message}", field=field) from None
 
 
@@ -200,8 +247,9 @@ def read_provider_usage(given: str, body: Mapping[str, Any], form: str | None) -
     # Imported here: the format readers are their own package (and only these forms need them).
     from ratecard.prices.formats import read_response, read_usage
 
-    reader = read_usage if given == "usage" else read_response
-    return reader(body, form)
+    if given == "usage":
+        return read_usage(body, form, path="usage")
+    return read_response(body, form, path="response")
 
 
 def _when(value: Any) -> datetime | None:

@@ -1,0 +1,206 @@
+"""POST /api/cost's request forms and errors, and POST /api/cost/batch (NDJSON, JSON array,
+bodies past the 1 MiB every other route keeps)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from ratecard.extension import get_state
+from tests.prices.store_helpers import SettingsFactory
+from tests.prices.test_api import build_app
+
+NDJSON = "application/x-ndjson"
+FLAT = {"model": "acme/a-small", "input_tokens": 1000, "output_tokens": 500}  # 0.001 + 0.001
+
+
+@pytest.fixture
+def app(migrated_sqlite_url: str, make_settings: SettingsFactory) -> Iterator[Flask]:
+    application = build_app(migrated_sqlite_url, make_settings)
+    yield application
+    get_state(application).shutdown()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def error_of(response: Any, status: int) -> Any:
+    assert response.status_code == status, response.data[:300]
+    assert response.mimetype == "application/json"
+    return response.json
+
+
+# --- POST /api/cost --------------------------------------------------------------------------
+
+
+def test_flat_counts_answer_every_field_of_the_contract(client: FlaskClient) -> None:
+    body = client.post("/api/cost", json=FLAT).json
+    assert body["total"] == "0.002" and body["currency"] == "USD"
+    assert (body["model"], body["source"], body["service_tier"]) == (
+        "acme/a-small", "litellm", "standard",
+    )  # fmt: skip
+    assert body["components"][1] == {
+        "name": "output_tokens",
+        "quantity": 500,
+        "unit": "token",
+        "price": "0.000002",
+        "price_name": "output_per_token",
+        "cost": "0.001",
+    }
+    assert body["format"] is None and body["window"] is None and body["region"] is None
+    assert body["resolved"] == {"requested": "acme/a-small", "by": "exact"}
+    assert isinstance(body["price_version"], int) and body["priced_at"]
+
+
+def test_a_quantity_not_given_is_zero(client: FlaskClient) -> None:
+    body = client.post("/api/cost", json={"model": "acme/a-small", "output_tokens": 7}).json
+    assert body["total"] == "0.000014"
+    assert [c["name"] for c in body["components"]] == ["output_tokens"]
+
+
+def test_a_needed_missing_price_is_a_422_never_a_zero(client: FlaskClient) -> None:
+    # acme/a-small has no cache-read price: 10 cache reads cannot be priced.
+    body = error_of(client.post("/api/cost", json={**FLAT, "cache_read_tokens": 10}), 422)
+    assert body["error"] == "validation_failed"
+    assert "cache_read" in body["detail"]
+    assert body["field"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"usage": {"prompt_tokens": 1}}, "input_tokens"),  # two forms at once
+        ({"response": {"model": "x"}}, "input_tokens"),
+        ({"format": "anthropic"}, "format"),  # a format without a usage block
+        ({"service_tier": "cheap"}, "service_tier"),
+        ({"region": ""}, "region"),
+        ({"source": 7}, "source"),
+        ({"at": "2026-01-01"}, "at"),  # a date is not a time
+        ({"at": "2026-01-01T00:00:00\n"}, "at"),
+        ({"seconds": "1e3"}, "seconds"),
+        ({"reasoning_tokens": -1}, "reasoning_tokens"),
+        ({"images_out": 10**12 + 1}, "images_out"),
+        ({"pages": 1.5}, "pages"),
+    ],
+)
+def test_bad_requests_are_422_naming_the_field(
+    client: FlaskClient, change: dict[str, Any], field: str
+) -> None:
+    body = error_of(client.post("/api/cost", json={**FLAT, **change}), 422)
+    assert body["field"] == field, body
+    assert body["detail"].startswith(field)
+
+
+def test_usage_and_response_together_name_response(client: FlaskClient) -> None:
+    both = {"model": "acme/a-small", "usage": {"input_tokens": 1}, "response": {"usage": {}}}
+    assert error_of(client.post("/api/cost", json=both), 422)["field"] == "response"
+    assert error_of(client.post("/api/cost", json={"usage": []}), 422)["field"] == "usage"
+
+
+# --- POST /api/cost/batch --------------------------------------------------------------------
+
+
+def ndjson(*items: Any) -> bytes:
+    return b"".join(
+        (item if isinstance(item, bytes) else json.dumps(item).encode()) + b"\n" for item in items
+    )
+
+
+def test_batch_ndjson_answers_each_line_in_order_and_a_bad_line_alone(
+    client: FlaskClient,
+) -> None:
+    body = ndjson(
+        FLAT,
+        b"{not json",
+        {"model": "acme/nope", "input_tokens": 1},
+        b"   ",  # blank: skipped, but counted in line numbers
+        {**FLAT, "input_tokens": 2000},
+        {**FLAT, "surprise": 1},
+    )
+    response = client.post("/api/cost/batch", data=body, content_type=NDJSON)
+
+    assert response.status_code == 200 and response.mimetype == NDJSON
+    results = [json.loads(line) for line in response.data.splitlines()]
+    assert len(results) == 5
+    single = client.post("/api/cost", json=FLAT).json
+    assert results[0] == single
+    assert results[1]["line"] == 2 and results[1]["status"] == 400
+    assert results[1]["field"] == "body"
+    assert (results[2]["line"], results[2]["status"], results[2]["error"]) == (3, 404, "not_found")
+    assert results[3]["total"] == "0.003"
+    assert (results[4]["line"], results[4]["field"]) == (6, "surprise")
+
+
+def test_batch_repeats_an_identical_line_exactly(client: FlaskClient) -> None:
+    body = ndjson(FLAT, {**FLAT, "input_tokens": True}, FLAT)
+    lines = client.post("/api/cost/batch", data=body, content_type=NDJSON).data.splitlines()
+    assert lines[0] == lines[2]
+    # `true` equals 1 to Python: the memo must not answer it with the 1-token result.
+    assert json.loads(lines[1])["field"] == "input_tokens"
+
+
+def test_batch_json_array_answers_an_array(client: FlaskClient) -> None:
+    response = client.post("/api/cost/batch", json=[FLAT, {"model": 1}, {**FLAT, "at": "x"}])
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    first, bad_model, bad_at = response.json
+    assert first["total"] == "0.002"
+    assert (bad_model["line"], bad_model["field"]) == (2, "model")
+    assert (bad_at["line"], bad_at["field"]) == (3, "at")
+
+
+def test_batch_refuses_what_is_not_a_batch(client: FlaskClient) -> None:
+    not_array = client.post("/api/cost/batch", json=FLAT)
+    not_json = client.post("/api/cost/batch", data="[1,", content_type="application/json")
+    text = client.post("/api/cost/batch", data=ndjson(FLAT), content_type="text/plain")
+    assert error_of(not_array, 422)["field"] == "body"
+    assert error_of(not_json, 400)["error"] == "bad_request"
+    assert error_of(text, 415)["field"] == "Content-Type"
+
+
+def test_batch_takes_bodies_past_1_mib_and_64_mb(client: FlaskClient) -> None:
+    # Lines padded with JSON whitespace: the size a large log has, with fewer lines to price.
+    padded = json.dumps(FLAT).encode()[:-1] + b" " * 4000 + b"}"
+    two_mb = ndjson(*[padded] * 512)
+    over = padded + b" " * 2_000_000
+    single = client.post("/api/cost", data=over, content_type="application/json")
+    assert error_of(single, 413)["error"] == "payload_too_large"  # other routes keep 1 MiB
+
+    response = client.post("/api/cost/batch", data=two_mb, content_type=NDJSON)
+    assert response.status_code == 200
+    assert response.data.count(b'"total":"0.002"') == 512
+
+    big = ndjson(*[padded] * 16_400)  # 64 MB and a little more
+    assert len(big) > 64 * 1000 * 1000
+    response = client.post("/api/cost/batch", data=big, content_type=NDJSON)
+    assert response.status_code == 200
+    assert response.data.count(b"\n") == response.data.count(b'"total":"0.002"') == 16_400
+
+
+def test_batch_over_its_own_limit_is_413(
+    migrated_sqlite_url: str, make_settings: SettingsFactory
+) -> None:
+    application = build_app(migrated_sqlite_url, make_settings)
+    application.config["RATECARD_BODY_LIMITS"]["api.price_batch"] = 2 * 1024 * 1024
+    try:
+        client = application.test_client()
+        body = ndjson(*[FLAT] * 50_000)  # ~3.4 MB
+        assert error_of(client.post("/api/cost/batch", data=body, content_type=NDJSON), 413)
+    finally:
+        get_state(application).shutdown()
+
+
+def test_openapi_documents_the_batch(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").json
+    operation = doc["paths"]["/api/cost/batch"]["post"]
+    media = operation["requestBody"]["content"]["application/json"]
+    assert media["schema"]["$ref"].endswith("/CostBatchRequest")
+    assert len(media["example"]) == 3
+    assert {"200", "400", "413", "415", "422"} <= set(operation["responses"])
+    assert "x-ndjson" in operation["summary"]
