@@ -64,6 +64,7 @@ MAX_QUANTITY = 10**12
 _OPTIONS = ("model", "usage", "format", "response", "at", "source", "service_tier", "region")
 REQUEST_KEYS = frozenset((*_OPTIONS, *QUANTITIES))
 _QUANTITY_SET = frozenset(QUANTITIES)
+_FLAT_KEYS = frozenset(("model", *QUANTITIES))
 # RFC 3339's date-time with its offset optional (naive means UTC): what `at` takes. Stricter
 # than fromisoformat, which also reads a bare date or ISO's basic format ("20260101T10").
 AT_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?$"
@@ -136,6 +137,15 @@ def model_then(conn: Connection, resolution: Resolution, at: datetime) -> ModelA
 
 def parse_cost_request(data: Any) -> CostRequest:
     """Parse a decoded JSON cost request; any bad value is a ValidationFailed naming its field."""
+    # The common case first, in a few checks: `model` and whole, in-range counts (the batch
+    # path parses a million of these). Anything else takes the path that names what is wrong.
+    if type(data) is dict and data.keys() <= _FLAT_KEYS:
+        model = data.get("model")
+        if type(model) is str and 0 < len(model) <= _TEXT_LIMITS["model"]:
+            quantities = dict(data)
+            del quantities["model"]
+            if all(type(v) is int and 0 <= v <= MAX_QUANTITY for v in quantities.values()):
+                return CostRequest(model, Usage(**quantities))
     if not isinstance(data, dict):
         raise ValidationFailed("body: a cost request must be a JSON object", field="body")
     keys = data.keys()
@@ -197,11 +207,7 @@ def _text(data: Mapping[str, Any], key: str) -> str | None:
 
 
 def _flat_usage(data: Mapping[str, Any], counts: Any) -> Usage:
-    # The common case first: whole, in-range numbers go straight to Usage (the batch path
-    # parses a million of these); anything else gets the precise message below.
     values = {name: data[name] for name in counts}
-    if all(type(v) is int and 0 <= v <= MAX_QUANTITY for v in values.values()):
-        return Usage(**values)
     seconds = values.get("seconds")
     if isinstance(seconds, str) and not _SECONDS.fullmatch(seconds):
         raise ValidationFailed(
