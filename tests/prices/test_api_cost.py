@@ -3,17 +3,21 @@ bodies past the 1 MiB every other route keeps)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from ratecard.db import build_engine
 from ratecard.extension import get_state
-from tests.prices.store_helpers import SettingsFactory
-from tests.prices.test_api import build_app
+from tests.prices.store_helpers import SettingsFactory, price
+from tests.prices.test_api import build_app, commit
+from tests.support.processes import ServedProcess, serve
 
 NDJSON = "application/x-ndjson"
 FLAT = {"model": "acme/a-small", "input_tokens": 1000, "output_tokens": 500}  # 0.001 + 0.001
@@ -204,3 +208,68 @@ def test_openapi_documents_the_batch(client: FlaskClient) -> None:
     assert len(media["example"]) == 3
     assert {"200", "400", "413", "415", "422"} <= set(operation["responses"])
     assert "x-ndjson" in operation["summary"]
+
+
+# --- a real server ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[ServedProcess]:
+    """`ratecard serve` over a catalog with acme/a-small, its batch limit lowered to 4 MiB."""
+    engine = build_engine(migrated_sqlite_url)
+    try:
+        commit(engine, "litellm", price("acme/a-small", "0.000001", "0.000002"))
+    finally:
+        engine.dispose()
+    instance = serve(
+        tmp_path / "serve.log",
+        DATABASE_URL=migrated_sqlite_url,
+        RATECARD_SOURCES="litellm=file:///nowhere",
+        RATECARD_COORDINATOR="false",
+        RATECARD_BATCH_MAX_BYTES=str(4 * 1024 * 1024),
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"),
+    )
+    instance.start().wait_ready("/health/startup")
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+def post_chunked(port: int, body: bytes) -> tuple[int, bytes]:
+    """POST an NDJSON body with no Content-Length (Transfer-Encoding: chunked)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        pieces = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        conn.request(
+            "POST", "/api/cost/batch", body=pieces, headers={"Content-Type": NDJSON},
+            encode_chunked=True,
+        )  # fmt: skip
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_a_real_server_streams_a_batch_past_1_mib_sent_either_way(served: ServedProcess) -> None:
+    body = ndjson(*[FLAT] * 40_000)  # ~2.7 MB
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+    try:
+        conn.request("POST", "/api/cost/batch", body=body, headers={"Content-Type": NDJSON})
+        response = conn.getresponse()
+        with_length = (response.status, response.read())
+    finally:
+        conn.close()
+    chunked = post_chunked(served.port, body)
+
+    for status, answer in (with_length, chunked):
+        assert status == 200, answer[:300]
+        assert answer.count(b"\n") == answer.count(b'"total":"0.002"') == 40_000
+
+
+def test_a_real_server_answers_413_to_a_chunked_batch_over_its_limit(
+    served: ServedProcess,
+) -> None:
+    status, answer = post_chunked(served.port, ndjson(*[FLAT] * 80_000))  # ~5.4 MB > 4 MiB
+    assert status == 413
+    assert json.loads(answer)["error"] == "payload_too_large"
