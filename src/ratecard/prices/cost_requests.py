@@ -168,7 +168,8 @@ def parse_cost_request(data: Any) -> CostRequest:
                 field=first,
             )
         read = _read_provider_body(data)
-        usage, form, stated_tier = read.usage, read.format, read.service_tier
+        usage, form = read.usage, str(read.format)
+        stated_tier = None if read.service_tier is None else str(read.service_tier)
         model = model or read.model
         if model is None:
             raise ValidationFailed(
