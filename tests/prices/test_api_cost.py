@@ -273,3 +273,33 @@ def test_a_real_server_answers_413_to_a_chunked_batch_over_its_limit(
     status, answer = post_chunked(served.port, ndjson(*[FLAT] * 80_000))  # ~5.4 MB > 4 MiB
     assert status == 413
     assert json.loads(answer)["error"] == "payload_too_large"
+
+
+def test_a_key_given_twice_is_refused_per_line_and_per_array(client: FlaskClient) -> None:
+    twice = b'{"model": "acme/a-small", "input_tokens": 1, "input_tokens": 1000000000}'
+    spaced = b'{"model" : "acme/a-small", "output_tokens": 1, "output_tokens" : 2}'
+    nested = b'{"model": "acme/a-small", "usage": {"input_tokens": 1, "input_tokens": 2}}'
+    text = b'{"model": "acme/a-small", "source": "a\\":b", "input_tokens": 1}'  # `":` in a value
+    lines = client.post(
+        "/api/cost/batch", data=ndjson(twice, spaced, nested, text), content_type=NDJSON
+    ).data.splitlines()
+    answers = [json.loads(line) for line in lines]
+    fields = [a.get("field") for a in answers[:3]]
+    assert fields == ["input_tokens", "output_tokens", "input_tokens"]
+    assert all(a["status"] == 422 for a in answers[:3])
+    # `":` inside a value is no key: this line is no duplicate (its source is just unknown).
+    assert answers[3]["status"] == 404 and "twice" not in answers[3]["detail"]
+    array = client.post(
+        "/api/cost/batch", data=b"[" + twice + b"]", content_type="application/json"
+    )
+    assert error_of(array, 422)["field"] == "input_tokens"
+
+
+def test_the_documented_enums_are_the_parsers() -> None:
+    from typing import get_args
+
+    from ratecard.api.schemas import ProviderFormat, ServiceTier
+    from ratecard.prices.cost_requests import FORMATS, SERVICE_TIERS
+
+    assert get_args(ServiceTier) == SERVICE_TIERS
+    assert get_args(ProviderFormat) == FORMATS

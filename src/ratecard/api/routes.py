@@ -706,10 +706,9 @@ _SPOOL_IN_MEMORY = 8 * 1024 * 1024
 def _batch_array(pricer: Any, raw: bytes) -> Response:
     import orjson
 
-    try:
-        items = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise RatecardError("the body is not valid JSON") from None
+    # The standard parser, as for a single request: it sees a key given twice (a 422 for the
+    # whole body: which item it was in is not known). NDJSON, the fast path, checks per line.
+    items = _parse_json(raw, unique_keys=True)
     if not isinstance(items, list):
         raise ValidationFailed(
             "body: must be a JSON array of cost requests (or NDJSON, one a line)", field="body"

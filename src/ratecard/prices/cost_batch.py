@@ -19,6 +19,8 @@ result, but line numbers count them (N is the line an editor shows).
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +39,7 @@ from ratecard.prices.cost_requests import (
 __all__ = ["BatchPricer", "numbered_lines"]
 
 _NOT_JSON = {"error": "bad_request", "status": 400, "field": "body"}
+_TWICE = {"error": "validation_failed", "status": 422}
 
 
 class BatchPricer:
@@ -71,7 +74,12 @@ class BatchPricer:
             detail = f"line {number} is not valid JSON: {exc.msg}"
             result = self._error(number, {**_NOT_JSON, "detail": detail})
         else:
-            result = self.result(number, data)
+            twice = _key_given_twice(raw, data)
+            if twice is None:
+                result = self.result(number, data)
+            else:
+                detail = f"{twice}: given twice"
+                result = self._error(number, {**_TWICE, "detail": detail, "field": twice})
         return orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
 
     def ndjson(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -103,6 +111,40 @@ class BatchPricer:
     def _error(self, number: int, fields: dict[str, Any]) -> dict[str, Any]:
         self.failed += 1
         return {"line": number, **fields}
+
+
+def _key_given_twice(raw: bytes, data: Any) -> str | None:
+    """A key some object of the line names twice, or None.
+
+    orjson keeps the last of `{"input_tokens": 1, "input_tokens": 1000000000}` silently; the
+    single route refuses it (a proxy that checked one value must not see us price the other),
+    and so does a batch line. The common flat line is cleared by counting: as many `":` as its
+    keys, none nested. Anything else (nested objects, `"key" : value` spacing, `":` inside a
+    string) is re-read by the standard parser, which sees every pair.
+    """
+    if type(data) is not dict:
+        return None
+    if raw.count(b'":') == len(data) and not any(
+        type(value) in (dict, list) for value in data.values()
+    ):
+        return None
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)
+        if len(obj) != len(items) and not found:
+            seen: set[str] = set()
+            for key, _value in items:
+                if key in seen:
+                    found.append(key[:100])
+                    break
+                seen.add(key)
+        return obj
+
+    # Nested deeper than the standard parser goes: the request is refused anyway.
+    with contextlib.suppress(RecursionError):
+        json.loads(raw, object_pairs_hook=pairs)
+    return found[0] if found else None
 
 
 def numbered_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
