@@ -303,3 +303,13 @@ def test_the_documented_enums_are_the_parsers() -> None:
 
     assert get_args(ServiceTier) == SERVICE_TIERS
     assert get_args(ProviderFormat) == FORMATS
+
+
+def test_a_line_over_1_mib_gets_its_own_413_line(client: FlaskClient) -> None:
+    huge = json.dumps(FLAT).encode()[:-1] + b" " * (1024 * 1024) + b"}"
+    lines = client.post(
+        "/api/cost/batch", data=ndjson(FLAT, huge, FLAT), content_type=NDJSON
+    ).data.splitlines()
+    first, too_long, third = (json.loads(line) for line in lines)
+    assert first["total"] == third["total"] == "0.002"
+    assert (too_long["line"], too_long["status"]) == (2, 413)

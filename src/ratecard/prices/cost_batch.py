@@ -14,7 +14,8 @@ No memo of answers: real logs rarely repeat a line exactly, and hashing each lin
 cost more (~10% of a line's time) than the rare repeat saved.
 
 Blank lines (only whitespace) in NDJSON are skipped, as the NDJSON spec allows: they give no
-result, but line numbers count them (N is the line an editor shows).
+result, but line numbers count them (N is the line an editor shows). A line longer than
+POST /api/cost's 1 MiB gets a 413 error object and is never held in memory.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ __all__ = ["BatchPricer", "numbered_lines"]
 
 _NOT_JSON = {"error": "bad_request", "status": 400, "field": "body"}
 _TWICE = {"error": "validation_failed", "status": 422}
+# The longest line priced: the body limit of POST /api/cost.
+MAX_LINE = 1024 * 1024
 
 
 class BatchPricer:
-    """Price the requests of one batch, sharing model resolutions and a memo of answers."""
+    """Price the requests of one batch, each distinct model resolved once."""
 
     def __init__(self, resolve: Resolver, now: datetime | None = None) -> None:
         self._resolve = resolve
@@ -66,8 +69,12 @@ class BatchPricer:
         except RatecardError as exc:
             return self._error(number, error_fields(exc))
 
-    def line(self, number: int, raw: bytes) -> bytes:
-        """The NDJSON result line (newline included) of one raw input line."""
+    def line(self, number: int, raw: bytes | None) -> bytes:
+        """The NDJSON result line (newline included) of one raw input line (None: too long)."""
+        if raw is None:
+            detail = f"line {number} is longer than {MAX_LINE} bytes (POST /api/cost's limit)"
+            error = {"error": "payload_too_large", "status": 413, "detail": detail, "field": None}
+            return orjson.dumps(self._error(number, error), option=orjson.OPT_APPEND_NEWLINE)
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -147,18 +154,46 @@ def _key_given_twice(raw: bytes, data: Any) -> str | None:
     return found[0] if found else None
 
 
-def numbered_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-    """Split a byte stream into (line number from 1, line) pairs, skipping blank lines."""
+def numbered_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """Split a byte stream into (line number from 1, line) pairs, skipping blank lines.
+
+    A line longer than MAX_LINE (what POST /api/cost takes) comes as None and is not kept:
+    a body that is one 100 MB line costs a pass over it, not 100 MB of memory (nor the
+    quadratic copying of gluing each chunk to a growing remainder).
+    """
     number = 0
-    rest = b""
+    pending: list[bytes] = []  # the start of the line the last chunk left open
+    pending_size = 0
     for chunk in chunks:
-        if not chunk:
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:  # no line ends in this chunk
+            pending_size += len(chunk)
+            if pending_size <= MAX_LINE:
+                pending.append(chunk)
             continue
-        lines = (rest + chunk if rest else chunk).split(b"\n")
-        rest = lines.pop()
+        last = lines.pop()
+        if pending_size:
+            opened = lines[0]
+            lines[0] = b"".join(pending) + opened if pending_size <= MAX_LINE else b""
+            overlong = pending_size + len(opened) > MAX_LINE
+            pending.clear()
+            pending_size = 0
+            number += 1
+            if overlong:
+                yield number, None
+            elif lines[0].strip():
+                yield number, lines[0]
+            lines = lines[1:]
         for raw in lines:
             number += 1
-            if raw.strip():
+            if len(raw) > MAX_LINE:
+                yield number, None
+            elif raw.strip():
                 yield number, raw
-    if rest.strip():
+        pending_size = len(last)
+        if last:
+            pending.append(last)
+    if pending_size > MAX_LINE:
+        yield number + 1, None
+    elif pending_size and (rest := b"".join(pending)).strip():
         yield number + 1, rest
