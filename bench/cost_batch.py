@@ -30,8 +30,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,17 +39,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 import orjson  # noqa: E402
 
-from bench.api import (  # noqa: E402
-    FEED,
-    PG_ADMIN,
-    PG_URL,
-    REDIS_URL,
-    free_port,
-    load_catalog,
-    start_gunicorn,
-    stop,
-    wait_ready,
-)
+from bench.api import free_port, scratch_catalog, start_gunicorn, stop, wait_ready  # noqa: E402
 from ratecard.prices.usage import Usage  # noqa: E402
 
 ANCHORS = REPO / "bench" / "anchors" / "litellm_genai_rates.py"
@@ -252,40 +240,6 @@ def run_anchors(seconds: float, rounds: int) -> tuple[list[str], float | None, s
     return lines, float(found.group(1)), None
 
 
-def with_scratch_catalog(run: Callable[[str, dict[str, str]], None]) -> None:
-    """Run `run(database_url, server_env)` over a loaded scratch catalog; clean up after."""
-    import psycopg
-    import redis
-
-    name = f"rc_bench_{uuid.uuid4().hex[:10]}"
-    prefix = f"rcbench:{uuid.uuid4().hex[:8]}:"
-    with psycopg.connect(PG_ADMIN + " dbname=postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_URL.format(name=name)
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
-        "DATABASE_URL": url,
-        "REDIS_URL": REDIS_URL,
-        "RATECARD_REDIS_PREFIX": prefix,
-        "RATECARD_SOURCES": f"litellm=file://{FEED}",
-        "RATECARD_COORDINATOR": "false",
-        "RATECARD_LOG_FORMAT": "json",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    try:
-        load_catalog(url, prefix)
-        run(url, env)
-    finally:
-        client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        with psycopg.connect(PG_ADMIN + " dbname=postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100_000, help="requests in the body")
@@ -296,8 +250,8 @@ def main() -> int:
     args = parser.parse_args()
     figures: dict[str, float] = {}
 
-    def measure(url: str, env: dict[str, str]) -> None:
-        models = priced_models(url)
+    def measure(env: dict[str, str]) -> None:
+        models = priced_models(env["DATABASE_URL"])
         formats = formats_available()
         requests = build_requests(models, args.requests, formats)
         body = b"\n".join(line for line, _model, _usage in requests) + b"\n"
@@ -323,7 +277,8 @@ def main() -> int:
             f"in-process; best of {args.rounds})"
         )
 
-    with_scratch_catalog(measure)
+    with scratch_catalog() as env:
+        measure(env)
     if args.no_anchors:
         return 0
     lines, anchor, problem = run_anchors(args.anchor_seconds, args.anchor_rounds)

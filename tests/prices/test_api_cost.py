@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from ratecard.db import build_engine
 from ratecard.extension import get_state
 from tests.prices.store_helpers import SettingsFactory, price
-from tests.prices.test_api import build_app, commit
+from tests.prices.test_api import build_app, commit, sqlite_client  # noqa: F401 (a fixture)
 from tests.support.processes import ServedProcess, serve
 
 NDJSON = "application/x-ndjson"
@@ -24,15 +23,9 @@ FLAT = {"model": "acme/a-small", "input_tokens": 1000, "output_tokens": 500}  # 
 
 
 @pytest.fixture
-def app(migrated_sqlite_url: str, make_settings: SettingsFactory) -> Iterator[Flask]:
-    application = build_app(migrated_sqlite_url, make_settings)
-    yield application
-    get_state(application).shutdown()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(sqlite_client: FlaskClient) -> FlaskClient:  # noqa: F811 (the imported fixture)
+    """test_api's app over SQLite: seven models in two sources."""
+    return sqlite_client
 
 
 def error_of(response: Any, status: int) -> Any:
