@@ -29,6 +29,7 @@ def client(sqlite_client: FlaskClient) -> FlaskClient:  # noqa: F811 (the import
 
 
 def error_of(response: Any, status: int) -> Any:
+    """The JSON body of a response that must have `status` (an error's, or an array's)."""
     assert response.status_code == status, response.data[:300]
     assert response.mimetype == "application/json"
     return response.json
@@ -38,7 +39,7 @@ def error_of(response: Any, status: int) -> Any:
 
 
 def test_flat_counts_answer_every_field_of_the_contract(client: FlaskClient) -> None:
-    body = client.post("/api/cost", json=FLAT).json
+    body: Any = client.post("/api/cost", json=FLAT).json
     assert body["total"] == "0.002" and body["currency"] == "USD"
     assert (body["model"], body["source"], body["service_tier"]) == (
         "acme/a-small", "litellm", "standard",
@@ -57,7 +58,7 @@ def test_flat_counts_answer_every_field_of_the_contract(client: FlaskClient) -> 
 
 
 def test_a_quantity_not_given_is_zero(client: FlaskClient) -> None:
-    body = client.post("/api/cost", json={"model": "acme/a-small", "output_tokens": 7}).json
+    body: Any = client.post("/api/cost", json={"model": "acme/a-small", "output_tokens": 7}).json
     assert body["total"] == "0.000014"
     assert [c["name"] for c in body["components"]] == ["output_tokens"]
 
@@ -126,7 +127,7 @@ def test_batch_ndjson_answers_each_line_in_order_and_a_bad_line_alone(
     assert response.status_code == 200 and response.mimetype == NDJSON
     results = [json.loads(line) for line in response.data.splitlines()]
     assert len(results) == 5
-    single = client.post("/api/cost", json=FLAT).json
+    single: Any = client.post("/api/cost", json=FLAT).json
     assert results[0] == single
     assert results[1]["line"] == 2 and results[1]["status"] == 400
     assert results[1]["field"] == "body"
@@ -146,7 +147,7 @@ def test_batch_repeats_an_identical_line_exactly(client: FlaskClient) -> None:
 def test_batch_json_array_answers_an_array(client: FlaskClient) -> None:
     response = client.post("/api/cost/batch", json=[FLAT, {"model": 1}, {**FLAT, "at": "x"}])
     assert response.status_code == 200 and response.mimetype == "application/json"
-    first, bad_model, bad_at = response.json
+    first, bad_model, bad_at = error_of(response, 200)
     assert first["total"] == "0.002"
     assert (bad_model["line"], bad_model["field"]) == (2, "model")
     assert (bad_at["line"], bad_at["field"]) == (3, "at")
@@ -194,7 +195,7 @@ def test_batch_over_its_own_limit_is_413(
 
 
 def test_openapi_documents_the_batch(client: FlaskClient) -> None:
-    doc = client.get("/openapi.json").json
+    doc: Any = client.get("/openapi.json").json
     operation = doc["paths"]["/api/cost/batch"]["post"]
     media = operation["requestBody"]["content"]["application/json"]
     assert media["schema"]["$ref"].endswith("/CostBatchRequest")
