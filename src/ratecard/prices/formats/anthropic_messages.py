@@ -79,7 +79,7 @@ def _partition(usage: Mapping[str, Any], path: str) -> Usage:
             raise UsageError(
                 field_path(path, "cache_creation_input_tokens"),
                 f"{stated} is not cache_creation.ephemeral_5m_input_tokens + "
-                f".ephemeral_1h_input_tokens ({writes_5m} + {writes_1h})",
+                f".ephemeral_1h_input_tokens ({writes_5m} + {writes_1h} = {writes_5m + writes_1h})",
             )
     else:
         writes_5m, writes_1h = stated or 0, 0

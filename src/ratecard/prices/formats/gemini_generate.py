@@ -137,7 +137,8 @@ def _partition(metadata: Mapping[str, Any], path: str, *, searches: int) -> tupl
         raise UsageError(
             field_path(path, "totalTokenCount"),
             f"{total} is not promptTokenCount + candidatesTokenCount + thoughtsTokenCount + "
-            f"toolUsePromptTokenCount ({prompt} + {candidates} + {thoughts} + {tool})",
+            f"toolUsePromptTokenCount ({prompt} + {candidates} + {thoughts} + {tool} = "
+            f"{prompt + candidates + thoughts + tool})",
         )
     usage = Usage(
         input_tokens=text_in if searches else text_in + tool,

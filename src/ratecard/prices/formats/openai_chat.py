@@ -97,7 +97,8 @@ def _partition(usage: Mapping[str, Any], path: str) -> Usage:
     if total is not None and total != prompt + completion:
         raise UsageError(
             field_path(path, "total_tokens"),
-            f"{total} is not prompt_tokens + completion_tokens ({prompt} + {completion})",
+            f"{total} is not prompt_tokens + completion_tokens "
+            f"({prompt} + {completion} = {prompt + completion})",
         )
     return Usage(
         input_tokens=text_in,

@@ -75,7 +75,8 @@ def _partition(usage: Mapping[str, Any], path: str) -> Usage:
     if total is not None and total != prompt + completion:
         raise UsageError(
             field_path(path, "total_tokens"),
-            f"{total} is not input_tokens + output_tokens ({prompt} + {completion})",
+            f"{total} is not input_tokens + output_tokens "
+            f"({prompt} + {completion} = {prompt + completion})",
         )
     return Usage(
         input_tokens=prompt - cached,
