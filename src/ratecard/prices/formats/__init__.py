@@ -93,7 +93,7 @@ def read_usage(
 
     `path` is where the request holds it, for error fields (`usage.prompt_tokens`).
     """
-    if not isinstance(usage, Mapping):
+    if not (type(usage) is dict or isinstance(usage, Mapping)):
         raise UsageError(path or "usage", f"must be an object, got {describe(usage)}")
     reader = _named(format) if format is not None else _detect(usage)
     return reader.read_usage(usage, path)
@@ -106,7 +106,7 @@ def read_response(
 
     `path` is where the request holds the body ("response"), for error fields.
     """
-    if not isinstance(body, Mapping):
+    if not (type(body) is dict or isinstance(body, Mapping)):
         raise UsageError(path or "response", f"must be an object, got {describe(body)}")
     reader = _named(format) if format is not None else _detect_response(body, path)
     return reader.read_response(body, path)
@@ -141,7 +141,7 @@ def _detect_response(body: Mapping[str, Any], path: str) -> Format:
     if gemini_generate.USAGE_KEY in body:
         return FORMATS[UsageFormat.GEMINI]
     usage = body.get("usage")
-    if not isinstance(usage, Mapping):
+    if not (type(usage) is dict or isinstance(usage, Mapping)):
         # Let a body that names its kind report its own missing or malformed usage.
         kind = _body_kind(body)
         if kind is not None:

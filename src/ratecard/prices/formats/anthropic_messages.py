@@ -57,12 +57,13 @@ def read_usage(usage: Mapping[str, Any], path: str) -> ReadUsage:
 
 def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a whole Messages response body given at `path`."""
-    read = read_usage(usage_block(body, USAGE_KEY, path), field_path(path, USAGE_KEY))
+    usage = usage_block(body, USAGE_KEY, path)
+    where = field_path(path, USAGE_KEY)
     return ReadUsage(
-        usage=read.usage,
+        usage=_partition(usage, where),
         format=FORMAT,
         model=model_name(body, "model", path),
-        service_tier=read.service_tier,
+        service_tier=tier(usage.get("service_tier"), ANTHROPIC_TIERS, where, "service_tier"),
     )
 
 

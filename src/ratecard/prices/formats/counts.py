@@ -7,7 +7,8 @@ means a client or a hand edit changed the body), never a string. `null` is absen
 
 Readers take the field's path as separate parts (`count(details, "cached_tokens", path,
 "prompt_tokens_details")`) and join them only to build an error: the valid path (~100,000 reads
-a second in a batch) builds no strings.
+a second in a batch) builds no strings. For the same reason objects are tested with
+`type(value) is dict` first: parsed JSON is dicts, and an ABC isinstance costs ~0.3 µs.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def describe(value: Any) -> str:
         return text if len(text) <= 24 else "a number"
     if isinstance(value, str):
         return repr(value) if len(value) <= 40 else "a long string"
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         return "an object"
     if isinstance(value, list | tuple):
         return "a list"
@@ -103,7 +104,7 @@ def object_at(block: Mapping[str, Any], key: str, *path: str) -> Mapping[str, An
     value = block.get(key)
     if value is None:
         return EMPTY
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         return value
     raise UsageError(field_path(*path, key), f"must be an object, got {describe(value)}")
 
@@ -111,7 +112,7 @@ def object_at(block: Mapping[str, Any], key: str, *path: str) -> Mapping[str, An
 def usage_block(body: Mapping[str, Any], key: str, *path: str) -> Mapping[str, Any]:
     """A response's usage object: required (a response without one cannot be priced)."""
     value = body.get(key)
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         return value
     name = field_path(*path, key)
     if value is None:
@@ -127,7 +128,7 @@ def objects_at(block: Mapping[str, Any], key: str, *path: str) -> Sequence[Mappi
     if not isinstance(value, list):
         raise UsageError(field_path(*path, key), f"must be a list, got {describe(value)}")
     for index, item in enumerate(value):
-        if not isinstance(item, Mapping):
+        if not (type(item) is dict or isinstance(item, Mapping)):
             name = f"{field_path(*path, key)}[{index}]"
             raise UsageError(name, f"must be an object, got {describe(item)}")
     return value

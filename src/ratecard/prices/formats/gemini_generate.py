@@ -184,6 +184,8 @@ def _search_queries(body: Mapping[str, Any], path: str) -> int:
     """How many Google Search queries grounded the response (0: not grounded by search)."""
     queries = 0
     for index, candidate in enumerate(objects_at(body, "candidates", path)):
+        if candidate.get("groundingMetadata") is None:
+            continue
         where = (path, f"candidates[{index}]")
         listed = object_at(candidate, "groundingMetadata", *where).get("webSearchQueries")
         if listed is None:

@@ -10,7 +10,6 @@ top-level `service_tier`, as in Chat Completions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from ratecard.prices.formats.counts import (
@@ -37,26 +36,24 @@ MARKERS = frozenset({"input_tokens_details", "output_tokens_details"})
 
 def read_usage(usage: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a Responses `usage` object given at `path` (web searches are not in it)."""
-    return ReadUsage(usage=_partition(usage, path), format=FORMAT)
+    return ReadUsage(usage=_partition(usage, path, 0), format=FORMAT)
 
 
 def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a whole Responses body given at `path`, counting its `web_search_call` items."""
-    usage = _partition(usage_block(body, USAGE_KEY, path), field_path(path, USAGE_KEY))
+    usage = usage_block(body, USAGE_KEY, path)
     searches = sum(
         1 for item in objects_at(body, "output", path) if item.get("type") == "web_search_call"
     )
-    if searches:
-        usage = replace(usage, web_search_calls=searches)
     return ReadUsage(
-        usage=usage,
+        usage=_partition(usage, field_path(path, USAGE_KEY), searches),
         format=FORMAT,
         model=model_name(body, "model", path),
         service_tier=tier(body.get("service_tier"), OPENAI_TIERS, path, "service_tier"),
     )
 
 
-def _partition(usage: Mapping[str, Any], path: str) -> Usage:
+def _partition(usage: Mapping[str, Any], path: str, searches: int) -> Usage:
     prompt = count(usage, "input_tokens", path)
     completion = count(usage, "output_tokens", path)
 
@@ -83,4 +80,5 @@ def _partition(usage: Mapping[str, Any], path: str) -> Usage:
         output_tokens=completion - reasoning,
         cache_read_tokens=cached,
         reasoning_tokens=reasoning,
+        web_search_calls=searches,
     )
