@@ -15,6 +15,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,9 @@ def main() -> None:
         body = json.loads((RESPONSES / relative).read_text())
         usage = body[FORMATS[name].usage_key]
         ways: dict[str, Callable[[], Any]] = {
-            "usage (named)": lambda usage=usage, name=name: read_usage(usage, name),
-            "usage (detected)": lambda usage=usage: read_usage(usage),
-            "response (detected)": lambda body=body: read_response(body),
+            "usage (named)": partial(read_usage, usage, name),
+            "usage (detected)": partial(read_usage, usage),
+            "response (detected)": partial(read_response, body),
         }
         for way, read in ways.items():
             print(f"{name} {way}: {rate(read, args.seconds, args.repeat):,.0f} reads/s")
