@@ -14,20 +14,9 @@ from ratecard.vocabulary import UsageFormat
 
 RESPONSES = Path(__file__).resolve().parents[2] / "data" / "responses"
 EXPECTED = sorted(RESPONSES.glob("*/*.expected.json"))
-# The quantities a recorded partition lists (every one, zeros included).
-PARTS = (
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "audio_input_tokens",
-    "audio_output_tokens",
-    "image_input_tokens",
-    "image_output_tokens",
-    "web_search_calls",
-)
+# The quantities a recorded partition lists (every file lists every one, zeros included).
+PARTS = tuple(json.loads(EXPECTED[0].read_text())["partition"])
+
 # Formats whose billed tier is stated inside the usage block (the others: beside it).
 TIER_IN_USAGE = {UsageFormat.ANTHROPIC, UsageFormat.GEMINI}
 
@@ -46,7 +35,9 @@ def partition(usage: Usage) -> dict[str, int]:
     return {name: getattr(usage, name) for name in PARTS}
 
 
-def test_every_format_has_recorded_bodies() -> None:
+def test_every_format_has_recorded_bodies_listing_every_part() -> None:
+    assert all(tuple(load(path)[1]["partition"]) == PARTS for path in EXPECTED)
+    assert "web_search_calls" in PARTS and len(PARTS) == 11
     formats = {load(path)[1]["format"] for path in EXPECTED}
     assert formats == set(UsageFormat) == set(FORMATS)
     assert len(EXPECTED) >= 29

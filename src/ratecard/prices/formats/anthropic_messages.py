@@ -16,8 +16,8 @@ from types import MappingProxyType
 from typing import Any
 
 from ratecard.prices.formats.counts import (
+    check_total,
     count,
-    count_or_none,
     field_path,
     model_name,
     object_at,
@@ -25,7 +25,7 @@ from ratecard.prices.formats.counts import (
     tier,
     usage_block,
 )
-from ratecard.prices.usage import ReadUsage, Usage, UsageError
+from ratecard.prices.usage import ReadUsage, Usage
 from ratecard.vocabulary import ServiceTier, UsageFormat
 
 FORMAT = UsageFormat.ANTHROPIC
@@ -40,6 +40,8 @@ MARKERS = frozenset(
         "service_tier",
     }
 )
+
+_SPLIT = "cache_creation.ephemeral_5m_input_tokens + .ephemeral_1h_input_tokens"
 
 ANTHROPIC_TIERS: Mapping[str, str] = MappingProxyType(
     {tier: tier for tier in (ServiceTier.STANDARD, ServiceTier.PRIORITY, ServiceTier.BATCH)}
@@ -70,20 +72,14 @@ def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
 def _partition(usage: Mapping[str, Any], path: str) -> Usage:
     input_tokens = count(usage, "input_tokens", path)
     output_tokens = count(usage, "output_tokens", path)
-    stated = count_or_none(usage, "cache_creation_input_tokens", path)
     split = object_at(usage, "cache_creation", path)
     if "ephemeral_5m_input_tokens" in split or "ephemeral_1h_input_tokens" in split:
         where = (path, "cache_creation")
         writes_5m = optional_count(split, "ephemeral_5m_input_tokens", *where)
         writes_1h = optional_count(split, "ephemeral_1h_input_tokens", *where)
-        if stated is not None and stated != writes_5m + writes_1h:
-            raise UsageError(
-                field_path(path, "cache_creation_input_tokens"),
-                f"{stated} is not cache_creation.ephemeral_5m_input_tokens + "
-                f".ephemeral_1h_input_tokens ({writes_5m} + {writes_1h} = {writes_5m + writes_1h})",
-            )
+        check_total(usage, "cache_creation_input_tokens", writes_5m + writes_1h, _SPLIT, path)
     else:
-        writes_5m, writes_1h = stated or 0, 0
+        writes_5m, writes_1h = optional_count(usage, "cache_creation_input_tokens", path), 0
     searches = object_at(usage, "server_tool_use", path)
     return Usage(
         input_tokens=input_tokens,

@@ -17,8 +17,8 @@ from types import MappingProxyType
 from typing import Any
 
 from ratecard.prices.formats.counts import (
+    check_total,
     count,
-    count_or_none,
     describe,
     field_path,
     objects_at,
@@ -41,6 +41,9 @@ MARKERS = frozenset(
         "cacheDetails",
     }
 )
+
+_WRITES = "the sum of cacheDetails[].inputTokens"
+_TOTAL = "inputTokens + outputTokens + cacheReadInputTokens + cacheWriteInputTokens"
 
 BEDROCK_TIERS: Mapping[str, str] = MappingProxyType(
     {
@@ -76,26 +79,14 @@ def _partition(usage: Mapping[str, Any], path: str) -> Usage:
     input_tokens = count(usage, "inputTokens", path)
     output_tokens = count(usage, "outputTokens", path)
     reads = optional_count(usage, "cacheReadInputTokens", path)
-    stated = count_or_none(usage, "cacheWriteInputTokens", path)
     details = objects_at(usage, "cacheDetails", path)
     if details:
         writes_5m, writes_1h = _writes_by_ttl(details, path)
-        if stated is not None and stated != writes_5m + writes_1h:
-            raise UsageError(
-                field_path(path, "cacheWriteInputTokens"),
-                f"{stated} is not the sum of cacheDetails[].inputTokens ({writes_5m + writes_1h})",
-            )
+        check_total(usage, "cacheWriteInputTokens", writes_5m + writes_1h, _WRITES, path)
     else:
-        writes_5m, writes_1h = stated or 0, 0
-
-    total = count_or_none(usage, "totalTokens", path)
+        writes_5m, writes_1h = optional_count(usage, "cacheWriteInputTokens", path), 0
     parts = input_tokens + output_tokens + reads + writes_5m + writes_1h
-    if total is not None and total != parts:
-        raise UsageError(
-            field_path(path, "totalTokens"),
-            f"{total} is not inputTokens + outputTokens + cacheReadInputTokens + "
-            f"cacheWriteInputTokens ({parts})",
-        )
+    check_total(usage, "totalTokens", parts, _TOTAL, path)
     return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,

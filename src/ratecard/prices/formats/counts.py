@@ -21,6 +21,7 @@ from ratecard.prices.usage import UsageError
 
 __all__ = [
     "EMPTY",
+    "check_total",
     "count",
     "count_or_none",
     "describe",
@@ -97,6 +98,15 @@ def count_or_none(block: Mapping[str, Any], key: str, *path: str) -> int | None:
     if type(value) is int and value >= 0:
         return value
     raise _bad_count(block, key, path)
+
+
+def check_total(block: Mapping[str, Any], key: str, expected: int, parts: str, *path: str) -> None:
+    """Refuse a stated total that is not the sum of its parts (absent or null: not stated)."""
+    stated = block.get(key)
+    if stated is None or (type(stated) is int and stated == expected):
+        return
+    stated = count(block, key, *path)  # raises for anything but a count
+    raise UsageError(field_path(*path, key), f"{stated} is not {parts} ({expected})")
 
 
 def object_at(block: Mapping[str, Any], key: str, *path: str) -> Mapping[str, Any]:

@@ -31,8 +31,8 @@ from types import MappingProxyType
 from typing import Any
 
 from ratecard.prices.formats.counts import (
+    check_total,
     count,
-    count_or_none,
     describe,
     field_path,
     model_name,
@@ -58,6 +58,7 @@ MARKERS = frozenset(
         "promptTokensDetails",
     }
 )
+_TOTAL = "promptTokenCount + candidatesTokenCount + thoughtsTokenCount + toolUsePromptTokenCount"
 # The name `unpriced` gives the grounding-search context tokens.
 TOOL_USE_PROMPT_TOKENS = "tool_use_prompt_tokens"
 
@@ -132,14 +133,7 @@ def _partition(metadata: Mapping[str, Any], path: str, *, searches: int) -> tupl
             "candidatesTokensDetails", listed, "candidatesTokenCount", candidates, path
         )
 
-    total = count_or_none(metadata, "totalTokenCount", path)
-    if total is not None and total != prompt + candidates + thoughts + tool:
-        raise UsageError(
-            field_path(path, "totalTokenCount"),
-            f"{total} is not promptTokenCount + candidatesTokenCount + thoughtsTokenCount + "
-            f"toolUsePromptTokenCount ({prompt} + {candidates} + {thoughts} + {tool} = "
-            f"{prompt + candidates + thoughts + tool})",
-        )
+    check_total(metadata, "totalTokenCount", prompt + candidates + thoughts + tool, _TOTAL, path)
     usage = Usage(
         input_tokens=text_in if searches else text_in + tool,
         output_tokens=candidates - audio_out - image_out,

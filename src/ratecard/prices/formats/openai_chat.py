@@ -16,8 +16,8 @@ from types import MappingProxyType
 from typing import Any
 
 from ratecard.prices.formats.counts import (
+    check_total,
     count,
-    count_or_none,
     field_path,
     model_name,
     object_at,
@@ -26,7 +26,7 @@ from ratecard.prices.formats.counts import (
     tier,
     usage_block,
 )
-from ratecard.prices.usage import ReadUsage, Usage, UsageError
+from ratecard.prices.usage import ReadUsage, Usage
 from ratecard.vocabulary import ServiceTier, UsageFormat
 
 FORMAT = UsageFormat.OPENAI_CHAT
@@ -93,13 +93,7 @@ def _partition(usage: Mapping[str, Any], path: str) -> Usage:
         if predicted > completion:
             raise parts_overflow({key: predicted}, "completion_tokens", completion, *where)
 
-    total = count_or_none(usage, "total_tokens", path)
-    if total is not None and total != prompt + completion:
-        raise UsageError(
-            field_path(path, "total_tokens"),
-            f"{total} is not prompt_tokens + completion_tokens "
-            f"({prompt} + {completion} = {prompt + completion})",
-        )
+    check_total(usage, "total_tokens", prompt + completion, "prompt + completion tokens", path)
     return Usage(
         input_tokens=text_in,
         output_tokens=text_out,

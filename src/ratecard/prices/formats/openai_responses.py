@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ratecard.prices.formats.counts import (
+    check_total,
     count,
-    count_or_none,
     field_path,
     model_name,
     object_at,
@@ -25,7 +25,7 @@ from ratecard.prices.formats.counts import (
     usage_block,
 )
 from ratecard.prices.formats.openai_chat import OPENAI_TIERS
-from ratecard.prices.usage import ReadUsage, Usage, UsageError
+from ratecard.prices.usage import ReadUsage, Usage
 from ratecard.vocabulary import UsageFormat
 
 FORMAT = UsageFormat.OPENAI_RESPONSES
@@ -68,13 +68,7 @@ def _partition(usage: Mapping[str, Any], path: str, searches: int) -> Usage:
     if reasoning > completion:
         raise parts_overflow({"reasoning_tokens": reasoning}, "output_tokens", completion, *where)
 
-    total = count_or_none(usage, "total_tokens", path)
-    if total is not None and total != prompt + completion:
-        raise UsageError(
-            field_path(path, "total_tokens"),
-            f"{total} is not input_tokens + output_tokens "
-            f"({prompt} + {completion} = {prompt + completion})",
-        )
+    check_total(usage, "total_tokens", prompt + completion, "input_tokens + output_tokens", path)
     return Usage(
         input_tokens=prompt - cached,
         output_tokens=completion - reasoning,
