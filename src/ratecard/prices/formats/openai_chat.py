@@ -93,7 +93,9 @@ def _partition(usage: Mapping[str, Any], path: str) -> Usage:
         if predicted > completion:
             raise parts_overflow({key: predicted}, "completion_tokens", completion, *where)
 
-    check_total(usage, "total_tokens", prompt + completion, "prompt + completion tokens", path)
+    check_total(
+        usage, "total_tokens", prompt + completion, "prompt_tokens + completion_tokens", path
+    )
     return Usage(
         input_tokens=text_in,
         output_tokens=text_out,
