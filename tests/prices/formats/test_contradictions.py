@@ -222,6 +222,7 @@ def test_gemini_splits_output_by_modality_and_maps_traffic_types() -> None:
     read = read_usage(image_out).usage
     assert (read.output_tokens, read.image_output_tokens, read.audio_output_tokens) == (10, 1290, 0)
     for traffic, tier in [("ON_DEMAND_PRIORITY", "priority"), ("FLEX", "flex"),
+                          ("ON_DEMAND_FLEX", "flex"),
                           ("BATCH", "flex"), ("ON_DEMAND", "standard"),
                           ("PROVISIONED_THROUGHPUT", "standard")]:  # fmt: skip
         assert read_usage(edited(GEMINI, {"trafficType": traffic})).service_tier == tier
@@ -238,13 +239,19 @@ def test_gemini_tool_tokens_are_input_unless_google_search_grounded_the_response
     assert read.unpriced is None
     no_queries = edited(grounded, {"candidates.0.groundingMetadata.webSearchQueries": []})
     assert read_response(no_queries).usage.input_tokens == 405
-    # Two candidates grounded by their own queries: every query counts.
+    # Two candidates grounded by their own queries: every distinct query counts once.
     two = edited(grounded, {})
     two["candidates"].append(copy.deepcopy(two["candidates"][0]))
-    assert read_response(two).usage.web_search_calls == 4
-    bad = edited(grounded, {"candidates.0.groundingMetadata.webSearchQueries": "q"})
-    error = refused(read_response, bad)
-    assert error.field == "candidates[0].groundingMetadata.webSearchQueries"
+    assert read_response(two).usage.web_search_calls == 2
+    two["candidates"][1]["groundingMetadata"]["webSearchQueries"] = ["other", "", "other"]
+    assert read_response(two).usage.web_search_calls == 3
+    # Google Maps alone grounded it: its queries are Maps lookups, not web searches.
+    maps = edited(grounded, {"candidates.0.groundingMetadata.groundingChunks": [{"maps": {}}]})
+    assert read_response(maps).usage.web_search_calls == 0
+    for queries in ("q", ["q", 1]):
+        bad = edited(grounded, {"candidates.0.groundingMetadata.webSearchQueries": queries})
+        error = refused(read_response, bad)
+        assert error.field == "candidates[0].groundingMetadata.webSearchQueries"
     no_tool_tokens = edited(
         grounded,
         {"usageMetadata.toolUsePromptTokenCount": MISSING, "usageMetadata.totalTokenCount": 110},
@@ -263,3 +270,16 @@ def test_bedrock_details_alone_split_writes_and_the_response_tier_is_read() -> N
         assert read_response(edited(response, {"serviceTier": stated})).service_tier == tier
     error = refused(read_response, edited(response, {"serviceTier": {"type": "gold"}}))
     assert error.field == "serviceTier.type"
+
+
+def test_gemini_thoughts_counted_inside_candidates_are_taken_out_once() -> None:
+    # An early Gemini 2.5 body: candidates 400 include the 300 thoughts; the total has them once.
+    inclusive = {"promptTokenCount": 50, "candidatesTokenCount": 400, "thoughtsTokenCount": 300,
+                 "totalTokenCount": 450}  # fmt: skip
+    read = read_usage(inclusive).usage
+    assert (read.output_tokens, read.reasoning_tokens, read.completion_tokens) == (100, 300, 400)
+    exclusive = {**inclusive, "totalTokenCount": 750}
+    assert read_usage(exclusive).usage.output_tokens == 400
+    assert (
+        refused(read_usage, {**inclusive, "totalTokenCount": 451}).field == "usage.totalTokenCount"
+    )

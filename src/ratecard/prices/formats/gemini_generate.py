@@ -2,8 +2,9 @@
 
 `promptTokenCount` INCLUDES `cachedContentTokenCount`; `promptTokensDetails[]` splits the prompt
 by modality (TEXT, AUDIO, IMAGE, VIDEO, DOCUMENT) and `cacheTokensDetails[]` the cached part;
-`candidatesTokenCount` EXCLUDES `thoughtsTokenCount`, and `candidatesTokensDetails[]` splits it
-by modality (image-generating models bill IMAGE output at its own price);
+`candidatesTokenCount` EXCLUDES `thoughtsTokenCount` (early Gemini 2.5 responses included them:
+their `totalTokenCount` tells), and `candidatesTokensDetails[]` splits it by modality
+(image-generating models bill IMAGE output at its own price);
 `totalTokenCount = prompt + candidates + thoughts + toolUsePromptTokenCount`. Zero counts are
 left out (proto3 JSON), so only `promptTokenCount` is required.
 
@@ -16,10 +17,11 @@ cached AUDIO and IMAGE tokens are taken out of their modality's uncached count. 
 and file search it is billed as input. For Grounding with Google Search, Google bills the
 retrieved context through the per-search fee instead (LiteLLM's reading of the pricing page;
 tests/data/responses/README.md lists it as an open question): a response whose candidates list
-`groundingMetadata.webSearchQueries` keeps those tokens in `unpriced`, and counts its queries
-as `web_search_calls` (the price applies the model's `web_search_billing_unit`: `per_prompt`,
-Gemini 2.x, bills min(n, 1); `per_query`, Gemini 3, bills n). A usage block alone does not
-say which tool ran: `read_usage` prices the tool tokens as input.
+`groundingMetadata.webSearchQueries` keeps those tokens in `unpriced`, and counts its distinct
+queries as `web_search_calls` (the price applies the model's `web_search_billing_unit`:
+`per_prompt`, Gemini 2.x, bills min(n, 1); `per_query`, Gemini 3, bills n). A usage block
+alone does not say which tool ran: `read_usage` prices the tool tokens as input. Grounding
+with Google Maps (its own fee) is not priced here: its tool tokens count as input.
 
 Vertex AI states the tier in `usageMetadata.trafficType`.
 """
@@ -33,6 +35,7 @@ from typing import Any
 from ratecard.prices.formats.counts import (
     check_total,
     count,
+    count_or_none,
     describe,
     field_path,
     model_name,
@@ -68,6 +71,7 @@ GEMINI_TIERS: Mapping[str, str] = MappingProxyType(
     {
         "ON_DEMAND_PRIORITY": ServiceTier.PRIORITY,
         "FLEX": ServiceTier.FLEX,
+        "ON_DEMAND_FLEX": ServiceTier.FLEX,  # what Vertex AI reports for flex traffic
         "BATCH": ServiceTier.FLEX,
     }
 )
@@ -100,6 +104,11 @@ def _partition(metadata: Mapping[str, Any], path: str, *, searches: int) -> tupl
     thoughts = optional_count(metadata, "thoughtsTokenCount", path)
     tool = optional_count(metadata, "toolUsePromptTokenCount", path)
     cached = optional_count(metadata, "cachedContentTokenCount", path)
+    stated_total = count_or_none(metadata, "totalTokenCount", path)
+    if thoughts and thoughts <= candidates and stated_total == prompt + candidates + tool:
+        # Early Gemini 2.5 responses counted thoughts INSIDE candidatesTokenCount; their total
+        # has them once. Told apart by that total, as LiteLLM's is_candidate_token_count_inclusive.
+        candidates -= thoughts
     if cached > prompt:
         raise parts_overflow({"cachedContentTokenCount": cached}, "promptTokenCount", prompt, path)
 
@@ -175,20 +184,36 @@ def _details_overflow(key: str, listed: int, total_name: str, total: int, path: 
 
 
 def _search_queries(body: Mapping[str, Any], path: str) -> int:
-    """How many Google Search queries grounded the response (0: not grounded by search)."""
-    queries = 0
+    """How many distinct Google Search queries grounded the response (0: not grounded by search).
+
+    A query repeated (in one candidate or across candidates) is one search, and an empty one is
+    none (as LiteLLM counts since its #36377). Queries of a candidate grounded by Google Maps
+    alone (`groundingChunks` of kind `maps`, none `web`) are Maps lookups, not web searches.
+    """
+    queries: set[str] = set()
     for index, candidate in enumerate(objects_at(body, "candidates", path)):
         if candidate.get("groundingMetadata") is None:
             continue
-        where = (path, f"candidates[{index}]")
-        listed = object_at(candidate, "groundingMetadata", *where).get("webSearchQueries")
-        if listed is None:
+        where = (path, f"candidates[{index}]", "groundingMetadata")
+        grounding = object_at(candidate, "groundingMetadata", *where[:2])
+        listed = grounding.get("webSearchQueries")
+        if listed is None or _maps_only(grounding):
             continue
-        if not isinstance(listed, list):
-            name = field_path(*where, "groundingMetadata", "webSearchQueries")
-            raise UsageError(name, f"must be a list, got {describe(listed)}")
-        queries += len(listed)
-    return queries
+        if not isinstance(listed, list) or not all(isinstance(query, str) for query in listed):
+            name = field_path(*where, "webSearchQueries")
+            raise UsageError(name, f"must be a list of strings, got {describe(listed)}")
+        queries.update(query for query in listed if query)
+    return len(queries)
+
+
+def _maps_only(grounding: Mapping[str, Any]) -> bool:
+    """Whether Google Maps alone grounded a candidate (its queries are no web searches)."""
+    chunks = grounding.get("groundingChunks")
+    kinds: set[str] = set()
+    if isinstance(chunks, list):
+        kinds = {kind for chunk in chunks if isinstance(chunk, Mapping) for kind in chunk}
+    maps = "maps" in kinds or bool(grounding.get("googleMapsWidgetContextToken"))
+    return maps and "web" not in kinds
 
 
 def _tier(metadata: Mapping[str, Any], path: str) -> str | None:
