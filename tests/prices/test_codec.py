@@ -52,6 +52,7 @@ def test_row_round_trip_is_exact_and_keeps_the_column_shape() -> None:
         "cache_write_per_token",
         "tiers",
         "units",
+        "pricing",
     ]
     assert row["tiers"] == [{"above_tokens": 200_000, "input_per_token": "0.000005"}]
     assert row["units"] == {"per_image": "0.04", "per_request": "0.005"}
