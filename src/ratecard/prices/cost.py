@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import NoReturn
+from operator import attrgetter
+from typing import Any, NamedTuple, NoReturn
 
 from ratecard.prices.model import PRICE_FIELDS, ModelPrice, PriceSet, Tier, TimeWindow
 from ratecard.prices.money import EXACT
@@ -112,8 +114,7 @@ def _tokens(name: str, value: int) -> int:
 # --- the general engine (issue 12): every quantity of a Usage --------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Component:
+class Component(NamedTuple):
     """One line of a breakdown: `quantity` of `name` at `price` per `unit` costs `cost`.
 
     `name` is a Usage quantity ("cache_read_tokens") or "regional_uplift" (quantity 1, price
@@ -176,16 +177,16 @@ def price_usage(
     """
     if model.status in UNCHARGEABLE_STATUSES:
         raise NotPriceable(model.model_id, f"prices are {model.status}, not published per unit")
-    tier_name = ServiceTier(service_tier)
+    tier_name = _SERVICE_TIERS.get(service_tier)
+    if tier_name is None:
+        raise ValueError(f"service_tier must be one of {', '.join(ServiceTier)}")
     rates = _Rates(model, usage.prompt_tokens, tier_name, at)
     parts: list[Component] = []
-    for name in _TOKEN_ORDER:
-        quantity = getattr(usage, name)
+    for name, quantity in zip(_TOKEN_ORDER, _token_counts(usage), strict=True):
         if quantity:
             price, price_name = rates.token(name)
             parts.append(_component(name, quantity, price, price_name))
-    for name in _UNIT_ORDER:
-        quantity = getattr(usage, name)
+    for name, quantity in zip(_UNIT_ORDER, _unit_counts(usage), strict=True):
         if not quantity:
             continue
         if name == "images_out" and usage.pixels and rates.priced_per_pixel():
@@ -225,12 +226,7 @@ def price_usage(
 
 def _component(name: str, quantity: int | Decimal, price: Decimal, price_name: str) -> Component:
     return Component(
-        name,
-        quantity,
-        QUANTITY_UNITS[name],
-        price,
-        price_name,
-        EXACT.multiply(Decimal(quantity), price),
+        name, quantity, QUANTITY_UNITS[name], price, price_name, EXACT.multiply(quantity, price)
     )
 
 
@@ -256,6 +252,9 @@ _UNIT_ORDER = (
     "queries",
     "web_search_calls",
 )
+_token_counts = attrgetter(*_TOKEN_ORDER)
+_unit_counts = attrgetter(*_UNIT_ORDER)
+_SERVICE_TIERS = {str(tier): tier for tier in ServiceTier}
 # Token quantities priced by a ModelPrice attribute, and those priced by a `units` name.
 _TOKEN_ATTRS = {
     "input_tokens": "input_per_token",
@@ -286,7 +285,6 @@ class _Rates:
     ) -> None:
         self.model = model
         self.service_tier = service_tier
-        self.found: dict[str, _Found | None] = {}
         self.notes: list[str] = []
         self.window = _window_at(model.windows, at) if model.windows else None
         self.tiers: tuple[Tier, ...] = ()
@@ -302,6 +300,8 @@ class _Rates:
                 crossed = crossed[-1:]
             self.tiers = crossed
             self.tier_above = crossed[-1].above_tokens if crossed else None
+        window = self.window.label if self.window is not None else None
+        self.found = _resolved(model, (service_tier, self.tier_above, window))
 
     # -- one stored price, through variant, tiers and window -------------------------------
 
@@ -433,6 +433,23 @@ class _Rates:
             f"{quantity} given but the model has no {price} price{tier}",
             price=price,
         )
+
+
+# Prices resolved per model and (service tier, tier, window), shared by every request that
+# needs the same ones: a batch of 100,000 lines resolves each model's prices a few times, not
+# 100,000. Keyed by id(): ModelPrice holds dicts, so it is not hashable; the weak reference
+# drops a model's entry when the model goes (a new catalog version replaces every model
+# object) and guards against a reused id. The values are pure functions of a frozen model.
+_RESOLVED: dict[int, tuple[weakref.ref[ModelPrice], dict[tuple[Any, ...], dict[str, Any]]]] = {}
+
+
+def _resolved(model: ModelPrice, key: tuple[Any, ...]) -> dict[str, _Found | None]:
+    entry = _RESOLVED.get(id(model))
+    if entry is None or entry[0]() is not model:
+        ident = id(model)
+        entry = (weakref.ref(model, lambda _gone: _RESOLVED.pop(ident, None)), {})
+        _RESOLVED[ident] = entry
+    return entry[1].setdefault(key, {})
 
 
 _UNIT_PRICES = {

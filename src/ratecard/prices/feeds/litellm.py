@@ -193,9 +193,14 @@ def _litellm_model(
             # would price its requests wrong. Anything else is a secondary field.
             price: Decimal | None = read_price(key, value)
         else:
-            stored = name if variant is None else f"variants.{variant}.{name}"
+            # Dropped-field names as prices.codec.flat_prices names them (`units.` only
+            # inside tiers and variants: a standard unit price is named bare, as it always was).
+            stored = name
             if threshold is not None:
-                stored = f"tiers[>{threshold}].{stored}"
+                unit = "" if name in TOKEN_PRICE_FIELDS else "units."
+                stored = f"tiers[>{threshold}].{unit}{name}"
+            if variant is not None:
+                stored = f"variants.{variant}.{stored}"
             price = secondary.read(stored, partial(read_price, key, value))
         if price is not None:
             parts = standard if variant is None else variants.setdefault(variant, PriceSetParts())
