@@ -406,5 +406,5 @@ def test_a_missing_price_is_refused_never_zero(litellm, openrouter):
             priced(gpt4o, **counts)
         assert caught.value.price == price
     plain = openrouter.models["openai/gpt-audio"]
-    with pytest.raises(NotPriceable, match="no batch|input_per_token price \\(batch\\)"):
+    with pytest.raises(NotPriceable, match=r"input_per_token price \(batch\)"):
         priced(plain, input_tokens=1, service_tier="batch")
