@@ -82,6 +82,14 @@ PRELOADED_MODULES = (
     "ratecard.changes.delivery",
     "ratecard.changes.retention",
     "ratecard.admin.webhooks",
+    # Issue 12: the provider usage formats `POST /api/cost` reads (pure, cheap to import).
+    "ratecard.prices.formats",
+    "ratecard.prices.formats.counts",
+    "ratecard.prices.formats.openai_chat",
+    "ratecard.prices.formats.openai_responses",
+    "ratecard.prices.formats.anthropic_messages",
+    "ratecard.prices.formats.gemini_generate",
+    "ratecard.prices.formats.bedrock_converse",
 )
 
 

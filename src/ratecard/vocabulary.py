@@ -186,3 +186,13 @@ class FeedKind(StrEnum):
 
 # What RATECARD_SOURCES accepts; a test checks it equals the feed registry's kinds.
 FEED_KINDS: tuple[str, ...] = tuple(FeedKind)
+
+
+class UsageFormat(StrEnum):
+    """The provider formats `POST /api/cost` reads; `prices.formats` has one reader for each."""
+
+    OPENAI_CHAT = "openai.chat"  # Chat Completions `usage`
+    OPENAI_RESPONSES = "openai.responses"  # Responses API `usage`
+    ANTHROPIC = "anthropic"  # Messages `usage`
+    GEMINI = "gemini"  # generateContent `usageMetadata` (Gemini API and Vertex AI)
+    BEDROCK = "bedrock"  # Converse `usage`
