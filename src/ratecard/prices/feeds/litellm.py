@@ -232,7 +232,6 @@ def _litellm_model(
     max_tokens = secondary.read(
         "context_window", partial(read_whole_number, "max_tokens", entry.get("max_tokens"))
     )
-    built = standard.price_set()
     return ModelPrice(
         source=source,
         model_id=model_id,
@@ -248,12 +247,7 @@ def _litellm_model(
             "max_output_tokens",
             partial(read_whole_number, "max_output_tokens", entry.get("max_output_tokens")),
         ),
-        input_per_token=built.input_per_token,
-        output_per_token=built.output_per_token,
-        cache_read_per_token=built.cache_read_per_token,
-        cache_write_per_token=built.cache_write_per_token,
-        tiers=built.tiers,
-        units=built.units,
+        **standard.model_fields(),
         alias_target=None,
         variants={str(k): v.price_set() for k, v in sorted(variants.items())},
         uplifts=uplifts,

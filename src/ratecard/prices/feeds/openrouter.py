@@ -142,8 +142,7 @@ def _openrouter_model(
     )
     dynamic = _read_prices(pricing, "pricing", standard, None, secondary)
     unknown += unknown_in_overrides
-    built = standard.price_set()
-    rules = {PricingRule.THRESHOLD: "inclusive"} if built.tiers else {}
+    rules = {PricingRule.THRESHOLD: "inclusive"} if standard.by_threshold else {}
     top_provider = entry.get("top_provider")
     if top_provider is not None and not isinstance(top_provider, dict):
         secondary.read(
@@ -168,12 +167,7 @@ def _openrouter_model(
             "max_output_tokens",
             partial(read_whole_number, "top_provider.max_completion_tokens", max_output),
         ),
-        input_per_token=built.input_per_token,
-        output_per_token=built.output_per_token,
-        cache_read_per_token=built.cache_read_per_token,
-        cache_write_per_token=built.cache_write_per_token,
-        tiers=built.tiers,
-        units=built.units,
+        **standard.model_fields(),
         alias_target=_alias_target(entry.get("alias_target")),
         windows=tuple(windows),
         rules={str(k): v for k, v in rules.items()},

@@ -321,20 +321,6 @@ def status_of(prices: Iterable[Decimal]) -> str:
     return PriceStatus.PRICED
 
 
-def all_prices(
-    token: Mapping[str, Decimal], tiers: Iterable[Tier], units: Mapping[str, Decimal]
-) -> Iterator[Decimal]:
-    """Yield every price a model has: per-token, per-tier and per-unit."""
-    yield from token.values()
-    for tier in tiers:
-        for name in TOKEN_PRICE_FIELDS:
-            value = getattr(tier, name)
-            if value is not None:
-                yield value
-        yield from tier.units.values()
-    yield from units.values()
-
-
 def tiers_from(by_threshold: Mapping[int, Mapping[str, Decimal]]) -> tuple[Tier, ...]:
     """Tiers from {threshold: {name: price}}: token attributes go to the Tier's fields, every
     other name (a ModelPrice.units name) to its `units`."""
@@ -374,6 +360,15 @@ class PriceSetParts:
             tiers=tiers_from(self.by_threshold),
             units=dict(sorted(self.units.items())),
         )
+
+    def model_fields(self) -> Any:
+        """The standard prices as ModelPrice keyword arguments (token fields, tiers, units)."""
+        built = self.price_set()
+        return {
+            **{name: getattr(built, name) for name in TOKEN_PRICE_FIELDS},
+            "tiers": built.tiers,
+            "units": built.units,
+        }
 
     def prices(self) -> Iterator[Decimal]:
         yield from self.token.values()
