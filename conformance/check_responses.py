@@ -94,7 +94,9 @@ def sums(fmt: str, body: dict[str, Any], p: dict[str, int], unpriced: dict[str, 
         checks += [
             ("cachedContentTokenCount", u.get("cachedContentTokenCount", 0), p["cache_read_tokens"])
         ]
-        checks += [("candidatesTokenCount", u["candidatesTokenCount"], p["output_tokens"])]
+        # candidatesTokensDetails may split AUDIO/IMAGE output out of the candidates.
+        candidates = p["output_tokens"] + p["audio_output_tokens"] + p["image_output_tokens"]
+        checks += [("candidatesTokenCount", u["candidatesTokenCount"], candidates)]
         checks += [("thoughtsTokenCount", u.get("thoughtsTokenCount", 0), p["reasoning_tokens"])]
         checks += [("totalTokenCount", u["totalTokenCount"], inputs + outputs)]
     elif fmt == "bedrock":

@@ -85,6 +85,14 @@ PRELOADED_MODULES = (
     # Issue 12: what POST /api/cost and /api/cost/batch price with (parser, batch, orjson).
     "ratecard.prices.cost_requests",
     "ratecard.prices.cost_batch",
+    # Issue 12: the provider usage formats `POST /api/cost` reads (pure, cheap to import).
+    "ratecard.prices.formats",
+    "ratecard.prices.formats.counts",
+    "ratecard.prices.formats.openai_chat",
+    "ratecard.prices.formats.openai_responses",
+    "ratecard.prices.formats.anthropic_messages",
+    "ratecard.prices.formats.gemini_generate",
+    "ratecard.prices.formats.bedrock_converse",
 )
 
 

@@ -107,6 +107,8 @@ models = Table(
     # Long-context tiers and per-unit prices, as decimal strings: see prices.feeds.
     Column("tiers", JSON),
     Column("units", JSON),
+    # Service-tier variants, time windows, regional uplifts, pricing rules: prices.codec.
+    Column("pricing", JSON),
     # What an OpenRouter `~...-latest` alias stands for today: links it to that model.
     Column("alias_target", String(512)),
     Column("first_seen_at", Timestamp, nullable=False),

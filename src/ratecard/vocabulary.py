@@ -47,6 +47,25 @@ class PriceStatus(StrEnum):
 UNCHARGEABLE_STATUSES = frozenset({PriceStatus.DYNAMIC, PriceStatus.UNPRICED})
 
 
+class ServiceTier(StrEnum):
+    """How fast (and at what price) a provider served a request (`service_tier` of a cost)."""
+
+    STANDARD = "standard"
+    BATCH = "batch"  # asynchronous batch APIs, usually half price
+    FLEX = "flex"  # slower, cheaper (OpenAI flex, Gemini flex)
+    PRIORITY = "priority"  # faster, dearer (OpenAI/Anthropic priority)
+
+
+class PricingRule(StrEnum):
+    """Keys of `ModelPrice.rules`: how a source's prices are applied where providers differ."""
+
+    THRESHOLD = "threshold"  # "inclusive": a tier applies from its threshold, not above it
+    TIERS = "tiers"  # "bands": one band prices every token (DashScope), no carry-over
+    REASONING = "reasoning"  # "output": reasoning tokens always at the output price (xAI)
+    BATCH = "batch"  # "half": without stated batch prices, batch is half the standard
+    WEB_SEARCH_BILLING_UNIT = "web_search_billing_unit"  # per_prompt | per_query
+
+
 class RunOutcome(StrEnum):
     """How a run ended (`runs.outcome`, the refresh metric's label, job results)."""
 
@@ -167,3 +186,13 @@ class FeedKind(StrEnum):
 
 # What RATECARD_SOURCES accepts; a test checks it equals the feed registry's kinds.
 FEED_KINDS: tuple[str, ...] = tuple(FeedKind)
+
+
+class UsageFormat(StrEnum):
+    """The provider formats `POST /api/cost` reads; `prices.formats` has one reader for each."""
+
+    OPENAI_CHAT = "openai.chat"  # Chat Completions `usage`
+    OPENAI_RESPONSES = "openai.responses"  # Responses API `usage`
+    ANTHROPIC = "anthropic"  # Messages `usage`
+    GEMINI = "gemini"  # generateContent `usageMetadata` (Gemini API and Vertex AI)
+    BEDROCK = "bedrock"  # Converse `usage`

@@ -3,6 +3,7 @@ Redis, the coordinator, a catalog loaded from the real LiteLLM snapshots)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOT_COPY = Path("/tmp/ratecard-dashboard.png")
+RESPONSES = Path(__file__).resolve().parents[1] / "data" / "responses"
 
 pytestmark = pytest.mark.browser
 
@@ -231,3 +233,31 @@ def test_operator_manages_a_webhook_subscription_from_the_page(
     expect(row).to_have_count(0)
     assert tab.evaluate("document.cookie") == ""
     assert problems == [], problems
+
+
+def test_model_page_prices_a_pasted_response(fleet: Fleet, page: tuple[Page, list[str]]) -> None:
+    """Paste a real OpenAI chat response on the model page: the breakdown is the API's."""
+    tab, problems = page
+    base = fleet.instance.base_url
+    response = (RESPONSES / "openai_chat" / "gpt-4o_cached.json").read_text()
+    expected = httpx.post(
+        f"{base}/api/cost",
+        json={"model": "gpt-4o", "source": "litellm", "response": json.loads(response)},
+        timeout=10,
+    )
+    assert expected.status_code == 200, expected.text
+    tab.goto(f"{base}/models/gpt-4o")
+    tab.fill("#cost-body", response)
+    tab.click("#cost-form button[type=submit]")
+    expect(tab.locator(".cost-total")).to_contain_text(f"Total: {expected.json()['total']} USD")
+    rows = tab.locator("table.cost-components tbody tr")
+    expect(rows).to_have_count(len(expected.json()["components"]))
+    expect(rows.first).to_contain_text("input_tokens")
+    # Garbage gets an error naming the field, not a broken page.
+    tab.fill("#cost-body", "{not json")
+    tab.click("#cost-form button[type=submit]")
+    expect(tab.locator(".cost-error")).to_contain_text("field: body")
+    tab.fill("#cost-body", '{"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 99}')
+    tab.click("#cost-form button[type=submit]")
+    expect(tab.locator(".cost-error")).to_contain_text("usage.total_tokens")
+    assert problems == [] or all("400" in p or "422" in p for p in problems)

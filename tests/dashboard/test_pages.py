@@ -62,3 +62,23 @@ def test_live_fragment_swaps_in_whole_sections(admin_app: AdminApp) -> None:
     assert html.lstrip().startswith('<div id="live"')
     for section in ('id="fleet"', 'id="runs"', 'id="held"'):
         assert section in html
+
+
+def test_model_page_lists_every_price_and_offers_the_calculator(admin_app: AdminApp) -> None:
+    feed = tiny_feed().replace(
+        b'"input_cost_per_token": 2.5e-06,',
+        b'"input_cost_per_token": 2.5e-06, "input_cost_per_token_batches": 0.00000125,'
+        b' "cache_read_input_token_cost_priority": 0.000002125,',
+        1,
+    )
+    assert b"_batches" in feed
+    admin_app.feeds.set_body(TINY_FEED, feed)
+    assert admin_app.refresh() == "success"
+    client = admin_app.client
+    html = client.get("/models/gpt-4o").get_data(as_text=True)
+    # The batch and priority variants and the rules, not only the four token prices.
+    assert "<code>variants.batch.input_per_token</code>" in html
+    assert "<code>variants.priority.cache_read_per_token</code>" in html
+    assert "rules: batch half" in html
+    assert 'id="cost-form" data-model="gpt-4o" data-endpoint="/api/cost"' in html
+    assert "calculator.js" in html

@@ -69,6 +69,16 @@ def test_show_prints_prices_per_token_and_per_million(loaded: tuple[str, str]) -
     assert item["source"] == "openrouter"
 
 
+def test_show_prints_time_windows_and_rules(loaded: tuple[str, str]) -> None:
+    url, sources = loaded
+    text = invoke(url, sources, "prices", "show", "deepseek/deepseek-v4-pro-0813")
+    assert text.exit_code == 0, text.output
+    assert "0100-0400 UTC input" in text.output and "1.32 /1M" in text.output
+    sonnet = invoke(url, sources, "prices", "show", "anthropic/claude-sonnet-4.5")
+    assert "rule threshold: inclusive" in sonnet.output
+    assert ">200000 cache_write_1h_per_token 0.000012" in sonnet.output
+
+
 def test_show_unknown_model_or_source_exits_1(loaded: tuple[str, str]) -> None:
     url, sources = loaded
     unknown = invoke(url, sources, "prices", "show", "no/such-model")

@@ -52,6 +52,7 @@ def test_row_round_trip_is_exact_and_keeps_the_column_shape() -> None:
         "cache_write_per_token",
         "tiers",
         "units",
+        "pricing",
     ]
     assert row["tiers"] == [{"above_tokens": 200_000, "input_per_token": "0.000005"}]
     assert row["units"] == {"per_image": "0.04", "per_request": "0.005"}
@@ -96,9 +97,11 @@ def test_api_output_lists_prices_per_unit_and_per_million() -> None:
         {
             "above_tokens": 200_000,
             "prices": {"input": {"per_token": "0.000005", "per_million": "5"}},
+            "units": {},
         }
     ]
     assert body["units"] == {"per_image": "0.04", "per_request": "0.005"}
+    assert (body["variants"], body["windows"], body["uplifts"], body["rules"]) == ({}, [], {}, {})
 
 
 def test_same_prices_compares_values_not_spelling() -> None:

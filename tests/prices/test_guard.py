@@ -52,11 +52,12 @@ def test_march_to_july_gives_the_real_adds_removes_and_changes(march, july):
     assert decision.removals == sorted(removed)
     assert decision.removed == 8
     assert "luminous-base" in removed and "luminous-supreme-control" in removed
-    # 130 real price changes: 111 applied, and 19 held because a price disappears (the
-    # Claude 4.6 long-context tier, two 1-hour cache-write prices). Real, probably, but a
-    # vanishing price is held until a second fetch confirms it.
-    assert decision.changed == 111
-    assert len(decision.held) == 19
+    # 157 real price changes: 133 applied, and 24 held because a price disappears (the
+    # Claude 4.6 long-context tier, 1-hour cache-write and priority cache-read prices). Real,
+    # probably, but a vanishing price is held until a second fetch confirms it. (Before the
+    # service-tier variants, tier units and pricing rules were compared: 111 and 19.)
+    assert decision.changed == 133
+    assert len(decision.held) == 24
     assert all("disappeared" in h.reason for h in decision.held)
     sonnet = next(h for h in decision.held if h.model_id == "claude-sonnet-4-6")
     assert "tiers[>200000].input_per_token disappeared (was 0.000006)" in sonnet.reason

@@ -117,3 +117,31 @@ def test_a_dropped_field_keeps_its_last_good_value():
     decision = guard_feed({"m": OLD}, incoming, {})
     assert decision.held == []
     assert decision.upserts["m"] == replace(OLD, output_per_token=Decimal("0.00002"))
+
+
+def test_a_dropped_variant_or_tier_price_keeps_that_part_as_it_was():
+    from ratecard.prices.feeds import parse_feed
+    from ratecard.settings import Source
+
+    body = (
+        b'{"m": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-06,'
+        b' "output_cost_per_token": 2e-06, "input_cost_per_token_priority": "lots",'
+        b' "output_cost_per_token_priority": 4e-06,'
+        b' "cache_creation_input_token_cost_above_1hr_above_200k_tokens": true}}'
+    )
+    parsed = parse_feed(Source(name="litellm", url="file:///f.json", kind="litellm"), body)
+    assert sorted(d.field for d in parsed.dropped) == [
+        "tiers[>200000].units.cache_write_1h_per_token",
+        "variants.priority.input_per_token",
+    ]
+    proposed = parsed.models["m"]
+    assert proposed.variants["priority"].input_per_token is None
+    old = replace(
+        proposed,
+        variants={"priority": replace(proposed.variants["priority"], input_per_token=Decimal(3))},
+        tiers=(Tier(200000, units={"cache_write_1h_per_token": Decimal("0.00001")}),),
+    )
+    decision = guard_feed({"m": old}, parsed, {})
+    assert decision.held == []
+    assert "m" not in decision.upserts  # nothing else moved: the last good parts stay served
+    assert guard_feed({}, parsed, {}).upserts["m"] == proposed

@@ -10,7 +10,7 @@ import pytest
 
 from ratecard.prices.feed_errors import FeedError
 from ratecard.prices.feeds import ParsedFeed, parse_feed
-from ratecard.prices.model import Tier, decimal_text
+from ratecard.prices.model import PriceSet, Tier, decimal_text
 from ratecard.prices.money import EXACT
 from ratecard.settings import Source
 
@@ -96,10 +96,39 @@ def test_litellm_above_k_tokens_become_tiers_and_units(litellm_july):
             output_per_token=Decimal("0.0000225"),
             cache_read_per_token=Decimal("6E-7"),
             cache_write_per_token=Decimal("0.0000075"),
+            # cache_creation_input_token_cost_above_1hr_above_200k_tokens
+            units={"cache_write_1h_per_token": Decimal("0.000012")},
         ),
     )
     assert model.units["cache_write_1h_per_token"] == Decimal("0.000006")
     assert model.units["web_search_medium"] == Decimal("0.01")
+
+
+def test_litellm_service_tier_variants_uplifts_and_rules(litellm_july):
+    gpt4o = litellm_july.models["gpt-4o"]
+    # input_cost_per_token_batches / _priority ... become variants, stated prices only.
+    assert gpt4o.variants["batch"] == PriceSet(
+        input_per_token=Decimal("0.00000125"), output_per_token=Decimal("0.000005")
+    )
+    assert gpt4o.variants["priority"].input_per_token == Decimal("0.00000425")
+    assert gpt4o.variants["priority"].cache_read_per_token == Decimal("0.000002125")
+    assert gpt4o.rules == {"batch": "half"}
+    grok = litellm_july.models["xai/grok-4-0709"]
+    assert grok.rules == {"batch": "half", "reasoning": "output", "threshold": "inclusive"}
+    # A tier of a variant: input_cost_per_token_above_272k_tokens_priority.
+    gpt54 = next(
+        m
+        for m in litellm_july.models.values()
+        if any(t.above_tokens == 272_000 for t in m.variants.get("priority", PriceSet()).tiers)
+    )
+    assert gpt54.tiers and gpt54.variants["priority"].tiers[0].input_per_token is not None
+    uplifted = [m for m in litellm_july.models.values() if m.uplifts]
+    assert len(uplifted) == 18
+    assert all(m.uplifts == {"eu": Decimal("1.1"), "us": Decimal("1.1")} for m in uplifted)
+    assert litellm_july.models["dashscope/qwen-flash"].rules["tiers"] == "bands"
+    assert litellm_july.models["gemini-2.5-flash"].rules["web_search_billing_unit"] == (
+        "per_prompt"
+    )
 
 
 def test_litellm_tiered_pricing_ranges(litellm_july):
@@ -189,6 +218,7 @@ def test_openrouter_overrides_become_tiers(openrouter_august):
             output_per_token=Decimal("0.0000225"),
             cache_read_per_token=Decimal("0.0000006"),
             cache_write_per_token=Decimal("0.0000075"),
+            units={"cache_write_1h_per_token": Decimal("0.000012")},
         ),
     )
     assert model.units["cache_write_1h_per_token"] == Decimal("0.000006")
@@ -227,6 +257,10 @@ def test_openrouter_edge_cases(openrouter_edges):
             input_per_token=Decimal("0.000004"),
             output_per_token=Decimal("0.000018"),
             cache_read_per_token=Decimal("0.0000004"),
+            units={
+                "input_audio_cache_read_per_token": Decimal("4E-7"),
+                "input_audio_per_token": Decimal("0.000004"),
+            },
         ),
     )
     audio = openrouter_edges.models["openai/gpt-audio"]

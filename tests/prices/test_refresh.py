@@ -97,9 +97,9 @@ def test_second_snapshot_adds_removes_and_changes_with_history(
     new = served(pg_engine, "litellm")
     report = second.sources[0]
     assert (second.outcome, report.added, report.removed) == ("success", 409, 8)
-    # 19 of the 130 real changes make a price disappear (Claude 4.6 long-context tiers,
+    # 24 of the 157 real changes make a price disappear (Claude 4.6 long-context tiers,
     # 1-hour cache writes): held until a second fetch confirms them (see test_guard).
-    assert report.changed == 111 and report.held == 19
+    assert report.changed == 133 and report.held == 24
     assert "luminous-base" in old and "luminous-base" not in new
     assert "anthropic.claude-opus-4-7" in new and "anthropic.claude-opus-4-7" not in old
     titan = new["amazon.titan-embed-text-v2:0"]
@@ -113,7 +113,7 @@ def test_second_snapshot_adds_removes_and_changes_with_history(
             ).all()
         )
         titan_history = queries.load_history(conn, "litellm", "amazon.titan-embed-text-v2:0")
-    assert changes == {"added": 409, "removed": 8, "changed": 111}
+    assert changes == {"added": 409, "removed": 8, "changed": 133}
     assert titan_history[0].old["input_per_token"] == "0.0000002"
     assert titan_history[0].new["input_per_token"] == "0.00000002"
     assert titan_history[0].run_id == second.run_id

@@ -203,8 +203,31 @@ class PricePair(BaseModel):
 
 
 class TierOut(BaseModel):
+    """Prices in force when the prompt passes `above_tokens` (from it, under the model's
+    `threshold: inclusive` rule); only the prices it sets, the others stay the base ones."""
+
     above_tokens: int
     prices: dict[str, PricePair]
+    units: dict[str, DecimalText]
+
+
+class VariantOut(BaseModel):
+    """A service tier's prices (batch, flex, priority): only what the source states; the
+    standard prices fill the rest (and `rules.batch: half` halves them for batch)."""
+
+    prices: dict[str, PricePair]
+    tiers: list[TierOut]
+    units: dict[str, DecimalText]
+
+
+class WindowOut(BaseModel):
+    """Prices in force from `utc_start` (inclusive) to `utc_end` (exclusive), HHMM in UTC,
+    wrapping past midnight when end < start."""
+
+    utc_start: str
+    utc_end: str
+    prices: dict[str, PricePair]
+    units: dict[str, DecimalText]
 
 
 class PriceMoveOut(BaseModel):
@@ -257,6 +280,15 @@ class ModelOut(BaseModel):
     prices: dict[str, PricePair]
     tiers: list[TierOut]
     units: dict[str, DecimalText]
+    variants: dict[str, VariantOut]
+    windows: list[WindowOut]
+    uplifts: dict[str, DecimalText] = Field(
+        description="Multipliers of the whole cost by region (`region` of a cost request)."
+    )
+    rules: dict[str, str] = Field(
+        description="How the prices apply where providers differ: threshold (inclusive), "
+        "tiers (bands), reasoning (output), batch (half), web_search_billing_unit."
+    )
     last_observed_at: str | None
     last_changed_at: str | None
     stale: StaleOut | None

@@ -103,6 +103,22 @@ def show(model: str, source: str | None, as_json: bool) -> None:
             click.echo(f"  >{tier['above_tokens']} {name:<10} {pair['per_million']:>16} /1M")
     for unit, value in item["units"].items():
         click.echo(f"  {unit:<12} {value}")
+    for tier in item["tiers"]:
+        for unit, value in tier["units"].items():
+            click.echo(f"  >{tier['above_tokens']} {unit:<10} {value}")
+    for variant, prices in item["variants"].items():
+        for name, pair in prices["prices"].items():
+            click.echo(f"  {variant} {name:<10} {pair['per_million']:>16} /1M")
+        for unit, value in prices["units"].items():
+            click.echo(f"  {variant} {unit:<10} {value}")
+    for window in item["windows"]:
+        span = f"{window['utc_start']}-{window['utc_end']} UTC"
+        for name, pair in window["prices"].items():
+            click.echo(f"  {span} {name:<10} {pair['per_million']:>16} /1M")
+    for region, factor in item["uplifts"].items():
+        click.echo(f"  uplift {region:<5} x{factor}")
+    for rule, value in item["rules"].items():
+        click.echo(f"  rule {rule}: {value}")
     if item["held_change"]:
         held = item["held_change"]
         click.echo(f"  held change #{held['id']}: {held['reason']}")

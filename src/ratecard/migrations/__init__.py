@@ -19,5 +19,6 @@ KNOWN_REVISIONS: tuple[str, ...] = (
     "0003_model_alias_target",
     "0004_changes_outbox",  # issue 14: change log + webhook outbox
     "0005_feed_integrity",  # issue 11: stale marks, run problems, per-token image price
+    "0006_model_pricing",  # issue 12: service-tier variants, time windows, uplifts, rules
 )
 HEAD_REVISION = KNOWN_REVISIONS[-1]

@@ -18,14 +18,16 @@ import decimal
 import json
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from ratecard.prices.model import (
     DESCRIPTIVE_FIELDS,
     PRICE_FIELDS,
     TIERED_FIELDS,
     ModelPrice,
+    PriceSet,
     Tier,
+    TimeWindow,
 )
 from ratecard.prices.money import decimal_text, per_million
 
@@ -38,7 +40,8 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else decimal_text(value)
 
 
-def _prices_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
+def _prices_from_json(data: Mapping[str, Any]) -> Any:
+    """The per-token prices of a snapshot or item, as ModelPrice keyword arguments."""
     return {f.name: _decimal(data.get(f.name)) for f in PRICE_FIELDS}
 
 
@@ -55,12 +58,14 @@ def units_from_json(data: Mapping[str, Any] | None) -> dict[str, Decimal]:
 
 
 def tier_to_snapshot(tier: Tier) -> dict[str, Any]:
-    """A tier as JSON: its threshold, then only the prices it sets."""
+    """A tier as JSON: its threshold, then only the prices it sets (`units` when it has any)."""
     out: dict[str, Any] = {"above_tokens": tier.above_tokens}
     for f in TIERED_FIELDS:
         value = getattr(tier, f.name)
         if value is not None:
             out[f.name] = decimal_text(value)
+    if tier.units:
+        out["units"] = units_to_json(tier.units)
     return out
 
 
@@ -68,7 +73,72 @@ def tier_from_snapshot(data: Mapping[str, Any]) -> Tier:
     return Tier(
         above_tokens=int(data["above_tokens"]),
         **{f.name: Decimal(data[f.name]) for f in TIERED_FIELDS if data.get(f.name) is not None},
+        units=units_from_json(data.get("units")),
     )
+
+
+# --- variants, windows, uplifts, rules: the `pricing` JSON -----------------------------------
+
+
+def price_set_to_json(prices: PriceSet) -> dict[str, Any]:
+    """A variant's prices as JSON: only what it states."""
+    out: dict[str, Any] = {
+        f.name: decimal_text(getattr(prices, f.name))
+        for f in PRICE_FIELDS
+        if getattr(prices, f.name) is not None
+    }
+    if prices.tiers:
+        out["tiers"] = [tier_to_snapshot(tier) for tier in prices.tiers]
+    if prices.units:
+        out["units"] = units_to_json(prices.units)
+    return out
+
+
+def price_set_from_json(data: Mapping[str, Any]) -> PriceSet:
+    return PriceSet(
+        **{f.name: Decimal(data[f.name]) for f in PRICE_FIELDS if data.get(f.name) is not None},
+        tiers=tiers_from_json(data.get("tiers")),
+        units=units_from_json(data.get("units")),
+    )
+
+
+def pricing_to_json(price: ModelPrice) -> dict[str, Any]:
+    """Variants, time windows, regional uplifts and rules: only the non-empty ones, so a
+    model without any stores `{}` (and its snapshots stay as they were before they existed)."""
+    out: dict[str, Any] = {}
+    if price.variants:
+        out["variants"] = {k: price_set_to_json(v) for k, v in sorted(price.variants.items())}
+    if price.windows:
+        out["windows"] = [
+            {"utc_start": w.utc_start, "utc_end": w.utc_end, **price_set_to_json(w.prices)}
+            for w in price.windows
+        ]
+    if price.uplifts:
+        out["uplifts"] = units_to_json(price.uplifts)
+    if price.rules:
+        out["rules"] = dict(sorted(price.rules.items()))
+    return out
+
+
+class PricingArgs(TypedDict):
+    variants: dict[str, PriceSet]
+    windows: tuple[TimeWindow, ...]
+    uplifts: dict[str, Decimal]
+    rules: dict[str, str]
+
+
+def pricing_from_json(data: Mapping[str, Any] | None) -> PricingArgs:
+    """ModelPrice keyword arguments from a `pricing` JSON object (absent parts empty)."""
+    data = data or {}
+    return {
+        "variants": {k: price_set_from_json(v) for k, v in (data.get("variants") or {}).items()},
+        "windows": tuple(
+            TimeWindow(int(w["utc_start"]), int(w["utc_end"]), price_set_from_json(w))
+            for w in data.get("windows") or ()
+        ),
+        "uplifts": units_from_json(data.get("uplifts")),
+        "rules": dict(data.get("rules") or {}),
+    }
 
 
 def tiers_from_json(data: Any) -> tuple[Tier, ...]:
@@ -85,6 +155,9 @@ def to_snapshot(price: ModelPrice) -> dict[str, Any]:
         out[f.name] = _text(getattr(price, f.name))
     out["tiers"] = [tier_to_snapshot(tier) for tier in price.tiers]
     out["units"] = units_to_json(price.units)
+    pricing = pricing_to_json(price)
+    if pricing:
+        out["pricing"] = pricing
     return out
 
 
@@ -100,6 +173,7 @@ def from_snapshot(
         **_prices_from_json(snapshot),
         tiers=tiers_from_json(snapshot.get("tiers")),
         units=units_from_json(snapshot.get("units")),
+        **pricing_from_json(snapshot.get("pricing")),
     )
 
 
@@ -113,6 +187,7 @@ def to_row(price: ModelPrice) -> dict[str, Any]:
     row.update({f.name: getattr(price, f.name) for f in PRICE_FIELDS})
     row["tiers"] = [tier_to_snapshot(tier) for tier in price.tiers]
     row["units"] = units_to_json(price.units)
+    row["pricing"] = pricing_to_json(price)
     return row
 
 
@@ -126,6 +201,7 @@ def from_row(row: Any) -> ModelPrice:
         **{f.name: getattr(row, f.name) for f in PRICE_FIELDS},
         tiers=tiers_from_json(json_value(row.tiers, ())),
         units=units_from_json(json_value(row.units, {})),
+        **pricing_from_json(json_value(row.pricing, {})),
     )
 
 
@@ -168,6 +244,7 @@ def row_to_item(
     item.update({f.name: _text(getattr(row, f.name)) for f in PRICE_FIELDS})
     item["tiers"] = json_value(row.tiers, [])
     item["units"] = json_value(row.units, {})
+    item["pricing"] = json_value(row.pricing, {})
     item["rejected_reason"] = rejected_reason
     item["rejected_since"] = rejected_since
     item["last_observed_at"] = last_observed_at
@@ -185,13 +262,22 @@ def from_item(item: Mapping[str, Any]) -> ModelPrice:
         **_prices_from_json(item),
         tiers=tiers_from_json(item.get("tiers")),
         units=units_from_json(item.get("units")),
+        **pricing_from_json(item.get("pricing")),
     )
 
 
 # --- API output ------------------------------------------------------------------------------
 
 
-def api_prices(holder: ModelPrice | Tier) -> dict[str, dict[str, str]]:
+def api_tiers(tiers: tuple[Tier, ...]) -> list[dict[str, Any]]:
+    """Tiers as the API shows them: threshold, token prices, other prices (`units`)."""
+    return [
+        {"above_tokens": t.above_tokens, "prices": api_prices(t), "units": units_to_json(t.units)}
+        for t in tiers
+    ]
+
+
+def api_prices(holder: ModelPrice | Tier | PriceSet) -> dict[str, dict[str, str]]:
     """The prices a ModelPrice or Tier sets, by API name, per unit and per million units."""
     pairs = {}
     for f in PRICE_FIELDS:
@@ -231,8 +317,27 @@ def to_api(
         "context_window": price.context_window,
         "max_output_tokens": price.max_output_tokens,
         "prices": api_prices(price),
-        "tiers": [{"above_tokens": t.above_tokens, "prices": api_prices(t)} for t in price.tiers],
+        "tiers": api_tiers(price.tiers),
         "units": units_to_json(price.units),
+        "variants": {
+            name: {
+                "prices": api_prices(v),
+                "tiers": api_tiers(v.tiers),
+                "units": units_to_json(v.units),
+            }
+            for name, v in sorted(price.variants.items())
+        },
+        "windows": [
+            {
+                "utc_start": f"{w.utc_start:04d}",
+                "utc_end": f"{w.utc_end:04d}",
+                "prices": api_prices(w.prices),
+                "units": units_to_json(w.prices.units),
+            }
+            for w in price.windows
+        ],
+        "uplifts": units_to_json(price.uplifts),
+        "rules": dict(sorted(price.rules.items())),
         "last_observed_at": last_observed_at,
         "last_changed_at": last_changed_at,
         "stale": stale_to_api(rejected_reason, rejected_since),
@@ -248,18 +353,33 @@ def flat_prices(snapshot: Mapping[str, Any]) -> dict[str, Decimal]:
     `input_per_token`, `tiers[>200000].output_per_token`, `units.input_per_image`: the names
     held changes use to say which price moved.
     """
+    out = _flat_price_set(snapshot, "")
+    pricing = snapshot.get("pricing") or {}
+    for name, variant in (pricing.get("variants") or {}).items():
+        out.update(_flat_price_set(variant, f"variants.{name}."))
+    for window in pricing.get("windows") or ():
+        label = f"windows[{int(window['utc_start']):04d}-{int(window['utc_end']):04d}]."
+        out.update(_flat_price_set(window, label))
+    for region, value in (pricing.get("uplifts") or {}).items():
+        out[f"uplifts.{region}"] = Decimal(value)
+    return out
+
+
+def _flat_price_set(data: Mapping[str, Any], prefix: str) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     for f in PRICE_FIELDS:
-        value = snapshot.get(f.name)
+        value = data.get(f.name)
         if value is not None:
-            out[f.name] = Decimal(value)
-    for tier in snapshot.get("tiers") or ():
+            out[f"{prefix}{f.name}"] = Decimal(value)
+    for tier in data.get("tiers") or ():
         for f in TIERED_FIELDS:
             value = tier.get(f.name)
             if value is not None:
-                out[f"tiers[>{tier['above_tokens']}].{f.name}"] = Decimal(value)
-    for unit, value in (snapshot.get("units") or {}).items():
-        out[f"units.{unit}"] = Decimal(value)
+                out[f"{prefix}tiers[>{tier['above_tokens']}].{f.name}"] = Decimal(value)
+        for unit, value in (tier.get("units") or {}).items():
+            out[f"{prefix}tiers[>{tier['above_tokens']}].units.{unit}"] = Decimal(value)
+    for unit, value in (data.get("units") or {}).items():
+        out[f"{prefix}units.{unit}"] = Decimal(value)
     return out
 
 

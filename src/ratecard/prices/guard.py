@@ -170,6 +170,11 @@ def keep_last_good(old: ModelPrice, proposed: ModelPrice, fields: Iterable[str])
             descriptive[name] = getattr(old, name)
         elif name in old.units:
             units[name] = old.units[name]
+        elif name.startswith(("variants.", "tiers[", "uplifts.")):
+            # A bad price inside a variant, a tier or an uplift keeps that whole part as it
+            # was: one wrong value never half-updates a service tier's or a tier's prices.
+            part = name.split(".", 1)[0] if not name.startswith("tiers[") else "tiers"
+            descriptive[part] = getattr(old, part)
     kept = dataclasses.replace(proposed, units=units, **descriptive)
     if kept.status in (PriceStatus.FREE, PriceStatus.UNPRICED) and any(
         v != 0 for v in units.values()

@@ -21,8 +21,10 @@ __all__ = [
     "TOKEN_PRICE_FIELDS",
     "ModelPrice",
     "PriceField",
+    "PriceSet",
     "PriceStatusText",
     "Tier",
+    "TimeWindow",
     "decimal_text",
 ]
 
@@ -68,13 +70,52 @@ DESCRIPTIVE_FIELDS = ("provider", "mode", "context_window", "max_output_tokens",
 
 @dataclass(frozen=True)
 class Tier:
-    """Per-token prices that replace the base ones when prompt tokens exceed `above_tokens`."""
+    """Prices that replace the base ones when the prompt passes `above_tokens`.
+
+    "Passes" is `prompt > above_tokens`, or `>=` where the model's rules say the threshold is
+    inclusive (xAI, OpenRouter's `min_prompt_tokens`). `units` holds the tier's other prices
+    (1-hour cache writes, per-character, reasoning...) under the names of ModelPrice.units.
+    """
 
     above_tokens: int
     input_per_token: Decimal | None = None
     output_per_token: Decimal | None = None
     cache_read_per_token: Decimal | None = None
     cache_write_per_token: Decimal | None = None
+    units: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PriceSet:
+    """The prices of one variant of a model: a service tier (batch, flex, priority) or a time
+    window. Only what the source states for the variant; the rest falls back to the standard
+    prices (how, per price, is the cost engine's business: `prices.cost`)."""
+
+    input_per_token: Decimal | None = None
+    output_per_token: Decimal | None = None
+    cache_read_per_token: Decimal | None = None
+    cache_write_per_token: Decimal | None = None
+    tiers: tuple[Tier, ...] = ()
+    units: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Prices in force from `utc_start` (inclusive) to `utc_end` (exclusive), HHMM in UTC,
+    wrapping past midnight when end < start (OpenRouter's `pricing.overrides` by time of day)."""
+
+    utc_start: int
+    utc_end: int
+    prices: PriceSet
+
+    @property
+    def label(self) -> str:
+        return f"{self.utc_start:04d}-{self.utc_end:04d}"
+
+    def contains(self, hhmm: int) -> bool:
+        if self.utc_start <= self.utc_end:
+            return self.utc_start <= hhmm < self.utc_end
+        return hhmm >= self.utc_start or hhmm < self.utc_end
 
 
 @dataclass(frozen=True)
@@ -97,6 +138,17 @@ class ModelPrice:
     units: Mapping[str, Decimal] = field(default_factory=dict)
     # OpenRouter's `~maker/x-latest` aliases name the model they stand for today (its slug).
     alias_target: str | None = None
+    # Service-tier variants by ServiceTier value (batch, flex, priority): what the source
+    # states for each; the standard prices above fill the rest (see prices.cost).
+    variants: Mapping[str, PriceSet] = field(default_factory=dict)
+    # Time-of-day prices that replace the standard ones inside their window.
+    windows: tuple[TimeWindow, ...] = ()
+    # Multipliers on the whole token cost by region (data residency): {"eu": 1.1}.
+    uplifts: Mapping[str, Decimal] = field(default_factory=dict)
+    # How the source's prices are applied, where it differs by provider (PricingRule names):
+    # {"threshold": "inclusive"}, {"tiers": "bands"}, {"reasoning": "output"},
+    # {"batch": "half"}, {"web_search_billing_unit": "per_query"}.
+    rules: Mapping[str, str] = field(default_factory=dict)
 
     def same_prices(self, other: ModelPrice) -> bool:
         """Whether the served prices are identical (descriptive fields ignored).
@@ -108,4 +160,8 @@ class ModelPrice:
             and all(getattr(self, f.name) == getattr(other, f.name) for f in PRICE_FIELDS)
             and self.tiers == other.tiers
             and dict(self.units) == dict(other.units)
+            and dict(self.variants) == dict(other.variants)
+            and self.windows == other.windows
+            and dict(self.uplifts) == dict(other.uplifts)
+            and dict(self.rules) == dict(other.rules)
         )

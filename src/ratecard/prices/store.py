@@ -51,9 +51,10 @@ def utcnow() -> datetime:
 # The models columns, with the JSON ones as text: loading 3,000 rows then costs 3,000 string
 # compares instead of 6,000 JSON parses (a third of an unchanged refresh otherwise).
 ROW_COLUMNS = [
-    *(c for c in models.c if c.name not in ("tiers", "units")),
+    *(c for c in models.c if c.name not in ("tiers", "units", "pricing")),
     cast(models.c.tiers, Text).label("tiers"),
     cast(models.c.units, Text).label("units"),
+    cast(models.c.pricing, Text).label("pricing"),
 ]
 
 

@@ -17,9 +17,8 @@ Long-context tiers compare against the prompt tokens (cached and written tokens 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "QUANTITIES",
@@ -31,9 +30,13 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """One request's quantities (all default 0). `seconds` may be fractional (audio length)."""
+class Usage(NamedTuple):
+    """One request's quantities (all default 0). `seconds` may be fractional (audio length).
+
+    A NamedTuple, not a frozen dataclass: the batch path builds one per line, and a tuple is
+    built in C (~0.6 µs against ~4 µs for 19 frozen-dataclass fields); immutable and hashable
+    all the same.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -103,7 +106,7 @@ QUANTITY_UNITS: Mapping[str, str] = {
     "web_search_calls": "call",
     "requests": "request",
 }
-QUANTITIES: tuple[str, ...] = tuple(f.name for f in fields(Usage))
+QUANTITIES: tuple[str, ...] = Usage._fields
 assert tuple(QUANTITY_UNITS) == QUANTITIES, "QUANTITY_UNITS must list Usage's fields in order"
 
 
@@ -116,8 +119,7 @@ class UsageError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class ReadUsage:
+class ReadUsage(NamedTuple):
     """What a provider's usage block or response says: the quantities and what else it states."""
 
     usage: Usage

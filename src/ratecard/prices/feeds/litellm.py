@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import partial
+from itertools import chain
 from typing import Any
 
 from ratecard.prices.feed_errors import FeedError
@@ -18,9 +19,9 @@ from ratecard.prices.feeds.parsing import (
     DroppedField,
     EntryRejected,
     ParsedFeed,
+    PriceSetParts,
     Rejection,
     SecondaryFields,
-    all_prices,
     duplicate_keys,
     entry_problem,
     fail,
@@ -29,10 +30,10 @@ from ratecard.prices.feeds.parsing import (
     read_text,
     read_whole_number,
     status_of,
-    tiers_from,
     words,
 )
-from ratecard.prices.model import ModelPrice
+from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice
+from ratecard.vocabulary import PricingRule, ServiceTier
 
 # Top-level keys of model_prices_and_context_window.json that are not models.
 LITELLM_SKIPPED_KEYS = frozenset({"sample_spec", "fallback_generalizations", "last_updated"})
@@ -43,11 +44,6 @@ LITELLM_TOKEN_FIELDS = {
     "cache_read_input_token_cost": "cache_read_per_token",
     "cache_creation_input_token_cost": "cache_write_per_token",
 }
-# "<token field>_above_<N>k_tokens": the price when the prompt exceeds N*1000 tokens.
-LITELLM_TIER_KEY = re.compile(
-    r"(input_cost_per_token|output_cost_per_token|cache_read_input_token_cost"
-    r"|cache_creation_input_token_cost)_above_(\d+)k_tokens"
-)
 LITELLM_UNIT_FIELDS = {
     "input_cost_per_request": "per_request",
     "input_cost_per_query": "per_query",
@@ -74,9 +70,31 @@ LITELLM_UNIT_FIELDS = {
     "annotation_cost_per_page": "annotation_per_page",
     "code_interpreter_cost_per_session": "code_interpreter_per_session",
 }
+# A price key may carry a service-tier suffix and a long-context tier part, in that order from
+# the end: `input_cost_per_token_above_272k_tokens_priority`, `output_cost_per_token_batches`,
+# `cache_creation_input_token_cost_above_1hr_above_200k_tokens` (a 1-hour write, tier 200k).
+LITELLM_VARIANT_SUFFIXES = (
+    ("_priority", ServiceTier.PRIORITY),
+    ("_flex", ServiceTier.FLEX),
+    ("_batches", ServiceTier.BATCH),
+)
+LITELLM_TIER_PART = re.compile(r"(?P<base>\w+?)_above_(?P<n>[0-9]+)(?P<k>k?)_tokens")
+LITELLM_UPLIFTS = {
+    "regional_processing_uplift_multiplier_eu": "eu",
+    "regional_processing_uplift_multiplier_us": "us",
+}
 LITELLM_SEARCH_SIZES = ("low", "medium", "high")
-# Fields we know and deliberately do not serve (descriptive, or price variants such as
-# batch/priority/flex rates); anything else is counted as unknown.
+# LiteLLM's own provider rules (litellm_core_utils/llm_cost_calc/utils.py and the provider
+# calculators; docs/cost-semantics.md §2, §5, §6): xAI thresholds are reached AT the threshold
+# and its reasoning tokens are output tokens; DashScope's `tiered_pricing` bands price every
+# token of a request at the one band its prompt falls in.
+LITELLM_PROVIDER_RULES: dict[str, dict[str, str]] = {
+    "xai": {PricingRule.THRESHOLD: "inclusive", PricingRule.REASONING: "output"},
+}
+# Modes whose token prices LiteLLM's batch calculator halves when no batch price is stated.
+LITELLM_BATCH_MODES = frozenset({"chat", "responses", "completion", "embedding"})
+# Fields we know and deliberately do not serve (descriptive, or prices no cost path uses);
+# anything else is counted as unknown.
 LITELLM_KNOWN_OTHER = words(
     """
     litellm_provider mode max_input_tokens max_output_tokens max_tokens
@@ -98,6 +116,23 @@ LITELLM_KNOWN_PATTERN = re.compile(
     r"supports_\w+|\w+_(?:priority|flex|batches)|\w+_above_\d+k_tokens(?:_priority)?"
     r"|\w+_above_\d+s_interval"
 )
+
+
+def split_price_key(key: str) -> tuple[str, ServiceTier | None, int | None]:
+    """`input_cost_per_token_above_272k_tokens_priority` -> (input_cost_per_token, priority,
+    272000). The base is a key of LITELLM_TOKEN_FIELDS/LITELLM_UNIT_FIELDS when it is a price
+    we serve. `above_128k` is 128,000 (LiteLLM multiplies by 1000, not 1024)."""
+    variant = None
+    for suffix, tier in LITELLM_VARIANT_SUFFIXES:
+        if key.endswith(suffix):
+            key, variant = key[: -len(suffix)], tier
+            break
+    threshold = None
+    match = LITELLM_TIER_PART.fullmatch(key)
+    if match is not None:
+        key = match.group("base")
+        threshold = int(match.group("n")) * (1000 if match.group("k") else 1)
+    return key, variant, threshold
 
 
 def parse(source: str, document: Any) -> ParsedFeed:
@@ -144,47 +179,51 @@ def _litellm_model(
     if not model_id.strip():
         raise EntryRejected("empty model id")
     secondary = SecondaryFields(model_id, dropped)
-    token = {
-        attr: read_price(key, entry[key])
-        for key, attr in LITELLM_TOKEN_FIELDS.items()
-        if entry.get(key) is not None
-    }
-    units: dict[str, Decimal] = {}
-    for key, name in LITELLM_UNIT_FIELDS.items():
-        if entry.get(key) is not None:
-            value = secondary.read(name, partial(read_price, key, entry[key]))
-            if value is not None:
-                units[name] = value
-    search = entry.get("search_context_cost_per_query")
-    if search is not None and not isinstance(search, dict):
-        for size in LITELLM_SEARCH_SIZES:
-            secondary.read(
-                f"web_search_{size}",
-                partial(
-                    fail,
-                    f"search_context_cost_per_query: expected an object, got {json_type(search)}",
-                ),
-            )
-    elif search is not None:
-        for size in LITELLM_SEARCH_SIZES:
-            key = f"search_context_size_{size}"
-            if search.get(key) is not None:
-                value = secondary.read(
-                    f"web_search_{size}",
-                    partial(read_price, f"search_context_cost_per_query.{key}", search[key]),
-                )
-                if value is not None:
-                    units[f"web_search_{size}"] = value
-    by_threshold: dict[int, dict[str, Decimal]] = {}
+    standard = PriceSetParts()
+    variants: dict[str, PriceSetParts] = {}
     for key, value in entry.items():
-        match = LITELLM_TIER_KEY.fullmatch(key)
-        if match is not None and value is not None:
-            threshold = int(match.group(2)) * 1000
-            by_threshold.setdefault(threshold, {})[LITELLM_TOKEN_FIELDS[match.group(1)]] = (
-                read_price(key, value)
-            )
-    _litellm_tiered_pricing(entry.get("tiered_pricing"), token, by_threshold)
-    tiers = tiers_from(by_threshold)
+        if value is None:
+            continue
+        base, variant, threshold = split_price_key(key)
+        name = LITELLM_TOKEN_FIELDS.get(base) or LITELLM_UNIT_FIELDS.get(base)
+        if name is None:
+            continue
+        if variant is None and name in TOKEN_PRICE_FIELDS:
+            # A bad standard token price rejects the entry: serving the model without it
+            # would price its requests wrong. Anything else is a secondary field.
+            price: Decimal | None = read_price(key, value)
+        else:
+            # Dropped-field names as prices.codec.flat_prices names them (`units.` only
+            # inside tiers and variants: a standard unit price is named bare, as it always was).
+            stored = name
+            if threshold is not None:
+                unit = "" if name in TOKEN_PRICE_FIELDS else "units."
+                stored = f"tiers[>{threshold}].{unit}{name}"
+            if variant is not None:
+                stored = f"variants.{variant}.{stored}"
+            price = secondary.read(stored, partial(read_price, key, value))
+        if price is not None:
+            parts = standard if variant is None else variants.setdefault(variant, PriceSetParts())
+            parts.put(name, price, threshold)
+    _search_prices(entry.get("search_context_cost_per_query"), standard, secondary)
+    rules = dict(LITELLM_PROVIDER_RULES.get(str(entry.get("litellm_provider")), {}))
+    if _litellm_tiered_pricing(entry.get("tiered_pricing"), standard):
+        rules[PricingRule.TIERS] = "bands"
+    billing_unit = entry.get("web_search_billing_unit")
+    if billing_unit not in ("per_prompt", "per_query") and _is_gemini(model_id, entry):
+        # LiteLLM bills Gemini grounding per grounded prompt unless the entry says per query.
+        billing_unit = "per_prompt"
+    if billing_unit in ("per_prompt", "per_query"):
+        rules[PricingRule.WEB_SEARCH_BILLING_UNIT] = billing_unit
+    mode = secondary.read("mode", partial(read_text, "mode", entry.get("mode")))
+    if mode in LITELLM_BATCH_MODES and standard.token:
+        rules[PricingRule.BATCH] = "half"
+    uplifts = {}
+    for key, region in LITELLM_UPLIFTS.items():
+        if entry.get(key) is not None:
+            factor = secondary.read(f"uplifts.{region}", partial(read_price, key, entry[key]))
+            if factor is not None:
+                uplifts[region] = factor
     # Both limits are read (and a bad one reported) even when max_input_tokens wins.
     max_input = secondary.read(
         "context_window",
@@ -196,36 +235,69 @@ def _litellm_model(
     return ModelPrice(
         source=source,
         model_id=model_id,
-        status=status_of(all_prices(token, tiers, units)),
+        status=status_of(
+            chain(standard.prices(), *(parts.prices() for parts in variants.values()))
+        ),
         provider=secondary.read(
             "provider", partial(read_text, "litellm_provider", entry.get("litellm_provider"))
         ),
-        mode=secondary.read("mode", partial(read_text, "mode", entry.get("mode"))),
+        mode=mode,
         context_window=max_input if max_input is not None else max_tokens,
         max_output_tokens=secondary.read(
             "max_output_tokens",
             partial(read_whole_number, "max_output_tokens", entry.get("max_output_tokens")),
         ),
-        tiers=tiers,
-        units=units,
-        alias_target=None,  # named, so that **token cannot be taken to fill it
-        **token,
+        **standard.model_fields(),
+        alias_target=None,
+        variants={str(k): v.price_set() for k, v in sorted(variants.items())},
+        uplifts=uplifts,
+        rules=dict(sorted((str(k), v) for k, v in rules.items())),
     )
 
 
-def _litellm_tiered_pricing(
-    tiered: Any, token: dict[str, Decimal], by_threshold: dict[int, dict[str, Decimal]]
-) -> None:
-    """Read `tiered_pricing: [{"range": [lo, hi], <token fields>}]` (e.g. DashScope).
+def _is_gemini(model_id: str, entry: Mapping[str, Any]) -> bool:
+    provider = str(entry.get("litellm_provider") or "")
+    return "gemini" in model_id and (provider == "gemini" or provider.startswith("vertex_ai"))
 
-    The range starting at 0 gives the base prices when the entry has none of its own;
-    a range starting at lo > 0 is the tier "above lo prompt tokens". Ranges over
-    something else (`max_results_range`, search queries) are not token tiers.
+
+def _search_prices(search: Any, standard: PriceSetParts, secondary: SecondaryFields) -> None:
+    """`search_context_cost_per_query: {search_context_size_low: ...}` -> web_search_<size>."""
+    if search is None:
+        return
+    if not isinstance(search, dict):
+        for size in LITELLM_SEARCH_SIZES:
+            secondary.read(
+                f"web_search_{size}",
+                partial(
+                    fail,
+                    f"search_context_cost_per_query: expected an object, got {json_type(search)}",
+                ),
+            )
+        return
+    for size in LITELLM_SEARCH_SIZES:
+        key = f"search_context_size_{size}"
+        if search.get(key) is not None:
+            value = secondary.read(
+                f"web_search_{size}",
+                partial(read_price, f"search_context_cost_per_query.{key}", search[key]),
+            )
+            if value is not None:
+                standard.put(f"web_search_{size}", value)
+
+
+def _litellm_tiered_pricing(tiered: Any, standard: PriceSetParts) -> bool:
+    """Read `tiered_pricing: [{"range": [lo, hi], <prices>}]` (DashScope); True if it had bands.
+
+    The band starting at 0 gives the base prices the entry does not state itself; a band
+    starting at lo > 0 is the tier "above lo prompt tokens" (`lo < prompt <= hi` picks a band:
+    for contiguous bands that is the highest lo the prompt passes). Ranges over something else
+    (`max_results_range`, search queries) are not token bands.
     """
     if tiered is None:
-        return
+        return False
     if not isinstance(tiered, list):
         raise EntryRejected(f"tiered_pricing: expected a list, got {json_type(tiered)}")
+    bands = False
     for index, band in enumerate(tiered):
         if not isinstance(band, dict):
             raise EntryRejected(f"tiered_pricing[{index}]: expected an object")
@@ -234,14 +306,18 @@ def _litellm_tiered_pricing(
         bounds = band["range"]
         if not isinstance(bounds, list) or len(bounds) != 2:
             raise EntryRejected(f"tiered_pricing[{index}].range: expected [low, high]")
+        bands = True
         low = read_whole_number(f"tiered_pricing[{index}].range", bounds[0])
-        prices = {
-            attr: read_price(f"tiered_pricing[{index}].{key}", band[key])
-            for key, attr in LITELLM_TOKEN_FIELDS.items()
-            if band.get(key) is not None
-        }
-        if not low:
-            for attr, value in prices.items():
-                token.setdefault(attr, value)
-        else:
-            by_threshold.setdefault(low, {}).update(prices)
+        for key, value in band.items():
+            name = LITELLM_TOKEN_FIELDS.get(key) or LITELLM_UNIT_FIELDS.get(key)
+            if name is None or value is None:
+                continue
+            price = read_price(f"tiered_pricing[{index}].{key}", value)
+            if not low:
+                if name in TOKEN_PRICE_FIELDS:
+                    standard.token.setdefault(name, price)
+                else:
+                    standard.units.setdefault(name, price)
+            else:
+                standard.put(name, price, low)
+    return bands

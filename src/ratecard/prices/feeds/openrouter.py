@@ -21,9 +21,9 @@ from ratecard.prices.feeds.parsing import (
     DroppedField,
     EntryRejected,
     ParsedFeed,
+    PriceSetParts,
     Rejection,
     SecondaryFields,
-    all_prices,
     duplicate_keys,
     entry_problem,
     fail,
@@ -31,11 +31,10 @@ from ratecard.prices.feeds.parsing import (
     read_price,
     read_whole_number,
     status_of,
-    tiers_from,
     words,
 )
-from ratecard.prices.model import ModelPrice
-from ratecard.vocabulary import PriceStatus
+from ratecard.prices.model import ModelPrice, TimeWindow
+from ratecard.vocabulary import PriceStatus, PricingRule
 
 OPENROUTER_TOKEN_FIELDS = {
     "prompt": "input_per_token",
@@ -131,31 +130,19 @@ def _openrouter_model(
         pricing = {}
     if not isinstance(pricing, dict):
         raise EntryRejected(f"pricing: expected an object, got {json_type(pricing)}")
-    dynamic = False
-    token: dict[str, Decimal] = {}
-    units: dict[str, Decimal] = {}
-    for key, value in pricing.items():
-        if key in OPENROUTER_KNOWN_PRICING_OTHER:
-            continue
-        name = OPENROUTER_TOKEN_FIELDS.get(key) or OPENROUTER_UNIT_FIELDS.get(key)
-        is_token = key in OPENROUTER_TOKEN_FIELDS
-        if name is None:
-            unknown += 1
-        elif value is None:
-            continue
-        elif _is_dynamic(value):
-            # A per-token price decided per request makes the model dynamic; an extra unit
-            # (web search, images) decided per request is simply not a price we can serve.
-            dynamic = dynamic or is_token
-        elif is_token:
-            token[name] = read_price(f"pricing.{key}", value)
-        else:
-            price = secondary.read(name, partial(read_price, f"pricing.{key}", value))
-            if price is not None:
-                units[name] = price
-    by_threshold, unknown_in_overrides = _openrouter_overrides(pricing.get("overrides"))
+    unknown += sum(
+        1
+        for key in pricing
+        if key not in OPENROUTER_KNOWN_PRICING_OTHER
+        and key not in OPENROUTER_TOKEN_FIELDS
+        and key not in OPENROUTER_UNIT_FIELDS
+    )
+    standard, windows, unknown_in_overrides = _openrouter_overrides(
+        pricing.get("overrides"), secondary
+    )
+    dynamic = _read_prices(pricing, "pricing", standard, None, secondary)
     unknown += unknown_in_overrides
-    tiers = tiers_from(by_threshold)
+    rules = {PricingRule.THRESHOLD: "inclusive"} if standard.by_threshold else {}
     top_provider = entry.get("top_provider")
     if top_provider is not None and not isinstance(top_provider, dict):
         secondary.read(
@@ -165,7 +152,7 @@ def _openrouter_model(
         top_provider = None
     max_output = (top_provider or {}).get("max_completion_tokens")
     provider = model_id.lstrip("~").split("/", 1)[0] if "/" in model_id else None
-    status: str = PriceStatus.DYNAMIC if dynamic else status_of(all_prices(token, tiers, units))
+    status: str = PriceStatus.DYNAMIC if dynamic else status_of(standard.prices())
     model = ModelPrice(
         source=source,
         model_id=model_id,
@@ -180,10 +167,10 @@ def _openrouter_model(
             "max_output_tokens",
             partial(read_whole_number, "top_provider.max_completion_tokens", max_output),
         ),
-        tiers=tiers,
-        units=units,
+        **standard.model_fields(),
         alias_target=_alias_target(entry.get("alias_target")),
-        **token,
+        windows=tuple(windows),
+        rules={str(k): v for k, v in rules.items()},
     )
     return model, unknown
 
@@ -194,17 +181,21 @@ def _alias_target(value: Any) -> str | None:
     return slug.strip() if isinstance(slug, str) and slug.strip() else None
 
 
-def _openrouter_overrides(overrides: Any) -> tuple[dict[int, dict[str, Decimal]], int]:
-    """Read `pricing.overrides`: `min_prompt_tokens` ones become tiers.
+def _openrouter_overrides(
+    overrides: Any, secondary: SecondaryFields
+) -> tuple[PriceSetParts, list[TimeWindow], int]:
+    """Read `pricing.overrides`: by prompt size (`min_prompt_tokens`) or by time of day.
 
-    OpenRouter's `min_prompt_tokens: N` is read as LiteLLM's "above N tokens" (the same
-    published thresholds, e.g. Anthropic's "prompts over 200K tokens"). Overrides by time of
-    day (`utc_start`/`utc_end`) and per-tier audio prices are not token tiers: not served.
+    `min_prompt_tokens: N` becomes the tier "from N prompt tokens" (the model gets the
+    "inclusive" threshold rule: the name says minimum). `utc_start`/`utc_end` are HHMM in UTC
+    (1000 = 10:00), start inclusive, end exclusive, wrapping past midnight when end < start
+    (docs/cost-semantics.md §9): a window whose prices replace the standard ones.
     """
-    by_threshold: dict[int, dict[str, Decimal]] = {}
+    tiers = PriceSetParts()
+    windows: list[TimeWindow] = []
     unknown = 0
     if overrides is None:
-        return by_threshold, unknown
+        return tiers, windows, unknown
     if not isinstance(overrides, list):
         raise EntryRejected(f"pricing.overrides: expected a list, got {json_type(overrides)}")
     for index, override in enumerate(overrides):
@@ -212,17 +203,56 @@ def _openrouter_overrides(overrides: Any) -> tuple[dict[int, dict[str, Decimal]]
         if not isinstance(override, dict):
             raise EntryRejected(f"{where}: expected an object, got {json_type(override)}")
         unknown += sum(1 for key in override if key not in OPENROUTER_KNOWN_OVERRIDE)
+        if override.get("utc_start") is not None or override.get("utc_end") is not None:
+            start = _hhmm(f"{where}.utc_start", override.get("utc_start"))
+            end = _hhmm(f"{where}.utc_end", override.get("utc_end"))
+            prices = PriceSetParts()
+            _read_prices(override, where, prices, None, secondary)
+            windows.append(TimeWindow(start, end, prices.price_set()))
+            continue
         threshold = read_whole_number(
             f"{where}.min_prompt_tokens", override.get("min_prompt_tokens")
         )
-        if threshold is None:
+        if threshold is not None:
+            _read_prices(override, where, tiers, threshold, secondary)
+    return tiers, windows, unknown
+
+
+def _hhmm(key: str, value: Any) -> int:
+    number = read_whole_number(key, value)
+    if number is None or number % 100 >= 60 or number > 2400:
+        raise EntryRejected(f"{key}: expected a time as HHMM (0 to 2400), got {value!r}")
+    return number
+
+
+def _read_prices(
+    prices: Mapping[str, Any],
+    where: str,
+    into: PriceSetParts,
+    threshold: int | None,
+    secondary: SecondaryFields,
+) -> bool:
+    """Read OpenRouter price fields into `into`; True if a per-token price is dynamic (-1).
+
+    A bad per-token price rejects the entry; a bad other price drops only that price.
+    """
+    dynamic = False
+    for key, value in prices.items():
+        name = OPENROUTER_TOKEN_FIELDS.get(key) or OPENROUTER_UNIT_FIELDS.get(key)
+        if name is None or value is None:
             continue
-        prices = by_threshold.setdefault(threshold, {})
-        for key, attr in OPENROUTER_TOKEN_FIELDS.items():
-            value = override.get(key)
-            if value is not None and not _is_dynamic(value):
-                prices[attr] = read_price(f"{where}.{key}", value)
-    return by_threshold, unknown
+        is_token = key in OPENROUTER_TOKEN_FIELDS
+        if _is_dynamic(value):
+            # A per-token price decided per request makes the model dynamic; an extra unit
+            # (web search, images) decided per request is simply not a price we can serve.
+            dynamic = dynamic or is_token
+        elif is_token:
+            into.put(name, read_price(f"{where}.{key}", value), threshold)
+        else:
+            price = secondary.read(name, partial(read_price, f"{where}.{key}", value))
+            if price is not None:
+                into.put(name, price, threshold)
+    return dynamic
 
 
 def _openrouter_mode(architecture: Any) -> str | None:

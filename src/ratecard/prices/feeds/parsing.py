@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from ratecard.prices.feed_errors import FeedError
-from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice, Tier
+from ratecard.prices.model import TOKEN_PRICE_FIELDS, ModelPrice, PriceSet, Tier
 from ratecard.vocabulary import PriceStatus
 
 # Bounds outside which a "price" is garbage rather than a price (USD per unit).
@@ -321,25 +321,60 @@ def status_of(prices: Iterable[Decimal]) -> str:
     return PriceStatus.PRICED
 
 
-def all_prices(
-    token: Mapping[str, Decimal], tiers: Iterable[Tier], units: Mapping[str, Decimal]
-) -> Iterator[Decimal]:
-    """Yield every price a model has: per-token, per-tier and per-unit."""
-    yield from token.values()
-    for tier in tiers:
-        for name in TOKEN_PRICE_FIELDS:
-            value = getattr(tier, name)
-            if value is not None:
-                yield value
-    yield from units.values()
-
-
 def tiers_from(by_threshold: Mapping[int, Mapping[str, Decimal]]) -> tuple[Tier, ...]:
+    """Tiers from {threshold: {name: price}}: token attributes go to the Tier's fields, every
+    other name (a ModelPrice.units name) to its `units`."""
     return tuple(
-        Tier(above_tokens=threshold, **dict(prices))
+        Tier(
+            above_tokens=threshold,
+            **{k: v for k, v in prices.items() if k in TOKEN_PRICE_FIELDS},
+            units={k: v for k, v in sorted(prices.items()) if k not in TOKEN_PRICE_FIELDS},
+        )
         for threshold, prices in sorted(by_threshold.items())
         if prices
     )
+
+
+@dataclass
+class PriceSetParts:
+    """What a feed states for one price set (the standard prices or a variant), as read."""
+
+    token: dict[str, Decimal] = field(default_factory=dict)  # ModelPrice token attributes
+    units: dict[str, Decimal] = field(default_factory=dict)
+    by_threshold: dict[int, dict[str, Decimal]] = field(default_factory=dict)
+
+    def put(self, name: str, value: Decimal, threshold: int | None = None) -> None:
+        if threshold is not None:
+            self.by_threshold.setdefault(threshold, {})[name] = value
+        elif name in TOKEN_PRICE_FIELDS:
+            self.token[name] = value
+        else:
+            self.units[name] = value
+
+    def __bool__(self) -> bool:
+        return bool(self.token or self.units or self.by_threshold)
+
+    def price_set(self) -> PriceSet:
+        return PriceSet(
+            **self.token,
+            tiers=tiers_from(self.by_threshold),
+            units=dict(sorted(self.units.items())),
+        )
+
+    def model_fields(self) -> Any:
+        """The standard prices as ModelPrice keyword arguments (token fields, tiers, units)."""
+        built = self.price_set()
+        return {
+            **{name: getattr(built, name) for name in TOKEN_PRICE_FIELDS},
+            "tiers": built.tiers,
+            "units": built.units,
+        }
+
+    def prices(self) -> Iterator[Decimal]:
+        yield from self.token.values()
+        yield from self.units.values()
+        for prices in self.by_threshold.values():
+            yield from prices.values()
 
 
 def words(text: str) -> frozenset[str]:
