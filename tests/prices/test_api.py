@@ -268,9 +268,9 @@ def test_cost_is_exact_with_cache_and_per_request_fee(client: FlaskClient) -> No
     assert parts["cache_read_tokens"]["cost"] == "0.00009"
     assert parts["cache_write_tokens"]["cost"] == "0.0001875"
     assert (parts["requests"]["quantity"], parts["requests"]["cost"]) == (1, "0.005")
-    assert [c["name"] for c in body["components"]] == [
+    assert {c["name"] for c in body["components"]} == {
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "requests",
-    ]  # fmt: skip
+    }  # fmt: skip
     assert body["total"] == "0.0132983333333333333"
     assert Decimal(body["total"]) == (
         Decimal(1000) * Decimal("0.0000000208333333333333")

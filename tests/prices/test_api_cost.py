@@ -67,8 +67,10 @@ def test_a_needed_missing_price_is_a_422_never_a_zero(client: FlaskClient) -> No
     # acme/a-small has no cache-read price: 10 cache reads cannot be priced.
     body = error_of(client.post("/api/cost", json={**FLAT, "cache_read_tokens": 10}), 422)
     assert body["error"] == "validation_failed"
-    assert "cache_read" in body["detail"]
-    assert body["field"]
+    assert (body["field"], body["price"]) == ("cache_read_tokens", "cache_read_per_token")
+    assert body["detail"].startswith("cache_read_tokens: ")
+    dynamic = error_of(client.post("/api/cost", json={**FLAT, "model": "acme/dyn"}), 422)
+    assert dynamic["field"] == "model" and "price" not in dynamic
 
 
 @pytest.mark.parametrize(

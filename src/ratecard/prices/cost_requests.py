@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 from ratecard.errors import NotFound, RatecardError, ValidationFailed
 from ratecard.prices.cost import Cost, NotPriceable, price_usage
 from ratecard.prices.identity import Resolution
-from ratecard.prices.model import PRICE_FIELDS, ModelPrice
+from ratecard.prices.model import ModelPrice
 from ratecard.prices.money import decimal_text
 from ratecard.prices.usage import QUANTITIES, ReadUsage, Usage, UsageError, usage_from_counts
+from ratecard.vocabulary import ServiceTier, UsageFormat
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -57,8 +58,8 @@ __all__ = [
     "parse_cost_request",
 ]
 
-SERVICE_TIERS = ("standard", "batch", "flex", "priority")
-FORMATS = ("openai.chat", "openai.responses", "anthropic", "gemini", "bedrock")
+SERVICE_TIERS: tuple[str, ...] = tuple(ServiceTier)
+FORMATS: tuple[str, ...] = tuple(UsageFormat)
 # A count beyond a trillion is a typo or an attack, not a request (the API documents it).
 MAX_QUANTITY = 10**12
 _OPTIONS = ("model", "usage", "format", "response", "at", "source", "service_tier", "region")
@@ -73,8 +74,6 @@ _AT = re.compile(AT_PATTERN)
 SECONDS_PATTERN = r"^\d{1,13}(\.\d{1,30})?$"
 _SECONDS = re.compile(SECONDS_PATTERN)
 _TEXT_LIMITS = {"model": 512, "source": 64, "region": 64}
-# A missing price's stored name -> the quantity that needed it (the error's `field`).
-_FIELD_OF_PRICE = {f.name: f"{f.api_name}_tokens" for f in PRICE_FIELDS if f.unit == "token"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +307,7 @@ def answer_cost(request: CostRequest, model: ModelAt, *, now: datetime | None = 
             at=request.at or now,
         )
     except NotPriceable as exc:
-        field = _FIELD_OF_PRICE.get(exc.price or "", "model")
+        field = _needing(exc)
         extra = {"price": exc.price} if exc.price else {}
         raise ValidationFailed(f"{field}: {exc.reason}", field=field, **extra) from None
     return {
@@ -327,6 +326,13 @@ def answer_cost(request: CostRequest, model: ModelAt, *, now: datetime | None = 
         "priced_at": model.priced_at,
         "resolved": model.resolution.to_json(),
     }
+
+
+def _needing(exc: NotPriceable) -> str:
+    """The quantity that needed the missing price (the engine's reason starts with it), or
+    `model` when no one quantity did (an unpriced model)."""
+    first = exc.reason.split(" ", 1)[0]
+    return first if first in _QUANTITY_SET else "model"
 
 
 def _components(cost: Cost) -> list[dict[str, Any]]:
