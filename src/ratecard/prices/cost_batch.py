@@ -125,15 +125,16 @@ def _key_given_twice(raw: bytes, data: Any) -> str | None:
 
     orjson keeps the last of `{"input_tokens": 1, "input_tokens": 1000000000}` silently; the
     single route refuses it (a proxy that checked one value must not see us price the other),
-    and so does a batch line. The common flat line is cleared by counting: as many `":` as its
-    keys, none nested. Anything else (nested objects, `"key" : value` spacing, `":` inside a
-    string) is re-read by the standard parser, which sees every pair.
+    and so does a batch line. Cleared by counting: every key the line writes is followed by
+    its own colon, so if the line has no more colons than its parsed objects have keys, it
+    wrote no key twice (a colon inside a string only adds to the count). A line with more
+    colons (a time in `at`, a colon in a text) is re-read by the standard parser, which sees
+    every pair.
     """
     if type(data) is not dict:
         return None
-    if raw.count(b'":') == len(data) and not any(
-        type(value) in (dict, list) for value in data.values()
-    ):
+    colons = raw.count(b":")
+    if colons == len(data) or colons == _keys_in(data):
         return None
     found: list[str] = []
 
@@ -152,6 +153,15 @@ def _key_given_twice(raw: bytes, data: Any) -> str | None:
     with contextlib.suppress(RecursionError):
         json.loads(raw, object_pairs_hook=pairs)
     return found[0] if found else None
+
+
+def _keys_in(value: Any) -> int:
+    """How many keys the objects in a parsed JSON value have, nested ones included."""
+    if type(value) is dict:
+        return len(value) + sum(_keys_in(v) for v in value.values() if type(v) in (dict, list))
+    if type(value) is list:
+        return sum(_keys_in(v) for v in value if type(v) in (dict, list))
+    return 0
 
 
 def numbered_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes | None]]:
