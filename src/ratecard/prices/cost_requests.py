@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ratecard.errors import NotFound, RatecardError, ValidationFailed
 from ratecard.prices.cost import Cost, NotPriceable, price_usage
@@ -76,9 +76,11 @@ _SECONDS = re.compile(SECONDS_PATTERN)
 _TEXT_LIMITS = {"model": 512, "source": 64, "region": 64}
 
 
-@dataclass(frozen=True, slots=True)
-class CostRequest:
-    """One parsed cost request: what to price, with which model, when, at which tier."""
+class CostRequest(NamedTuple):
+    """One parsed cost request: what to price, with which model, when, at which tier.
+
+    A NamedTuple, as Usage is: the batch path builds one per line, and a tuple is built in C.
+    """
 
     model: str
     usage: Usage
