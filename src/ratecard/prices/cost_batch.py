@@ -155,13 +155,19 @@ def _key_given_twice(raw: bytes, data: Any) -> str | None:
     return found[0] if found else None
 
 
-def _keys_in(value: Any) -> int:
-    """How many keys the objects in a parsed JSON value have, nested ones included."""
-    if type(value) is dict:
-        return len(value) + sum(_keys_in(v) for v in value.values() if type(v) in (dict, list))
-    if type(value) is list:
-        return sum(_keys_in(v) for v in value if type(v) in (dict, list))
-    return 0
+def _keys_in(value: dict[str, Any]) -> int:
+    """How many keys the objects in a parsed JSON object have, nested ones included."""
+    keys = 0
+    pending: list[Any] = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is dict:
+            keys += len(item)
+            item = item.values()
+        for inner in item:
+            if type(inner) is dict or type(inner) is list:
+                pending.append(inner)
+    return keys
 
 
 def numbered_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes | None]]:
