@@ -40,6 +40,11 @@ def client(
     get_state(app).shutdown()
 
 
+def post(client: FlaskClient, body: Any, url: str = "/api/cost") -> tuple[int, Any]:
+    response = client.post(url, json=body)
+    return response.status_code, response.json
+
+
 def recorded(path: Path) -> tuple[Any, Any]:
     expected = json.loads(path.with_name(path.stem + ".expected.json").read_text())
     return json.loads(path.read_text()), expected
@@ -53,36 +58,35 @@ def usage_block(body: Any, form: str) -> Any:
 def test_a_recorded_response_prices_as_its_partition(client: FlaskClient, path: Path) -> None:
     body, expected = recorded(path)
     flat = {"model": MODEL, **expected["partition"], "service_tier": expected["service_tier"]}
-    as_counts = client.post("/api/cost", json=flat)
-    as_response = client.post("/api/cost", json={"model": MODEL, "response": body})
+    status, reference = post(client, flat)
+    status_read, answer = post(client, {"model": MODEL, "response": body})
 
-    assert as_response.status_code == as_counts.status_code, as_response.json
-    if as_counts.status_code == 200:
-        answer, reference = as_response.json, as_counts.json
+    assert status_read == status, answer
+    if status == 200:
         assert answer["format"] == expected["format"] and reference["format"] is None
         del answer["format"], reference["format"]
         assert answer == reference
-    else:  # a price the test model lacks, or a tier not priced yet: the same 422 either way
-        assert as_response.json["field"] == as_counts.json["field"]
+    else:  # a price the test model lacks: the same 422, naming the same quantity
+        assert (answer["field"], answer.get("price")) == (
+            reference["field"],
+            reference.get("price"),
+        )
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_the_model_is_read_from_the_response(client: FlaskClient, path: Path) -> None:
     body, expected = recorded(path)
-    response = client.post("/api/cost", json={"response": body})
+    status, answer = post(client, {"response": body})
     if expected["model"] is None:  # Bedrock Converse: the model id is in the request path
-        assert (response.status_code, response.json["field"]) == (422, "model")
+        assert (status, answer["field"]) == (422, "model")
     else:  # not in the test catalog: the 404 names the id read from the body
-        assert response.status_code == 404
-        assert repr(expected["model"]) in response.json["detail"]
+        assert status == 404 and repr(expected["model"]) in answer["detail"]
 
 
 def test_a_usage_block_with_its_format(client: FlaskClient) -> None:
     body, expected = recorded(RESPONSES / "anthropic" / "claude-sonnet-4_cache_read.json")
-    answer = client.post(
-        "/api/cost", json={"model": MODEL, "format": "anthropic", "usage": body["usage"]}
-    ).json
-    assert answer["format"] == "anthropic"
+    status, answer = post(client, {"model": MODEL, "format": "anthropic", "usage": body["usage"]})
+    assert (status, answer["format"]) == (200, "anthropic")
     quantities = {c["name"]: c["quantity"] for c in answer["components"]}
     assert quantities["cache_read_tokens"] == expected["partition"]["cache_read_tokens"]
 
@@ -102,31 +106,32 @@ def test_a_usage_block_with_its_format(client: FlaskClient) -> None:
 def test_contradicting_or_bad_usage_is_422_naming_its_path(
     client: FlaskClient, usage: Any, field: str
 ) -> None:
-    response = client.post("/api/cost", json={"model": MODEL, "usage": usage})
-    assert (response.status_code, response.json["field"]) == (422, field), response.json
+    status, answer = post(client, {"model": MODEL, "usage": usage})
+    assert (status, answer["field"]) == (422, field), answer
 
 
 def test_a_stated_tier_and_an_explicit_one(client: FlaskClient) -> None:
     plain, _ = recorded(RESPONSES / "anthropic" / "claude-sonnet-4_plain.json")
     priority, _ = recorded(RESPONSES / "anthropic" / "claude-sonnet-4_priority.json")
-    # The body says standard: an explicit tier overrides it (a batch the body cannot know of).
-    overridden = client.post(
-        "/api/cost", json={"model": MODEL, "response": plain, "service_tier": "batch"}
-    )
+    usage = plain["usage"]
+    flat = {"model": MODEL, "input_tokens": usage["input_tokens"]}
+    flat["output_tokens"] = usage["output_tokens"]
+    # The body says standard: an explicit tier overrides it (flex: the standard prices where
+    # the model states no flex ones; batch: the model states none and has no "half" rule).
+    flex = post(client, {"model": MODEL, "response": plain, "service_tier": "flex"})
+    flat_flex = post(client, {**flat, "service_tier": "flex"})
+    batch = post(client, {"model": MODEL, "response": plain, "service_tier": "batch"})
     # The body says priority: asking for batch contradicts what was billed.
-    contradicted = client.post(
-        "/api/cost", json={"model": MODEL, "response": priority, "service_tier": "batch"}
-    )
-    flat_batch = client.post(
-        "/api/cost",
-        json={"model": MODEL, "input_tokens": plain["usage"]["input_tokens"],
-              "output_tokens": plain["usage"]["output_tokens"], "service_tier": "batch"},
+    contradicted = post(client, {"model": MODEL, "response": priority, "service_tier": "batch"})
+
+    assert (flex[0], flex[1]["service_tier"], flex[1]["total"]) == (
+        200, "flex", flat_flex[1]["total"],
     )  # fmt: skip
-    assert overridden.status_code == flat_batch.status_code
-    if flat_batch.status_code == 200:
-        assert overridden.json["total"] == flat_batch.json["total"]
-        assert overridden.json["service_tier"] == "batch"
-    assert (contradicted.status_code, contradicted.json["field"]) == (422, "service_tier")
+    assert (batch[0], batch[1]["field"], batch[1]["price"]) == (
+        422, "input_tokens", "input_per_token",
+    )  # fmt: skip
+    assert "(batch)" in batch[1]["detail"] and batch[1]["detail"].startswith("input_tokens ")
+    assert (contradicted[0], contradicted[1]["field"]) == (422, "service_tier")
 
 
 def test_batch_takes_every_form(client: FlaskClient) -> None:
@@ -137,7 +142,7 @@ def test_batch_takes_every_form(client: FlaskClient) -> None:
         {"model": MODEL, "response": body},
         {"model": MODEL, "usage": {"tokens": 1}},
     ]
-    single = [client.post("/api/cost", json=item).json for item in items[:3]]
-    answer = client.post("/api/cost/batch", json=items).json
-    assert answer[:3] == single
+    single = [post(client, item)[1] for item in items[:3]]
+    status, answer = post(client, items, "/api/cost/batch")
+    assert status == 200 and answer[:3] == single
     assert (answer[3]["line"], answer[3]["field"]) == (4, "format")

@@ -311,7 +311,8 @@ def answer_cost(request: CostRequest, model: ModelAt, *, now: datetime | None = 
     except NotPriceable as exc:
         field = _needing(exc)
         extra = {"price": exc.price} if exc.price else {}
-        raise ValidationFailed(f"{field}: {exc.reason}", field=field, **extra) from None
+        detail = exc.reason if exc.reason.startswith(field) else f"{field}: {exc.reason}"
+        raise ValidationFailed(detail, field=field, **extra) from None
     return {
         "model": price.model_id,
         "source": price.source,
