@@ -12,10 +12,10 @@ import base64
 import binascii
 import functools
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -694,8 +694,13 @@ def cost_batch() -> Response:
     if mimetype == "application/json":
         return _batch_array(pricer, request.get_data(cache=False))
     stream = request.stream
-    results = _spooled(pricer.ndjson(iter(functools.partial(stream.read, _READ_CHUNK), b"")))
-    return Response(results, mimetype="application/x-ndjson")
+    spool = _spooled(pricer.ndjson(iter(functools.partial(stream.read, _READ_CHUNK), b"")))
+    response = Response(
+        iter(functools.partial(spool.read, _READ_CHUNK), b""), mimetype="application/x-ndjson"
+    )
+    # Closed (its file removed) once sent, or when the client goes away before the end.
+    response.call_on_close(spool.close)
+    return response
 
 
 _READ_CHUNK = 1024 * 1024
@@ -716,8 +721,8 @@ def _batch_array(pricer: Any, raw: bytes) -> Response:
     return Response(orjson.dumps(pricer.array(items)), mimetype="application/json")
 
 
-def _spooled(results: Iterable[bytes]) -> Iterator[bytes]:
-    """Price the whole NDJSON body as it arrives, then stream the results.
+def _spooled(results: Iterable[bytes]) -> IO[bytes]:
+    """Price the whole NDJSON body as it arrives; return the results to stream, from the start.
 
     Not line for line: a client that sends its whole body before reading (http.client,
     requests, most scripts) would deadlock against a server already writing results, once both
@@ -728,7 +733,7 @@ def _spooled(results: Iterable[bytes]) -> Iterator[bytes]:
     """
     import tempfile
 
-    # Closed by stream() once sent, or here if pricing fails: not a `with` block.
+    # Closed by the response once sent, or here if pricing fails: not a `with` block.
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
     try:
         for piece in results:
@@ -737,12 +742,7 @@ def _spooled(results: Iterable[bytes]) -> Iterator[bytes]:
     except BaseException:
         spool.close()
         raise
-
-    def stream() -> Iterator[bytes]:
-        with spool:
-            yield from iter(functools.partial(spool.read, _READ_CHUNK), b"")
-
-    return stream()
+    return spool
 
 
 def model_resolver(snapshot: CatalogSnapshot) -> Resolver:
