@@ -312,3 +312,13 @@ def test_a_line_over_1_mib_gets_its_own_413_line(client: FlaskClient) -> None:
     first, too_long, third = (json.loads(line) for line in lines)
     assert first["total"] == third["total"] == "0.002"
     assert (too_long["line"], too_long["status"]) == (2, 413)
+
+
+def test_a_line_of_many_unknown_keys_is_named_not_echoed(client: FlaskClient) -> None:
+    line = json.dumps(
+        {"model": "acme/a-small", **{f"k{i:05d}" + "x" * 200: 1 for i in range(2000)}}
+    )
+    answer = client.post("/api/cost/batch", data=ndjson(line.encode()), content_type=NDJSON).data
+    error = json.loads(answer)
+    assert error["field"] == "k00000" + "x" * 94  # the first, cut to 100 characters
+    assert "and 1995 more" in error["detail"] and len(answer) < 1000

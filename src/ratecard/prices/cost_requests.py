@@ -151,9 +151,12 @@ def parse_cost_request(data: Any) -> CostRequest:
         raise ValidationFailed("body: a cost request must be a JSON object", field="body")
     keys = data.keys()
     if not keys <= REQUEST_KEYS:
+        # Named, not echoed: a line may hold thousands of keys, each most of a megabyte.
         unknown = sorted(str(k)[:100] for k in keys - REQUEST_KEYS)
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise ValidationFailed(
-            f"{unknown[0]}: Extra inputs are not permitted (unknown: {', '.join(unknown)})",
+            f"{unknown[0]}: Extra inputs are not permitted (unknown: "
+            f"{', '.join(unknown[:5])}{more})",
             field=unknown[0],
         )
     counts = keys & _QUANTITY_SET
