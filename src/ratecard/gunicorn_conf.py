@@ -56,11 +56,12 @@ control_socket_disable = True
 # (ratecard.health.probe_db), so the ORM is imported later, in each worker's background
 # (coordinator thread, first API request). tests/health/test_gunicorn.py keeps this list
 # complete: create_app() and the first ready answer import no ratecard module beyond it.
+# redis and prometheus_client are not among them either (~50 ms of imports): the first ready
+# answer waits for the database and schema checks only (HealthRegistry.run), and each worker
+# imports them in its warm-up thread, after its readiness pass (issue 16: start-up).
 PRELOADED_MODULES = (
     "flask",
     "psycopg",
-    "redis",
-    "prometheus_client",
     "ratecard.app",
     # What create_app()'s register_* steps import (each import only defines things).
     "ratecard.health.checks",

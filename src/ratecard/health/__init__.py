@@ -182,6 +182,9 @@ def _warm_up(app: Flask, then: Callable[[], None] | None) -> None:
     try:
         from ratecard import metrics
 
+        # The readiness checks first, with nothing else importing beside them: the first
+        # ready answer waits for the database and the schema only (see HealthRegistry.run).
+        health_document(app, readiness_only=True, details=False)
         metrics.families_ready()  # import prometheus_client now, not in the first request
         health_document(app, readiness_only=False, details=False)
     except Exception:

@@ -128,18 +128,44 @@ class HealthRegistry:
         self.checks[name] = Check(name, component_type, run, worst, timeout, readiness)
 
     def run(self, readiness_only: bool = False) -> dict[str, CheckResult]:
-        """Return every check's result (cached when fresh); the whole call takes ≤ max timeout."""
+        """Return every check's result (cached when fresh); the whole call takes ≤ max timeout.
+
+        A readiness probe does not wait for the first answer of a check that cannot fail it
+        (worst="warn": Redis, the catalog's age): that check is started once the gating
+        checks have answered and shown as `warn`, "first check running", until it has
+        answered once. Readiness gates on the database and the schema only, so a fresh
+        process's first ready answer waits for those alone (issue 16: start-up).
+        """
         selected = [c for c in self.checks.values() if c.readiness or not readiness_only]
         started = self.clock()
+        deferred = [c for c in selected if readiness_only and _first_answer_optional(c)]
+        deferred_names = {c.name for c in deferred}
         # Start every stale check first, then wait: the checks run in parallel, so a probe
         # costs the slowest check, not the sum of them.
-        pending = [(check, self._fresh_or_start(check)) for check in selected]
+        pending = [
+            (check, self._fresh_or_start(check))
+            for check in selected
+            if check.name not in deferred_names
+        ]
         results: dict[str, CheckResult] = {}
         for check, fresh in pending:
             results[check.name] = (
                 fresh if isinstance(fresh, CheckResult) else self._wait(check, fresh, started)
             )
-        return results
+        for check in deferred:
+            fresh = self._fresh_or_start(check)
+            if isinstance(fresh, CheckResult):
+                results[check.name] = fresh
+            elif fresh.done():
+                results[check.name] = self._wait(check, fresh, started)
+            else:
+                results[check.name] = CheckResult(
+                    check.name,
+                    check.component_type,
+                    _cap(FIRST_CHECK_RUNNING, check.worst),
+                    _now_iso(),
+                )
+        return {check.name: results[check.name] for check in selected}
 
     def _fresh_or_start(self, check: Check) -> CheckResult | Future[Observation]:
         with check.lock:
@@ -202,6 +228,17 @@ class HealthRegistry:
                 f" ({observation.output})" if observation.output else "",
             )
         return result
+
+
+def _first_answer_optional(check: Check) -> bool:
+    """Whether a readiness probe may answer without this check's first result (see run)."""
+    return check.worst != "fail" and check.cached is None
+
+
+# What a readiness probe shows for a non-gating check that has not answered yet.
+FIRST_CHECK_RUNNING = Observation(
+    "warn", output="first check running", public_output="first check running"
+)
 
 
 def _cap(observation: Observation, worst: Status) -> Observation:
