@@ -96,7 +96,8 @@ def worst_status(statuses: Iterable[str]) -> Status:
     return worst
 
 
-def _now_iso() -> str:
+def now_iso() -> str:
+    """The current time as a check result's `time` (ISO 8601, milliseconds, Z)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -163,7 +164,7 @@ class HealthRegistry:
                     check.name,
                     check.component_type,
                     _cap(FIRST_CHECK_RUNNING, check.worst),
-                    _now_iso(),
+                    now_iso(),
                 )
         return {check.name: results[check.name] for check in selected}
 
@@ -212,22 +213,45 @@ class HealthRegistry:
                 "fail", output=f"check raised {type(exc).__name__}", public_output=None
             )
         observation = _cap(observation, check.worst)
-        result = CheckResult(check.name, check.component_type, observation, _now_iso())
+        result = CheckResult(check.name, check.component_type, observation, now_iso())
         with check.lock:
             if check.in_flight is future and future.done():
                 check.in_flight = None
             previous = check.cached.status if check.cached is not None else None
             check.cached, check.cached_at = result, self.clock()
-        # Log transitions only: a dependency down for an hour is one line, not 1,800.
-        if previous != result.status and (previous is not None or result.status != "pass"):
-            log.log(
-                logging.INFO if result.status == "pass" else logging.WARNING,
-                "health check %s: %s%s",
-                check.name,
-                f"{previous} -> {result.status}" if previous else result.status,
-                f" ({observation.output})" if observation.output else "",
-            )
+        _log_transition(check, previous, result)
         return result
+
+    def seed(self, name: str, observation: Observation, observed: str, at: float) -> bool:
+        """Take a result observed elsewhere at `at` (this registry's clock) as the cached one.
+
+        Only for a registered check that has no result yet; it is served, like any cached
+        result, until `cache_seconds` after `at`. Returns whether it was taken.
+        """
+        check = self.checks.get(name)
+        if check is None:
+            return False
+        result = CheckResult(name, check.component_type, _cap(observation, check.worst), observed)
+        with check.lock:
+            if check.cached is not None:
+                return False
+            check.cached, check.cached_at = result, at
+        _log_transition(check, None, result)
+        return True
+
+
+def _log_transition(check: Check, previous: Status | None, result: CheckResult) -> None:
+    """Log a check's change of status (and a first result that is not a pass)."""
+    observation = result.observation
+    # Log transitions only: a dependency down for an hour is one line, not 1,800.
+    if previous != result.status and (previous is not None or result.status != "pass"):
+        log.log(
+            logging.INFO if result.status == "pass" else logging.WARNING,
+            "health check %s: %s%s",
+            check.name,
+            f"{previous} -> {result.status}" if previous else result.status,
+            f" ({observation.output})" if observation.output else "",
+        )
 
 
 def _first_answer_optional(check: Check) -> bool:
