@@ -130,7 +130,7 @@ def preload_libraries() -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """Worker, after fork and app load: start the health warm-up, then the coordinator thread."""
+    """Worker, after fork and app load: seed readiness, start the warm-up, then the coordinator."""
     from ratecard import readiness_seed
     from ratecard.app import start_background
     from ratecard.health import start_warmup

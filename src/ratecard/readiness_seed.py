@@ -69,8 +69,13 @@ def start(settings: Settings) -> None:
     global _helper
     try:
         read_fd, write_fd = os.pipe()
+    except OSError:
+        return
+    try:
         pid = os.fork()
     except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
         return
     if pid == 0:  # the helper
         code = 1
