@@ -21,6 +21,10 @@ from pathlib import Path
 import psycopg
 
 BIN = Path(sys.executable).parent
+sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+
+from bench.support import compile_sources  # noqa: E402
+
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
@@ -39,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
+    compile_sources()  # as installed in the image: see bench/support.py
     names = [f"rc_bench_migrate_{uuid.uuid4().hex[:8]}_{kind}" for kind in ("head", "empty")]
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
         for name in names:

@@ -28,6 +28,10 @@ import psycopg
 import redis
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO)]
+
+from bench.support import compile_sources  # noqa: E402
+
 BIN = Path(sys.executable).parent
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -160,6 +164,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
 
+    compile_sources()  # as installed in the image: see bench/support.py
     name = f"rc_bench_startup_{uuid.uuid4().hex[:10]}"
     prefix = f"rcbench-startup:{uuid.uuid4().hex[:8]}:"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:

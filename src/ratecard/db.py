@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import JSON, Connection, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 
 
@@ -60,3 +60,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def is_sqlite(engine: Engine) -> bool:
     """Return whether the engine talks to SQLite (single-machine mode)."""
     return engine.dialect.name == "sqlite"
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows: COPY on PostgreSQL (10x an INSERT executemany), executemany elsewhere.
+
+    Every row must have the same keys (the first row's name the columns).
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    from psycopg.types.json import Json
+
+    names = list(rows[0])
+    json_columns = {n for n in names if isinstance(table.c[n].type, JSON)}
+    column_list = ", ".join(f'"{n}"' for n in names)
+    raw = conn.connection.driver_connection
+    assert raw is not None  # a live connection inside a transaction
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                [
+                    Json(row[n]) if n in json_columns and row[n] is not None else row[n]
+                    for n in names
+                ]
+            )

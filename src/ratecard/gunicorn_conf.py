@@ -56,11 +56,13 @@ control_socket_disable = True
 # (ratecard.health.probe_db), so the ORM is imported later, in each worker's background
 # (coordinator thread, first API request). tests/health/test_gunicorn.py keeps this list
 # complete: create_app() and the first ready answer import no ratecard module beyond it.
+# Nor are psycopg, redis and prometheus_client (~115 ms of imports, issue 16: start-up): a
+# worker's first ready answer uses the database and schema checks the master's helper ran
+# beside this preload (ratecard.readiness_seed), and readiness does not wait for the other
+# checks' first answers (HealthRegistry.run); each worker imports them in its warm-up thread,
+# after its first readiness pass.
 PRELOADED_MODULES = (
     "flask",
-    "psycopg",
-    "redis",
-    "prometheus_client",
     "ratecard.app",
     # What create_app()'s register_* steps import (each import only defines things).
     "ratecard.health.checks",
@@ -97,13 +99,24 @@ PRELOADED_MODULES = (
 
 
 def on_starting(server: Any) -> None:
-    """Master: prepare the Prometheus multiprocess directory fresh, then preload libraries."""
+    """Master: start the readiness helper, prepare the metrics directory, preload libraries."""
+    from ratecard import readiness_seed
     from ratecard.metrics import prepare_multiprocess_dir
 
-    # First: prometheus_client picks its multiprocess mode when imported.
+    if _settings.preload:
+        # Before anything else: it runs on the other core while this process imports.
+        readiness_seed.start(_settings)
+    # Before any import of prometheus_client, which picks its multiprocess mode then.
     prepare_multiprocess_dir()
     if _settings.preload:
         preload_libraries()
+
+
+def when_ready(server: Any) -> None:
+    """Master, listening, before forking workers: collect the readiness helper's results."""
+    from ratecard import readiness_seed
+
+    readiness_seed.collect()
 
 
 def preload_libraries() -> None:
@@ -128,11 +141,15 @@ def preload_libraries() -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """Worker, after fork and app load: start the health warm-up, then the coordinator thread."""
+    """Worker, after fork and app load: seed readiness, start the warm-up, then the coordinator."""
+    from ratecard import readiness_seed
     from ratecard.app import start_background
     from ratecard.health import start_warmup
 
     app = worker.wsgi
+    # The master's helper checked the database and schema moments ago: the first ready
+    # answer uses that (until it is older than the cache period) instead of waiting here.
+    readiness_seed.apply(app)
     # In the background: the worker serves at once; /health/startup turns 200 when it is done.
     # The coordinator starts when the warm-up's check pass has finished, not beside it: its
     # start (SQLAlchemy import, engine, first lease attempt) held the GIL against the first

@@ -471,7 +471,7 @@ DECLARATIONS: tuple[Setting, ...] = (
         _flag,
         accepts="true or false",
         doc="gunicorn's master imports the libraries workers share before forking them "
-        "(never the app)",
+        "(never the app), while a helper process runs the first readiness checks for them",
         default="true",
     ),
     Setting(

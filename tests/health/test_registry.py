@@ -127,6 +127,38 @@ def test_readiness_only_skips_informational_checks() -> None:
     assert set(registry.run()) == {"db:responseTime", "uptime"}
 
 
+def test_readiness_waits_for_the_gating_checks_only_until_the_others_first_answer() -> None:
+    registry = HealthRegistry(timeout=2.0, cache_seconds=0.0)
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow_redis() -> Observation:
+        calls.append(1)
+        release.wait(10)
+        return Observation("pass")
+
+    registry.register("redis:responseTime", "datastore", slow_redis, worst="warn")
+    db, _ = counting_check()
+    registry.register("db:responseTime", "datastore", db)
+    started = time.monotonic()
+    first = registry.run(readiness_only=True)
+    assert time.monotonic() - started < 1.0, "readiness waited for a check that cannot fail it"
+    assert list(first) == ["redis:responseTime", "db:responseTime"], "the registered order"
+    assert first["db:responseTime"].status == "pass"
+    pending = first["redis:responseTime"]
+    assert (pending.status, pending.observation.output) == ("warn", "first check running")
+    assert calls == [1], "the check not waited for is started all the same"
+    # The full report waits for it; once it has answered, readiness waits for it as before.
+    release.set()
+    assert registry.run()["redis:responseTime"].status == "pass"
+    release.clear()
+    waiter = threading.Timer(0.3, release.set)
+    waiter.start()
+    assert registry.run(readiness_only=True)["redis:responseTime"].status == "pass"
+    waiter.join()
+    assert len(calls) == 2
+
+
 def test_details_are_hidden_without_the_token() -> None:
     registry = HealthRegistry(cache_seconds=0.0)
     registry.register(

@@ -14,25 +14,35 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
-from typing import Any
-
-from flask import Flask
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ratecard import __version__
-from ratecard.extension import RatecardState, get_state
 from ratecard.health.check_registry import HealthRegistry, worst_status
-from ratecard.health.probes import bp
 from ratecard.logs import secrets_of
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from ratecard.extension import RatecardState
+    from ratecard.health.check_registry import Observation
+    from ratecard.health.probe_db import ProbeDatabase
+
+# Nothing Flask at import (the Flask parts, the blueprint and the app state, are imported
+# where used): gunicorn's master runs the readiness checks in a helper process that must not
+# pay for Flask (ratecard.readiness_seed).
 
 # Seconds; what the engine uses too. A dead database still costs a probe only its check
 # timeout: the registry stops waiting while the connect attempt finishes in the background.
 PROBE_CONNECT_TIMEOUT = 2.0
 DESCRIPTION = "ratecard: AI model price catalog"
+# The checks readiness gates on (see gating_checks).
+GATING_CHECKS = ("database:responseTime", "database:schemaRevision")
 
 __all__ = [
     "HealthRegistry",
     "bp",
+    "gating_checks",
     "get_health_check_data",
     "health_document",
     "health_payload",
@@ -50,14 +60,26 @@ def __getattr__(name: str) -> Any:
         from ratecard import probe_app
 
         return getattr(probe_app, name)
+    if name == "bp":
+        from ratecard.health.probes import bp
+
+        return bp
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def init_app(app: Flask) -> None:
     """Register the probes and build this app's check registry (nothing runs yet)."""
-    state = get_state(app)
+    from ratecard.health.probes import bp
+
+    state = _state(app)
     state.health_registry = build_registry(state)
     app.register_blueprint(bp)
+
+
+def _state(app: Flask) -> RatecardState:
+    from ratecard.extension import get_state
+
+    return get_state(app)
 
 
 def build_registry(state: RatecardState) -> HealthRegistry:
@@ -79,8 +101,8 @@ def build_registry(state: RatecardState) -> HealthRegistry:
         metrics.set_catalog_size(counts)
 
     registry = HealthRegistry(settings.health_check_timeout, settings.health_cache_seconds)
-    registry.register("database:responseTime", "datastore", checks.database_check(db, secrets))
-    registry.register("database:schemaRevision", "datastore", checks.schema_check(db, secrets))
+    for name, run in gating_checks(db, secrets).items():
+        registry.register(name, "datastore", run)
     registry.register(
         "redis:responseTime",
         "datastore",
@@ -109,9 +131,19 @@ def build_registry(state: RatecardState) -> HealthRegistry:
     return registry
 
 
+def gating_checks(
+    db: ProbeDatabase, secrets: Iterable[str | None]
+) -> dict[str, Callable[[], Observation]]:
+    """The checks readiness gates on (a fail answers 503), by name: database and schema."""
+    from ratecard.health import checks
+
+    database, schema = GATING_CHECKS
+    return {database: checks.database_check(db, secrets), schema: checks.schema_check(db, secrets)}
+
+
 def health_document(app: Flask, readiness_only: bool, details: bool) -> tuple[dict[str, Any], int]:
     """Run the checks and build the IETF health document and its HTTP status (503 on fail)."""
-    state = get_state(app)
+    state = _state(app)
     registry = state.need_health_registry()
     return _document(state, registry.run(readiness_only=readiness_only), details)
 
@@ -122,7 +154,7 @@ def health_payload(app: Flask, readiness_only: bool, details: bool) -> tuple[byt
     Probes arrive far more often than results change (once per cache period): serializing
     once per change keeps /health/ready nearly as cheap as a hello-world route.
     """
-    state = get_state(app)
+    state = _state(app)
     registry = state.need_health_registry()
     results = registry.run(readiness_only=readiness_only)
     identity = tuple(results.values())
@@ -161,7 +193,7 @@ def start_warmup(app: Flask, then: Callable[[], None] | None = None) -> threadin
     startup probe. It never blocks the caller; idempotent per app. `then` runs in the same
     thread once the pass is over, whatever its outcome (gunicorn starts the coordinator so).
     """
-    state = get_state(app)
+    state = _state(app)
     with _warmup_lock:
         thread = state.health_warmup
         if thread is not None:
@@ -178,10 +210,13 @@ _warmup_lock = threading.Lock()
 
 
 def _warm_up(app: Flask, then: Callable[[], None] | None) -> None:
-    state = get_state(app)
+    state = _state(app)
     try:
         from ratecard import metrics
 
+        # The readiness checks first, with nothing else importing beside them: the first
+        # ready answer waits for the database and the schema only (see HealthRegistry.run).
+        health_document(app, readiness_only=True, details=False)
         metrics.families_ready()  # import prometheus_client now, not in the first request
         health_document(app, readiness_only=False, details=False)
     except Exception:

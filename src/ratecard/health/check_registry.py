@@ -96,7 +96,8 @@ def worst_status(statuses: Iterable[str]) -> Status:
     return worst
 
 
-def _now_iso() -> str:
+def now_iso() -> str:
+    """The current time as a check result's `time` (ISO 8601, milliseconds, Z)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -128,18 +129,44 @@ class HealthRegistry:
         self.checks[name] = Check(name, component_type, run, worst, timeout, readiness)
 
     def run(self, readiness_only: bool = False) -> dict[str, CheckResult]:
-        """Return every check's result (cached when fresh); the whole call takes ≤ max timeout."""
+        """Return every check's result (cached when fresh); the whole call takes ≤ max timeout.
+
+        A readiness probe does not wait for the first answer of a check that cannot fail it
+        (worst="warn": Redis, the catalog's age): that check is started once the gating
+        checks have answered and shown as `warn`, "first check running", until it has
+        answered once. Readiness gates on the database and the schema only, so a fresh
+        process's first ready answer waits for those alone (issue 16: start-up).
+        """
         selected = [c for c in self.checks.values() if c.readiness or not readiness_only]
         started = self.clock()
+        deferred = [c for c in selected if readiness_only and _first_answer_optional(c)]
+        deferred_names = {c.name for c in deferred}
         # Start every stale check first, then wait: the checks run in parallel, so a probe
         # costs the slowest check, not the sum of them.
-        pending = [(check, self._fresh_or_start(check)) for check in selected]
+        pending = [
+            (check, self._fresh_or_start(check))
+            for check in selected
+            if check.name not in deferred_names
+        ]
         results: dict[str, CheckResult] = {}
         for check, fresh in pending:
             results[check.name] = (
                 fresh if isinstance(fresh, CheckResult) else self._wait(check, fresh, started)
             )
-        return results
+        for check in deferred:
+            fresh = self._fresh_or_start(check)
+            if isinstance(fresh, CheckResult):
+                results[check.name] = fresh
+            elif fresh.done():
+                results[check.name] = self._wait(check, fresh, started)
+            else:
+                results[check.name] = CheckResult(
+                    check.name,
+                    check.component_type,
+                    _cap(FIRST_CHECK_RUNNING, check.worst),
+                    now_iso(),
+                )
+        return {check.name: results[check.name] for check in selected}
 
     def _fresh_or_start(self, check: Check) -> CheckResult | Future[Observation]:
         with check.lock:
@@ -186,22 +213,56 @@ class HealthRegistry:
                 "fail", output=f"check raised {type(exc).__name__}", public_output=None
             )
         observation = _cap(observation, check.worst)
-        result = CheckResult(check.name, check.component_type, observation, _now_iso())
+        result = CheckResult(check.name, check.component_type, observation, now_iso())
         with check.lock:
             if check.in_flight is future and future.done():
                 check.in_flight = None
             previous = check.cached.status if check.cached is not None else None
             check.cached, check.cached_at = result, self.clock()
-        # Log transitions only: a dependency down for an hour is one line, not 1,800.
-        if previous != result.status and (previous is not None or result.status != "pass"):
-            log.log(
-                logging.INFO if result.status == "pass" else logging.WARNING,
-                "health check %s: %s%s",
-                check.name,
-                f"{previous} -> {result.status}" if previous else result.status,
-                f" ({observation.output})" if observation.output else "",
-            )
+        _log_transition(check, previous, result)
         return result
+
+    def seed(self, name: str, observation: Observation, observed: str, at: float) -> bool:
+        """Take a result observed elsewhere at `at` (this registry's clock) as the cached one.
+
+        Only for a registered check that has no result yet; it is served, like any cached
+        result, until `cache_seconds` after `at`. Returns whether it was taken.
+        """
+        check = self.checks.get(name)
+        if check is None:
+            return False
+        result = CheckResult(name, check.component_type, _cap(observation, check.worst), observed)
+        with check.lock:
+            if check.cached is not None:
+                return False
+            check.cached, check.cached_at = result, at
+        _log_transition(check, None, result)
+        return True
+
+
+def _log_transition(check: Check, previous: Status | None, result: CheckResult) -> None:
+    """Log a check's change of status (and a first result that is not a pass)."""
+    observation = result.observation
+    # Log transitions only: a dependency down for an hour is one line, not 1,800.
+    if previous != result.status and (previous is not None or result.status != "pass"):
+        log.log(
+            logging.INFO if result.status == "pass" else logging.WARNING,
+            "health check %s: %s%s",
+            check.name,
+            f"{previous} -> {result.status}" if previous else result.status,
+            f" ({observation.output})" if observation.output else "",
+        )
+
+
+def _first_answer_optional(check: Check) -> bool:
+    """Whether a readiness probe may answer without this check's first result (see run)."""
+    return check.worst != "fail" and check.cached is None
+
+
+# What a readiness probe shows for a non-gating check that has not answered yet.
+FIRST_CHECK_RUNNING = Observation(
+    "warn", output="first check running", public_output="first check running"
+)
 
 
 def _cap(observation: Observation, worst: Status) -> Observation:

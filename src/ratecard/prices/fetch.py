@@ -30,6 +30,7 @@ MAX_RETRY_AFTER = 30.0
 # Read timeouts bound each read, not the whole body: a server dribbling a byte a second would
 # otherwise hold the lease for hours. This bounds one attempt from request to last byte.
 DEFAULT_ATTEMPT_DEADLINE = 300.0
+HTTP_SCHEMES = ("http", "https")
 
 
 @dataclass
@@ -67,6 +68,11 @@ def make_http_client(connect_timeout: float = 5.0, read_timeout: float = 20.0) -
     )
 
 
+def is_http(source: Source) -> bool:
+    """Return whether `source` is fetched over HTTP (the others are read from disk)."""
+    return urlsplit(source.url).scheme.lower() in HTTP_SCHEMES
+
+
 def fetch_feed(
     source: Source,
     client: httpx.Client | None,
@@ -95,7 +101,7 @@ def fetch_feed(
     scheme = urlsplit(source.url).scheme.lower()
     if scheme in ("file", "package"):
         return _fetch_local(source, etag=etag, max_bytes=max_bytes)
-    if scheme not in ("http", "https"):
+    if scheme not in HTTP_SCHEMES:
         raise FeedError(source.name, f"unsupported URL scheme {scheme!r}")
     own_client = client is None
     http = client if client is not None else make_http_client()

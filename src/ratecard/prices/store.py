@@ -20,9 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    JSON,
     Connection,
-    Table,
     Text,
     bindparam,
     cast,
@@ -32,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 
+from ratecard.db import bulk_insert
 from ratecard.prices import codec
 from ratecard.prices.model import ModelPrice
 from ratecard.schema import held_changes, models, price_history, source_state
@@ -287,33 +286,6 @@ def _insert_models(
         conn.execute(select(models.c.model_id, models.c.id).where(models.c.source == source)).all()
     )
     return [history_row(ids[p.model_id], run_id, now, ChangeKind.ADDED, None, p) for p in prices]
-
-
-def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows: COPY on PostgreSQL (10x an INSERT executemany), executemany elsewhere."""
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), rows)
-        return
-    from psycopg.types.json import Json
-
-    names = list(rows[0])
-    json_columns = {n for n in names if isinstance(table.c[n].type, JSON)}
-    column_list = ", ".join(f'"{n}"' for n in names)
-    raw = conn.connection.driver_connection
-    assert raw is not None  # a live connection inside a transaction
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy,
-    ):
-        for row in rows:
-            copy.write_row(
-                [
-                    Json(row[n]) if n in json_columns and row[n] is not None else row[n]
-                    for n in names
-                ]
-            )
 
 
 def _update_models(conn: Connection, updates: list[dict[str, Any]]) -> None:

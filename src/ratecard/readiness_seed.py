@@ -1,0 +1,171 @@
+"""The first readiness checks, run beside gunicorn's master start-up and handed to its workers.
+
+Why: a fresh worker's first ready answer waited for the driver's import (psycopg, ~65 ms),
+a new database connection and two queries, after the master had imported everything else,
+one after the other on the path from exec to the first 200 (issue 16). Instead, gunicorn's
+master forks a helper first thing (`start`, before preloading anything), which imports only
+the driver and runs the very checks readiness gates on (`ratecard.health.gating_checks`:
+database and schema, same code, same connect timeout) while the master imports Flask and the
+app on the other core. The master collects the observations before forking its workers
+(`collect`), and each worker takes them as its check registry's cached results (`apply`).
+
+Same guarantees as a worker's own checks:
+- readiness still gates on the database and the schema, as observed less than the cache
+  period ago (RATECARD_HEALTH_CACHE_SECONDS): a seeded result expires `cache_seconds` after
+  it was observed (time.monotonic is one system-wide clock on Linux), exactly like a result
+  the worker cached itself; then the worker checks for itself. A worker forked later (a
+  restart) finds it expired.
+- the helper is time-boxed like a check (RATECARD_HEALTH_CHECK_TIMEOUT, counted from its
+  start): past that, it is killed and the checks it did not answer are seeded as failed,
+  "timed out", which is what the registry answers for a check that times out. The master
+  waits for it at most that long before forking its workers.
+- anything going wrong here (fork refused, garbled output) seeds nothing: the workers then
+  check for themselves, as they did before this existed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from ratecard.settings import Settings
+
+
+@dataclass(frozen=True)
+class SeededResult:
+    """One check's observation, made in the helper: what it saw, when (ISO text and clock)."""
+
+    name: str
+    observation: dict[str, Any]  # an Observation's fields
+    time: str
+    at: float  # time.monotonic() when observed
+
+
+@dataclass
+class Helper:
+    """The forked helper: its pid, the read end of its pipe, when the master stops waiting."""
+
+    pid: int
+    fd: int
+    timeout: float
+    deadline: float
+
+
+_helper: Helper | None = None
+_collected: list[SeededResult] = []
+
+
+def start(settings: Settings) -> None:
+    """Master, first thing: fork the helper that runs the gating checks (no-op if it fails)."""
+    global _helper
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:
+        return
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    if pid == 0:  # the helper
+        code = 1
+        try:
+            os.close(read_fd)
+            payload = json.dumps([asdict(r) for r in observe(settings)]).encode()
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(payload)
+            code = 0
+        finally:
+            # No atexit handlers, no flushing of buffers inherited from the master.
+            os._exit(code)
+    os.close(write_fd)
+    timeout = settings.health_check_timeout
+    _helper = Helper(pid, read_fd, timeout, time.monotonic() + timeout)
+
+
+def observe(settings: Settings) -> list[SeededResult]:
+    """Helper: run the gating checks once on a connection of its own; their results."""
+    from ratecard.health import PROBE_CONNECT_TIMEOUT, gating_checks
+    from ratecard.health.check_registry import now_iso
+    from ratecard.health.probe_db import ProbeDatabase
+    from ratecard.logs import secrets_of
+
+    db = ProbeDatabase(settings.database_url, connect_timeout=PROBE_CONNECT_TIMEOUT)
+    if db.backend == "postgresql":
+        import psycopg  # noqa: F401  (now: the first check's observed time is the database's)
+    results = []
+    try:
+        for name, run in gating_checks(db, secrets_of(settings)).items():
+            observation = run()  # a check turns every error into an Observation
+            results.append(SeededResult(name, asdict(observation), now_iso(), time.monotonic()))
+    finally:
+        db.close()
+    return results
+
+
+def collect() -> None:
+    """Master, before forking workers: read the helper's results (waiting until its deadline)."""
+    global _helper, _collected
+    helper, _helper = _helper, None
+    if helper is None:
+        return
+    data, complete = b"", False
+    try:
+        while (remaining := helper.deadline - time.monotonic()) > 0:
+            if not select.select([helper.fd], [], [], remaining)[0]:
+                break
+            chunk = os.read(helper.fd, 65536)
+            if not chunk:
+                complete = True
+                break
+            data += chunk
+    finally:
+        os.close(helper.fd)
+        if not complete:
+            with contextlib.suppress(OSError):
+                os.kill(helper.pid, signal.SIGKILL)
+        # gunicorn's SIGCHLD handler may have reaped it already.
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(helper.pid, 0)
+    try:
+        results = [SeededResult(**item) for item in json.loads(data)] if data else []
+    except (ValueError, TypeError):
+        return
+    if not complete:
+        results += _timed_out(helper, {r.name for r in results})
+    _collected = results
+
+
+def _timed_out(helper: Helper, answered: set[str]) -> list[SeededResult]:
+    """The checks the helper did not answer in time, failed as the registry fails them."""
+    from ratecard.health import GATING_CHECKS
+    from ratecard.health.check_registry import Observation, now_iso
+
+    observation = asdict(Observation("fail", output=f"timed out after {helper.timeout:g} s"))
+    at = time.monotonic()
+    return [
+        SeededResult(name, observation, now_iso(), at)
+        for name in GATING_CHECKS
+        if name not in answered
+    ]
+
+
+def apply(app: Flask) -> int:
+    """Worker, after fork: seed the app's check registry with the results; return how many."""
+    from ratecard.extension import get_state
+    from ratecard.health.check_registry import Observation
+
+    registry = get_state(app).need_health_registry()
+    return sum(
+        registry.seed(r.name, Observation(**r.observation), r.time, r.at) for r in _collected
+    )
