@@ -197,6 +197,21 @@ def parse_hostile(out: str) -> list[Row]:
     ]  # fmt: skip
 
 
+def parse_cost_batch(out: str) -> list[Row]:
+    # "ratecard POST /api/cost/batch :     25047 results/s  (...)", then the anchor script's
+    # "anchor (faster of the two)  :  12776 calls/s" unless its venv could not be built.
+    ours = figure(
+        out, r"ratecard POST /api/cost/batch :\s+([\d.]+) results/s", "... : 25047 results/s"
+    )
+    anchor = re.search(r"anchor \(faster of the two\)\s*:\s*([\d.]+) calls/s", out)
+    return [
+        Row("cost_batch", "POST /api/cost/batch, 100,000 requests in one body", ours,
+            "results/s", "faster of LiteLLM cost_per_token and genai-prices calc_price, "
+            "in-process" if anchor else None, float(anchor.group(1)) if anchor else None,
+            ">= 10x"),
+    ]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Script:
     """A benchmark script, its arguments (full and --quick), its timeout and its parser."""
@@ -208,6 +223,7 @@ class Script:
     quick_args: tuple[str, ...] = field(default=())
 
 
+QUICK_COST_BATCH = ("--requests", "20000", "--rounds", "1", "--anchor-seconds", "1")
 SCRIPTS = (
     Script("startup", parse_startup, 240, quick_args=("--runs", "3", "--seconds", "2")),
     Script("refresh", parse_refresh, 180),
@@ -217,6 +233,7 @@ SCRIPTS = (
     Script("migrate", parse_migrate, 120, quick_args=("--runs", "3")),
     Script("webhooks", parse_webhooks, 180, quick_args=("--rounds", "5", "--messages", "10")),
     Script("hostile", parse_hostile, 120, args=("--repeat", "10"), quick_args=("--repeat", "3")),
+    Script("cost_batch", parse_cost_batch, 900, quick_args=QUICK_COST_BATCH),
 )
 
 

@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -173,13 +175,10 @@ def load_catalog(url: str, prefix: str) -> None:
     engine.dispose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-
+@contextmanager
+def scratch_catalog() -> Iterator[dict[str, str]]:
+    """A scratch database and Redis prefix holding the bundled snapshot; yields the server's
+    environment (DATABASE_URL, REDIS_URL, ...); drops both at the end."""
     import psycopg
     import redis
 
@@ -201,6 +200,25 @@ def main() -> None:
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     try:
         load_catalog(url, prefix)
+        yield env
+    finally:
+        client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+        with psycopg.connect(PG_ADMIN + " dbname=postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    with scratch_catalog() as env:
         servers = {
             "ratecard GET /api/models/<id>": ("python:ratecard.gunicorn_conf", "ratecard.wsgi:app"),
             "bare Flask JSON endpoint": ("python:bench.bare_gunicorn_conf", "bench.api:bare_app()"),
@@ -236,14 +254,6 @@ def main() -> None:
         ours = results["ratecard GET /api/models/<id>"][0]
         bare = results["bare Flask JSON endpoint"][0]
         print(f"ratio ratecard / bare:           {ours / bare:8.2f}  (target >= 0.7)")
-    finally:
-        client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        with psycopg.connect(PG_ADMIN + " dbname=postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

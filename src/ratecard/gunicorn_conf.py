@@ -84,6 +84,9 @@ PRELOADED_MODULES = (
     "ratecard.changes.delivery",
     "ratecard.changes.retention",
     "ratecard.admin.webhooks",
+    # Issue 12: what POST /api/cost and /api/cost/batch price with (parser, batch, orjson).
+    "ratecard.prices.cost_requests",
+    "ratecard.prices.cost_batch",
     # Issue 12: the provider usage formats `POST /api/cost` reads (pure, cheap to import).
     "ratecard.prices.formats",
     "ratecard.prices.formats.counts",

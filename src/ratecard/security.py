@@ -13,6 +13,9 @@
   other hosts with a JSON 400 for deployments that pin the Host header.
 - A body over `MAX_CONTENT_LENGTH` gets a JSON 413 before any view runs, whatever the route
   and whether or not the client announced the length (chunked uploads are counted as read).
+  A route that streams large bodies names its own limit in `BODY_LIMITS` (endpoint -> bytes):
+  its chunked uploads are not read ahead (the view streams them, and werkzeug's stream raises
+  the same 413 past the limit).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Any, NoReturn
 
-from flask import Flask, Request, Response, request
+from flask import Flask, Request, Response, current_app, request
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, RequestRedirect
 
@@ -46,6 +49,8 @@ HTML_HEADERS = {
 # budget we close anyway (a client streaming gigabytes is not owed a polite answer).
 DRAIN_LIMIT = 64 * 1024 * 1024
 DRAIN_CHUNK = 256 * 1024
+# app.config key: {endpoint: bytes} for the routes whose body limit is not MAX_CONTENT_LENGTH.
+BODY_LIMITS = "RATECARD_BODY_LIMITS"
 
 
 class ExactPathMap(Map):
@@ -84,12 +89,15 @@ def enforce_body_limit() -> None:
     environ = request.environ
     if "CONTENT_LENGTH" not in environ and "HTTP_TRANSFER_ENCODING" not in environ:
         return  # no body announced, none streamed: most requests stop here, parsing nothing
+    own_limit = current_app.config.get(BODY_LIMITS, {}).get(request.endpoint)
+    if own_limit is not None:
+        request.max_content_length = own_limit
     if request.content_length is not None:
         limit = request.max_content_length
         if limit is not None and request.content_length > limit:
             raise RequestEntityTooLarge()
         return
-    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+    if own_limit is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
         # No announced length: read it now, up to the limit. `cache=True` keeps the body for
         # the view (get_json() reads the cached bytes).
         data = request.get_data(cache=True)

@@ -491,6 +491,14 @@ DECLARATIONS: tuple[Setting, ...] = (
         default_doc="unset: any host",
     ),
     Setting(
+        "RATECARD_BATCH_MAX_BYTES",
+        "batch_max_bytes",
+        _integer(1024 * 1024, 2**40),
+        accepts="a whole number of bytes ≥ 1048576",
+        doc="largest body `POST /api/cost/batch` takes (413 beyond); every other route takes 1 MiB",
+        default="134217728",
+    ),
+    Setting(
         "PROMETHEUS_MULTIPROC_DIR",
         None,
         _text,
@@ -584,6 +592,7 @@ class Settings:
     preload: bool = declared("RATECARD_PRELOAD")
     forwarded_allow_ips: str = declared("FORWARDED_ALLOW_IPS")
     trusted_hosts: tuple[str, ...] | None = declared("RATECARD_TRUSTED_HOSTS")
+    batch_max_bytes: int = declared("RATECARD_BATCH_MAX_BYTES")
     # Webhooks (issue 14).
     webhook_allow_private: bool = declared("RATECARD_WEBHOOK_ALLOW_PRIVATE")
     webhook_poll_interval: float = declared("RATECARD_WEBHOOK_POLL_INTERVAL")

@@ -120,8 +120,8 @@ def test_bad_cost_body_is_422_naming_the_field(
     assert response.json["detail"].startswith(field)
 
 
-def test_missing_field_and_non_finite_numbers_are_422(sqlite_client: FlaskClient) -> None:
-    missing = cost(sqlite_client, model="acme/tiered", input_tokens=1)
+def test_missing_model_and_non_finite_numbers_are_422(sqlite_client: FlaskClient) -> None:
+    missing = cost(sqlite_client, input_tokens=1)
     nan: Any = sqlite_client.post(
         "/api/cost",
         data='{"model": "acme/tiered", "input_tokens": NaN, "output_tokens": 1}',
@@ -132,7 +132,7 @@ def test_missing_field_and_non_finite_numbers_are_422(sqlite_client: FlaskClient
         data='{"model": "acme/tiered", "input_tokens": 1, "output_tokens": Infinity}',
         content_type="application/json",
     )
-    assert (missing.status_code, missing.json["field"]) == (422, "output_tokens")
+    assert (missing.status_code, missing.json["field"]) == (422, "model")
     assert (nan.status_code, nan.json["field"]) == (422, "input_tokens")
     assert (infinite.status_code, infinite.json["field"]) == (422, "output_tokens")
 
@@ -256,10 +256,21 @@ def test_cost_is_exact_with_cache_and_per_request_fee(client: FlaskClient) -> No
     ).json
     # 1000 x 0.0000000208333333333333 + 2000 x 0.000004 + 300 x 0.0000003
     # + 50 x 0.00000375 + 0.005 per request
-    assert body["components"]["input"]["cost"] == "0.0000208333333333333"
-    assert body["components"]["cache_read"]["cost"] == "0.00009"
-    assert body["components"]["cache_write"]["cost"] == "0.0001875"
-    assert body["components"]["request"]["cost"] == "0.005"
+    parts = {c["name"]: c for c in body["components"]}
+    assert parts["input_tokens"] == {
+        "name": "input_tokens",
+        "quantity": 1000,
+        "unit": "token",
+        "price": "0.0000000208333333333333",
+        "price_name": "input_per_token",
+        "cost": "0.0000208333333333333",
+    }
+    assert parts["cache_read_tokens"]["cost"] == "0.00009"
+    assert parts["cache_write_tokens"]["cost"] == "0.0001875"
+    assert (parts["requests"]["quantity"], parts["requests"]["cost"]) == (1, "0.005")
+    assert {c["name"] for c in body["components"]} == {
+        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "requests",
+    }  # fmt: skip
     assert body["total"] == "0.0132983333333333333"
     assert Decimal(body["total"]) == (
         Decimal(1000) * Decimal("0.0000000208333333333333")
@@ -282,13 +293,14 @@ def test_cost_above_the_tier_threshold_uses_tier_prices(client: FlaskClient) -> 
     # tier: 250000 x 0.000006 = 1.5; 1000 x 0.0000225 = 0.0225; the tier has no cache-write
     # price, so the base one applies: 100 x 0.00000375 = 0.000375; + 0.005 per request
     assert body["tier_above_tokens"] == 200000
-    assert body["components"]["output"]["price_per_token"] == "0.0000225"
+    output = next(c for c in body["components"] if c["name"] == "output_tokens")
+    assert output["price"] == "0.0000225"
     assert body["total"] == "1.527875"
 
 
 def test_cost_of_huge_requests_never_rounds(client: FlaskClient) -> None:
     body = cost(client, model="acme/tiered", input_tokens=10**12, output_tokens=0).json
-    assert body["components"]["input"]["cost"] == "6000000"
+    assert body["components"][0]["cost"] == "6000000"
     small = cost(client, model="acme/a-small", input_tokens=10**12 - 1, output_tokens=1).json
     assert small["total"] == "1000000.000001"  # 999999999999 x 0.000001 + 0.000002 - 0.000001
 
@@ -333,6 +345,7 @@ def test_openapi_document_is_generated_from_the_validators(sqlite_client: FlaskC
         "/api/models/{model_id}",
         "/api/models/{model_id}/history",
         "/api/cost",
+        "/api/cost/batch",
         "/api/catalog",
         "/api/disagreements",
         "/admin/refresh",
@@ -356,11 +369,15 @@ def test_openapi_document_is_generated_from_the_validators(sqlite_client: FlaskC
     assert "security" not in doc["paths"]["/api/cost"]["post"]
     # Examples name a model the catalog serves, so generated requests reach the logic.
     cost_body = doc["paths"]["/api/cost"]["post"]["requestBody"]["content"]["application/json"]
-    assert cost_body["example"]["model"] == "gpt-4o"
+    assert cost_body["examples"]["flat counts"]["value"]["model"] == "gpt-4o"
+    assert len(cost_body["examples"]) == 3  # one per form
     assert all("414" in op["responses"] for path in doc["paths"].values() for op in path.values())
     cost_schema = doc["components"]["schemas"]["CostRequest"]
     assert cost_schema["properties"]["input_tokens"]["maximum"] == 10**12
     assert cost_schema["additionalProperties"] is False
-    assert set(cost_schema["required"]) == {"model", "input_tokens", "output_tokens"}
+    assert "required" not in cost_schema  # three forms: none of their fields is always given
+    assert {"usage", "response", "format", "service_tier", "region", "seconds"} <= set(
+        cost_schema["properties"]
+    )
     params = {p["name"] for p in doc["paths"]["/api/models"]["get"]["parameters"]}
     assert {"provider", "mode", "q", "sort", "limit", "cursor", "page"} <= params

@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     from ratecard.extension import get_state
     from ratecard.prices.catalog import CatalogCache
     from ratecard.redis_keys import RedisKeys
+    from ratecard.security import BODY_LIMITS
 
     state = get_state(app)
     # Getters, not values: the engine and Redis client are created on first use, per process.
@@ -24,5 +25,7 @@ def init_app(app: Flask) -> None:
         redis=lambda: state.redis,
         keys=RedisKeys(prefix=state.settings.redis_key_prefix),
     )
+    # The batch route streams bodies of tens of megabytes; every other route keeps 1 MiB.
+    app.config.setdefault(BODY_LIMITS, {})["api.price_batch"] = state.settings.batch_max_bytes
     app.register_blueprint(api_blueprint)
     app.register_blueprint(openapi_blueprint)

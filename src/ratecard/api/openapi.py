@@ -39,7 +39,9 @@ class RouteSpec:
     # Realistic values (a model every catalog serves), so that a client generator or a fuzzer
     # starts from a request that reaches the operation's logic rather than a 404.
     path_examples: Mapping[str, str] = field(default_factory=dict)
-    body_example: Mapping[str, Any] | None = None
+    body_example: Mapping[str, Any] | list[Any] | None = None
+    # Named examples (OpenAPI `examples`), one per form of a body that takes several.
+    body_examples: Mapping[str, Any] | None = None
     bearer: bool = False  # requires `Authorization: Bearer $RATECARD_ADMIN_TOKEN`
     # Media type per status when not JSON (the Atom feed); issue 14.
     media_types: Mapping[int, str] = field(default_factory=dict)
@@ -167,7 +169,13 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
         operation["security"] = [{BEARER_SCHEME: []}]
     if route.body is not None:
         media: dict[str, Any] = {"schema": {"$ref": _ref(route.body)}}
-        if route.body_example is not None:
+        if route.body_examples is not None:
+            media["examples"] = {
+                name: {"value": value} for name, value in route.body_examples.items()
+            }
+        elif isinstance(route.body_example, list):
+            media["example"] = list(route.body_example)
+        elif route.body_example is not None:
             media["example"] = dict(route.body_example)
         operation["requestBody"] = {"required": True, "content": {"application/json": media}}
     return operation

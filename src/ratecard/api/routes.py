@@ -12,10 +12,10 @@ import base64
 import binascii
 import functools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -32,7 +32,9 @@ from ratecard.prices import codec
 from ratecard.prices.catalog import CatalogCache, CatalogSnapshot, ServedModel
 from ratecard.prices.identity import Resolution
 from ratecard.prices.model import ModelPrice
-from ratecard.prices.money import decimal_text
+
+if TYPE_CHECKING:
+    from ratecard.prices.cost_requests import ModelAt, Resolver
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 ROUTES: list[RouteSpec] = []
@@ -79,6 +81,19 @@ def parse_body(model_name: str) -> Any:
     """
     from pydantic import ValidationError
 
+    model = schema_model(model_name)
+    known = model.model_fields if model.model_config.get("extra") == "forbid" else None
+    raw, _data = read_json_body(known)
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _validation_failed(exc) from None
+
+
+def read_json_body(known: Collection[str] | None) -> tuple[bytes, Any]:
+    """Return the raw body and its value once it is JSON with no key twice and (when `known`
+    is given) an object's top-level keys all in `known`; else the 415, 400 or 422 naming the
+    fault."""
     if request.mimetype != "application/json":
         # text/plain, form and multipart bodies are "simple" requests a browser sends cross-site
         # without a CORS preflight; insisting on JSON makes every such POST a preflighted one.
@@ -86,19 +101,14 @@ def parse_body(model_name: str) -> Any:
             "the body must be sent as Content-Type: application/json", field="Content-Type"
         )
     raw = request.get_data(cache=False)
-    model = schema_model(model_name)
     data = _parse_json(raw)
-    if isinstance(data, dict) and model.model_config.get("extra") == "forbid":
-        unknown = next((key for key in data if key not in model.model_fields), None)
+    if isinstance(data, dict) and known is not None:
+        unknown = next((key for key in data if key not in known), None)
         if unknown is not None:
             shown = _key_text(unknown)
             raise ValidationFailed(f"{shown}: Extra inputs are not permitted", field=shown)
     # Only now the slower parse that sees duplicate keys (a plain dict keeps the last one).
-    _parse_json(raw, unique_keys=True)
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise _validation_failed(exc) from None
+    return raw, _parse_json(raw, unique_keys=True)
 
 
 class _DuplicateKey(Exception):
@@ -566,7 +576,58 @@ def list_disagreements() -> Response:
     )
 
 
-# --- POST /api/cost --------------------------------------------------------------------------
+# --- POST /api/cost, POST /api/cost/batch ---------------------------------------------------
+
+# One example per form: flat counts, an Anthropic usage block, a real OpenAI chat response.
+COST_EXAMPLES: dict[str, dict[str, Any]] = {
+    "flat counts": {
+        "model": EXAMPLE_MODEL,
+        "input_tokens": 1000,
+        "cache_read_tokens": 200,
+        "output_tokens": 500,
+    },
+    "usage block (Anthropic)": {
+        "model": "claude-sonnet-4-5",
+        "format": "anthropic",
+        "usage": {
+            "input_tokens": 2095,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 1800,
+            "output_tokens": 503,
+            "service_tier": "standard",
+        },
+    },
+    "whole response (OpenAI chat)": {
+        "response": {
+            "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
+            "object": "chat.completion",
+            "created": 1741570283,
+            "model": "gpt-4o-2024-08-06",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Hello!", "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 1117,
+                "completion_tokens": 46,
+                "total_tokens": 1163,
+                "prompt_tokens_details": {"cached_tokens": 1024, "audio_tokens": 0},
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0,
+                },
+            },
+            "service_tier": "default",
+            "system_fingerprint": "fp_fc9f1d7035",
+        }
+    },
+}
 
 
 @route(
@@ -574,8 +635,10 @@ def list_disagreements() -> Response:
         "POST",
         "/api/cost",
         "price_request",
-        "The exact cost of a request, now or with the prices in force at `at`; `model` is "
-        "resolved as GET /api/models/<id> resolves it.",
+        "The exact cost of a request, from flat counts, a provider's usage block or its whole "
+        "response, now or with the prices in force at `at`: every component's quantity, unit, "
+        "price and cost. `model` is resolved as GET /api/models/<id> resolves it; a price the "
+        "request needs and the model lacks is a 422 naming it (`field`, `price`).",
         body="CostRequest",
         responses={
             200: "CostOut",
@@ -584,73 +647,113 @@ def list_disagreements() -> Response:
             415: "ErrorOut",
             **_MODEL_ERRORS,
         },
-        body_example={"model": EXAMPLE_MODEL, "input_tokens": 1000, "output_tokens": 500},
+        body_examples=COST_EXAMPLES,
     )
 )
 def cost() -> Response:
-    from ratecard.prices.cost import NotPriceable, price_request
+    from ratecard.prices.cost_requests import REQUEST_KEYS, answer_cost, parse_cost_request
 
-    body = parse_body("CostRequest")
-    resolution, price, version, priced_at = _price_for(body.model, body.source, body.at)
-    counts = {
-        "input": body.input_tokens,
-        "output": body.output_tokens,
-        "cache_read": body.cache_read_tokens,
-        "cache_write": body.cache_write_tokens,
-        "request": 1,
-    }
-    try:
-        breakdown = price_request(
-            price,
-            input_tokens=body.input_tokens,
-            output_tokens=body.output_tokens,
-            cache_read_tokens=body.cache_read_tokens,
-            cache_write_tokens=body.cache_write_tokens,
-        )
-    except NotPriceable as exc:
-        raise ValidationFailed(f"model: {exc.reason}", field="model") from None
-    components = {
-        name: {
-            "tokens": counts.get(name, 0),
-            "price_per_token": decimal_text(breakdown.prices.get(name, Decimal(0))),
-            "cost": decimal_text(amount),
-        }
-        for name, amount in breakdown.components.items()
-    }
-    return jsonify(
-        {
-            "model": price.model_id,
-            "source": price.source,
-            "total": decimal_text(breakdown.total),
-            "currency": "USD",
-            "components": components,
-            "tier_above_tokens": breakdown.tier_above_tokens,
-            "price_version": version,
-            "priced_at": priced_at,
-            "resolved": resolution.to_json(),
-        }
+    request_ = parse_cost_request(read_json_body(REQUEST_KEYS)[1])
+    model = model_resolver(current_catalog())(request_.model, request_.source, request_.at)
+    return jsonify(answer_cost(request_, model))
+
+
+@route(
+    RouteSpec(
+        "POST",
+        "/api/cost/batch",
+        "price_batch",
+        "Many cost requests in one body: `application/x-ndjson` (one request a line; the "
+        "answer is NDJSON, one result a non-blank line, in order) or a JSON array (the answer "
+        "is an array). Each item is a POST /api/cost body; one that fails gets its own error "
+        "object with its `line` (array item, from 1), `status` and `field`, and the others are "
+        "priced. Bodies up to RATECARD_BATCH_MAX_BYTES (128 MiB by default).",
+        body="CostBatchRequest",
+        responses={
+            200: "CostBatchOut",
+            400: "ErrorOut",
+            413: "ErrorOut",
+            415: "ErrorOut",
+            422: "ErrorOut",
+            503: "ErrorOut",
+        },
+        body_example=list(COST_EXAMPLES.values()),
     )
+)
+def cost_batch() -> Response:
+    from ratecard.prices.cost_batch import BatchPricer
 
-
-def _price_for(
-    model_id: str, source: str | None, at: datetime | None
-) -> tuple[Resolution, ModelPrice, int | None, str | None]:
-    """Return (resolution, prices, the version that set them, since when) now or at `at`."""
-    from ratecard.prices import queries
-
-    snapshot = current_catalog()
-    if at is None:
-        resolution = resolve_model(snapshot, model_id, source)
-        return resolution, resolution.price, snapshot.version, snapshot.updated_at
-    when = _as_utc(at)
-    resolution = _resolve_recorded(snapshot, model_id, source)
-    chosen, served_id = resolution.price.source, resolution.price.model_id
-    found = _database_call(lambda conn: queries.price_at(conn, chosen, served_id, when))
-    if found is None:
-        raise NotFound(
-            f"no price for {served_id!r} of {chosen!r} was in force at {queries.iso(when)}"
+    mimetype = request.mimetype
+    if mimetype not in ("application/json", "application/x-ndjson"):
+        raise UnsupportedMediaType(
+            "the body must be application/x-ndjson (one request a line) or application/json "
+            "(an array of requests)",
+            field="Content-Type",
         )
-    return resolution, found.price, found.run_id, queries.iso(found.observed_at)
+    pricer = BatchPricer(model_resolver(current_catalog()))
+    if mimetype == "application/json":
+        return _batch_array(pricer, request.get_data(cache=False))
+    stream = request.stream
+    spool = _spooled(pricer.ndjson(iter(functools.partial(stream.read, _READ_CHUNK), b"")))
+    response = Response(
+        iter(functools.partial(spool.read, _READ_CHUNK), b""), mimetype="application/x-ndjson"
+    )
+    # Closed (its file removed) once sent, or when the client goes away before the end.
+    response.call_on_close(spool.close)
+    return response
+
+
+_READ_CHUNK = 1024 * 1024
+# Results beyond this many bytes wait on disk, not in memory (see _spooled).
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024
+
+
+def _batch_array(pricer: Any, raw: bytes) -> Response:
+    import orjson
+
+    # The standard parser, as for a single request: it sees a key given twice (a 422 for the
+    # whole body: which item it was in is not known). NDJSON, the fast path, checks per line.
+    items = _parse_json(raw, unique_keys=True)
+    if not isinstance(items, list):
+        raise ValidationFailed(
+            "body: must be a JSON array of cost requests (or NDJSON, one a line)", field="body"
+        )
+    return Response(orjson.dumps(pricer.array(items)), mimetype="application/json")
+
+
+def _spooled(results: Iterable[bytes]) -> IO[bytes]:
+    """Price the whole NDJSON body as it arrives; return the results to stream, from the start.
+
+    Not line for line: a client that sends its whole body before reading (http.client,
+    requests, most scripts) would deadlock against a server already writing results, once both
+    directions' socket buffers are full (a few MB). So results go to a spooled file (memory up
+    to _SPOOL_IN_MEMORY, then disk) while the body is read in chunks, and the answer streams
+    from it once the body is read; memory stays flat for any body size, and a body over the
+    limit is still a clean 413 (nothing was sent yet).
+    """
+    import tempfile
+
+    # Closed by the response once sent, or here if pricing fails: not a `with` block.
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
+    try:
+        for piece in results:
+            spool.write(piece)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+def model_resolver(snapshot: CatalogSnapshot) -> Resolver:
+    """Resolve cost requests' models against `snapshot`, with `at` from the price history."""
+    from ratecard.prices.cost_requests import catalog_resolver, model_then
+
+    def then(model_id: str, source: str | None, at: datetime) -> ModelAt:
+        resolution = _resolve_recorded(snapshot, model_id, source)
+        return cast("ModelAt", _database_call(lambda conn: model_then(conn, resolution, at)))
+
+    return catalog_resolver(snapshot, preferred_sources(), then)
 
 
 # --- GET /api/catalog ------------------------------------------------------------------------

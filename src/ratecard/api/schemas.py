@@ -10,7 +10,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictInt,
+    StrictStr,
+    create_model,
+    field_validator,
+)
+
+from ratecard.prices.cost_requests import AT_PATTERN, SECONDS_PATTERN
+from ratecard.prices.usage import QUANTITIES
 
 MAX_TOKENS = 10**12
 PAGE_LIMIT_MAX = 500
@@ -25,6 +37,8 @@ SortKey = Literal[
 # vocabulary.PriceStatus spelt as a Literal: pydantic renders it inline as an enum, as the
 # OpenAPI document always had it (a test keeps the two equal).
 Status = Literal["priced", "free", "dynamic", "unpriced"]
+ServiceTier = Literal["standard", "batch", "flex", "priority"]
+ProviderFormat = Literal["openai.chat", "openai.responses", "anthropic", "gemini", "bedrock"]
 DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="An exact decimal.")]
 
 
@@ -102,25 +116,66 @@ class DisagreementQuery(_Query):
     ) = None  # fmt: skip
 
 
-class CostRequest(BaseModel):
-    """Body of POST /api/cost: strict types, so `"10"`, `10.0` and `true` are all refused."""
+class _CostOptions(BaseModel):
+    """What every cost request may give besides its quantities (POST /api/cost)."""
 
+    # Documentation only: `ratecard.prices.cost_requests` parses the body (one parser for the
+    # single, batch and CLI paths); /openapi.json shows what it accepts.
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    model: Annotated[StrictStr, Field(min_length=1, max_length=512)]
-    input_tokens: TokenCount
-    output_tokens: TokenCount
-    cache_read_tokens: TokenCount = 0
-    cache_write_tokens: TokenCount = 0
-    at: datetime | None = Field(
-        default=None, description="ISO 8601 time: price with the prices then in force."
+    model: (
+        Annotated[
+            StrictStr,
+            Field(
+                min_length=1,
+                max_length=512,
+                description="Resolved as GET /api/models/<id> resolves it; read from `response` "
+                "when omitted there.",
+            ),
+        ]
+        | None
+    ) = None
+    usage: dict[str, Any] | None = Field(
+        default=None,
+        description="The provider's usage object exactly as returned (with `model`).",
+    )
+    response: dict[str, Any] | None = Field(
+        default=None, description="The provider's whole response body (non-streaming)."
+    )
+    format: ProviderFormat | None = Field(
+        default=None, description="The format of `usage` or `response`; detected when omitted."
+    )
+    at: Annotated[str, Field(pattern=AT_PATTERN)] | None = Field(
+        default=None, description="ISO 8601 time (naive means UTC): the prices then in force."
     )
     source: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    service_tier: ServiceTier | None = Field(
+        default=None,
+        description="Default `standard`. A tier the usage or response states was billed: it "
+        "wins over `standard`; another explicit tier contradicting it is a 422.",
+    )
+    region: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="A regional uplift the model's prices list (`eu`, `us`)."
+    )
 
-    @field_validator("at")
-    @classmethod
-    def _at_in_utc_range(cls, value: datetime | None) -> datetime | None:
-        return utc_representable(value)
+
+Seconds = (
+    Annotated[float, Field(ge=0, le=MAX_TOKENS)]
+    | Annotated[str, Field(pattern=SECONDS_PATTERN, description="Exact decimal")]
+)
+# One optional field per quantity of `Usage`, in its order: the document lists every
+# quantity the parser takes, and cannot forget one added there.
+CostRequest = create_model(  # type: ignore[call-overload]
+    "CostRequest",
+    __base__=_CostOptions,
+    __doc__="Body of POST /api/cost, in one of three forms: `model` with flat counts "
+    "(disjoint: `input_tokens` is uncached text input, cache reads and writes, reasoning, audio "
+    "and image tokens counted apart), `model` with `usage` (and `format`), or `response`. A "
+    "quantity not given is 0.",
+    **{name: (Seconds if name == "seconds" else TokenCount, 0) for name in QUANTITIES},
+)
+# Any array: each item is checked on its own and answered with its result or error object.
+CostBatchRequest = RootModel[list[Any]]
 
 
 def utc_representable(value: datetime | None) -> datetime | None:
@@ -327,8 +382,14 @@ class HistoryOut(BaseModel):
 
 
 class CostComponentOut(BaseModel):
-    tokens: int
-    price_per_token: DecimalText
+    """`quantity` of `name` at `price` per `unit` costs `cost`; `price_name` is the stored
+    price used (`input_per_token`, `tiers[>200000].input_per_token`, ...)."""
+
+    name: str
+    quantity: int | DecimalText
+    unit: str
+    price: DecimalText
+    price_name: str
     cost: DecimalText
 
 
@@ -337,11 +398,32 @@ class CostOut(BaseModel):
     source: str
     total: DecimalText
     currency: Literal["USD"]
-    components: dict[str, CostComponentOut]
+    service_tier: ServiceTier
+    components: list[CostComponentOut]
     tier_above_tokens: int | None
+    window: str | None
+    region: str | None
+    format: ProviderFormat | None
+    notes: list[str]
     price_version: int | None
     priced_at: str | None
     resolved: ResolvedOut
+
+
+class CostLineErrorOut(BaseModel):
+    """A batch item that could not be priced: its line (or array item) number from 1 and the
+    error POST /api/cost would answer, with its HTTP status."""
+
+    line: int
+    error: str
+    status: int
+    detail: str
+    field: str | None = None
+    price: str | None = None
+    candidates: list[EntryRefOut] | None = None
+
+
+CostBatchOut = RootModel[list[CostOut | CostLineErrorOut]]
 
 
 class SourceOutcomeOut(BaseModel):

@@ -1,0 +1,131 @@
+"""`ratecard cost FILE|-`: price a usage log (NDJSON or CSV) with the database's catalog."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import click
+
+from ratecard.cli.common import load_settings
+
+_READ_CHUNK = 1024 * 1024
+# CSV columns besides the quantities (a CSV row is always the flat form).
+_CSV_OPTIONS = ("model", "source", "at", "service_tier", "region")
+
+
+class CannotRun(click.ClickException):
+    """The log could not be priced at all (unreadable input, database unavailable): exit 2."""
+
+    exit_code = 2
+
+
+@click.command()
+@click.argument("log", metavar="FILE|-", type=click.File("rb"))
+@click.option(
+    "--format",
+    "log_format",
+    type=click.Choice(["ndjson", "csv"]),
+    default=None,
+    help="The log's format; by default from FILE's extension (.csv is CSV, anything else "
+    "and stdin NDJSON).",
+)
+def cost(log: IO[bytes], log_format: str | None) -> None:
+    """Price every request of a usage log, one result per line, in order, on stdout.
+
+    NDJSON: one POST /api/cost body a line (flat counts, `usage` or `response`; blank lines
+    are skipped). CSV: a header row naming `model` and quantity columns (input_tokens,
+    output_tokens, cache_read_tokens, ...), optionally source, at, service_tier and region;
+    an empty cell is not given. Each result is the API's answer, or an error object with the
+    input's line number (`{"line": N, "error", "status", "detail", "field"}`).
+
+    Prices come from the catalog in DATABASE_URL, as the API serves it (`at` reads the price
+    history). Exit status: 0 if every line was priced, 1 if any line got an error object, 2 if
+    the log could not be priced at all (bad arguments or settings, an unknown CSV column, the
+    database unavailable).
+    """
+    from ratecard.prices.cost_batch import BatchPricer
+
+    name = getattr(log, "name", "-")
+    if log_format is None:
+        log_format = "csv" if str(name).lower().endswith(".csv") else "ndjson"
+    settings = load_settings()
+    out = sys.stdout.buffer
+    with _catalog_resolver(settings) as resolve:
+        pricer = BatchPricer(resolve)
+        if log_format == "csv":
+            import orjson
+
+            for number, row in _csv_rows(log):
+                out.write(orjson.dumps(pricer.result(number, row)) + b"\n")
+        else:
+            for piece in pricer.ndjson(iter(lambda: log.read(_READ_CHUNK), b"")):
+                out.write(piece)
+    out.flush()
+    if pricer.failed:
+        sys.exit(1)
+
+
+@contextmanager
+def _catalog_resolver(settings: Any) -> Iterator[Any]:
+    """The database's current catalog as a `Resolver`; its connection is open while in use."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ratecard.db import build_engine
+    from ratecard.prices import queries, run_records
+    from ratecard.prices.catalog import CatalogSnapshot
+    from ratecard.prices.cost_requests import catalog_resolver, model_then
+
+    engine = build_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            version = run_records.latest_catalog_version(conn)
+            snapshot = CatalogSnapshot.from_data(queries.load_catalog_data(conn, version))
+            preferred = [s.name for s in settings.sources]
+
+            def then(model_id: str, source: str | None, at: Any) -> Any:
+                resolution = snapshot.identity.resolve(model_id, source, preferred)
+                return model_then(conn, resolution, at)
+
+            yield catalog_resolver(snapshot, preferred, then)
+    except SQLAlchemyError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CannotRun(f"database unavailable: {type(exc).__name__}: {first}") from None
+    finally:
+        engine.dispose()
+
+
+def _csv_rows(log: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, request) per CSV row; whole-number cells become numbers."""
+    import csv
+    import io
+
+    from ratecard.prices.usage import QUANTITIES
+
+    text = io.TextIOWrapper(log, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if header is None:
+        return
+    columns = [column.strip() for column in header]
+    unknown = [c for c in columns if c not in _CSV_OPTIONS and c not in QUANTITIES]
+    if unknown or "model" not in columns:
+        problem = f"unknown column {unknown[0]!r}" if unknown else "no `model` column"
+        raise CannotRun(
+            f"CSV header: {problem}; columns are model, quantities ({', '.join(QUANTITIES)}) "
+            f"and optionally {', '.join(_CSV_OPTIONS[1:])}"
+        )
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        request: dict[str, Any] = {}
+        for column, cell in zip(columns, row, strict=False):
+            cell = cell.strip()
+            if not cell:
+                continue
+            # A cell that is not a whole number stays text: the parser says what is wrong.
+            whole = column in QUANTITIES and cell.isascii() and cell.isdigit()
+            request[column] = int(cell) if whole else cell
+        yield reader.line_num, request
