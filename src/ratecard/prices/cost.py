@@ -1,4 +1,9 @@
-"""The exact cost of one request: tokens x per-token prices, tier-aware, never rounded."""
+"""The exact cost of one request: every quantity of a Usage at the price its source bills it.
+
+`price_usage` applies the model's tiers, service-tier variants, time windows, regional uplift
+and provider rules (docs/cost-semantics.md), in Decimal, never rounded; a needed price the
+model lacks raises NotPriceable naming it.
+"""
 
 from __future__ import annotations
 
@@ -14,101 +19,22 @@ from ratecard.prices.money import EXACT
 from ratecard.prices.usage import QUANTITY_UNITS, Usage
 from ratecard.vocabulary import UNCHARGEABLE_STATUSES, PricingRule, ServiceTier
 
-# (component, ModelPrice/Tier attribute), in the order a breakdown lists them.
-TOKEN_COMPONENTS = tuple((f.api_name, f.name) for f in PRICE_FIELDS if f.unit == "token")
-
-
-@dataclass
-class CostBreakdown:
-    """A request's total and its parts, in USD, exact."""
-
-    total: Decimal
-    components: dict[str, Decimal]  # input, output, cache_read, cache_write (+ request)
-    prices: dict[str, Decimal]  # the prices used, by component
-    tier_above_tokens: int | None  # the tier applied, if any
-
 
 class NotPriceable(Exception):
     """The request cannot be priced from this model's data; the reason says which price."""
 
-    def __init__(self, model_id: str, reason: str, price: str | None = None) -> None:
+    def __init__(
+        self,
+        model_id: str,
+        reason: str,
+        price: str | None = None,
+        quantity: str | None = None,
+    ) -> None:
         super().__init__(f"{model_id}: {reason}")
         self.model_id = model_id
         self.reason = reason
         self.price = price  # the missing price's name ("cache_read_per_token"), when one is
-
-
-def price_request(
-    model: ModelPrice,
-    *,
-    input_tokens: int,
-    output_tokens: int,
-    cache_read_tokens: int = 0,
-    cache_write_tokens: int = 0,
-) -> CostBreakdown:
-    """Price one request exactly: sum of tokens x price per component, plus per-request fees.
-
-    Tiers ("above N tokens", as LiteLLM, Anthropic and Google define long-context pricing):
-    when the prompt (input + cache_read + cache_write tokens) exceeds N, the tier applies to
-    the whole request, output included; the highest tier exceeded wins, and its prices
-    replace the base ones only for the fields it defines.
-
-    Missing prices are never guessed: cache-read tokens on a model without a cache-read
-    price raise NotPriceable rather than being billed at the input price (providers bill
-    cache reads at a fraction of it, or do not cache at all). A component with zero tokens
-    needs no price. Dynamic and unpriced models raise NotPriceable.
-    """
-    counts = {
-        "input": _tokens("input_tokens", input_tokens),
-        "output": _tokens("output_tokens", output_tokens),
-        "cache_read": _tokens("cache_read_tokens", cache_read_tokens),
-        "cache_write": _tokens("cache_write_tokens", cache_write_tokens),
-    }
-    if model.status in UNCHARGEABLE_STATUSES:
-        raise NotPriceable(model.model_id, f"prices are {model.status}, not published per token")
-    prompt_tokens = counts["input"] + counts["cache_read"] + counts["cache_write"]
-    tier = applicable_tier(model.tiers, prompt_tokens)
-    components: dict[str, Decimal] = {}
-    prices: dict[str, Decimal] = {}
-    for component, attr in TOKEN_COMPONENTS:
-        tier_price = getattr(tier, attr) if tier is not None else None
-        price: Decimal | None = tier_price if tier_price is not None else getattr(model, attr)
-        tokens = counts[component]
-        if price is None:
-            if tokens:
-                raise NotPriceable(
-                    model.model_id,
-                    f"{component}_tokens given but the model has no {attr} price",
-                )
-            components[component] = Decimal(0)
-            continue
-        prices[component] = price
-        components[component] = EXACT.multiply(Decimal(tokens), price)
-    per_request = model.units.get("per_request")
-    if per_request is not None:
-        prices["request"] = per_request
-        components["request"] = per_request
-    total = Decimal(0)
-    for amount in components.values():
-        total = EXACT.add(total, amount)
-    return CostBreakdown(
-        total=total,
-        components=components,
-        prices=prices,
-        tier_above_tokens=tier.above_tokens if tier is not None else None,
-    )
-
-
-def applicable_tier(tiers: tuple[Tier, ...], prompt_tokens: int) -> Tier | None:
-    """Return the tier with the highest threshold that prompt_tokens exceeds, if any."""
-    exceeded = [tier for tier in tiers if prompt_tokens > tier.above_tokens]
-    return max(exceeded, key=lambda tier: tier.above_tokens) if exceeded else None
-
-
-def _tokens(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return value
+        self.quantity = quantity  # the Usage quantity that needed it, when one did
 
 
 # --- the general engine (issue 12): every quantity of a Usage --------------------------------
@@ -432,6 +358,7 @@ class _Rates:
             self.model.model_id,
             f"{quantity} given but the model has no {price} price{tier}",
             price=price,
+            quantity=quantity,
         )
 
 

@@ -335,10 +335,9 @@ def answer_cost(request: CostRequest, model: ModelAt, *, now: datetime | None = 
 
 
 def _needing(exc: NotPriceable) -> str:
-    """The quantity that needed the missing price (the engine's reason starts with it), or
-    `model` when no one quantity did (an unpriced model)."""
-    first = exc.reason.split(" ", 1)[0]
-    return first if first in _QUANTITY_SET else "model"
+    """The quantity that needed the missing price, or `model` when no one quantity did (an
+    unpriced model)."""
+    return exc.quantity or "model"
 
 
 def _components(cost: Cost) -> list[dict[str, Any]]:

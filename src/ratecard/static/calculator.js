@@ -23,7 +23,7 @@
     if (!ok) {
       var p = document.createElement("p");
       p.className = "banner banner-warn cost-error";
-      p.textContent = (answer.message || answer.error || "error") +
+      p.textContent = (answer.detail || answer.message || answer.error || "error") +
         (answer.field ? " (field: " + answer.field + ")" : "");
       box.appendChild(p);
       return;
