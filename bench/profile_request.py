@@ -1,0 +1,78 @@
+"""Where a request's time goes: GET /api/models/<id> under cProfile, ratecard's app against
+the bare Flask app (bench/api.py's), in process through werkzeug's test client (no sockets,
+so the profile is the app's own work, issue 16's "profile it").
+
+    .venv/bin/python bench/profile_request.py [--requests 20000] [--top 15]
+
+Loads the bundled snapshot into a scratch database and Redis prefix (bench/api.py's
+scratch_catalog; both removed at the end), builds `create_app()` as a worker does, warms it up,
+then profiles N requests to the same models bench/api.py uses and prints: µs per request for
+both apps, the share of ratecard's time spent in ratecard's own modules, and the top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "src"), str(REPO)]
+
+from bench.api import MODEL_IDS, bare_app, scratch_catalog  # noqa: E402
+
+
+def per_request_us(client: object, paths: list[str], n: int) -> float:
+    get = client.get  # type: ignore[attr-defined]
+    start = time.perf_counter()
+    for i in range(n):
+        response = get(paths[i % len(paths)])
+        assert response.status_code == 200, response.status_code
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args()
+    with scratch_catalog() as env:
+        for key in ("DATABASE_URL", "REDIS_URL", "RATECARD_REDIS_PREFIX", "RATECARD_SOURCES"):
+            os.environ[key] = env[key]
+        os.environ["RATECARD_COORDINATOR"] = "false"
+        from ratecard.app import create_app
+
+        app = create_app()
+        paths = [f"/api/models/{m}" for m in MODEL_IDS]
+        ours, bare = app.test_client(), bare_app().test_client()
+        per_request_us(ours, paths, 2_000)  # warm-up: catalog load, lazy imports
+        per_request_us(bare, paths, 2_000)
+        ours_us = per_request_us(ours, paths, args.requests)
+        bare_us = per_request_us(bare, paths, args.requests)
+        profile = cProfile.Profile()
+        profile.enable()
+        per_request_us(ours, paths, args.requests)
+        profile.disable()
+    stats = pstats.Stats(profile)
+    own = sum(
+        row[2]  # tottime
+        for (filename, _line, _name), row in stats.stats.items()  # type: ignore[attr-defined]
+        if "/ratecard/" in filename
+    )
+    total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
+    print(f"ratecard GET /api/models/<id>: {ours_us:.1f} µs/request (test client)")
+    print(f"bare Flask JSON endpoint     : {bare_us:.1f} µs/request")
+    print(f"ratio                        : {ours_us / bare_us:.2f}x")
+    print(f"time in ratecard's own code  : {own / total:.0%} of the profiled requests")
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
+    print(out.getvalue().split("\n", 4)[-1].rstrip())
+
+
+if __name__ == "__main__":
+    main()
