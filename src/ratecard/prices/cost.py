@@ -422,3 +422,50 @@ def _window_at(windows: tuple[TimeWindow, ...], at: datetime | None) -> TimeWind
     when = (at or datetime.now(UTC)).astimezone(UTC)
     hhmm = when.hour * 100 + when.minute
     return next((w for w in windows if w.contains(hhmm)), None)
+
+
+# --- the batch path's lean entry -------------------------------------------------------------
+
+# The token quantities in the order price_usage lists their components.
+TOKEN_QUANTITIES: tuple[str, ...] = _TOKEN_ORDER
+# A Usage's token counts, in TOKEN_QUANTITIES order.
+token_counts = _token_counts
+
+
+class TokenPlan(NamedTuple):
+    """What price_usage bills each token quantity at, for one model and service tier.
+
+    `prices[i]` is (price, price name) for TOKEN_QUANTITIES[i], or None where price_usage
+    raises NotPriceable (the caller leaves such a request to price_usage, which says why).
+    """
+
+    service_tier: str
+    prices: tuple[_Found | None, ...]
+
+
+def token_plan(model: ModelPrice, service_tier: str) -> TokenPlan | None:
+    """The plan price_usage follows for every request of `model` that has token quantities
+    only and no region, or None where it follows none that holds for all of them.
+
+    For the batch path, which prices a request of that shape as the sum of quantity x price
+    in TOKEN_QUANTITIES order (what price_usage adds up), the plan fetched once per model.
+    None when the prices depend on the prompt or the time (long-context tiers, time windows),
+    the model is not priced per unit, the tier is unknown, or price_usage would add more than
+    token components (a per-request fee, a note): price_usage prices those requests itself.
+    """
+    tier_name = _SERVICE_TIERS.get(service_tier)
+    if tier_name is None or model.tiers or model.windows or model.status in UNCHARGEABLE_STATUSES:
+        return None
+    # With no tiers and no windows, neither the prompt nor the time changes a price.
+    rates = _Rates(model, 0, tier_name, None)
+    if rates.optional_unit("per_request") is not None:
+        return None
+    prices: list[_Found | None] = []
+    for name in _TOKEN_ORDER:
+        try:
+            prices.append(rates.token(name))
+        except NotPriceable:
+            prices.append(None)
+    if rates.notes:
+        return None
+    return TokenPlan(tier_name, tuple(prices))

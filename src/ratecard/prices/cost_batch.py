@@ -24,18 +24,23 @@ import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from ratecard.errors import RatecardError
+from ratecard.prices.cost import TOKEN_QUANTITIES, token_counts, token_plan
 from ratecard.prices.cost_requests import (
+    FORMATS,
     ModelAt,
     Resolver,
     answer_cost,
     error_fields,
     parse_cost_request,
 )
+from ratecard.prices.money import EXACT, decimal_text
+from ratecard.prices.usage import QUANTITY_UNITS, Usage
 
 __all__ = ["BatchPricer", "numbered_lines"]
 
@@ -53,6 +58,8 @@ class BatchPricer:
         self._now = now or datetime.now(UTC)
         # (model as typed, source, at) -> the resolved model, or its error's fields.
         self._models: dict[tuple[Any, ...], ModelAt | dict[str, Any]] = {}
+        # (model as typed, source, service tier) -> its answers' fixed text (see _Answers).
+        self._answers: dict[tuple[Any, ...], _Answers | None] = {}
         self.failed = 0  # lines answered with an error so far
 
     def result(self, number: int, data: Any) -> Any:
@@ -83,6 +90,9 @@ class BatchPricer:
         else:
             twice = _key_given_twice(raw, data)
             if twice is None:
+                answer = self._answer(data)
+                if answer is not None:
+                    return answer
                 result = self.result(number, data)
             else:
                 detail = f"{twice}: given twice"
@@ -115,9 +125,116 @@ class BatchPricer:
             self._models[key] = found
         return found
 
+    def _answer(self, data: Any) -> bytes | None:
+        """The result line of a request of token quantities (no `at`, no region), written
+        from its model's fixed text; None for any other request, or one that fails."""
+        try:
+            request = parse_cost_request(data)
+        except RatecardError:
+            return None  # result() raises it again, and answers the error
+        if request.at is not None or request.region is not None:
+            return None
+        key = (request.model, request.source, request.service_tier)
+        answers = self._answers.get(key, _UNKNOWN)
+        if answers is _UNKNOWN:
+            model = self._model(request.model, request.source, None)
+            answers = None if isinstance(model, dict) else _Answers.of(model, key[2])
+            self._answers[key] = answers
+        if answers is None:
+            return None
+        return answers.line(request.usage, request.format)
+
     def _error(self, number: int, fields: dict[str, Any]) -> dict[str, Any]:
         self.failed += 1
         return {"line": number, **fields}
+
+
+_UNKNOWN: Any = object()
+_NO_UNITS = (0,) * (len(Usage._fields) - len(TOKEN_QUANTITIES))
+_ZERO = Decimal(0)
+_multiply = EXACT.multiply
+_add = EXACT.add
+
+
+class _Answers:
+    """The answer lines of one resolved model at one service tier, for requests of token
+    quantities only, as `orjson.dumps(answer_cost(...))` writes them.
+
+    Everything but the counts, costs and total is the same on every line of the model
+    (model, source, version, resolution, each price and its name), so it is serialized once
+    and each line is a few strings joined. Built only where the prices hold for every such
+    request (cost.token_plan); the sum is price_usage's: each quantity x its price, added
+    from 0 in TOKEN_QUANTITIES order, in the EXACT context. tests/prices/test_cost_batch.py
+    checks the lines against answer_cost over many random requests.
+    """
+
+    __slots__ = ("components", "head", "middle", "tails")
+
+    def __init__(self, model: ModelAt, service_tier: str, prices: tuple[Any, ...]) -> None:
+        price = model.price
+        fixed = {"model": price.model_id, "source": price.source}
+        self.head = orjson.dumps(fixed)[:-1].decode() + ',"total":"'
+        self.middle = f'","currency":"USD","service_tier":{_text(service_tier)},"components":['
+        # (price, the component's text before its quantity, between quantity and cost), or
+        # None where the model lacks the price (the line goes to price_usage, which says so).
+        self.components: tuple[tuple[Decimal, str, str] | None, ...] = tuple(
+            None if found is None else _component_text(name, *found)
+            for name, found in zip(TOKEN_QUANTITIES, prices, strict=True)
+        )
+        rest: dict[str, Any] = {
+            "tier_above_tokens": None,
+            "window": None,
+            "region": None,
+            "format": None,
+            "notes": [],
+            "price_version": model.version,
+            "priced_at": model.priced_at,
+            "resolved": model.resolution.to_json(),
+        }
+        # The tail after the components, per format read (None: flat counts).
+        self.tails: dict[str | None, str] = {}
+        for form in (None, *FORMATS):
+            rest["format"] = form
+            self.tails[form] = "]," + orjson.dumps(rest)[1:].decode() + "\n"
+
+    @classmethod
+    def of(cls, model: ModelAt, service_tier: str) -> _Answers | None:
+        plan = token_plan(model.price, service_tier)
+        return None if plan is None else cls(model, plan.service_tier, plan.prices)
+
+    def line(self, usage: Usage, form: str | None) -> bytes | None:
+        """The answer line of `usage`, or None unless it is token quantities this prices."""
+        if usage[len(TOKEN_QUANTITIES) :] != _NO_UNITS:
+            return None
+        total = _ZERO
+        parts = []
+        for component, quantity in zip(self.components, token_counts(usage), strict=True):
+            if quantity:
+                if component is None or type(quantity) is not int:
+                    return None
+                price, start, middle = component
+                cost = _multiply(quantity, price)
+                total = _add(total, cost)
+                parts.append(f'{start}{quantity}{middle}{decimal_text(cost)}"}}')
+        tail = self.tails.get(form)
+        if tail is None:
+            return None
+        return f"{self.head}{decimal_text(total)}{self.middle}{','.join(parts)}{tail}".encode()
+
+
+def _component_text(name: str, price: Decimal, price_name: str) -> tuple[Decimal, str, str]:
+    """(price, a component's text before its quantity, its text between quantity and cost)."""
+    unit, price_text = _text(QUANTITY_UNITS[name]), _text(decimal_text(price))
+    return (
+        price,
+        f'{{"name":{_text(name)},"quantity":',
+        f',"unit":{unit},"price":{price_text},"price_name":{_text(price_name)},"cost":"',
+    )
+
+
+def _text(value: str) -> str:
+    """`value` as a JSON string, as orjson writes it."""
+    return orjson.dumps(value).decode()
 
 
 def _key_given_twice(raw: bytes, data: Any) -> str | None:
