@@ -48,7 +48,7 @@ def random_request(rng: random.Random, model_ids: list[str]) -> dict[str, Any]:
     if form < 0.6:
         request: dict[str, Any] = {"model": model, **counts}
     elif form < 0.8:
-        usage = {
+        usage: dict[str, Any] = {
             "input_tokens": counts.get("input_tokens", 0),
             "cache_creation_input_tokens": counts.get("cache_write_tokens", 0),
             "cache_read_input_tokens": counts.get("cache_read_tokens", 0),
