@@ -25,6 +25,7 @@ from ratecard.vocabulary import ServiceTier
 from tests.support.conformance import snapshot
 
 NOW = datetime(2026, 7, 24, 12, 30, tzinfo=UTC)
+BAD_COUNTS: list[Any] = [-1, True, False, None, 1.5, 2.0, "7", 10**12 + 1, [], {}]
 TOKENS = [q for q in QUANTITIES if q.endswith("_tokens")]
 
 
@@ -69,8 +70,11 @@ def random_request(rng: random.Random, model_ids: list[str]) -> dict[str, Any]:
         request["service_tier"] = str(tier)
     if rng.random() < 0.03:
         request["region"] = rng.choice(["us", "eu"])
-    if rng.random() < 0.02:
-        request["input_tokens"] = -1  # a bad count (or counts with a usage: both refused)
+    if rng.random() < 0.04:
+        # A bad count (or counts beside a usage: refused too).
+        request[rng.choice(TOKENS)] = rng.choice(BAD_COUNTS)
+    if rng.random() < 0.01:
+        request["model"] = rng.choice(["", "m" * 513, 7, None])
     return request
 
 

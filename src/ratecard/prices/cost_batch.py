@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import weakref
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,6 +34,8 @@ from ratecard.errors import RatecardError
 from ratecard.prices.cost import TOKEN_QUANTITIES, token_counts, token_plan
 from ratecard.prices.cost_requests import (
     FORMATS,
+    MAX_MODEL,
+    MAX_QUANTITY,
     ModelAt,
     Resolver,
     answer_cost,
@@ -128,21 +131,29 @@ class BatchPricer:
     def _answer(self, data: Any) -> bytes | None:
         """The result line of a request of token quantities (no `at`, no region), written
         from its model's fixed text; None for any other request, or one that fails."""
+        if type(data) is dict and data.keys() <= _FLAT_TOKEN_KEYS:
+            # The commonest line, `model` and token counts, read in one pass (flat()).
+            model = data.get("model")
+            if type(model) is str and 0 < len(model) <= MAX_MODEL:
+                answers = self._answers_of(model, None, "standard")
+                return None if answers is None else answers.flat(data)
         try:
             request = parse_cost_request(data)
         except RatecardError:
             return None  # result() raises it again, and answers the error
         if request.at is not None or request.region is not None:
             return None
-        key = (request.model, request.source, request.service_tier)
+        answers = self._answers_of(request.model, request.source, request.service_tier)
+        return None if answers is None else answers.line(request.usage, request.format)
+
+    def _answers_of(self, model_id: str, source: str | None, tier: str) -> _Answers | None:
+        key = (model_id, source, tier)
         answers = self._answers.get(key, _UNKNOWN)
         if answers is _UNKNOWN:
-            model = self._model(request.model, request.source, None)
-            answers = None if isinstance(model, dict) else _Answers.of(model, key[2])
+            model = self._model(model_id, source, None)
+            answers = None if isinstance(model, dict) else _Answers.of(model, tier)
             self._answers[key] = answers
-        if answers is None:
-            return None
-        return answers.line(request.usage, request.format)
+        return answers
 
     def _error(self, number: int, fields: dict[str, Any]) -> dict[str, Any]:
         self.failed += 1
@@ -150,6 +161,8 @@ class BatchPricer:
 
 
 _UNKNOWN: Any = object()
+_FLAT_TOKEN_KEYS = frozenset(("model", *TOKEN_QUANTITIES))
+assert set(Usage._fields[: len(TOKEN_QUANTITIES)]) == set(TOKEN_QUANTITIES), "tokens first"
 _NO_UNITS = (0,) * (len(Usage._fields) - len(TOKEN_QUANTITIES))
 _ZERO = Decimal(0)
 _multiply = EXACT.multiply
@@ -199,8 +212,43 @@ class _Answers:
 
     @classmethod
     def of(cls, model: ModelAt, service_tier: str) -> _Answers | None:
-        plan = token_plan(model.price, service_tier)
-        return None if plan is None else cls(model, plan.service_tier, plan.prices)
+        """The answers of `model` at `service_tier`, or None where token_plan has no plan.
+
+        Kept across batches: each is a pure function of the (frozen) price object and the
+        resolution's text, so the next batch of the same catalog does not serialize its
+        ~2,000 models again. Keyed by id() with a weak reference (ModelPrice holds dicts, so
+        is not hashable): a reused id of a dropped model is seen as a miss, never a hit.
+        """
+        price = model.price
+        key = (id(price), model.version, model.priced_at, *model.resolution.to_json().values())
+        cached = _KEPT.get((key, service_tier))
+        if cached is not None and cached[0]() is price:
+            return cached[1]
+        plan = token_plan(price, service_tier)
+        answers = None if plan is None else cls(model, plan.service_tier, plan.prices)
+        if len(_KEPT) >= _KEEP:
+            _KEPT.clear()  # a new catalog's models replace the old ones
+        _KEPT[key, service_tier] = (weakref.ref(price), answers)
+        return answers
+
+    def flat(self, data: dict[str, Any]) -> bytes | None:
+        """The answer line of flat token counts (`data`: `model` and TOKEN_QUANTITIES keys
+        only), or None unless every count is a whole number in range this prices (what
+        parse_cost_request accepts; anything else goes to it, which names the field)."""
+        total = _ZERO
+        parts = []
+        for name, component in zip(TOKEN_QUANTITIES, self.components, strict=True):
+            quantity = data.get(name, 0)
+            if type(quantity) is not int or not 0 <= quantity <= MAX_QUANTITY:
+                return None
+            if quantity:
+                if component is None:
+                    return None
+                price, start, middle = component
+                cost = _multiply(quantity, price)
+                total = _add(total, cost)
+                parts.append(f'{start}{quantity}{middle}{decimal_text(cost)}"}}')
+        return self._join(total, parts, self.tails[None])
 
     def line(self, usage: Usage, form: str | None) -> bytes | None:
         """The answer line of `usage`, or None unless it is token quantities this prices."""
@@ -217,9 +265,16 @@ class _Answers:
                 total = _add(total, cost)
                 parts.append(f'{start}{quantity}{middle}{decimal_text(cost)}"}}')
         tail = self.tails.get(form)
-        if tail is None:
-            return None
-        return f"{self.head}{decimal_text(total)}{self.middle}{','.join(parts)}{tail}".encode()
+        return None if tail is None else self._join(total, parts, tail)
+
+    def _join(self, total: Decimal, components: list[str], tail: str) -> bytes:
+        return f"{self.head}{decimal_text(total)}{self.middle}{','.join(components)}{tail}".encode()
+
+
+# Answers kept across batches: (price id, version, priced_at, requested, by, tier) -> (a weak
+# reference to the price, its answers or None). Bounded: cleared when full.
+_KEPT: dict[tuple[Any, ...], tuple[weakref.ref[Any], _Answers | None]] = {}
+_KEEP = 50_000
 
 
 def _component_text(name: str, price: Decimal, price_name: str) -> tuple[Decimal, str, str]:

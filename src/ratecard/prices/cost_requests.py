@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AT_PATTERN",
     "FORMATS",
+    "MAX_MODEL",
     "MAX_QUANTITY",
     "REQUEST_KEYS",
     "SECONDS_PATTERN",
@@ -73,7 +74,9 @@ _AT = re.compile(AT_PATTERN)
 # `seconds` as text: an exact decimal, no exponent or sign (what the document promises).
 SECONDS_PATTERN = r"^\d{1,13}(\.\d{1,30})?$"
 _SECONDS = re.compile(SECONDS_PATTERN)
-_TEXT_LIMITS = {"model": 512, "source": 64, "region": 64}
+# The longest model id a request may give.
+MAX_MODEL = 512
+_TEXT_LIMITS = {"model": MAX_MODEL, "source": 64, "region": 64}
 
 
 class CostRequest(NamedTuple):
