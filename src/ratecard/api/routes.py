@@ -693,8 +693,11 @@ def cost_batch() -> Response:
     pricer = BatchPricer(model_resolver(current_catalog()))
     if mimetype == "application/json":
         return _batch_array(pricer, request.get_data(cache=False))
+    from ratecard.prices.cost_batch_child import ndjson_on_two_cores
+
     stream = request.stream
-    spool = _spooled(pricer.ndjson(iter(functools.partial(stream.read, _READ_CHUNK), b"")))
+    chunks = iter(functools.partial(stream.read, _READ_CHUNK), b"")
+    spool = _spooled(ndjson_on_two_cores(pricer, chunks))
     response = Response(
         iter(functools.partial(spool.read, _READ_CHUNK), b""), mimetype="application/x-ndjson"
     )
