@@ -299,14 +299,17 @@ def _key_given_twice(raw: bytes, data: Any) -> str | None:
     single route refuses it (a proxy that checked one value must not see us price the other),
     and so does a batch line. Cleared by counting: every key the line writes is followed by
     its own colon, so if the line has no more colons than its parsed objects have keys, it
-    wrote no key twice (a colon inside a string only adds to the count). A line with more
+    wrote no key twice (a colon inside a string only adds to the count). Nor did a line that
+    is the compact JSON of what was parsed (what orjson, JavaScript's JSON.stringify and Go
+    write): those bytes read back as the same pairs, and the parsed object has each key once.
+    A line with more
     colons (a time in `at`, a colon in a text) is re-read by the standard parser, which sees
     every pair.
     """
     if type(data) is not dict:
         return None
     colons = raw.count(b":")
-    if colons == len(data) or colons == _keys_in(data):
+    if colons == len(data) or raw == orjson.dumps(data) or colons == _keys_in(data):
         return None
     found: list[str] = []
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ratecard.errors import NotFound, RatecardError, ValidationFailed
 from ratecard.prices.cost import Cost, NotPriceable, price_usage
+from ratecard.prices.formats import read_response, read_usage
 from ratecard.prices.identity import Resolution
 from ratecard.prices.model import ModelPrice
 from ratecard.prices.money import decimal_text
@@ -258,9 +259,6 @@ def _read_provider_body(data: Mapping[str, Any]) -> ReadUsage:
 
 def read_provider_usage(given: str, body: Mapping[str, Any], form: str | None) -> ReadUsage:
     """Read a provider's usage block (`given == "usage"`) or whole response body."""
-    # Imported here: the format readers are their own package (and only these forms need them).
-    from ratecard.prices.formats import read_response, read_usage
-
     if given == "usage":
         return read_usage(body, form, path="usage")
     return read_response(body, form, path="response")
