@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from ratecard.prices import cost_batch
 from ratecard.prices.cost_batch import BatchPricer
 from ratecard.prices.cost_requests import ModelAt
 from ratecard.prices.identity import Resolution
+from ratecard.prices.money import EXACT, decimal_text
 from ratecard.prices.usage import QUANTITIES
 from ratecard.vocabulary import ServiceTier
 from tests.support.conformance import snapshot
@@ -101,3 +103,12 @@ def test_fixed_text_lines_are_the_general_paths_bytes(monkeypatch: pytest.Monkey
     assert fast.failed == general.failed
     # Many lines took the fixed-text path (else this test would check nothing).
     assert written > 10_000
+
+
+def test_integer_amounts_are_written_as_decimal_text_writes_them() -> None:
+    rng = random.Random(4)
+    for _ in range(20_000):
+        amount = rng.choice([0, 1, 10, rng.randint(0, 10**30), rng.randint(0, 999) * 10**20])
+        scale = rng.randint(0, 40)
+        expected = decimal_text(Decimal(amount).scaleb(-scale, context=EXACT))
+        assert cost_batch._fixed(amount, scale) == expected, (amount, scale)

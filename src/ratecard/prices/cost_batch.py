@@ -164,9 +164,8 @@ _UNKNOWN: Any = object()
 _FLAT_TOKEN_KEYS = frozenset(("model", *TOKEN_QUANTITIES))
 assert set(Usage._fields[: len(TOKEN_QUANTITIES)]) == set(TOKEN_QUANTITIES), "tokens first"
 _NO_UNITS = (0,) * (len(Usage._fields) - len(TOKEN_QUANTITIES))
-_ZERO = Decimal(0)
-_multiply = EXACT.multiply
-_add = EXACT.add
+# More digits than any real price has: such a price is left to price_usage.
+_MAX_DIGITS = 60
 
 
 class _Answers:
@@ -176,22 +175,28 @@ class _Answers:
     Everything but the counts, costs and total is the same on every line of the model
     (model, source, version, resolution, each price and its name), so it is serialized once
     and each line is a few strings joined. Built only where the prices hold for every such
-    request (cost.token_plan); the sum is price_usage's: each quantity x its price, added
-    from 0 in TOKEN_QUANTITIES order, in the EXACT context. tests/prices/test_cost_batch.py
+    request (cost.token_plan). The arithmetic is exact, in integers: every price is an
+    integer number of 10^-scale dollars, so a cost is quantity x that integer and the total
+    their sum, the very values price_usage adds up in Decimal (written as decimal_text
+    writes them: no exponent, no trailing zero). tests/prices/test_cost_batch_answers.py
     checks the lines against answer_cost over many random requests.
     """
 
-    __slots__ = ("components", "head", "middle", "tails")
+    __slots__ = ("components", "head", "middle", "scale", "tails")
 
-    def __init__(self, model: ModelAt, service_tier: str, prices: tuple[Any, ...]) -> None:
+    def __init__(
+        self, model: ModelAt, service_tier: str, prices: tuple[Any, ...], scale: int
+    ) -> None:
         price = model.price
+        self.scale = scale
         fixed = {"model": price.model_id, "source": price.source}
         self.head = orjson.dumps(fixed)[:-1].decode() + ',"total":"'
         self.middle = f'","currency":"USD","service_tier":{_text(service_tier)},"components":['
-        # (price, the component's text before its quantity, between quantity and cost), or
-        # None where the model lacks the price (the line goes to price_usage, which says so).
-        self.components: tuple[tuple[Decimal, str, str] | None, ...] = tuple(
-            None if found is None else _component_text(name, *found)
+        # (price in 10^-scale dollars, the component's text before its quantity, between
+        # quantity and cost), or None where the model lacks the price (the line goes to
+        # price_usage, which says so).
+        self.components: tuple[tuple[int, str, str] | None, ...] = tuple(
+            None if found is None else _component_text(name, found[0], found[1], scale)
             for name, found in zip(TOKEN_QUANTITIES, prices, strict=True)
         )
         rest: dict[str, Any] = {
@@ -225,7 +230,12 @@ class _Answers:
         if cached is not None and cached[0]() is price:
             return cached[1]
         plan = token_plan(price, service_tier)
-        answers = None if plan is None else cls(model, plan.service_tier, plan.prices)
+        scale = None if plan is None else _scale(plan.prices)
+        answers = (
+            None
+            if plan is None or scale is None
+            else cls(model, plan.service_tier, plan.prices, scale)
+        )
         if len(_KEPT) >= _KEEP:
             _KEPT.clear()  # a new catalog's models replace the old ones
         _KEPT[key, service_tier] = (weakref.ref(price), answers)
@@ -235,7 +245,7 @@ class _Answers:
         """The answer line of flat token counts (`data`: `model` and TOKEN_QUANTITIES keys
         only), or None unless every count is a whole number in range this prices (what
         parse_cost_request accepts; anything else goes to it, which names the field)."""
-        total = _ZERO
+        total = 0
         parts = []
         for name, component in zip(TOKEN_QUANTITIES, self.components, strict=True):
             quantity = data.get(name, 0)
@@ -245,30 +255,31 @@ class _Answers:
                 if component is None:
                     return None
                 price, start, middle = component
-                cost = _multiply(quantity, price)
-                total = _add(total, cost)
-                parts.append(f'{start}{quantity}{middle}{decimal_text(cost)}"}}')
+                cost = quantity * price
+                total += cost
+                parts.append(f'{start}{quantity}{middle}{_fixed(cost, self.scale)}"}}')
         return self._join(total, parts, self.tails[None])
 
     def line(self, usage: Usage, form: str | None) -> bytes | None:
         """The answer line of `usage`, or None unless it is token quantities this prices."""
         if usage[len(TOKEN_QUANTITIES) :] != _NO_UNITS:
             return None
-        total = _ZERO
+        total = 0
         parts = []
         for component, quantity in zip(self.components, token_counts(usage), strict=True):
             if quantity:
                 if component is None or type(quantity) is not int:
                     return None
                 price, start, middle = component
-                cost = _multiply(quantity, price)
-                total = _add(total, cost)
-                parts.append(f'{start}{quantity}{middle}{decimal_text(cost)}"}}')
+                cost = quantity * price
+                total += cost
+                parts.append(f'{start}{quantity}{middle}{_fixed(cost, self.scale)}"}}')
         tail = self.tails.get(form)
         return None if tail is None else self._join(total, parts, tail)
 
-    def _join(self, total: Decimal, components: list[str], tail: str) -> bytes:
-        return f"{self.head}{decimal_text(total)}{self.middle}{','.join(components)}{tail}".encode()
+    def _join(self, total: int, components: list[str], tail: str) -> bytes:
+        total_text = _fixed(total, self.scale)
+        return f"{self.head}{total_text}{self.middle}{','.join(components)}{tail}".encode()
 
 
 # Answers kept across batches: (price id, version, priced_at, requested, by, tier) -> (a weak
@@ -277,11 +288,39 @@ _KEPT: dict[tuple[Any, ...], tuple[weakref.ref[Any], _Answers | None]] = {}
 _KEEP = 50_000
 
 
-def _component_text(name: str, price: Decimal, price_name: str) -> tuple[Decimal, str, str]:
-    """(price, a component's text before its quantity, its text between quantity and cost)."""
+def _scale(prices: tuple[Any, ...]) -> int | None:
+    """The fewest decimals that write every price as an integer, or None if one is negative,
+    not finite or longer than _MAX_DIGITS (price_usage prices those)."""
+    scale = 0
+    for found in prices:
+        if found is None:
+            continue
+        sign, digits, exponent = found[0].as_tuple()
+        if sign or not isinstance(exponent, int) or len(digits) + abs(exponent) > _MAX_DIGITS:
+            return None
+        scale = max(scale, -exponent)
+    return scale
+
+
+def _fixed(amount: int, scale: int) -> str:
+    """`amount` x 10^-scale (amount >= 0) as decimal_text writes it."""
+    if not amount:
+        return "0"
+    text = str(amount)
+    if not scale:
+        return text
+    if len(text) <= scale:
+        text = "0" * (scale + 1 - len(text)) + text
+    fraction = text[-scale:].rstrip("0")
+    return f"{text[:-scale]}.{fraction}" if fraction else text[:-scale]
+
+
+def _component_text(name: str, price: Decimal, price_name: str, scale: int) -> tuple[int, str, str]:
+    """(price in 10^-scale dollars, a component's text before its quantity, its text between
+    quantity and cost)."""
     unit, price_text = _text(QUANTITY_UNITS[name]), _text(decimal_text(price))
     return (
-        price,
+        int(price.scaleb(scale, context=EXACT)),
         f'{{"name":{_text(name)},"quantity":',
         f',"unit":{unit},"price":{price_text},"price_name":{_text(price_name)},"cost":"',
     )
