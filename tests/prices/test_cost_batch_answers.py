@@ -105,6 +105,39 @@ def test_fixed_text_lines_are_the_general_paths_bytes(monkeypatch: pytest.Monkey
     assert written > 10_000
 
 
+def test_prompts_at_each_long_context_threshold_are_the_general_paths_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    written: list[bytes] = []
+    line = cost_batch._Answers.line
+
+    def kept(self: Any, *args: Any) -> bytes | None:
+        answer = line(self, *args)
+        if answer is not None:
+            written.append(answer)
+        return answer
+
+    monkeypatch.setattr(cost_batch._Answers, "line", kept)
+    models, _raw = snapshot()
+    fast = BatchPricer(resolver(models), now=NOW)
+    general = BatchPricer(resolver(models), now=NOW)
+    tiered = 0
+    for model_id, price in sorted(models.items()):
+        for tier in price.tiers:
+            for prompt in (tier.above_tokens - 1, tier.above_tokens, tier.above_tokens + 1):
+                for extra in ({}, {"service_tier": "batch"}, {"service_tier": "priority"}):
+                    request = {"model": model_id, "input_tokens": prompt // 2, **extra}
+                    request["cache_read_tokens"] = prompt - prompt // 2
+                    request["output_tokens"] = 3
+                    raw = orjson.dumps(request)
+                    expected = orjson.dumps(general.result(1, orjson.loads(raw))) + b"\n"
+                    assert fast.line(1, raw) == expected, raw
+                    tiered += b'"tier_above_tokens":null' not in expected
+    assert tiered > 100  # the lines priced in a long-context tier
+    # ... many of them written from fixed text (the others lack a price, or have windows).
+    assert sum(b'"tier_above_tokens":null' not in answer for answer in written) > tiered // 2
+
+
 def test_integer_amounts_are_written_as_decimal_text_writes_them() -> None:
     rng = random.Random(4)
     for _ in range(20_000):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -31,7 +31,13 @@ from typing import Any
 import orjson
 
 from ratecard.errors import RatecardError
-from ratecard.prices.cost import TOKEN_QUANTITIES, token_counts, token_plan
+from ratecard.prices.cost import (
+    TOKEN_QUANTITIES,
+    TokenPlan,
+    tier_above,
+    token_counts,
+    token_plan,
+)
 from ratecard.prices.cost_requests import (
     FORMATS,
     MAX_MODEL,
@@ -131,27 +137,51 @@ class BatchPricer:
     def _answer(self, data: Any) -> bytes | None:
         """The result line of a request of token quantities (no `at`, no region), written
         from its model's fixed text; None for any other request, or one that fails."""
+        form = None
+        counts: Sequence[int] | None
         if type(data) is dict and data.keys() <= _FLAT_TOKEN_KEYS:
-            # The commonest line, `model` and token counts, read in one pass (flat()).
-            model = data.get("model")
-            if type(model) is str and 0 < len(model) <= MAX_MODEL:
-                answers = self._answers_of(model, None, "standard")
-                return None if answers is None else answers.flat(data)
-        try:
-            request = parse_cost_request(data)
-        except RatecardError:
-            return None  # result() raises it again, and answers the error
-        if request.at is not None or request.region is not None:
+            # The commonest line, `model` and token counts, read in one pass (flat_counts()).
+            model_id, source, tier = data.get("model"), None, "standard"
+            if type(model_id) is not str or not 0 < len(model_id) <= MAX_MODEL:
+                return None
+            counts = _flat_counts(data)
+        else:
+            try:
+                request = parse_cost_request(data)
+            except RatecardError:
+                return None  # result() raises it again, and answers the error
+            if request.at is not None or request.region is not None:
+                return None
+            model_id, source, tier = request.model, request.source, request.service_tier
+            form, usage = request.format, request.usage
+            counts = token_counts(usage) if usage[_TOKENS:] == _NO_UNITS else None
+        if counts is None:
             return None
-        answers = self._answers_of(request.model, request.source, request.service_tier)
-        return None if answers is None else answers.line(request.usage, request.format)
+        answers = self._answers_of(model_id, source, tier, None)
+        if answers is not None and answers.tiered:
+            # The prompt's long-context tier picks the prices (price_usage's own rule).
+            prompt = Usage(**dict(zip(TOKEN_QUANTITIES, counts, strict=True))).prompt_tokens
+            model = self._model(model_id, source, None)
+            above = tier_above(model.price, prompt, tier)
+            if above != answers.tier_above:
+                answers = self._answers_of(model_id, source, tier, prompt, above)
+        return None if answers is None else answers.line(counts, form)
 
-    def _answers_of(self, model_id: str, source: str | None, tier: str) -> _Answers | None:
-        key = (model_id, source, tier)
+    def _answers_of(
+        self,
+        model_id: str,
+        source: str | None,
+        tier: str,
+        prompt: int | None,
+        above: int | None = None,
+    ) -> _Answers | None:
+        """The answers of a model at `tier` for a prompt of `prompt` tokens, whose long-context
+        tier is `above` (None: none crossed; `prompt` None: not known yet, read as 0)."""
+        key = (model_id, source, tier, above)
         answers = self._answers.get(key, _UNKNOWN)
         if answers is _UNKNOWN:
             model = self._model(model_id, source, None)
-            answers = None if isinstance(model, dict) else _Answers.of(model, tier)
+            answers = None if isinstance(model, dict) else _Answers.of(model, tier, prompt or 0)
             self._answers[key] = answers
         return answers
 
@@ -163,7 +193,8 @@ class BatchPricer:
 _UNKNOWN: Any = object()
 _FLAT_TOKEN_KEYS = frozenset(("model", *TOKEN_QUANTITIES))
 assert set(Usage._fields[: len(TOKEN_QUANTITIES)]) == set(TOKEN_QUANTITIES), "tokens first"
-_NO_UNITS = (0,) * (len(Usage._fields) - len(TOKEN_QUANTITIES))
+_TOKENS = len(TOKEN_QUANTITIES)
+_NO_UNITS = (0,) * (len(Usage._fields) - _TOKENS)
 # More digits than any real price has: such a price is left to price_usage.
 _MAX_DIGITS = 60
 
@@ -182,13 +213,15 @@ class _Answers:
     checks the lines against answer_cost over many random requests.
     """
 
-    __slots__ = ("components", "head", "middle", "scale", "tails")
+    __slots__ = ("components", "head", "middle", "scale", "tails", "tier_above", "tiered")
 
-    def __init__(
-        self, model: ModelAt, service_tier: str, prices: tuple[Any, ...], scale: int
-    ) -> None:
+    def __init__(self, model: ModelAt, plan: TokenPlan, scale: int) -> None:
         price = model.price
+        prices = plan.prices
+        service_tier = plan.service_tier
         self.scale = scale
+        self.tier_above = plan.tier_above_tokens
+        self.tiered = bool(price.tiers)  # other prompts may be in another tier
         fixed = {"model": price.model_id, "source": price.source}
         self.head = orjson.dumps(fixed)[:-1].decode() + ',"total":"'
         self.middle = f'","currency":"USD","service_tier":{_text(service_tier)},"components":['
@@ -200,7 +233,7 @@ class _Answers:
             for name, found in zip(TOKEN_QUANTITIES, prices, strict=True)
         )
         rest: dict[str, Any] = {
-            "tier_above_tokens": None,
+            "tier_above_tokens": self.tier_above,
             "window": None,
             "region": None,
             "format": None,
@@ -216,8 +249,9 @@ class _Answers:
             self.tails[form] = "]," + orjson.dumps(rest)[1:].decode() + "\n"
 
     @classmethod
-    def of(cls, model: ModelAt, service_tier: str) -> _Answers | None:
-        """The answers of `model` at `service_tier`, or None where token_plan has no plan.
+    def of(cls, model: ModelAt, service_tier: str, prompt: int) -> _Answers | None:
+        """The answers of `model` at `service_tier` for a prompt of `prompt` tokens (and every
+        prompt in its long-context tier), or None where token_plan has no plan.
 
         Kept across batches: each is a pure function of the (frozen) price object and the
         resolution's text, so the next batch of the same catalog does not serialize its
@@ -225,48 +259,25 @@ class _Answers:
         is not hashable): a reused id of a dropped model is seen as a miss, never a hit.
         """
         price = model.price
+        above = tier_above(price, prompt, service_tier)
         key = (id(price), model.version, model.priced_at, *model.resolution.to_json().values())
-        cached = _KEPT.get((key, service_tier))
+        cached = _KEPT.get((key, service_tier, above))
         if cached is not None and cached[0]() is price:
             return cached[1]
-        plan = token_plan(price, service_tier)
+        plan = token_plan(price, service_tier, prompt)
         scale = None if plan is None else _scale(plan.prices)
-        answers = (
-            None
-            if plan is None or scale is None
-            else cls(model, plan.service_tier, plan.prices, scale)
-        )
+        answers = None if plan is None or scale is None else cls(model, plan, scale)
         if len(_KEPT) >= _KEEP:
             _KEPT.clear()  # a new catalog's models replace the old ones
-        _KEPT[key, service_tier] = (weakref.ref(price), answers)
+        _KEPT[key, service_tier, above] = (weakref.ref(price), answers)
         return answers
 
-    def flat(self, data: dict[str, Any]) -> bytes | None:
-        """The answer line of flat token counts (`data`: `model` and TOKEN_QUANTITIES keys
-        only), or None unless every count is a whole number in range this prices (what
-        parse_cost_request accepts; anything else goes to it, which names the field)."""
+    def line(self, counts: Sequence[int], form: str | None) -> bytes | None:
+        """The answer line of token `counts` (in TOKEN_QUANTITIES order) read in format
+        `form` (None: flat counts), or None unless this prices every count given."""
         total = 0
         parts = []
-        for name, component in zip(TOKEN_QUANTITIES, self.components, strict=True):
-            quantity = data.get(name, 0)
-            if type(quantity) is not int or not 0 <= quantity <= MAX_QUANTITY:
-                return None
-            if quantity:
-                if component is None:
-                    return None
-                price, start, middle = component
-                cost = quantity * price
-                total += cost
-                parts.append(f'{start}{quantity}{middle}{_fixed(cost, self.scale)}"}}')
-        return self._join(total, parts, self.tails[None])
-
-    def line(self, usage: Usage, form: str | None) -> bytes | None:
-        """The answer line of `usage`, or None unless it is token quantities this prices."""
-        if usage[len(TOKEN_QUANTITIES) :] != _NO_UNITS:
-            return None
-        total = 0
-        parts = []
-        for component, quantity in zip(self.components, token_counts(usage), strict=True):
+        for component, quantity in zip(self.components, counts, strict=True):
             if quantity:
                 if component is None or type(quantity) is not int:
                     return None
@@ -286,6 +297,19 @@ class _Answers:
 # reference to the price, its answers or None). Bounded: cleared when full.
 _KEPT: dict[tuple[Any, ...], tuple[weakref.ref[Any], _Answers | None]] = {}
 _KEEP = 50_000
+
+
+def _flat_counts(data: dict[str, Any]) -> list[int] | None:
+    """The token counts of a flat request (`model` and TOKEN_QUANTITIES keys only), or None
+    unless each is a whole number in range (what parse_cost_request accepts; anything else
+    goes to it, which names the field)."""
+    counts = []
+    for name in TOKEN_QUANTITIES:
+        quantity = data.get(name, 0)
+        if type(quantity) is not int or not 0 <= quantity <= MAX_QUANTITY:
+            return None
+        counts.append(quantity)
+    return counts
 
 
 def _scale(prices: tuple[Any, ...]) -> int | None:
