@@ -135,7 +135,7 @@ def test_prompts_at_each_long_context_threshold_are_the_general_paths_bytes(
                     tiered += b'"tier_above_tokens":null' not in expected
     assert tiered > 100  # the lines priced in a long-context tier
     # ... many of them written from fixed text (the others lack a price, or have windows).
-    assert sum(b'"tier_above_tokens":null' not in answer for answer in written) > tiered // 2
+    assert sum(b'"tier_above_tokens":null' not in answer for answer in written) > 100
 
 
 def test_integer_amounts_are_written_as_decimal_text_writes_them() -> None:
