@@ -140,7 +140,7 @@ def test_an_at_line_in_the_childs_part_is_priced_by_the_parent(models: dict[str,
     assert exits == [0]
 
 
-@pytest.mark.parametrize("fault", ["dies", "hangs", "garbles"])
+@pytest.mark.parametrize("fault", ["dies", "hangs", "garbles", "cuts"])
 def test_a_failing_child_is_killed_and_the_parent_prices_alone(
     models: dict[str, Any], monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
@@ -148,7 +148,9 @@ def test_a_failing_child_is_killed_and_the_parent_prices_alone(
         os.read(jobs, 1)
         if fault == "dies":
             os._exit(9)
-        if fault == "garbles":
+        if fault == "garbles":  # one line for a job of many
+            cost_batch_child._write(results, cost_batch_child._DONE.pack(0, 0.1) + b"{}\n")
+        if fault == "cuts":  # shorter than a result's head
             cost_batch_child._write(results, b"\x00" * 8 + b"{}\n")
         time.sleep(60)
 

@@ -44,6 +44,7 @@ import os
 import select
 import signal
 import struct
+import time
 from array import array
 from collections.abc import Generator, Iterable, Iterator
 from datetime import datetime
@@ -54,14 +55,15 @@ from ratecard.prices.cost_requests import ModelAt
 __all__ = ["CHILD_TIMEOUT", "GROUP", "GROUP_BYTES", "ndjson_on_two_cores"]
 
 # Lines per group: a body with fewer is priced in one process (a fork costs ~ms, a group of
-# lines ~100 ms). The child gets the first 9/16 of each group: the parent also splits the
-# body into lines and frames the jobs, so an even split would leave the child waiting.
+# lines ~100 ms). The child gets the first part of each group (see _rebalanced).
 GROUP = 8192
 # Seconds the parent waits for the child's part of a group before pricing it itself.
 CHILD_TIMEOUT = 60.0
 # Bytes of lines per group at most (plus one line): memory stays flat for long lines.
 GROUP_BYTES = 4 * 1024 * 1024
 _SIZE = struct.Struct("!Q")
+# A result's head: the errors among its lines, the seconds the child took to price them.
+_DONE = struct.Struct("!Qd")
 _RESET_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH")
 
 
@@ -80,30 +82,49 @@ def ndjson_on_two_cores(
         yield b"".join(pricer.line(number, raw) for number, raw in group)
         return
     child = _Child.start(pricer)
+    share = 0.5  # of each group, the child's part (rebalanced after each group)
     try:
         while group:
-            half = len(group) * 9 // 16 if child is not None else 0
+            began = time.perf_counter()
+            half = round(len(group) * share) if child is not None else 0
             theirs, ours = group[:half], group[half:]
             if theirs and child is not None and not child.send(theirs):
                 child.stop()
                 child = None
             own = [pricer.line(number, raw) for number, raw in ours]
+            theirs_done = b""
             if theirs:
+                waiting = time.perf_counter()
                 answered = child.receive(len(theirs)) if child is not None else None
+                busy = waiting - began
                 if answered is None and child is not None:  # it failed: price on alone
                     child.stop()
                     child = None
-                results, failed = answered or ([None] * len(theirs), 0)
+                results, failed, seconds = answered or ([None] * len(theirs), 0, 0.0)
                 pricer.failed += failed
-                yield b"".join(
+                theirs_done = b"".join(
                     result if result is not None else pricer.line(number, raw)
                     for result, (number, raw) in zip(results, theirs, strict=True)
                 )
+                if seconds > 0 and busy > 0 and ours:
+                    share = _rebalanced(share, busy / len(ours), seconds / len(theirs))
+            yield theirs_done
             yield b"".join(own)
             group, more = _group(lines)
     finally:
         if child is not None:
             child.stop()
+
+
+def _rebalanced(share: float, ours: float, theirs: float) -> float:
+    """The child's next share, from the seconds a line took here and in the child.
+
+    Even parts leave one process waiting when the two cores are not equally free (another
+    process on one of them, the parent's own work of splitting and joining): the parts are
+    set so both finish together, halfway from the last share, within 1/8 and 7/8.
+    """
+    balanced = ours / (ours + theirs)
+    return min(0.875, max(0.125, (share + balanced) / 2))
 
 
 def _group(
@@ -167,22 +188,23 @@ class _Child:
             return False
         return True
 
-    def receive(self, lines: int) -> tuple[list[bytes | None], int] | None:
-        """The job's `lines` result lines (None: left to the parent) and how many are errors,
-        or None if the child failed (gone, silent for CHILD_TIMEOUT, or not `lines` lines)."""
+    def receive(self, lines: int) -> tuple[list[bytes | None], int, float] | None:
+        """The job's `lines` result lines (None: left to the parent), how many are errors and
+        the seconds the child took, or None if the child failed (gone, silent for
+        CHILD_TIMEOUT, or not `lines` lines)."""
         try:
             payload = _read(self.results, CHILD_TIMEOUT)
         except OSError:
             return None
-        if payload is None:
+        if payload is None or len(payload) < _DONE.size:
             return None
         # An error count, then each result line; an empty line is one left to the parent (a
         # result is never empty, nor holds a newline: orjson escapes them in strings).
-        failed = _SIZE.unpack_from(payload)[0]
-        results = [line + b"\n" if line else None for line in payload[_SIZE.size :].split(b"\n")]
+        failed, seconds = _DONE.unpack_from(payload)
+        results = [line + b"\n" if line else None for line in payload[_DONE.size :].split(b"\n")]
         if results.pop() is not None or len(results) != lines:  # the last newline ends them
             return None
-        return results, failed
+        return results, failed, seconds
 
     def stop(self) -> None:
         """Kill and reap the child (whatever it is doing), close the pipes."""
@@ -215,6 +237,7 @@ def _serve(pricer: BatchPricer, jobs: int, results: int) -> None:
 
     pricer._resolve = resolve_here
     while (payload := _read(jobs, None)) is not None:
+        began = time.perf_counter()
         failed = pricer.failed
         count = _SIZE.unpack_from(payload)[0]
         numbers = array("q")
@@ -228,7 +251,8 @@ def _serve(pricer: BatchPricer, jobs: int, results: int) -> None:
                 )
             except _Deferred:
                 answered.append(b"\n")
-        _write(results, _SIZE.pack(pricer.failed - failed) + b"".join(answered))
+        done = _DONE.pack(pricer.failed - failed, time.perf_counter() - began)
+        _write(results, done + b"".join(answered))
 
 
 def _write(fd: int, payload: bytes) -> None:
