@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -187,3 +188,36 @@ def test_a_client_gone_mid_body_leaves_no_child(models: dict[str, Any]) -> None:
     next(results)
     results.close()
     assert children() == before
+
+
+def test_a_child_forked_from_a_request_thread_prices_and_exits_cleanly(
+    models: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gunicorn's gthread worker answers in a thread, not the main one: the child (then its
+    # process's only thread) must reset its signals and price its parts, and exit 0 at EOF.
+    exits: list[int] = []
+    stop = cost_batch_child._Child.stop
+
+    def recorded(self: Any) -> None:
+        os.close(self.jobs)
+        _pid, status = os.waitpid(self.pid, 0)
+        exits.append(os.waitstatus_to_exitcode(status))
+        stop(self)
+
+    monkeypatch.setattr(cost_batch_child._Child, "stop", recorded)
+    data = body(models, 6 * GROUP, 7)
+    expected = b"".join(BatchPricer(resolver(models, os.getpid()), now=NOW).ndjson(chunks(data)))
+    prepared: list[bool] = []
+    got: list[bytes] = []
+    pricer = BatchPricer(resolver(models, os.getpid()), now=NOW)
+
+    def request_thread() -> None:
+        pieces = ndjson_on_two_cores(pricer, chunks(data), prepare=lambda: prepared.append(True))
+        got.append(b"".join(pieces))
+
+    thread = threading.Thread(target=request_thread)
+    thread.start()
+    thread.join(timeout=60)
+    assert got == [expected]
+    assert prepared == [True]
+    assert exits == [0]

@@ -46,7 +46,7 @@ import signal
 import struct
 import time
 from array import array
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime
 
 from ratecard.prices.cost_batch import BatchPricer, numbered_lines
@@ -58,7 +58,7 @@ __all__ = ["CHILD_TIMEOUT", "GROUP", "GROUP_BYTES", "ndjson_on_two_cores"]
 # lines ~100 ms). The child gets the first part of each group (see _rebalanced).
 GROUP = 8192
 # Seconds the parent waits for the child's part of a group before pricing it itself.
-CHILD_TIMEOUT = 60.0
+CHILD_TIMEOUT = 20.0
 # Bytes of lines per group at most (plus one line): memory stays flat for long lines.
 GROUP_BYTES = 4 * 1024 * 1024
 _SIZE = struct.Struct("!Q")
@@ -72,15 +72,23 @@ class _Deferred(Exception):
 
 
 def ndjson_on_two_cores(
-    pricer: BatchPricer, chunks: Iterable[bytes]
+    pricer: BatchPricer, chunks: Iterable[bytes], prepare: Callable[[], object] | None = None
 ) -> Generator[bytes, None, None]:
     """The result lines of an NDJSON body (as `pricer.ndjson(chunks)`), priced on two cores
-    when the body holds more than one group of lines."""
+    when the body holds more than one group of lines.
+
+    `prepare` is called here before the fork: it builds what the child would otherwise build
+    on first use under a lock (the catalog's model index is a cached_property, which holds a
+    lock while it builds): another thread holding that lock at the fork would leave the
+    child's copy locked for ever (then it is CHILD_TIMEOUT lost, not a wrong answer).
+    """
     lines = numbered_lines(chunks)
     group, more = _group(lines)
     if not more:
         yield b"".join(pricer.line(number, raw) for number, raw in group)
         return
+    if prepare is not None:
+        prepare()
     child = _Child.start(pricer)
     share = 0.5  # of each group, the child's part (rebalanced after each group)
     try:
