@@ -9,7 +9,10 @@ others are priced. What makes a million lines cheap, and stays honest:
 - a whole batch is priced at one instant (`now`, taken when it starts), so the lines without
   `at` cannot straddle a time-of-day price change;
 - no per-line logging, metrics or pydantic; the common line (a model and whole counts) is
-  parsed by a few type checks.
+  parsed by a few type checks;
+- a line of token quantities (no `at`, no region) is written from its model's answer text,
+  serialized once (_Answers), in exact integer arithmetic: the bytes answer_cost gives;
+- the API prices a large NDJSON body on two cores (cost_batch_child).
 No memo of answers: real logs rarely repeat a line exactly, and hashing each line to find out
 cost more (~10% of a line's time) than the rare repeat saved.
 
