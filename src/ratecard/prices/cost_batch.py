@@ -160,7 +160,9 @@ class BatchPricer:
             counts = token_counts(usage) if usage[_TOKENS:] == _NO_UNITS else None
         if counts is None:
             return None
-        answers = self._answers_of(model_id, source, tier, None)
+        answers = self._answers.get((model_id, source, tier, None), _UNKNOWN)
+        if answers is _UNKNOWN:
+            answers = self._answers_of(model_id, source, tier, None)
         if answers is not None and answers.tiered:
             # The prompt's long-context tier picks the prices (price_usage's own rule).
             prompt = Usage(**dict(zip(TOKEN_QUANTITIES, counts, strict=True))).prompt_tokens
@@ -280,6 +282,7 @@ class _Answers:
         `form` (None: flat counts), or None unless this prices every count given."""
         total = 0
         parts = []
+        scale = self.scale
         for component, quantity in zip(self.components, counts, strict=True):
             if quantity:
                 if component is None or type(quantity) is not int:
@@ -287,7 +290,7 @@ class _Answers:
                 price, start, middle = component
                 cost = quantity * price
                 total += cost
-                parts.append(f'{start}{quantity}{middle}{_fixed(cost, self.scale)}"}}')
+                parts.append(f'{start}{quantity}{middle}{_fixed(cost, scale)}"}}')
         tail = self.tails.get(form)
         return None if tail is None else self._join(total, parts, tail)
 
