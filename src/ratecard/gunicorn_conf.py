@@ -87,6 +87,7 @@ PRELOADED_MODULES = (
     # Issue 12: what POST /api/cost and /api/cost/batch price with (parser, batch, orjson).
     "ratecard.prices.cost_requests",
     "ratecard.prices.cost_batch",
+    "ratecard.prices.cost_batch_child",
     # Issue 12: the provider usage formats `POST /api/cost` reads (pure, cheap to import).
     "ratecard.prices.formats",
     "ratecard.prices.formats.counts",

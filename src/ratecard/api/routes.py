@@ -690,11 +690,17 @@ def cost_batch() -> Response:
             "(an array of requests)",
             field="Content-Type",
         )
-    pricer = BatchPricer(model_resolver(current_catalog()))
+    snapshot = current_catalog()
+    pricer = BatchPricer(model_resolver(snapshot))
     if mimetype == "application/json":
         return _batch_array(pricer, request.get_data(cache=False))
+    from ratecard.prices.cost_batch_child import ndjson_on_two_cores
+
     stream = request.stream
-    spool = _spooled(pricer.ndjson(iter(functools.partial(stream.read, _READ_CHUNK), b"")))
+    chunks = iter(functools.partial(stream.read, _READ_CHUNK), b"")
+    # A large body is priced on two cores (a forked child); the model index is built here
+    # first, never in the child (see ndjson_on_two_cores).
+    spool = _spooled(ndjson_on_two_cores(pricer, chunks, prepare=lambda: snapshot.identity))
     response = Response(
         iter(functools.partial(spool.read, _READ_CHUNK), b""), mimetype="application/x-ndjson"
     )

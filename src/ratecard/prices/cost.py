@@ -422,3 +422,63 @@ def _window_at(windows: tuple[TimeWindow, ...], at: datetime | None) -> TimeWind
     when = (at or datetime.now(UTC)).astimezone(UTC)
     hhmm = when.hour * 100 + when.minute
     return next((w for w in windows if w.contains(hhmm)), None)
+
+
+# --- the batch path's lean entry -------------------------------------------------------------
+
+# The token quantities in the order price_usage lists their components.
+TOKEN_QUANTITIES: tuple[str, ...] = _TOKEN_ORDER
+# A Usage's token counts, in TOKEN_QUANTITIES order.
+token_counts = _token_counts
+
+
+class TokenPlan(NamedTuple):
+    """What price_usage bills each token quantity at, for one model, service tier and
+    long-context tier.
+
+    `prices[i]` is (price, price name) for TOKEN_QUANTITIES[i], or None where price_usage
+    raises NotPriceable (the caller leaves such a request to price_usage, which says why).
+    """
+
+    service_tier: str
+    prices: tuple[_Found | None, ...]
+    tier_above_tokens: int | None  # the long-context tier (tier_above() of the prompt)
+
+
+def token_plan(model: ModelPrice, service_tier: str, prompt_tokens: int = 0) -> TokenPlan | None:
+    """The plan price_usage follows for every request of `model` that has token quantities
+    only, no region, and a prompt in the long-context tier of `prompt_tokens` (every prompt
+    with the same tier_above()), or None where it follows none that holds for all of them.
+
+    For the batch path, which prices a request of that shape as the sum of quantity x price
+    in TOKEN_QUANTITIES order (what price_usage adds up), the plan fetched once per model
+    and tier. None when the prices depend on the time (time windows), the model is not
+    priced per unit, the tier is unknown, or price_usage would add more than token
+    components (a per-request fee, a note): price_usage prices those requests itself.
+    """
+    tier_name = _SERVICE_TIERS.get(service_tier)
+    if tier_name is None or model.windows or model.status in UNCHARGEABLE_STATUSES:
+        return None
+    # With no windows, the time changes no price; the prompt changes them only through the
+    # tiers it crosses, which tier_above names (the key price_usage resolves prices by).
+    rates = _Rates(model, prompt_tokens, tier_name, None)
+    if rates.optional_unit("per_request") is not None:
+        return None
+    prices: list[_Found | None] = []
+    for name in _TOKEN_ORDER:
+        try:
+            prices.append(rates.token(name))
+        except NotPriceable:
+            prices.append(None)
+    if rates.notes:
+        return None
+    return TokenPlan(tier_name, tuple(prices), rates.tier_above)
+
+
+def tier_above(model: ModelPrice, prompt_tokens: int, service_tier: str) -> int | None:
+    """The threshold of the long-context tier a prompt of `prompt_tokens` is billed in, or
+    None (no tier crossed; a batch request; an unknown service tier)."""
+    tier_name = _SERVICE_TIERS.get(service_tier)
+    if tier_name is None or not model.tiers:
+        return None
+    return _Rates(model, prompt_tokens, tier_name, None).tier_above

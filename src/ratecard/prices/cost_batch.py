@@ -9,7 +9,10 @@ others are priced. What makes a million lines cheap, and stays honest:
 - a whole batch is priced at one instant (`now`, taken when it starts), so the lines without
   `at` cannot straddle a time-of-day price change;
 - no per-line logging, metrics or pydantic; the common line (a model and whole counts) is
-  parsed by a few type checks.
+  parsed by a few type checks;
+- a line of token quantities (no `at`, no region) is written from its model's answer text,
+  serialized once (_Answers), in exact integer arithmetic: the bytes answer_cost gives;
+- the API prices a large NDJSON body on two cores (cost_batch_child).
 No memo of answers: real logs rarely repeat a line exactly, and hashing each line to find out
 cost more (~10% of a line's time) than the rare repeat saved.
 
@@ -22,20 +25,34 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from ratecard.errors import RatecardError
+from ratecard.prices.cost import (
+    TOKEN_QUANTITIES,
+    TokenPlan,
+    tier_above,
+    token_counts,
+    token_plan,
+)
 from ratecard.prices.cost_requests import (
+    FORMATS,
+    MAX_MODEL,
+    MAX_QUANTITY,
     ModelAt,
     Resolver,
     answer_cost,
     error_fields,
     parse_cost_request,
 )
+from ratecard.prices.money import EXACT, decimal_text
+from ratecard.prices.usage import QUANTITY_UNITS, Usage
 
 __all__ = ["BatchPricer", "numbered_lines"]
 
@@ -53,6 +70,8 @@ class BatchPricer:
         self._now = now or datetime.now(UTC)
         # (model as typed, source, at) -> the resolved model, or its error's fields.
         self._models: dict[tuple[Any, ...], ModelAt | dict[str, Any]] = {}
+        # (model as typed, source, service tier) -> its answers' fixed text (see _Answers).
+        self._answers: dict[tuple[Any, ...], _Answers | None] = {}
         self.failed = 0  # lines answered with an error so far
 
     def result(self, number: int, data: Any) -> Any:
@@ -83,6 +102,9 @@ class BatchPricer:
         else:
             twice = _key_given_twice(raw, data)
             if twice is None:
+                answer = self._answer(data)
+                if answer is not None:
+                    return answer
                 result = self.result(number, data)
             else:
                 detail = f"{twice}: given twice"
@@ -115,9 +137,228 @@ class BatchPricer:
             self._models[key] = found
         return found
 
+    def _answer(self, data: Any) -> bytes | None:
+        """The result line of a request of token quantities (no `at`, no region), written
+        from its model's fixed text; None for any other request, or one that fails."""
+        form = None
+        counts: Sequence[int] | None
+        if type(data) is dict and data.keys() <= _FLAT_TOKEN_KEYS:
+            # The commonest line, `model` and token counts, read in one pass (flat_counts()).
+            model_id, source, tier = data.get("model"), None, "standard"
+            if type(model_id) is not str or not 0 < len(model_id) <= MAX_MODEL:
+                return None
+            counts = _flat_counts(data)
+        else:
+            try:
+                request = parse_cost_request(data)
+            except RatecardError:
+                return None  # result() raises it again, and answers the error
+            if request.at is not None or request.region is not None:
+                return None
+            model_id, source, tier = request.model, request.source, request.service_tier
+            form, usage = request.format, request.usage
+            counts = token_counts(usage) if usage[_TOKENS:] == _NO_UNITS else None
+        if counts is None:
+            return None
+        answers = self._answers.get((model_id, source, tier, None), _UNKNOWN)
+        if answers is _UNKNOWN:
+            answers = self._answers_of(model_id, source, tier, None)
+        if answers is not None and answers.tiered:
+            # The prompt's long-context tier picks the prices (price_usage's own rule).
+            prompt = Usage(**dict(zip(TOKEN_QUANTITIES, counts, strict=True))).prompt_tokens
+            model = self._model(model_id, source, None)
+            above = tier_above(model.price, prompt, tier)
+            if above != answers.tier_above:
+                answers = self._answers_of(model_id, source, tier, prompt, above)
+        return None if answers is None else answers.line(counts, form)
+
+    def _answers_of(
+        self,
+        model_id: str,
+        source: str | None,
+        tier: str,
+        prompt: int | None,
+        above: int | None = None,
+    ) -> _Answers | None:
+        """The answers of a model at `tier` for a prompt of `prompt` tokens, whose long-context
+        tier is `above` (None: none crossed; `prompt` None: not known yet, read as 0)."""
+        key = (model_id, source, tier, above)
+        answers = self._answers.get(key, _UNKNOWN)
+        if answers is _UNKNOWN:
+            model = self._model(model_id, source, None)
+            answers = None if isinstance(model, dict) else _Answers.of(model, tier, prompt or 0)
+            self._answers[key] = answers
+        return answers
+
     def _error(self, number: int, fields: dict[str, Any]) -> dict[str, Any]:
         self.failed += 1
         return {"line": number, **fields}
+
+
+_UNKNOWN: Any = object()
+_FLAT_TOKEN_KEYS = frozenset(("model", *TOKEN_QUANTITIES))
+assert set(Usage._fields[: len(TOKEN_QUANTITIES)]) == set(TOKEN_QUANTITIES), "tokens first"
+_TOKENS = len(TOKEN_QUANTITIES)
+_NO_UNITS = (0,) * (len(Usage._fields) - _TOKENS)
+# More digits than any real price has: such a price is left to price_usage.
+_MAX_DIGITS = 60
+
+
+class _Answers:
+    """The answer lines of one resolved model at one service tier, for requests of token
+    quantities only, as `orjson.dumps(answer_cost(...))` writes them.
+
+    Everything but the counts, costs and total is the same on every line of the model
+    (model, source, version, resolution, each price and its name), so it is serialized once
+    and each line is a few strings joined. Built only where the prices hold for every such
+    request (cost.token_plan). The arithmetic is exact, in integers: every price is an
+    integer number of 10^-scale dollars, so a cost is quantity x that integer and the total
+    their sum, the very values price_usage adds up in Decimal (written as decimal_text
+    writes them: no exponent, no trailing zero). tests/prices/test_cost_batch_answers.py
+    checks the lines against answer_cost over many random requests.
+    """
+
+    __slots__ = ("components", "head", "middle", "scale", "tails", "tier_above", "tiered")
+
+    def __init__(self, model: ModelAt, plan: TokenPlan, scale: int) -> None:
+        price = model.price
+        prices = plan.prices
+        service_tier = plan.service_tier
+        self.scale = scale
+        self.tier_above = plan.tier_above_tokens
+        self.tiered = bool(price.tiers)  # other prompts may be in another tier
+        fixed = {"model": price.model_id, "source": price.source}
+        self.head = orjson.dumps(fixed)[:-1].decode() + ',"total":"'
+        self.middle = f'","currency":"USD","service_tier":{_text(service_tier)},"components":['
+        # (price in 10^-scale dollars, the component's text before its quantity, between
+        # quantity and cost), or None where the model lacks the price (the line goes to
+        # price_usage, which says so).
+        self.components: tuple[tuple[int, str, str] | None, ...] = tuple(
+            None if found is None else _component_text(name, found[0], found[1], scale)
+            for name, found in zip(TOKEN_QUANTITIES, prices, strict=True)
+        )
+        rest: dict[str, Any] = {
+            "tier_above_tokens": self.tier_above,
+            "window": None,
+            "region": None,
+            "format": None,
+            "notes": [],
+            "price_version": model.version,
+            "priced_at": model.priced_at,
+            "resolved": model.resolution.to_json(),
+        }
+        # The tail after the components, per format read (None: flat counts).
+        self.tails: dict[str | None, str] = {}
+        for form in (None, *FORMATS):
+            rest["format"] = form
+            self.tails[form] = "]," + orjson.dumps(rest)[1:].decode() + "\n"
+
+    @classmethod
+    def of(cls, model: ModelAt, service_tier: str, prompt: int) -> _Answers | None:
+        """The answers of `model` at `service_tier` for a prompt of `prompt` tokens (and every
+        prompt in its long-context tier), or None where token_plan has no plan.
+
+        Kept across batches: each is a pure function of the (frozen) price object and the
+        resolution's text, so the next batch of the same catalog does not serialize its
+        ~2,000 models again. Keyed by id() with a weak reference (ModelPrice holds dicts, so
+        is not hashable): a reused id of a dropped model is seen as a miss, never a hit.
+        """
+        price = model.price
+        above = tier_above(price, prompt, service_tier)
+        key = (id(price), model.version, model.priced_at, *model.resolution.to_json().values())
+        cached = _KEPT.get((key, service_tier, above))
+        if cached is not None and cached[0]() is price:
+            return cached[1]
+        plan = token_plan(price, service_tier, prompt)
+        scale = None if plan is None else _scale(plan.prices)
+        answers = None if plan is None or scale is None else cls(model, plan, scale)
+        if len(_KEPT) >= _KEEP:
+            _KEPT.clear()  # a new catalog's models replace the old ones
+        _KEPT[key, service_tier, above] = (weakref.ref(price), answers)
+        return answers
+
+    def line(self, counts: Sequence[int], form: str | None) -> bytes | None:
+        """The answer line of token `counts` (in TOKEN_QUANTITIES order) read in format
+        `form` (None: flat counts), or None unless this prices every count given."""
+        total = 0
+        parts = []
+        scale = self.scale
+        for component, quantity in zip(self.components, counts, strict=True):
+            if quantity:
+                if component is None or type(quantity) is not int:
+                    return None
+                price, start, middle = component
+                cost = quantity * price
+                total += cost
+                parts.append(f'{start}{quantity}{middle}{_fixed(cost, scale)}"}}')
+        tail = self.tails.get(form)
+        return None if tail is None else self._join(total, parts, tail)
+
+    def _join(self, total: int, components: list[str], tail: str) -> bytes:
+        total_text = _fixed(total, self.scale)
+        return f"{self.head}{total_text}{self.middle}{','.join(components)}{tail}".encode()
+
+
+# Answers kept across batches: (price id, version, priced_at, requested, by, tier) -> (a weak
+# reference to the price, its answers or None). Bounded: cleared when full.
+_KEPT: dict[tuple[Any, ...], tuple[weakref.ref[Any], _Answers | None]] = {}
+_KEEP = 50_000
+
+
+def _flat_counts(data: dict[str, Any]) -> list[int] | None:
+    """The token counts of a flat request (`model` and TOKEN_QUANTITIES keys only), or None
+    unless each is a whole number in range (what parse_cost_request accepts; anything else
+    goes to it, which names the field)."""
+    counts = []
+    for name in TOKEN_QUANTITIES:
+        quantity = data.get(name, 0)
+        if type(quantity) is not int or not 0 <= quantity <= MAX_QUANTITY:
+            return None
+        counts.append(quantity)
+    return counts
+
+
+def _scale(prices: tuple[Any, ...]) -> int | None:
+    """The fewest decimals that write every price as an integer, or None if one is negative,
+    not finite or longer than _MAX_DIGITS (price_usage prices those)."""
+    scale = 0
+    for found in prices:
+        if found is None:
+            continue
+        sign, digits, exponent = found[0].as_tuple()
+        if sign or not isinstance(exponent, int) or len(digits) + abs(exponent) > _MAX_DIGITS:
+            return None
+        scale = max(scale, -exponent)
+    return scale
+
+
+def _fixed(amount: int, scale: int) -> str:
+    """`amount` x 10^-scale (amount >= 0) as decimal_text writes it."""
+    if not amount:
+        return "0"
+    text = str(amount)
+    if not scale:
+        return text
+    if len(text) <= scale:
+        text = "0" * (scale + 1 - len(text)) + text
+    fraction = text[-scale:].rstrip("0")
+    return f"{text[:-scale]}.{fraction}" if fraction else text[:-scale]
+
+
+def _component_text(name: str, price: Decimal, price_name: str, scale: int) -> tuple[int, str, str]:
+    """(price in 10^-scale dollars, a component's text before its quantity, its text between
+    quantity and cost)."""
+    unit, price_text = _text(QUANTITY_UNITS[name]), _text(decimal_text(price))
+    return (
+        int(price.scaleb(scale, context=EXACT)),
+        f'{{"name":{_text(name)},"quantity":',
+        f',"unit":{unit},"price":{price_text},"price_name":{_text(price_name)},"cost":"',
+    )
+
+
+def _text(value: str) -> str:
+    """`value` as a JSON string, as orjson writes it."""
+    return orjson.dumps(value).decode()
 
 
 def _key_given_twice(raw: bytes, data: Any) -> str | None:
@@ -127,14 +368,17 @@ def _key_given_twice(raw: bytes, data: Any) -> str | None:
     single route refuses it (a proxy that checked one value must not see us price the other),
     and so does a batch line. Cleared by counting: every key the line writes is followed by
     its own colon, so if the line has no more colons than its parsed objects have keys, it
-    wrote no key twice (a colon inside a string only adds to the count). A line with more
+    wrote no key twice (a colon inside a string only adds to the count). Nor did a line that
+    is the compact JSON of what was parsed (what orjson, JavaScript's JSON.stringify and Go
+    write): those bytes read back as the same pairs, and the parsed object has each key once.
+    A line with more
     colons (a time in `at`, a colon in a text) is re-read by the standard parser, which sees
     every pair.
     """
     if type(data) is not dict:
         return None
     colons = raw.count(b":")
-    if colons == len(data) or colons == _keys_in(data):
+    if colons == len(data) or raw == orjson.dumps(data) or colons == _keys_in(data):
         return None
     found: list[str] = []
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ratecard.errors import NotFound, RatecardError, ValidationFailed
 from ratecard.prices.cost import Cost, NotPriceable, price_usage
+from ratecard.prices.formats import read_response, read_usage
 from ratecard.prices.identity import Resolution
 from ratecard.prices.model import ModelPrice
 from ratecard.prices.money import decimal_text
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AT_PATTERN",
     "FORMATS",
+    "MAX_MODEL",
     "MAX_QUANTITY",
     "REQUEST_KEYS",
     "SECONDS_PATTERN",
@@ -73,7 +75,9 @@ _AT = re.compile(AT_PATTERN)
 # `seconds` as text: an exact decimal, no exponent or sign (what the document promises).
 SECONDS_PATTERN = r"^\d{1,13}(\.\d{1,30})?$"
 _SECONDS = re.compile(SECONDS_PATTERN)
-_TEXT_LIMITS = {"model": 512, "source": 64, "region": 64}
+# The longest model id a request may give.
+MAX_MODEL = 512
+_TEXT_LIMITS = {"model": MAX_MODEL, "source": 64, "region": 64}
 
 
 class CostRequest(NamedTuple):
@@ -255,9 +259,6 @@ def _read_provider_body(data: Mapping[str, Any]) -> ReadUsage:
 
 def read_provider_usage(given: str, body: Mapping[str, Any], form: str | None) -> ReadUsage:
     """Read a provider's usage block (`given == "usage"`) or whole response body."""
-    # Imported here: the format readers are their own package (and only these forms need them).
-    from ratecard.prices.formats import read_response, read_usage
-
     if given == "usage":
         return read_usage(body, form, path="usage")
     return read_response(body, form, path="response")

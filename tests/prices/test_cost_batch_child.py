@@ -1,0 +1,223 @@
+"""ndjson_on_two_cores: the same bytes as one BatchPricer, whatever the child does.
+
+Real forks, real pipes: a body of many groups (good lines, errors, `at` lines the child leaves
+to the parent, overlong and blank lines) must come back exactly as the lone pricer writes it;
+a child that dies, hangs or is left by a client that disconnects is killed and reaped.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from ratecard.errors import NotFound
+from ratecard.prices import cost_batch, cost_batch_child
+from ratecard.prices.cost_batch import BatchPricer
+from ratecard.prices.cost_batch_child import ndjson_on_two_cores
+from ratecard.prices.cost_requests import ModelAt
+from ratecard.prices.identity import Resolution
+from tests.support.conformance import snapshot
+
+NOW = datetime(2026, 7, 24, 12, 30, tzinfo=UTC)
+GROUP = 64
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, Any]:
+    return snapshot()[0]
+
+
+def resolver(models: dict[str, Any], parent: int) -> Any:
+    """Resolve from the snapshot; a request with `at` only in the parent process (the child
+    must leave it to the parent: it stands for the database)."""
+
+    def resolve(model_id: str, source: str | None, at: datetime | None) -> ModelAt:
+        if at is not None and os.getpid() != parent:
+            os._exit(3)  # the child resolved an `at`: its part is then priced by the parent
+        price = models.get(model_id)
+        if price is None:
+            raise NotFound(f"no model {model_id!r}", field="model")
+        version = 8 if at is not None else 7
+        return ModelAt(Resolution(price, model_id, "exact"), price, version, "2026-07-24")
+
+    return resolve
+
+
+def body(models: dict[str, Any], lines: int, seed: int) -> bytes:
+    rng = random.Random(seed)
+    ids = sorted(models)
+    out = []
+    for _ in range(lines):
+        kind = rng.random()
+        request: dict[str, Any] = {"model": rng.choice(ids), "input_tokens": rng.randint(0, 9999)}
+        if kind < 0.05:
+            request["at"] = "2026-07-01T10:00:00Z"
+        elif kind < 0.1:
+            request["output_tokens"] = -1
+        elif kind < 0.12:
+            out.append(b"   ")  # blank: no result, but counted
+            continue
+        elif kind < 0.13:
+            out.append(b"x" * 300)  # longer than the test's MAX_LINE: a 413 object
+            continue
+        elif kind < 0.15:
+            out.append(b"{not json")
+            continue
+        out.append(orjson.dumps(request))
+    return b"\n".join(out) + b"\n"
+
+
+def chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def children() -> set[int]:
+    """This process's child processes (zombies included), from /proc."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def small_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cost_batch_child, "GROUP", GROUP)
+    monkeypatch.setattr(cost_batch, "MAX_LINE", 200)
+
+
+def alone_and_on_two(models: dict[str, Any], data: bytes) -> tuple[bytes, int, bytes, int]:
+    alone = BatchPricer(resolver(models, os.getpid()), now=NOW)
+    expected = b"".join(alone.ndjson(chunks(data)))
+    two = BatchPricer(resolver(models, os.getpid()), now=NOW)
+    got = b"".join(ndjson_on_two_cores(two, chunks(data)))
+    return expected, alone.failed, got, two.failed
+
+
+def test_two_cores_write_the_lone_pricers_bytes(models: dict[str, Any]) -> None:
+    before = children()
+    for seed, lines in ((1, 10), (2, GROUP - 1), (3, GROUP), (4, 20 * GROUP + 7)):
+        data = body(models, lines, seed)
+        expected, failed, got, two_failed = alone_and_on_two(models, data)
+        assert got == expected
+        assert two_failed == failed
+    assert children() == before
+
+
+def test_an_at_line_in_the_childs_part_is_priced_by_the_parent(models: dict[str, Any]) -> None:
+    # The resolver kills a child that resolves an `at` line: with `at` on every line, any
+    # line the child failed to leave would take its whole part down (the parent then prices
+    # it, so the bytes match either way; the child's exit is what tells them apart).
+    line = orjson.dumps({"model": "gpt-4o", "input_tokens": 5, "at": "2026-07-01T10:00:00Z"})
+    data = b"\n".join([line] * (3 * GROUP)) + b"\n"
+    exits: list[int] = []
+    stop = cost_batch_child._Child.stop
+
+    def recorded(self: Any) -> None:
+        os.close(self.jobs)  # EOF: a healthy child exits 0 on its own
+        _pid, status = os.waitpid(self.pid, 0)
+        exits.append(os.waitstatus_to_exitcode(status))
+        stop(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cost_batch_child._Child, "stop", recorded)
+        expected, _failed, got, _two_failed = alone_and_on_two(models, data)
+    assert got == expected
+    assert b'"price_version":8' in got
+    assert exits == [0]
+
+
+@pytest.mark.parametrize("fault", ["dies", "hangs", "garbles", "cuts"])
+def test_a_failing_child_is_killed_and_the_parent_prices_alone(
+    models: dict[str, Any], monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    def serve(_pricer: Any, jobs: int, results: int) -> None:
+        os.read(jobs, 1)
+        if fault == "dies":
+            os._exit(9)
+        if fault == "garbles":  # one line for a job of many
+            cost_batch_child._write(results, cost_batch_child._DONE.pack(0, 0.1) + b"{}\n")
+        if fault == "cuts":  # shorter than a result's head
+            cost_batch_child._write(results, b"\x00" * 8 + b"{}\n")
+        time.sleep(60)
+
+    monkeypatch.setattr(cost_batch_child, "_serve", serve)
+    monkeypatch.setattr(cost_batch_child, "CHILD_TIMEOUT", 0.5)
+    before = children()
+    data = body(models, 5 * GROUP, 5)
+    expected, failed, got, two_failed = alone_and_on_two(models, data)
+    assert got == expected
+    assert two_failed == failed
+    assert children() == before
+
+
+def test_a_client_gone_mid_body_leaves_no_child(models: dict[str, Any]) -> None:
+    data = body(models, 10 * GROUP, 6)
+
+    def disconnecting() -> Iterator[bytes]:
+        sent = 0
+        for chunk in chunks(data):
+            yield chunk
+            sent += len(chunk)
+            if sent > len(data) // 2:
+                raise OSError("client disconnected")
+
+    before = children()
+    pricer = BatchPricer(resolver(models, os.getpid()), now=NOW)
+    results = ndjson_on_two_cores(pricer, disconnecting())
+    with pytest.raises(OSError, match="disconnected"):
+        for _piece in results:
+            assert children() - before  # the child prices while the body comes
+    assert children() == before
+    # And a reader that stops early (closes the generator) stops the child too.
+    results = ndjson_on_two_cores(pricer, chunks(data))
+    next(results)
+    results.close()
+    assert children() == before
+
+
+def test_a_child_forked_from_a_request_thread_prices_and_exits_cleanly(
+    models: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gunicorn's gthread worker answers in a thread, not the main one: the child (then its
+    # process's only thread) must reset its signals and price its parts, and exit 0 at EOF.
+    exits: list[int] = []
+    stop = cost_batch_child._Child.stop
+
+    def recorded(self: Any) -> None:
+        os.close(self.jobs)
+        _pid, status = os.waitpid(self.pid, 0)
+        exits.append(os.waitstatus_to_exitcode(status))
+        stop(self)
+
+    monkeypatch.setattr(cost_batch_child._Child, "stop", recorded)
+    data = body(models, 6 * GROUP, 7)
+    expected = b"".join(BatchPricer(resolver(models, os.getpid()), now=NOW).ndjson(chunks(data)))
+    prepared: list[bool] = []
+    got: list[bytes] = []
+    pricer = BatchPricer(resolver(models, os.getpid()), now=NOW)
+
+    def request_thread() -> None:
+        pieces = ndjson_on_two_cores(pricer, chunks(data), prepare=lambda: prepared.append(True))
+        got.append(b"".join(pieces))
+
+    thread = threading.Thread(target=request_thread)
+    thread.start()
+    thread.join(timeout=60)
+    assert got == [expected]
+    assert prepared == [True]
+    assert exits == [0]
