@@ -499,6 +499,15 @@ DECLARATIONS: tuple[Setting, ...] = (
         default="134217728",
     ),
     Setting(
+        "RATECARD_BATCH_FORK",
+        "batch_fork",
+        _flag,
+        accepts="true or false",
+        doc="`true` prices an NDJSON batch of more than 8,192 lines on two cores (a child "
+        "process forked per request); `false` keeps every batch in its worker's process",
+        default="true",
+    ),
+    Setting(
         "PROMETHEUS_MULTIPROC_DIR",
         None,
         _text,
@@ -593,6 +602,7 @@ class Settings:
     forwarded_allow_ips: str = declared("FORWARDED_ALLOW_IPS")
     trusted_hosts: tuple[str, ...] | None = declared("RATECARD_TRUSTED_HOSTS")
     batch_max_bytes: int = declared("RATECARD_BATCH_MAX_BYTES")
+    batch_fork: bool = declared("RATECARD_BATCH_FORK")
     # Webhooks (issue 14).
     webhook_allow_private: bool = declared("RATECARD_WEBHOOK_ALLOW_PRIVATE")
     webhook_poll_interval: float = declared("RATECARD_WEBHOOK_POLL_INTERVAL")

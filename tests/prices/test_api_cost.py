@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +327,28 @@ def test_a_line_of_many_unknown_keys_is_named_not_echoed(client: FlaskClient) ->
     error = json.loads(answer)
     assert error["field"] == "k00000" + "x" * 94  # the first, cut to 100 characters
     assert "and 1995 more" in error["detail"] and len(answer) < 1000
+
+
+def test_batch_fork_off_prices_a_large_body_in_the_worker(
+    migrated_sqlite_url: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RATECARD_BATCH_FORK=false: no child process, the same answers."""
+    import ratecard.prices.cost_batch_child as child
+
+    application = build_app(migrated_sqlite_url, make_settings)
+    body = ndjson(*[FLAT] * 9_000, {**FLAT, "input_tokens": -1})  # past one group of lines
+    try:
+        client = application.test_client()
+        forked = client.post("/api/cost/batch", data=body, content_type=NDJSON).data
+        get_state(application).settings = replace(get_state(application).settings, batch_fork=False)
+
+        def no_fork(*_args: Any, **_kwargs: Any) -> Any:
+            raise AssertionError("forked although RATECARD_BATCH_FORK=false")
+
+        monkeypatch.setattr(child, "ndjson_on_two_cores", no_fork)
+        alone = client.post("/api/cost/batch", data=body, content_type=NDJSON).data
+    finally:
+        get_state(application).shutdown()
+    assert alone == forked
+    lines = alone.splitlines()
+    assert len(lines) == 9_001 and b'"field":"input_tokens"' in lines[-1]

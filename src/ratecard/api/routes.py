@@ -698,9 +698,13 @@ def cost_batch() -> Response:
 
     stream = request.stream
     chunks = iter(functools.partial(stream.read, _READ_CHUNK), b"")
-    # A large body is priced on two cores (a forked child); the model index is built here
-    # first, never in the child (see ndjson_on_two_cores).
-    spool = _spooled(ndjson_on_two_cores(pricer, chunks, prepare=lambda: snapshot.identity))
+    if get_state().settings.batch_fork:
+        # A large body is priced on two cores (a forked child); the model index is built here
+        # first, never in the child (see ndjson_on_two_cores).
+        results = ndjson_on_two_cores(pricer, chunks, prepare=lambda: snapshot.identity)
+    else:
+        results = pricer.ndjson(chunks)
+    spool = _spooled(results)
     response = Response(
         iter(functools.partial(spool.read, _READ_CHUNK), b""), mimetype="application/x-ndjson"
     )
