@@ -12,7 +12,7 @@ import base64
 import binascii
 import functools
 import json
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -698,6 +698,7 @@ def cost_batch() -> Response:
 
     stream = request.stream
     chunks = iter(functools.partial(stream.read, _READ_CHUNK), b"")
+    results: Iterator[bytes]
     if get_state().settings.batch_fork:
         # A large body is priced on two cores (a forked child); the model index is built here
         # first, never in the child (see ndjson_on_two_cores).
