@@ -50,10 +50,6 @@ def recorded(path: Path) -> tuple[Any, Any]:
     return json.loads(path.read_text()), expected
 
 
-def usage_block(body: Any, form: str) -> Any:
-    return body["usageMetadata"] if form == "gemini" else body["usage"]
-
-
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_a_recorded_response_prices_as_its_partition(client: FlaskClient, path: Path) -> None:
     body, expected = recorded(path)
