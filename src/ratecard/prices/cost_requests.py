@@ -248,20 +248,14 @@ def _read_provider_body(data: Mapping[str, Any]) -> ReadUsage:
     form = data.get("format")
     if form is not None and form not in FORMATS:
         raise ValidationFailed(f"format: must be one of {', '.join(FORMATS)}", field="format")
+    read = read_usage if given == "usage" else read_response
     try:
-        return read_provider_usage(given, body, form)
+        return read(body, form, path=given)
     except UsageError as exc:
         # The readers name fields by their path in the request ("usage.prompt_tokens"), and
         # `format` as itself.
         field = exc.field if exc.field.split(".", 1)[0] in (given, "format") else given
         raise ValidationFailed(f"{field}: {exc.message}", field=field) from None
-
-
-def read_provider_usage(given: str, body: Mapping[str, Any], form: str | None) -> ReadUsage:
-    """Read a provider's usage block (`given == "usage"`) or whole response body."""
-    if given == "usage":
-        return read_usage(body, form, path="usage")
-    return read_response(body, form, path="response")
 
 
 def _when(value: Any) -> datetime | None:
