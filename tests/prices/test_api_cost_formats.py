@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ratecard.extension import get_state
+from tests.prices.formats.helpers import RESPONSES
 from tests.prices.test_api import build_app
 
-RESPONSES = Path(__file__).resolve().parents[1] / "data" / "responses"
 RECORDED = sorted(p for p in RESPONSES.glob("*/*.json") if not p.name.endswith(".expected.json"))
 # A model of the test catalog with input, output, cache read and write prices (and a tier).
 MODEL = "acme/tiered"
