@@ -307,7 +307,9 @@ def answer_cost(request: CostRequest, model: ModelAt, *, now: datetime | None = 
             at=request.at or now,
         )
     except NotPriceable as exc:
-        field = _needing(exc)
+        # The quantity that needed the missing price, or `model` when no one quantity did (an
+        # unpriced model).
+        field = exc.quantity or "model"
         extra = {"price": exc.price} if exc.price else {}
         detail = exc.reason if exc.reason.startswith(field) else f"{field}: {exc.reason}"
         raise ValidationFailed(detail, field=field, **extra) from None
@@ -327,12 +329,6 @@ def answer_cost(request: CostRequest, model: ModelAt, *, now: datetime | None = 
         "priced_at": model.priced_at,
         "resolved": model.resolution.to_json(),
     }
-
-
-def _needing(exc: NotPriceable) -> str:
-    """The quantity that needed the missing price, or `model` when no one quantity did (an
-    unpriced model)."""
-    return exc.quantity or "model"
 
 
 def _components(cost: Cost) -> list[dict[str, Any]]:
