@@ -8,9 +8,8 @@ Loads the bundled LiteLLM snapshot (2,982 real models) into its own PostgreSQL d
 Redis key prefix (both removed at the end), starts ratecard under gunicorn as `ratecard serve`
 does, and sends the body with Content-Length over one keep-alive connection; the time runs from
 the first byte sent to the last byte of the answer. The requests use every priced chat model
-of the snapshot, with random counts (so no two lines are likely equal), as flat counts and,
-when `ratecard.prices.formats` is installed, as each provider format's usage block and whole
-response. Every result is checked: no error object, and its total equal to `price_usage` on
+of the snapshot, with random counts (so no two lines are likely equal), as flat counts and as
+each provider format's usage block and whole response. Every result is checked: no error object, and its total equal to `price_usage` on
 the same Usage computed here in-process. Then bench/anchors/litellm_genai_rates.py runs in the
 conformance venv (python3.11 conformance/bootstrap.py builds it); without it the batch figure
 is printed alone, saying why. Prints:
@@ -161,15 +160,15 @@ def provider_forms(model_id: str, usage: Usage) -> list[dict[str, Any]]:
     return forms
 
 
-def build_requests(models: list[Any], count: int, formats: bool) -> list[tuple[bytes, Any, Usage]]:
-    """`count` (NDJSON line, model, Usage it states): a third in provider forms if `formats`."""
+def build_requests(models: list[Any], count: int) -> list[tuple[bytes, Any, Usage]]:
+    """`count` (NDJSON line, model, Usage it states): a third in provider forms."""
     rng = random.Random(SEED)
     out = []
     for index in range(count):
         model = models[index % len(models)]
         usage = random_usage(rng, model)
         body = flat(model.model_id, usage)
-        if formats and index % 3 == 2:
+        if index % 3 == 2:
             body = rng.choice(provider_forms(model.model_id, usage))
         out.append((orjson.dumps(body), model, usage))
     rng.shuffle(out)
@@ -181,14 +180,6 @@ def expected_totals(requests: list[tuple[bytes, Any, Usage]]) -> list[Decimal]:
     from ratecard.prices.cost import price_usage
 
     return [price_usage(model, usage).total for _line, model, usage in requests]
-
-
-def formats_available() -> bool:
-    try:
-        import ratecard.prices.formats  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 # --- the measurement -------------------------------------------------------------------------
@@ -252,8 +243,7 @@ def main() -> int:
 
     def measure(env: dict[str, str]) -> None:
         models = priced_models(env["DATABASE_URL"])
-        formats = formats_available()
-        requests = build_requests(models, args.requests, formats)
+        requests = build_requests(models, args.requests)
         body = b"\n".join(line for line, _model, _usage in requests) + b"\n"
         expected = expected_totals(requests)
         port = free_port()
@@ -269,10 +259,10 @@ def main() -> int:
         finally:
             stop(server)
         figures["batch"] = best
-        forms = "flat counts and every provider format" if formats else "flat counts only"
         print(
             f"ratecard POST /api/cost/batch : {best:9.0f} results/s  ({args.requests} requests "
-            f"of {len({m.model_id for _l, m, _u in requests})} models, {forms}; one body of "
+            f"of {len({m.model_id for _l, m, _u in requests})} models, flat counts and every "
+            f"provider format; one body of "
             f"{len(body) / 1e6:.1f} MB from one client; all {checked} totals equal price_usage "
             f"in-process; best of {args.rounds})"
         )

@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ratecard.extension import get_state
+from tests.prices.formats.helpers import RESPONSES
 from tests.prices.test_api import build_app
 
-RESPONSES = Path(__file__).resolve().parents[1] / "data" / "responses"
 RECORDED = sorted(p for p in RESPONSES.glob("*/*.json") if not p.name.endswith(".expected.json"))
 # A model of the test catalog with input, output, cache read and write prices (and a tier).
 MODEL = "acme/tiered"
@@ -48,10 +48,6 @@ def post(client: FlaskClient, body: Any, url: str = "/api/cost") -> tuple[int, A
 def recorded(path: Path) -> tuple[Any, Any]:
     expected = json.loads(path.with_name(path.stem + ".expected.json").read_text())
     return json.loads(path.read_text()), expected
-
-
-def usage_block(body: Any, form: str) -> Any:
-    return body["usageMetadata"] if form == "gemini" else body["usage"]
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")

@@ -248,20 +248,14 @@ def _read_provider_body(data: Mapping[str, Any]) -> ReadUsage:
     form = data.get("format")
     if form is not None and form not in FORMATS:
         raise ValidationFailed(f"format: must be one of {', '.join(FORMATS)}", field="format")
+    read = read_usage if given == "usage" else read_response
     try:
-        return read_provider_usage(given, body, form)
+        return read(body, form, path=given)
     except UsageError as exc:
         # The readers name fields by their path in the request ("usage.prompt_tokens"), and
         # `format` as itself.
         field = exc.field if exc.field.split(".", 1)[0] in (given, "format") else given
         raise ValidationFailed(f"{field}: {exc.message}", field=field) from None
-
-
-def read_provider_usage(given: str, body: Mapping[str, Any], form: str | None) -> ReadUsage:
-    """Read a provider's usage block (`given == "usage"`) or whole response body."""
-    if given == "usage":
-        return read_usage(body, form, path="usage")
-    return read_response(body, form, path="response")
 
 
 def _when(value: Any) -> datetime | None:
@@ -313,7 +307,9 @@ def answer_cost(request: CostRequest, model: ModelAt, *, now: datetime | None = 
             at=request.at or now,
         )
     except NotPriceable as exc:
-        field = _needing(exc)
+        # The quantity that needed the missing price, or `model` when no one quantity did (an
+        # unpriced model).
+        field = exc.quantity or "model"
         extra = {"price": exc.price} if exc.price else {}
         detail = exc.reason if exc.reason.startswith(field) else f"{field}: {exc.reason}"
         raise ValidationFailed(detail, field=field, **extra) from None
@@ -333,12 +329,6 @@ def answer_cost(request: CostRequest, model: ModelAt, *, now: datetime | None = 
         "priced_at": model.priced_at,
         "resolved": model.resolution.to_json(),
     }
-
-
-def _needing(exc: NotPriceable) -> str:
-    """The quantity that needed the missing price, or `model` when no one quantity did (an
-    unpriced model)."""
-    return exc.quantity or "model"
 
 
 def _components(cost: Cost) -> list[dict[str, Any]]:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ratecard.prices.formats import read_response, read_usage
-from ratecard.prices.usage import UsageError
+from tests.prices.formats.helpers import RESPONSES, refused
 
-RESPONSES = Path(__file__).resolve().parents[2] / "data" / "responses"
 MISSING = object()
 
 
@@ -36,12 +34,6 @@ def edited(document: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         else:
             node[last] = value
     return result
-
-
-def refused(call: Any, *args: Any, **kwargs: Any) -> UsageError:
-    with pytest.raises(UsageError) as caught:
-        call(*args, **kwargs)
-    return caught.value
 
 
 CHAT = body("openai_chat/gpt-4o_cached")["usage"]  # prompt 2006 (1920 cached), completion 300

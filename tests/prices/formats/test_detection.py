@@ -7,14 +7,8 @@ from typing import Any
 import pytest
 
 from ratecard.prices.formats import FORMATS, detect_format, read_response, read_usage
-from ratecard.prices.usage import UsageError
 from ratecard.vocabulary import UsageFormat
-
-
-def refused(call: Any, *args: Any, **kwargs: Any) -> UsageError:
-    with pytest.raises(UsageError) as caught:
-        call(*args, **kwargs)
-    return caught.value
+from tests.prices.formats.helpers import refused
 
 
 def test_the_registry_is_the_vocabulary() -> None:

@@ -11,8 +11,8 @@ import pytest
 from ratecard.prices.formats import FORMATS, read_response, read_usage
 from ratecard.prices.usage import Usage
 from ratecard.vocabulary import UsageFormat
+from tests.prices.formats.helpers import RESPONSES
 
-RESPONSES = Path(__file__).resolve().parents[2] / "data" / "responses"
 EXPECTED = sorted(RESPONSES.glob("*/*.expected.json"))
 # The quantities a recorded partition lists (every file lists every one, zeros included).
 PARTS = tuple(json.loads(EXPECTED[0].read_text())["partition"])
