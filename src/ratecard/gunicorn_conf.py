@@ -68,6 +68,7 @@ PRELOADED_MODULES = (
     "ratecard.health.checks",
     "ratecard.health.probes",
     "ratecard.api.routes",
+    "ratecard.json_keys",
     "ratecard.prices.catalog",
     "ratecard.api.openapi",
     "ratecard.background",

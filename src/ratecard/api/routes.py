@@ -28,6 +28,7 @@ from ratecard.errors import (
     ValidationFailed,
 )
 from ratecard.extension import get_state
+from ratecard.json_keys import first_key_twice
 from ratecard.prices import codec
 from ratecard.prices.catalog import CatalogCache, CatalogSnapshot, ServedModel
 from ratecard.prices.identity import Resolution
@@ -108,29 +109,23 @@ def read_json_body(known: Collection[str] | None) -> tuple[bytes, Any]:
             shown = _key_text(unknown)
             raise ValidationFailed(f"{shown}: Extra inputs are not permitted", field=shown)
     # Only now the slower parse that sees duplicate keys (a plain dict keeps the last one).
-    return raw, _parse_json(raw, unique_keys=True)
+    _refuse_key_given_twice(raw)
+    return raw, data
 
 
-class _DuplicateKey(Exception):
-    """An object in the body names `key` twice."""
+def _refuse_key_given_twice(raw: bytes) -> None:
+    """A 422 naming a key some object of the (parsed) body gives twice."""
+    twice = first_key_twice(raw)
+    if twice is not None:
+        shown = _key_text(twice)
+        raise ValidationFailed(f"{shown}: given twice", field=shown)
 
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
-
-def _parse_json(raw: bytes, unique_keys: bool = False) -> Any:
-    """Parse a body as JSON (with `unique_keys`, no key twice in an object); anything else is
-    a 400, a duplicate key a 422 naming it. NaN and Infinity parse: pydantic then refuses
-    them with a 422 naming their field."""
-    hook = _unique_keys if unique_keys else None
+def _parse_json(raw: bytes) -> Any:
+    """Parse a body as JSON; anything else is a 400. NaN and Infinity parse: pydantic then
+    refuses them with a 422 naming their field."""
     try:
-        return json.loads(raw, object_pairs_hook=hook)
-    except _DuplicateKey as exc:
-        # Parsers disagree on `{"input_tokens": 1, "input_tokens": 10**9}` (first or last
-        # wins): a proxy that checked one value must not see us price the other.
-        shown = _key_text(exc.key)
-        raise ValidationFailed(f"{shown}: given twice", field=shown) from None
+        return json.loads(raw)
     except (ValueError, RecursionError):
         # RecursionError: `[[[[...` nested deeper than the parser's stack, a 400 like any
         # other body that is not JSON we accept.
@@ -140,17 +135,6 @@ def _parse_json(raw: bytes, unique_keys: bool = False) -> Any:
 def _key_text(key: str) -> str:
     # A key may be most of a megabyte: name it, do not echo it.
     return key if len(key) <= 100 else key[:99] + "…"
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _value in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return obj
 
 
 def _validation_failed(exc: Any) -> RatecardError:
@@ -724,7 +708,8 @@ def _batch_array(pricer: Any, raw: bytes) -> Response:
 
     # The standard parser, as for a single request: it sees a key given twice (a 422 for the
     # whole body: which item it was in is not known). NDJSON, the fast path, checks per line.
-    items = _parse_json(raw, unique_keys=True)
+    items = _parse_json(raw)
+    _refuse_key_given_twice(raw)
     if not isinstance(items, list):
         raise ValidationFailed(
             "body: must be a JSON array of cost requests (or NDJSON, one a line)", field="body"

@@ -119,7 +119,7 @@ def price_usage(
             continue  # generated images priced by their pixels (the next quantity)
         billed, price, price_name = rates.unit(name, quantity)
         parts.append(_component(name, billed, price, price_name))
-    per_request = rates.optional_unit("per_request")
+    per_request = rates.stated("per_request")
     if per_request is not None:
         requests = max(usage.requests, 1)
         parts.append(_component("requests", requests, *per_request))
@@ -349,9 +349,6 @@ class _Rates:
             and (self.stated("input_per_pixel") or self.stated("output_per_pixel")) is not None
         )
 
-    def optional_unit(self, name: str) -> _Found | None:
-        return self.stated(name)
-
     def missing(self, price: str, quantity: str) -> NoReturn:
         tier = "" if self.service_tier is ServiceTier.STANDARD else f" ({self.service_tier})"
         raise NotPriceable(
@@ -462,7 +459,7 @@ def token_plan(model: ModelPrice, service_tier: str, prompt_tokens: int = 0) -> 
     # With no windows, the time changes no price; the prompt changes them only through the
     # tiers it crosses, which tier_above names (the key price_usage resolves prices by).
     rates = _Rates(model, prompt_tokens, tier_name, None)
-    if rates.optional_unit("per_request") is not None:
+    if rates.stated("per_request") is not None:
         return None
     prices: list[_Found | None] = []
     for name in _TOKEN_ORDER:

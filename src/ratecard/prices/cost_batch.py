@@ -23,8 +23,6 @@ POST /api/cost's 1 MiB gets a 413 error object and is never held in memory.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -34,6 +32,7 @@ from typing import Any
 import orjson
 
 from ratecard.errors import RatecardError
+from ratecard.json_keys import first_key_twice
 from ratecard.prices.cost import (
     TOKEN_QUANTITIES,
     TokenPlan,
@@ -380,23 +379,8 @@ def _key_given_twice(raw: bytes, data: Any) -> str | None:
     colons = raw.count(b":")
     if colons == len(data) or raw == orjson.dumps(data) or colons == _keys_in(data):
         return None
-    found: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        obj = dict(items)
-        if len(obj) != len(items) and not found:
-            seen: set[str] = set()
-            for key, _value in items:
-                if key in seen:
-                    found.append(key[:100])
-                    break
-                seen.add(key)
-        return obj
-
-    # Nested deeper than the standard parser goes: the request is refused anyway.
-    with contextlib.suppress(RecursionError):
-        json.loads(raw, object_pairs_hook=pairs)
-    return found[0] if found else None
+    twice = first_key_twice(raw)
+    return None if twice is None else twice[:100]
 
 
 def _keys_in(value: dict[str, Any]) -> int:
