@@ -74,15 +74,13 @@ def _catalog_resolver(settings: Any) -> Iterator[Any]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from ratecard.db import build_engine
-    from ratecard.prices import queries, run_records
-    from ratecard.prices.catalog import CatalogSnapshot
+    from ratecard.prices.catalog import newest_snapshot
     from ratecard.prices.cost_requests import catalog_resolver, model_then
 
     engine = build_engine(settings.database_url)
     try:
         with engine.connect() as conn:
-            version = run_records.latest_catalog_version(conn)
-            snapshot = CatalogSnapshot.from_data(queries.load_catalog_data(conn, version))
+            snapshot = newest_snapshot(conn)
             preferred = [s.name for s in settings.sources]
 
             def then(model_id: str, source: str | None, at: Any) -> Any:

@@ -31,7 +31,7 @@ from ratecard.vocabulary import HeldKind, PriceStatus
 
 if TYPE_CHECKING:
     from redis import Redis
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from ratecard.prices.identity import ModelIndex
 
@@ -128,6 +128,20 @@ class CatalogSnapshot:
             return None
         rank = {name: i for i, name in enumerate(preferred)}
         return min(candidates, key=lambda m: (rank.get(m.price.source, len(rank)), m.price.source))
+
+
+def newest_catalog_data(conn: Connection) -> dict[str, Any]:
+    """The newest committed catalog's data, read from the database."""
+    from ratecard.prices import queries, run_records
+
+    # Version first: the content read after it is at least as new as the label.
+    version = run_records.latest_catalog_version(conn)
+    return queries.load_catalog_data(conn, version)
+
+
+def newest_snapshot(conn: Connection) -> CatalogSnapshot:
+    """The newest committed catalog, read from the database (the CLI's and benches' view)."""
+    return CatalogSnapshot.from_data(newest_catalog_data(conn))
 
 
 def _served_from_item(item: Mapping[str, Any]) -> ServedModel:
@@ -275,12 +289,8 @@ class CatalogCache:
         self._adopt(self._load_from_database(), "database")
 
     def _load_from_database(self) -> dict[str, Any]:
-        from ratecard.prices import queries, run_records
-
         with self._engine().connect() as conn:
-            # Version first: the content read after it is at least as new as the label.
-            version = run_records.latest_catalog_version(conn)
-            return queries.load_catalog_data(conn, version)
+            return newest_catalog_data(conn)
 
     def _adopt(self, data: Mapping[str, Any], origin: str) -> None:
         snapshot = CatalogSnapshot.from_data(data)
