@@ -21,7 +21,6 @@ from flask import Blueprint, Response, jsonify, request
 
 from ratecard.api.openapi import RouteSpec, route_registrar, schema_model
 from ratecard.errors import (
-    NotFound,
     RatecardError,
     ServiceUnavailable,
     UnsupportedMediaType,
@@ -420,31 +419,27 @@ def _model_at(
 ) -> dict[str, Any]:
     """A model's answer with the prices in force at `when` (its linked entries' too)."""
     from ratecard.prices import queries
+    from ratecard.prices.cost_requests import model_then
 
     resolution = _resolve_recorded(snapshot, model_id, source)
     price = resolution.price
     linked = snapshot.identity.linked(price)
 
-    def lookup(conn: Any) -> tuple[Any, list[Any]]:
-        found = queries.price_at(conn, price.source, price.model_id, when)
+    def lookup(conn: Any) -> tuple[ModelAt, list[Any]]:
+        found = model_then(conn, resolution, when)  # 404 if no price was in force then
         others = [queries.price_at(conn, p.source, p.model_id, when) for p in linked]
         return found, [o.price for o in others if o is not None]
 
     found, linked_then = _database_call(lookup)
-    if found is None:
-        raise NotFound(
-            f"no price for {price.model_id!r} of {price.source!r} was in force at "
-            f"{queries.iso(when)}"
-        )
     then = found.price
-    body = model_item(ServedModel(then, queries.iso(found.observed_at), None))
+    body = model_item(ServedModel(then, found.priced_at, None))
     body.update(linked_fields(resolution, then, linked_then))
     body.update(
         {
             "held_change": None,
             "catalog_version": snapshot.version,
             "at": queries.iso(when),
-            "priced_since": queries.iso(found.observed_at),
+            "priced_since": found.priced_at,
         }
     )
     return body
