@@ -51,14 +51,12 @@ SEED = 12
 def priced_models(url: str) -> list[Any]:
     """The served chat models with input and output prices (ModelPrice), from the database."""
     from ratecard.db import build_engine
-    from ratecard.prices import queries, run_records
-    from ratecard.prices.catalog import CatalogSnapshot
+    from ratecard.prices.catalog import newest_snapshot
 
     engine = build_engine(url)
     try:
         with engine.connect() as conn:
-            version = run_records.latest_catalog_version(conn)
-            snapshot = CatalogSnapshot.from_data(queries.load_catalog_data(conn, version))
+            snapshot = newest_snapshot(conn)
     finally:
         engine.dispose()
     return [

@@ -127,3 +127,32 @@ def test_the_installed_command_reads_stdin(database: str) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["total"] == "0.002"
+
+
+def test_at_prices_a_model_no_longer_served_as_the_api_does(database: str) -> None:
+    """A request with `at` finds a removed model by its exact id: it had prices then."""
+    from datetime import UTC, datetime
+
+    from ratecard.prices import run_records, store
+    from tests.prices.store_helpers import decision
+
+    before = datetime.now(UTC).isoformat()
+    engine = build_engine(database)
+    try:
+        run_id = run_records.start_run(engine, run_records.RunInfo(trigger="test"))
+        with engine.begin() as conn:
+            rows = store.load_source_rows(conn, "litellm")
+            gone = decision({}, removals=["acme/a-small"])
+            store.apply_decision(
+                conn, "litellm", gone, rows=rows, run_id=run_id, now=store.utcnow()
+            )
+            run_records.finish_run(conn, run_id, "success", catalog_version=run_id)
+    finally:
+        engine.dispose()
+
+    now = invoke(database, "-", stdin=json.dumps(FLAT).encode())
+    then = invoke(database, "-", stdin=json.dumps({**FLAT, "at": before}).encode())
+
+    assert now.exit_code == 1 and results(now)[0]["status"] == 404
+    assert then.exit_code == 0, then.output
+    assert results(then)[0]["total"] == "0.002"

@@ -21,7 +21,6 @@ from flask import Blueprint, Response, jsonify, request
 
 from ratecard.api.openapi import RouteSpec, route_registrar, schema_model
 from ratecard.errors import (
-    NotFound,
     RatecardError,
     ServiceUnavailable,
     UnsupportedMediaType,
@@ -420,31 +419,27 @@ def _model_at(
 ) -> dict[str, Any]:
     """A model's answer with the prices in force at `when` (its linked entries' too)."""
     from ratecard.prices import queries
+    from ratecard.prices.cost_requests import model_then
 
     resolution = _resolve_recorded(snapshot, model_id, source)
     price = resolution.price
     linked = snapshot.identity.linked(price)
 
-    def lookup(conn: Any) -> tuple[Any, list[Any]]:
-        found = queries.price_at(conn, price.source, price.model_id, when)
+    def lookup(conn: Any) -> tuple[ModelAt, list[Any]]:
+        found = model_then(conn, resolution, when)  # 404 if no price was in force then
         others = [queries.price_at(conn, p.source, p.model_id, when) for p in linked]
         return found, [o.price for o in others if o is not None]
 
     found, linked_then = _database_call(lookup)
-    if found is None:
-        raise NotFound(
-            f"no price for {price.model_id!r} of {price.source!r} was in force at "
-            f"{queries.iso(when)}"
-        )
     then = found.price
-    body = model_item(ServedModel(then, queries.iso(found.observed_at), None))
+    body = model_item(ServedModel(then, found.priced_at, None))
     body.update(linked_fields(resolution, then, linked_then))
     body.update(
         {
             "held_change": None,
             "catalog_version": snapshot.version,
             "at": queries.iso(when),
-            "priced_since": queries.iso(found.observed_at),
+            "priced_since": found.priced_at,
         }
     )
     return body
@@ -452,15 +447,13 @@ def _model_at(
 
 def _resolve_recorded(snapshot: CatalogSnapshot, model_id: str, source: str | None) -> Resolution:
     """Resolve against what is served; a removed model is still found by its exact id."""
-    from ratecard.prices.identity import UnknownModel
+    from ratecard.prices import queries
+    from ratecard.prices.catalog import resolve_recorded
 
-    try:
-        return resolve_model(snapshot, model_id, source)
-    except UnknownModel:
-        chosen = _resolve_source(model_id, source)
-        # Not served, so not in the index: linked() finds nothing for this placeholder.
-        recorded = ModelPrice(source=chosen, model_id=model_id, status="unpriced")
-        return Resolution(recorded, model_id, "exact")
+    def sources_of(recorded: str) -> list[str]:
+        return cast("list[str]", _database_call(lambda conn: queries.model_sources(conn, recorded)))
+
+    return resolve_recorded(snapshot, model_id, source, preferred_sources(), sources_of)
 
 
 # --- GET /api/models/<id>/history ------------------------------------------------------------
@@ -500,22 +493,6 @@ def get_model_history(model_id: str) -> Response:
     return jsonify(
         {"id": served_id, "source": source, "resolved": resolution.to_json(), "entries": entries}
     )
-
-
-def _resolve_source(model_id: str, source: str | None) -> str:
-    """Pick the source for an id: the one asked for, else the preferred one that has (had) it."""
-    from ratecard.prices import queries
-
-    known = _database_call(lambda conn: queries.model_sources(conn, model_id))
-    if source is not None:
-        if source not in known:
-            raise NotFound(f"source {source!r} never listed {model_id!r}")
-        return source
-    if not known:
-        raise NotFound(f"no model {model_id!r} was ever listed")
-    rank = {name: i for i, name in enumerate(preferred_sources())}
-    served = {m.price.source for m in current_catalog().by_id.get(model_id, ())}
-    return min(known, key=lambda s: (s not in served, rank.get(s, len(rank)), s))
 
 
 # --- GET /api/disagreements ------------------------------------------------------------------

@@ -144,14 +144,12 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
 
     from ratecard.api.routes import identity_fields, model_item
     from ratecard.errors import RatecardError
-    from ratecard.prices import codec, queries, run_records, store
-    from ratecard.prices.catalog import CatalogSnapshot, ServedModel
+    from ratecard.prices import codec, queries, store
+    from ratecard.prices.catalog import ServedModel, newest_snapshot
     from ratecard.prices.identity import Resolution, UnknownModel
     from ratecard.schema import held_changes
 
-    snapshot = CatalogSnapshot.from_data(
-        queries.load_catalog_data(conn, run_records.latest_catalog_version(conn))
-    )
+    snapshot = newest_snapshot(conn)
     resolution: Resolution | None = None
     try:
         resolution = snapshot.identity.resolve(model, source, preferred)

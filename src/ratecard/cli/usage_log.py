@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import IO, Any
 
 import click
@@ -74,19 +75,21 @@ def _catalog_resolver(settings: Any) -> Iterator[Any]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from ratecard.db import build_engine
-    from ratecard.prices import queries, run_records
-    from ratecard.prices.catalog import CatalogSnapshot
+    from ratecard.prices import queries
+    from ratecard.prices.catalog import newest_snapshot, resolve_recorded
     from ratecard.prices.cost_requests import catalog_resolver, model_then
 
     engine = build_engine(settings.database_url)
     try:
         with engine.connect() as conn:
-            version = run_records.latest_catalog_version(conn)
-            snapshot = CatalogSnapshot.from_data(queries.load_catalog_data(conn, version))
+            snapshot = newest_snapshot(conn)
             preferred = [s.name for s in settings.sources]
 
             def then(model_id: str, source: str | None, at: Any) -> Any:
-                resolution = snapshot.identity.resolve(model_id, source, preferred)
+                # As the API resolves `at`: a model no longer served has past prices too.
+                resolution = resolve_recorded(
+                    snapshot, model_id, source, preferred, partial(queries.model_sources, conn)
+                )
                 return model_then(conn, resolution, at)
 
             yield catalog_resolver(snapshot, preferred, then)

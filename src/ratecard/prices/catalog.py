@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -31,9 +31,9 @@ from ratecard.vocabulary import HeldKind, PriceStatus
 
 if TYPE_CHECKING:
     from redis import Redis
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
-    from ratecard.prices.identity import ModelIndex
+    from ratecard.prices.identity import ModelIndex, Resolution
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,53 @@ class CatalogSnapshot:
             return None
         rank = {name: i for i, name in enumerate(preferred)}
         return min(candidates, key=lambda m: (rank.get(m.price.source, len(rank)), m.price.source))
+
+
+def newest_catalog_data(conn: Connection) -> dict[str, Any]:
+    """The newest committed catalog's data, read from the database."""
+    from ratecard.prices import queries, run_records
+
+    # Version first: the content read after it is at least as new as the label.
+    version = run_records.latest_catalog_version(conn)
+    return queries.load_catalog_data(conn, version)
+
+
+def newest_snapshot(conn: Connection) -> CatalogSnapshot:
+    """The newest committed catalog, read from the database (the CLI's and benches' view)."""
+    return CatalogSnapshot.from_data(newest_catalog_data(conn))
+
+
+def resolve_recorded(
+    snapshot: CatalogSnapshot,
+    model_id: str,
+    source: str | None,
+    preferred: Sequence[str],
+    sources_of: Callable[[str], Collection[str]],
+) -> Resolution:
+    """Resolve a model as typed against what is served; a model no longer served is still
+    found by its exact id among those the database ever recorded (its past prices exist).
+
+    `sources_of(model_id)` lists the sources that ever listed the id (queries.model_sources;
+    asked only when the id is not served). The source: the one asked for, else the
+    preferred one that has (had) the id, served first. Raises UnknownModel (404) for an id
+    no source ever listed.
+    """
+    from ratecard.prices.identity import Resolution, UnknownModel
+
+    try:
+        return snapshot.identity.resolve(model_id, source, preferred)
+    except UnknownModel:
+        known = sources_of(model_id)
+        if source is not None and source not in known:
+            raise UnknownModel(f"source {source!r} never listed {model_id!r}") from None
+        if not known:
+            raise UnknownModel(f"no model {model_id!r} was ever listed") from None
+        rank = {name: i for i, name in enumerate(preferred)}
+        served = {m.price.source for m in snapshot.by_id.get(model_id, ())}
+        chosen = source or min(known, key=lambda s: (s not in served, rank.get(s, len(rank)), s))
+        # Not served, so not in the index: linked() finds nothing for this placeholder.
+        recorded = ModelPrice(source=chosen, model_id=model_id, status=PriceStatus.UNPRICED)
+        return Resolution(recorded, model_id, "exact")
 
 
 def _served_from_item(item: Mapping[str, Any]) -> ServedModel:
@@ -275,12 +322,8 @@ class CatalogCache:
         self._adopt(self._load_from_database(), "database")
 
     def _load_from_database(self) -> dict[str, Any]:
-        from ratecard.prices import queries, run_records
-
         with self._engine().connect() as conn:
-            # Version first: the content read after it is at least as new as the label.
-            version = run_records.latest_catalog_version(conn)
-            return queries.load_catalog_data(conn, version)
+            return newest_catalog_data(conn)
 
     def _adopt(self, data: Mapping[str, Any], origin: str) -> None:
         snapshot = CatalogSnapshot.from_data(data)
