@@ -158,7 +158,7 @@ def claim_due(
         same_subscription,
         sibling.c.first_seq < webhook_events.c.first_seq,
         sibling.c.next_attempt_at <= now,
-        (sibling.c.claimed_until.is_(None)) | (sibling.c.claimed_until < now),
+        _claim_free(now, sibling),
     )
     candidates = (
         conn.execute(
@@ -238,8 +238,8 @@ def claim_due(
     ]
 
 
-def _claim_free(now: datetime) -> Any:
-    return (webhook_events.c.claimed_until.is_(None)) | (webhook_events.c.claimed_until < now)
+def _claim_free(now: datetime, events: Any = webhook_events) -> Any:
+    return (events.c.claimed_until.is_(None)) | (events.c.claimed_until < now)
 
 
 @dataclass(frozen=True)
