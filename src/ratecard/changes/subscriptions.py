@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from ratecard.changes.changelog import draw_seqs
 from ratecard.changes.signing import new_secret, new_subscription_id
 from ratecard.errors import NotFound
-from ratecard.schema import change_log_head, webhook_events, webhook_subscriptions
+from ratecard.schema import webhook_events, webhook_subscriptions
 from ratecard.vocabulary import DeliveryStatus
 
 if TYPE_CHECKING:
@@ -106,18 +107,14 @@ class Subscription:
 
 def create(conn: Connection, url: str, where: WebhookFilter, now: datetime) -> Subscription:
     """Store a new subscription that hears only changes committed after this transaction."""
-    # The head row is locked (a no-op UPDATE) before its seq is read. Timeline it prevents:
+    # The head row is locked (drawing no seqs: a no-op UPDATE) before its seq is read.
+    # Timeline it prevents:
     #   a refresh has drawn seqs 101..110 and is about to read the subscriptions; we read
     #   head = 100 and commit; the refresh (which did not see us) commits 101..110. Those are
     #   changes after our creation that we would never hear about.
     # With the lock we wait for that refresh and read head = 110; or it waits for us and, its
     # subscription read coming after its own lock, sees us and sends us 101..110.
-    head = conn.execute(
-        update(change_log_head)
-        .where(change_log_head.c.id == 1)
-        .values(last_seq=change_log_head.c.last_seq)
-        .returning(change_log_head.c.last_seq)
-    ).scalar_one()
+    head = draw_seqs(conn, 0)
     subscription = Subscription(
         id=new_subscription_id(),
         url=url,
@@ -127,7 +124,7 @@ def create(conn: Connection, url: str, where: WebhookFilter, now: datetime) -> S
         previous_secret_until=None,
         paused=False,
         created_at=now,
-        created_seq=int(head),
+        created_seq=head,
     )
     conn.execute(
         insert(webhook_subscriptions).values(
