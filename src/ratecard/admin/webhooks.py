@@ -117,7 +117,7 @@ def get_webhook(webhook_id: str) -> Response:
 
     def read(conn: Any) -> dict[str, Any]:
         found = subscriptions.get(conn, webhook_id)
-        counts = subscriptions.delivery_counts(conn).get(webhook_id, {})
+        counts = subscriptions.delivery_counts(conn, webhook_id).get(webhook_id, {})
         return {**found.to_json(), "deliveries": counts}
 
     return jsonify(_transaction(read))

@@ -158,13 +158,18 @@ def list_all(conn: Connection) -> list[Subscription]:
     return [Subscription.from_row(row) for row in conn.execute(query)]
 
 
-def delivery_counts(conn: Connection) -> dict[str, dict[str, int]]:
-    """Return {subscription id: {status: count}} over the outbox, plus `failing`: the pending
-    messages that have failed at least once (the backlog the dashboard shows)."""
+def delivery_counts(
+    conn: Connection, subscription_id: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Return {subscription id: {status: count}} over the outbox (or one subscription's part
+    of it), plus `failing`: the pending messages that have failed at least once (the backlog
+    the dashboard shows)."""
     failed_before = webhook_events.c.last_error.is_not(None)
     query = select(
         webhook_events.c.subscription_id, webhook_events.c.status, failed_before, func.count()
     ).group_by(webhook_events.c.subscription_id, webhook_events.c.status, failed_before)
+    if subscription_id is not None:
+        query = query.where(webhook_events.c.subscription_id == subscription_id)
     out: dict[str, dict[str, int]] = {}
     for sub_id, status, failed, count in conn.execute(query):
         counts = out.setdefault(sub_id, {})
