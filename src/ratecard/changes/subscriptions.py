@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -188,25 +188,31 @@ def remove(conn: Connection, subscription_id: str) -> None:
 
 def set_paused(conn: Connection, subscription_id: str, paused: bool) -> Subscription:
     """Pause (messages are still recorded, sent after resume) or resume a subscription."""
-    get(conn, subscription_id)
+    current = get(conn, subscription_id)
     conn.execute(
         update(webhook_subscriptions)
         .where(webhook_subscriptions.c.id == subscription_id)
         .values(paused=1 if paused else 0)
     )
-    return get(conn, subscription_id)
+    return replace(current, paused=paused)
 
 
 def rotate_secret(conn: Connection, subscription_id: str, now: datetime) -> Subscription:
     """Issue a new secret; the old one keeps signing alongside for ROTATION_OVERLAP."""
     current = get(conn, subscription_id)
+    rotated = replace(
+        current,
+        secret=new_secret(),
+        previous_secret=current.secret,
+        previous_secret_until=now + ROTATION_OVERLAP,
+    )
     conn.execute(
         update(webhook_subscriptions)
         .where(webhook_subscriptions.c.id == subscription_id)
         .values(
-            secret=new_secret(),
-            previous_secret=current.secret,
-            previous_secret_until=now + ROTATION_OVERLAP,
+            secret=rotated.secret,
+            previous_secret=rotated.previous_secret,
+            previous_secret_until=rotated.previous_secret_until,
         )
     )
-    return get(conn, subscription_id)
+    return rotated
