@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from ratecard.changes.changelog import draw_seqs
+from ratecard.changes.changelog import draw_seqs, iso
 from ratecard.changes.signing import new_secret, new_subscription_id
 from ratecard.errors import NotFound
 from ratecard.schema import webhook_events, webhook_subscriptions
@@ -80,8 +80,6 @@ class Subscription:
         return [self.secret]
 
     def to_json(self) -> dict[str, Any]:
-        from ratecard.changes.changelog import iso
-
         return {
             "id": self.id,
             "url": self.url,
