@@ -18,32 +18,26 @@ from flask.testing import FlaskClient
 from ratecard.app import create_app
 from ratecard.extension import get_state
 from ratecard.settings import Settings, parse_sources
-from tests.admin.conftest import FEED, tiny_feed
+from tests.admin.conftest import FEED, bearer, tiny_feed
 from tests.support.feeds import FeedServer
 from tests.support.processes import serve
 
 TOKEN = "hostile-test-token-5e21"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = bearer(TOKEN)
 COST = {"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500}
 
 
 @pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        server.set_body(FEED, tiny_feed())
-        yield server
-
-
-@pytest.fixture
 def make_app(
-    make_settings: Callable[..., Settings], feeds: FeedServer, migrated_sqlite_url: str
+    make_settings: Callable[..., Settings], feed_server: FeedServer, migrated_sqlite_url: str
 ) -> Iterator[Callable[..., Flask]]:
     """Build an app with the admin token and the tiny feed; `refresh=True` loads the catalog."""
+    feed_server.set_body(FEED, tiny_feed())
     built: list[Flask] = []
 
     def build(refresh: bool = True, **overrides: Any) -> Flask:
         overrides.setdefault("database_url", migrated_sqlite_url)
-        overrides.setdefault("sources", parse_sources(f"litellm={feeds.url(FEED)}"))
+        overrides.setdefault("sources", parse_sources(f"litellm={feed_server.url(FEED)}"))
         app = create_app(make_settings(admin_token=TOKEN, **overrides))
         built.append(app)
         if refresh:

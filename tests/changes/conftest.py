@@ -16,10 +16,10 @@ from ratecard.app import create_app
 from ratecard.changes.delivery import DeliveryWorker
 from ratecard.extension import get_state
 from ratecard.settings import Settings, parse_sources
+from tests.admin.conftest import TOKEN, bearer
 from tests.support.feeds import FeedServer
 from tests.support.receiver import WebhookReceiver
 
-TOKEN = "admin-token-for-change-tests-7d1"
 FEED = "/tiny-litellm.json"
 # Real LiteLLM entries (2026-07-24), prices written as the feed writes them.
 MODELS = {
@@ -90,10 +90,9 @@ class ChangesApp:
 
 
 @pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        server.set_body(FEED, tiny_feed())
-        yield server
+def feeds(feed_server: FeedServer) -> FeedServer:
+    feed_server.set_body(FEED, tiny_feed())
+    return feed_server
 
 
 @pytest.fixture
@@ -132,7 +131,3 @@ def build_app(
 @pytest.fixture
 def changes_app(build_app: Callable[..., ChangesApp]) -> ChangesApp:
     return build_app()
-
-
-def bearer(token: str = TOKEN) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}

@@ -47,3 +47,7 @@ def test_list_counts_failing_messages_per_subscription(
     items = {s["id"]: s for s in listed}
     assert items[down["id"]]["deliveries"] == {"pending": 1, "failing": 1}
     assert items[up["id"]]["deliveries"] == {"delivered": 1}
+    # One subscription's page counts its own messages only, as the list does.
+    for sub in (down, up):
+        one = js(app.client.get(f"/admin/webhooks/{sub['id']}", headers=bearer()))
+        assert one["deliveries"] == items[sub["id"]]["deliveries"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import request
+from flask import Blueprint, Response, request
 
 from ratecard.errors import Forbidden, Unauthorized
 from ratecard.extension import get_state
@@ -42,3 +42,17 @@ def is_admin() -> bool:
     except (Forbidden, Unauthorized):
         return False
     return True
+
+
+def admin_only(bp: Blueprint) -> None:
+    """Require the admin token on every route of `bp` and keep its answers out of caches.
+
+    Admin answers describe the fleet at one instant and may carry hosts or secrets.
+    """
+    bp.before_request(require_admin)
+    bp.after_request(_no_store)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response

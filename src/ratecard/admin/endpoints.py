@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify
 
-from ratecard.admin.auth import require_admin
+from ratecard.admin.auth import admin_only
 from ratecard.api.openapi import RouteSpec
 from ratecard.errors import Conflict, ServiceUnavailable
 from ratecard.extension import get_state
@@ -54,16 +54,7 @@ ADMIN_ROUTES = [
 F = TypeVar("F", bound=Callable[..., Response])
 
 
-@bp.before_request
-def _authenticate() -> None:
-    require_admin()
-
-
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    # Admin answers describe the fleet at one instant and may carry hosts: never cache them.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+admin_only(bp)
 
 
 def _dependencies_as_503(view: F) -> F:

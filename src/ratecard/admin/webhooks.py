@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from ratecard.admin.auth import require_admin
+from ratecard.admin.auth import admin_only
 from ratecard.api.openapi import RouteSpec, route_registrar
 from ratecard.errors import ValidationFailed
 from ratecard.extension import get_state
@@ -22,17 +22,7 @@ ROUTES: list[RouteSpec] = []
 _ERRORS = {401: "ErrorOut", 403: "ErrorOut", 503: "ErrorOut"}
 _ONE = {404: "ErrorOut", **_ERRORS}
 route = route_registrar(bp, ROUTES)
-
-
-@bp.before_request
-def _authenticate() -> None:
-    require_admin()
-
-
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"  # secrets and fleet state: never cached
-    return response
+admin_only(bp)
 
 
 def _transaction(call: Callable[[Any], Any]) -> Any:
@@ -127,7 +117,7 @@ def get_webhook(webhook_id: str) -> Response:
 
     def read(conn: Any) -> dict[str, Any]:
         found = subscriptions.get(conn, webhook_id)
-        counts = subscriptions.delivery_counts(conn).get(webhook_id, {})
+        counts = subscriptions.delivery_counts(conn, webhook_id).get(webhook_id, {})
         return {**found.to_json(), "deliveries": counts}
 
     return jsonify(_transaction(read))

@@ -7,7 +7,6 @@ changelog), so polling with it never skips a change.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -18,12 +17,6 @@ blueprint = Blueprint("changes", __name__, url_prefix="/api")
 ROUTES: list[RouteSpec] = []
 route = route_registrar(blueprint, ROUTES)
 _ERRORS = {422: "ErrorOut", 503: "ErrorOut"}
-
-
-def _read(call: Callable[[Any], Any]) -> Any:
-    from ratecard.api.routes import _database_call
-
-    return _database_call(call)
 
 
 def _filter(query: Any) -> Any:
@@ -43,7 +36,7 @@ def _filter(query: Any) -> Any:
     )
 )
 def list_changes() -> Response:
-    from ratecard.api.routes import parse_query
+    from ratecard.api.routes import _database_call, parse_query
     from ratecard.changes.changelog import last_seq, read_changes
 
     query = parse_query("ChangesQuery")
@@ -56,7 +49,7 @@ def list_changes() -> Response:
         # changes made since the restore until the log caught up with it).
         return entries, entries[-1].seq if entries else min(since, last_seq(conn))
 
-    entries, position = _read(page)
+    entries, position = _database_call(page)
     next_cursor = str(position)
     return jsonify({"items": [c.to_json() for c in entries], "next_cursor": next_cursor})
 
@@ -73,12 +66,12 @@ def list_changes() -> Response:
     )
 )
 def changes_atom() -> Response:
-    from ratecard.api.routes import parse_query
+    from ratecard.api.routes import _database_call, parse_query
     from ratecard.changes.atom import render_feed
     from ratecard.changes.changelog import read_changes
 
     query = parse_query("AtomQuery")
-    entries = _read(
+    entries = _database_call(
         lambda conn: read_changes(conn, limit=query.limit, where=_filter(query), newest_first=True)
     )
     base = request.host_url.rstrip("/")

@@ -41,6 +41,7 @@ from sqlalchemy import Connection, and_, exists, func, insert, select, text, tru
 from ratecard.changes.backoff import MAX_ATTEMPTS, retry_delay
 from ratecard.changes.signing import new_message_id
 from ratecard.errors import Conflict, NotFound
+from ratecard.prices.queries import iso
 from ratecard.schema import webhook_events, webhook_subscriptions
 from ratecard.vocabulary import DeliveryStatus
 
@@ -86,7 +87,7 @@ def enqueue(conn: Connection, entries: Sequence[Change], now: datetime) -> int:
             message_id = new_message_id()
             body = {
                 "type": EVENT_TYPE,
-                "timestamp": _iso(now),
+                "timestamp": iso(now),
                 "data": {
                     "subscription_id": sub.id,
                     "run_id": page[0].run_id,
@@ -114,12 +115,6 @@ def enqueue(conn: Connection, entries: Sequence[Change], now: datetime) -> int:
     if rows:
         conn.execute(insert(webhook_events), rows)
     return len(rows)
-
-
-def _iso(value: datetime) -> str:
-    from ratecard.changes.changelog import iso
-
-    return iso(value)
 
 
 # --- claiming and settling (the delivery lease holder) -----------------------------------------
@@ -163,7 +158,7 @@ def claim_due(
         same_subscription,
         sibling.c.first_seq < webhook_events.c.first_seq,
         sibling.c.next_attempt_at <= now,
-        (sibling.c.claimed_until.is_(None)) | (sibling.c.claimed_until < now),
+        _claim_free(now, sibling),
     )
     candidates = (
         conn.execute(
@@ -243,8 +238,8 @@ def claim_due(
     ]
 
 
-def _claim_free(now: datetime) -> Any:
-    return (webhook_events.c.claimed_until.is_(None)) | (webhook_events.c.claimed_until < now)
+def _claim_free(now: datetime, events: Any = webhook_events) -> Any:
+    return (events.c.claimed_until.is_(None)) | (events.c.claimed_until < now)
 
 
 @dataclass(frozen=True)
@@ -328,15 +323,10 @@ def list_deliveries(
     conn: Connection, subscription_id: str, status: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """Return a subscription's messages, newest first, without their bodies."""
-    from ratecard.changes.changelog import iso
-
     query = select(webhook_events).where(webhook_events.c.subscription_id == subscription_id)
     if status is not None:
         query = query.where(webhook_events.c.status == status)
     rows = conn.execute(query.order_by(webhook_events.c.first_seq.desc()).limit(limit))
-
-    def when(value: datetime | None) -> str | None:
-        return None if value is None else iso(value)
 
     return [
         {
@@ -348,12 +338,12 @@ def list_deliveries(
             "first_seq": row.first_seq,
             "last_seq": row.last_seq,
             "attempts": row.attempts,
-            "created_at": when(row.created_at),
-            "last_attempt_at": when(row.last_attempt_at),
-            "next_attempt_at": when(row.next_attempt_at)
+            "created_at": iso(row.created_at),
+            "last_attempt_at": iso(row.last_attempt_at),
+            "next_attempt_at": iso(row.next_attempt_at)
             if row.status == DeliveryStatus.PENDING
             else None,
-            "delivered_at": when(row.delivered_at),
+            "delivered_at": iso(row.delivered_at),
             "last_status_code": row.last_status_code,
             "last_error": row.last_error,
         }

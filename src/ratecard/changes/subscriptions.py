@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from ratecard.changes.changelog import draw_seqs, iso
 from ratecard.changes.signing import new_secret, new_subscription_id
 from ratecard.errors import NotFound
-from ratecard.schema import change_log_head, webhook_events, webhook_subscriptions
+from ratecard.schema import webhook_events, webhook_subscriptions
 from ratecard.vocabulary import DeliveryStatus
 
 if TYPE_CHECKING:
@@ -79,8 +80,6 @@ class Subscription:
         return [self.secret]
 
     def to_json(self) -> dict[str, Any]:
-        from ratecard.changes.changelog import iso
-
         return {
             "id": self.id,
             "url": self.url,
@@ -106,18 +105,14 @@ class Subscription:
 
 def create(conn: Connection, url: str, where: WebhookFilter, now: datetime) -> Subscription:
     """Store a new subscription that hears only changes committed after this transaction."""
-    # The head row is locked (a no-op UPDATE) before its seq is read. Timeline it prevents:
+    # The head row is locked (drawing no seqs: a no-op UPDATE) before its seq is read.
+    # Timeline it prevents:
     #   a refresh has drawn seqs 101..110 and is about to read the subscriptions; we read
     #   head = 100 and commit; the refresh (which did not see us) commits 101..110. Those are
     #   changes after our creation that we would never hear about.
     # With the lock we wait for that refresh and read head = 110; or it waits for us and, its
     # subscription read coming after its own lock, sees us and sends us 101..110.
-    head = conn.execute(
-        update(change_log_head)
-        .where(change_log_head.c.id == 1)
-        .values(last_seq=change_log_head.c.last_seq)
-        .returning(change_log_head.c.last_seq)
-    ).scalar_one()
+    head = draw_seqs(conn, 0)
     subscription = Subscription(
         id=new_subscription_id(),
         url=url,
@@ -127,7 +122,7 @@ def create(conn: Connection, url: str, where: WebhookFilter, now: datetime) -> S
         previous_secret_until=None,
         paused=False,
         created_at=now,
-        created_seq=int(head),
+        created_seq=head,
     )
     conn.execute(
         insert(webhook_subscriptions).values(
@@ -161,13 +156,18 @@ def list_all(conn: Connection) -> list[Subscription]:
     return [Subscription.from_row(row) for row in conn.execute(query)]
 
 
-def delivery_counts(conn: Connection) -> dict[str, dict[str, int]]:
-    """Return {subscription id: {status: count}} over the outbox, plus `failing`: the pending
-    messages that have failed at least once (the backlog the dashboard shows)."""
+def delivery_counts(
+    conn: Connection, subscription_id: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Return {subscription id: {status: count}} over the outbox (or one subscription's part
+    of it), plus `failing`: the pending messages that have failed at least once (the backlog
+    the dashboard shows)."""
     failed_before = webhook_events.c.last_error.is_not(None)
     query = select(
         webhook_events.c.subscription_id, webhook_events.c.status, failed_before, func.count()
     ).group_by(webhook_events.c.subscription_id, webhook_events.c.status, failed_before)
+    if subscription_id is not None:
+        query = query.where(webhook_events.c.subscription_id == subscription_id)
     out: dict[str, dict[str, int]] = {}
     for sub_id, status, failed, count in conn.execute(query):
         counts = out.setdefault(sub_id, {})
@@ -186,25 +186,31 @@ def remove(conn: Connection, subscription_id: str) -> None:
 
 def set_paused(conn: Connection, subscription_id: str, paused: bool) -> Subscription:
     """Pause (messages are still recorded, sent after resume) or resume a subscription."""
-    get(conn, subscription_id)
+    current = get(conn, subscription_id)
     conn.execute(
         update(webhook_subscriptions)
         .where(webhook_subscriptions.c.id == subscription_id)
         .values(paused=1 if paused else 0)
     )
-    return get(conn, subscription_id)
+    return replace(current, paused=paused)
 
 
 def rotate_secret(conn: Connection, subscription_id: str, now: datetime) -> Subscription:
     """Issue a new secret; the old one keeps signing alongside for ROTATION_OVERLAP."""
     current = get(conn, subscription_id)
+    rotated = replace(
+        current,
+        secret=new_secret(),
+        previous_secret=current.secret,
+        previous_secret_until=now + ROTATION_OVERLAP,
+    )
     conn.execute(
         update(webhook_subscriptions)
         .where(webhook_subscriptions.c.id == subscription_id)
         .values(
-            secret=new_secret(),
-            previous_secret=current.secret,
-            previous_secret_until=now + ROTATION_OVERLAP,
+            secret=rotated.secret,
+            previous_secret=rotated.previous_secret,
+            previous_secret_until=rotated.previous_secret_until,
         )
     )
-    return get(conn, subscription_id)
+    return rotated
