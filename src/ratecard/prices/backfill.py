@@ -161,7 +161,7 @@ def observation_times(conn: Connection, source: str) -> set[datetime]:
         run_sources.c.outcome.in_(OBSERVED_OUTCOMES),
         run_sources.c.finished_at.is_not(None),
     )
-    return {as_utc(t) for t in conn.execute(query).scalars()}
+    return set(conn.execute(query).scalars())  # UTC: schema's Timestamp type
 
 
 def _first_change_after(conn: Connection, source: str, when: datetime) -> datetime | None:
@@ -171,8 +171,8 @@ def _first_change_after(conn: Connection, source: str, when: datetime) -> dateti
         .join(models, models.c.id == price_history.c.model_pk)
         .where(models.c.source == source, price_history.c.observed_at > when)
     )
-    value = conn.execute(query).scalar()
-    return None if value is None else as_utc(value)
+    value: datetime | None = conn.execute(query).scalar()  # UTC: min() keeps Timestamp's type
+    return value
 
 
 # --- the fence shared with refreshes ---------------------------------------------------------
@@ -355,9 +355,7 @@ def _history_by_model(conn: Connection, name: str) -> dict[int, list[_Row]]:
     )
     out: dict[int, list[_Row]] = {}
     for r in conn.execute(query):
-        out.setdefault(r.model_pk, []).append(
-            _Row(r.id, as_utc(r.observed_at), r.change, r.old, r.new)
-        )
+        out.setdefault(r.model_pk, []).append(_Row(r.id, r.observed_at, r.change, r.old, r.new))
     return out
 
 
