@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 
+from ratecard.db import bulk_insert
 from ratecard.prices import codec, queries, run_records, store
 from ratecard.prices.feeds import ParsedFeed, parse_feed
 from ratecard.prices.guard import GuardDecision
@@ -301,7 +302,7 @@ def _insert_in_past(
             # No row at the next observation: the model did not change then, so the state it
             # re-confirmed (state_before) must be written back explicitly.
             inserts.append(_history(pk, boundary_run, boundary, state_at, state_before))
-    store.bulk_insert(conn, price_history, inserts)
+    bulk_insert(conn, price_history, inserts)
     if rebases:
         conn.execute(update(price_history).where(price_history.c.id == bindparam("b_id")), rebases)
     if drops:
@@ -389,7 +390,7 @@ def _insert_removed_models(
             last_run_id=run_id,
         )
         params.append(values)
-    store.bulk_insert(conn, models, params)
+    bulk_insert(conn, models, params)
     wanted = [p.model_id for p in prices]
     source = prices[0].source
     found = conn.execute(
