@@ -315,17 +315,12 @@ def _insert_in_past(
 
 
 def _history(pk: int, run_id: int | None, when: datetime, old: Any, new: Any) -> dict[str, Any]:
-    # The label is provisional: relabel() settles it from the model's whole history.
-    change = (
-        ChangeKind.REMOVED
-        if new is None
-        else (ChangeKind.CHANGED if old is not None else ChangeKind.ADDED)
-    )
     return {
         "model_pk": pk,
         "run_id": run_id,
         "observed_at": when,
-        "change": change,
+        # Provisional: relabel() settles it from the model's whole history.
+        "change": _label(old, new, seen=False),
         "old": old,
         "new": new,
     }
@@ -417,6 +412,15 @@ def _pks_of(conn: Connection, history_ids: list[int]) -> set[int]:
     return set(conn.execute(query).scalars())
 
 
+def _label(old: Any, new: Any, *, seen: bool) -> ChangeKind:
+    """A history row's change; an appearance after an earlier row (`seen`) is a restore."""
+    if new is None:
+        return ChangeKind.REMOVED
+    if old is not None:
+        return ChangeKind.CHANGED
+    return ChangeKind.RESTORED if seen else ChangeKind.ADDED
+
+
 def relabel(conn: Connection, pks: Iterable[int]) -> int:
     """Settle the `change` labels of these models' history from their rows in time order.
 
@@ -440,12 +444,7 @@ def relabel(conn: Connection, pks: Iterable[int]) -> int:
     fixes = []
     seen: set[int] = set()
     for row in conn.execute(query):
-        if row.new is None:
-            label = ChangeKind.REMOVED
-        elif row.old is not None:
-            label = ChangeKind.CHANGED
-        else:
-            label = ChangeKind.RESTORED if row.model_pk in seen else ChangeKind.ADDED
+        label = _label(row.old, row.new, seen=row.model_pk in seen)
         seen.add(row.model_pk)
         if label != row.change:
             fixes.append({"b_id": row.id, "change": label})
