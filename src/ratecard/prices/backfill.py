@@ -372,28 +372,7 @@ def _insert_removed_models(
     boundary: datetime,
 ) -> dict[str, int]:
     """Create rows for models the source listed only in the past: removed at the boundary."""
-    if not prices:
-        return {}
-    params = []
-    for price in prices:
-        values = codec.to_row(price)
-        values.update(
-            first_seen_at=when,
-            last_seen_at=when,
-            last_changed_at=when,
-            removed_at=boundary,
-            last_run_id=run_id,
-        )
-        params.append(values)
-    bulk_insert(conn, models, params)
-    wanted = [p.model_id for p in prices]
-    source = prices[0].source
-    found = conn.execute(
-        select(models.c.model_id, models.c.id).where(
-            models.c.source == source, models.c.model_id.in_(wanted)
-        )
-    )
-    return {row.model_id: row.id for row in found}
+    return store.insert_model_rows(conn, prices, run_id, when, removed_at=boundary)
 
 
 def _move_first_seen(conn: Connection, pks: list[int], when: datetime) -> None:
