@@ -27,13 +27,12 @@ def all_modules() -> dict[str, Path]:
 
 
 def test_importing_the_domain_and_coordination_loads_no_flask() -> None:
+    paths = all_modules()
     modules = [
-        name
-        for name in all_modules()
-        if name.split(".")[1:2] and name.split(".")[1] in DOMAIN_PACKAGES
+        name for name in paths if name.split(".")[1:2] and name.split(".")[1] in DOMAIN_PACKAGES
     ]
     importable = [m for m in modules if m not in NOT_IMPORTABLE_ALONE and ".versions." not in m]
-    revisions = [str(all_modules()[m]) for m in modules if ".versions." in m]
+    revisions = [str(paths[m]) for m in modules if ".versions." in m]
     assert len(importable) > 30 and len(revisions) >= 2, "the walk must find the modules"
     script = (
         "import importlib, importlib.util, json, sys\n"

@@ -149,9 +149,9 @@ def collect() -> None:
 def _timed_out(helper: Helper, answered: set[str]) -> list[SeededResult]:
     """The checks the helper did not answer in time, failed as the registry fails them."""
     from ratecard.health import GATING_CHECKS
-    from ratecard.health.check_registry import Observation, now_iso
+    from ratecard.health.check_registry import now_iso, timed_out
 
-    observation = asdict(Observation("fail", output=f"timed out after {helper.timeout:g} s"))
+    observation = asdict(timed_out(helper.timeout))
     at = time.monotonic()
     return [
         SeededResult(name, observation, now_iso(), at)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +14,7 @@ from flask import Flask
 from ratecard.app import create_app
 from ratecard.extension import get_state
 from ratecard.settings import Settings
+from tests.support.services import REPO
 
 TOKEN = "adm-7f3c9e1b-token"
 
@@ -36,6 +40,15 @@ def check(body: dict[str, Any], name: str) -> dict[str, Any]:
     assert len(entries) == 1
     entry: dict[str, Any] = entries[0]
     return entry
+
+
+def python_json(code: str) -> Any:
+    """Run `code` in a fresh interpreter from the repository root; its last line, as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def auth(token: str = TOKEN) -> dict[str, str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ratecard import http_metrics
-from tests.health.conftest import TOKEN
+from tests.health.conftest import TOKEN, python_json
 from tests.support.processes import serve
-from tests.support.services import REPO
 
 
 def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -102,11 +99,7 @@ def test_the_master_preloads_everything_a_worker_needs_for_its_first_ready_answe
         "late = sorted(m for m in set(sys.modules) - preloaded if m.startswith('ratecard'))\n"
         "print(json.dumps([status, late, 'sqlalchemy' in preloaded]))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
-    )
-    assert done.returncode == 0, done.stderr
-    status, late, orm_preloaded = json.loads(done.stdout.strip().splitlines()[-1])
+    status, late, orm_preloaded = python_json(code)
     assert status == 200
     assert late == [], f"add to PRELOADED_MODULES: {late}"
     assert not orm_preloaded, "SQLAlchemy must stay off the path to the first ready answer"

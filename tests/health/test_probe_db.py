@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,10 +20,9 @@ from ratecard.health.probe_db import (
     sqlite_path,
 )
 from ratecard.migrations import HEAD_REVISION
+from tests.health.conftest import python_json
 from tests.health.tcp_proxy import TcpProxy
 from tests.support.services import PG_ADMIN_DSN
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -183,11 +179,7 @@ def test_start_up_and_the_first_ready_answer_import_no_sqlalchemy(
         "{'sqlalchemy', 'alembic', 'httpx', 'pydantic'})\n"
         "print(json.dumps([status, heavy]))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
-    )
-    assert done.returncode == 0, done.stderr
-    status, heavy = json.loads(done.stdout.strip().splitlines()[-1])
+    status, heavy = python_json(code)
     assert status == 200
     assert heavy == [], f"imported before the first ready answer: {heavy}"
 

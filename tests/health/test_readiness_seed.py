@@ -6,8 +6,6 @@ its results, as long as they are younger than the cache period, and never from n
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -19,6 +17,7 @@ from ratecard.extension import get_state
 from ratecard.health.check_registry import HealthRegistry, Observation
 from ratecard.settings import Settings
 from tests.health.conftest import check
+from tests.health.tcp_proxy import TcpProxy
 
 
 @pytest.fixture(autouse=True)
@@ -30,28 +29,9 @@ def _no_leftover_seed() -> Iterator[None]:
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A port that accepts connections and never answers (a database that hangs)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(5)
-    for conn in accepted:
-        conn.close()
-    server.close()
+    proxy = TcpProxy(target_port=5432, blackhole=True).start()
+    yield proxy.port
+    proxy.stop()
 
 
 def seeded_app(make_app: Callable[..., Flask], **overrides: object) -> Flask:

@@ -236,17 +236,32 @@ CASES = [
 # -- the run ------------------------------------------------------------------------------------
 
 
+# Where the feed server serves each source's feed.
+FEED_PATHS = {"litellm": "/litellm.json", "openrouter": "/or.json"}
+
+
 @pytest.fixture
 def app(db_url: str, make_settings: SettingsFactory, feed_server: FeedServer) -> Iterator[Flask]:
     settings = make_settings(
         database_url=db_url,
         sources=sources_setting(
-            litellm=feed_server.url("/litellm.json"), openrouter=feed_server.url("/or.json")
+            **{source: feed_server.url(path) for source, path in FEED_PATHS.items()}
         ),
     )
     application = create_app(settings)
     yield application
     get_state(application).shutdown()
+
+
+def _serve_good_feeds(feed_server: FeedServer, feed_data: Any) -> dict[str, str]:
+    """Serve the real, unedited LiteLLM and OpenRouter feeds; return their texts by source."""
+    texts = {
+        "litellm": (feed_data / LITELLM_NEW).read_text(),
+        "openrouter": (feed_data / OPENROUTER).read_text(),
+    }
+    for source, text in texts.items():
+        feed_server.set_body(FEED_PATHS[source], text.encode())
+    return texts
 
 
 def _served(engine: Engine) -> dict[tuple[str, str], ModelPrice]:
@@ -327,18 +342,14 @@ def test_each_hostile_variant_leaves_every_model_at_its_last_good_prices(
 ) -> None:
     engine = get_state(app).engine
     deps = make_deps(engine, get_state(app).settings)
-    litellm_text = (feed_data / LITELLM_NEW).read_text()
-    openrouter_text = (feed_data / OPENROUTER).read_text()
-    feed_server.set_body("/litellm.json", litellm_text.encode())
-    feed_server.set_body("/or.json", openrouter_text.encode())
+    texts = _serve_good_feeds(feed_server, feed_data)
     first = refresh_catalog(deps)
     assert first.outcome == "success"
     good = _served(engine)
     assert len(good) > 3000
     failures = []
     for case in CASES:
-        text = litellm_text if case.source == "litellm" else openrouter_text
-        path = "/litellm.json" if case.source == "litellm" else "/or.json"
+        text, path = texts[case.source], FEED_PATHS[case.source]
         feed_server.set_body(path, case.edit(text).encode())
         report = refresh_catalog(deps)
         try:
@@ -358,8 +369,7 @@ def test_openrouter_image_price_is_stored_per_token(
     app: Flask, feed_server: FeedServer, feed_data: Any
 ) -> None:
     engine = get_state(app).engine
-    feed_server.set_body("/litellm.json", (feed_data / LITELLM_NEW).read_bytes())
-    feed_server.set_body("/or.json", (feed_data / OPENROUTER).read_bytes())
+    _serve_good_feeds(feed_server, feed_data)
     refresh_catalog(make_deps(engine, get_state(app).settings))
     served = _served(engine)
     flash = served[("openrouter", "google/gemini-3.7-flash")]
@@ -376,12 +386,10 @@ def test_the_same_typo_again_writes_nothing_and_keeps_its_since(
 ) -> None:
     engine = get_state(app).engine
     deps = make_deps(engine, get_state(app).settings)
-    litellm_text = (feed_data / LITELLM_NEW).read_text()
-    feed_server.set_body("/litellm.json", litellm_text.encode())
-    feed_server.set_body("/or.json", (feed_data / OPENROUTER).read_bytes())
+    texts = _serve_good_feeds(feed_server, feed_data)
     refresh_catalog(deps)
-    typo = CASES[0].edit(litellm_text).encode()
-    feed_server.set_body("/litellm.json", typo)
+    typo = CASES[0].edit(texts["litellm"]).encode()
+    feed_server.set_body(FEED_PATHS["litellm"], typo)
     first = refresh_catalog(deps)
     with engine.begin() as conn:
         since = conn.execute(

@@ -207,7 +207,7 @@ class HealthRegistry:
         except FutureTimeout:
             # The run stays in flight (a later probe may still collect it) but this probe
             # answers now: a hung dependency costs it `timeout`, never a worker.
-            observation = Observation("fail", output=f"timed out after {timeout:g} s")
+            observation = timed_out(timeout)
         except Exception as exc:
             observation = Observation(
                 "fail", output=f"check raised {type(exc).__name__}", public_output=None
@@ -238,6 +238,11 @@ class HealthRegistry:
             check.cached, check.cached_at = result, at
         _log_transition(check, None, result)
         return True
+
+
+def timed_out(timeout: float) -> Observation:
+    """What a check that did not answer within `timeout` seconds is failed as."""
+    return Observation("fail", output=f"timed out after {timeout:g} s")
 
 
 def _log_transition(check: Check, previous: Status | None, result: CheckResult) -> None:

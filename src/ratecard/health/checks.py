@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from redis import Redis
 
 MIGRATE_HINT = "run `ratecard migrate`"
-SUCCESSFUL_OUTCOMES = FRESH_OUTCOMES
-PRICE_STATUSES = tuple(PriceStatus)
 
 
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -181,15 +179,15 @@ def catalog_check(
 def read_catalog_state(db: ProbeDatabase) -> tuple[float | None, dict[str, int]]:
     """Return (epoch of the last successful refresh or None, live models by status)."""
     p = db.param
-    outcomes = ", ".join([p] * len(SUCCESSFUL_OUTCOMES))
+    outcomes = ", ".join([p] * len(FRESH_OUTCOMES))
     ((finished,),) = db.fetch_all(
         f"SELECT max(finished_at) FROM runs WHERE job = {p} AND outcome IN ({outcomes})",
-        (JobName.REFRESH, *SUCCESSFUL_OUTCOMES),
+        (JobName.REFRESH, *FRESH_OUTCOMES),
     )
     rows = db.fetch_all(
         "SELECT status, count(*) FROM models WHERE removed_at IS NULL GROUP BY status"
     )
-    counts: dict[str, int] = dict.fromkeys(PRICE_STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(PriceStatus, 0)
     counts.update({str(status): int(n) for status, n in rows})
     return _epoch(finished), counts
 

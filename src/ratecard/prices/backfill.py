@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 
+from ratecard.db import bulk_insert
 from ratecard.prices import codec, queries, run_records, store
 from ratecard.prices.feeds import ParsedFeed, parse_feed
 from ratecard.prices.guard import GuardDecision
@@ -161,7 +162,7 @@ def observation_times(conn: Connection, source: str) -> set[datetime]:
         run_sources.c.outcome.in_(OBSERVED_OUTCOMES),
         run_sources.c.finished_at.is_not(None),
     )
-    return {as_utc(t) for t in conn.execute(query).scalars()}
+    return set(conn.execute(query).scalars())  # UTC: schema's Timestamp type
 
 
 def _first_change_after(conn: Connection, source: str, when: datetime) -> datetime | None:
@@ -171,8 +172,8 @@ def _first_change_after(conn: Connection, source: str, when: datetime) -> dateti
         .join(models, models.c.id == price_history.c.model_pk)
         .where(models.c.source == source, price_history.c.observed_at > when)
     )
-    value = conn.execute(query).scalar()
-    return None if value is None else as_utc(value)
+    value: datetime | None = conn.execute(query).scalar()  # UTC: min() keeps Timestamp's type
+    return value
 
 
 # --- the fence shared with refreshes ---------------------------------------------------------
@@ -301,7 +302,7 @@ def _insert_in_past(
             # No row at the next observation: the model did not change then, so the state it
             # re-confirmed (state_before) must be written back explicitly.
             inserts.append(_history(pk, boundary_run, boundary, state_at, state_before))
-    store.bulk_insert(conn, price_history, inserts)
+    bulk_insert(conn, price_history, inserts)
     if rebases:
         conn.execute(update(price_history).where(price_history.c.id == bindparam("b_id")), rebases)
     if drops:
@@ -314,17 +315,12 @@ def _insert_in_past(
 
 
 def _history(pk: int, run_id: int | None, when: datetime, old: Any, new: Any) -> dict[str, Any]:
-    # The label is provisional: relabel() settles it from the model's whole history.
-    change = (
-        ChangeKind.REMOVED
-        if new is None
-        else (ChangeKind.CHANGED if old is not None else ChangeKind.ADDED)
-    )
     return {
         "model_pk": pk,
         "run_id": run_id,
         "observed_at": when,
-        "change": change,
+        # Provisional: relabel() settles it from the model's whole history.
+        "change": _label(old, new, seen=False),
         "old": old,
         "new": new,
     }
@@ -355,9 +351,7 @@ def _history_by_model(conn: Connection, name: str) -> dict[int, list[_Row]]:
     )
     out: dict[int, list[_Row]] = {}
     for r in conn.execute(query):
-        out.setdefault(r.model_pk, []).append(
-            _Row(r.id, as_utc(r.observed_at), r.change, r.old, r.new)
-        )
+        out.setdefault(r.model_pk, []).append(_Row(r.id, r.observed_at, r.change, r.old, r.new))
     return out
 
 
@@ -378,28 +372,7 @@ def _insert_removed_models(
     boundary: datetime,
 ) -> dict[str, int]:
     """Create rows for models the source listed only in the past: removed at the boundary."""
-    if not prices:
-        return {}
-    params = []
-    for price in prices:
-        values = codec.to_row(price)
-        values.update(
-            first_seen_at=when,
-            last_seen_at=when,
-            last_changed_at=when,
-            removed_at=boundary,
-            last_run_id=run_id,
-        )
-        params.append(values)
-    store.bulk_insert(conn, models, params)
-    wanted = [p.model_id for p in prices]
-    source = prices[0].source
-    found = conn.execute(
-        select(models.c.model_id, models.c.id).where(
-            models.c.source == source, models.c.model_id.in_(wanted)
-        )
-    )
-    return {row.model_id: row.id for row in found}
+    return store.insert_model_rows(conn, prices, run_id, when, removed_at=boundary)
 
 
 def _move_first_seen(conn: Connection, pks: list[int], when: datetime) -> None:
@@ -416,6 +389,15 @@ def _pks_of(conn: Connection, history_ids: list[int]) -> set[int]:
         return set()
     query = select(price_history.c.model_pk).where(price_history.c.id.in_(history_ids))
     return set(conn.execute(query).scalars())
+
+
+def _label(old: Any, new: Any, *, seen: bool) -> ChangeKind:
+    """A history row's change; an appearance after an earlier row (`seen`) is a restore."""
+    if new is None:
+        return ChangeKind.REMOVED
+    if old is not None:
+        return ChangeKind.CHANGED
+    return ChangeKind.RESTORED if seen else ChangeKind.ADDED
 
 
 def relabel(conn: Connection, pks: Iterable[int]) -> int:
@@ -441,12 +423,7 @@ def relabel(conn: Connection, pks: Iterable[int]) -> int:
     fixes = []
     seen: set[int] = set()
     for row in conn.execute(query):
-        if row.new is None:
-            label = ChangeKind.REMOVED
-        elif row.old is not None:
-            label = ChangeKind.CHANGED
-        else:
-            label = ChangeKind.RESTORED if row.model_pk in seen else ChangeKind.ADDED
+        label = _label(row.old, row.new, seen=row.model_pk in seen)
         seen.add(row.model_pk)
         if label != row.change:
             fixes.append({"b_id": row.id, "change": label})

@@ -242,6 +242,14 @@ class ModelIndex:
     by_name: dict[str, list[ModelPrice]] = field(default_factory=dict, init=False)
     by_key: dict[LinkKey, list[ModelPrice]] = field(default_factory=dict, init=False)
     key_of: dict[tuple[str, str], LinkKey] = field(default_factory=dict, init=False)
+    # Computed on first use, then kept: the entries never change after construction (one
+    # index per catalog version), and GET /api/disagreements asks for both on every request.
+    _linked_models: list[LinkedModel] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _disagreements: list[Disagreement] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for price in self.entries:
@@ -270,14 +278,21 @@ class ModelIndex:
 
     def linked_models(self) -> list[LinkedModel]:
         """Return every model listed by more than one source, by key."""
-        return [
-            LinkedModel(key, tuple(sorted(group, key=lambda p: (p.source, p.model_id))))
-            for key, group in sorted(self.by_key.items())
-            if len({p.source for p in group}) > 1
-        ]
+        if self._linked_models is None:
+            self._linked_models = [
+                LinkedModel(key, tuple(sorted(group, key=lambda p: (p.source, p.model_id))))
+                for key, group in sorted(self.by_key.items())
+                if len({p.source for p in group}) > 1
+            ]
+        return list(self._linked_models)
 
     def disagreements(self) -> list[Disagreement]:
         """Return each pair of linked entries from different sources whose prices differ."""
+        if self._disagreements is None:
+            self._disagreements = self._find_disagreements()
+        return list(self._disagreements)
+
+    def _find_disagreements(self) -> list[Disagreement]:
         out = []
         for model in self.linked_models():
             entries = model.entries

@@ -41,8 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Outcomes after which the catalog counts as freshly refreshed (for the staleness metric).
-
 
 def default_http_client() -> httpx.Client:
     """Return the feed client P1's sources module configures (timeouts, size cap, redirects)."""

@@ -275,17 +275,39 @@ def history_row(
 def _insert_models(
     conn: Connection, prices: Sequence[ModelPrice], run_id: int | None, now: datetime
 ) -> list[dict[str, Any]]:
+    ids = insert_model_rows(conn, prices, run_id, now)
+    return [history_row(ids[p.model_id], run_id, now, ChangeKind.ADDED, None, p) for p in prices]
+
+
+def insert_model_rows(
+    conn: Connection,
+    prices: Sequence[ModelPrice],
+    run_id: int | None,
+    seen_at: datetime,
+    **extra: Any,
+) -> dict[str, int]:
+    """Insert new `models` rows of one source, first seen at `seen_at`; their pks by model id.
+
+    `extra` sets more columns on every row (a backfill inserts models already removed).
+    """
+    if not prices:
+        return {}
     params = []
     for price in prices:
         values = codec.to_row(price)
-        values.update(first_seen_at=now, last_seen_at=now, last_changed_at=now, last_run_id=run_id)
+        values.update(
+            first_seen_at=seen_at,
+            last_seen_at=seen_at,
+            last_changed_at=seen_at,
+            last_run_id=run_id,
+            **extra,
+        )
         params.append(values)
     bulk_insert(conn, models, params)
-    source = prices[0].source
-    ids = dict(
-        conn.execute(select(models.c.model_id, models.c.id).where(models.c.source == source)).all()
-    )
-    return [history_row(ids[p.model_id], run_id, now, ChangeKind.ADDED, None, p) for p in prices]
+    # The whole source's ids, not `model_id IN (...)`: a first refresh inserts thousands.
+    query = select(models.c.model_id, models.c.id).where(models.c.source == prices[0].source)
+    ids = dict(conn.execute(query).all())
+    return {p.model_id: ids[p.model_id] for p in prices}
 
 
 def _update_models(conn: Connection, updates: list[dict[str, Any]]) -> None:
