@@ -11,8 +11,8 @@ tests/test_compiled.py checks that the installed build is the compiled one and n
 import os
 import sys
 
-# The compiled modules (paths from the repository root). `make install` rebuilds when one of
-# them, or this file, changes; tests/test_compiled.py reads this list.
+# The compiled modules (paths from the repository root). The Makefile and tests/test_compiled.py
+# read this list: `make install` rebuilds when one of them, or this file, changes.
 COMPILED = [
     "src/ratecard/prices/cost_batch.py",
     "src/ratecard/prices/cost_requests.py",
