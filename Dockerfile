@@ -3,25 +3,34 @@
 # Migrations are not run here: run `ratecard migrate` once per release (Job, release phase).
 
 # --- builder: fetches every dependency against the lock's hashes, builds the project's wheel -----
-# No compiler: every locked dependency ships a wheel for linux/CPython 3.11, and one built here
-# from an sdist would not match the lock's hash in the final stage anyway (the build fails).
+# A C compiler for the project alone: mypyc compiles its batch pricing hot path to C extensions
+# (setup.py), so the wheel is platform-specific. The dependencies need none: every locked one
+# ships a wheel for linux/CPython 3.11, and one built here from an sdist would not match the
+# lock's hash in the final stage anyway (the build fails).
 FROM python:3.11-slim AS builder
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 # Dependencies first, from the lock alone: a change to src/ reuses this layer's wheels. Every
 # download is checked against requirements/runtime.txt's hashes (`make lock` writes it): a
 # release replaced or compromised on the index fails the build instead of shipping.
 COPY requirements/runtime.txt requirements/build.txt ./requirements/
+# The dependencies are installed here too (from those wheels, no download) so that mypyc
+# compiles against the very libraries `make install` compiles and tests against.
 RUN pip wheel --no-cache-dir --require-hashes --no-deps --wheel-dir /wheels \
       -r requirements/runtime.txt \
- && pip install --no-cache-dir --require-hashes --no-deps -r requirements/build.txt
-COPY pyproject.toml README.md ./
+ && pip install --no-cache-dir --require-hashes --no-deps -r requirements/build.txt \
+ && pip install --no-cache-dir --no-index --find-links=/wheels --no-deps \
+      -r requirements/runtime.txt
+COPY pyproject.toml setup.py README.md ./
 COPY src ./src
-# The project's wheel, built with the locked setuptools just installed (no isolated build
-# environment, which would download an unpinned one); kept apart from the dependency wheels
-# so that the final stage's dependency layer does not depend on src/.
+# The project's wheel, built and compiled with the locked setuptools and mypy just installed (no
+# isolated build environment, which would download unpinned ones); kept apart from the
+# dependency wheels so that the final stage's dependency layer does not depend on src/.
 RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /project .
 
-# --- final: slim runtime, no compiler, non-root ------------------------------------------------
+# --- final: slim runtime, no compiler (the wheel comes compiled), non-root ------------------------
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

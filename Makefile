@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lock lint types pytest bench browser-deps pgbouncer-deps clean
+.PHONY: run test install lock lint types pytest bench browser-deps pgbouncer-deps clean FORCE
 
 run: install
 	$(BIN)/ratecard migrate
@@ -12,13 +12,30 @@ run: install
 
 test: install browser-deps pgbouncer-deps lint types pytest
 
+# The modules setup.py compiles with mypyc (its COMPILED list, read here, not repeated), and the
+# build mode (RATECARD_PURE_PYTHON=1: plain Python), kept beside the stamp so that switching it
+# reinstalls. The editable install puts each compiled module's .so next to its .py, and Python
+# imports the .so first: editing a compiled module (or setup.py) must rebuild, else the stale .so
+# silently shadows the edit (tests/test_compiled.py fails on one).
+COMPILED := $(shell $(PYTHON) -c 'import runpy; print(*runpy.run_path("setup.py")["COMPILED"])')
+MODE := $(VENV)/.build-mode
+BUILT_SO := find src -name '*.so' -delete
+
+$(MODE): FORCE
+	@mkdir -p $(VENV)
+	@echo "RATECARD_PURE_PYTHON=$(RATECARD_PURE_PYTHON)" | cmp -s - $@ \
+	  || echo "RATECARD_PURE_PYTHON=$(RATECARD_PURE_PYTHON)" > $@
+
 # Every package comes from the hash-locked requirements/dev.txt (runtime + dev tools + the build
-# backend); then the project itself, editable, without dependencies and without an isolated build
-# environment (which would download an unpinned setuptools). A release someone replaced or
-# compromised on the index fails the hash check instead of being installed.
-$(STAMP): pyproject.toml requirements/dev.txt
+# backend and mypyc); then the project itself, editable, without dependencies and without an
+# isolated build environment (which would download an unpinned setuptools and mypy): mypyc
+# compiles the batch pricing hot path (~25 s; setup.py). The old .so files go first, so a
+# pure-Python build leaves none behind. A release someone replaced or compromised on the index
+# fails the hash check instead of being installed.
+$(STAMP): pyproject.toml requirements/dev.txt setup.py $(COMPILED) $(MODE)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	$(BUILT_SO)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -65,4 +82,5 @@ bench: install
 	$(BIN)/python bench/all.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache build
+	$(BUILT_SO)

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from tests.support.services import REPO
 
@@ -100,6 +101,24 @@ def test_make_install_and_the_image_install_from_the_lock_with_hashes() -> None:
 def test_license_is_an_spdx_expression_and_the_build_backend_supports_it() -> None:
     data = pyproject()
     assert data["project"]["license"] == "MIT"
-    assert data["build-system"]["requires"] == ["setuptools>=77"]
+    assert "setuptools>=77" in data["build-system"]["requires"]
     version = entries(REQUIREMENTS / "build.txt")["setuptools"][0]
     assert int(version.split(".")[0]) >= 77
+
+
+def test_the_build_requirements_are_the_locked_ones() -> None:
+    # setup.py compiles with mypyc (mypy): the image builds from build.txt and make install
+    # from dev.txt, both with --no-build-isolation, so pyproject's ranges, build.in and both
+    # locks must name the same build requirements at the same versions.
+    requires = [Requirement(spec) for spec in pyproject()["build-system"]["requires"]]
+    assert {canonical(r.name) for r in requires} == {"setuptools", "mypy"}
+    stated = [
+        line.split("#")[0].strip()
+        for line in (REQUIREMENTS / "build.in").read_text(encoding="utf-8").splitlines()
+    ]
+    assert sorted(str(Requirement(spec)) for spec in stated if spec) == sorted(map(str, requires))
+    build, dev = entries(REQUIREMENTS / "build.txt"), entries(REQUIREMENTS / "dev.txt")
+    for requirement in requires:
+        version = build[canonical(requirement.name)][0]
+        assert requirement.specifier.contains(version), (requirement, version)
+        assert dev[canonical(requirement.name)][0] == version, requirement.name

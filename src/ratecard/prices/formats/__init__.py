@@ -86,8 +86,11 @@ _BODY_KINDS = {
 }
 
 
+# `format: object` (read_response too), not `str | None`: this module is compiled (setup.py), and
+# a declared str is checked at the call (TypeError); any other value must reach _named, which
+# refuses it by name.
 def read_usage(
-    usage: Mapping[str, Any], format: str | None = None, *, path: str = "usage"
+    usage: Mapping[str, Any], format: object = None, *, path: str = "usage"
 ) -> ReadUsage:
     """Read a usage object exactly as the provider returned it; detect its format if None.
 
@@ -99,9 +102,7 @@ def read_usage(
     return reader.read_usage(usage, path)
 
 
-def read_response(
-    body: Mapping[str, Any], format: str | None = None, *, path: str = ""
-) -> ReadUsage:
+def read_response(body: Mapping[str, Any], format: object = None, *, path: str = "") -> ReadUsage:
     """Read a whole response body: its usage, model, billed tier and counts outside usage.
 
     `path` is where the request holds the body ("response"), for error fields.
@@ -117,7 +118,7 @@ def detect_format(usage: Mapping[str, Any]) -> UsageFormat:
     return _detect(usage).name
 
 
-def _named(format: str) -> Format:
+def _named(format: object) -> Format:
     reader = FORMATS.get(format) if isinstance(format, str) else None
     if reader is None:
         known = ", ".join(FORMATS)
