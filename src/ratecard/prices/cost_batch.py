@@ -36,7 +36,9 @@ from ratecard.json_keys import first_key_twice
 from ratecard.prices.cost import (
     TOKEN_QUANTITIES,
     TokenPlan,
+    threshold_crossed,
     tier_above,
+    tier_thresholds,
     token_counts,
     token_plan,
 )
@@ -164,11 +166,10 @@ class BatchPricer:
         answers = self._answers.get((model_id, source, tier, None), _UNKNOWN)
         if answers is _UNKNOWN:
             answers = self._answers_of(model_id, source, tier, None)
-        if answers is not None and answers.tiered:
+        if answers is not None and answers.thresholds:
             # The prompt's long-context tier picks the prices (price_usage's own rule).
             prompt = sum([quantity for index, quantity in quantities if index in _PROMPT])
-            model = self._model(model_id, source, None)
-            above = tier_above(model.price, prompt, tier)
+            above = threshold_crossed(answers.thresholds, answers.inclusive, prompt)
             if above != answers.tier_above:
                 answers = self._answers_of(model_id, source, tier, prompt, above)
         return None if answers is None else answers.line(quantities, form)
@@ -229,12 +230,13 @@ class _Answers:
     __slots__ = (
         "fraction",
         "head",
+        "inclusive",
         "parts",
         "prices",
         "tails",
         "templates",
+        "thresholds",
         "tier_above",
-        "tiered",
         "unit",
     )
 
@@ -244,7 +246,9 @@ class _Answers:
         self.unit = 10**scale  # one dollar, in 10^-scale dollars
         self.fraction = _fraction(scale)
         self.tier_above = plan.tier_above_tokens
-        self.tiered = bool(price.tiers)  # other prompts may be in another tier
+        # The long-context thresholds a prompt of this tier can cross (other prompts may be
+        # in another long-context tier: _answer checks each line's).
+        self.thresholds, self.inclusive = tier_thresholds(price, service_tier)
         # Per token quantity (TOKEN_QUANTITIES order): its price in 10^-scale dollars, or
         # None where the model lacks it (the line goes to price_usage, which says so).
         self.prices: tuple[int | None, ...] = tuple(
