@@ -100,22 +100,43 @@ def small_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cost_batch, "MAX_LINE", 200)
 
 
-def alone_and_on_two(models: dict[str, Any], data: bytes) -> tuple[bytes, int, bytes, int]:
+def alone_and_on_two(
+    models: dict[str, Any], data: bytes, size: int = 1000
+) -> tuple[bytes, int, bytes, int]:
     alone = BatchPricer(resolver(models, os.getpid()), now=NOW)
     expected = b"".join(alone.ndjson(chunks(data)))
     two = BatchPricer(resolver(models, os.getpid()), now=NOW)
-    got = b"".join(ndjson_on_two_cores(two, chunks(data)))
+    got = b"".join(ndjson_on_two_cores(two, chunks(data, size)))
     return expected, alone.failed, got, two.failed
 
 
-def test_two_cores_write_the_lone_pricers_bytes(models: dict[str, Any]) -> None:
+# Chunks of a few lines each, and chunks of many groups' lines (a chunk's lines are cut
+# across groups).
+@pytest.mark.parametrize("size", [1000, 1 << 20])
+def test_two_cores_write_the_lone_pricers_bytes(models: dict[str, Any], size: int) -> None:
     before = children()
     for seed, lines in ((1, 10), (2, GROUP - 1), (3, GROUP), (4, 20 * GROUP + 7)):
         data = body(models, lines, seed)
-        expected, failed, got, two_failed = alone_and_on_two(models, data)
+        expected, failed, got, two_failed = alone_and_on_two(models, data, size)
         assert got == expected
         assert two_failed == failed
     assert children() == before
+
+
+def test_groups_stop_at_their_byte_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cost_batch_child, "GROUP_BYTES", 1000)
+    data = b"\n".join([b"x" * 99] * 100) + b"\n"  # 100 lines of 99 bytes
+    groups = cost_batch_child._Groups(chunks(data, 500))  # 5 lines a chunk
+    sizes = []
+    more = True
+    while more:
+        group, more = groups.next()
+        sizes.append(len(group))
+        # Up to the limit, plus at most one chunk's lines.
+        assert sum(len(raw or b"") for _n, raw in group) < 1000 + 500
+    assert sum(sizes) == 100
+    assert max(sizes) < GROUP
+    assert [n for n, _raw in groups.batches] == []  # all read
 
 
 def test_an_at_line_in_the_childs_part_is_priced_by_the_parent(models: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ POST /api/cost's 1 MiB gets a 413 error object and is never held in memory.
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -55,7 +56,7 @@ from ratecard.prices.cost_requests import (
 from ratecard.prices.money import EXACT, decimal_text
 from ratecard.prices.usage import QUANTITY_UNITS, Usage
 
-__all__ = ["BatchPricer", "numbered_lines"]
+__all__ = ["BatchPricer", "numbered_batches", "numbered_lines"]
 
 _NOT_JSON = {"error": "bad_request", "status": 400, "field": "body"}
 _TWICE = {"error": "validation_failed", "status": 422}
@@ -464,6 +465,13 @@ def numbered_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes | None]
     a body that is one 100 MB line costs a pass over it, not 100 MB of memory (nor the
     quadratic copying of gluing each chunk to a growing remainder).
     """
+    return itertools.chain.from_iterable(numbered_batches(chunks))
+
+
+def numbered_batches(chunks: Iterable[bytes]) -> Iterator[list[tuple[int, bytes | None]]]:
+    """numbered_lines(chunks), as one list per chunk read (the lines it ends): the lines of a
+    chunk are numbered and sorted out in one comprehension, not one generator step each."""
+    limit = MAX_LINE
     number = 0
     pending: list[bytes] = []  # the start of the line the last chunk left open
     pending_size = 0
@@ -471,32 +479,36 @@ def numbered_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes | None]
         lines = chunk.split(b"\n")
         if len(lines) == 1:  # no line ends in this chunk
             pending_size += len(chunk)
-            if pending_size <= MAX_LINE:
+            if pending_size <= limit:
                 pending.append(chunk)
             continue
         last = lines.pop()
+        batch: list[tuple[int, bytes | None]] = []
         if pending_size:
             opened = lines[0]
-            lines[0] = b"".join(pending) + opened if pending_size <= MAX_LINE else b""
-            overlong = pending_size + len(opened) > MAX_LINE
+            lines[0] = b"".join(pending) + opened if pending_size <= limit else b""
+            overlong = pending_size + len(opened) > limit
             pending.clear()
             pending_size = 0
             number += 1
             if overlong:
-                yield number, None
+                batch.append((number, None))
             elif lines[0].strip():
-                yield number, lines[0]
+                batch.append((number, lines[0]))
             lines = lines[1:]
-        for raw in lines:
-            number += 1
-            if len(raw) > MAX_LINE:
-                yield number, None
-            elif raw.strip():
-                yield number, raw
+        # Blank (whitespace only) lines give nothing; an overlong one gives None.
+        batch += [
+            (at, raw if len(raw) <= limit else None)
+            for at, raw in enumerate(lines, number + 1)
+            if len(raw) > limit or raw.strip()
+        ]
+        number += len(lines)
+        if batch:
+            yield batch
         pending_size = len(last)
         if last:
             pending.append(last)
-    if pending_size > MAX_LINE:
-        yield number + 1, None
+    if pending_size > limit:
+        yield [(number + 1, None)]
     elif pending_size and (rest := b"".join(pending)).strip():
-        yield number + 1, rest
+        yield [(number + 1, rest)]

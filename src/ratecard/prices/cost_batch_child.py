@@ -62,10 +62,10 @@ import signal
 import struct
 import time
 from array import array
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from datetime import datetime
 
-from ratecard.prices.cost_batch import BatchPricer, numbered_lines
+from ratecard.prices.cost_batch import BatchPricer, numbered_batches
 from ratecard.prices.cost_requests import ModelAt
 
 __all__ = ["CHILD_TIMEOUT", "GROUP", "GROUP_BYTES", "ndjson_on_two_cores"]
@@ -75,7 +75,7 @@ __all__ = ["CHILD_TIMEOUT", "GROUP", "GROUP_BYTES", "ndjson_on_two_cores"]
 GROUP = 8192
 # Seconds the parent waits for the child's part of a group before pricing it itself.
 CHILD_TIMEOUT = 20.0
-# Bytes of lines per group at most (plus one line): memory stays flat for long lines.
+# Bytes of lines per group at most (plus one chunk's lines): memory stays flat for long lines.
 GROUP_BYTES = 4 * 1024 * 1024
 # A job's header: its slot and its size in bytes (the job itself is in the slot's buffer).
 _JOB = struct.Struct("!BQ")
@@ -103,8 +103,8 @@ def ndjson_on_two_cores(
     lock while it builds): another thread holding that lock at the fork would leave the
     child's copy locked for ever (then it is CHILD_TIMEOUT lost, not a wrong answer).
     """
-    lines = numbered_lines(chunks)
-    group, more = _group(lines)
+    groups = _Groups(chunks)
+    group, more = groups.next()
     if not more:
         yield b"".join(pricer.line(number, raw) for number, raw in group)
         return
@@ -125,7 +125,7 @@ def ndjson_on_two_cores(
             next_theirs: Lines = []
             next_ours: Lines = []
             if more:
-                group, more = _group(lines)
+                group, more = groups.next()
                 next_theirs, next_ours = _split(group, share if child is not None else 0.0)
                 if next_theirs and child is not None and not child.send(next_theirs):
                     child.stop()
@@ -191,19 +191,31 @@ def _rebalanced(share: float, ours: float, theirs: float) -> float:
     return min(0.875, max(0.125, (share + balanced) / 2))
 
 
-def _group(
-    lines: Iterator[tuple[int, bytes | None]],
-) -> tuple[list[tuple[int, bytes | None]], bool]:
-    """The next group of lines (at most GROUP lines, or GROUP_BYTES and one line), and whether
-    it was cut by a limit (the body may go on)."""
-    group: list[tuple[int, bytes | None]] = []
-    size = 0
-    for item in lines:
-        group.append(item)
-        size += len(item[1] or b"")
-        if len(group) >= GROUP or size >= GROUP_BYTES:
-            return group, True
-    return group, False
+class _Groups:
+    """The body's lines, group by group: GROUP lines, or fewer where they reach GROUP_BYTES
+    first (then a group holds at most GROUP_BYTES plus one chunk's lines: memory stays flat
+    for long lines). Taken from numbered_batches a chunk's lines at a time."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.batches = numbered_batches(chunks)
+        self.held: Lines = []  # what the last group left of a chunk's lines
+
+    def next(self) -> tuple[Lines, bool]:
+        """The next group, and whether it was cut by a limit (the body may go on)."""
+        group: Lines = []
+        size = 0
+        while True:
+            if not self.held:
+                batch = next(self.batches, None)
+                if batch is None:
+                    return group, False
+                self.held = batch
+            room = GROUP - len(group)
+            taken, self.held = self.held[:room], self.held[room:]
+            group += taken
+            size += sum([len(raw) for _number, raw in taken if raw is not None])
+            if len(group) >= GROUP or size >= GROUP_BYTES:
+                return group, True
 
 
 class _Child:
