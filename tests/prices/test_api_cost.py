@@ -255,6 +255,8 @@ def test_a_real_server_streams_a_batch_past_1_mib_sent_either_way(served: Served
         conn.request("POST", "/api/cost/batch", body=body, headers={"Content-Type": NDJSON})
         response = conn.getresponse()
         with_length = (response.status, response.read())
+        # The answer is spooled whole before it is sent: its length is known, and said.
+        assert response.getheader("Content-Length") == str(len(with_length[1]))
     finally:
         conn.close()
     chunked = post_chunked(served.port, body)

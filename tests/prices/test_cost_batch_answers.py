@@ -8,6 +8,7 @@ model of the bundled snapshot, every service tier and form, and counts of every 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -141,4 +142,24 @@ def test_integer_amounts_are_written_as_decimal_text_writes_them() -> None:
         amount = rng.choice([0, 1, 10, rng.randint(0, 10**30), rng.randint(0, 999) * 10**20])
         scale = rng.randint(0, 40)
         expected = decimal_text(Decimal(amount).scaleb(-scale, context=EXACT))
-        assert cost_batch._fixed(amount, scale) == expected, (amount, scale)
+        money = cost_batch._money(amount, 10**scale, cost_batch._fraction(scale))
+        assert money == expected, (amount, scale)
+
+
+def test_a_percent_sign_in_a_model_name_is_written_as_itself() -> None:
+    # The fixed text is a %-template: a name with %d, %s or %% in it must come out as typed.
+    models, _raw = snapshot()
+    name = "gpt-4o-50%-off%s%d%%"
+    price = dataclasses.replace(models["gpt-4o"], model_id=name, source="lite%sllm")
+    fast = BatchPricer(resolver({name: price}), now=NOW)
+    general = BatchPricer(resolver({name: price}), now=NOW)
+    for request in (
+        {"model": name, "input_tokens": 1000, "output_tokens": 7},
+        {"model": name, "format": "anthropic", "usage": {"input_tokens": 5, "output_tokens": 2}},
+    ):
+        raw = orjson.dumps(request)
+        expected = orjson.dumps(general.result(1, orjson.loads(raw))) + b"\n"
+        assert fast.line(1, raw) == expected
+        assert b'"model":"gpt-4o-50%-off%s%d%%","source":"lite%sllm"' in expected
+    # Both took the fixed-text path: the model's answers were built, not refused.
+    assert fast._answers[name, None, "standard", None] is not None

@@ -100,22 +100,43 @@ def small_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cost_batch, "MAX_LINE", 200)
 
 
-def alone_and_on_two(models: dict[str, Any], data: bytes) -> tuple[bytes, int, bytes, int]:
+def alone_and_on_two(
+    models: dict[str, Any], data: bytes, size: int = 1000
+) -> tuple[bytes, int, bytes, int]:
     alone = BatchPricer(resolver(models, os.getpid()), now=NOW)
     expected = b"".join(alone.ndjson(chunks(data)))
     two = BatchPricer(resolver(models, os.getpid()), now=NOW)
-    got = b"".join(ndjson_on_two_cores(two, chunks(data)))
+    got = b"".join(ndjson_on_two_cores(two, chunks(data, size)))
     return expected, alone.failed, got, two.failed
 
 
-def test_two_cores_write_the_lone_pricers_bytes(models: dict[str, Any]) -> None:
+# Chunks of a few lines each, and chunks of many groups' lines (a chunk's lines are cut
+# across groups).
+@pytest.mark.parametrize("size", [1000, 1 << 20])
+def test_two_cores_write_the_lone_pricers_bytes(models: dict[str, Any], size: int) -> None:
     before = children()
     for seed, lines in ((1, 10), (2, GROUP - 1), (3, GROUP), (4, 20 * GROUP + 7)):
         data = body(models, lines, seed)
-        expected, failed, got, two_failed = alone_and_on_two(models, data)
+        expected, failed, got, two_failed = alone_and_on_two(models, data, size)
         assert got == expected
         assert two_failed == failed
     assert children() == before
+
+
+def test_groups_stop_at_their_byte_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cost_batch_child, "GROUP_BYTES", 1000)
+    data = b"\n".join([b"x" * 99] * 100) + b"\n"  # 100 lines of 99 bytes
+    groups = cost_batch_child._Groups(chunks(data, 500))  # 5 lines a chunk
+    sizes = []
+    more = True
+    while more:
+        group, more = groups.next()
+        sizes.append(len(group))
+        # Up to the limit, plus at most one chunk's lines.
+        assert sum(len(raw or b"") for _n, raw in group) < 1000 + 500
+    assert sum(sizes) == 100
+    assert max(sizes) < GROUP
+    assert [n for n, _raw in groups.batches] == []  # all read
 
 
 def test_an_at_line_in_the_childs_part_is_priced_by_the_parent(models: dict[str, Any]) -> None:
@@ -141,18 +162,24 @@ def test_an_at_line_in_the_childs_part_is_priced_by_the_parent(models: dict[str,
     assert exits == [0]
 
 
-@pytest.mark.parametrize("fault", ["dies", "hangs", "garbles", "cuts"])
+@pytest.mark.parametrize("fault", ["dies", "hangs", "garbles", "cuts", "blank"])
 def test_a_failing_child_is_killed_and_the_parent_prices_alone(
     models: dict[str, Any], monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
-    def serve(_pricer: Any, jobs: int, results: int) -> None:
+    def serve(_pricer: Any, jobs: int, results: int, buffers: Any) -> None:
         os.read(jobs, 1)
         if fault == "dies":
             os._exit(9)
         if fault == "garbles":  # one line for a job of many
-            cost_batch_child._write(results, cost_batch_child._DONE.pack(0, 0.1) + b"{}\n")
+            cost_batch_child._pwrite(buffers.results[0], b"{}\n")
+            cost_batch_child._write(results, cost_batch_child._DONE.pack(0, 3, 0, 0, 0.1))
         if fault == "cuts":  # shorter than a result's head
-            cost_batch_child._write(results, b"\x00" * 8 + b"{}\n")
+            cost_batch_child._write(results, b"\x00" * 8)
+        if fault == "blank":  # the job's count of lines, one of them empty but not said so
+            lines = b"{}\n" * (GROUP // 2 - 1) + b"\n"
+            cost_batch_child._pwrite(buffers.results[0], lines)
+            head = cost_batch_child._DONE.pack(0, len(lines), 0, 0, 0.1)
+            cost_batch_child._write(results, head)
         time.sleep(60)
 
     monkeypatch.setattr(cost_batch_child, "_serve", serve)
@@ -221,3 +248,28 @@ def test_a_child_forked_from_a_request_thread_prices_and_exits_cleanly(
     assert got == [expected]
     assert prepared == [True]
     assert exits == [0]
+
+
+@pytest.mark.timeout(60)
+def test_jobs_and_results_larger_than_a_pipe_buffer_do_not_deadlock(
+    models: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two jobs in flight, each far larger than a pipe's 64 KiB buffer both ways (job k+1 is
+    # written while the child prices job k, whose results it then writes): through pipes the
+    # two processes would wait on each other for ever; through the memory files they do not.
+    monkeypatch.setattr(cost_batch_child, "GROUP", 512)
+    monkeypatch.setattr(cost_batch, "MAX_LINE", 1024 * 1024)
+    rng = random.Random(8)
+    ids = sorted(models)
+    lines = []
+    for _ in range(6 * 512):
+        usage = {"prompt_tokens": rng.randint(0, 9999), "completion_tokens": rng.randint(0, 99)}
+        response = {"id": "x" * 3000, "object": "chat.completion", "usage": usage}
+        lines.append(orjson.dumps({"model": rng.choice(ids), "response": response}))
+    data = b"\n".join(lines) + b"\n"
+    before = children()
+    expected, failed, got, two_failed = alone_and_on_two(models, data)
+    assert got == expected
+    assert two_failed == failed
+    assert len(got) > 6 * 512 * 300  # results of ~700 bytes a line: ~180 KiB per child part
+    assert children() == before

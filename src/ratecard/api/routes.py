@@ -667,11 +667,18 @@ def cost_batch() -> Response:
     else:
         results = pricer.ndjson(chunks)
     spool = _spooled(results)
+    from werkzeug.wsgi import wrap_file
+
+    # The spool handed to the server whole: gunicorn sends it with sendfile(2) (no copy through
+    # Python), its length known. Closed (its file removed) once sent, or when the client goes
+    # away before the end: the server closes the wrapper, which closes the spool.
     response = Response(
-        iter(functools.partial(spool.read, _READ_CHUNK), b""), mimetype="application/x-ndjson"
+        wrap_file(request.environ, spool, _READ_CHUNK),
+        mimetype="application/x-ndjson",
+        direct_passthrough=True,
     )
-    # Closed (its file removed) once sent, or when the client goes away before the end.
-    response.call_on_close(spool.close)
+    response.content_length = spool.tell()
+    spool.seek(0)
     return response
 
 
@@ -695,7 +702,7 @@ def _batch_array(pricer: Any, raw: bytes) -> Response:
 
 
 def _spooled(results: Iterable[bytes]) -> IO[bytes]:
-    """Price the whole NDJSON body as it arrives; return the results to stream, from the start.
+    """Price the whole NDJSON body as it arrives; return the results written (at their end).
 
     Not line for line: a client that sends its whole body before reading (http.client,
     requests, most scripts) would deadlock against a server already writing results, once both
@@ -711,7 +718,6 @@ def _spooled(results: Iterable[bytes]) -> IO[bytes]:
     try:
         for piece in results:
             spool.write(piece)
-        spool.seek(0)
     except BaseException:
         spool.close()
         raise

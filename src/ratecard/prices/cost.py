@@ -8,6 +8,7 @@ model lacks raises NotPriceable naming it.
 from __future__ import annotations
 
 import weakref
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -216,16 +217,16 @@ class _Rates:
         self.tiers: tuple[Tier, ...] = ()
         self.tier_above: int | None = None
         if service_tier is not ServiceTier.BATCH and model.tiers:
-            inclusive = model.rules.get(PricingRule.THRESHOLD) == "inclusive"
+            above = threshold_crossed(*_thresholds(model), prompt_tokens)
             crossed = tuple(
                 t
                 for t in sorted(model.tiers, key=lambda t: t.above_tokens)
-                if prompt_tokens > t.above_tokens or (inclusive and prompt_tokens == t.above_tokens)
+                if above is not None and t.above_tokens <= above
             )
             if model.rules.get(PricingRule.TIERS) == "bands":
                 crossed = crossed[-1:]
             self.tiers = crossed
-            self.tier_above = crossed[-1].above_tokens if crossed else None
+            self.tier_above = above
         window = self.window.label if self.window is not None else None
         self.found = _resolved(model, (service_tier, self.tier_above, window))
 
@@ -475,7 +476,27 @@ def token_plan(model: ModelPrice, service_tier: str, prompt_tokens: int = 0) -> 
 def tier_above(model: ModelPrice, prompt_tokens: int, service_tier: str) -> int | None:
     """The threshold of the long-context tier a prompt of `prompt_tokens` is billed in, or
     None (no tier crossed; a batch request; an unknown service tier)."""
+    return threshold_crossed(*tier_thresholds(model, service_tier), prompt_tokens)
+
+
+def tier_thresholds(model: ModelPrice, service_tier: str) -> tuple[tuple[int, ...], bool]:
+    """The long-context thresholds a request of `model` at `service_tier` can cross, in
+    order (none for batch, which tiers do not apply to, or an unknown tier), and whether a
+    prompt of exactly a threshold crosses it: what threshold_crossed() needs, fetched once
+    for many prompts (the batch path)."""
     tier_name = _SERVICE_TIERS.get(service_tier)
-    if tier_name is None or not model.tiers:
-        return None
-    return _Rates(model, prompt_tokens, tier_name, None).tier_above
+    if tier_name is None or tier_name is ServiceTier.BATCH or not model.tiers:
+        return (), False
+    return _thresholds(model)
+
+
+def threshold_crossed(thresholds: tuple[int, ...], inclusive: bool, prompt: int) -> int | None:
+    """The highest of the ordered `thresholds` a prompt of `prompt` tokens crosses (above it;
+    or at it, `inclusive`: xAI's and OpenRouter's rule), or None."""
+    crossed = bisect_right(thresholds, prompt) if inclusive else bisect_left(thresholds, prompt)
+    return thresholds[crossed - 1] if crossed else None
+
+
+def _thresholds(model: ModelPrice) -> tuple[tuple[int, ...], bool]:
+    inclusive = model.rules.get(PricingRule.THRESHOLD) == "inclusive"
+    return tuple(sorted(t.above_tokens for t in model.tiers)), inclusive

@@ -23,8 +23,9 @@ POST /api/cost's 1 MiB gets a 413 error object and is never held in memory.
 
 from __future__ import annotations
 
+import itertools
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -36,7 +37,9 @@ from ratecard.json_keys import first_key_twice
 from ratecard.prices.cost import (
     TOKEN_QUANTITIES,
     TokenPlan,
+    threshold_crossed,
     tier_above,
+    tier_thresholds,
     token_counts,
     token_plan,
 )
@@ -53,7 +56,7 @@ from ratecard.prices.cost_requests import (
 from ratecard.prices.money import EXACT, decimal_text
 from ratecard.prices.usage import QUANTITY_UNITS, Usage
 
-__all__ = ["BatchPricer", "numbered_lines"]
+__all__ = ["BatchPricer", "numbered_batches", "numbered_lines"]
 
 _NOT_JSON = {"error": "bad_request", "status": 400, "field": "body"}
 _TWICE = {"error": "validation_failed", "status": 422}
@@ -140,13 +143,13 @@ class BatchPricer:
         """The result line of a request of token quantities (no `at`, no region), written
         from its model's fixed text; None for any other request, or one that fails."""
         form = None
-        counts: Sequence[int] | None
+        quantities: list[tuple[int, int]] | None
         if type(data) is dict and data.keys() <= _FLAT_TOKEN_KEYS:
-            # The commonest line, `model` and token counts, read in one pass (flat_counts()).
+            # The commonest line, `model` and token counts, read in one pass (_flat_quantities).
             model_id, source, tier = data.get("model"), None, "standard"
             if type(model_id) is not str or not 0 < len(model_id) <= MAX_MODEL:
                 return None
-            counts = _flat_counts(data)
+            quantities = _flat_quantities(data)
         else:
             try:
                 request = parse_cost_request(data)
@@ -156,20 +159,21 @@ class BatchPricer:
                 return None
             model_id, source, tier = request.model, request.source, request.service_tier
             form, usage = request.format, request.usage
-            counts = token_counts(usage) if usage[_TOKENS:] == _NO_UNITS else None
-        if counts is None:
+            quantities = None
+            if usage[_TOKENS:] == _NO_UNITS:
+                quantities = [(i, q) for i, q in enumerate(token_counts(usage)) if q]
+        if quantities is None:
             return None
         answers = self._answers.get((model_id, source, tier, None), _UNKNOWN)
         if answers is _UNKNOWN:
             answers = self._answers_of(model_id, source, tier, None)
-        if answers is not None and answers.tiered:
+        if answers is not None and answers.thresholds:
             # The prompt's long-context tier picks the prices (price_usage's own rule).
-            prompt = Usage(**dict(zip(TOKEN_QUANTITIES, counts, strict=True))).prompt_tokens
-            model = self._model(model_id, source, None)
-            above = tier_above(model.price, prompt, tier)
+            prompt = sum([quantity for index, quantity in quantities if index in _PROMPT])
+            above = threshold_crossed(answers.thresholds, answers.inclusive, prompt)
             if above != answers.tier_above:
                 answers = self._answers_of(model_id, source, tier, prompt, above)
-        return None if answers is None else answers.line(counts, form)
+        return None if answers is None else answers.line(quantities, form)
 
     def _answers_of(
         self,
@@ -196,6 +200,12 @@ class BatchPricer:
 
 _UNKNOWN: Any = object()
 _FLAT_TOKEN_KEYS = frozenset(("model", *TOKEN_QUANTITIES))
+# Each token quantity's place in TOKEN_QUANTITIES (its component's place in an answer).
+_INDEX = {name: index for index, name in enumerate(TOKEN_QUANTITIES)}
+# The places of the quantities Usage.prompt_tokens adds up (what long-context tiers compare).
+_PROMPT = frozenset(
+    i for i, name in enumerate(TOKEN_QUANTITIES) if Usage(**{name: 1}).prompt_tokens
+)
 assert set(Usage._fields[: len(TOKEN_QUANTITIES)]) == set(TOKEN_QUANTITIES), "tokens first"
 _TOKENS = len(TOKEN_QUANTITIES)
 _NO_UNITS = (0,) * (len(Usage._fields) - _TOKENS)
@@ -208,8 +218,9 @@ class _Answers:
     quantities only, as `orjson.dumps(answer_cost(...))` writes them.
 
     Everything but the counts, costs and total is the same on every line of the model
-    (model, source, version, resolution, each price and its name), so it is serialized once
-    and each line is a few strings joined. Built only where the prices hold for every such
+    (model, source, version, resolution, each price and its name), so it is serialized once,
+    as a %-template per set of components a line has (and format read): a line is one
+    `template % (total, quantity, cost, ...)`. Built only where the prices hold for every such
     request (cost.token_plan). The arithmetic is exact, in integers: every price is an
     integer number of 10^-scale dollars, so a cost is quantity x that integer and the total
     their sum, the very values price_usage adds up in Decimal (written as decimal_text
@@ -217,24 +228,45 @@ class _Answers:
     checks the lines against answer_cost over many random requests.
     """
 
-    __slots__ = ("components", "head", "middle", "scale", "tails", "tier_above", "tiered")
+    __slots__ = (
+        "fraction",
+        "head",
+        "inclusive",
+        "parts",
+        "prices",
+        "tails",
+        "templates",
+        "thresholds",
+        "tier_above",
+        "unit",
+    )
 
     def __init__(self, model: ModelAt, plan: TokenPlan, scale: int) -> None:
         price = model.price
-        prices = plan.prices
         service_tier = plan.service_tier
-        self.scale = scale
+        self.unit = 10**scale  # one dollar, in 10^-scale dollars
+        self.fraction = _fraction(scale)
         self.tier_above = plan.tier_above_tokens
-        self.tiered = bool(price.tiers)  # other prompts may be in another tier
+        # The long-context thresholds a prompt of this tier can cross (other prompts may be
+        # in another long-context tier: _answer checks each line's).
+        self.thresholds, self.inclusive = tier_thresholds(price, service_tier)
+        # Per token quantity (TOKEN_QUANTITIES order): its price in 10^-scale dollars, or
+        # None where the model lacks it (the line goes to price_usage, which says so).
+        self.prices: tuple[int | None, ...] = tuple(
+            None if found is None else int(found[0].scaleb(scale, context=EXACT))
+            for found in plan.prices
+        )
+        # Per token quantity: its component's template (quantity and cost left as %d, %s).
+        self.parts: tuple[str | None, ...] = tuple(
+            None if found is None else _component_template(name, found[0], found[1])
+            for name, found in zip(TOKEN_QUANTITIES, plan.prices, strict=True)
+        )
         fixed = {"model": price.model_id, "source": price.source}
-        self.head = orjson.dumps(fixed)[:-1].decode() + ',"total":"'
-        self.middle = f'","currency":"USD","service_tier":{_text(service_tier)},"components":['
-        # (price in 10^-scale dollars, the component's text before its quantity, between
-        # quantity and cost), or None where the model lacks the price (the line goes to
-        # price_usage, which says so).
-        self.components: tuple[tuple[int, str, str] | None, ...] = tuple(
-            None if found is None else _component_text(name, found[0], found[1], scale)
-            for name, found in zip(TOKEN_QUANTITIES, prices, strict=True)
+        self.head = (
+            _escaped(orjson.dumps(fixed)[:-1].decode())
+            + ',"total":"%s","currency":"USD","service_tier":'
+            + _escaped(_text(service_tier))
+            + ',"components":['
         )
         rest: dict[str, Any] = {
             "tier_above_tokens": self.tier_above,
@@ -246,11 +278,13 @@ class _Answers:
             "priced_at": model.priced_at,
             "resolved": model.resolution.to_json(),
         }
-        # The tail after the components, per format read (None: flat counts).
+        # The text after the components, per format read (None: flat counts).
         self.tails: dict[str | None, str] = {}
         for form in (None, *FORMATS):
             rest["format"] = form
-            self.tails[form] = "]," + orjson.dumps(rest)[1:].decode() + "\n"
+            self.tails[form] = "]," + _escaped(orjson.dumps(rest)[1:].decode()) + "\n"
+        # (the places of a line's components, format) -> its template (see _template).
+        self.templates: dict[tuple[int, str | None], str] = {}
 
     @classmethod
     def of(cls, model: ModelAt, service_tier: str, prompt: int) -> _Answers | None:
@@ -276,26 +310,41 @@ class _Answers:
         _KEPT[key, service_tier, above] = (weakref.ref(price), answers)
         return answers
 
-    def line(self, counts: Sequence[int], form: str | None) -> bytes | None:
-        """The answer line of token `counts` (in TOKEN_QUANTITIES order) read in format
-        `form` (None: flat counts), or None unless this prices every count given."""
+    def line(self, quantities: list[tuple[int, int]], form: str | None) -> bytes | None:
+        """The answer line of the non-zero token `quantities` ((place in TOKEN_QUANTITIES,
+        count), in that order) read in format `form` (None: flat counts), or None unless this
+        prices every quantity given."""
+        prices = self.prices
+        unit, fraction = self.unit, self.fraction
         total = 0
-        parts = []
-        scale = self.scale
-        for component, quantity in zip(self.components, counts, strict=True):
-            if quantity:
-                if component is None or type(quantity) is not int:
-                    return None
-                price, start, middle = component
-                cost = quantity * price
-                total += cost
-                parts.append(f'{start}{quantity}{middle}{_fixed(cost, scale)}"}}')
-        tail = self.tails.get(form)
-        return None if tail is None else self._join(total, parts, tail)
+        places = 0  # a bit per component: which template
+        values: list[Any] = [""]  # the total's text first, filled in below
+        for index, quantity in quantities:
+            price = prices[index]
+            if price is None or type(quantity) is not int:
+                return None
+            cost = quantity * price
+            total += cost
+            places |= 1 << index
+            values.append(quantity)
+            values.append(_money(cost, unit, fraction))
+        template = self.templates.get((places, form))
+        if template is None:
+            template = self._template(places, form)
+            if template is None:
+                return None
+        values[0] = _money(total, unit, fraction)
+        return (template % tuple(values)).encode()
 
-    def _join(self, total: int, components: list[str], tail: str) -> bytes:
-        total_text = _fixed(total, self.scale)
-        return f"{self.head}{total_text}{self.middle}{','.join(components)}{tail}".encode()
+    def _template(self, places: int, form: str | None) -> str | None:
+        """The template of lines with the components at `places` (bits) read in `form`."""
+        tail = self.tails.get(form)
+        if tail is None:
+            return None
+        parts = [part for index, part in enumerate(self.parts) if places >> index & 1]
+        template = self.head + ",".join(p for p in parts if p is not None) + tail
+        self.templates[places, form] = template
+        return template
 
 
 # Answers kept across batches: (price id, version, priced_at, requested, by, tier) -> (a weak
@@ -304,17 +353,22 @@ _KEPT: dict[tuple[Any, ...], tuple[weakref.ref[Any], _Answers | None]] = {}
 _KEEP = 50_000
 
 
-def _flat_counts(data: dict[str, Any]) -> list[int] | None:
-    """The token counts of a flat request (`model` and TOKEN_QUANTITIES keys only), or None
-    unless each is a whole number in range (what parse_cost_request accepts; anything else
-    goes to it, which names the field)."""
-    counts = []
-    for name in TOKEN_QUANTITIES:
-        quantity = data.get(name, 0)
+def _flat_quantities(data: dict[str, Any]) -> list[tuple[int, int]] | None:
+    """The non-zero token counts of a flat request (`model` and TOKEN_QUANTITIES keys only)
+    as (place in TOKEN_QUANTITIES, count), in that order; None unless each is a whole number
+    in range (what parse_cost_request accepts; anything else goes to it, which names the
+    field)."""
+    quantities = []
+    for name, quantity in data.items():
+        index = _INDEX.get(name)
+        if index is None:
+            continue  # `model`
         if type(quantity) is not int or not 0 <= quantity <= MAX_QUANTITY:
             return None
-        counts.append(quantity)
-    return counts
+        if quantity:
+            quantities.append((index, quantity))
+    quantities.sort()
+    return quantities
 
 
 def _scale(prices: tuple[Any, ...]) -> int | None:
@@ -331,28 +385,34 @@ def _scale(prices: tuple[Any, ...]) -> int | None:
     return scale
 
 
-def _fixed(amount: int, scale: int) -> str:
-    """`amount` x 10^-scale (amount >= 0) as decimal_text writes it."""
-    if not amount:
-        return "0"
-    text = str(amount)
-    if not scale:
-        return text
-    if len(text) <= scale:
-        text = "0" * (scale + 1 - len(text)) + text
-    fraction = text[-scale:].rstrip("0")
-    return f"{text[:-scale]}.{fraction}" if fraction else text[:-scale]
+def _fraction(scale: int) -> str:
+    """The %-format of an amount of 10^-scale dollars' whole dollars and fraction (_money)."""
+    return f"%d.%0{scale}d"
 
 
-def _component_text(name: str, price: Decimal, price_name: str, scale: int) -> tuple[int, str, str]:
-    """(price in 10^-scale dollars, a component's text before its quantity, its text between
-    quantity and cost)."""
+def _money(amount: int, unit: int, fraction: str) -> str:
+    """`amount` (>= 0) x 10^-scale dollars as decimal_text writes it (no exponent, no trailing
+    zero): its whole dollars and fraction (`unit` is 10^scale, `fraction` _fraction(scale)),
+    trailing zeros and a bare point dropped: "1.50" -> "1.5", "3.00" -> "3"."""
+    if unit == 1:
+        return str(amount)
+    return (fraction % divmod(amount, unit)).rstrip("0").rstrip(".")
+
+
+def _component_template(name: str, price: Decimal, price_name: str) -> str:
+    """A component's text, its quantity and cost left as `%d` and `%s`."""
     unit, price_text = _text(QUANTITY_UNITS[name]), _text(decimal_text(price))
     return (
-        int(price.scaleb(scale, context=EXACT)),
-        f'{{"name":{_text(name)},"quantity":',
-        f',"unit":{unit},"price":{price_text},"price_name":{_text(price_name)},"cost":"',
+        _escaped(f'{{"name":{_text(name)},"quantity":')
+        + "%d"
+        + _escaped(f',"unit":{unit},"price":{price_text},"price_name":{_text(price_name)},"cost":"')
+        + '%s"}'
     )
+
+
+def _escaped(text: str) -> str:
+    """Fixed text inside a %-template (a model named "50%-off" stays itself)."""
+    return text.replace("%", "%%")
 
 
 def _text(value: str) -> str:
@@ -405,6 +465,13 @@ def numbered_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes | None]
     a body that is one 100 MB line costs a pass over it, not 100 MB of memory (nor the
     quadratic copying of gluing each chunk to a growing remainder).
     """
+    return itertools.chain.from_iterable(numbered_batches(chunks))
+
+
+def numbered_batches(chunks: Iterable[bytes]) -> Iterator[list[tuple[int, bytes | None]]]:
+    """numbered_lines(chunks), as one list per chunk read (the lines it ends): the lines of a
+    chunk are numbered and sorted out in one comprehension, not one generator step each."""
+    limit = MAX_LINE
     number = 0
     pending: list[bytes] = []  # the start of the line the last chunk left open
     pending_size = 0
@@ -412,32 +479,36 @@ def numbered_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes | None]
         lines = chunk.split(b"\n")
         if len(lines) == 1:  # no line ends in this chunk
             pending_size += len(chunk)
-            if pending_size <= MAX_LINE:
+            if pending_size <= limit:
                 pending.append(chunk)
             continue
         last = lines.pop()
+        batch: list[tuple[int, bytes | None]] = []
         if pending_size:
             opened = lines[0]
-            lines[0] = b"".join(pending) + opened if pending_size <= MAX_LINE else b""
-            overlong = pending_size + len(opened) > MAX_LINE
+            lines[0] = b"".join(pending) + opened if pending_size <= limit else b""
+            overlong = pending_size + len(opened) > limit
             pending.clear()
             pending_size = 0
             number += 1
             if overlong:
-                yield number, None
+                batch.append((number, None))
             elif lines[0].strip():
-                yield number, lines[0]
+                batch.append((number, lines[0]))
             lines = lines[1:]
-        for raw in lines:
-            number += 1
-            if len(raw) > MAX_LINE:
-                yield number, None
-            elif raw.strip():
-                yield number, raw
+        # Blank (whitespace only) lines give nothing; an overlong one gives None.
+        batch += [
+            (at, raw if len(raw) <= limit else None)
+            for at, raw in enumerate(lines, number + 1)
+            if len(raw) > limit or raw.strip()
+        ]
+        number += len(lines)
+        if batch:
+            yield batch
         pending_size = len(last)
         if last:
             pending.append(last)
-    if pending_size > MAX_LINE:
-        yield number + 1, None
+    if pending_size > limit:
+        yield [(number + 1, None)]
     elif pending_size and (rest := b"".join(pending)).strip():
-        yield number + 1, rest
+        yield [(number + 1, rest)]

@@ -7,15 +7,21 @@ group while the request's own process prices the rest; the parts are joined in o
 The answers are the very bytes the lone BatchPricer writes (tests/prices/test_cost_batch_child
 .py), and every failure of the child falls back to pricing in the request's process.
 
+The child is kept one job ahead: the parent hands it its part of the NEXT group before it
+prices its own part of this one, so the child goes straight from one part to the next while
+the parent joins results, writes them out and reads the body on (those were the child's idle
+time, about a quarter of it, when each group was sent only once the last was collected).
+
 Why these choices, each against the failure it prevents:
 - Forked per request, after the request resolved its catalog: the child prices with the very
   snapshot (same version, same `now`) the request holds, copied by the fork; no pool that
   could price with a catalog it loaded earlier.
-- The child never does I/O beyond its two pipes: a line with `at` (a price-history lookup in
-  the database) comes back unpriced (None) and the parent prices it on its own connection.
-  A connection or socket shared across fork would interleave two processes' bytes on one
-  stream. Every other descriptor is closed in the child at once (so it cannot hold the
-  client's socket, nor another request's child pipes open: the EOF below depends on it).
+- The child never does I/O beyond its pipes and its four buffers: a line with `at` (a
+  price-history lookup in the database) comes back unpriced (an empty line) and the parent
+  prices it on its own connection. A connection or socket shared across fork would interleave
+  two processes' bytes on one stream. Every other descriptor is closed in the child at once (so
+  it cannot hold the client's socket, nor another request's child pipes open: the EOF below
+  depends on it).
 - The child's signal handlers are gunicorn's worker's: reset to the defaults, with the
   wakeup fd, so a signal to the group kills the child instead of running the worker's exit
   path (or writing to the worker's pipe) in a copy of it. It leaves by os._exit only: no
@@ -27,13 +33,23 @@ Why these choices, each against the failure it prevents:
   stops it with SIGKILL and reaps it (waitpid) in a `finally`: on the end of the body, on an
   error, on a client that disconnects mid-body (the read raises through the generator), and
   on the generator being closed unfinished. No zombie, no orphan.
-- Write-then-read, one job at a time: the parent writes a whole job before reading any
-  result, and the child reads a whole job before writing; a full pipe in one direction
-  never waits on a full pipe in the other (no deadlock). A child that answers nothing within
-  CHILD_TIMEOUT (a few hundred times what a group takes) is killed, and the parent prices on
-  alone: a slow or stuck child costs time, never a hang or a wrong answer.
-- Jobs and results are framed bytes (a length, then newline-separated lines), not pickles:
-  nothing is ever unpickled, even from a copy of ourselves.
+- No write ever waits on the other process, so two jobs in flight cannot deadlock. Through
+  pipes a job and its results are megabytes against a 64 KiB pipe buffer: the parent, writing
+  job k+1 while the child prices job k, would block until the child reads it; the child,
+  writing result k, would block until the parent reads it: each waiting on the other for
+  ever. So jobs and results are written to memory files (memfd) made before the fork, and the
+  pipes carry only a header of a few dozen bytes per job (two in flight at most: far below
+  the pipe buffer), whose read is what waits.
+- Two slots per direction, used in turn (job k in slot k % 2): the parent writes job k+2 into
+  slot k % 2 only after it has collected result k (so the child has finished reading job k),
+  and the child writes result k+2 into slot k % 2 only after it got job k+2, which the parent
+  sends only after it has read result k whole. A slot is never written while it is read.
+- A child that answers nothing within CHILD_TIMEOUT (a few hundred times what a group takes)
+  is killed, and the parent prices on alone, both parts in flight included: a slow or stuck
+  child costs time, never a hang or a wrong answer. So does a result that is not exactly the
+  job's count of lines (a garbled or cut answer is never passed on).
+- Jobs and results are framed bytes (line numbers, then newline-separated lines), not
+  pickles: nothing is ever unpickled, even from a copy of ourselves.
 """
 
 from __future__ import annotations
@@ -46,25 +62,30 @@ import signal
 import struct
 import time
 from array import array
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from datetime import datetime
 
-from ratecard.prices.cost_batch import BatchPricer, numbered_lines
+from ratecard.prices.cost_batch import BatchPricer, numbered_batches
 from ratecard.prices.cost_requests import ModelAt
 
 __all__ = ["CHILD_TIMEOUT", "GROUP", "GROUP_BYTES", "ndjson_on_two_cores"]
 
 # Lines per group: a body with fewer is priced in one process (a fork costs ~ms, a group of
-# lines ~100 ms). The child gets the first part of each group (see _rebalanced).
+# lines ~50 ms). The child gets the first part of each group (see _rebalanced).
 GROUP = 8192
 # Seconds the parent waits for the child's part of a group before pricing it itself.
 CHILD_TIMEOUT = 20.0
-# Bytes of lines per group at most (plus one line): memory stays flat for long lines.
+# Bytes of lines per group at most (plus one chunk's lines): memory stays flat for long lines.
 GROUP_BYTES = 4 * 1024 * 1024
-_SIZE = struct.Struct("!Q")
-# A result's head: the errors among its lines, the seconds the child took to price them.
-_DONE = struct.Struct("!Qd")
+# A job's header: its slot and its size in bytes (the job itself is in the slot's buffer).
+_JOB = struct.Struct("!BQ")
+# A result's header: its slot, its size, the errors among its lines, the lines left to the
+# parent (empty lines), the seconds the child took to price them.
+_DONE = struct.Struct("!BQQQd")
+_COUNT = struct.Struct("!Q")
 _RESET_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH")
+
+Lines = list[tuple[int, bytes | None]]
 
 
 class _Deferred(Exception):
@@ -82,8 +103,8 @@ def ndjson_on_two_cores(
     lock while it builds): another thread holding that lock at the fork would leave the
     child's copy locked for ever (then it is CHILD_TIMEOUT lost, not a wrong answer).
     """
-    lines = numbered_lines(chunks)
-    group, more = _group(lines)
+    groups = _Groups(chunks)
+    group, more = groups.next()
     if not more:
         yield b"".join(pricer.line(number, raw) for number, raw in group)
         return
@@ -91,37 +112,72 @@ def ndjson_on_two_cores(
         prepare()
     child = _Child.start(pricer)
     share = 0.5  # of each group, the child's part (rebalanced after each group)
+    ours_seconds = 0.0  # the parent's seconds for its last part, all its work counted
     try:
-        while group:
+        theirs, ours = _split(group, share if child is not None else 0.0)
+        if theirs and child is not None and not child.send(theirs):
+            child.stop()
+            child = None
+        while ours or theirs:
             began = time.perf_counter()
-            half = round(len(group) * share) if child is not None else 0
-            theirs, ours = group[:half], group[half:]
-            if theirs and child is not None and not child.send(theirs):
-                child.stop()
-                child = None
-            own = [pricer.line(number, raw) for number, raw in ours]
+            # The next group's part goes to the child before this group's own part is priced:
+            # the child starts it the moment it is done with this one (see the docstring).
+            next_theirs: Lines = []
+            next_ours: Lines = []
+            if more:
+                group, more = groups.next()
+                next_theirs, next_ours = _split(group, share if child is not None else 0.0)
+                if next_theirs and child is not None and not child.send(next_theirs):
+                    child.stop()
+                    child = None
+            own = b"".join([pricer.line(number, raw) for number, raw in ours])
+            waiting = time.perf_counter()
             theirs_done = b""
             if theirs:
-                waiting = time.perf_counter()
                 answered = child.receive(len(theirs)) if child is not None else None
-                busy = waiting - began
                 if answered is None and child is not None:  # it failed: price on alone
                     child.stop()
                     child = None
-                results, failed, seconds = answered or ([None] * len(theirs), 0, 0.0)
-                pricer.failed += failed
-                theirs_done = b"".join(
-                    result if result is not None else pricer.line(number, raw)
-                    for result, (number, raw) in zip(results, theirs, strict=True)
-                )
-                if seconds > 0 and busy > 0 and ours:
-                    share = _rebalanced(share, busy / len(ours), seconds / len(theirs))
+                theirs_done, seconds = _joined(pricer, theirs, answered)
+                ours_seconds += waiting - began
+                if seconds > 0 and ours_seconds > 0 and ours:
+                    share = _rebalanced(share, ours_seconds / len(ours), seconds / len(theirs))
+            handed = time.perf_counter()
             yield theirs_done
-            yield b"".join(own)
-            group, more = _group(lines)
+            yield own
+            # What the consumer did with the results (spooled them) is the parent's work too.
+            ours_seconds = time.perf_counter() - handed
+            theirs, ours = next_theirs, next_ours
     finally:
         if child is not None:
             child.stop()
+
+
+def _split(group: Lines, share: float) -> tuple[Lines, Lines]:
+    """(the child's part, the parent's part) of a group."""
+    half = round(len(group) * share)
+    return group[:half], group[half:]
+
+
+def _joined(
+    pricer: BatchPricer, theirs: Lines, answered: tuple[bytes, int, int, float] | None
+) -> tuple[bytes, float]:
+    """The result lines of the child's part (its own, the parent pricing what it left or, if
+    it failed, all of it), and the seconds it took."""
+    if answered is None:
+        return b"".join([pricer.line(number, raw) for number, raw in theirs]), 0.0
+    results, failed, deferred, seconds = answered
+    pricer.failed += failed
+    if not deferred:
+        return results, seconds
+    # An empty line is one left to the parent (a result is never empty, nor holds a newline:
+    # orjson escapes them in strings).
+    lines = results.split(b"\n")
+    lines.pop()  # after the last newline
+    return b"".join(
+        line + b"\n" if line else pricer.line(number, raw)
+        for line, (number, raw) in zip(lines, theirs, strict=True)
+    ), seconds
 
 
 def _rebalanced(share: float, ours: float, theirs: float) -> float:
@@ -135,106 +191,159 @@ def _rebalanced(share: float, ours: float, theirs: float) -> float:
     return min(0.875, max(0.125, (share + balanced) / 2))
 
 
-def _group(
-    lines: Iterator[tuple[int, bytes | None]],
-) -> tuple[list[tuple[int, bytes | None]], bool]:
-    """The next group of lines (at most GROUP lines, or GROUP_BYTES and one line), and whether
-    it was cut by a limit (the body may go on)."""
-    group: list[tuple[int, bytes | None]] = []
-    size = 0
-    for item in lines:
-        group.append(item)
-        size += len(item[1] or b"")
-        if len(group) >= GROUP or size >= GROUP_BYTES:
-            return group, True
-    return group, False
+class _Groups:
+    """The body's lines, group by group: GROUP lines, or fewer where they reach GROUP_BYTES
+    first (then a group holds at most GROUP_BYTES plus one chunk's lines: memory stays flat
+    for long lines). Taken from numbered_batches a chunk's lines at a time."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.batches = numbered_batches(chunks)
+        self.held: Lines = []  # what the last group left of a chunk's lines
+
+    def next(self) -> tuple[Lines, bool]:
+        """The next group, and whether it was cut by a limit (the body may go on)."""
+        group: Lines = []
+        size = 0
+        while True:
+            if not self.held:
+                batch = next(self.batches, None)
+                if batch is None:
+                    return group, False
+                self.held = batch
+            room = GROUP - len(group)
+            taken, self.held = self.held[:room], self.held[room:]
+            group += taken
+            size += sum([len(raw) for _number, raw in taken if raw is not None])
+            if len(group) >= GROUP or size >= GROUP_BYTES:
+                return group, True
 
 
 class _Child:
-    """One forked pricer and its two pipes (jobs in, results out), seen from the parent."""
+    """One forked pricer, its two pipes (job headers in, result headers out) and its four
+    buffers (two slots each way), seen from the parent."""
 
-    def __init__(self, pid: int, jobs: int, results: int) -> None:
-        self.pid, self.jobs, self.results = pid, jobs, results
+    def __init__(self, pid: int, jobs: int, results: int, buffers: _Buffers) -> None:
+        self.pid, self.jobs, self.results, self.buffers = pid, jobs, results, buffers
+        self.sent = 0  # jobs sent: job k goes to slot k % 2
+        self.received = 0  # results collected, in the order the jobs were sent
 
     @classmethod
     def start(cls, pricer: BatchPricer) -> _Child | None:
         """Fork the child, or None if the system refuses (then one process prices all)."""
+        opened: list[int] = []
         try:
+            buffers = _Buffers.open(opened)
             jobs_read, jobs_write = os.pipe()
-        except OSError:
-            return None
-        try:
+            opened += (jobs_read, jobs_write)
             results_read, results_write = os.pipe()
-        except OSError:
-            _close(jobs_read, jobs_write)
-            return None
-        try:
+            opened += (results_read, results_write)
             pid = os.fork()
         except OSError:
-            _close(jobs_read, jobs_write, results_read, results_write)
+            _close(*opened)
             return None
         if pid == 0:  # the child: never returns
             code = 1
             try:
-                _child_setup(jobs_read, results_write)
-                _serve(pricer, jobs_read, results_write)
+                _child_setup(jobs_read, results_write, *buffers.fds())
+                _serve(pricer, jobs_read, results_write, buffers)
                 code = 0
             finally:
                 os._exit(code)
         _close(jobs_read, results_write)
-        return cls(pid, jobs_write, results_read)
+        return cls(pid, jobs_write, results_read, buffers)
 
-    def send(self, lines: list[tuple[int, bytes | None]]) -> bool:
-        """Write one job; False if the child is gone."""
-        # Line numbers (negated for a line too long to send, None), then the lines: none
-        # holds a newline (they were split on it).
+    def send(self, lines: Lines) -> bool:
+        """Write one job to its slot, then its header; False if the child is gone."""
+        # The count, the line numbers (negated for a line too long to send, None), then the
+        # lines: none holds a newline (they were split on it).
         numbers = array("q", [number if raw is not None else -number for number, raw in lines])
-        body = b"\n".join(raw or b"" for _number, raw in lines)
+        body = b"\n".join([raw or b"" for _number, raw in lines])
+        job = _COUNT.pack(len(lines)) + numbers.tobytes() + body
+        slot = self.sent % 2
         try:
-            _write(self.jobs, _SIZE.pack(len(lines)) + numbers.tobytes() + body)
+            _pwrite(self.buffers.jobs[slot], job)
+            _write(self.jobs, _JOB.pack(slot, len(job)))
         except OSError:
             return False
+        self.sent += 1
         return True
 
-    def receive(self, lines: int) -> tuple[list[bytes | None], int, float] | None:
-        """The job's `lines` result lines (None: left to the parent), how many are errors and
-        the seconds the child took, or None if the child failed (gone, silent for
-        CHILD_TIMEOUT, or not `lines` lines)."""
+    def receive(self, lines: int) -> tuple[bytes, int, int, float] | None:
+        """The oldest job's result: its `lines` result lines (empty ones are left to the
+        parent), how many are errors, how many were left, the seconds the child took; or None
+        if the child failed (gone, silent for CHILD_TIMEOUT, or an answer that is not one
+        line for each of the job's lines)."""
         try:
-            payload = _read(self.results, CHILD_TIMEOUT)
+            head = _read_exactly(self.results, _DONE.size, CHILD_TIMEOUT)
+            if head is None:
+                return None
+            slot, size, failed, deferred, seconds = _DONE.unpack(head)
+            if slot != self.received % 2:
+                return None
+            results = os.pread(self.buffers.results[slot], size, 0)
         except OSError:
             return None
-        if payload is None or len(payload) < _DONE.size:
+        self.received += 1
+        # One line per job line, each ended by its newline; only a left line is empty, and
+        # the child says how many there are (checked in C, over the whole answer at once).
+        if len(results) != size or results.count(b"\n") != lines or not results.endswith(b"\n"):
             return None
-        # An error count, then each result line; an empty line is one left to the parent (a
-        # result is never empty, nor holds a newline: orjson escapes them in strings).
-        failed, seconds = _DONE.unpack_from(payload)
-        results = [line + b"\n" if line else None for line in payload[_DONE.size :].split(b"\n")]
-        if results.pop() is not None or len(results) != lines:  # the last newline ends them
+        if not deferred and (results.startswith(b"\n") or b"\n\n" in results):
             return None
-        return results, failed, seconds
+        return results, failed, deferred, seconds
 
     def stop(self) -> None:
-        """Kill and reap the child (whatever it is doing), close the pipes."""
-        _close(self.jobs, self.results)
+        """Kill and reap the child (whatever it is doing), close the pipes and buffers."""
+        _close(self.jobs, self.results, *self.buffers.fds())
         with contextlib.suppress(OSError):
             os.kill(self.pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
 
 
-def _child_setup(jobs: int, results: int) -> None:
+class _Buffers:
+    """The four memory files a job and its result are written to (see the docstring)."""
+
+    def __init__(self, jobs: tuple[int, int], results: tuple[int, int]) -> None:
+        self.jobs, self.results = jobs, results
+
+    @classmethod
+    def open(cls, opened: list[int]) -> _Buffers:
+        """Four anonymous memory files (memfd; an unlinked temporary file where there is
+        none), each descriptor added to `opened` as it is made (closed there on failure)."""
+        for _ in range(4):
+            opened.append(_memory_file())
+        return cls((opened[-4], opened[-3]), (opened[-2], opened[-1]))
+
+    def fds(self) -> tuple[int, ...]:
+        return (*self.jobs, *self.results)
+
+
+def _memory_file() -> int:
+    create = getattr(os, "memfd_create", None)
+    if create is not None:
+        with contextlib.suppress(OSError):
+            return int(create("ratecard-batch", os.MFD_CLOEXEC))
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="ratecard-batch-")
+    os.unlink(path)  # nothing left on disk, whatever happens next
+    return fd
+
+
+def _child_setup(*keep: int) -> None:
     gc.disable()
     signal.set_wakeup_fd(-1)
     for name in _RESET_SIGNALS:
         signal.signal(getattr(signal, name), signal.SIG_DFL)
-    low, high = sorted((jobs, results))
-    os.closerange(3, low)
-    os.closerange(low + 1, high)
-    os.closerange(high + 1, os.sysconf("SC_OPEN_MAX"))
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
-def _serve(pricer: BatchPricer, jobs: int, results: int) -> None:
+def _serve(pricer: BatchPricer, jobs: int, results: int, buffers: _Buffers) -> None:
     """The child's loop: price each job's lines until the job pipe ends."""
     resolve = pricer._resolve
 
@@ -244,14 +353,17 @@ def _serve(pricer: BatchPricer, jobs: int, results: int) -> None:
         return resolve(model_id, source, at)
 
     pricer._resolve = resolve_here
-    while (payload := _read(jobs, None)) is not None:
+    while (head := _read_exactly(jobs, _JOB.size, None)) is not None:
         began = time.perf_counter()
+        slot, size = _JOB.unpack(head)
+        job = os.pread(buffers.jobs[slot], size, 0)
         failed = pricer.failed
-        count = _SIZE.unpack_from(payload)[0]
+        count = _COUNT.unpack_from(job)[0]
         numbers = array("q")
-        numbers.frombytes(payload[_SIZE.size : _SIZE.size + 8 * count])
-        raws = payload[_SIZE.size + 8 * count :].split(b"\n")
+        numbers.frombytes(job[_COUNT.size : _COUNT.size + 8 * count])
+        raws = job[_COUNT.size + 8 * count :].split(b"\n")
         answered: list[bytes] = []
+        deferred = 0
         for number, raw in zip(numbers, raws, strict=True):
             try:
                 answered.append(
@@ -259,25 +371,29 @@ def _serve(pricer: BatchPricer, jobs: int, results: int) -> None:
                 )
             except _Deferred:
                 answered.append(b"\n")
-        done = _DONE.pack(pricer.failed - failed, time.perf_counter() - began)
-        _write(results, done + b"".join(answered))
+                deferred += 1
+        result = b"".join(answered)
+        _pwrite(buffers.results[slot], result)
+        seconds = time.perf_counter() - began
+        _write(results, _DONE.pack(slot, len(result), pricer.failed - failed, deferred, seconds))
+
+
+def _pwrite(fd: int, payload: bytes) -> None:
+    """Write `payload` at the start of the memory file `fd` (what is after it is never read)."""
+    view = memoryview(payload)
+    offset = 0
+    while offset < len(payload):
+        offset += os.pwrite(fd, view[offset:], offset)
 
 
 def _write(fd: int, payload: bytes) -> None:
-    view = memoryview(_SIZE.pack(len(payload)) + payload)
+    view = memoryview(payload)
     while view:
         view = view[os.write(fd, view) :]
 
 
-def _read(fd: int, timeout: float | None) -> bytes | None:
-    """One framed payload, or None at EOF (or when nothing came within `timeout` seconds)."""
-    head = _read_exactly(fd, _SIZE.size, timeout)
-    if head is None:
-        return None
-    return _read_exactly(fd, _SIZE.unpack(head)[0], timeout)
-
-
 def _read_exactly(fd: int, size: int, timeout: float | None) -> bytes | None:
+    """`size` bytes, or None at EOF (or when nothing came within `timeout` seconds)."""
     parts: list[bytes] = []
     while size:
         if timeout is not None:
@@ -286,7 +402,7 @@ def _read_exactly(fd: int, size: int, timeout: float | None) -> bytes | None:
             poller.register(fd, select.POLLIN)
             if not poller.poll(timeout * 1000):
                 return None
-        part = os.read(fd, min(size, 1 << 20))
+        part = os.read(fd, size)
         if not part:
             return None
         parts.append(part)

@@ -163,13 +163,12 @@ def parse_cost_request(data: Any) -> CostRequest:
             f"{', '.join(unknown[:5])}{more})",
             field=unknown[0],
         )
-    counts = keys & _QUANTITY_SET
     model = _text(data, "model")
     stated_tier: str | None = None
     form: str | None = None
     if data.get("usage") is not None or data.get("response") is not None:
-        if counts:
-            first = next(q for q in QUANTITIES if q in counts)
+        if not keys.isdisjoint(_QUANTITY_SET):
+            first = next(q for q in QUANTITIES if q in keys)
             given = "usage" if data.get("usage") is not None else "response"
             raise ValidationFailed(
                 f"{first}: flat counts cannot be combined with `{given}` (give one form)",
@@ -192,15 +191,18 @@ def parse_cost_request(data: Any) -> CostRequest:
             )
         if model is None:
             raise ValidationFailed("model: Field required", field="model")
-        usage = _flat_usage(data, counts)
+        usage = _flat_usage(data, keys & _QUANTITY_SET)
+    # The options most requests leave out are only parsed when given (the batch path parses
+    # a million requests).
+    asked = data.get("service_tier")
     return CostRequest(
-        model=model,
-        usage=usage,
-        source=_text(data, "source"),
-        at=_when(data.get("at")),
-        service_tier=_service_tier(data.get("service_tier"), stated_tier),
-        region=_text(data, "region"),
-        format=form,
+        model,
+        usage,
+        None if data.get("source") is None else _text(data, "source"),
+        None if data.get("at") is None else _when(data["at"]),
+        "standard" if asked is None and stated_tier is None else _service_tier(asked, stated_tier),
+        None if data.get("region") is None else _text(data, "region"),
+        form,
     )
 
 
