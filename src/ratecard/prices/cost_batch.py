@@ -115,14 +115,29 @@ class BatchPricer:
 
     def ndjson(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """The result lines of an NDJSON body read in `chunks`, joined per chunk read."""
-        pending: list[bytes] = []
-        for number, raw in numbered_lines(chunks):
-            pending.append(self.line(number, raw))
-            if len(pending) >= 1024:
-                yield b"".join(pending)
-                pending.clear()
-        if pending:
-            yield b"".join(pending)
+        for batch in numbered_batches(chunks):
+            yield self.lines(batch)
+
+    def lines(self, numbered: Iterable[tuple[int, bytes | None]]) -> bytes:
+        """The result lines of (line number, raw line or None: too long) pairs, joined (the
+        loop compiled with the rest: no interpreted call per line)."""
+        return b"".join([self.line(number, raw) for number, raw in numbered])
+
+    def leaving(
+        self, numbers: Iterable[int], raws: Iterable[bytes], leave: type[Exception]
+    ) -> tuple[bytes, int]:
+        """The result lines of raw lines numbered by `numbers` (negated: a line too long to
+        have been kept, whatever its raw line), joined; a line whose pricing raises `leave`
+        gets an empty line instead, left to the caller. Also how many were left."""
+        out: list[bytes] = []
+        left = 0
+        for number, raw in zip(numbers, raws, strict=True):
+            try:
+                out.append(self.line(number, raw) if number > 0 else self.line(-number, None))
+            except leave:
+                out.append(b"\n")
+                left += 1
+        return b"".join(out), left
 
     def array(self, items: list[Any]) -> list[Any]:
         """The results of a JSON array of requests, item N (from 1) as line N."""
@@ -430,14 +445,13 @@ def _key_given_twice(raw: bytes, data: Any) -> str | None:
     wrote no key twice (a colon inside a string only adds to the count). Nor did a line that
     is the compact JSON of what was parsed (what orjson, JavaScript's JSON.stringify and Go
     write): those bytes read back as the same pairs, and the parsed object has each key once.
-    A line with more
-    colons (a time in `at`, a colon in a text) is re-read by the standard parser, which sees
-    every pair.
+    A line with more colons (a time in `at`, a colon in a text) is re-read by the standard
+    parser, which sees every pair.
     """
     if type(data) is not dict:
         return None
     colons = raw.count(b":")
-    if colons == len(data) or raw == orjson.dumps(data) or colons == _keys_in(data):
+    if colons == len(data) or colons == _keys_in(data) or raw == orjson.dumps(data):
         return None
     twice = first_key_twice(raw)
     return None if twice is None else twice[:100]

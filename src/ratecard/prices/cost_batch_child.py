@@ -106,7 +106,7 @@ def ndjson_on_two_cores(
     groups = _Groups(chunks)
     group, more = groups.next()
     if not more:
-        yield b"".join(pricer.line(number, raw) for number, raw in group)
+        yield pricer.lines(group)
         return
     if prepare is not None:
         prepare()
@@ -130,7 +130,7 @@ def ndjson_on_two_cores(
                 if next_theirs and child is not None and not child.send(next_theirs):
                     child.stop()
                     child = None
-            own = b"".join([pricer.line(number, raw) for number, raw in ours])
+            own = pricer.lines(ours)
             waiting = time.perf_counter()
             theirs_done = b""
             if theirs:
@@ -165,7 +165,7 @@ def _joined(
     """The result lines of the child's part (its own, the parent pricing what it left or, if
     it failed, all of it), and the seconds it took."""
     if answered is None:
-        return b"".join([pricer.line(number, raw) for number, raw in theirs]), 0.0
+        return pricer.lines(theirs), 0.0
     results, failed, deferred, seconds = answered
     pricer.failed += failed
     if not deferred:
@@ -362,17 +362,7 @@ def _serve(pricer: BatchPricer, jobs: int, results: int, buffers: _Buffers) -> N
         numbers = array("q")
         numbers.frombytes(job[_COUNT.size : _COUNT.size + 8 * count])
         raws = job[_COUNT.size + 8 * count :].split(b"\n")
-        answered: list[bytes] = []
-        deferred = 0
-        for number, raw in zip(numbers, raws, strict=True):
-            try:
-                answered.append(
-                    pricer.line(number, raw) if number > 0 else pricer.line(-number, None)
-                )
-            except _Deferred:
-                answered.append(b"\n")
-                deferred += 1
-        result = b"".join(answered)
+        result, deferred = pricer.leaving(numbers, raws, _Deferred)
         _pwrite(buffers.results[slot], result)
         seconds = time.perf_counter() - began
         _write(results, _DONE.pack(slot, len(result), pricer.failed - failed, deferred, seconds))
