@@ -20,6 +20,8 @@ from ratecard.prices.formats.counts import (
     count,
     field_path,
     model_name,
+    new_read,
+    new_usage,
     object_at,
     optional_count,
     tier,
@@ -50,7 +52,7 @@ ANTHROPIC_TIERS: Mapping[str, str] = MappingProxyType(
 
 def read_usage(usage: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a Messages `usage` object given at `path` (everything priced is inside it)."""
-    return ReadUsage(
+    return new_read(
         usage=_partition(usage, path),
         format=FORMAT,
         service_tier=tier(usage.get("service_tier"), ANTHROPIC_TIERS, path, "service_tier"),
@@ -61,7 +63,7 @@ def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a whole Messages response body given at `path`."""
     usage = usage_block(body, USAGE_KEY, path)
     where = field_path(path, USAGE_KEY)
-    return ReadUsage(
+    return new_read(
         usage=_partition(usage, where),
         format=FORMAT,
         model=model_name(body, "model", path),
@@ -81,7 +83,7 @@ def _partition(usage: Mapping[str, Any], path: str) -> Usage:
     else:
         writes_5m, writes_1h = optional_count(usage, "cache_creation_input_tokens", path), 0
     searches = object_at(usage, "server_tool_use", path)
-    return Usage(
+    return new_usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cache_read_tokens=optional_count(usage, "cache_read_input_tokens", path),

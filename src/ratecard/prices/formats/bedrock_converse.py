@@ -21,6 +21,8 @@ from ratecard.prices.formats.counts import (
     count,
     describe,
     field_path,
+    new_read,
+    new_usage,
     objects_at,
     optional_count,
     tier,
@@ -57,7 +59,7 @@ BEDROCK_TIERS: Mapping[str, str] = MappingProxyType(
 
 def read_usage(usage: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a Converse `usage` object given at `path`."""
-    return ReadUsage(usage=_partition(usage, path), format=FORMAT)
+    return new_read(usage=_partition(usage, path), format=FORMAT)
 
 
 def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
@@ -68,7 +70,7 @@ def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
         service_tier = tier(served.get("type"), BEDROCK_TIERS, path, "serviceTier", "type")
     else:
         service_tier = tier(served, BEDROCK_TIERS, path, "serviceTier")
-    return ReadUsage(
+    return new_read(
         usage=_partition(usage, field_path(path, USAGE_KEY)),
         format=FORMAT,
         service_tier=service_tier,
@@ -87,7 +89,7 @@ def _partition(usage: Mapping[str, Any], path: str) -> Usage:
         writes_5m, writes_1h = optional_count(usage, "cacheWriteInputTokens", path), 0
     parts = input_tokens + output_tokens + reads + writes_5m + writes_1h
     check_total(usage, "totalTokens", parts, _TOTAL, path)
-    return Usage(
+    return new_usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cache_read_tokens=reads,

@@ -39,6 +39,8 @@ from ratecard.prices.formats.counts import (
     describe,
     field_path,
     model_name,
+    new_read,
+    new_usage,
     object_at,
     objects_at,
     optional_count,
@@ -80,7 +82,7 @@ GEMINI_TIERS: Mapping[str, str] = MappingProxyType(
 def read_usage(usage: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a `usageMetadata` object given at `path` (tool-use tokens priced as input)."""
     partition, _ = _partition(usage, path, searches=0)
-    return ReadUsage(usage=partition, format=FORMAT, service_tier=_tier(usage, path))
+    return new_read(usage=partition, format=FORMAT, service_tier=_tier(usage, path))
 
 
 def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
@@ -88,7 +90,7 @@ def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
     metadata = usage_block(body, USAGE_KEY, path)
     where = field_path(path, USAGE_KEY)
     partition, search_context = _partition(metadata, where, searches=_search_queries(body, path))
-    return ReadUsage(
+    return new_read(
         usage=partition,
         format=FORMAT,
         model=model_name(body, "modelVersion", path),
@@ -143,7 +145,7 @@ def _partition(metadata: Mapping[str, Any], path: str, *, searches: int) -> tupl
         )
 
     check_total(metadata, "totalTokenCount", prompt + candidates + thoughts + tool, _TOTAL, path)
-    usage = Usage(
+    usage = new_usage(
         input_tokens=text_in if searches else text_in + tool,
         output_tokens=candidates - audio_out - image_out,
         cache_read_tokens=cached,

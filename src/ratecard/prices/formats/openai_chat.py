@@ -20,6 +20,8 @@ from ratecard.prices.formats.counts import (
     count,
     field_path,
     model_name,
+    new_read,
+    new_usage,
     object_at,
     optional_count,
     parts_overflow,
@@ -51,13 +53,13 @@ OPENAI_TIERS: Mapping[str, str] = MappingProxyType(
 
 def read_usage(usage: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a Chat Completions `usage` object given at `path`."""
-    return ReadUsage(usage=_partition(usage, path), format=FORMAT)
+    return new_read(usage=_partition(usage, path), format=FORMAT)
 
 
 def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a whole Chat Completions response body given at `path`."""
     usage = usage_block(body, USAGE_KEY, path)
-    return ReadUsage(
+    return new_read(
         usage=_partition(usage, field_path(path, USAGE_KEY)),
         format=FORMAT,
         model=model_name(body, "model", path),
@@ -96,7 +98,7 @@ def _partition(usage: Mapping[str, Any], path: str) -> Usage:
     check_total(
         usage, "total_tokens", prompt + completion, "prompt_tokens + completion_tokens", path
     )
-    return Usage(
+    return new_usage(
         input_tokens=text_in,
         output_tokens=text_out,
         cache_read_tokens=cached,

@@ -17,6 +17,8 @@ from ratecard.prices.formats.counts import (
     count,
     field_path,
     model_name,
+    new_read,
+    new_usage,
     object_at,
     objects_at,
     optional_count,
@@ -36,7 +38,7 @@ MARKERS = frozenset({"input_tokens_details", "output_tokens_details"})
 
 def read_usage(usage: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a Responses `usage` object given at `path` (web searches are not in it)."""
-    return ReadUsage(usage=_partition(usage, path, 0), format=FORMAT)
+    return new_read(usage=_partition(usage, path, 0), format=FORMAT)
 
 
 def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
@@ -45,7 +47,7 @@ def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
     searches = sum(
         1 for item in objects_at(body, "output", path) if item.get("type") == "web_search_call"
     )
-    return ReadUsage(
+    return new_read(
         usage=_partition(usage, field_path(path, USAGE_KEY), searches),
         format=FORMAT,
         model=model_name(body, "model", path),
@@ -69,7 +71,7 @@ def _partition(usage: Mapping[str, Any], path: str, searches: int) -> Usage:
         raise parts_overflow({"reasoning_tokens": reasoning}, "output_tokens", completion, *where)
 
     check_total(usage, "total_tokens", prompt + completion, "input_tokens + output_tokens", path)
-    return Usage(
+    return new_usage(
         input_tokens=prompt - cached,
         output_tokens=completion - reasoning,
         cache_read_tokens=cached,
