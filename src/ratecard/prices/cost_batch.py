@@ -299,7 +299,7 @@ class _Answers:
             rest["format"] = form
             self.tails[form] = "]," + _escaped(orjson.dumps(rest)[1:].decode()) + "\n"
         # (the places of a line's components, format) -> its template (see _template).
-        self.templates: dict[tuple[int, str | None], str] = {}
+        self.templates: dict[tuple[int, str | None], bytes] = {}
 
     @classmethod
     def of(cls, model: ModelAt, service_tier: str, prompt: int) -> _Answers | None:
@@ -349,15 +349,15 @@ class _Answers:
             if template is None:
                 return None
         values[0] = _money(total, unit, fraction)
-        return (template % tuple(values)).encode()
+        return template % tuple(values)
 
-    def _template(self, places: int, form: str | None) -> str | None:
+    def _template(self, places: int, form: str | None) -> bytes | None:
         """The template of lines with the components at `places` (bits) read in `form`."""
         tail = self.tails.get(form)
         if tail is None:
             return None
         parts = [part for index, part in enumerate(self.parts) if places >> index & 1]
-        template = self.head + ",".join(p for p in parts if p is not None) + tail
+        template = (self.head + ",".join(p for p in parts if p is not None) + tail).encode()
         self.templates[places, form] = template
         return template
 
@@ -400,18 +400,18 @@ def _scale(prices: tuple[Any, ...]) -> int | None:
     return scale
 
 
-def _fraction(scale: int) -> str:
+def _fraction(scale: int) -> bytes:
     """The %-format of an amount of 10^-scale dollars' whole dollars and fraction (_money)."""
-    return f"%d.%0{scale}d"
+    return b"%%d.%%0%dd" % scale
 
 
-def _money(amount: int, unit: int, fraction: str) -> str:
+def _money(amount: int, unit: int, fraction: bytes) -> bytes:
     """`amount` (>= 0) x 10^-scale dollars as decimal_text writes it (no exponent, no trailing
     zero): its whole dollars and fraction (`unit` is 10^scale, `fraction` _fraction(scale)),
     trailing zeros and a bare point dropped: "1.50" -> "1.5", "3.00" -> "3"."""
     if unit == 1:
-        return str(amount)
-    return (fraction % divmod(amount, unit)).rstrip("0").rstrip(".")
+        return b"%d" % amount
+    return (fraction % divmod(amount, unit)).rstrip(b"0").rstrip(b".")
 
 
 def _component_template(name: str, price: Decimal, price_name: str) -> str:
