@@ -7,12 +7,14 @@ a child that dies, hangs or is left by a client that disconnects is killed and r
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from ratecard.prices.cost_batch import BatchPricer
 from ratecard.prices.cost_batch_child import ndjson_on_two_cores
 from ratecard.prices.cost_requests import ModelAt
 from ratecard.prices.identity import Resolution
+from ratecard.prices.model import PriceSet, TimeWindow
 from tests.support.conformance import snapshot
 
 NOW = datetime(2026, 7, 24, 12, 30, tzinfo=UTC)
@@ -159,8 +162,8 @@ def test_an_at_line_in_the_childs_part_is_priced_by_the_parent(models: dict[str,
 
     def recorded(self: Any) -> None:
         os.close(self.jobs)  # EOF: a healthy child exits 0 on its own
-        _pid, status = os.waitpid(self.pid, 0)
-        exits.append(os.waitstatus_to_exitcode(status))
+        assert self.gone.wait(10)  # reaped by its thread
+        exits.append(self.exit_code)
         stop(self)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -236,8 +239,8 @@ def test_a_child_forked_from_a_request_thread_prices_and_exits_cleanly(
 
     def recorded(self: Any) -> None:
         os.close(self.jobs)
-        _pid, status = os.waitpid(self.pid, 0)
-        exits.append(os.waitstatus_to_exitcode(status))
+        assert self.gone.wait(10)
+        exits.append(self.exit_code)
         stop(self)
 
     monkeypatch.setattr(cost_batch_child._Child, "stop", recorded)
@@ -282,3 +285,102 @@ def test_jobs_and_results_larger_than_a_pipe_buffer_do_not_deadlock(
     assert two_failed == failed
     assert len(got) > 6 * 512 * 300  # results of ~700 bytes a line: ~180 KiB per child part
     assert settled(before) == before
+
+
+# --- the child kept between batches (catalog given) -------------------------------------------
+
+
+def two_batches(models: dict[str, Any], first: object, second: object) -> tuple[int, int]:
+    """Price two bodies, each with its catalog object; check each against a lone pricer;
+    return the pid of the child kept after each."""
+    kept = []
+    for seed, catalog in ((11, first), (12, second)):
+        data = body(models, 6 * GROUP, seed)
+        expected = b"".join(
+            BatchPricer(resolver(models, os.getpid()), now=NOW).ndjson(chunks(data))
+        )
+        pricer = BatchPricer(resolver(models, os.getpid()), now=NOW)
+        assert b"".join(ndjson_on_two_cores(pricer, chunks(data), catalog=catalog)) == expected
+        [(child, its_catalog)] = cost_batch_child._kept
+        assert its_catalog is catalog
+        kept.append(child.pid)
+    return kept[0], kept[1]
+
+
+@pytest.fixture
+def no_kept_child() -> Iterator[None]:
+    cost_batch_child.discard_kept()
+    yield
+    cost_batch_child.discard_kept()
+
+
+def test_a_kept_child_prices_the_next_batch_of_the_same_catalog(
+    models: dict[str, Any], no_kept_child: None
+) -> None:
+    before = children()
+    catalog = object()
+    first, second = two_batches(models, catalog, catalog)
+    assert first == second  # no second fork
+    assert children() - before == {first}  # alive, waiting for the next batch
+    cost_batch_child.discard_kept()
+    assert settled(before) == before
+
+
+def test_another_catalog_replaces_the_kept_child(
+    models: dict[str, Any], no_kept_child: None
+) -> None:
+    before = children()
+    first, second = two_batches(models, object(), object())
+    assert first != second
+    assert settled(before | {second}) == before | {second}  # the first one stopped, reaped
+
+
+def test_a_kept_child_prices_at_each_batchs_own_instant(
+    models: dict[str, Any], no_kept_child: None
+) -> None:
+    # A model whose prices change with the time of day: the kept child must price each batch
+    # at that batch's instant, not the one it was forked in.
+    night = PriceSet(input_per_token=Decimal("0.001"))
+    windowed = dataclasses.replace(
+        models["gpt-4o"], model_id="windowed", windows=(TimeWindow(0, 600, night),)
+    )
+    catalog = {**models, "windowed": windowed}
+    data = b"".join(b'{"model":"windowed","input_tokens":1000}\n' for _ in range(3 * GROUP))
+    for now in (NOW, NOW.replace(hour=3), NOW):
+        alone = b"".join(BatchPricer(resolver(catalog, os.getpid()), now=now).ndjson(chunks(data)))
+        pricer = BatchPricer(resolver(catalog, os.getpid()), now=now)
+        got = b"".join(ndjson_on_two_cores(pricer, chunks(data), catalog=catalog))
+        assert got == alone
+        assert got.count(b'"window":"0000-0600"') == (3 * GROUP if now.hour == 3 else 0)
+    assert len(cost_batch_child._kept) == 1
+
+
+def test_a_batch_cut_short_does_not_keep_its_child(
+    models: dict[str, Any], no_kept_child: None
+) -> None:
+    before = children()
+    pricer = BatchPricer(resolver(models, os.getpid()), now=NOW)
+    results = ndjson_on_two_cores(pricer, chunks(body(models, 10 * GROUP, 13)), catalog=models)
+    next(results)
+    results.close()
+    assert cost_batch_child._kept == []
+    assert settled(before) == before
+
+
+def test_a_kept_child_left_idle_exits_and_the_next_batch_forks(
+    models: dict[str, Any], monkeypatch: pytest.MonkeyPatch, no_kept_child: None
+) -> None:
+    monkeypatch.setattr(cost_batch_child, "STANDBY_IDLE", 0.3)
+    before = children()
+    data = body(models, 4 * GROUP, 14)
+    expected = b"".join(BatchPricer(resolver(models, os.getpid()), now=NOW).ndjson(chunks(data)))
+    pricer = BatchPricer(resolver(models, os.getpid()), now=NOW)
+    assert b"".join(ndjson_on_two_cores(pricer, chunks(data), catalog=models)) == expected
+    [(idle, _catalog)] = cost_batch_child._kept
+    assert idle.gone.wait(10)  # it left by itself, and was reaped
+    assert idle.exit_code == 0
+    assert settled(before) == before
+    pricer = BatchPricer(resolver(models, os.getpid()), now=NOW)
+    assert b"".join(ndjson_on_two_cores(pricer, chunks(data), catalog=models)) == expected
+    [(fresh, _catalog)] = cost_batch_child._kept
+    assert fresh.pid != idle.pid

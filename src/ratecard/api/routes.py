@@ -661,9 +661,12 @@ def cost_batch() -> Response:
     chunks = iter(functools.partial(stream.read, _READ_CHUNK), b"")
     results: Iterator[bytes]
     if get_state().settings.batch_fork:
-        # A large body is priced on two cores (a forked child); the model index is built here
-        # first, never in the child (see ndjson_on_two_cores).
-        results = ndjson_on_two_cores(pricer, chunks, prepare=lambda: snapshot.identity)
+        # A large body is priced on two cores (a forked child, kept for the next batch of this
+        # same catalog object); the model index is built here first, never in the child (see
+        # ndjson_on_two_cores).
+        results = ndjson_on_two_cores(
+            pricer, chunks, prepare=lambda: snapshot.identity, catalog=snapshot
+        )
     else:
         results = pricer.ndjson(chunks)
     spool = _spooled(results)

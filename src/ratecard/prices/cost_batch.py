@@ -69,7 +69,7 @@ class BatchPricer:
 
     def __init__(self, resolve: Resolver, now: datetime | None = None) -> None:
         self._resolve = resolve
-        self._now = now or datetime.now(UTC)
+        self.now = now or datetime.now(UTC)  # the one instant the whole batch is priced at
         # (model as typed, source, at) -> the resolved model, or its error's fields.
         self._models: dict[tuple[Any, ...], ModelAt | dict[str, Any]] = {}
         # (model as typed, source, service tier) -> its answers' fixed text (see _Answers).
@@ -86,7 +86,7 @@ class BatchPricer:
         if isinstance(model, dict):
             return self._error(number, model)
         try:
-            return answer_cost(request, model, now=self._now)
+            return answer_cost(request, model, now=self.now)
         except RatecardError as exc:
             return self._error(number, error_fields(exc))
 

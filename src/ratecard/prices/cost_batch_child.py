@@ -66,7 +66,7 @@ import threading
 import time
 from array import array
 from collections.abc import Callable, Generator, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from ratecard.prices.cost_batch import BatchPricer, numbered_batches
 from ratecard.prices.cost_requests import ModelAt
@@ -80,8 +80,11 @@ GROUP = 8192
 CHILD_TIMEOUT = 20.0
 # Bytes of lines per group at most (plus one chunk's lines): memory stays flat for long lines.
 GROUP_BYTES = 4 * 1024 * 1024
-# A job's header: its slot and its size in bytes (the job itself is in the slot's buffer).
-_JOB = struct.Struct("!BQ")
+# A job's header: its slot, its size in bytes (the job itself is in the slot's buffer), the
+# batch it belongs to and that batch's instant (microseconds since the epoch, UTC).
+_JOB = struct.Struct("!BQQq")
+# Seconds a kept child waits for the next batch before it exits (see _park).
+STANDBY_IDLE = 60.0
 # A result's header: its slot, its size, the errors among its lines, the lines left to the
 # parent (empty lines), the seconds the child took to price them.
 _DONE = struct.Struct("!BQQQd")
@@ -96,7 +99,10 @@ class _Deferred(Exception):
 
 
 def ndjson_on_two_cores(
-    pricer: BatchPricer, chunks: Iterable[bytes], prepare: Callable[[], object] | None = None
+    pricer: BatchPricer,
+    chunks: Iterable[bytes],
+    prepare: Callable[[], object] | None = None,
+    catalog: object | None = None,
 ) -> Generator[bytes, None, None]:
     """The result lines of an NDJSON body (as `pricer.ndjson(chunks)`), priced on two cores
     when the body holds more than one group of lines.
@@ -105,6 +111,10 @@ def ndjson_on_two_cores(
     on first use under a lock (the catalog's model index is a cached_property, which holds a
     lock while it builds): another thread holding that lock at the fork would leave the
     child's copy locked for ever (then it is CHILD_TIMEOUT lost, not a wrong answer).
+
+    `catalog`, the catalog object `pricer` resolves with, lets the child outlive the batch:
+    kept after a batch that ended well, it prices the next batch of the very same catalog
+    object without a fork (see _take and _park).
     """
     groups = _Groups(chunks)
     group, more = groups.next()
@@ -113,7 +123,8 @@ def ndjson_on_two_cores(
         return
     if prepare is not None:
         prepare()
-    child = _Child.start(pricer)
+    child = _take(pricer, catalog)
+    finished = False
     share = 0.5  # of each group, the child's part (rebalanced after each group)
     ours_seconds = 0.0  # the parent's seconds for its last part, all its work counted
     try:
@@ -151,9 +162,69 @@ def ndjson_on_two_cores(
             # What the consumer did with the results (spooled them) is the parent's work too.
             ours_seconds = time.perf_counter() - handed
             theirs, ours = next_theirs, next_ours
+        finished = True
     finally:
         if child is not None:
+            _park(child, catalog) if finished else child.stop()
+
+
+# The child kept between batches (at most one per worker process) and the catalog object it
+# prices with; taken by one batch at a time.
+_kept: list[tuple[_Child, object]] = []
+_kept_lock = threading.Lock()
+
+
+def _take(pricer: BatchPricer, catalog: object | None) -> _Child | None:
+    """The kept child if it prices with `catalog` (that very object), else a new fork.
+
+    Failure timelines this prevents:
+    - A new catalog is served: a child forked before holds the old one, and would price this
+      batch with yesterday's prices. It is kept with the catalog object it was forked with,
+      and taken only by a batch of that same object (`is`, and the reference kept: an id
+      cannot be reused while the child lives); any other batch stops it and forks.
+    - Two batches at once in one worker (gthread): the first takes the kept child (popped
+      under the lock), the second finds none and forks its own; neither shares a child.
+    - The kept child died or left (idle for STANDBY_IDLE, killed): the batch's first send
+      fails and it prices alone; the next batch forks anew (never a wrong answer).
+    """
+    if catalog is not None:
+        with _kept_lock:
+            kept = _kept.pop() if _kept else None
+        if kept is not None:
+            child, its_catalog = kept
+            if its_catalog is catalog and not child.gone.is_set():
+                child.begin(pricer)
+                return child
             child.stop()
+    forked = _Child.start(pricer)
+    if forked is not None:
+        forked.begin(pricer)
+    return forked
+
+
+def _park(child: _Child, catalog: object | None) -> None:
+    """Keep a child whose batch ended well for the next batch of `catalog`; else stop it.
+
+    Only after a batch that ended normally: every job it was sent was collected, so it waits
+    for the next header with nothing in flight (a batch cut short, by a client that left or
+    an error, may leave a job half done: that child is stopped, never kept). Memory: the
+    kept child is a copy of the worker that diverges as the worker changes, so it leaves by
+    itself after STANDBY_IDLE seconds without a batch, and is replaced with the catalog.
+    """
+    if catalog is not None and child.sent == child.received:
+        with _kept_lock:
+            if not _kept:
+                _kept.append((child, catalog))
+                return
+    child.stop()
+
+
+def discard_kept() -> None:
+    """Stop the kept child, if any (tests; a worker that wants its memory back)."""
+    with _kept_lock:
+        kept = _kept.pop() if _kept else None
+    if kept is not None:
+        kept[0].stop()
 
 
 def _split(group: Lines, share: float) -> tuple[Lines, Lines]:
@@ -227,8 +298,13 @@ class _Child:
 
     def __init__(self, pid: int, jobs: int, results: int, buffers: _Buffers) -> None:
         self.pid, self.jobs, self.results, self.buffers = pid, jobs, results, buffers
+        self.reap = False  # no reaper thread: stop() waits for it
+        self.gone = threading.Event()  # set once it is reaped
+        self.exit_code: int | None = None  # then: its exit code (-9: killed)
         self.sent = 0  # jobs sent: job k goes to slot k % 2
         self.received = 0  # results collected, in the order the jobs were sent
+        self.batch = 0  # the batch its jobs belong to (a kept child prices several)
+        self.now = 0  # that batch's instant, in microseconds since the epoch
 
     @classmethod
     def start(cls, pricer: BatchPricer) -> _Child | None:
@@ -253,7 +329,21 @@ class _Child:
             finally:
                 os._exit(code)
         _close(jobs_read, results_write)
-        return cls(pid, jobs_write, results_read, buffers)
+        child = cls(pid, jobs_write, results_read, buffers)
+        # Reaped by a thread whenever it exits (stopped, or left by itself when kept idle): no
+        # zombie, and the batch never waits out the kernel's teardown of a copy of the worker
+        # (~8 ms). A daemon: it must not hold the worker's exit (the child, then orphaned, is
+        # reaped by the process that adopts orphans).
+        try:
+            threading.Thread(target=child._wait, name="batch-reaper", daemon=True).start()
+        except RuntimeError:  # no thread to be had: stop() reaps it
+            child.reap = True
+        return child
+
+    def begin(self, pricer: BatchPricer) -> None:
+        """The next jobs belong to a new batch, priced at `pricer`'s instant."""
+        self.batch += 1
+        self.now = (pricer.now - _EPOCH) // _MICROSECOND
 
     def send(self, lines: Lines) -> bool:
         """Write one job to its slot, then its header; False if the child is gone."""
@@ -265,7 +355,7 @@ class _Child:
         slot = self.sent % 2
         try:
             _pwrite(self.buffers.jobs[slot], job)
-            _write(self.jobs, _JOB.pack(slot, len(job)))
+            _write(self.jobs, _JOB.pack(slot, len(job), self.batch, self.now))
         except OSError:
             return False
         self.sent += 1
@@ -296,18 +386,20 @@ class _Child:
         return results, failed, deferred, seconds
 
     def stop(self) -> None:
-        """Kill the child (whatever it is doing), close the pipes and buffers; reap it."""
+        """Kill the child (whatever it is doing), close the pipes and buffers (its reaper
+        thread reaps it)."""
         _close(self.jobs, self.results, *self.buffers.fds())
         with contextlib.suppress(OSError):
             os.kill(self.pid, signal.SIGKILL)
-        # Reaped by a thread: the kernel's teardown of a killed copy of the worker takes ~8 ms,
-        # which the answer would otherwise wait out. If the worker dies first, the killed
-        # child is orphaned and the process that adopts orphans (init) reaps it; if no thread
-        # can start, it is reaped here.
-        try:
-            threading.Thread(target=_reap, args=(self.pid,), name="batch-reaper").start()
-        except RuntimeError:
-            _reap(self.pid)
+        if self.reap:
+            self._wait()
+
+    def _wait(self) -> None:
+        """Reap the child (wait for it to exit), keep its exit code."""
+        with contextlib.suppress(ChildProcessError):
+            _pid, status = os.waitpid(self.pid, 0)
+            self.exit_code = os.waitstatus_to_exitcode(status)
+        self.gone.set()
 
 
 class _Buffers:
@@ -340,9 +432,8 @@ def _memory_file() -> int:
     return fd
 
 
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _child_setup(*keep: int) -> None:
@@ -366,10 +457,16 @@ def _serve(pricer: BatchPricer, jobs: int, results: int, buffers: _Buffers) -> N
             raise _Deferred  # the price history is in the database: the parent's to read
         return resolve(model_id, source, at)
 
-    pricer._resolve = resolve_here
-    while (head := _read_exactly(jobs, _JOB.size, None)) is not None:
+    batch = 0
+    # A kept child waits STANDBY_IDLE for the next batch's first job, then leaves.
+    while (head := _read_exactly(jobs, _JOB.size, STANDBY_IDLE)) is not None:
         began = time.perf_counter()
-        slot, size = _JOB.unpack(head)
+        slot, size, job_batch, now = _JOB.unpack(head)
+        if job_batch != batch:
+            # A new batch: a pricer of its own (its instant; caches that live one batch, as
+            # the parent's do), resolving with the catalog this child was forked with.
+            batch = job_batch
+            pricer = BatchPricer(resolve_here, _EPOCH + timedelta(microseconds=now))
         job = os.pread(buffers.jobs[slot], size, 0)
         failed = pricer.failed
         count = _COUNT.unpack_from(job)[0]
