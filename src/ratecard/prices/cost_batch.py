@@ -244,23 +244,21 @@ class _Answers:
     """
 
     __slots__ = (
-        "fraction",
         "head",
         "inclusive",
         "parts",
         "prices",
+        "scale",
         "tails",
         "templates",
         "thresholds",
         "tier_above",
-        "unit",
     )
 
     def __init__(self, model: ModelAt, plan: TokenPlan, scale: int) -> None:
         price = model.price
         service_tier = plan.service_tier
-        self.unit = 10**scale  # one dollar, in 10^-scale dollars
-        self.fraction = _fraction(scale)
+        self.scale = scale  # prices and costs are whole numbers of 10^-scale dollars
         self.tier_above = plan.tier_above_tokens
         # The long-context thresholds a prompt of this tier can cross (other prompts may be
         # in another long-context tier: _answer checks each line's).
@@ -330,7 +328,7 @@ class _Answers:
         count), in that order) read in format `form` (None: flat counts), or None unless this
         prices every quantity given."""
         prices = self.prices
-        unit, fraction = self.unit, self.fraction
+        scale = self.scale
         total = 0
         places = 0  # a bit per component: which template
         values: list[Any] = [""]  # the total's text first, filled in below
@@ -342,13 +340,13 @@ class _Answers:
             total += cost
             places |= 1 << index
             values.append(quantity)
-            values.append(_money(cost, unit, fraction))
+            values.append(_money(cost, scale))
         template = self.templates.get((places, form))
         if template is None:
             template = self._template(places, form)
             if template is None:
                 return None
-        values[0] = _money(total, unit, fraction)
+        values[0] = _money(total, scale)
         return template % tuple(values)
 
     def _template(self, places: int, form: str | None) -> bytes | None:
@@ -400,18 +398,18 @@ def _scale(prices: tuple[Any, ...]) -> int | None:
     return scale
 
 
-def _fraction(scale: int) -> bytes:
-    """The %-format of an amount of 10^-scale dollars' whole dollars and fraction (_money)."""
-    return b"%%d.%%0%dd" % scale
-
-
-def _money(amount: int, unit: int, fraction: bytes) -> bytes:
+def _money(amount: int, scale: int) -> bytes:
     """`amount` (>= 0) x 10^-scale dollars as decimal_text writes it (no exponent, no trailing
-    zero): its whole dollars and fraction (`unit` is 10^scale, `fraction` _fraction(scale)),
-    trailing zeros and a bare point dropped: "1.50" -> "1.5", "3.00" -> "3"."""
-    if unit == 1:
-        return b"%d" % amount
-    return (fraction % divmod(amount, unit)).rstrip(b"0").rstrip(b".")
+    zero): its digits with a point put `scale` from the right (zeros put before where it has
+    fewer), trailing zeros and a bare point dropped: 150 at scale 2 -> "1.5", 300 -> "3".
+    Slicing its digits, not dividing: about twice as fast as divmod and a format."""
+    text = b"%d" % amount
+    if not scale:
+        return text
+    if len(text) <= scale:
+        text = b"0" * (scale + 1 - len(text)) + text
+    whole, fraction = text[:-scale], text[-scale:].rstrip(b"0")
+    return whole + b"." + fraction if fraction else whole
 
 
 def _component_template(name: str, price: Decimal, price_name: str) -> str:

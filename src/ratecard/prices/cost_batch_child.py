@@ -153,7 +153,11 @@ def ndjson_on_two_cores(
                     child.stop()
                     child = None
                 theirs_done, seconds = _joined(pricer, theirs, answered)
+                # The parent's work: reading on and sending, its own part, then taking in the
+                # child's (not the wait for it).
                 ours_seconds += waiting - began
+                if child is not None:
+                    ours_seconds += time.perf_counter() - child.arrived
                 if seconds > 0 and ours_seconds > 0 and ours:
                     share = _rebalanced(share, ours_seconds / len(ours), seconds / len(theirs))
             handed = time.perf_counter()
@@ -303,6 +307,7 @@ class _Child:
         self.exit_code: int | None = None  # then: its exit code (-9: killed)
         self.sent = 0  # jobs sent: job k goes to slot k % 2
         self.received = 0  # results collected, in the order the jobs were sent
+        self.arrived = 0.0  # when the last result's header came (perf_counter)
         self.batch = 0  # the batch its jobs belong to (a kept child prices several)
         self.now = 0  # that batch's instant, in microseconds since the epoch
 
@@ -370,6 +375,7 @@ class _Child:
             head = _read_exactly(self.results, _DONE.size, CHILD_TIMEOUT)
             if head is None:
                 return None
+            self.arrived = time.perf_counter()  # what the parent does from here is its work
             slot, size, failed, deferred, seconds = _DONE.unpack(head)
             if slot != self.received % 2:
                 return None
