@@ -504,7 +504,8 @@ DECLARATIONS: tuple[Setting, ...] = (
         _flag,
         accepts="true or false",
         doc="`true` prices an NDJSON batch of more than 8,192 lines on two cores (a child "
-        "process forked per request); `false` keeps every batch in its worker's process",
+        "process forked from the worker, kept for its next batch of the same catalog, gone "
+        "after 60 s idle); `false` keeps every batch in its worker's process",
         default="true",
     ),
     Setting(
