@@ -9,20 +9,10 @@ from __future__ import annotations
 from ratecard.prices.formats.counts import new_read, new_usage
 from ratecard.prices.usage import ReadUsage, Usage
 
-# Every keyword new_usage takes: what some usage block counts.
-READ_QUANTITIES = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-    "audio_input_tokens",
-    "audio_output_tokens",
-    "image_input_tokens",
-    "image_output_tokens",
-    "web_search_calls",
-)
+# Every keyword new_usage takes: what some usage block counts (every token quantity, and the
+# web searches a response reports).
+READ_QUANTITIES = (*(f for f in Usage._fields if f.endswith("_tokens")), "web_search_calls")
+assert len(READ_QUANTITIES) == 11
 
 
 def test_new_usage_is_usage_field_by_field() -> None:
