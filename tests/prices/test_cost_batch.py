@@ -1,4 +1,4 @@
-"""numbered_lines: NDJSON split across arbitrary chunk boundaries, numbered as an editor
+"""numbered_batches: NDJSON split across arbitrary chunk boundaries, numbered as an editor
 numbers lines, blank lines skipped, an overlong line reported without being kept."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import random
 import pytest
 
 from ratecard.prices import cost_batch
-from ratecard.prices.cost_batch import numbered_lines
+from ratecard.prices.cost_batch import numbered_batches
 
 LIMIT = 50
 
@@ -34,10 +34,17 @@ def test_any_chunking_gives_the_lines_of_the_whole_body(monkeypatch: pytest.Monk
         data = b"\n".join(lines) + rng.choice([b"", b"\n"])
         cuts = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, rng.randint(0, 6))))
         chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
-        assert list(numbered_lines(chunks)) == expected(data), (data, chunks)
+        assert numbered(chunks) == expected(data), (data, chunks)
 
 
 def test_a_body_that_is_one_huge_line_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cost_batch, "MAX_LINE", LIMIT)
     chunks = [b"a" * 40] * 1000 + [b"\n{}\n"]
-    assert list(numbered_lines(chunks)) == [(1, None), (2, b"{}")]
+    assert numbered(chunks) == [(1, None), (2, b"{}")]
+
+
+def numbered(chunks: list[bytes]) -> list[tuple[int, bytes | None]]:
+    """The pairs of every batch, in order (no batch is empty)."""
+    batches = list(numbered_batches(chunks))
+    assert all(batches)
+    return [pair for batch in batches for pair in batch]

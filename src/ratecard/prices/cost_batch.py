@@ -23,7 +23,6 @@ POST /api/cost's 1 MiB gets a 413 error object and is never held in memory.
 
 from __future__ import annotations
 
-import itertools
 import weakref
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -56,7 +55,7 @@ from ratecard.prices.cost_requests import (
 from ratecard.prices.money import EXACT, decimal_text
 from ratecard.prices.usage import QUANTITY_UNITS, Usage
 
-__all__ = ["BatchPricer", "numbered_batches", "numbered_lines"]
+__all__ = ["BatchPricer", "numbered_batches"]
 
 _NOT_JSON = {"error": "bad_request", "status": 400, "field": "body"}
 _TWICE = {"error": "validation_failed", "status": 422}
@@ -470,19 +469,14 @@ def _keys_in(value: dict[str, Any]) -> int:
     return keys
 
 
-def numbered_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """Split a byte stream into (line number from 1, line) pairs, skipping blank lines.
+def numbered_batches(chunks: Iterable[bytes]) -> Iterator[list[tuple[int, bytes | None]]]:
+    """Split a byte stream into (line number from 1, line) pairs, skipping blank lines: one
+    list per chunk read (the lines it ends), numbered and sorted out in one comprehension.
 
     A line longer than MAX_LINE (what POST /api/cost takes) comes as None and is not kept:
     a body that is one 100 MB line costs a pass over it, not 100 MB of memory (nor the
     quadratic copying of gluing each chunk to a growing remainder).
     """
-    return itertools.chain.from_iterable(numbered_batches(chunks))
-
-
-def numbered_batches(chunks: Iterable[bytes]) -> Iterator[list[tuple[int, bytes | None]]]:
-    """numbered_lines(chunks), as one list per chunk read (the lines it ends): the lines of a
-    chunk are numbered and sorted out in one comprehension, not one generator step each."""
     limit = MAX_LINE
     number = 0
     pending: list[bytes] = []  # the start of the line the last chunk left open

@@ -2,8 +2,9 @@
 
 A batch line is pure CPU (parse, price, write) and one process prices on one core; the
 service's second core sits idle while one client sends a big batch. So a body of more than
-one group (GROUP lines) forks one child per request, which prices the first part of each
-group while the request's own process prices the rest; the parts are joined in order.
+one group (GROUP lines) gets a child process (forked from the worker, or the one kept from the
+worker's last batch of the same catalog), which prices the first part of each group while the
+request's own process prices the rest; the parts are joined in order.
 The answers are the very bytes the lone BatchPricer writes (tests/prices/test_cost_batch_child
 .py), and every failure of the child falls back to pricing in the request's process.
 
@@ -13,9 +14,12 @@ the parent joins results, writes them out and reads the body on (those were the 
 time, about a quarter of it, when each group was sent only once the last was collected).
 
 Why these choices, each against the failure it prevents:
-- Forked per request, after the request resolved its catalog: the child prices with the very
-  snapshot (same version, same `now`) the request holds, copied by the fork; no pool that
-  could price with a catalog it loaded earlier.
+- Forked after the request resolved its catalog: the child prices with the very snapshot
+  the request holds, copied by the fork, each batch at the instant the batch's job headers
+  carry. It is kept for the next batch only if that batch holds the same snapshot object
+  (_take): no pool that could price with a catalog it loaded earlier. Kept, it saves the
+  fork and the copy-on-write faults (both processes copying every page they touch, ~30 ms
+  each per batch) that a fresh child costs.
 - The child never does I/O beyond its pipes and its four buffers: a line with `at` (a
   price-history lookup in the database) comes back unpriced (an empty line) and the parent
   prices it on its own connection. A connection or socket shared across fork would interleave
@@ -27,14 +31,15 @@ Why these choices, each against the failure it prevents:
   path (or writing to the worker's pipe) in a copy of it. It leaves by os._exit only: no
   atexit handler, no buffer flush, no finalizer of the parent's objects runs twice.
 - Its garbage collector is off: a collection walks (and so copies) every tracked object
-  the parent had, and the child's few cycles live only as long as one batch.
+  the parent had. Only the youngest generation is collected, when a batch begins: what the
+  batches before made, nothing of the parent's.
 - The child exits when its job pipe reaches EOF: the parent closed it, or died (SIGKILL by
-  gunicorn's timeout included); then nothing is left behind to price for nobody. The parent
-  stops it with SIGKILL and reaps it (waitpid) in a `finally`: on the end of the body, on an
-  error, on a client that disconnects mid-body (the read raises through the generator), and
-  on the generator being closed unfinished. No zombie, no orphan. The reaping is left to
-  a thread (the kernel's teardown of the killed copy takes milliseconds the answer need
-  not wait).
+  gunicorn's timeout included); then nothing is left behind to price for nobody. Kept, it
+  also exits after STANDBY_IDLE seconds without a job. The parent stops it with SIGKILL in a
+  `finally` unless the batch ended well: on an error, on a client that disconnects mid-body
+  (the read raises through the generator), and on the generator being closed unfinished (it
+  may be mid-job: never kept). A thread started with it reaps it whenever it exits: no
+  zombie, no orphan, and no answer waits out the kernel's teardown of a copy of the worker.
 - No write ever waits on the other process, so two jobs in flight cannot deadlock. Through
   pipes a job and its results are megabytes against a 64 KiB pipe buffer: the parent, writing
   job k+1 while the child prices job k, would block until the child reads it; the child,
@@ -470,7 +475,10 @@ def _serve(pricer: BatchPricer, jobs: int, results: int, buffers: _Buffers) -> N
         slot, size, job_batch, now = _JOB.unpack(head)
         if job_batch != batch:
             # A new batch: a pricer of its own (its instant; caches that live one batch, as
-            # the parent's do), resolving with the catalog this child was forked with.
+            # the parent's do), resolving with the catalog this child was forked with; the
+            # last batches' garbage cycles, if any, collected (see the docstring).
+            if batch:
+                gc.collect(0)
             batch = job_batch
             pricer = BatchPricer(resolve_here, _EPOCH + timedelta(microseconds=now))
         job = os.pread(buffers.jobs[slot], size, 0)
