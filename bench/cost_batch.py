@@ -6,8 +6,9 @@ client, against the in-process rates of LiteLLM's `cost_per_token` and genai-pri
 
 Loads the bundled LiteLLM snapshot (2,982 real models) into its own PostgreSQL database and
 Redis key prefix (both removed at the end), starts ratecard under gunicorn as `ratecard serve`
-does, and sends the body with Content-Length over one keep-alive connection; the time runs from
-the first byte sent to the last byte of the answer. The requests use every priced chat model
+does (one worker: see measure()), sends the whole body once to warm it, then sends it
+`--rounds` times with Content-Length, each on its own connection; the time runs from the first
+byte sent to the last byte of the answer, and each round's figure is printed. The requests use every priced chat model
 of the snapshot, with random counts (so no two lines are likely equal), as flat counts and as
 each provider format's usage block and whole response. Every result is checked: no error object, and its total equal to `price_usage` on
 the same Usage computed here in-process. Then bench/anchors/litellm_genai_rates.py runs in the
