@@ -46,6 +46,7 @@ from ratecard.prices.cost_requests import (
     FORMATS,
     MAX_MODEL,
     MAX_QUANTITY,
+    CostRequest,
     ModelAt,
     Resolver,
     answer_cost,
@@ -63,6 +64,10 @@ _TWICE = {"error": "validation_failed", "status": 422}
 MAX_LINE = 1024 * 1024
 
 
+class _NeverRaised(Exception):
+    """What BatchPricer.lines leaves to its caller by default: nothing."""
+
+
 class BatchPricer:
     """Price the requests of one batch, each distinct model resolved once."""
 
@@ -74,6 +79,7 @@ class BatchPricer:
         # (model as typed, source, service tier) -> its answers' fixed text (see _Answers).
         self._answers: dict[tuple[Any, ...], _Answers | None] = {}
         self.failed = 0  # lines answered with an error so far
+        self.written = 0  # lines written from a model's fixed text so far (_written)
 
     def result(self, number: int, data: Any) -> Any:
         """The answer to one decoded request, or its error object naming line `number`."""
@@ -81,13 +87,7 @@ class BatchPricer:
             request = parse_cost_request(data)
         except RatecardError as exc:
             return self._error(number, error_fields(exc))
-        model = self._model(request.model, request.source, request.at)
-        if isinstance(model, dict):
-            return self._error(number, model)
-        try:
-            return answer_cost(request, model, now=self.now)
-        except RatecardError as exc:
-            return self._error(number, error_fields(exc))
+        return self._priced(number, request)
 
     def line(self, number: int, raw: bytes | None) -> bytes:
         """The NDJSON result line (newline included) of one raw input line (None: too long)."""
@@ -103,36 +103,28 @@ class BatchPricer:
         else:
             twice = _key_given_twice(raw, data)
             if twice is None:
-                answer = self._answer(data)
-                if answer is not None:
-                    return answer
-                result = self.result(number, data)
-            else:
-                detail = f"{twice}: given twice"
-                result = self._error(number, {**_TWICE, "detail": detail, "field": twice})
+                return self._decoded(number, data)
+            detail = f"{twice}: given twice"
+            result = self._error(number, {**_TWICE, "detail": detail, "field": twice})
         return orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
 
     def ndjson(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """The result lines of an NDJSON body read in `chunks`, joined per chunk read."""
         for batch in numbered_batches(chunks):
-            yield self.lines(batch)
+            yield self.lines(batch)[0]
 
-    def lines(self, numbered: Iterable[tuple[int, bytes | None]]) -> bytes:
-        """The result lines of (line number, raw line or None: too long) pairs, joined (the
-        loop compiled with the rest: no interpreted call per line)."""
-        return b"".join([self.line(number, raw) for number, raw in numbered])
-
-    def leaving(
-        self, numbers: Iterable[int], raws: Iterable[bytes], leave: type[Exception]
+    def lines(
+        self, numbered: Iterable[tuple[int, bytes | None]], leave: type[Exception] = _NeverRaised
     ) -> tuple[bytes, int]:
-        """The result lines of raw lines numbered by `numbers` (negated: a line too long to
-        have been kept, whatever its raw line), joined; a line whose pricing raises `leave`
-        gets an empty line instead, left to the caller. Also how many were left."""
+        """The result lines of (line number, raw line) pairs, joined, in one compiled loop (no
+        interpreted call per line); a raw line that is None or empty was too long to keep. A
+        line whose pricing raises `leave` gets an empty line instead, left to the caller
+        (cost_batch_child's child leaves `at` lines to the worker). Also how many were left."""
         out: list[bytes] = []
         left = 0
-        for number, raw in zip(numbers, raws, strict=True):
+        for number, raw in numbered:
             try:
-                out.append(self.line(number, raw) if number > 0 else self.line(-number, None))
+                out.append(self.line(number, raw or None))
             except leave:
                 out.append(b"\n")
                 left += 1
@@ -153,31 +145,60 @@ class BatchPricer:
             self._models[key] = found
         return found
 
-    def _answer(self, data: Any) -> bytes | None:
-        """The result line of a request of token quantities (no `at`, no region), written
-        from its model's fixed text; None for any other request, or one that fails."""
-        form = None
-        quantities: list[tuple[int, int]] | None
+    def _decoded(self, number: int, data: Any) -> bytes:
+        """The result line of one decoded request, parsed once: written from its model's
+        fixed text where that prices it (_written), else answered as result() answers."""
         if type(data) is dict and data.keys() <= _FLAT_TOKEN_KEYS:
             # The commonest line, `model` and token counts, read in one pass (_flat_quantities).
-            model_id, source, tier = data.get("model"), None, "standard"
-            if type(model_id) is not str or not 0 < len(model_id) <= MAX_MODEL:
-                return None
-            quantities = _flat_quantities(data)
+            model_id = data.get("model")
+            if type(model_id) is str and 0 < len(model_id) <= MAX_MODEL:
+                quantities = _flat_quantities(data)
+                if quantities is not None:
+                    written = self._written(model_id, None, "standard", None, quantities)
+                    if written is not None:
+                        return written
+            # An error, or a model the fixed text cannot price: parse_cost_request's own flat
+            # check is as cheap as this one.
+            result = self.result(number, data)
         else:
             try:
                 request = parse_cost_request(data)
-            except RatecardError:
-                return None  # result() raises it again, and answers the error
-            if request.at is not None or request.region is not None:
-                return None
-            model_id, source, tier = request.model, request.source, request.service_tier
-            form, usage = request.format, request.usage
-            quantities = None
-            if usage[_TOKENS:] == _NO_UNITS:
-                quantities = [(i, q) for i, q in enumerate(token_counts(usage)) if q]
-        if quantities is None:
-            return None
+            except RatecardError as exc:
+                result = self._error(number, error_fields(exc))
+            else:
+                usage = request.usage
+                if request.at is None and request.region is None and usage[_TOKENS:] == _NO_UNITS:
+                    quantities = [(i, q) for i, q in enumerate(token_counts(usage)) if q]
+                    written = self._written(
+                        request.model, request.source, request.service_tier, request.format,
+                        quantities,
+                    )  # fmt: skip
+                    if written is not None:
+                        return written
+                result = self._priced(number, request)
+        return orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
+
+    def _priced(self, number: int, request: CostRequest) -> Any:
+        """The general path's answer to a parsed request, or its error object."""
+        model = self._model(request.model, request.source, request.at)
+        if isinstance(model, dict):
+            return self._error(number, model)
+        try:
+            return answer_cost(request, model, now=self.now)
+        except RatecardError as exc:
+            return self._error(number, error_fields(exc))
+
+    def _written(
+        self,
+        model_id: str,
+        source: str | None,
+        tier: str,
+        form: str | None,
+        quantities: list[tuple[int, int]],
+    ) -> bytes | None:
+        """The result line of token `quantities` (no `at`, no region) of `model_id`, written
+        from its fixed text; None where that does not price them (the general path then
+        answers, or says why not)."""
         answers = self._answers.get((model_id, source, tier, None), _UNKNOWN)
         if answers is _UNKNOWN:
             answers = self._answers_of(model_id, source, tier, None)
@@ -187,7 +208,10 @@ class BatchPricer:
             above = threshold_crossed(answers.thresholds, answers.inclusive, prompt)
             if above != answers.tier_above:
                 answers = self._answers_of(model_id, source, tier, prompt, above)
-        return None if answers is None else answers.line(quantities, form)
+        written = None if answers is None else answers.line(quantities, form)
+        if written is not None:
+            self.written += 1
+        return written
 
     def _answers_of(
         self,
@@ -213,6 +237,8 @@ class BatchPricer:
 
 
 _UNKNOWN: Any = object()
+
+
 _FLAT_TOKEN_KEYS = frozenset(("model", *TOKEN_QUANTITIES))
 # Each token quantity's place in TOKEN_QUANTITIES (its component's place in an answer).
 _INDEX = {name: index for index, name in enumerate(TOKEN_QUANTITIES)}

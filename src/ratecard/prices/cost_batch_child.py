@@ -124,7 +124,7 @@ def ndjson_on_two_cores(
     groups = _Groups(chunks)
     group, more = groups.next()
     if not more:
-        yield pricer.lines(group)
+        yield pricer.lines(group)[0]
         return
     if prepare is not None:
         prepare()
@@ -149,7 +149,7 @@ def ndjson_on_two_cores(
                 if next_theirs and child is not None and not child.send(next_theirs):
                     child.stop()
                     child = None
-            own = pricer.lines(ours)
+            own = pricer.lines(ours)[0]
             waiting = time.perf_counter()
             theirs_done = b""
             if theirs:
@@ -248,7 +248,7 @@ def _joined(
     """The result lines of the child's part (its own, the parent pricing what it left or, if
     it failed, all of it), and the seconds it took."""
     if answered is None:
-        return pricer.lines(theirs), 0.0
+        return pricer.lines(theirs)[0], 0.0
     results, failed, deferred, seconds = answered
     pricer.failed += failed
     if not deferred:
@@ -357,9 +357,10 @@ class _Child:
 
     def send(self, lines: Lines) -> bool:
         """Write one job to its slot, then its header; False if the child is gone."""
-        # The count, the line numbers (negated for a line too long to send, None), then the
-        # lines: none holds a newline (they were split on it).
-        numbers = array("q", [number if raw is not None else -number for number, raw in lines])
+        # The count, the line numbers, then the lines: none holds a newline (they were split
+        # on it), and none is empty but a line too long to send (None), sent as empty
+        # (BatchPricer.lines reads an empty line as one).
+        numbers = array("q", [number for number, _raw in lines])
         body = b"\n".join([raw or b"" for _number, raw in lines])
         job = _COUNT.pack(len(lines)) + numbers.tobytes() + body
         slot = self.sent % 2
@@ -487,7 +488,7 @@ def _serve(pricer: BatchPricer, jobs: int, results: int, buffers: _Buffers) -> N
         numbers = array("q")
         numbers.frombytes(job[_COUNT.size : _COUNT.size + 8 * count])
         raws = job[_COUNT.size + 8 * count :].split(b"\n")
-        result, deferred = pricer.leaving(numbers, raws, _Deferred)
+        result, deferred = pricer.lines(zip(numbers, raws, strict=True), _Deferred)
         _pwrite(buffers.results[slot], result)
         seconds = time.perf_counter() - began
         _write(results, _DONE.pack(slot, len(result), pricer.failed - failed, deferred, seconds))
