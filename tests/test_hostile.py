@@ -417,23 +417,19 @@ def test_a_client_cannot_claim_https_through_a_gunicorn_it_does_not_proxy(
 ) -> None:
     import httpx
 
-    instance = serve(
+    with serve(
         tmp_path / "serve.log",
         DATABASE_URL=migrated_sqlite_url,
         RATECARD_COORDINATOR="false",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"),
         FORWARDED_ALLOW_IPS="10.9.9.9",  # not us: our X-Forwarded-Proto is not believed
-    )
-    try:
-        instance.start().wait_ready("/health/startup")
+    ).running() as instance:
         response = httpx.get(
             f"{instance.base_url}/health/live", headers={"X-Forwarded-Proto": "https"}
         )
         assert response.status_code == 200
         assert "strict-transport-security" not in response.headers
         assert "permissions-policy" in response.headers
-    finally:
-        instance.stop()
 
 
 # --- every route, present and future: the hostile inputs of each class above ----------------

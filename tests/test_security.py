@@ -158,19 +158,15 @@ def test_a_database_outage_leaks_no_password_sql_or_trace(
 
 @pytest.fixture
 def served(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[ServedProcess]:
-    instance = serve(
+    with serve(
         tmp_path / "serve.log",
         DATABASE_URL=migrated_sqlite_url,
         RATECARD_COORDINATOR="false",
         RATECARD_ADMIN_TOKEN=TOKEN,
         RATECARD_INSTANCE_ID="security-test",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"),
-    )
-    instance.start().wait_ready("/health/startup")
-    try:
+    ).running() as instance:
         yield instance
-    finally:
-        instance.stop()
 
 
 def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:

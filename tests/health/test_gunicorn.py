@@ -33,20 +33,17 @@ def served(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[tuple[int, Path
     metrics_dir.mkdir()
     # A previous run's file: if it were not cleared at start, every scrape would fail.
     (metrics_dir / "counter_999999.db").write_bytes(b"garbage from a previous run")
-    instance = serve(
+    # Only the port (path None): what the first answers say while the workers start is
+    # under test.
+    with serve(
         tmp_path / "serve.log",
         workers=2,
         DATABASE_URL=migrated_sqlite_url,
         RATECARD_COORDINATOR="false",
         RATECARD_ADMIN_TOKEN=TOKEN,
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-    )
-    # Only the port: what the first answers say while the workers start is under test.
-    instance.start().wait_ready()
-    try:
+    ).running(path=None) as instance:
         yield instance.port, metrics_dir
-    finally:
-        instance.stop()
 
 
 def test_metrics_aggregate_requests_across_two_workers(served: tuple[int, Path]) -> None:

@@ -218,19 +218,15 @@ def served(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[ServedProcess]:
         commit(engine, "litellm", price("acme/a-small", "0.000001", "0.000002"))
     finally:
         engine.dispose()
-    instance = serve(
+    with serve(
         tmp_path / "serve.log",
         DATABASE_URL=migrated_sqlite_url,
         RATECARD_SOURCES="litellm=file:///nowhere",
         RATECARD_COORDINATOR="false",
         RATECARD_BATCH_MAX_BYTES=str(4 * 1024 * 1024),
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"),
-    )
-    instance.start().wait_ready("/health/startup")
-    try:
+    ).running() as instance:
         yield instance
-    finally:
-        instance.stop()
 
 
 def post_chunked(port: int, body: bytes) -> tuple[int, bytes]:

@@ -2,6 +2,7 @@
 
     proc = serve(tmp_path / "serve.log", workers=2, DATABASE_URL=url).start()
     proc.wait_ready("/health/startup")      # the port accepts, then that path answers 200
+    with serve(...).running() as proc: ...  # the same, stopped when the block ends
     ...
     proc.stop()                             # SIGTERM, SIGKILL after the grace; returns the code
     proc.output()                           # what it printed (stdout and stderr)
@@ -18,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -137,6 +138,15 @@ class ServedProcess(RatecardProcess):
         """An HTTP client on this instance (with a bearer token if given)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=15)
+
+    @contextlib.contextmanager
+    def running(self, path: str | None = "/health/startup") -> Iterator[Self]:
+        """start(), wait_ready(path), and stop() when the block ends, however it ends."""
+        self.start().wait_ready(path)
+        try:
+            yield self
+        finally:
+            self.stop()
 
     def wait_ready(self, path: str | None = None, timeout: float = 30.0) -> Self:
         """Wait until the port accepts connections and, if given, `path` answers 200.
