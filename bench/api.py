@@ -20,9 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -32,9 +29,6 @@ from flask import Flask, Response, jsonify
 REPO = Path(__file__).resolve().parents[1]
 # The real LiteLLM snapshot of 2026-07-24, as bundled in the package.
 FEED = REPO / "src" / "ratecard" / "prices" / "data" / "litellm_snapshot.json"
-PG_ADMIN = os.environ.get("RATECARD_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres")
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-REDIS_URL = os.environ.get("RATECARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 MODEL_IDS = ["gpt-4o", "claude-sonnet-4-5", "gemini/gemini-2.5-pro", "mistral/mistral-large-latest"]
 
 _BARE_BODY = {
@@ -150,73 +144,15 @@ def measure(port: int, seconds: float, clients: int) -> tuple[float, int]:
     return ok / seconds, sum(r[1] for r in results)
 
 
-def load_catalog(url: str, prefix: str) -> None:
-    sys.path.insert(0, str(REPO / "src"))
-    import redis
-
-    from ratecard.db import build_engine
-    from ratecard.migrations.upgrade import Migrator
-    from ratecard.prices.refresh import RefreshDeps, refresh_catalog
-    from ratecard.redis_keys import RedisKeys
-    from ratecard.settings import Settings, parse_sources
-
-    Migrator(url, echo=lambda _line: None).upgrade(wait=30)
-    engine = build_engine(url)
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-    settings = Settings(
-        database_url=url,
-        sources=parse_sources(f"litellm=file://{FEED}"),
-        redis_key_prefix=prefix,
-        start_coordinator=False,
-    )
-    report = refresh_catalog(RefreshDeps(engine, client, settings, RedisKeys(prefix=prefix)))
-    assert report.published, report
-    client.close()
-    engine.dispose()
-
-
-@contextmanager
-def scratch_catalog() -> Iterator[dict[str, str]]:
-    """A scratch database and Redis prefix holding the bundled snapshot; yields the server's
-    environment (DATABASE_URL, REDIS_URL, ...); drops both at the end."""
-    import psycopg
-    import redis
-
-    name = f"rc_bench_{uuid.uuid4().hex[:10]}"
-    prefix = f"rcbench:{uuid.uuid4().hex[:8]}:"
-    with psycopg.connect(PG_ADMIN + " dbname=postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_URL.format(name=name)
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
-        "DATABASE_URL": url,
-        "REDIS_URL": REDIS_URL,
-        "RATECARD_REDIS_PREFIX": prefix,
-        "RATECARD_SOURCES": f"litellm=file://{FEED}",
-        "RATECARD_COORDINATOR": "false",
-        "RATECARD_LOG_FORMAT": "json",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    try:
-        load_catalog(url, prefix)
-        yield env
-    finally:
-        client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        with psycopg.connect(PG_ADMIN + " dbname=postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    # Here, not at the top: gunicorn imports this module for the bare app, which must stay bare.
+    sys.path[:0] = [str(REPO / "src"), str(REPO)]
+    from bench.support import scratch_catalog
 
     with scratch_catalog() as env:
         servers = {

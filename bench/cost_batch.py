@@ -39,7 +39,8 @@ sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 import orjson  # noqa: E402
 
-from bench.api import free_port, scratch_catalog, start_gunicorn, stop, wait_ready  # noqa: E402
+from bench.api import start_gunicorn, stop, wait_ready  # noqa: E402
+from bench.support import free_port, scratch_catalog  # noqa: E402
 from ratecard.prices.usage import Usage  # noqa: E402
 
 ANCHORS = REPO / "bench" / "anchors" / "litellm_genai_rates.py"

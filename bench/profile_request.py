@@ -24,7 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
-from bench.api import MODEL_IDS, bare_app, scratch_catalog  # noqa: E402
+from bench.api import MODEL_IDS, bare_app  # noqa: E402
+from bench.support import scratch_catalog  # noqa: E402
 
 
 def per_request_us(client: object, paths: list[str], n: int) -> float:

@@ -9,61 +9,44 @@ prefix on 127.0.0.1:6379 (deleted at the end); no network beyond 127.0.0.1.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from statistics import median
 
-import psycopg
 import redis
 from sqlalchemy import update
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
+from bench.support import BUNDLED_FEED, REDIS_URL, scratch  # noqa: E402
 from ratecard.db import build_engine  # noqa: E402
-from ratecard.migrations.upgrade import Migrator  # noqa: E402
 from ratecard.prices.feeds import parse_feed  # noqa: E402
 from ratecard.prices.refresh import RefreshDeps, refresh_catalog  # noqa: E402
 from ratecard.redis_keys import RedisKeys  # noqa: E402
 from ratecard.schema import source_state  # noqa: E402
 from ratecard.settings import Settings, parse_sources  # noqa: E402
 
-# The real LiteLLM snapshot of 2026-07-24, as bundled in the package.
-FEED = REPO / "src" / "ratecard" / "prices" / "data" / "litellm_snapshot.json"
-PG_ADMIN = os.environ.get("RATECARD_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres")
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-REDIS_URL = os.environ.get("RATECARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+FEED = BUNDLED_FEED
 
 
 def main() -> None:
-    name = f"rc_bench_{uuid.uuid4().hex[:10]}"
-    prefix = f"rcbench:{uuid.uuid4().hex[:8]}:"
-    with psycopg.connect(PG_ADMIN + " dbname=postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_URL.format(name=name)
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-    engine = build_engine(url)
-    try:
-        Migrator(url, echo=lambda _line: None).upgrade(wait=30)
-        settings = Settings(
-            database_url=url,
-            sources=parse_sources(f"litellm=file://{FEED}"),
-            redis_key_prefix=prefix,
-            start_coordinator=False,
-        )
-        deps = RefreshDeps(engine, client, settings, RedisKeys(prefix=prefix))
-        run(deps, engine, settings)
-    finally:
-        engine.dispose()
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        with psycopg.connect(PG_ADMIN + " dbname=postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch() as (url, prefix):
+        client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+        engine = build_engine(url)
+        try:
+            settings = Settings(
+                database_url=url,
+                sources=parse_sources(f"litellm=file://{FEED}"),
+                redis_key_prefix=prefix,
+                start_coordinator=False,
+            )
+            deps = RefreshDeps(engine, client, settings, RedisKeys(prefix=prefix))
+            run(deps, engine, settings)
+        finally:
+            engine.dispose()
+            client.close()
 
 
 def run(deps: RefreshDeps, engine: object, settings: Settings) -> None:

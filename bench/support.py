@@ -35,6 +35,8 @@ PG_ADMIN_DSN = os.environ.get(
     "RATECARD_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+# The machine's Redis, for benchmarks that need no server of their own (a key prefix each).
+REDIS_URL = os.environ.get("RATECARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:
@@ -76,6 +78,64 @@ class ScratchDatabases:
             for name in self.names:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self.names.clear()
+
+
+@contextmanager
+def scratch() -> Iterator[tuple[str, str]]:
+    """A scratch database migrated to head and a Redis key prefix of its own (on REDIS_URL);
+    yields (database URL, prefix) and drops both at the end."""
+    databases = ScratchDatabases()
+    prefix = f"rcbench:{uuid.uuid4().hex[:8]}:"
+    try:
+        yield databases.create(), prefix
+    finally:
+        client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+        databases.drop_all()
+
+
+def load_catalog(url: str, prefix: str) -> None:
+    """Refresh the (migrated) database at `url` from the bundled snapshot."""
+    from ratecard.db import build_engine
+    from ratecard.prices.refresh import RefreshDeps, refresh_catalog
+    from ratecard.redis_keys import RedisKeys
+    from ratecard.settings import Settings, parse_sources
+
+    engine = build_engine(url)
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+    settings = Settings(
+        database_url=url,
+        sources=parse_sources(f"litellm=file://{BUNDLED_FEED}"),
+        redis_key_prefix=prefix,
+        start_coordinator=False,
+    )
+    report = refresh_catalog(RefreshDeps(engine, client, settings, RedisKeys(prefix=prefix)))
+    assert report.published, report
+    client.close()
+    engine.dispose()
+
+
+@contextmanager
+def scratch_catalog() -> Iterator[dict[str, str]]:
+    """A scratch database and Redis prefix holding the bundled snapshot; yields the server's
+    environment (DATABASE_URL, REDIS_URL, ...); drops both at the end."""
+    with scratch() as (url, prefix):
+        load_catalog(url, prefix)
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
+            "DATABASE_URL": url,
+            "REDIS_URL": REDIS_URL,
+            "RATECARD_REDIS_PREFIX": prefix,
+            "RATECARD_SOURCES": f"litellm=file://{BUNDLED_FEED}",
+            "RATECARD_COORDINATOR": "false",
+            "RATECARD_LOG_FORMAT": "json",
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        yield env
 
 
 class RedisServer:
