@@ -4,7 +4,7 @@ so the profile is the app's own work, issue 16's "profile it").
 
     .venv/bin/python bench/profile_request.py [--requests 20000] [--top 15]
 
-Loads the bundled snapshot into a scratch database and Redis prefix (bench/api.py's
+Loads the bundled snapshot into a scratch database and Redis prefix (bench/support.py's
 scratch_catalog; both removed at the end), builds `create_app()` as a worker does, warms it up,
 then profiles N requests to the same models bench/api.py uses and prints: µs per request for
 both apps, the share of ratecard's time spent in ratecard's own modules, and the top functions.
