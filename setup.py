@@ -14,15 +14,15 @@ import sys
 # The compiled modules (paths from the repository root). The Makefile and tests/test_compiled.py
 # read this list: `make install` rebuilds when one of them, or this file, changes.
 COMPILED = [
-    "src/ratecard/prices/cost_batch.py",
-    "src/ratecard/prices/cost_requests.py",
-    "src/ratecard/prices/formats/__init__.py",
-    "src/ratecard/prices/formats/anthropic_messages.py",
-    "src/ratecard/prices/formats/bedrock_converse.py",
-    "src/ratecard/prices/formats/counts.py",
-    "src/ratecard/prices/formats/gemini_generate.py",
-    "src/ratecard/prices/formats/openai_chat.py",
-    "src/ratecard/prices/formats/openai_responses.py",
+    "src/ratecard/costing/cost_batch.py",
+    "src/ratecard/costing/cost_requests.py",
+    "src/ratecard/costing/formats/__init__.py",
+    "src/ratecard/costing/formats/anthropic_messages.py",
+    "src/ratecard/costing/formats/bedrock_converse.py",
+    "src/ratecard/costing/formats/counts.py",
+    "src/ratecard/costing/formats/gemini_generate.py",
+    "src/ratecard/costing/formats/openai_chat.py",
+    "src/ratecard/costing/formats/openai_responses.py",
 ]
 
 

@@ -41,7 +41,7 @@ import orjson  # noqa: E402
 
 from bench.api import start_gunicorn, stop, wait_ready  # noqa: E402
 from bench.support import free_port, scratch_catalog  # noqa: E402
-from ratecard.prices.usage import Usage  # noqa: E402
+from ratecard.costing.usage import Usage  # noqa: E402
 
 ANCHORS = REPO / "bench" / "anchors" / "litellm_genai_rates.py"
 SEED = 12
@@ -53,7 +53,7 @@ SEED = 12
 def priced_models(url: str) -> list[Any]:
     """The served chat models with input and output prices (ModelPrice), from the database."""
     from ratecard.db import build_engine
-    from ratecard.prices.catalog import newest_snapshot
+    from ratecard.serving.catalog_cache import newest_snapshot
 
     engine = build_engine(url)
     try:
@@ -177,7 +177,7 @@ def build_requests(models: list[Any], count: int) -> list[tuple[bytes, Any, Usag
 
 def expected_totals(requests: list[tuple[bytes, Any, Usage]]) -> list[Decimal]:
     """Each request's total from `price_usage` in this process (the independent check)."""
-    from ratecard.prices.cost import price_usage
+    from ratecard.costing.cost import price_usage
 
     return [price_usage(model, usage).total for _line, model, usage in requests]
 

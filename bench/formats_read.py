@@ -20,8 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ratecard.prices.formats import FORMATS, read_response, read_usage
-from ratecard.prices.usage import Usage
+from ratecard.costing.formats import FORMATS, read_response, read_usage
+from ratecard.costing.usage import Usage
 
 RESPONSES = Path(__file__).resolve().parents[1] / "tests" / "data" / "responses"
 BODIES = {

@@ -54,10 +54,10 @@ def huge_value_body() -> bytes:
 
 def build_client(directory: Path) -> FlaskClient:
     from ratecard.app import create_app
-    from ratecard.extension import get_state
+    from ratecard.ingest.refresh import deps_from_state, refresh_catalog
     from ratecard.migrations.upgrade import Migrator
-    from ratecard.prices.refresh import deps_from_state, refresh_catalog
     from ratecard.settings import Settings
+    from ratecard.web.state import get_state
 
     url = f"sqlite:///{directory / 'bench.sqlite3'}"
     Migrator(url, echo=lambda _line: None).upgrade(wait=30)

@@ -22,8 +22,8 @@ sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from bench.support import BUNDLED_FEED, REDIS_URL, scratch  # noqa: E402
 from ratecard.db import build_engine  # noqa: E402
-from ratecard.prices.feeds import parse_feed  # noqa: E402
-from ratecard.prices.refresh import RefreshDeps, refresh_catalog  # noqa: E402
+from ratecard.ingest.feeds import parse_feed  # noqa: E402
+from ratecard.ingest.refresh import RefreshDeps, refresh_catalog  # noqa: E402
 from ratecard.redis_keys import RedisKeys  # noqa: E402
 from ratecard.schema import source_state  # noqa: E402
 from ratecard.settings import Settings, parse_sources  # noqa: E402

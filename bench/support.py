@@ -100,7 +100,7 @@ def scratch() -> Iterator[tuple[str, str]]:
 def load_catalog(url: str, prefix: str) -> None:
     """Refresh the (migrated) database at `url` from the bundled snapshot."""
     from ratecard.db import build_engine
-    from ratecard.prices.refresh import RefreshDeps, refresh_catalog
+    from ratecard.ingest.refresh import RefreshDeps, refresh_catalog
     from ratecard.redis_keys import RedisKeys
     from ratecard.settings import Settings, parse_sources
 

@@ -23,15 +23,15 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
-from tests.changes.conftest import FEED, tiny_feed  # noqa: E402
+from tests.support.changes_app import FEED, tiny_feed  # noqa: E402
 from tests.support.feeds import FeedServer  # noqa: E402
 from tests.support.receiver import WebhookReceiver  # noqa: E402
 
 from ratecard.app import create_app  # noqa: E402
-from ratecard.extension import get_state  # noqa: E402
+from ratecard.ingest.refresh import deps_from_state, refresh_catalog  # noqa: E402
 from ratecard.migrations.upgrade import Migrator  # noqa: E402
-from ratecard.prices.refresh import deps_from_state, refresh_catalog  # noqa: E402
 from ratecard.settings import Settings, parse_sources  # noqa: E402
+from ratecard.web.state import get_state  # noqa: E402
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"

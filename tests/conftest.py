@@ -23,6 +23,10 @@ from tests.support.services import (
     delete_keys,
 )
 
+# Fixtures of whole areas, used by tests in several folders: apps built from settings
+# (`make_app`) and the change-log harness (`changes_app`, `build_changes_app`, `receiver`).
+pytest_plugins = ["tests.support.apps", "tests.support.changes_app"]
+
 
 @pytest.fixture(scope="session")
 def feed_data() -> Path:
@@ -47,6 +51,22 @@ def pg_url(pg_databases: PostgresDatabases) -> str:
 def migrated_pg_url(pg_databases: PostgresDatabases) -> str:
     """A fresh PostgreSQL database migrated to head (a copy of the session's template)."""
     return pg_databases.create_migrated()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh migrated database, once on PostgreSQL and once on SQLite."""
+    fixture = "migrated_pg_url" if request.param == "postgresql" else "migrated_sqlite_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on `db_url` (both kinds of database), disposed after the test."""
+    eng = build_engine(db_url)
+    yield eng
+    eng.dispose()
 
 
 @pytest.fixture

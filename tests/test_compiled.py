@@ -42,7 +42,7 @@ def test_the_list_names_existing_modules_of_the_package() -> None:
     assert COMPILED, "setup.py compiles nothing"
     for path in COMPILED:
         assert (REPO / path).is_file() and path.startswith("src/ratecard/"), path
-    assert module_name("src/ratecard/prices/formats/__init__.py") == "ratecard.prices.formats"
+    assert module_name("src/ratecard/costing/formats/__init__.py") == "ratecard.costing.formats"
 
 
 @pytest.mark.parametrize("path", COMPILED)

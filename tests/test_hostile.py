@@ -16,11 +16,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ratecard.app import create_app
-from ratecard.extension import get_state
 from ratecard.settings import Settings, parse_sources
-from tests.admin.conftest import FEED, bearer, tiny_feed
+from ratecard.web.state import get_state
 from tests.support.feeds import FeedServer
 from tests.support.processes import serve
+from tests.web.admin.conftest import FEED, bearer, tiny_feed
 
 TOKEN = "hostile-test-token-5e21"
 AUTH = bearer(TOKEN)
@@ -41,7 +41,7 @@ def make_app(
         app = create_app(make_settings(admin_token=TOKEN, **overrides))
         built.append(app)
         if refresh:
-            from ratecard.prices.refresh import deps_from_state, refresh_catalog
+            from ratecard.ingest.refresh import deps_from_state, refresh_catalog
 
             refresh_catalog(deps_from_state(get_state(app)))
         return app
@@ -241,7 +241,7 @@ def test_a_failing_file_feed_shows_no_local_path_to_the_public(
     ],
 )
 def test_the_public_filter_masks_local_paths(text: str, shown: str) -> None:
-    from ratecard.dashboard.format import public_text
+    from ratecard.web.dashboard.format import public_text
 
     assert public_text(text) == shown
     assert public_text(text, admin=True) == text
@@ -342,7 +342,7 @@ def test_bodies_that_are_not_json_are_a_400(client: FlaskClient, body: bytes) ->
 def test_the_host_alias_is_keyed_so_hashing_host_names_cannot_reverse_it() -> None:
     import hashlib
 
-    from ratecard.dashboard.format import alias_key, host_alias
+    from ratecard.web.dashboard.format import alias_key, host_alias
 
     host = "ip-10-0-3-17.internal"
     unkeyed = "host-" + hashlib.sha256(host.encode()).hexdigest()[:6]
@@ -358,7 +358,7 @@ def test_public_status_shows_no_process_id(make_app: Callable[..., Flask]) -> No
     import os
     import socket
 
-    from ratecard.dashboard.format import alias_key, host_alias
+    from ratecard.web.dashboard.format import alias_key, host_alias
 
     instance_id = f"{socket.gethostname()}:{os.getpid()}"  # the default id's form
     client = make_app(instance_id=instance_id).test_client()
@@ -543,8 +543,8 @@ def test_every_route_answers_every_hostile_input_without_a_500(
 def test_every_route_with_a_json_body_refuses_other_content_types(
     make_app: Callable[..., Flask],
 ) -> None:
-    from ratecard.admin.endpoints import ADMIN_ROUTES
-    from ratecard.api.routes import ROUTES
+    from ratecard.web.admin.endpoints import ADMIN_ROUTES
+    from ratecard.web.api.models import ROUTES
 
     client = make_app(refresh=False).test_client()
     with_body = [spec for spec in (*ROUTES, *ADMIN_ROUTES) if spec.body is not None]

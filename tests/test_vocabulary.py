@@ -8,9 +8,9 @@ from typing import get_args
 import pytest
 
 from ratecard import settings
-from ratecard.extension import ComponentMissing, RatecardState
-from ratecard.prices.feeds import PARSERS
+from ratecard.ingest.feeds import PARSERS
 from ratecard.vocabulary import FEED_KINDS, ChangeKind, JobName, PriceStatus, RunOutcome
+from ratecard.web.state import ComponentMissing, RatecardState
 
 
 def test_members_are_the_strings_stored_and_served() -> None:
@@ -37,6 +37,6 @@ def test_an_unregistered_component_is_a_clear_error() -> None:
 
 
 def test_the_api_schema_lists_exactly_the_price_statuses() -> None:
-    from ratecard.api.schemas import Status
+    from ratecard.web.api.schemas import Status
 
     assert get_args(Status) == tuple(PriceStatus)

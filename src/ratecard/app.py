@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ratecard.extension import EXTENSION_KEY, RatecardState
-from ratecard.http_errors import register_errorhandlers
 from ratecard.logs import configure_logging
-from ratecard.security import RatecardFlask
 from ratecard.settings import Settings
+from ratecard.web.http_errors import register_errorhandlers
+from ratecard.web.security import RatecardFlask
+from ratecard.web.state import EXTENSION_KEY, RatecardState
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -46,7 +46,7 @@ def register_health(app: Flask) -> None:
 
 def register_prices(app: Flask) -> None:
     """The price catalog's web adapter: API blueprint, in-process cache, OpenAPI document."""
-    from ratecard.api import init_app
+    from ratecard.web.api import init_app
 
     init_app(app)
 
@@ -67,28 +67,28 @@ def register_coordination(app: Flask) -> None:
 
 def register_metrics(app: Flask) -> None:
     """Prometheus /metrics and per-request counters."""
-    from ratecard.http_metrics import init_app
+    from ratecard.web.http_metrics import init_app
 
     init_app(app)
 
 
 def register_admin(app: Flask) -> None:
     """Admin controls under /admin (bearer token RATECARD_ADMIN_TOKEN)."""
-    from ratecard.admin import init_app
+    from ratecard.web.admin import init_app
 
     init_app(app)
 
 
 def register_dashboard(app: Flask) -> None:
     """The operator's dashboard at / and a page per model."""
-    from ratecard.dashboard import init_app
+    from ratecard.web.dashboard import init_app
 
     init_app(app)
 
 
 def register_security(app: Flask) -> None:
     """Security headers on every response and a JSON 413 for oversized bodies."""
-    from ratecard.security import register_security as init_app
+    from ratecard.web.security import register_security as init_app
 
     init_app(app)
 

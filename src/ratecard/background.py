@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
-from ratecard.extension import RatecardState, get_state
 from ratecard.vocabulary import JobName
+from ratecard.web.state import RatecardState, get_state
 
 if TYPE_CHECKING:
     from redis import Redis
 
     from ratecard.coordination.context import JobContext
     from ratecard.coordination.coordinator import Coordinator
-    from ratecard.prices.refresh import RefreshReport
+    from ratecard.ingest.refresh import RefreshReport
 
 
 def init_app(app: Flask) -> None:
@@ -85,7 +85,7 @@ def standby_poll(lease_ttl: float) -> float:
 
 def run_refresh(state: RatecardState, ctx: JobContext) -> RefreshReport:
     """The refresh job: fetch, guard, store and publish the catalog (imported lazily)."""
-    from ratecard.prices.refresh import deps_from_state, refresh_catalog
+    from ratecard.ingest.refresh import deps_from_state, refresh_catalog
 
     report = refresh_catalog(deps_from_state(state), ctx)
     # Issue 14: if this instance holds the delivery lease, send the new messages now rather

@@ -1,7 +1,7 @@
 """The error hierarchy: plain exceptions the domain raises, mapped to HTTP once (http_errors).
 
 Each class carries the HTTP status and the short error name a client sees, so the mapping in
-`ratecard.http_errors` is one handler, not a table; nothing here imports Flask.
+`ratecard.web.http_errors` is one handler, not a table; nothing here imports Flask.
 """
 
 from __future__ import annotations

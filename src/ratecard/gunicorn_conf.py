@@ -54,7 +54,7 @@ control_socket_disable = True
 # SQLAlchemy is not among them (measured: preloading it costs ~175 ms more to the first ready
 # answer): readiness goes through the health probe's driver connection
 # (ratecard.health.probe_db), so the ORM is imported later, in each worker's background
-# (coordinator thread, first API request). tests/health/test_gunicorn.py keeps this list
+# (coordinator thread, first API request). tests/test_gunicorn.py keeps this list
 # complete: create_app() and the first ready answer import no ratecard module beyond it.
 # Nor are psycopg, redis and prometheus_client (~115 ms of imports, issue 16: start-up): a
 # worker's first ready answer uses the database and schema checks the master's helper ran
@@ -66,37 +66,37 @@ PRELOADED_MODULES = (
     "ratecard.app",
     # What create_app()'s register_* steps import (each import only defines things).
     "ratecard.health.checks",
-    "ratecard.health.probes",
-    "ratecard.api.routes",
+    "ratecard.web.health_probes",
+    "ratecard.web.api.models",
     "ratecard.json_keys",
-    "ratecard.prices.catalog",
-    "ratecard.api.openapi",
+    "ratecard.serving.catalog_cache",
+    "ratecard.web.openapi",
     "ratecard.background",
     "ratecard.coordination.coordinator",
     "ratecard.coordination.maintenance",
     "ratecard.metrics",
-    "ratecard.http_metrics",
-    "ratecard.admin.endpoints",
-    "ratecard.dashboard.pages",
-    "ratecard.security",
+    "ratecard.web.http_metrics",
+    "ratecard.web.admin.endpoints",
+    "ratecard.web.dashboard.pages",
+    "ratecard.web.security",
     # Issue 14: the change feed, the webhook admin routes and the delivery loop's shell.
     "ratecard.changes",
-    "ratecard.changes.feed_api",
+    "ratecard.web.api.change_feed",
     "ratecard.changes.delivery",
     "ratecard.changes.retention",
-    "ratecard.admin.webhooks",
+    "ratecard.web.admin.webhooks",
     # Issue 12: what POST /api/cost and /api/cost/batch price with (parser, batch, orjson).
-    "ratecard.prices.cost_requests",
-    "ratecard.prices.cost_batch",
-    "ratecard.prices.cost_batch_child",
+    "ratecard.costing.cost_requests",
+    "ratecard.costing.cost_batch",
+    "ratecard.costing.cost_batch_child",
     # Issue 12: the provider usage formats `POST /api/cost` reads (pure, cheap to import).
-    "ratecard.prices.formats",
-    "ratecard.prices.formats.counts",
-    "ratecard.prices.formats.openai_chat",
-    "ratecard.prices.formats.openai_responses",
-    "ratecard.prices.formats.anthropic_messages",
-    "ratecard.prices.formats.gemini_generate",
-    "ratecard.prices.formats.bedrock_converse",
+    "ratecard.costing.formats",
+    "ratecard.costing.formats.counts",
+    "ratecard.costing.formats.openai_chat",
+    "ratecard.costing.formats.openai_responses",
+    "ratecard.costing.formats.anthropic_messages",
+    "ratecard.costing.formats.gemini_generate",
+    "ratecard.costing.formats.bedrock_converse",
 )
 
 
@@ -163,8 +163,8 @@ def post_worker_init(worker: Any) -> None:
 
 def worker_exit(server: Any, worker: Any) -> None:
     """Worker exiting: stop the coordinator, release any lease; write its last request counts."""
-    from ratecard import http_metrics
-    from ratecard.extension import EXTENSION_KEY
+    from ratecard.web import http_metrics
+    from ratecard.web.state import EXTENSION_KEY
 
     # The flusher thread is a daemon: without this, the last second of requests is lost.
     http_metrics.recorder.flush_quietly()

@@ -1,7 +1,7 @@
 """Prometheus metrics, correct under several gunicorn workers (prometheus_client multiprocess).
 
 The families and the recorders the domain calls live here, free of Flask; the per-request
-hooks and the /metrics view are in `ratecard.http_metrics`.
+hooks and the /metrics view are in `ratecard.web.http_metrics`.
 
 Multiprocess mode is on when `PROMETHEUS_MULTIPROC_DIR` is set before prometheus_client is
 first imported: gunicorn's master calls `prepare_multiprocess_dir()` (on_starting), which

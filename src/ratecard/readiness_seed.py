@@ -162,8 +162,8 @@ def _timed_out(helper: Helper, answered: set[str]) -> list[SeededResult]:
 
 def apply(app: Flask) -> int:
     """Worker, after fork: seed the app's check registry with the results; return how many."""
-    from ratecard.extension import get_state
     from ratecard.health.check_registry import Observation
+    from ratecard.web.state import get_state
 
     registry = get_state(app).need_health_registry()
     return sum(

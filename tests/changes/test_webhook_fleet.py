@@ -28,7 +28,7 @@ from sqlalchemy import text
 from ratecard.cli.fleet import instance_env, kill_session, start_instance
 from ratecard.db import build_engine
 from ratecard.redis_keys import RedisKeys
-from tests.changes.conftest import FEED, tiny_feed
+from tests.support.changes_app import FEED, tiny_feed
 from tests.support.feeds import FeedServer
 from tests.support.receiver import WebhookReceiver
 from tests.support.services import RedisServer, clean_env, free_port, wait_for_port

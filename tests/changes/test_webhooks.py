@@ -12,7 +12,7 @@ from ratecard.changes import outbox
 from ratecard.changes.outbox import AttemptResult
 from ratecard.runcontrol import RunFenced
 from ratecard.schema import changes, webhook_events
-from tests.changes.conftest import ChangesApp, bearer, tiny_feed
+from tests.support.changes_app import ChangesApp, bearer, tiny_feed
 
 
 def _changes_in(arrivals: list) -> list[tuple[int, str]]:
@@ -93,9 +93,9 @@ def test_a_failed_first_attempt_is_retried_with_the_same_webhook_id(
 
 
 def test_dead_lettered_message_is_redelivered_under_the_same_id(
-    build_app: object,
+    build_changes_app: object,
 ) -> None:
-    app: ChangesApp = build_app(webhook_max_attempts=1)  # type: ignore[operator]
+    app: ChangesApp = build_changes_app(webhook_max_attempts=1)  # type: ignore[operator]
     app.refresh()
     created = app.subscribe("/down", fail_first=1)
     app.refresh(tiny_feed({"gpt-4o": "3e-06"}))
@@ -121,8 +121,8 @@ def test_dead_lettered_message_is_redelivered_under_the_same_id(
 
 
 def test_a_fenced_refresh_queues_no_message(changes_app: ChangesApp) -> None:
-    from ratecard.extension import get_state
-    from ratecard.prices.refresh import deps_from_state, refresh_catalog
+    from ratecard.ingest.refresh import deps_from_state, refresh_catalog
+    from ratecard.web.state import get_state
 
     changes_app.refresh()
     changes_app.subscribe("/hook")
@@ -168,12 +168,12 @@ def test_a_stale_sender_cannot_settle_a_message_claimed_again(changes_app: Chang
 
 
 def test_a_big_first_load_is_paged_and_no_change_is_under_two_ids(
-    build_app: object, feed_server: object
+    build_changes_app: object, feed_server: object
 ) -> None:
     from tests.support.feeds import FeedServer
 
     assert isinstance(feed_server, FeedServer)
-    app: ChangesApp = build_app()  # type: ignore[operator]
+    app: ChangesApp = build_changes_app()  # type: ignore[operator]
     app.subscribe("/all")
     app.feeds.set_file("/tiny-litellm.json", "litellm_2026-07-24.json")
     report = app.refresh()
@@ -231,9 +231,9 @@ def test_a_hold_confirmed_by_the_next_fetch_is_heard_as_changed_and_released(
 
 
 def test_a_slow_receiver_times_out_without_holding_up_another(
-    build_app: object,
+    build_changes_app: object,
 ) -> None:
-    app: ChangesApp = build_app(webhook_timeout=0.5)  # type: ignore[operator]
+    app: ChangesApp = build_changes_app(webhook_timeout=0.5)  # type: ignore[operator]
     app.refresh()
     slow = app.subscribe("/slow")
     app.subscribe("/fast")

@@ -9,7 +9,6 @@ import psycopg
 import pytest
 from flask import Flask
 
-from ratecard.extension import get_state
 from ratecard.health.checks import read_catalog_state
 from ratecard.health.probe_db import (
     DatabaseMissing,
@@ -20,9 +19,10 @@ from ratecard.health.probe_db import (
     sqlite_path,
 )
 from ratecard.migrations import HEAD_REVISION
-from tests.health.conftest import python_json
-from tests.health.tcp_proxy import TcpProxy
+from ratecard.web.state import get_state
+from tests.support.apps import python_json
 from tests.support.services import PG_ADMIN_DSN
+from tests.support.tcp_proxy import TcpProxy
 
 
 @pytest.fixture

@@ -28,11 +28,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ratecard.prices.cost import Cost, NotPriceable, price_usage
-from ratecard.prices.feeds import litellm
-from ratecard.prices.feeds.parsing import load_json
-from ratecard.prices.model import ModelPrice
-from ratecard.prices.usage import usage_from_counts
+from ratecard.catalog.model import ModelPrice
+from ratecard.costing.cost import Cost, NotPriceable, price_usage
+from ratecard.costing.usage import usage_from_counts
+from ratecard.ingest.feeds import litellm
+from ratecard.ingest.feeds.parsing import load_json
 from tests.support.services import FEED_DATA
 
 GOLDEN = FEED_DATA / "conformance" / "litellm_cases.jsonl.gz"

@@ -18,13 +18,13 @@ if TYPE_CHECKING:
 
     from ratecard.changes.delivery import DeliveryWorker
     from ratecard.coordination.backends import LeaseBackends
-    from ratecard.extension import RatecardState
+    from ratecard.web.state import RatecardState
 
 
 def init_app(app: Flask) -> None:
     """Register the feed and the webhook admin blueprints (no I/O)."""
-    from ratecard.admin.webhooks import bp as admin_bp
-    from ratecard.changes.feed_api import blueprint
+    from ratecard.web.admin.webhooks import bp as admin_bp
+    from ratecard.web.api.change_feed import blueprint
 
     app.register_blueprint(blueprint)
     app.register_blueprint(admin_bp)

@@ -41,8 +41,8 @@ from sqlalchemy import Connection, and_, exists, func, insert, select, text, tru
 from ratecard.changes.backoff import MAX_ATTEMPTS, retry_delay
 from ratecard.changes.signing import new_message_id
 from ratecard.errors import Conflict, NotFound
-from ratecard.prices.queries import iso
 from ratecard.schema import webhook_events, webhook_subscriptions
+from ratecard.serving.queries import iso
 from ratecard.vocabulary import DeliveryStatus
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ import click
 
 from ratecard.background import get_coordinator
 from ratecard.cli.common import load_settings
-from ratecard.extension import get_state
 from ratecard.settings import BY_ENV, MAX_WORKERS, Settings, redact_url, split_bind
+from ratecard.web.state import get_state
 
 if TYPE_CHECKING:
     from flask import Flask

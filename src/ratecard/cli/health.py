@@ -20,8 +20,8 @@ def health(as_json: bool) -> None:
     Prints every detail (this runs with the operator's own environment); exits 0 on pass or
     warn, 1 on fail.
     """
-    from ratecard.extension import get_state
     from ratecard.probe_app import get_health_check_data, probe_app
+    from ratecard.web.state import get_state
 
     app = probe_app(load_settings())
     # The table already shows every failure; the checks' transition log lines would repeat it.

@@ -25,9 +25,9 @@ def refresh(as_json: bool) -> None:
     configured source failed."""
     from dataclasses import asdict
 
-    from ratecard.extension import RatecardState
-    from ratecard.prices.refresh import deps_from_state, refresh_catalog
+    from ratecard.ingest.refresh import deps_from_state, refresh_catalog
     from ratecard.runcontrol import UncoordinatedRun
+    from ratecard.web.state import RatecardState
 
     settings = load_settings()
     state = RatecardState(settings)
@@ -142,12 +142,14 @@ _BRIEF = ("input", "output")
 def _model_item(conn: Any, model: str, source: str | None, preferred: list[str]) -> Any:
     from sqlalchemy import select
 
-    from ratecard.api.routes import identity_fields, model_item
+    from ratecard.catalog import codec
+    from ratecard.catalog.identity import Resolution, UnknownModel
     from ratecard.errors import RatecardError
-    from ratecard.prices import codec, queries, store
-    from ratecard.prices.catalog import ServedModel, newest_snapshot
-    from ratecard.prices.identity import Resolution, UnknownModel
+    from ratecard.ingest import store
     from ratecard.schema import held_changes
+    from ratecard.serving import queries
+    from ratecard.serving.catalog_cache import ServedModel, newest_snapshot
+    from ratecard.web.api.models import identity_fields, model_item
 
     snapshot = newest_snapshot(conn)
     resolution: Resolution | None = None
@@ -229,13 +231,13 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ratecard.extension import RatecardState
-    from ratecard.prices.backfill import BackfillError, as_utc, import_snapshot
-    from ratecard.prices.feed_errors import FeedError
-    from ratecard.prices.publish import encode_catalog, publish_quietly
-    from ratecard.prices.queries import iso
+    from ratecard.ingest.backfill import BackfillError, as_utc, import_snapshot
+    from ratecard.ingest.feed_errors import FeedError
     from ratecard.redis_keys import RedisKeys
+    from ratecard.serving.publish import encode_catalog, publish_quietly
+    from ratecard.serving.queries import iso
     from ratecard.settings import SettingsError, parse_sources
+    from ratecard.web.state import RatecardState
 
     try:
         when = as_utc(datetime.fromisoformat(observed_at.strip().replace("Z", "+00:00")))

@@ -47,7 +47,7 @@ def cost(log: IO[bytes], log_format: str | None) -> None:
     the log could not be priced at all (bad arguments or settings, an unknown CSV column, the
     database unavailable).
     """
-    from ratecard.prices.cost_batch import BatchPricer
+    from ratecard.costing.cost_batch import BatchPricer
 
     name = getattr(log, "name", "-")
     if log_format is None:
@@ -74,10 +74,10 @@ def _catalog_resolver(settings: Any) -> Iterator[Any]:
     """The database's current catalog as a `Resolver`; its connection is open while in use."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from ratecard.costing.cost_requests import catalog_resolver, model_then
     from ratecard.db import build_engine
-    from ratecard.prices import queries
-    from ratecard.prices.catalog import newest_snapshot, resolve_recorded
-    from ratecard.prices.cost_requests import catalog_resolver, model_then
+    from ratecard.serving import queries
+    from ratecard.serving.catalog_cache import newest_snapshot, resolve_recorded
 
     engine = build_engine(settings.database_url)
     try:
@@ -105,7 +105,7 @@ def _csv_rows(log: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
     import csv
     import io
 
-    from ratecard.prices.usage import QUANTITIES
+    from ratecard.costing.usage import QUANTITIES
 
     text = io.TextIOWrapper(log, encoding="utf-8-sig", newline="")
     reader = csv.reader(text)

@@ -128,7 +128,7 @@ def show_worker_status(as_json: bool) -> int:
     """Print the coordinator's status; return the exit code (1: no backend answers)."""
     app = _build_app(start_coordinator=False, role="cli")
     from ratecard.background import get_coordinator
-    from ratecard.extension import get_state
+    from ratecard.web.state import get_state
 
     try:
         data = get_coordinator(app).status()
@@ -143,7 +143,7 @@ def run_job_once(job: str, wait: float, as_json: bool) -> int:
     """Run `job` once under its lease, print the result; return the exit code."""
     app = _build_app(start_coordinator=False, role="cli")
     from ratecard.background import get_coordinator
-    from ratecard.extension import get_state
+    from ratecard.web.state import get_state
 
     coordinator = get_coordinator(app)
     try:
@@ -163,7 +163,7 @@ def run_job_once(job: str, wait: float, as_json: bool) -> int:
 def run() -> None:
     """Run the coordinator in the foreground until SIGTERM/SIGINT (then release and exit 0)."""
     from ratecard.app import start_background
-    from ratecard.extension import get_state
+    from ratecard.web.state import get_state
 
     app = _build_app(start_coordinator=True, role="worker")
     stopping = threading.Event()
@@ -185,7 +185,7 @@ def run() -> None:
 
 def _build_app(start_coordinator: bool, role: str) -> Flask:
     from ratecard.app import create_app
-    from ratecard.extension import get_state
+    from ratecard.web.state import get_state
 
     app = create_app(load_settings(start_coordinator=start_coordinator))
     get_state(app).instance.role = role

@@ -24,9 +24,9 @@ from ratecard.logs import secrets_of
 if TYPE_CHECKING:
     from flask import Flask
 
-    from ratecard.extension import RatecardState
     from ratecard.health.check_registry import Observation
     from ratecard.health.probe_db import ProbeDatabase
+    from ratecard.web.state import RatecardState
 
 # Nothing Flask at import (the Flask parts, the blueprint and the app state, are imported
 # where used): gunicorn's master runs the readiness checks in a helper process that must not
@@ -61,7 +61,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(probe_app, name)
     if name == "bp":
-        from ratecard.health.probes import bp
+        from ratecard.web.health_probes import bp
 
         return bp
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -69,7 +69,7 @@ def __getattr__(name: str) -> Any:
 
 def init_app(app: Flask) -> None:
     """Register the probes and build this app's check registry (nothing runs yet)."""
-    from ratecard.health.probes import bp
+    from ratecard.web.health_probes import bp
 
     state = _state(app)
     state.health_registry = build_registry(state)
@@ -77,7 +77,7 @@ def init_app(app: Flask) -> None:
 
 
 def _state(app: Flask) -> RatecardState:
-    from ratecard.extension import get_state
+    from ratecard.web.state import get_state
 
     return get_state(app)
 

@@ -1,0 +1,416 @@
+"""The one place a model's prices are converted: rows, JSON snapshots, catalog items, API output.
+
+Each conversion iterates `model.PRICE_FIELDS`, so a new price dimension is declared there and
+every form below carries it. The forms, and the exact shapes they must keep:
+- row: the `models` columns (Decimals; tiers and units as their JSON snapshot form);
+- snapshot: what history rows and held changes store, every price a decimal string, so it
+  round-trips exactly;
+- item: one model of the catalog data the cache holds and Redis publishes (a snapshot's
+  prices plus the descriptive fields and two times);
+- API: what GET /api/models shows (prices per token and per million);
+- flat prices: every price of a snapshot under one flat name, for the moves held changes list.
+Imports stay light (no SQLAlchemy, no pydantic): the catalog cache is on create_app's path.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, TypedDict
+
+from ratecard.catalog.model import (
+    DESCRIPTIVE_FIELDS,
+    PRICE_FIELDS,
+    TIERED_FIELDS,
+    ModelPrice,
+    PriceSet,
+    Tier,
+    TimeWindow,
+)
+from ratecard.catalog.money import decimal_text, per_million
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_text(value)
+
+
+def _prices_from_json(data: Mapping[str, Any]) -> Any:
+    """The per-token prices of a snapshot or item, as ModelPrice keyword arguments."""
+    return {f.name: _decimal(data.get(f.name)) for f in PRICE_FIELDS}
+
+
+def units_to_json(units: Mapping[str, Decimal]) -> dict[str, str]:
+    """Other priced units as JSON: sorted by name, exact decimal strings."""
+    return {k: decimal_text(v) for k, v in sorted(units.items())}
+
+
+def units_from_json(data: Mapping[str, Any] | None) -> dict[str, Decimal]:
+    return {k: Decimal(v) for k, v in (data or {}).items()}
+
+
+# --- tiers -----------------------------------------------------------------------------------
+
+
+def tier_to_snapshot(tier: Tier) -> dict[str, Any]:
+    """A tier as JSON: its threshold, then only the prices it sets (`units` when it has any)."""
+    out: dict[str, Any] = {"above_tokens": tier.above_tokens}
+    for f in TIERED_FIELDS:
+        value = getattr(tier, f.name)
+        if value is not None:
+            out[f.name] = decimal_text(value)
+    if tier.units:
+        out["units"] = units_to_json(tier.units)
+    return out
+
+
+def tier_from_snapshot(data: Mapping[str, Any]) -> Tier:
+    return Tier(
+        above_tokens=int(data["above_tokens"]),
+        **{f.name: Decimal(data[f.name]) for f in TIERED_FIELDS if data.get(f.name) is not None},
+        units=units_from_json(data.get("units")),
+    )
+
+
+# --- variants, windows, uplifts, rules: the `pricing` JSON -----------------------------------
+
+
+def price_set_to_json(prices: PriceSet) -> dict[str, Any]:
+    """A variant's prices as JSON: only what it states."""
+    out: dict[str, Any] = {
+        f.name: decimal_text(getattr(prices, f.name))
+        for f in PRICE_FIELDS
+        if getattr(prices, f.name) is not None
+    }
+    if prices.tiers:
+        out["tiers"] = [tier_to_snapshot(tier) for tier in prices.tiers]
+    if prices.units:
+        out["units"] = units_to_json(prices.units)
+    return out
+
+
+def price_set_from_json(data: Mapping[str, Any]) -> PriceSet:
+    return PriceSet(
+        **{f.name: Decimal(data[f.name]) for f in PRICE_FIELDS if data.get(f.name) is not None},
+        tiers=tiers_from_json(data.get("tiers")),
+        units=units_from_json(data.get("units")),
+    )
+
+
+def pricing_to_json(price: ModelPrice) -> dict[str, Any]:
+    """Variants, time windows, regional uplifts and rules: only the non-empty ones, so a
+    model without any stores `{}` (and its snapshots stay as they were before they existed)."""
+    out: dict[str, Any] = {}
+    if price.variants:
+        out["variants"] = {k: price_set_to_json(v) for k, v in sorted(price.variants.items())}
+    if price.windows:
+        out["windows"] = [
+            {"utc_start": w.utc_start, "utc_end": w.utc_end, **price_set_to_json(w.prices)}
+            for w in price.windows
+        ]
+    if price.uplifts:
+        out["uplifts"] = units_to_json(price.uplifts)
+    if price.rules:
+        out["rules"] = dict(sorted(price.rules.items()))
+    return out
+
+
+class PricingArgs(TypedDict):
+    variants: dict[str, PriceSet]
+    windows: tuple[TimeWindow, ...]
+    uplifts: dict[str, Decimal]
+    rules: dict[str, str]
+
+
+def pricing_from_json(data: Mapping[str, Any] | None) -> PricingArgs:
+    """ModelPrice keyword arguments from a `pricing` JSON object (absent parts empty)."""
+    data = data or {}
+    return {
+        "variants": {k: price_set_from_json(v) for k, v in (data.get("variants") or {}).items()},
+        "windows": tuple(
+            TimeWindow(int(w["utc_start"]), int(w["utc_end"]), price_set_from_json(w))
+            for w in data.get("windows") or ()
+        ),
+        "uplifts": units_from_json(data.get("uplifts")),
+        "rules": dict(data.get("rules") or {}),
+    }
+
+
+def tiers_from_json(data: Any) -> tuple[Tier, ...]:
+    return tuple(tier_from_snapshot(t) for t in data or ())
+
+
+# --- snapshots (history, held changes) -------------------------------------------------------
+
+
+def to_snapshot(price: ModelPrice) -> dict[str, Any]:
+    """The prices (not the descriptive fields) as JSON-safe decimal strings."""
+    out: dict[str, Any] = {"status": price.status}
+    for f in PRICE_FIELDS:
+        out[f.name] = _text(getattr(price, f.name))
+    out["tiers"] = [tier_to_snapshot(tier) for tier in price.tiers]
+    out["units"] = units_to_json(price.units)
+    pricing = pricing_to_json(price)
+    if pricing:
+        out["pricing"] = pricing
+    return out
+
+
+def from_snapshot(
+    snapshot: Mapping[str, Any], source: str, model_id: str, like: ModelPrice | None = None
+) -> ModelPrice:
+    """Rebuild a ModelPrice from a history/held snapshot; descriptive fields come from `like`."""
+    return ModelPrice(
+        source=source,
+        model_id=model_id,
+        status=snapshot["status"],
+        **{name: getattr(like, name) if like else None for name in DESCRIPTIVE_FIELDS},
+        **_prices_from_json(snapshot),
+        tiers=tiers_from_json(snapshot.get("tiers")),
+        units=units_from_json(snapshot.get("units")),
+        **pricing_from_json(snapshot.get("pricing")),
+    )
+
+
+# --- rows of `models` ------------------------------------------------------------------------
+
+
+def to_row(price: ModelPrice) -> dict[str, Any]:
+    """Return the `models` column values for a normalized price."""
+    row: dict[str, Any] = {"source": price.source, "model_id": price.model_id}
+    row.update(_descriptive(price))
+    row.update({f.name: getattr(price, f.name) for f in PRICE_FIELDS})
+    row["tiers"] = [tier_to_snapshot(tier) for tier in price.tiers]
+    row["units"] = units_to_json(price.units)
+    row["pricing"] = pricing_to_json(price)
+    return row
+
+
+def from_row(row: Any) -> ModelPrice:
+    """Build a ModelPrice from a `models` row (Decimals exact, tiers and units from JSON)."""
+    return ModelPrice(
+        source=row.source,
+        model_id=row.model_id,
+        status=row.status,
+        **{name: getattr(row, name) for name in DESCRIPTIVE_FIELDS},
+        **{f.name: getattr(row, f.name) for f in PRICE_FIELDS},
+        tiers=tiers_from_json(json_value(row.tiers, ())),
+        units=units_from_json(json_value(row.units, {})),
+        **pricing_from_json(json_value(row.pricing, {})),
+    )
+
+
+def json_value(value: Any, empty: Any) -> Any:
+    """Return a JSON column's value, parsing it if it was selected as text (store.ROW_COLUMNS)."""
+    if value is None:
+        return empty
+    if isinstance(value, str):
+        # Nearly every model has no tiers and no units: skip the parser for "[]" and "{}".
+        return empty if value in ("[]", "{}", "null") else json.loads(value)
+    return value
+
+
+# Status sits among the descriptive fields in rows and items (the key order they always had).
+_ROW_HEAD = (*DESCRIPTIVE_FIELDS[:2], "status", *DESCRIPTIVE_FIELDS[2:])
+
+
+def _descriptive(price: Any) -> dict[str, Any]:
+    return {name: getattr(price, name) for name in _ROW_HEAD}
+
+
+# --- catalog items (the cache's data and the Redis blob) -------------------------------------
+
+
+def row_to_item(
+    row: Any,
+    last_observed_at: str | None,
+    last_changed_at: str | None,
+    *,
+    rejected_reason: str | None = None,
+    rejected_since: str | None = None,
+) -> dict:
+    """One catalog item straight from a `models` row (tiers and units are stored as JSON).
+
+    `rejected_reason`/`rejected_since` (ISO) are set while the feed's entry is rejected and
+    the row's prices are its last good ones (see `stale_to_api`).
+    """
+    item: dict[str, Any] = {"source": row.source, "model_id": row.model_id}
+    item.update(_descriptive(row))
+    item.update({f.name: _text(getattr(row, f.name)) for f in PRICE_FIELDS})
+    item["tiers"] = json_value(row.tiers, [])
+    item["units"] = json_value(row.units, {})
+    item["pricing"] = json_value(row.pricing, {})
+    item["rejected_reason"] = rejected_reason
+    item["rejected_since"] = rejected_since
+    item["last_observed_at"] = last_observed_at
+    item["last_changed_at"] = last_changed_at
+    return item
+
+
+def from_item(item: Mapping[str, Any]) -> ModelPrice:
+    """The ModelPrice of one catalog item (from load_catalog_data or a Redis blob)."""
+    return ModelPrice(
+        source=item["source"],
+        model_id=item["model_id"],
+        status=item["status"],
+        **{name: item.get(name) for name in DESCRIPTIVE_FIELDS},
+        **_prices_from_json(item),
+        tiers=tiers_from_json(item.get("tiers")),
+        units=units_from_json(item.get("units")),
+        **pricing_from_json(item.get("pricing")),
+    )
+
+
+# --- API output ------------------------------------------------------------------------------
+
+
+def api_tiers(tiers: tuple[Tier, ...]) -> list[dict[str, Any]]:
+    """Tiers as the API shows them: threshold, token prices, other prices (`units`)."""
+    return [
+        {"above_tokens": t.above_tokens, "prices": api_prices(t), "units": units_to_json(t.units)}
+        for t in tiers
+    ]
+
+
+def api_prices(holder: ModelPrice | Tier | PriceSet) -> dict[str, dict[str, str]]:
+    """The prices a ModelPrice or Tier sets, by API name, per unit and per million units."""
+    pairs = {}
+    for f in PRICE_FIELDS:
+        value = getattr(holder, f.name, None)
+        if value is not None:
+            pairs[f.api_name] = {
+                f"per_{f.unit}": decimal_text(value),
+                "per_million": per_million(value),
+            }
+    return pairs
+
+
+def stale_to_api(
+    rejected_reason: str | None, rejected_since: str | None
+) -> dict[str, str | None] | None:
+    """The API's `stale` mark: why the served prices are the last good ones, and since when."""
+    if rejected_reason is None:
+        return None
+    return {"reason": rejected_reason, "since": rejected_since}
+
+
+def to_api(
+    price: ModelPrice,
+    last_observed_at: str | None,
+    last_changed_at: str | None,
+    *,
+    rejected_reason: str | None = None,
+    rejected_since: str | None = None,
+) -> dict[str, Any]:
+    """Return one served model as the API shows it (`stale` set while its entry is rejected)."""
+    return {
+        "id": price.model_id,
+        "source": price.source,
+        "provider": price.provider,
+        "mode": price.mode,
+        "status": price.status,
+        "context_window": price.context_window,
+        "max_output_tokens": price.max_output_tokens,
+        "prices": api_prices(price),
+        "tiers": api_tiers(price.tiers),
+        "units": units_to_json(price.units),
+        "variants": {
+            name: {
+                "prices": api_prices(v),
+                "tiers": api_tiers(v.tiers),
+                "units": units_to_json(v.units),
+            }
+            for name, v in sorted(price.variants.items())
+        },
+        "windows": [
+            {
+                "utc_start": f"{w.utc_start:04d}",
+                "utc_end": f"{w.utc_end:04d}",
+                "prices": api_prices(w.prices),
+                "units": units_to_json(w.prices.units),
+            }
+            for w in price.windows
+        ],
+        "uplifts": units_to_json(price.uplifts),
+        "rules": dict(sorted(price.rules.items())),
+        "last_observed_at": last_observed_at,
+        "last_changed_at": last_changed_at,
+        "stale": stale_to_api(rejected_reason, rejected_since),
+    }
+
+
+# --- flat prices and moves (held changes) ----------------------------------------------------
+
+
+def flat_prices(snapshot: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Return every price of a snapshot under one flat name each.
+
+    `input_per_token`, `tiers[>200000].output_per_token`, `units.input_per_image`: the names
+    held changes use to say which price moved.
+    """
+    out = _flat_price_set(snapshot, "")
+    pricing = snapshot.get("pricing") or {}
+    for name, variant in (pricing.get("variants") or {}).items():
+        out.update(_flat_price_set(variant, f"variants.{name}."))
+    for window in pricing.get("windows") or ():
+        label = f"windows[{int(window['utc_start']):04d}-{int(window['utc_end']):04d}]."
+        out.update(_flat_price_set(window, label))
+    for region, value in (pricing.get("uplifts") or {}).items():
+        out[f"uplifts.{region}"] = Decimal(value)
+    return out
+
+
+def _flat_price_set(data: Mapping[str, Any], prefix: str) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for f in PRICE_FIELDS:
+        value = data.get(f.name)
+        if value is not None:
+            out[f"{prefix}{f.name}"] = Decimal(value)
+    for tier in data.get("tiers") or ():
+        for f in TIERED_FIELDS:
+            value = tier.get(f.name)
+            if value is not None:
+                out[f"{prefix}tiers[>{tier['above_tokens']}].{f.name}"] = Decimal(value)
+        for unit, value in (tier.get("units") or {}).items():
+            out[f"{prefix}tiers[>{tier['above_tokens']}].units.{unit}"] = Decimal(value)
+    for unit, value in (data.get("units") or {}).items():
+        out[f"{prefix}units.{unit}"] = Decimal(value)
+    return out
+
+
+# For showing a factor only (x42.5); decisions compare exact products, never this.
+_DISPLAY = decimal.Context(prec=6)
+
+
+def price_moves(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """List every stored price that differs between two snapshots: field, old, new, factor.
+
+    `factor` is new/old (6 significant digits, for reading; decisions use exact products),
+    None when either side is absent or the old price is zero.
+    """
+    before = flat_prices(old or {})
+    after = flat_prices(new or {})
+    moves = []
+    for name in sorted(before.keys() | after.keys()):
+        was, now = before.get(name), after.get(name)
+        if was == now:
+            continue
+        factor = None
+        if was is not None and now is not None and was != 0:
+            factor = f"{_DISPLAY.divide(now, was).normalize():f}"
+        moves.append(
+            {
+                "field": name,
+                "old": _text(was),
+                "new": _text(now),
+                "factor": factor,
+            }
+        )
+    return moves

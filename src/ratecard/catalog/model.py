@@ -1,0 +1,167 @@
+"""The normalized price record every source is turned into (exact Decimals, never floats).
+
+This is the contract between ingestion (fetch -> feeds -> guard) and storage/serving (store,
+cache, API, cost). `PRICE_FIELDS` declares each price dimension once: every conversion (rows,
+JSON snapshots, catalog items, API output, cost components) iterates it, in `prices.codec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ratecard.catalog.money import decimal_text
+from ratecard.vocabulary import PriceStatus
+
+__all__ = [
+    "DESCRIPTIVE_FIELDS",
+    "PRICE_FIELDS",
+    "STATUSES",
+    "TOKEN_PRICE_FIELDS",
+    "ModelPrice",
+    "PriceField",
+    "PriceSet",
+    "PriceStatusText",
+    "Tier",
+    "TimeWindow",
+    "decimal_text",
+]
+
+STATUSES: tuple[PriceStatus, ...] = tuple(PriceStatus)
+# The static type of a model's status: plain str, because statuses arrive as strings (rows,
+# JSON snapshots, Redis blobs) and PriceStatus members are strs equal to them.
+PriceStatusText = str
+
+
+@dataclass(frozen=True)
+class PriceField:
+    """One price dimension, declared once; `prices.codec` converts every one the same way.
+
+    `name` is the attribute of ModelPrice (and of Tier when `tiered`), the `models` column,
+    and the key in JSON snapshots and catalog items; `api_name` is its key under the API's
+    `prices` and its cost component; `unit` is what one unit of it is.
+    """
+
+    name: str
+    api_name: str
+    unit: str
+    tiered: bool = True
+
+    @property
+    def label(self) -> str:
+        """How people read it: "cache read"."""
+        return self.api_name.replace("_", " ")
+
+
+# Adding a dimension: one line here, the attribute below (ModelPrice, and Tier if tiered), the
+# column if it is stored in one, and the feed modules' parsing. Order = order everywhere.
+PRICE_FIELDS: tuple[PriceField, ...] = (
+    PriceField("input_per_token", "input", "token"),
+    PriceField("output_per_token", "output", "token"),
+    PriceField("cache_read_per_token", "cache_read", "token"),
+    PriceField("cache_write_per_token", "cache_write", "token"),
+)
+TOKEN_PRICE_FIELDS: tuple[str, ...] = tuple(f.name for f in PRICE_FIELDS if f.unit == "token")
+TIERED_FIELDS: tuple[PriceField, ...] = tuple(f for f in PRICE_FIELDS if f.tiered)
+# What describes a model rather than prices it (not part of a snapshot; kept as served).
+DESCRIPTIVE_FIELDS = ("provider", "mode", "context_window", "max_output_tokens", "alias_target")
+
+
+@dataclass(frozen=True)
+class Tier:
+    """Prices that replace the base ones when the prompt passes `above_tokens`.
+
+    "Passes" is `prompt > above_tokens`, or `>=` where the model's rules say the threshold is
+    inclusive (xAI, OpenRouter's `min_prompt_tokens`). `units` holds the tier's other prices
+    (1-hour cache writes, per-character, reasoning...) under the names of ModelPrice.units.
+    """
+
+    above_tokens: int
+    input_per_token: Decimal | None = None
+    output_per_token: Decimal | None = None
+    cache_read_per_token: Decimal | None = None
+    cache_write_per_token: Decimal | None = None
+    units: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PriceSet:
+    """The prices of one variant of a model: a service tier (batch, flex, priority) or a time
+    window. Only what the source states for the variant; the rest falls back to the standard
+    prices (how, per price, is the cost engine's business: `prices.cost`)."""
+
+    input_per_token: Decimal | None = None
+    output_per_token: Decimal | None = None
+    cache_read_per_token: Decimal | None = None
+    cache_write_per_token: Decimal | None = None
+    tiers: tuple[Tier, ...] = ()
+    units: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Prices in force from `utc_start` (inclusive) to `utc_end` (exclusive), HHMM in UTC,
+    wrapping past midnight when end < start (OpenRouter's `pricing.overrides` by time of day)."""
+
+    utc_start: int
+    utc_end: int
+    prices: PriceSet
+
+    @property
+    def label(self) -> str:
+        return f"{self.utc_start:04d}-{self.utc_end:04d}"
+
+    def contains(self, hhmm: int) -> bool:
+        if self.utc_start <= self.utc_end:
+            return self.utc_start <= hhmm < self.utc_end
+        return hhmm >= self.utc_start or hhmm < self.utc_end
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """One model of one source, normalized. Prices are USD per unit (token, request, ...)."""
+
+    source: str
+    model_id: str
+    status: PriceStatusText  # a PriceStatus value
+    provider: str | None = None
+    mode: str | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    input_per_token: Decimal | None = None
+    output_per_token: Decimal | None = None
+    cache_read_per_token: Decimal | None = None
+    cache_write_per_token: Decimal | None = None
+    tiers: tuple[Tier, ...] = ()
+    # Other priced units the source gives: per_request, per_image, per_second, web_search...
+    units: Mapping[str, Decimal] = field(default_factory=dict)
+    # OpenRouter's `~maker/x-latest` aliases name the model they stand for today (its slug).
+    alias_target: str | None = None
+    # Service-tier variants by ServiceTier value (batch, flex, priority): what the source
+    # states for each; the standard prices above fill the rest (see prices.cost).
+    variants: Mapping[str, PriceSet] = field(default_factory=dict)
+    # Time-of-day prices that replace the standard ones inside their window.
+    windows: tuple[TimeWindow, ...] = ()
+    # Multipliers on the whole token cost by region (data residency): {"eu": 1.1}.
+    uplifts: Mapping[str, Decimal] = field(default_factory=dict)
+    # How the source's prices are applied, where it differs by provider (PricingRule names):
+    # {"threshold": "inclusive"}, {"tiers": "bands"}, {"reasoning": "output"},
+    # {"batch": "half"}, {"web_search_billing_unit": "per_query"}.
+    rules: Mapping[str, str] = field(default_factory=dict)
+
+    def same_prices(self, other: ModelPrice) -> bool:
+        """Whether the served prices are identical (descriptive fields ignored).
+
+        Decimals compare by value (1.0 == 1.00), as their snapshot text does.
+        """
+        return (
+            self.status == other.status
+            and all(getattr(self, f.name) == getattr(other, f.name) for f in PRICE_FIELDS)
+            and self.tiers == other.tiers
+            and dict(self.units) == dict(other.units)
+            and dict(self.variants) == dict(other.variants)
+            and self.windows == other.windows
+            and dict(self.uplifts) == dict(other.uplifts)
+            and dict(self.rules) == dict(other.rules)
+        )

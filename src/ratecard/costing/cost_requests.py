@@ -1,0 +1,366 @@
+"""Cost requests: parse one (any of its three forms), resolve its model, price it, answer.
+
+The one path behind `POST /api/cost`, `POST /api/cost/batch` and `ratecard cost`. Plain Python:
+the caller passes a `Resolver` (model, source, at -> ModelAt), so the API resolves against its
+served catalog and history, and the CLI against the catalog it loaded.
+
+A request is a JSON object in one of three forms, plus optional `at`, `source`, `service_tier`
+and `region`:
+- flat counts: `model` and any quantities of `Usage` (disjoint: `input_tokens` is uncached
+  text input only); a quantity not given is 0;
+- `{"model", "usage", "format"}`: a provider's usage block as returned (`format` detected when
+  omitted);
+- `{"response"}`: a provider's whole response body; the model is read from it unless `model`
+  is given.
+
+Service tier: a tier the usage or response states is what was billed, so it is used. An
+explicit `service_tier` overrides a body that states `standard` (an OpenAI Batch API output
+says `"default"`: only the caller knows it went through the batch API), and contradicting a
+body that states another non-standard tier is a 422 naming `service_tier`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ratecard.catalog.identity import Resolution
+from ratecard.catalog.model import ModelPrice
+from ratecard.catalog.money import decimal_text
+from ratecard.costing.cost import Cost, NotPriceable, price_usage
+from ratecard.costing.formats import read_response, read_usage
+from ratecard.costing.usage import QUANTITIES, ReadUsage, Usage, UsageError, usage_from_counts
+from ratecard.errors import NotFound, RatecardError, ValidationFailed
+from ratecard.vocabulary import ServiceTier, UsageFormat
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from ratecard.serving.catalog_cache import CatalogSnapshot
+
+__all__ = [
+    "AT_PATTERN",
+    "FORMATS",
+    "MAX_MODEL",
+    "MAX_QUANTITY",
+    "REQUEST_KEYS",
+    "SECONDS_PATTERN",
+    "SERVICE_TIERS",
+    "CostRequest",
+    "ModelAt",
+    "Resolver",
+    "answer_cost",
+    "catalog_resolver",
+    "error_fields",
+    "model_then",
+    "parse_cost_request",
+]
+
+SERVICE_TIERS: tuple[str, ...] = tuple(ServiceTier)
+FORMATS: tuple[str, ...] = tuple(UsageFormat)
+# A count beyond a trillion is a typo or an attack, not a request (the API documents it).
+MAX_QUANTITY = 10**12
+_OPTIONS = ("model", "usage", "format", "response", "at", "source", "service_tier", "region")
+REQUEST_KEYS = frozenset((*_OPTIONS, *QUANTITIES))
+_QUANTITY_SET = frozenset(QUANTITIES)
+_FLAT_KEYS = frozenset(("model", *QUANTITIES))
+# RFC 3339's date-time with its offset optional (naive means UTC): what `at` takes. Stricter
+# than fromisoformat, which also reads a bare date or ISO's basic format ("20260101T10").
+AT_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?$"
+_AT = re.compile(AT_PATTERN)
+# `seconds` as text: an exact decimal, no exponent or sign (what the document promises).
+SECONDS_PATTERN = r"^\d{1,13}(\.\d{1,30})?$"
+_SECONDS = re.compile(SECONDS_PATTERN)
+# The longest model id a request may give.
+MAX_MODEL = 512
+_TEXT_LIMITS = {"model": MAX_MODEL, "source": 64, "region": 64}
+
+
+class CostRequest(NamedTuple):
+    """One parsed cost request: what to price, with which model, when, at which tier.
+
+    A NamedTuple, as Usage is: the batch path builds one per line, and a tuple is built in C.
+    """
+
+    model: str
+    usage: Usage
+    source: str | None = None
+    at: datetime | None = None  # price with the prices in force then (None: now)
+    service_tier: str = "standard"
+    region: str | None = None
+    format: str | None = None  # the provider format read, when a usage or response was given
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAt:
+    """A resolved model's prices and where they come from (the catalog version, since when)."""
+
+    resolution: Resolution
+    price: ModelPrice
+    version: int | None
+    priced_at: str | None
+
+
+# (model as typed, source, at) -> ModelAt; raises RatecardError (404 unknown, 409 ambiguous).
+Resolver = Callable[[str, str | None, datetime | None], ModelAt]
+
+
+def catalog_resolver(
+    snapshot: CatalogSnapshot,
+    preferred: Sequence[str],
+    then: Callable[[str, str | None, datetime], ModelAt],
+) -> Resolver:
+    """Resolve against the served `snapshot` (sources ranked by `preferred`); a request with
+    `at` goes to `then`, which reads the price history (see `model_then`)."""
+
+    def resolve(model_id: str, source: str | None, at: datetime | None) -> ModelAt:
+        if at is not None:
+            return then(model_id, source, at)
+        resolution = snapshot.identity.resolve(model_id, source, preferred)
+        return ModelAt(resolution, resolution.price, snapshot.version, snapshot.updated_at)
+
+    return resolve
+
+
+def model_then(conn: Connection, resolution: Resolution, at: datetime) -> ModelAt:
+    """The resolved model's prices in force at `at`, from the history (404 if none were)."""
+    from ratecard.serving import queries
+
+    source, model_id = resolution.price.source, resolution.price.model_id
+    found = queries.price_at(conn, source, model_id, at)
+    if found is None:
+        raise NotFound(f"no price for {model_id!r} of {source!r} was in force at {queries.iso(at)}")
+    return ModelAt(resolution, found.price, found.run_id, queries.iso(found.observed_at))
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def parse_cost_request(data: Any) -> CostRequest:
+    """Parse a decoded JSON cost request; any bad value is a ValidationFailed naming its field."""
+    # The common case first, in a few checks: `model` and whole, in-range counts (the batch
+    # path parses a million of these). Anything else takes the path that names what is wrong.
+    if type(data) is dict and data.keys() <= _FLAT_KEYS:
+        model = data.get("model")
+        if type(model) is str and 0 < len(model) <= _TEXT_LIMITS["model"]:
+            quantities = dict(data)
+            del quantities["model"]
+            if all(type(v) is int and 0 <= v <= MAX_QUANTITY for v in quantities.values()):
+                return CostRequest(model, Usage(**quantities))
+    if not isinstance(data, dict):
+        raise ValidationFailed("body: a cost request must be a JSON object", field="body")
+    keys = data.keys()
+    if not keys <= REQUEST_KEYS:
+        # Named, not echoed: a line may hold thousands of keys, each most of a megabyte.
+        unknown = sorted(str(k)[:100] for k in keys - REQUEST_KEYS)
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise ValidationFailed(
+            f"{unknown[0]}: Extra inputs are not permitted (unknown: "
+            f"{', '.join(unknown[:5])}{more})",
+            field=unknown[0],
+        )
+    model = _text(data, "model")
+    stated_tier: str | None = None
+    form: str | None = None
+    if data.get("usage") is not None or data.get("response") is not None:
+        if not keys.isdisjoint(_QUANTITY_SET):
+            first = next(q for q in QUANTITIES if q in keys)
+            given = "usage" if data.get("usage") is not None else "response"
+            raise ValidationFailed(
+                f"{first}: flat counts cannot be combined with `{given}` (give one form)",
+                field=first,
+            )
+        read = _read_provider_body(data)
+        usage, form = read.usage, str(read.format)
+        stated_tier = None if read.service_tier is None else str(read.service_tier)
+        model = model or read.model
+        if model is None:
+            raise ValidationFailed(
+                "model: the response names no model (Bedrock's does not): give `model`",
+                field="model",
+            )
+    else:
+        if data.get("format") is not None:
+            raise ValidationFailed(
+                "format: only with `usage` or `response` (flat counts have no format)",
+                field="format",
+            )
+        if model is None:
+            raise ValidationFailed("model: Field required", field="model")
+        usage = _flat_usage(data, keys & _QUANTITY_SET)
+    # The options most requests leave out are only parsed when given (the batch path parses
+    # a million requests).
+    asked = data.get("service_tier")
+    return CostRequest(
+        model,
+        usage,
+        None if data.get("source") is None else _text(data, "source"),
+        None if data.get("at") is None else _when(data["at"]),
+        "standard" if asked is None and stated_tier is None else _service_tier(asked, stated_tier),
+        None if data.get("region") is None else _text(data, "region"),
+        form,
+    )
+
+
+def _text(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > _TEXT_LIMITS[key]:
+        raise ValidationFailed(
+            f"{key}: must be a string of 1 to {_TEXT_LIMITS[key]} characters", field=key
+        )
+    return value
+
+
+def _flat_usage(data: Mapping[str, Any], counts: Any) -> Usage:
+    values = {name: data[name] for name in counts}
+    seconds = values.get("seconds")
+    if isinstance(seconds, str) and not _SECONDS.fullmatch(seconds):
+        raise ValidationFailed(
+            f"seconds: must be a number or decimal text like 12.5, got {seconds[:40]!r}",
+            field="seconds",
+        )
+    try:
+        usage = usage_from_counts(values)
+    except UsageError as exc:
+        raise ValidationFailed(f"{exc.field}: {exc.message}", field=exc.field) from None
+    for name, value in usage.nonzero().items():
+        if value > MAX_QUANTITY:
+            raise ValidationFailed(
+                f"{name}: must be at most {MAX_QUANTITY}, got {value}", field=name
+            )
+    return usage
+
+
+def _read_provider_body(data: Mapping[str, Any]) -> ReadUsage:
+    if data.get("usage") is not None and data.get("response") is not None:
+        raise ValidationFailed(
+            "response: give either `usage` (with `model`) or `response`, not both",
+            field="response",
+        )
+    given = "usage" if data.get("usage") is not None else "response"
+    body = data[given]
+    if not isinstance(body, dict):
+        raise ValidationFailed(f"{given}: must be a JSON object", field=given)
+    form = data.get("format")
+    if form is not None and form not in FORMATS:
+        raise ValidationFailed(f"format: must be one of {', '.join(FORMATS)}", field="format")
+    read = read_usage if given == "usage" else read_response
+    try:
+        return read(body, form, path=given)
+    except UsageError as exc:
+        # The readers name fields by their path in the request ("usage.prompt_tokens"), and
+        # `format` as itself.
+        field = exc.field if exc.field.split(".", 1)[0] in (given, "format") else given
+        raise ValidationFailed(f"{field}: {exc.message}", field=field) from None
+
+
+def _when(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str) or not _AT.fullmatch(value):
+            raise ValueError(value)
+        when = datetime.fromisoformat(value.upper())
+        # Naive means UTC; an offset time within a day of year 1 or 9999 has no UTC time.
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationFailed(
+            "at: must be an ISO 8601 time with a UTC equivalent (naive means UTC)", field="at"
+        ) from None
+
+
+def _service_tier(asked: Any, stated: str | None) -> str:
+    if asked is not None and asked not in SERVICE_TIERS:
+        raise ValidationFailed(
+            f"service_tier: must be one of {', '.join(SERVICE_TIERS)}", field="service_tier"
+        )
+    if stated is None or stated == "standard":
+        return asked or stated or "standard"
+    if asked is not None and asked != stated:
+        raise ValidationFailed(
+            f"service_tier: {asked!r} contradicts the body, which was billed as {stated!r}",
+            field="service_tier",
+        )
+    return stated
+
+
+# --- pricing and the answer ------------------------------------------------------------------
+
+
+def answer_cost(request: CostRequest, model: ModelAt, *, now: datetime | None = None) -> Any:
+    """Price `request` with `model`'s prices and return the answer as the API shows it.
+
+    `now` prices a request without `at` (the batch path prices a whole body at one instant).
+    A price the request needs and the model lacks is a ValidationFailed naming it, never a 0.
+    """
+    price = model.price
+    try:
+        cost = price_usage(
+            price,
+            request.usage,
+            service_tier=request.service_tier,
+            region=request.region,
+            at=request.at or now,
+        )
+    except NotPriceable as exc:
+        # The quantity that needed the missing price, or `model` when no one quantity did (an
+        # unpriced model).
+        field = exc.quantity or "model"
+        extra = {"price": exc.price} if exc.price else {}
+        detail = exc.reason if exc.reason.startswith(field) else f"{field}: {exc.reason}"
+        raise ValidationFailed(detail, field=field, **extra) from None
+    return {
+        "model": price.model_id,
+        "source": price.source,
+        "total": decimal_text(cost.total),
+        "currency": "USD",
+        "service_tier": cost.service_tier,
+        "components": _components(cost),
+        "tier_above_tokens": cost.tier_above_tokens,
+        "window": cost.window,
+        "region": cost.region,
+        "format": request.format,
+        "notes": list(cost.notes),
+        "price_version": model.version,
+        "priced_at": model.priced_at,
+        "resolved": model.resolution.to_json(),
+    }
+
+
+def _components(cost: Cost) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": c.name,
+            # Fractional seconds are exact decimal text; whole quantities stay numbers.
+            "quantity": c.quantity if isinstance(c.quantity, int) else decimal_text(c.quantity),
+            "unit": c.unit,
+            "price": _price_text(c.price),
+            "price_name": c.price_name,
+            "cost": decimal_text(c.cost),
+        }
+        for c in cost.components
+    ]
+
+
+# Prices repeat across a batch (a few thousand models): render each once.
+_PRICE_TEXT: dict[Decimal, str] = {}
+
+
+def _price_text(price: Decimal) -> str:
+    text = _PRICE_TEXT.get(price)
+    if text is None:
+        text = decimal_text(price)
+        if len(_PRICE_TEXT) < 100_000:
+            _PRICE_TEXT[price] = text
+    return text
+
+
+def error_fields(exc: RatecardError) -> dict[str, Any]:
+    """The JSON error of one request (as http_errors renders it), for batch lines."""
+    return {"error": exc.error, "status": exc.status, "detail": exc.detail, **exc.extra}

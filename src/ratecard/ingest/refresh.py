@@ -1,0 +1,442 @@
+"""One refresh of the catalog: fetch -> parse -> guard -> store (one transaction) -> publish.
+
+The run is recorded in `runs` from its start ('running'), so a crash leaves a trace. Fetching
+and parsing happen outside any transaction (they take seconds); everything they produced is
+then written in ONE transaction that also records the run's outcome and claims the run's slot
+(`control.claim`). Either all of it commits or none of it does: a fenced or cancelled run
+leaves prices exactly as they were, and is recorded as such in a separate small transaction.
+
+A source that fails (network, HTTP status, HTML, truncated, wrong shape) contributes nothing
+but its recorded reason: the prices it served before stay served.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ratecard import metrics
+from ratecard.ingest import run_records, store
+from ratecard.ingest.run_records import RunInfo, SourceRecord
+from ratecard.ingest.store import FeedMeta, SourceCounts
+from ratecard.redis_keys import RedisKeys
+from ratecard.runcontrol import RunCancelled, RunControl, RunFenced, UncoordinatedRun
+from ratecard.serving import queries
+from ratecard.settings import Settings, Source, redact_url
+from ratecard.vocabulary import FRESH_OUTCOMES, PriceStatus, RunOutcome, SourceOutcome, Trigger
+
+if TYPE_CHECKING:
+    import httpx
+    from redis import Redis
+    from sqlalchemy import Connection, Engine
+
+    from ratecard.ingest.feeds import ParsedFeed
+    from ratecard.web.state import RatecardState
+
+log = logging.getLogger(__name__)
+
+
+def default_http_client() -> httpx.Client:
+    """Return the feed client P1's sources module configures (timeouts, size cap, redirects)."""
+    from ratecard.ingest.fetch import make_http_client
+
+    return make_http_client()
+
+
+@dataclass
+class RefreshDeps:
+    """Everything a refresh talks to, passed in (tests build their own)."""
+
+    engine: Engine
+    redis: Redis | None
+    settings: Settings
+    keys: RedisKeys
+    http_client_factory: Callable[[], httpx.Client] = default_http_client
+    # Called with the committed catalog data (e.g. CatalogCache.install) after the commit.
+    on_committed: Callable[[Mapping[str, Any]], None] | None = None
+    # Skip parsing a body byte-identical to the last accepted one (no held change pending).
+    skip_identical_body: bool = True
+    # Extra keyword arguments for fetch.fetch_feed (max_bytes, attempts, backoff).
+    fetch_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def deps_from_state(state: RatecardState) -> RefreshDeps:
+    """Build refresh dependencies from an app's state (engine, Redis, settings, cache)."""
+    cache = state.catalog_cache
+    return RefreshDeps(
+        engine=state.engine,
+        redis=state.redis,
+        settings=state.settings,
+        keys=RedisKeys(prefix=state.settings.redis_key_prefix),
+        on_committed=cache.install if cache is not None else None,
+    )
+
+
+@dataclass
+class SourceReport:
+    """What happened to one source in a run (as recorded in `run_sources`)."""
+
+    source: str
+    outcome: str
+    fetched: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    held: int = 0
+    rejected: int = 0
+    stale: int = 0  # served models kept at their last good prices (their entry was rejected)
+    dropped: int = 0  # bad secondary fields left out (their last good value kept)
+    error: str | None = None
+
+
+@dataclass
+class RefreshReport:
+    """The result of one refresh run."""
+
+    run_id: int | None
+    outcome: str
+    committed: bool
+    error: str | None
+    catalog_version: int | None
+    sources: list[SourceReport] = field(default_factory=list)
+    published: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class _Fetched:
+    """A source after fetch and parse, before the transaction."""
+
+    source: Source
+    started_at: datetime
+    status: str  # ok | not-modified | identical | failed
+    parsed: ParsedFeed | None = None
+    meta: FeedMeta | None = None
+    error: str | None = None
+
+
+def refresh_catalog(deps: RefreshDeps, control: RunControl | None = None) -> RefreshReport:
+    """Run one refresh now; never raises for feed or database trouble (see the report)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    control = control or UncoordinatedRun(deps.settings.instance_id, trigger=Trigger.CLI)
+    started = time.monotonic()
+    info = RunInfo(control.job, control.slot, control.fence, control.instance_id, control.trigger)
+    try:
+        run_id = run_records.start_run(deps.engine, info)
+    except SQLAlchemyError as exc:
+        error = f"database unavailable: {_short(exc)}"
+        log.warning("refresh not started: %s", error)
+        metrics.observe_refresh(RunOutcome.FAILED, time.monotonic() - started)
+        return RefreshReport(None, RunOutcome.FAILED, False, error, None)
+    try:
+        fetched = _fetch_all(deps, control)
+        control.checkpoint()
+        report, data = _commit(deps, control, run_id, fetched)
+    except RunFenced as exc:
+        return _abandoned(deps, run_id, RunOutcome.FENCED, exc, started)
+    except RunCancelled as exc:
+        return _abandoned(deps, run_id, RunOutcome.CANCELLED, exc, started)
+    except Exception as exc:
+        log.exception("refresh run %s failed", run_id)
+        return _abandoned(deps, run_id, RunOutcome.FAILED, exc, started)
+    report.published = _publish(deps, run_id, data)
+    report.seconds = time.monotonic() - started
+    _observe(report, data)
+    log.info(
+        "refresh run %s: %s in %.2f s",
+        run_id,
+        report.outcome,
+        report.seconds,
+        extra={"run_id": run_id, "outcome": report.outcome},
+    )
+    return report
+
+
+# --- fetch and parse (no transaction open) ---------------------------------------------------
+
+
+def _fetch_all(deps: RefreshDeps, control: RunControl) -> list[_Fetched]:
+    with deps.engine.connect() as conn:
+        previous = {s.name: store.load_source_state(conn, s.name) for s in deps.settings.sources}
+        pending = {s.name: store.has_pending_held(conn, s.name) for s in deps.settings.sources}
+    results = []
+    # Only http(s) sources need the client: building it imports httpx and loads the CA
+    # bundle into an SSL context (measured ~100 ms), wasted on file:// and package:// feeds.
+    from ratecard.ingest.fetch import is_http
+
+    needs_http = any(is_http(source) for source in deps.settings.sources)
+    with deps.http_client_factory() if needs_http else contextlib.nullcontext() as client:
+        for source in deps.settings.sources:
+            control.checkpoint()
+            results.append(
+                _fetch_one(
+                    deps, source, client, previous[source.name], pending[source.name], control
+                )
+            )
+    return results
+
+
+def _fetch_one(
+    deps: RefreshDeps,
+    source: Source,
+    client: httpx.Client | None,
+    previous: FeedMeta | None,
+    has_pending: bool,
+    control: RunControl,
+) -> _Fetched:
+    from ratecard.ingest.feed_errors import FeedError
+    from ratecard.ingest.feeds import parse_feed
+    from ratecard.ingest.fetch import fetch_feed
+
+    started = store.utcnow()
+    # A pending held change is confirmed only by re-reading the feed: a 304 or an identical
+    # body must not short-circuit the guard then, so no validators are sent.
+    conditional = (
+        previous is not None and not has_pending and previous.url == redact_url(source.url)
+    )
+    try:
+        result = fetch_feed(
+            source,
+            client,
+            etag=previous.etag if conditional and previous else None,
+            last_modified=previous.last_modified if conditional and previous else None,
+            checkpoint=control.checkpoint,
+            **deps.fetch_options,
+        )
+        if result.status == SourceOutcome.NOT_MODIFIED:
+            return _Fetched(source, started, SourceOutcome.NOT_MODIFIED)
+        body = result.body if result.body is not None else b""
+        sha = hashlib.sha256(body).hexdigest()
+        meta = FeedMeta(
+            url=redact_url(source.url),
+            etag=result.etag,
+            last_modified=result.last_modified,
+            content_sha256=sha,
+            snapshot_date=previous.snapshot_date if previous else None,
+        )
+        if conditional and deps.skip_identical_body and previous and previous.content_sha256 == sha:
+            return _Fetched(source, started, "identical", meta=meta)
+        control.checkpoint()
+        parsed = parse_feed(source, body)
+    except FeedError as exc:
+        return _Fetched(source, started, SourceOutcome.FAILED, error=exc.reason)
+    except RunCancelled:
+        raise
+    except Exception as exc:
+        # A bug or an unexpected library error: this source fails, the others go on.
+        log.exception("unexpected error reading source %s", source.name)
+        return _Fetched(
+            source, started, SourceOutcome.FAILED, error=f"unexpected error: {_short(exc)}"
+        )
+    meta = FeedMeta(
+        meta.url, meta.etag, meta.last_modified, meta.content_sha256, parsed.snapshot_date
+    )
+    return _Fetched(source, started, "ok", parsed=parsed, meta=meta)
+
+
+# --- store (one transaction) -----------------------------------------------------------------
+
+
+def _commit(
+    deps: RefreshDeps, control: RunControl, run_id: int, fetched: list[_Fetched]
+) -> tuple[RefreshReport, dict[str, Any]]:
+    now = store.utcnow()
+    with deps.engine.begin() as conn:
+        records = [_store_source(deps, conn, f, run_id, now) for f in fetched]
+        reached = [r for r in records if r.outcome != SourceOutcome.FAILED]
+        if not reached and store.count_served(conn) == 0:
+            records.append(_bootstrap(deps, conn, run_id, now))
+        elif any(r.outcome != SourceOutcome.QUARANTINED for r in reached):
+            retired = store.retire_source(conn, store.BUNDLED_SOURCE, run_id, now)
+            if retired:
+                records.append(
+                    SourceRecord(
+                        store.BUNDLED_SOURCE,
+                        now,
+                        "retired",
+                        now,
+                        counts=SourceCounts(removed=retired),
+                    )
+                )
+        outcome = _run_outcome(records, configured=len(fetched))
+        error = "; ".join(f"{r.source}: {r.error}" for r in records if r.error) or None
+        run_records.record_sources(conn, run_id, records)
+        run_records.finish_run(conn, run_id, outcome, error=error, catalog_version=run_id, now=now)
+        # The fence, inside the transaction that commits the results (and also when every
+        # source failed: recording that failure completes the period). Timeline it prevents:
+        # runner A fetches for slot 7 and stalls past its lease; runner B takes the lease,
+        # refreshes and commits slot 7; A wakes and reaches this point. Its claim finds slot 7
+        # already completed and raises RunFenced, so A's stale prices roll back with
+        # everything else it wrote here, instead of overwriting B's newer ones.
+        control.claim(conn, run_id)
+        control.checkpoint()
+        # Issue 14: the change log and the webhook outbox, in this same transaction (after the
+        # fence: a fenced run writes no entry and no message). See ratecard.changes.outbox.
+        from ratecard.changes.changelog import record_changes
+
+        record_changes(conn, run_id, now)
+        data = queries.load_catalog_data(conn, run_id)
+    report = RefreshReport(
+        run_id=run_id,
+        outcome=outcome,
+        committed=True,
+        error=error,
+        catalog_version=run_id,
+        sources=[_source_report(r) for r in records],
+    )
+    return report, data
+
+
+def _store_source(
+    deps: RefreshDeps, conn: Connection, fetched: _Fetched, run_id: int, now: datetime
+) -> SourceRecord:
+    from ratecard.ingest.guard import guard_feed
+
+    name = fetched.source.name
+    record = SourceRecord(name, fetched.started_at, fetched.status, now, error=fetched.error)
+    if fetched.status == SourceOutcome.FAILED:
+        store.save_source_state(conn, name, None, now=now, success=False)
+        return record
+    if fetched.status in (SourceOutcome.NOT_MODIFIED, "identical"):
+        record.outcome = (
+            SourceOutcome.NOT_MODIFIED
+            if fetched.status == SourceOutcome.NOT_MODIFIED
+            else SourceOutcome.UNCHANGED
+        )
+        store.save_source_state(conn, name, fetched.meta, now=now, success=True)
+        return record
+    parsed = fetched.parsed
+    assert parsed is not None  # status "ok" always carries the parsed feed
+    rows = store.load_source_rows(conn, name)
+    current = store.served_prices(rows)
+    decision = guard_feed(
+        current,
+        parsed,
+        store.load_pending_held(conn, name, current),
+        max_removed_fraction=deps.settings.quarantine_removed_fraction,
+        hold_factor=Decimal(str(deps.settings.hold_factor)),
+    )
+    record.counts = store.apply_decision(conn, name, decision, rows=rows, run_id=run_id, now=now)
+    record.fetched = len(parsed.models)
+    record.rejected = len(parsed.rejected)
+    record.unknown_fields = parsed.unknown_fields
+    record.problems = [
+        {"model_id": r.model_id, "field": None, "reason": r.reason} for r in parsed.rejected
+    ] + [{"model_id": d.model_id, "field": d.field, "reason": d.reason} for d in parsed.dropped]
+    if decision.quarantined:
+        record.outcome = SourceOutcome.QUARANTINED
+        record.error = decision.quarantine_reason
+        # No validators saved: the next run must re-read and re-judge the whole feed.
+        store.save_source_state(conn, name, None, now=now, success=False)
+    else:
+        record.outcome = (
+            SourceOutcome.SUCCESS if record.counts.any_change else SourceOutcome.UNCHANGED
+        )
+        store.save_source_state(conn, name, fetched.meta, now=now, success=True)
+    return record
+
+
+def _bootstrap(deps: RefreshDeps, conn: Connection, run_id: int, now: datetime) -> SourceRecord:
+    """Serve the snapshot bundled in the package: no source reachable and nothing served."""
+    from ratecard.ingest.bundled import bundled_snapshot
+    from ratecard.ingest.feeds import parse_feed
+
+    source, body, snapshot_date = bundled_snapshot()
+    parsed = parse_feed(source, body)
+    fetched = _Fetched(
+        source,
+        now,
+        "ok",
+        parsed=parsed,
+        meta=FeedMeta(url="package:bundled", snapshot_date=snapshot_date),
+    )
+    log.warning(
+        "no source reachable and the catalog is empty: serving the %s snapshot", snapshot_date
+    )
+    record = _store_source(deps, conn, fetched, run_id, now)
+    if record.outcome == SourceOutcome.SUCCESS:
+        record.outcome = SourceOutcome.BOOTSTRAPPED
+    return record
+
+
+def _run_outcome(records: list[SourceRecord], configured: int) -> str:
+    """Summarize per-source outcomes (the first `configured` records) into the run's outcome."""
+    own = records[:configured]
+    failed = sum(r.outcome == SourceOutcome.FAILED for r in own)
+    if failed == configured:
+        if any(r.outcome == SourceOutcome.BOOTSTRAPPED for r in records):
+            return RunOutcome.PARTIAL
+        return RunOutcome.FAILED
+    if failed:
+        return RunOutcome.PARTIAL
+    if any(r.outcome == SourceOutcome.QUARANTINED for r in own):
+        return RunOutcome.QUARANTINED
+    if any(r.counts.any_change for r in records):
+        return RunOutcome.SUCCESS
+    return RunOutcome.UNCHANGED
+
+
+def _source_report(record: SourceRecord) -> SourceReport:
+    return SourceReport(
+        source=record.source,
+        outcome=record.outcome,
+        fetched=record.fetched,
+        added=record.counts.added,
+        changed=record.counts.changed,
+        removed=record.counts.removed,
+        held=record.counts.held,
+        rejected=record.rejected,
+        stale=record.counts.stale,
+        dropped=sum(1 for p in record.problems if p["field"] is not None),
+        error=record.error,
+    )
+
+
+# --- after the commit ------------------------------------------------------------------------
+
+
+def _publish(deps: RefreshDeps, version: int, data: dict[str, Any]) -> bool:
+    from ratecard.serving.publish import encode_catalog, publish_quietly
+
+    published = publish_quietly(deps.redis, deps.keys, version, encode_catalog(data))
+    if deps.on_committed is not None:
+        deps.on_committed(data)
+    return published
+
+
+def _observe(report: RefreshReport, data: Mapping[str, Any]) -> None:
+    metrics.observe_refresh(report.outcome, report.seconds)
+    if report.outcome in FRESH_OUTCOMES:
+        metrics.set_last_refresh_success(time.time())
+    counts: dict[str, int] = dict.fromkeys(PriceStatus, 0)
+    for item in data.get("models", ()):
+        counts[item["status"]] = counts.get(item["status"], 0) + 1
+    metrics.set_catalog_size(counts)
+
+
+def _abandoned(
+    deps: RefreshDeps, run_id: int, outcome: str, exc: BaseException, started: float
+) -> RefreshReport:
+    error = _short(exc) or outcome
+    try:
+        run_records.abandon_run(deps.engine, run_id, outcome, error)
+    except Exception as record_exc:
+        log.warning("could not record run %s as %s: %s", run_id, outcome, _short(record_exc))
+    log.warning("refresh run %s %s: %s", run_id, outcome, error)
+    seconds = time.monotonic() - started
+    metrics.observe_refresh(outcome, seconds)
+    return RefreshReport(run_id, outcome, False, error, None, seconds=seconds)
+
+
+def _short(exc: BaseException) -> str:
+    """One line naming the error, without the SQL or parameters a driver error drags along."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first}"[:300] if first else type(exc).__name__

@@ -1,0 +1,79 @@
+"""GET /api/changes (cursor-paged JSON) and GET /api/changes.atom, read from the change log.
+
+The cursor is the seq of the last change returned: opaque to clients, and always present, so
+a poller keeps `next_cursor` and asks again; seqs become visible in commit order (see
+changelog), so polling with it never skips a change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from ratecard.web.openapi import RouteSpec, route_registrar
+
+blueprint = Blueprint("changes", __name__, url_prefix="/api")
+ROUTES: list[RouteSpec] = []
+route = route_registrar(blueprint, ROUTES)
+_ERRORS = {422: "ErrorOut", 503: "ErrorOut"}
+
+
+def _filter(query: Any) -> Any:
+    from ratecard.changes.changelog import FeedFilter
+
+    return FeedFilter(query.model, query.provider, query.source, query.kind)
+
+
+@route(
+    RouteSpec(
+        "GET",
+        "/api/changes",
+        "list_changes",
+        "Price changes after a cursor, oldest first; poll again with since=next_cursor.",
+        query="ChangesQuery",
+        responses={200: "ChangesOut", **_ERRORS},
+    )
+)
+def list_changes() -> Response:
+    from ratecard.changes.changelog import last_seq, read_changes
+    from ratecard.web.api.models import _database_call, parse_query
+
+    query = parse_query("ChangesQuery")
+    since = int(query.since)
+
+    def page(conn: Any) -> tuple[list[Any], int]:
+        entries = read_changes(conn, since=since, limit=query.limit, where=_filter(query))
+        # Nothing new: answer the cursor to poll from, never one beyond the log's head (a
+        # cursor from a database restored from an older backup would otherwise skip the
+        # changes made since the restore until the log caught up with it).
+        return entries, entries[-1].seq if entries else min(since, last_seq(conn))
+
+    entries, position = _database_call(page)
+    next_cursor = str(position)
+    return jsonify({"items": [c.to_json() for c in entries], "next_cursor": next_cursor})
+
+
+@route(
+    RouteSpec(
+        "GET",
+        "/api/changes.atom",
+        "changes_atom",
+        "The newest price changes as an Atom 1.0 feed, one entry per change.",
+        query="AtomQuery",
+        responses={200: "AtomText", **_ERRORS},
+        media_types={200: "application/atom+xml"},
+    )
+)
+def changes_atom() -> Response:
+    from ratecard.changes.atom import render_feed
+    from ratecard.changes.changelog import read_changes
+    from ratecard.web.api.models import _database_call, parse_query
+
+    query = parse_query("AtomQuery")
+    entries = _database_call(
+        lambda conn: read_changes(conn, limit=query.limit, where=_filter(query), newest_first=True)
+    )
+    base = request.host_url.rstrip("/")
+    body = render_feed(entries, base, request.url)
+    return Response(body, content_type="application/atom+xml; charset=utf-8")

@@ -1,0 +1,477 @@
+"""Request and response models of the price API (pydantic v2): they validate requests and
+generate the OpenAPI document, so the two cannot drift apart.
+
+Imported lazily (on the first API request), never by `create_app()`: pydantic is a heavy
+import and start-up must stay fast.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictInt,
+    StrictStr,
+    create_model,
+    field_validator,
+)
+
+from ratecard.costing.cost_requests import AT_PATTERN, SECONDS_PATTERN
+from ratecard.costing.usage import QUANTITIES
+
+MAX_TOKENS = 10**12
+PAGE_LIMIT_MAX = 500
+
+TokenCount = Annotated[
+    StrictInt, Field(ge=0, le=MAX_TOKENS, description=f"A whole number from 0 to {MAX_TOKENS}.")
+]
+SortKey = Literal[
+    "id", "-id", "provider", "-provider", "input_price", "-input_price", "output_price",
+    "-output_price",
+]  # fmt: skip
+# vocabulary.PriceStatus spelt as a Literal: pydantic renders it inline as an enum, as the
+# OpenAPI document always had it (a test keeps the two equal).
+Status = Literal["priced", "free", "dynamic", "unpriced"]
+ServiceTier = Literal["standard", "batch", "flex", "priority"]
+ProviderFormat = Literal["openai.chat", "openai.responses", "anthropic", "gemini", "bedrock"]
+DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="An exact decimal.")]
+
+
+class _Query(BaseModel):
+    # Query strings are text: numbers are parsed from it (lax), unknown parameters ignored.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class ModelListQuery(_Query):
+    """Filters, sort and pagination of GET /api/models."""
+
+    provider: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    mode: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    status: Status | None = None
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    q: Annotated[str, Field(min_length=1, max_length=200, description="Text in id")] | None = None
+    sort: SortKey = "id"
+    limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = 50
+    cursor: (
+        Annotated[
+            str,
+            # The listing's cursors are unpadded base64url: ASCII, so even the longest
+            # fits gunicorn's 8190-byte request line beside the other parameters.
+            Field(
+                min_length=1,
+                max_length=2000,
+                pattern=r"^[A-Za-z0-9_-]+$",
+                description="Start after this `next_cursor`",
+            ),
+        ]
+        | None
+    ) = None
+    page: (
+        Annotated[
+            int,
+            Field(ge=1, le=1_000_000, description="Page of `limit` items, counted from `cursor`"),
+        ]
+        | None
+    ) = None
+
+
+class ModelQuery(_Query):
+    """Which source's model (when two sources list it), and at what time."""
+
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    at: datetime | None = Field(
+        default=None,
+        description="ISO 8601 time (naive means UTC): the prices in force then, not now.",
+    )
+
+    @field_validator("at")
+    @classmethod
+    def _at_in_utc_range(cls, value: datetime | None) -> datetime | None:
+        return utc_representable(value)
+
+
+class HistoryQuery(_Query):
+    """Which source's history, how many entries, in which time order."""
+
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = 100
+    order: Literal["desc", "asc"] = Field(
+        default="desc", description="desc: newest first (default); asc: oldest first."
+    )
+
+
+class DisagreementQuery(_Query):
+    """Only the disagreements involving one source, or one field."""
+
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    field: (
+        Literal["status", "input_per_token", "output_per_token", "cache_read_per_token",
+                "cache_write_per_token"]
+        | None
+    ) = None  # fmt: skip
+
+
+class _CostOptions(BaseModel):
+    """What every cost request may give besides its quantities (POST /api/cost)."""
+
+    # Documentation only: `ratecard.costing.cost_requests` parses the body (one parser for the
+    # single, batch and CLI paths); /openapi.json shows what it accepts.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    model: (
+        Annotated[
+            StrictStr,
+            Field(
+                min_length=1,
+                max_length=512,
+                description="Resolved as GET /api/models/<id> resolves it; read from `response` "
+                "when omitted there.",
+            ),
+        ]
+        | None
+    ) = None
+    usage: dict[str, Any] | None = Field(
+        default=None,
+        description="The provider's usage object exactly as returned (with `model`).",
+    )
+    response: dict[str, Any] | None = Field(
+        default=None, description="The provider's whole response body (non-streaming)."
+    )
+    format: ProviderFormat | None = Field(
+        default=None, description="The format of `usage` or `response`; detected when omitted."
+    )
+    at: Annotated[str, Field(pattern=AT_PATTERN)] | None = Field(
+        default=None, description="ISO 8601 time (naive means UTC): the prices then in force."
+    )
+    source: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    service_tier: ServiceTier | None = Field(
+        default=None,
+        description="Default `standard`. A tier the usage or response states was billed: it "
+        "wins over `standard`; another explicit tier contradicting it is a 422.",
+    )
+    region: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="A regional uplift the model's prices list (`eu`, `us`)."
+    )
+
+
+Seconds = (
+    Annotated[float, Field(ge=0, le=MAX_TOKENS)]
+    | Annotated[str, Field(pattern=SECONDS_PATTERN, description="Exact decimal")]
+)
+# One optional field per quantity of `Usage`, in its order: the document lists every
+# quantity the parser takes, and cannot forget one added there.
+CostRequest = create_model(  # type: ignore[call-overload]
+    "CostRequest",
+    __base__=_CostOptions,
+    __doc__="Body of POST /api/cost, in one of three forms: `model` with flat counts "
+    "(disjoint: `input_tokens` is uncached text input, cache reads and writes, reasoning, audio "
+    "and image tokens counted apart), `model` with `usage` (and `format`), or `response`. A "
+    "quantity not given is 0.",
+    **{name: (Seconds if name == "seconds" else TokenCount, 0) for name in QUANTITIES},
+)
+# Any array: each item is checked on its own and answered with its result or error object.
+CostBatchRequest = RootModel[list[Any]]
+
+
+def utc_representable(value: datetime | None) -> datetime | None:
+    """Refuse a time with no UTC datetime (the API compares `at` in UTC).
+
+    An offset time within a day of year 1 or 9999 (`9999-12-31T23:59:59-23:59`) has none, and
+    converting it overflows.
+    """
+    if value is not None and value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range: its UTC time is before year 1 or after 9999") from None
+    return value
+
+
+# --- responses (documented in /openapi.json; built as plain dicts for speed) ------------------
+
+
+class PricePair(BaseModel):
+    """One price as an exact decimal string, per token and per million tokens."""
+
+    per_token: DecimalText
+    per_million: DecimalText
+
+
+class TierOut(BaseModel):
+    """Prices in force when the prompt passes `above_tokens` (from it, under the model's
+    `threshold: inclusive` rule); only the prices it sets, the others stay the base ones."""
+
+    above_tokens: int
+    prices: dict[str, PricePair]
+    units: dict[str, DecimalText]
+
+
+class VariantOut(BaseModel):
+    """A service tier's prices (batch, flex, priority): only what the source states; the
+    standard prices fill the rest (and `rules.batch: half` halves them for batch)."""
+
+    prices: dict[str, PricePair]
+    tiers: list[TierOut]
+    units: dict[str, DecimalText]
+
+
+class WindowOut(BaseModel):
+    """Prices in force from `utc_start` (inclusive) to `utc_end` (exclusive), HHMM in UTC,
+    wrapping past midnight when end < start."""
+
+    utc_start: str
+    utc_end: str
+    prices: dict[str, PricePair]
+    units: dict[str, DecimalText]
+
+
+class PriceMoveOut(BaseModel):
+    """One stored price that a held change would move (None: absent on that side)."""
+
+    field: str
+    old: DecimalText | None
+    new: DecimalText | None
+    factor: str | None
+
+
+class StaleOut(BaseModel):
+    """Why a served model's prices are its last good ones: the feed's entry was rejected."""
+
+    reason: str
+    since: str | None
+
+
+class ProblemOut(BaseModel):
+    """One thing a feed got wrong: a rejected entry (field null) or a dropped field."""
+
+    model_id: str
+    field: str | None
+    reason: str
+
+
+class HeldChangeOut(BaseModel):
+    id: int
+    kind: str
+    source: str
+    model_id: str | None
+    run_id: int | None
+    detected_at: str | None
+    reason: str
+    factor: str | None
+    old: dict[str, Any] | None
+    proposed: dict[str, Any] | None
+    moves: list[PriceMoveOut]
+    status: str
+
+
+class ModelOut(BaseModel):
+    id: str
+    source: str
+    provider: str | None
+    mode: str | None
+    status: Status
+    context_window: int | None
+    max_output_tokens: int | None
+    prices: dict[str, PricePair]
+    tiers: list[TierOut]
+    units: dict[str, DecimalText]
+    variants: dict[str, VariantOut]
+    windows: list[WindowOut]
+    uplifts: dict[str, DecimalText] = Field(
+        description="Multipliers of the whole cost by region (`region` of a cost request)."
+    )
+    rules: dict[str, str] = Field(
+        description="How the prices apply where providers differ: threshold (inclusive), "
+        "tiers (bands), reasoning (output), batch (half), web_search_billing_unit."
+    )
+    last_observed_at: str | None
+    last_changed_at: str | None
+    stale: StaleOut | None
+
+
+class ResolvedOut(BaseModel):
+    """How the id asked for became the served id."""
+
+    requested: str
+    by: Literal["exact", "case", "prefix", "linked"]
+
+
+class LinkedEntryOut(BaseModel):
+    """The same model as listed under another id or by another source."""
+
+    id: str
+    source: str
+    provider: str | None
+    status: Status
+    prices: dict[str, PricePair]
+
+
+class FieldDifferenceOut(BaseModel):
+    """One field two linked entries both give, with different values; ratio = b / a."""
+
+    field: str
+    a: str
+    b: str
+    ratio: str | None
+
+
+class EntryRefOut(BaseModel):
+    id: str
+    source: str
+
+
+class ModelDisagreementOut(BaseModel):
+    """A linked entry whose prices differ from the served one (a = served, b = it)."""
+
+    other: EntryRefOut
+    fields: list[FieldDifferenceOut]
+
+
+class ModelDetailOut(ModelOut):
+    held_change: HeldChangeOut | None
+    other_sources: list[str]
+    catalog_version: int | None
+    resolved: ResolvedOut
+    linked: list[LinkedEntryOut]
+    disagreements: list[ModelDisagreementOut]
+    at: str | None = Field(description="The time asked for with ?at= (prices then in force).")
+    priced_since: str | None = Field(description="With ?at=: when those prices were observed.")
+
+
+class DisagreementOut(BaseModel):
+    model: str = Field(description="The linked model: canonical provider / name.")
+    a: EntryRefOut
+    b: EntryRefOut
+    fields: list[FieldDifferenceOut]
+
+
+class DisagreementListOut(BaseModel):
+    items: list[DisagreementOut]
+    total: int
+    linked_models: int = Field(description="Models listed by more than one source.")
+    catalog_version: int | None
+
+
+class ModelListOut(BaseModel):
+    items: list[ModelOut]
+    total: int
+    limit: int
+    page: int | None
+    next_cursor: str | None
+    catalog_version: int | None
+
+
+class HistoryEntryOut(BaseModel):
+    observed_at: str | None
+    change: str
+    run_id: int | None
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+
+class HistoryOut(BaseModel):
+    id: str
+    source: str
+    resolved: ResolvedOut
+    entries: list[HistoryEntryOut]
+
+
+class CostComponentOut(BaseModel):
+    """`quantity` of `name` at `price` per `unit` costs `cost`; `price_name` is the stored
+    price used (`input_per_token`, `tiers[>200000].input_per_token`, ...)."""
+
+    name: str
+    quantity: int | DecimalText
+    unit: str
+    price: DecimalText
+    price_name: str
+    cost: DecimalText
+
+
+class CostOut(BaseModel):
+    model: str
+    source: str
+    total: DecimalText
+    currency: Literal["USD"]
+    service_tier: ServiceTier
+    components: list[CostComponentOut]
+    tier_above_tokens: int | None
+    window: str | None
+    region: str | None
+    format: ProviderFormat | None
+    notes: list[str]
+    price_version: int | None
+    priced_at: str | None
+    resolved: ResolvedOut
+
+
+class CostLineErrorOut(BaseModel):
+    """A batch item that could not be priced: its line (or array item) number from 1 and the
+    error POST /api/cost would answer, with its HTTP status."""
+
+    line: int
+    error: str
+    status: int
+    detail: str
+    field: str | None = None
+    price: str | None = None
+    candidates: list[EntryRefOut] | None = None
+
+
+CostBatchOut = RootModel[list[CostOut | CostLineErrorOut]]
+
+
+class SourceOutcomeOut(BaseModel):
+    source: str
+    run_id: int | None
+    outcome: str
+    finished_at: str | None
+    fetched: int
+    added: int
+    changed: int
+    removed: int
+    held: int
+    rejected: int
+    problems: list[ProblemOut]
+    error: str | None
+    snapshot_date: str | None
+
+
+class CatalogOut(BaseModel):
+    version: int | None
+    updated_at: str | None
+    models: int
+    counts: dict[str, int]
+    sources: list[SourceOutcomeOut]
+    held: list[HeldChangeOut]
+
+
+class AdminRefreshOut(BaseModel):
+    """POST /admin/refresh: the refresh started under the lease."""
+
+    status: str
+    job: str
+    instance_id: str
+
+
+class AdminStatusOut(BaseModel):
+    """An admin answer whose fields follow the coordinator's or the review's own status."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str
+    field: str | None = None
+
+
+class AmbiguousOut(ErrorOut):
+    """409: the model asked for names several models; ask again with one candidate's id."""
+
+    candidates: list[EntryRefOut]

@@ -1,0 +1,58 @@
+"""The admin bearer token: one check, in constant time, with errors that say what is wrong.
+
+The token travels only in the `Authorization` header, never in a cookie: a browser attaches
+cookies to cross-site requests by itself, so a cookie-authenticated POST /admin/refresh could
+be fired by any page the operator visits (CSRF). A header has to be set by our own script.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, request
+
+from ratecard.errors import Forbidden, Unauthorized
+from ratecard.web.state import get_state
+
+
+def check_bearer(expected: str | None, authorization: str | None) -> None:
+    """Raise Forbidden (no token configured) or Unauthorized unless the header carries it."""
+    if not expected:
+        raise Forbidden("admin routes are disabled: RATECARD_ADMIN_TOKEN is not set")
+    if not authorization:
+        raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
+    scheme, _, given = authorization.strip().partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given or " " in given:
+        raise Unauthorized("malformed Authorization header: expected 'Bearer <token>'")
+    # Constant time: the response time must not reveal how long a prefix of a guess was right.
+    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        raise Unauthorized("the admin token is not valid")
+
+
+def require_admin() -> None:
+    """Refuse the current request unless it carries the admin token."""
+    check_bearer(get_state().settings.admin_token, request.headers.get("Authorization"))
+
+
+def is_admin() -> bool:
+    """Return whether the current request carries the admin token (never raises)."""
+    try:
+        require_admin()
+    except (Forbidden, Unauthorized):
+        return False
+    return True
+
+
+def admin_only(bp: Blueprint) -> None:
+    """Require the admin token on every route of `bp` and keep its answers out of caches.
+
+    Admin answers describe the fleet at one instant and may carry hosts or secrets.
+    """
+    bp.before_request(require_admin)
+    bp.after_request(_no_store)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response

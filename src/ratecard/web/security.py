@@ -1,0 +1,161 @@
+"""Security headers and the request-body limit, for every response the app sends.
+
+- HTML pages get a Content-Security-Policy that allows only our own files: no inline script,
+  no inline style, no framing, no `<base>` rewriting, forms posting only to us. All of the
+  dashboard's JavaScript lives in static files, so the policy costs nothing.
+- Every response gets `X-Content-Type-Options: nosniff`, so a JSON body echoing user text can
+  never be sniffed into HTML by an old browser, and a deny-all `Permissions-Policy`; responses
+  sent over HTTPS get `Strict-Transport-Security`.
+- No redirect echoes the Host header: werkzeug's slash merging answers `GET /admin//worker`
+  with `308 Location: http://<Host header>/admin/worker` (an open redirect, before any auth).
+  `ExactPathMap` turns merging off, and `RatecardFlask` makes the one redirect left (a missing
+  trailing slash) the 404 it is. `RATECARD_TRUSTED_HOSTS` (Flask's TRUSTED_HOSTS) refuses
+  other hosts with a JSON 400 for deployments that pin the Host header.
+- A body over `MAX_CONTENT_LENGTH` gets a JSON 413 before any view runs, whatever the route
+  and whether or not the client announced the length (chunked uploads are counted as read).
+  A route that streams large bodies names its own limit in `BODY_LIMITS` (endpoint -> bytes):
+  its chunked uploads are not read ahead (the view streams them, and werkzeug's stream raises
+  the same 413 past the limit).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NoReturn
+
+from flask import Flask, Request, Response, current_app, request
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
+from werkzeug.routing import Map, RequestRedirect
+
+from ratecard.web.http_errors import error_response
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+# The dashboard uses no camera, microphone, location, payment or USB: deny them to any page
+# and anything it might ever embed.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+HSTS = "max-age=31536000"
+HTML_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+# Bytes of an oversized body we read and discard before answering 413: a client still
+# sending when the server closes gets a TCP reset and may never see the 413. Beyond this
+# budget we close anyway (a client streaming gigabytes is not owed a polite answer).
+DRAIN_LIMIT = 64 * 1024 * 1024
+DRAIN_CHUNK = 256 * 1024
+# app.config key: {endpoint: bytes} for the routes whose body limit is not MAX_CONTENT_LENGTH.
+BODY_LIMITS = "RATECARD_BODY_LIMITS"
+
+
+class ExactPathMap(Map):
+    """werkzeug's URL map without slash merging (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["merge_slashes"] = False
+        super().__init__(*args, **kwargs)
+
+
+class RatecardFlask(Flask):
+    """Flask with `ExactPathMap`: set as a class attribute so that even the static route,
+    which Flask adds in its constructor, is built without slash merging."""
+
+    url_map_class = ExactPathMap
+
+    def raise_routing_exception(self, request: Request) -> NoReturn:
+        # werkzeug's trailing-slash redirect builds its absolute Location from the Host
+        # header (`GET //` -> 308 http://evil.example/). Our only rule ending in "/" is "/",
+        # whose slash no path can lack, so such a redirect only ever answers a path no client
+        # of ours sends: make it the 404 it is, never a redirect to a host the client named.
+        if isinstance(request.routing_exception, RequestRedirect):
+            raise NotFound()
+        super().raise_routing_exception(request)
+
+
+def register_security(app: Flask) -> None:
+    """Add the security headers and the JSON 413 to `app`."""
+    app.before_request(enforce_body_limit)
+    app.after_request(add_security_headers)
+    app.register_error_handler(RequestEntityTooLarge, body_too_large)
+
+
+def enforce_body_limit() -> None:
+    """Refuse an oversized body before any view runs (raises 413)."""
+    environ = request.environ
+    if "CONTENT_LENGTH" not in environ and "HTTP_TRANSFER_ENCODING" not in environ:
+        return  # no body announced, none streamed: most requests stop here, parsing nothing
+    own_limit = current_app.config.get(BODY_LIMITS, {}).get(request.endpoint)
+    if own_limit is not None:
+        request.max_content_length = own_limit
+    if request.content_length is not None:
+        limit = request.max_content_length
+        if limit is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
+        return
+    if own_limit is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # No announced length: read it now, up to the limit. `cache=True` keeps the body for
+        # the view (get_json() reads the cached bytes).
+        data = request.get_data(cache=True)
+        limit = request.max_content_length
+        # werkzeug stops silently at exactly the limit: the view would parse a truncated
+        # body. One more byte in the raw stream means the body is too large.
+        if limit is not None and len(data) >= limit and request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+
+
+def add_security_headers(response: Response) -> Response:
+    """Set nosniff and Permissions-Policy on every response, the CSP family on HTML ones, and
+    HSTS on those sent over HTTPS."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    if request.is_secure:
+        # Only over HTTPS: browsers ignore HSTS on plain HTTP (RFC 6797 §8.1), and over
+        # HTTP it would only say we believe we are on TLS when we are not. `is_secure` is
+        # https only when the client reached gunicorn over TLS, or a proxy in
+        # FORWARDED_ALLOW_IPS said so (X-Forwarded-Proto): a client cannot claim it itself.
+        # No includeSubDomains: the operator's other hosts under the domain are not ours.
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    # A prefix test first: parsing the Content-Type (`mimetype`) only for would-be HTML.
+    if (response.content_type or "").startswith("text/html") and response.mimetype == "text/html":
+        for name, value in HTML_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
+def body_too_large(_exc: RequestEntityTooLarge) -> Response:
+    """Answer 413 as JSON (on every route) after draining what the client still sends."""
+    limit = request.max_content_length or 0
+    _drain_request_body()
+    response = error_response(
+        413,
+        "payload_too_large",
+        f"request bodies are limited to {limit} bytes",
+    )
+    # The body was not (fully) read: the connection cannot carry another request.
+    response.headers["Connection"] = "close"
+    return response
+
+
+def _drain_request_body() -> None:
+    """Read and discard the rest of the request body, up to DRAIN_LIMIT bytes."""
+    stream = request.environ.get("wsgi.input")
+    if stream is None:
+        return
+    remaining = DRAIN_LIMIT
+    if request.content_length is not None:
+        # Never read past the announced length: some servers hand us the raw socket.
+        remaining = min(remaining, request.content_length)
+    try:
+        while remaining > 0:
+            chunk = stream.read(min(DRAIN_CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+    except (OSError, ValueError) as exc:
+        # The client went away mid-body: nothing to answer to, nothing to report.
+        log.debug("stopped draining an oversized body: %s", type(exc).__name__)

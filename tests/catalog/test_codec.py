@@ -1,0 +1,124 @@
+"""The one price codec: exact round trips, the shapes as served, a whole field table."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from ratecard.catalog import codec
+from ratecard.catalog.model import PRICE_FIELDS, ModelPrice, Tier
+from ratecard.schema import models
+
+PRICE = ModelPrice(
+    source="litellm",
+    model_id="gemini-pro",
+    status="priced",
+    provider="google",
+    mode="chat",
+    context_window=2_000_000,
+    max_output_tokens=8192,
+    input_per_token=Decimal("0.0000029999900000000002"),
+    output_per_token=Decimal("0.00001"),
+    cache_read_per_token=None,
+    cache_write_per_token=Decimal("0"),
+    tiers=(Tier(above_tokens=200_000, input_per_token=Decimal("0.000005")),),
+    units={"per_request": Decimal("0.005"), "per_image": Decimal("0.04")},
+)
+
+
+def row_of(values: dict[str, Any], **extra: Any) -> SimpleNamespace:
+    # Rows hold JSON columns as text when selected through store.ROW_COLUMNS.
+    text = {k: json.dumps(v) if k in ("tiers", "units") else v for k, v in values.items()}
+    return SimpleNamespace(**text, **extra)
+
+
+def test_row_round_trip_is_exact_and_keeps_the_column_shape() -> None:
+    row = codec.to_row(PRICE)
+    assert list(row) == [
+        "source",
+        "model_id",
+        "provider",
+        "mode",
+        "status",
+        "context_window",
+        "max_output_tokens",
+        "alias_target",
+        "input_per_token",
+        "output_per_token",
+        "cache_read_per_token",
+        "cache_write_per_token",
+        "tiers",
+        "units",
+        "pricing",
+    ]
+    assert row["tiers"] == [{"above_tokens": 200_000, "input_per_token": "0.000005"}]
+    assert row["units"] == {"per_image": "0.04", "per_request": "0.005"}
+    assert codec.from_row(row_of(row)) == PRICE
+
+
+def test_snapshot_round_trip_takes_descriptive_fields_from_like() -> None:
+    snapshot = codec.to_snapshot(PRICE)
+    assert snapshot == {
+        "status": "priced",
+        "input_per_token": "0.0000029999900000000002",
+        "output_per_token": "0.00001",
+        "cache_read_per_token": None,
+        "cache_write_per_token": "0",
+        "tiers": [{"above_tokens": 200_000, "input_per_token": "0.000005"}],
+        "units": {"per_image": "0.04", "per_request": "0.005"},
+    }
+    assert codec.from_snapshot(snapshot, "litellm", "gemini-pro", like=PRICE) == PRICE
+    bare = codec.from_snapshot(snapshot, "litellm", "gemini-pro")
+    assert bare.provider is None and bare.context_window is None
+    assert bare.same_prices(PRICE)
+
+
+def test_catalog_item_from_a_row_reads_back_as_the_same_price() -> None:
+    row = row_of(codec.to_row(PRICE))
+    item = codec.row_to_item(row, "2026-07-24T00:00:00Z", None)
+    assert item["input_per_token"] == "0.0000029999900000000002"
+    assert item["last_observed_at"] == "2026-07-24T00:00:00Z"
+    assert list(item)[-2:] == ["last_observed_at", "last_changed_at"]
+    # What Redis holds is this item as JSON: it must survive the trip.
+    assert codec.from_item(json.loads(json.dumps(item))) == PRICE
+
+
+def test_api_output_lists_prices_per_unit_and_per_million() -> None:
+    body = codec.to_api(PRICE, None, None)
+    assert body["prices"] == {
+        "input": {"per_token": "0.0000029999900000000002", "per_million": "2.9999900000000002"},
+        "output": {"per_token": "0.00001", "per_million": "10"},
+        "cache_write": {"per_token": "0", "per_million": "0"},
+    }
+    assert body["tiers"] == [
+        {
+            "above_tokens": 200_000,
+            "prices": {"input": {"per_token": "0.000005", "per_million": "5"}},
+            "units": {},
+        }
+    ]
+    assert body["units"] == {"per_image": "0.04", "per_request": "0.005"}
+    assert (body["variants"], body["windows"], body["uplifts"], body["rules"]) == ({}, [], {}, {})
+
+
+def test_same_prices_compares_values_not_spelling() -> None:
+    respelt = dataclasses.replace(PRICE, output_per_token=Decimal("0.000010"), provider="other")
+    assert PRICE.same_prices(respelt)
+    assert not PRICE.same_prices(dataclasses.replace(PRICE, output_per_token=Decimal("0.00002")))
+    assert not PRICE.same_prices(dataclasses.replace(PRICE, tiers=()))
+    assert not PRICE.same_prices(dataclasses.replace(PRICE, units={}))
+
+
+def test_every_declared_price_field_exists_where_it_lives() -> None:
+    price_attrs = {f.name for f in dataclasses.fields(ModelPrice)}
+    tier_attrs = {f.name for f in dataclasses.fields(Tier)}
+    for field in PRICE_FIELDS:
+        assert field.name in price_attrs, f"ModelPrice lacks {field.name}"
+        assert field.name in models.c, f"models lacks a column {field.name}"
+        assert (field.name in tier_attrs) == field.tiered, f"Tier and {field.name} disagree"
+    priced_attrs = {name for name in price_attrs if name.endswith(("_per_token", "_per_request"))}
+    assert priced_attrs == {f.name for f in PRICE_FIELDS}, "a price attribute is not declared"
+    assert len({f.api_name for f in PRICE_FIELDS}) == len(PRICE_FIELDS)

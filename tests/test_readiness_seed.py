@@ -1,0 +1,104 @@
+"""The master's readiness helper (ratecard.readiness_seed) against real PostgreSQL.
+
+It runs the gating checks in a forked process; a worker's first ready answer then comes from
+its results, as long as they are younger than the cache period, and never from nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+
+from ratecard import readiness_seed
+from ratecard.health.check_registry import HealthRegistry, Observation
+from ratecard.settings import Settings
+from ratecard.web.state import get_state
+from tests.support.apps import check
+from tests.support.tcp_proxy import TcpProxy
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_seed() -> Iterator[None]:
+    yield
+    readiness_seed._collected = []
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers (a database that hangs)."""
+    proxy = TcpProxy(target_port=5432, blackhole=True).start()
+    yield proxy.port
+    proxy.stop()
+
+
+def seeded_app(make_app: Callable[..., Flask], **overrides: object) -> Flask:
+    """What gunicorn does: helper started, master busy, results collected, worker seeded."""
+    app = make_app(**overrides)
+    readiness_seed.start(get_state(app).settings)
+    readiness_seed.collect()
+    readiness_seed.apply(app)
+    return app
+
+
+def test_the_first_ready_answer_uses_the_helpers_checks(
+    make_app: Callable[..., Flask], migrated_pg_url: str
+) -> None:
+    app = seeded_app(make_app, database_url=migrated_pg_url, health_cache_seconds=30)
+    response = app.test_client().get("/health/ready")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert check(body, "database:responseTime")["status"] == "pass"
+    assert check(body, "database:schemaRevision")["status"] == "pass"
+    assert get_state(app).need_probe_db()._conn is None, "answered without a query of its own"
+
+
+def test_an_unmigrated_database_seen_by_the_helper_is_not_ready(
+    make_app: Callable[..., Flask], pg_url: str
+) -> None:
+    app = seeded_app(make_app, database_url=pg_url, health_cache_seconds=30)
+    response = app.test_client().get("/health/ready")
+    assert response.status_code == 503
+    schema = check(response.get_json(), "database:schemaRevision")
+    assert schema["status"] == "fail"
+    assert "ratecard migrate" in schema["output"]
+
+
+def test_seeded_results_expire_with_the_cache_period(
+    make_app: Callable[..., Flask], pg_url: str
+) -> None:
+    app = seeded_app(make_app, database_url=pg_url, health_cache_seconds=0.5)
+    client = app.test_client()
+    assert client.get("/health/ready").status_code == 503
+    time.sleep(0.6)
+    assert client.get("/health/ready").status_code == 503
+    assert get_state(app).need_probe_db()._conn is not None, "expired: the worker checks itself"
+
+
+def test_a_hanging_database_is_given_the_check_timeout_then_failed(
+    make_app: Callable[..., Flask], silent_port: int
+) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{silent_port}/none"
+    started = time.monotonic()
+    app = seeded_app(make_app, database_url=url, health_check_timeout=0.3, health_cache_seconds=30)
+    assert time.monotonic() - started < 2.0, "the master waited past the check timeout"
+    response = app.test_client().get("/health/ready")
+    assert response.status_code == 503
+    assert readiness_seed._collected[0].observation["output"] == "timed out after 0.3 s"
+
+
+def test_a_seed_never_replaces_a_result_the_registry_has() -> None:
+    registry = HealthRegistry(timeout=1.0, cache_seconds=60)
+    registry.register("db:responseTime", "datastore", lambda: Observation("pass"))
+    assert registry.run()["db:responseTime"].status == "pass"
+    assert not registry.seed("db:responseTime", Observation("fail"), "t", time.monotonic())
+    assert not registry.seed("unknown:check", Observation("fail"), "t", time.monotonic())
+    assert registry.run()["db:responseTime"].status == "pass"
+
+
+def test_nothing_is_seeded_without_a_helper(make_app: Callable[..., Flask]) -> None:
+    readiness_seed.collect()  # no helper started: nothing to wait for
+    app = make_app(database_url=Settings().database_url)
+    assert readiness_seed.apply(app) == 0

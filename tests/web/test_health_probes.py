@@ -1,0 +1,222 @@
+"""The probes against real PostgreSQL, SQLite and Redis: outages, schema states, secrets, load."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+
+from ratecard.health import get_health_check_data
+from ratecard.settings import normalize_database_url
+from ratecard.web.state import get_state
+from tests.support.apps import TOKEN, auth, check
+from tests.support.services import PG_ADMIN_DSN, RedisServer
+from tests.support.tcp_proxy import TcpProxy
+
+PASSWORD = "s3cr3t-pw"
+HEALTH_TYPE = "application/health+json"
+
+
+@pytest.fixture
+def pg_proxy() -> Iterator[TcpProxy]:
+    """A proxy of this test's own in front of the shared PostgreSQL (stop it, never the server)."""
+    proxy = TcpProxy(target_port=5432).start()
+    yield proxy
+    proxy.stop()
+
+
+def via_proxy(pg_url: str, proxy: TcpProxy) -> str:
+    """The test database through the proxy, with a password (trust auth ignores it)."""
+    name = pg_url.rsplit("/", 1)[1]
+    return normalize_database_url(f"postgresql://postgres:{PASSWORD}@127.0.0.1:{proxy.port}/{name}")
+
+
+def test_live_answers_without_touching_any_dependency(make_app: Callable[..., Flask]) -> None:
+    app = make_app(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    response = app.test_client().get("/health/live")
+    assert response.status_code == 200
+    assert response.mimetype == HEALTH_TYPE
+    assert response.get_json() == {"status": "pass"}
+    assert get_state(app)._engine is None, "live must not even create the engine"
+    assert get_state(app).need_probe_db()._conn is None, "nor open the probe's connection"
+
+
+def test_startup_is_503_until_the_warm_up_has_run(
+    make_app: Callable[..., Flask], migrated_sqlite_url: str
+) -> None:
+    app = make_app(database_url=migrated_sqlite_url)
+    client = app.test_client()
+    first = client.get("/health/startup")
+    assert first.status_code == 503
+    assert first.mimetype == HEALTH_TYPE
+    assert get_state(app).initialized.wait(5), "the first probe must start the warm-up"
+    assert client.get("/health/startup").status_code == 200
+
+
+def test_ready_stays_200_with_a_redis_warning_when_redis_stops(
+    make_app: Callable[..., Flask], migrated_sqlite_url: str, redis_server: RedisServer
+) -> None:
+    app = make_app(
+        database_url=migrated_sqlite_url, redis_url=redis_server.url, health_cache_seconds=0
+    )
+    client = app.test_client()
+    # A readiness probe does not wait for a non-gating check's first answer: the full report
+    # gives Redis its first answer, then readiness shows each new one.
+    assert client.get("/health").status_code == 200
+    before = client.get("/health/ready")
+    assert before.status_code == 200
+    assert check(before.get_json(), "redis:responseTime")["status"] == "pass"
+    redis_server.stop()
+    after = client.get("/health/ready")
+    assert after.status_code == 200, after.get_json()
+    assert check(after.get_json(), "redis:responseTime")["status"] == "warn"
+    assert after.get_json()["status"] == "warn"
+
+
+def test_database_outage_fails_ready_but_never_live_and_recovers(
+    make_app: Callable[..., Flask], migrated_pg_url: str, pg_proxy: TcpProxy
+) -> None:
+    app = make_app(database_url=via_proxy(migrated_pg_url, pg_proxy), health_cache_seconds=0)
+    client = app.test_client()
+    assert client.get("/health/ready").status_code == 200
+    pg_proxy.stop()
+    down = client.get("/health/ready")
+    assert down.status_code == 503
+    assert check(down.get_json(), "database:responseTime")["status"] == "fail"
+    assert client.get("/health/live").status_code == 200
+    pg_proxy.start()
+    deadline = time.monotonic() + 10
+    while (status := client.get("/health/ready").status_code) != 200:
+        assert time.monotonic() < deadline, "ready did not return to 200 after the database did"
+        time.sleep(0.1)
+    assert status == 200
+
+
+def test_unmigrated_database_fails_ready_naming_ratecard_migrate(
+    make_app: Callable[..., Flask], pg_url: str
+) -> None:
+    app = make_app(database_url=pg_url, admin_token=TOKEN)
+    client = app.test_client()
+    for headers in ({}, auth()):
+        response = client.get("/health/ready", headers=headers)
+        assert response.status_code == 503
+        schema = check(response.get_json(), "database:schemaRevision")
+        assert schema["status"] == "fail"
+        assert "ratecard migrate" in schema["output"]
+
+
+def test_database_ahead_of_the_code_is_ready_with_a_warning(
+    make_app: Callable[..., Flask], migrated_pg_url: str
+) -> None:
+    dsn = PG_ADMIN_DSN.replace("dbname=postgres", f"dbname={migrated_pg_url.rsplit('/', 1)[1]}")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_expand_from_the_future'")
+    app = make_app(database_url=migrated_pg_url, admin_token=TOKEN)
+    response = app.test_client().get("/health/ready", headers=auth())
+    assert response.status_code == 200
+    schema = check(response.get_json(), "database:schemaRevision")
+    assert schema["status"] == "warn"
+    assert schema["observedValue"] == "9999_expand_from_the_future"
+
+
+def test_password_and_token_never_appear_in_health_or_logs(
+    make_app: Callable[..., Flask], migrated_pg_url: str, pg_proxy: TcpProxy
+) -> None:
+    app = make_app(
+        database_url=via_proxy(migrated_pg_url, pg_proxy), admin_token=TOKEN, health_cache_seconds=0
+    )
+    # The real configured handler's output, as an operator's log pipeline would see it.
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "_ratecard", 0))
+    captured = io.StringIO()
+    original_stream = handler.setStream(captured)  # type: ignore[attr-defined]
+    try:
+        client = app.test_client()
+        bodies = [
+            client.get(p, headers=h).get_data(as_text=True)
+            for p in ("/health", "/health/ready")
+            for h in ({}, auth())
+        ]
+        pg_proxy.stop()  # errors now: their texts go to health details and to the log
+        bodies += [
+            client.get(p, headers=h).get_data(as_text=True)
+            for p in ("/health", "/health/ready")
+            for h in ({}, auth())
+        ]
+        bodies.append(str(get_health_check_data(app)))
+    finally:
+        handler.setStream(original_stream)  # type: ignore[attr-defined]
+    logs = captured.getvalue()
+    assert "database:responseTime" in logs, "the outage must be logged"
+    assert any('"fail"' in body and "Connection refused" in body for body in bodies)
+    for text in [*bodies, logs]:
+        assert PASSWORD not in text
+        assert TOKEN not in text
+
+
+def test_a_burst_of_probes_checks_the_database_once_per_cache_period(
+    make_app: Callable[..., Flask], migrated_pg_url: str
+) -> None:
+    app = make_app(database_url=migrated_pg_url, health_cache_seconds=2.0)
+    selects: list[float] = []
+    # The checks query through the app's probe connection: count the database checks there.
+    probe = get_state(app).need_probe_db()
+    fetch_all = probe.fetch_all
+
+    def counting(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if sql.strip() == "SELECT 1":
+            selects.append(time.monotonic())
+        return fetch_all(sql, params)
+
+    probe.fetch_all = counting  # type: ignore[method-assign]
+
+    barrier = threading.Barrier(8)
+    codes: list[int] = []
+
+    def prober() -> None:
+        client = app.test_client()
+        barrier.wait()
+        for path in ("/health/ready", "/health") * 12 + ("/health/ready",):
+            codes.append(client.get(path).status_code)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=prober) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    elapsed = time.monotonic() - started
+    assert len(codes) == 200 and set(codes) == {200}
+    periods = int(elapsed // 2.0) + 1
+    assert 1 <= len(selects) <= periods, f"{len(selects)} checks in {elapsed:.2f} s"
+
+
+def test_in_process_data_equals_the_health_endpoint(
+    make_app: Callable[..., Flask], migrated_sqlite_url: str
+) -> None:
+    app = make_app(database_url=migrated_sqlite_url, admin_token=TOKEN, health_cache_seconds=60)
+    served = app.test_client().get("/health", headers=auth()).get_json()
+    assert get_health_check_data(app) == served
+    assert served["serviceId"] == get_state(app).instance.instance_id
+    assert {"version", "releaseId", "status", "checks"} <= set(served)
+
+
+def test_without_the_token_only_statuses_are_shown(
+    make_app: Callable[..., Flask], migrated_sqlite_url: str
+) -> None:
+    app = make_app(database_url=migrated_sqlite_url, admin_token=TOKEN)
+    client = app.test_client()
+    for headers in ({}, auth("wrong-token")):
+        body = client.get("/health", headers=headers).get_json()
+        assert "serviceId" not in body and "version" not in body
+        for name, (entry,) in body["checks"].items():
+            assert set(entry) <= {"componentType", "status", "output"}, name
+            assert "observedValue" not in entry
+    detailed = client.get("/health", headers=auth()).get_json()
+    assert "observedValue" in check(detailed, "database:responseTime")
