@@ -54,7 +54,7 @@ def huge_value_body() -> bytes:
 
 def build_client(directory: Path) -> FlaskClient:
     from ratecard.app import create_app
-    from ratecard.ingest.refresh import deps_from_state, refresh_catalog
+    from ratecard.ingest.refresh import refresh_catalog
     from ratecard.migrations.upgrade import Migrator
     from ratecard.settings import Settings
     from ratecard.web.state import get_state
@@ -70,7 +70,7 @@ def build_client(directory: Path) -> FlaskClient:
         }
     )
     app = create_app(settings)
-    refresh_catalog(deps_from_state(get_state(app)))
+    refresh_catalog(get_state(app).need_refresh_deps())
     return app.test_client()
 
 

@@ -21,10 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from bench.support import BUNDLED_FEED, REDIS_URL, scratch  # noqa: E402
+from ratecard.background import refresh_deps  # noqa: E402
 from ratecard.db import build_engine  # noqa: E402
 from ratecard.ingest.feeds import parse_feed  # noqa: E402
 from ratecard.ingest.refresh import RefreshDeps, refresh_catalog  # noqa: E402
-from ratecard.redis_keys import RedisKeys  # noqa: E402
 from ratecard.schema import source_state  # noqa: E402
 from ratecard.settings import Settings, parse_sources  # noqa: E402
 
@@ -42,7 +42,7 @@ def main() -> None:
                 redis_key_prefix=prefix,
                 start_coordinator=False,
             )
-            deps = RefreshDeps(engine, client, settings, RedisKeys(prefix=prefix))
+            deps = refresh_deps(settings, engine, client)
             run(deps, engine, settings)
         finally:
             engine.dispose()

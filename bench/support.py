@@ -99,9 +99,9 @@ def scratch() -> Iterator[tuple[str, str]]:
 
 def load_catalog(url: str, prefix: str) -> None:
     """Refresh the (migrated) database at `url` from the bundled snapshot."""
+    from ratecard.background import refresh_deps
     from ratecard.db import build_engine
-    from ratecard.ingest.refresh import RefreshDeps, refresh_catalog
-    from ratecard.redis_keys import RedisKeys
+    from ratecard.ingest.refresh import refresh_catalog
     from ratecard.settings import Settings, parse_sources
 
     engine = build_engine(url)
@@ -112,7 +112,7 @@ def load_catalog(url: str, prefix: str) -> None:
         redis_key_prefix=prefix,
         start_coordinator=False,
     )
-    report = refresh_catalog(RefreshDeps(engine, client, settings, RedisKeys(prefix=prefix)))
+    report = refresh_catalog(refresh_deps(settings, engine, client))
     assert report.published, report
     client.close()
     engine.dispose()

@@ -28,7 +28,7 @@ from tests.support.feeds import FeedServer  # noqa: E402
 from tests.support.receiver import WebhookReceiver  # noqa: E402
 
 from ratecard.app import create_app  # noqa: E402
-from ratecard.ingest.refresh import deps_from_state, refresh_catalog  # noqa: E402
+from ratecard.ingest.refresh import refresh_catalog  # noqa: E402
 from ratecard.migrations.upgrade import Migrator  # noqa: E402
 from ratecard.settings import Settings, parse_sources  # noqa: E402
 from ratecard.web.state import get_state  # noqa: E402
@@ -103,7 +103,7 @@ def _p95(values: list[float]) -> float:
 def _latency_round(settings: Settings, feeds: FeedServer, rounds: int, wake: bool) -> list[float]:
     app = create_app(settings)
     state = get_state(app)
-    deps = deps_from_state(state)
+    deps = state.need_refresh_deps()
     worker = state.delivery
     assert worker is not None
     with WebhookReceiver() as receiver:
@@ -137,7 +137,7 @@ def _latency_round(settings: Settings, feeds: FeedServer, rounds: int, wake: boo
 def throughput(settings: Settings, feeds: FeedServer, messages: int) -> None:
     app = create_app(settings)
     state = get_state(app)
-    deps = deps_from_state(state)
+    deps = state.need_refresh_deps()
     worker = state.delivery
     assert worker is not None
     receivers = [WebhookReceiver().__enter__() for _ in range(10)]

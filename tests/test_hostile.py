@@ -41,9 +41,9 @@ def make_app(
         app = create_app(make_settings(admin_token=TOKEN, **overrides))
         built.append(app)
         if refresh:
-            from ratecard.ingest.refresh import deps_from_state, refresh_catalog
+            from ratecard.ingest.refresh import refresh_catalog
 
-            refresh_catalog(deps_from_state(get_state(app)))
+            refresh_catalog(get_state(app).need_refresh_deps())
         return app
 
     yield build
@@ -241,7 +241,7 @@ def test_a_failing_file_feed_shows_no_local_path_to_the_public(
     ],
 )
 def test_the_public_filter_masks_local_paths(text: str, shown: str) -> None:
-    from ratecard.web.dashboard.format import public_text
+    from ratecard.web.redaction import public_text
 
     assert public_text(text) == shown
     assert public_text(text, admin=True) == text
@@ -342,7 +342,7 @@ def test_bodies_that_are_not_json_are_a_400(client: FlaskClient, body: bytes) ->
 def test_the_host_alias_is_keyed_so_hashing_host_names_cannot_reverse_it() -> None:
     import hashlib
 
-    from ratecard.web.dashboard.format import alias_key, host_alias
+    from ratecard.web.redaction import alias_key, host_alias
 
     host = "ip-10-0-3-17.internal"
     unkeyed = "host-" + hashlib.sha256(host.encode()).hexdigest()[:6]
@@ -358,7 +358,7 @@ def test_public_status_shows_no_process_id(make_app: Callable[..., Flask]) -> No
     import os
     import socket
 
-    from ratecard.web.dashboard.format import alias_key, host_alias
+    from ratecard.web.redaction import alias_key, host_alias
 
     instance_id = f"{socket.gethostname()}:{os.getpid()}"  # the default id's form
     client = make_app(instance_id=instance_id).test_client()
@@ -543,11 +543,11 @@ def test_every_route_answers_every_hostile_input_without_a_500(
 def test_every_route_with_a_json_body_refuses_other_content_types(
     make_app: Callable[..., Flask],
 ) -> None:
-    from ratecard.web.admin.endpoints import ADMIN_ROUTES
-    from ratecard.web.api.models import ROUTES
+    from ratecard.web.routes import routes_of
 
-    client = make_app(refresh=False).test_client()
-    with_body = [spec for spec in (*ROUTES, *ADMIN_ROUTES) if spec.body is not None]
+    app = make_app(refresh=False)
+    client = app.test_client()
+    with_body = [spec for spec in routes_of(app) if spec.body is not None]
     assert with_body, "POST /api/cost at least takes a JSON body"
     for spec in with_body:
         path = _replace_argument(spec.rule, "model_id", "gpt-4o")

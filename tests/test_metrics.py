@@ -14,8 +14,7 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from ratecard import metrics
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.services import REPO
 
 
 def scrape(app: Flask) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

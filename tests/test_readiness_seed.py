@@ -15,6 +15,7 @@ from flask import Flask
 from ratecard import readiness_seed
 from ratecard.health.check_registry import HealthRegistry, Observation
 from ratecard.settings import Settings
+from ratecard.web.health_probes import health_of
 from ratecard.web.state import get_state
 from tests.support.apps import check
 from tests.support.tcp_proxy import TcpProxy
@@ -39,7 +40,7 @@ def seeded_app(make_app: Callable[..., Flask], **overrides: object) -> Flask:
     app = make_app(**overrides)
     readiness_seed.start(get_state(app).settings)
     readiness_seed.collect()
-    readiness_seed.apply(app)
+    readiness_seed.apply(health_of(app).registry)
     return app
 
 
@@ -52,7 +53,7 @@ def test_the_first_ready_answer_uses_the_helpers_checks(
     body = response.get_json()
     assert check(body, "database:responseTime")["status"] == "pass"
     assert check(body, "database:schemaRevision")["status"] == "pass"
-    assert get_state(app).need_probe_db()._conn is None, "answered without a query of its own"
+    assert health_of(app).probe_db._conn is None, "answered without a query of its own"
 
 
 def test_an_unmigrated_database_seen_by_the_helper_is_not_ready(
@@ -74,7 +75,7 @@ def test_seeded_results_expire_with_the_cache_period(
     assert client.get("/health/ready").status_code == 503
     time.sleep(0.6)
     assert client.get("/health/ready").status_code == 503
-    assert get_state(app).need_probe_db()._conn is not None, "expired: the worker checks itself"
+    assert health_of(app).probe_db._conn is not None, "expired: the worker checks itself"
 
 
 def test_a_hanging_database_is_given_the_check_timeout_then_failed(
@@ -101,4 +102,4 @@ def test_a_seed_never_replaces_a_result_the_registry_has() -> None:
 def test_nothing_is_seeded_without_a_helper(make_app: Callable[..., Flask]) -> None:
     readiness_seed.collect()  # no helper started: nothing to wait for
     app = make_app(database_url=Settings().database_url)
-    assert readiness_seed.apply(app) == 0
+    assert readiness_seed.apply(health_of(app).registry) == 0

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from ratecard.redis_policy import eviction_warning, warn_if_evictable_in_background
-from ratecard.web.state import make_redis_client
+from ratecard.services import make_redis_client
 from tests.support.services import RedisServer
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,7 @@ from ratecard.settings import (
     redact_url,
     render_markdown_table,
 )
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.services import REPO
 
 
 def test_defaults_match_the_brief() -> None:

@@ -1,102 +1,84 @@
-"""The application factory: reading it tells a newcomer what the service is made of."""
+"""The application factory: reading it tells a newcomer what the service is made of.
+
+The composition root of the web instance: it builds each part from the settings and hands it
+what it needs; the areas below the web edge never see the app.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
-
+from ratecard import background
+from ratecard.health.instance_checks import build_registry, probe_database
 from ratecard.logs import configure_logging
+from ratecard.redis_keys import RedisKeys
+from ratecard.redis_policy import warn_if_evictable_in_background
+from ratecard.serving.catalog_cache import CatalogCache
 from ratecard.settings import Settings
+from ratecard.web import admin, api, dashboard, health_probes, http_metrics, openapi
 from ratecard.web.http_errors import register_errorhandlers
-from ratecard.web.security import RatecardFlask
+from ratecard.web.security import RatecardFlask, register_security
 from ratecard.web.state import EXTENSION_KEY, RatecardState
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None) -> RatecardFlask:
     """Build the app; no migrations, no network I/O, no background thread started here."""
     settings = settings or Settings.from_env()
     app = RatecardFlask(__name__)  # no redirect that merges slashes (security.py says why)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # JSON requests are small; 413 beyond
     app.config["TRUSTED_HOSTS"] = settings.trusted_hosts and list(settings.trusted_hosts)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    register_state(app, settings)
-    configure_logging(settings, app.extensions[EXTENSION_KEY].instance.instance_id)
+    state = register_state(app, settings)
+    configure_logging(settings, state.instance.instance_id)
     register_errorhandlers(app)
-    register_health(app)
-    register_prices(app)
-    register_changes(app)
-    register_coordination(app)
-    register_metrics(app)
-    register_admin(app)
-    register_dashboard(app)
-    register_security(app)
+    register_catalog(state)
+    register_health(app, state)
+    register_background(state)
+    api.init_app(app)  # the price API and the change feed
+    http_metrics.init_app(app)  # /metrics and per-request counters
+    admin.init_app(app)  # /admin, behind the bearer token RATECARD_ADMIN_TOKEN
+    dashboard.init_app(app)  # the operator's dashboard at / and a page per model
+    openapi.init_app(app)  # /openapi.json, from the routes registered above
+    register_security(app)  # security headers on every response, a JSON 413
     return app
 
 
-def register_state(app: Flask, settings: Settings) -> None:
+def register_state(app: RatecardFlask, settings: Settings) -> RatecardState:
     """Attach the per-app state (settings, lazy engine and Redis client)."""
-    app.extensions[EXTENSION_KEY] = RatecardState(settings)
+    state = app.extensions[EXTENSION_KEY] = RatecardState(settings)
+    return state
 
 
-def register_health(app: Flask) -> None:
-    """Probes under /health and the check registry."""
-    from ratecard.health import init_app
-
-    init_app(app)
-
-
-def register_prices(app: Flask) -> None:
-    """The price catalog's web adapter: API blueprint, in-process cache, OpenAPI document."""
-    from ratecard.web.api import init_app
-
-    init_app(app)
+def register_catalog(state: RatecardState) -> None:
+    """The in-process catalog cache, on the app's lazy engine and Redis client."""
+    # Getters, not values: the engine and Redis client are created on first use, per process.
+    state.catalog_cache = CatalogCache(
+        engine=lambda: state.engine,
+        redis=lambda: state.redis,
+        keys=RedisKeys(prefix=state.settings.redis_key_prefix),
+    )
 
 
-def register_changes(app: Flask) -> None:
-    """The change feed (/api/changes, Atom) and webhook subscriptions under /admin/webhooks."""
-    from ratecard.changes import init_app
-
-    init_app(app)
-
-
-def register_coordination(app: Flask) -> None:
-    """The periodic jobs and their coordinator (started after fork, see start_background)."""
-    from ratecard.background import init_app
-
-    init_app(app)
-
-
-def register_metrics(app: Flask) -> None:
-    """Prometheus /metrics and per-request counters."""
-    from ratecard.web.http_metrics import init_app
-
-    init_app(app)
+def register_health(app: RatecardFlask, state: RatecardState) -> None:
+    """The check registry, on its own database connection, and the probes under /health."""
+    db = probe_database(state.settings)
+    state.shutdown_hooks.append(db.close)
+    registry = build_registry(
+        state.settings,
+        db,
+        redis=lambda: state.redis,
+        coordinator=lambda: state.coordinator,
+        started_at=state.instance.started_at,
+    )
+    health_probes.init_app(app, registry, db)
 
 
-def register_admin(app: Flask) -> None:
-    """Admin controls under /admin (bearer token RATECARD_ADMIN_TOKEN)."""
-    from ratecard.web.admin import init_app
-
-    init_app(app)
-
-
-def register_dashboard(app: Flask) -> None:
-    """The operator's dashboard at / and a page per model."""
-    from ratecard.web.dashboard import init_app
-
-    init_app(app)
+def register_background(state: RatecardState) -> None:
+    """The ingestion dependencies, the periodic jobs' coordinator and the webhook delivery
+    loop (started after fork, see start_background)."""
+    background.init(state)
 
 
-def register_security(app: Flask) -> None:
-    """Security headers on every response and a JSON 413 for oversized bodies."""
-    from ratecard.web.security import register_security as init_app
-
-    init_app(app)
-
-
-def start_background(app: Flask) -> None:
+def start_background(app: RatecardFlask) -> None:
     """Start this process's background work (the coordinator); call once, after any fork."""
-    from ratecard.background import start
-    from ratecard.redis_policy import warn_if_evictable_in_background
-
-    start(app)
-    warn_if_evictable_in_background(app.extensions[EXTENSION_KEY].redis)
+    state: RatecardState = app.extensions[EXTENSION_KEY]
+    background.start(state)
+    warn_if_evictable_in_background(state.redis)

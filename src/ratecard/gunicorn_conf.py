@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import gc
+import importlib
+import logging
 import sys
 from typing import Any
 
+from ratecard import readiness_seed
+from ratecard.metrics import mark_process_dead, prepare_multiprocess_dir, remove_multiprocess_dir
 from ratecard.settings import Settings, SettingsError
+
+# Deferred: with RATECARD_PRELOAD=false the master imports neither the app's modules nor the
+# web stack (Flask ~0.15 s); the hooks that run in a worker import them there, after fork.
 
 # Every value comes from ratecard's declared settings, validated here too, so that gunicorn
 # started directly (`gunicorn -c python:ratecard.gunicorn_conf ...`) stops on a bad value with
@@ -56,55 +64,24 @@ control_socket_disable = True
 # (ratecard.health.probe_db), so the ORM is imported later, in each worker's background
 # (coordinator thread, first API request). tests/test_gunicorn.py keeps this list
 # complete: create_app() and the first ready answer import no ratecard module beyond it.
-# Nor are psycopg, redis and prometheus_client (~115 ms of imports, issue 16: start-up): a
-# worker's first ready answer uses the database and schema checks the master's helper ran
-# beside this preload (ratecard.readiness_seed), and readiness does not wait for the other
-# checks' first answers (HealthRegistry.run); each worker imports them in its warm-up thread,
-# after its first readiness pass.
+# Nor are psycopg, redis and prometheus_client (~115 ms of imports): a worker's first ready
+# answer uses the database and schema checks the master's helper ran beside this preload
+# (ratecard.readiness_seed), and readiness does not wait for the other checks' first answers
+# (HealthRegistry.run); each worker imports them in its warm-up thread, after its first
+# readiness pass.
 PRELOADED_MODULES = (
     "flask",
+    # create_app() and everything its register_* steps import (each import only defines things).
     "ratecard.app",
-    # What create_app()'s register_* steps import (each import only defines things).
-    "ratecard.health.checks",
-    "ratecard.web.health_probes",
-    "ratecard.web.api.models",
-    "ratecard.json_keys",
-    "ratecard.serving.catalog_cache",
-    "ratecard.web.openapi",
-    "ratecard.background",
-    "ratecard.coordination.coordinator",
-    "ratecard.coordination.maintenance",
-    "ratecard.metrics",
-    "ratecard.web.http_metrics",
-    "ratecard.web.admin.endpoints",
-    "ratecard.web.dashboard.pages",
-    "ratecard.web.security",
-    # Issue 14: the change feed, the webhook admin routes and the delivery loop's shell.
-    "ratecard.changes",
-    "ratecard.web.api.change_feed",
-    "ratecard.changes.delivery",
-    "ratecard.changes.retention",
-    "ratecard.web.admin.webhooks",
-    # Issue 12: what POST /api/cost and /api/cost/batch price with (parser, batch, orjson).
-    "ratecard.costing.cost_requests",
+    # What POST /api/cost/batch prices with (the batch pricer, its two-core child, orjson),
+    # which the first batch would import otherwise.
     "ratecard.costing.cost_batch",
     "ratecard.costing.cost_batch_child",
-    # Issue 12: the provider usage formats `POST /api/cost` reads (pure, cheap to import).
-    "ratecard.costing.formats",
-    "ratecard.costing.formats.counts",
-    "ratecard.costing.formats.openai_chat",
-    "ratecard.costing.formats.openai_responses",
-    "ratecard.costing.formats.anthropic_messages",
-    "ratecard.costing.formats.gemini_generate",
-    "ratecard.costing.formats.bedrock_converse",
 )
 
 
 def on_starting(server: Any) -> None:
     """Master: start the readiness helper, prepare the metrics directory, preload libraries."""
-    from ratecard import readiness_seed
-    from ratecard.metrics import prepare_multiprocess_dir
-
     if _settings.preload:
         # Before anything else: it runs on the other core while this process imports.
         readiness_seed.start(_settings)
@@ -116,17 +93,11 @@ def on_starting(server: Any) -> None:
 
 def when_ready(server: Any) -> None:
     """Master, listening, before forking workers: collect the readiness helper's results."""
-    from ratecard import readiness_seed
-
     readiness_seed.collect()
 
 
 def preload_libraries() -> None:
     """Import the libraries workers share, before fork (never the app itself)."""
-    import gc
-    import importlib
-    import logging
-
     # Imports allocate hundreds of thousands of long-lived objects: collecting during them is
     # wasted work (measured ~20% of the import CPU). freeze() then moves them out of the
     # collector's sight, so workers' collections do not touch (and copy) the shared pages.
@@ -144,14 +115,13 @@ def preload_libraries() -> None:
 
 def post_worker_init(worker: Any) -> None:
     """Worker, after fork and app load: seed readiness, start the warm-up, then the coordinator."""
-    from ratecard import readiness_seed
     from ratecard.app import start_background
-    from ratecard.health import start_warmup
+    from ratecard.web.health_probes import health_of, start_warmup
 
     app = worker.wsgi
     # The master's helper checked the database and schema moments ago: the first ready
     # answer uses that (until it is older than the cache period) instead of waiting here.
-    readiness_seed.apply(app)
+    readiness_seed.apply(health_of(app).registry)
     # In the background: the worker serves at once; /health/startup turns 200 when it is done.
     # The coordinator starts when the warm-up's check pass has finished, not beside it: its
     # start (SQLAlchemy import, engine, first lease attempt) held the GIL against the first
@@ -177,13 +147,9 @@ def worker_exit(server: Any, worker: Any) -> None:
 
 def on_exit(server: Any) -> None:
     """Master, at shutdown: remove the metrics directory if on_starting created it."""
-    from ratecard.metrics import remove_multiprocess_dir
-
     remove_multiprocess_dir()
 
 
 def child_exit(server: Any, worker: Any) -> None:
     """Master: a worker died; drop its live Prometheus gauges."""
-    from ratecard.metrics import mark_process_dead
-
     mark_process_dead(worker.pid)

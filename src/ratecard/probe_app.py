@@ -1,7 +1,7 @@
 """In-process health for trusted callers: an app built from the environment, and its checks.
 
-This module sits above the app factory (it calls `create_app`); `ratecard.health` re-exports
-its two names lazily, so the health package itself never imports `ratecard.app`.
+This module sits above the app factory (it calls `create_app`); the documented entry point
+`optimized_startup.get_health_check_data` is this function.
 """
 
 from __future__ import annotations
@@ -9,17 +9,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import Flask
-
 from ratecard.app import create_app
-from ratecard.health import health_document
 from ratecard.settings import Settings
+from ratecard.web.health_probes import health_report
+from ratecard.web.state import App
 
-_default_apps: dict[Settings, Flask] = {}
+_default_apps: dict[Settings, App] = {}
 _default_apps_lock = threading.Lock()
 
 
-def probe_app(settings: Settings | None = None) -> Flask:
+def probe_app(settings: Settings | None = None) -> App:
     """Return an app built from the environment for in-process checks (no background threads).
 
     One per distinct settings, kept: repeated calls share its engine and its result cache.
@@ -34,7 +33,7 @@ def probe_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-def get_health_check_data(app: Flask | None = None) -> dict[str, Any]:
+def get_health_check_data(app: App | None = None) -> dict[str, Any]:
     """Return the same data as GET /health with details (for trusted, in-process callers)."""
-    body, _status = health_document(app or probe_app(), readiness_only=False, details=True)
+    body, _status = health_report(app or probe_app(), readiness_only=False, details=True)
     return body

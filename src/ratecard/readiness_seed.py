@@ -2,9 +2,9 @@
 
 Why: a fresh worker's first ready answer waited for the driver's import (psycopg, ~65 ms),
 a new database connection and two queries, after the master had imported everything else,
-one after the other on the path from exec to the first 200 (issue 16). Instead, gunicorn's
+one after the other on the path from exec to the first 200. Instead, gunicorn's
 master forks a helper first thing (`start`, before preloading anything), which imports only
-the driver and runs the very checks readiness gates on (`ratecard.health.gating_checks`:
+the driver and runs the very checks readiness gates on (`health.instance_checks.gating_checks`:
 database and schema, same code, same connect timeout) while the master imports Flask and the
 app on the other core. The master collects the observations before forking its workers
 (`collect`), and each worker takes them as its check registry's cached results (`apply`).
@@ -34,9 +34,13 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from flask import Flask
+from ratecard.health.check_registry import Observation, timed_out
+from ratecard.health.instance_checks import GATING_CHECKS, gating_checks, probe_database
+from ratecard.logs import secrets_of
+from ratecard.timetext import check_time
 
+if TYPE_CHECKING:
+    from ratecard.health.check_registry import HealthRegistry
     from ratecard.settings import Settings
 
 
@@ -95,19 +99,16 @@ def start(settings: Settings) -> None:
 
 def observe(settings: Settings) -> list[SeededResult]:
     """Helper: run the gating checks once on a connection of its own; their results."""
-    from ratecard.health import PROBE_CONNECT_TIMEOUT, gating_checks
-    from ratecard.health.check_registry import now_iso
-    from ratecard.health.probe_db import ProbeDatabase
-    from ratecard.logs import secrets_of
+    # Deferred, as everything here: the helper forks before the master imports anything.
 
-    db = ProbeDatabase(settings.database_url, connect_timeout=PROBE_CONNECT_TIMEOUT)
+    db = probe_database(settings)
     if db.backend == "postgresql":
         import psycopg  # noqa: F401  (now: the first check's observed time is the database's)
     results = []
     try:
         for name, run in gating_checks(db, secrets_of(settings)).items():
             observation = run()  # a check turns every error into an Observation
-            results.append(SeededResult(name, asdict(observation), now_iso(), time.monotonic()))
+            results.append(SeededResult(name, asdict(observation), check_time(), time.monotonic()))
     finally:
         db.close()
     return results
@@ -148,24 +149,17 @@ def collect() -> None:
 
 def _timed_out(helper: Helper, answered: set[str]) -> list[SeededResult]:
     """The checks the helper did not answer in time, failed as the registry fails them."""
-    from ratecard.health import GATING_CHECKS
-    from ratecard.health.check_registry import now_iso, timed_out
-
     observation = asdict(timed_out(helper.timeout))
     at = time.monotonic()
     return [
-        SeededResult(name, observation, now_iso(), at)
+        SeededResult(name, observation, check_time(), at)
         for name in GATING_CHECKS
         if name not in answered
     ]
 
 
-def apply(app: Flask) -> int:
-    """Worker, after fork: seed the app's check registry with the results; return how many."""
-    from ratecard.health.check_registry import Observation
-    from ratecard.web.state import get_state
-
-    registry = get_state(app).need_health_registry()
+def apply(registry: HealthRegistry) -> int:
+    """Worker, after fork: seed its check registry with the results; return how many."""
     return sum(
         registry.seed(r.name, Observation(**r.observation), r.time, r.at) for r in _collected
     )

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    cast,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -257,7 +258,7 @@ instances = Table(
     Column("last_seen_at", Timestamp, nullable=False),
 )
 
-# --- issue 14: the change log and the webhook outbox (see ratecard.changes) ---------------------
+# --- the change log and the webhook outbox (see ratecard.changes) --------------------------------
 
 # The change log: one row per change subscribers hear about, written in the transaction that
 # commits the change itself. `seq` is the feed's cursor; it is drawn from `change_log_head`
@@ -333,3 +334,12 @@ webhook_events = Table(
     Index("ix_webhook_events_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_webhook_events_subscription_id_status", "subscription_id", "status"),
 )
+
+# The models columns, with the JSON ones as text: loading 3,000 rows then costs 3,000 string
+# compares instead of 6,000 JSON parses (a third of an unchanged refresh otherwise).
+MODEL_ROW_COLUMNS = [
+    *(c for c in models.c if c.name not in ("tiers", "units", "pricing")),
+    cast(models.c.tiers, Text).label("tiers"),
+    cast(models.c.units, Text).label("units"),
+    cast(models.c.pricing, Text).label("pricing"),
+]

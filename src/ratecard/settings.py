@@ -516,7 +516,7 @@ DECLARATIONS: tuple[Setting, ...] = (
         doc="where gunicorn workers share metrics; emptied at start",
         default_doc="a fresh temporary directory",
     ),
-    # Webhooks (issue 14); docs/operations.md, "Change feed and webhooks".
+    # Webhooks; docs/operations.md, "Change feed and webhooks".
     Setting(
         "RATECARD_WEBHOOK_ALLOW_PRIVATE",
         "webhook_allow_private",
@@ -604,7 +604,7 @@ class Settings:
     trusted_hosts: tuple[str, ...] | None = declared("RATECARD_TRUSTED_HOSTS")
     batch_max_bytes: int = declared("RATECARD_BATCH_MAX_BYTES")
     batch_fork: bool = declared("RATECARD_BATCH_FORK")
-    # Webhooks (issue 14).
+    # Webhooks.
     webhook_allow_private: bool = declared("RATECARD_WEBHOOK_ALLOW_PRIVATE")
     webhook_poll_interval: float = declared("RATECARD_WEBHOOK_POLL_INTERVAL")
     webhook_timeout: float = declared("RATECARD_WEBHOOK_TIMEOUT")

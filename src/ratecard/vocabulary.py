@@ -155,8 +155,8 @@ class ChangeKind(StrEnum):
     RESTORED = "restored"  # back in the feed after a removal
 
 
-class FeedChangeKind(StrEnum):
-    """What the change feed and webhooks call a change (`changes.kind`; issue 14)."""
+class ChangeLogKind(StrEnum):
+    """What the change log (its feed, Atom and webhooks) calls a change (`changes.kind`)."""
 
     ADDED = "added"  # also a model restored to its feed
     REMOVED = "removed"
@@ -178,7 +178,7 @@ DELIVERY_LEASE = "delivery"
 
 
 class FeedKind(StrEnum):
-    """The feed formats ratecard reads; `prices.feeds` has one parser module per kind."""
+    """The price feed formats ratecard reads; `ingest.feeds` has one parser module per kind."""
 
     LITELLM = "litellm"
     OPENROUTER = "openrouter"

@@ -30,7 +30,7 @@ PRICE = ModelPrice(
 
 
 def row_of(values: dict[str, Any], **extra: Any) -> SimpleNamespace:
-    # Rows hold JSON columns as text when selected through store.ROW_COLUMNS.
+    # Rows hold JSON columns as text when selected through schema.MODEL_ROW_COLUMNS.
     text = {k: json.dumps(v) if k in ("tiers", "units") else v for k, v in values.items()}
     return SimpleNamespace(**text, **extra)
 

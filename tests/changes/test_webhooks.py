@@ -121,7 +121,7 @@ def test_dead_lettered_message_is_redelivered_under_the_same_id(
 
 
 def test_a_fenced_refresh_queues_no_message(changes_app: ChangesApp) -> None:
-    from ratecard.ingest.refresh import deps_from_state, refresh_catalog
+    from ratecard.ingest.refresh import refresh_catalog
     from ratecard.web.state import get_state
 
     changes_app.refresh()
@@ -139,7 +139,7 @@ def test_a_fenced_refresh_queues_no_message(changes_app: ChangesApp) -> None:
             raise RunFenced("slot 1 is already completed")
 
     changes_app.feeds.set_body("/tiny-litellm.json", tiny_feed({"gpt-4o": "9e-06"}))
-    report = refresh_catalog(deps_from_state(get_state(changes_app.app)), Fenced())
+    report = refresh_catalog(get_state(changes_app.app).need_refresh_deps(), Fenced())
 
     assert report.outcome == "fenced"
     with changes_app.engine.connect() as conn:

@@ -11,8 +11,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ratecard.cli import main
+from tests.support.services import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 CLEAN_ENV = {"REDIS_URL": "", "RATECARD_ADMIN_TOKEN": "", "RATECARD_COORDINATOR": "false"}
 
 

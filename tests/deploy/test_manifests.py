@@ -24,8 +24,8 @@ import ratecard.gunicorn_conf as gunicorn_conf
 from ratecard.app import create_app
 from ratecard.cli import main as ratecard_cli
 from ratecard.settings import Settings
+from tests.support.services import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "kubernetes"
 MANIFESTS = sorted(K8S.glob("*.yaml"))
 PROBES = {

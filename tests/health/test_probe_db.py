@@ -19,6 +19,7 @@ from ratecard.health.probe_db import (
     sqlite_path,
 )
 from ratecard.migrations import HEAD_REVISION
+from ratecard.web.health_probes import health_of
 from ratecard.web.state import get_state
 from tests.support.apps import python_json
 from tests.support.services import PG_ADMIN_DSN
@@ -163,7 +164,7 @@ def test_readiness_never_builds_the_engine(
     app = make_app(database_url=migrated_pg_url)
     assert app.test_client().get("/health/ready").status_code == 200
     assert get_state(app)._engine is None, "a saturated app pool must not fail readiness"
-    assert get_state(app).need_probe_db()._conn is not None
+    assert health_of(app).probe_db._conn is not None
 
 
 def test_start_up_and_the_first_ready_answer_import_no_sqlalchemy(

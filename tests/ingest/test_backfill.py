@@ -19,13 +19,14 @@ from sqlalchemy import Engine, select
 
 from ratecard.catalog import codec
 from ratecard.db import build_engine
-from ratecard.ingest import run_records, store
+from ratecard.ingest import store
 from ratecard.ingest.backfill import BackfillError, import_snapshot
 from ratecard.ingest.feeds import parse_feed
 from ratecard.ingest.refresh import refresh_catalog
 from ratecard.schema import models, price_history
 from ratecard.serving import queries
 from ratecard.settings import Source
+from ratecard.timetext import instant_text
 from tests.support.services import PostgresDatabases
 from tests.support.store_helpers import (
     LITELLM_NEW,
@@ -80,7 +81,7 @@ def history(engine: Engine, source: str = "litellm") -> dict[str, list[tuple[Any
     with engine.connect() as conn:
         for row in conn.execute(query):
             out.setdefault(row.model_id, []).append(
-                (queries.iso(row.observed_at), row.change, row.old, row.new)
+                (instant_text(row.observed_at), row.change, row.old, row.new)
             )
     return out
 
@@ -92,7 +93,7 @@ def served(engine: Engine, source: str = "litellm") -> dict[str, dict[str, Any]]
 
 def version(engine: Engine) -> int | None:
     with engine.connect() as conn:
-        return run_records.latest_catalog_version(conn)
+        return queries.latest_catalog_version(conn)
 
 
 def feed(**entries: tuple[str, str]) -> bytes:

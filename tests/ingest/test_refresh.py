@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, func, select, update
 
-from ratecard.ingest import run_records, store
+from ratecard.ingest import store
 from ratecard.ingest.bundled import BUNDLED_DATE
 from ratecard.ingest.refresh import refresh_catalog
 from ratecard.runcontrol import RunCancelled, RunFenced, UncoordinatedRun
@@ -323,7 +323,7 @@ def test_fenced_claim_rolls_everything_back(
     assert "slot 7 already completed" in row.error
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(run_sources)).scalar_one() == 0
-        assert run_records.latest_catalog_version(conn) is None
+        assert queries.latest_catalog_version(conn) is None
 
 
 def test_cancelled_run_records_and_commits_nothing(

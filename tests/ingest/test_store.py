@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, select
 
+from ratecard.changes.changelog import record_changes
 from ratecard.errors import Conflict, NotFound
 from ratecard.ingest import held_review, run_records, store
 from ratecard.ingest.guard import GuardDecision, HeldChange
@@ -136,19 +137,19 @@ def test_accept_and_reject_held(engine: Engine) -> None:
     with engine.connect() as conn:
         held_id = conn.execute(select(held_changes.c.id)).scalar_one()
 
-    result = held_review.accept_held(engine, held_id, by="admin:alice")
+    result = held_review.accept_held(engine, held_id, "admin:alice", record_changes)
 
     assert result.status == "accepted" and result.catalog_version is not None
     with engine.connect() as conn:
         assert store.load_served(conn, "litellm")["a"].input_per_token == Decimal("0.5")
         assert queries.load_history(conn, "litellm", "a")[0].new["input_per_token"] == "0.5"
-        assert run_records.latest_catalog_version(conn) == result.catalog_version
+        assert queries.latest_catalog_version(conn) == result.catalog_version
         run = conn.execute(select(runs).where(runs.c.id == result.catalog_version)).one()
     assert (run.job, run.outcome, run.trigger) == ("held-review", "success", "admin")
     with pytest.raises(Conflict):
-        held_review.reject_held(engine, held_id, by="admin:bob")  # already accepted
+        held_review.reject_held(engine, held_id, "admin:bob", record_changes)  # already accepted
     with pytest.raises(NotFound):
-        held_review.accept_held(engine, 999_999, by="admin:alice")
+        held_review.accept_held(engine, 999_999, "admin:alice", record_changes)
 
 
 def test_price_at_reads_history(engine: Engine) -> None:
@@ -173,7 +174,7 @@ def test_price_at_reads_history(engine: Engine) -> None:
 def test_runs_and_catalog_versions(engine: Engine) -> None:
     run_id = run_records.start_run(engine, run_records.RunInfo(instance_id="i1", trigger="cli"))
     with engine.begin() as conn:
-        assert run_records.latest_catalog_version(conn) is None
+        assert queries.latest_catalog_version(conn) is None
         run_records.record_sources(
             conn,
             run_id,
@@ -185,7 +186,7 @@ def test_runs_and_catalog_versions(engine: Engine) -> None:
     cancelled = run_records.start_run(engine, run_records.RunInfo())
     run_records.abandon_run(engine, cancelled, "cancelled", "lease lost")
     with engine.connect() as conn:
-        assert run_records.latest_catalog_version(conn) == run_id  # a cancelled run has no version
+        assert queries.latest_catalog_version(conn) == run_id  # a cancelled run has no version
         data = queries.load_catalog_data(conn, run_id)
     assert data["sources"][0]["outcome"] == "failed"
     assert data["sources"][0]["error"] == "HTTP 503"

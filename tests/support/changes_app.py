@@ -62,11 +62,11 @@ class ChangesApp:
 
     def refresh(self, body: bytes | None = None) -> Any:
         """Serve `body` (if given) and run one refresh in this process; return its report."""
-        from ratecard.ingest.refresh import deps_from_state, refresh_catalog
+        from ratecard.ingest.refresh import refresh_catalog
 
         if body is not None:
             self.feeds.set_body(FEED, body)
-        return refresh_catalog(deps_from_state(get_state(self.app)))
+        return refresh_catalog(get_state(self.app).need_refresh_deps())
 
     def subscribe(self, path: str, fail_first: int = 0, **filters: Any) -> dict[str, Any]:
         """Create a subscription to the receiver's `path`; register its secret there."""

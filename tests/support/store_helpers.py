@@ -10,10 +10,10 @@ import httpx
 import redis
 from sqlalchemy import Engine, func, select
 
+from ratecard.background import refresh_deps
 from ratecard.catalog.model import ModelPrice, Tier
 from ratecard.ingest.guard import GuardDecision
 from ratecard.ingest.refresh import RefreshDeps
-from ratecard.redis_keys import RedisKeys
 from ratecard.schema import price_history
 from ratecard.settings import Settings, parse_sources
 
@@ -97,14 +97,8 @@ def make_deps(
         return httpx.Client(timeout=httpx.Timeout(read_timeout, connect=2.0))
 
     kw.setdefault("fetch_options", {"attempts": 2, "backoff": 0.01})
-    return RefreshDeps(
-        engine=engine,
-        redis=redis_client,
-        settings=settings,
-        keys=RedisKeys(prefix=settings.redis_key_prefix),
-        http_client_factory=client,
-        **kw,
-    )
+    # The composition root's factory: the change log hook is wired as in the service.
+    return refresh_deps(settings, engine, redis_client, http_client_factory=client, **kw)
 
 
 def sources_setting(**urls: str) -> Any:

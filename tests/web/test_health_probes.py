@@ -13,8 +13,9 @@ import psycopg
 import pytest
 from flask import Flask
 
-from ratecard.health import get_health_check_data
+from ratecard.probe_app import get_health_check_data
 from ratecard.settings import normalize_database_url
+from ratecard.web.health_probes import health_of
 from ratecard.web.state import get_state
 from tests.support.apps import TOKEN, auth, check
 from tests.support.services import PG_ADMIN_DSN, RedisServer
@@ -45,7 +46,7 @@ def test_live_answers_without_touching_any_dependency(make_app: Callable[..., Fl
     assert response.mimetype == HEALTH_TYPE
     assert response.get_json() == {"status": "pass"}
     assert get_state(app)._engine is None, "live must not even create the engine"
-    assert get_state(app).need_probe_db()._conn is None, "nor open the probe's connection"
+    assert health_of(app).probe_db._conn is None, "nor open the probe's connection"
 
 
 def test_startup_is_503_until_the_warm_up_has_run(
@@ -56,7 +57,7 @@ def test_startup_is_503_until_the_warm_up_has_run(
     first = client.get("/health/startup")
     assert first.status_code == 503
     assert first.mimetype == HEALTH_TYPE
-    assert get_state(app).initialized.wait(5), "the first probe must start the warm-up"
+    assert health_of(app).initialized.wait(5), "the first probe must start the warm-up"
     assert client.get("/health/startup").status_code == 200
 
 
@@ -166,7 +167,7 @@ def test_a_burst_of_probes_checks_the_database_once_per_cache_period(
     app = make_app(database_url=migrated_pg_url, health_cache_seconds=2.0)
     selects: list[float] = []
     # The checks query through the app's probe connection: count the database checks there.
-    probe = get_state(app).need_probe_db()
+    probe = health_of(app).probe_db
     fetch_all = probe.fetch_all
 
     def counting(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

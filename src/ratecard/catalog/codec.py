@@ -206,7 +206,8 @@ def from_row(row: Any) -> ModelPrice:
 
 
 def json_value(value: Any, empty: Any) -> Any:
-    """Return a JSON column's value, parsing it if it was selected as text (store.ROW_COLUMNS)."""
+    """Return a JSON column's value, parsing it if it was selected as text
+    (schema.MODEL_ROW_COLUMNS)."""
     if value is None:
         return empty
     if isinstance(value, str):

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
-from ratecard.changes.changelog import Change, iso
+from ratecard.changes.records import Change
+from ratecard.timetext import instant_text
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_ID = "tag:ratecard,2026:changes"
@@ -18,14 +19,14 @@ def entry_id(change: Change) -> str:
     return f"{FEED_ID}:{change.seq}"
 
 
-def render_feed(entries: Sequence[Change], base_url: str, self_url: str) -> bytes:
+def render_atom(entries: Sequence[Change], base_url: str, self_url: str) -> bytes:
     """Return the Atom document for `entries` (newest first) as UTF-8 XML."""
     ET.register_namespace("", ATOM_NS)
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     _text(feed, "id", FEED_ID)
     _text(feed, "title", "ratecard: AI model price changes")
     newest = max((c.observed_at for c in entries), default=datetime.now(UTC))
-    _text(feed, "updated", iso(newest))
+    _text(feed, "updated", instant_text(newest))
     author = ET.SubElement(feed, f"{{{ATOM_NS}}}author")
     _text(author, "name", "ratecard")
     ET.SubElement(feed, f"{{{ATOM_NS}}}link", rel="self", href=self_url)
@@ -39,7 +40,7 @@ def _entry(change: Change, base_url: str) -> ET.Element:
     _text(entry, "id", entry_id(change))
     subject = change.model_id or f"feed {change.source}"
     _text(entry, "title", f"{subject} ({change.source}): {change.kind}")
-    _text(entry, "updated", iso(change.observed_at))
+    _text(entry, "updated", instant_text(change.observed_at))
     if change.model_id:
         href = f"{base_url}/api/models/{quote(change.model_id)}?source={quote(change.source)}"
         ET.SubElement(entry, f"{{{ATOM_NS}}}link", rel="alternate", href=href)

@@ -23,65 +23,28 @@ T2 waits for T1: seqs become visible in order, and a cursor never skips an entry
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select
 
+from ratecard.changes import outbox
+from ratecard.changes.log_head import draw_seqs
+from ratecard.changes.records import Change, ChangeFilter
 from ratecard.db import bulk_insert
-from ratecard.schema import change_log_head, changes, held_changes, models, price_history
-from ratecard.vocabulary import ChangeKind, FeedChangeKind, HeldStatus
+from ratecard.schema import changes, held_changes, models, price_history
+from ratecard.vocabulary import ChangeKind, ChangeLogKind, HeldStatus
 
-KINDS = tuple(FeedChangeKind)
+KINDS = tuple(ChangeLogKind)
 # price_history.change -> the feed's kind ("restored": the model is served again).
 HISTORY_KINDS = {
-    ChangeKind.ADDED: FeedChangeKind.ADDED,
-    ChangeKind.RESTORED: FeedChangeKind.ADDED,
-    ChangeKind.CHANGED: FeedChangeKind.CHANGED,
-    ChangeKind.REMOVED: FeedChangeKind.REMOVED,
+    ChangeKind.ADDED: ChangeLogKind.ADDED,
+    ChangeKind.RESTORED: ChangeLogKind.ADDED,
+    ChangeKind.CHANGED: ChangeLogKind.CHANGED,
+    ChangeKind.REMOVED: ChangeLogKind.REMOVED,
 }
 # held_changes statuses that end a hold (the change applied, or dismissed).
 RELEASED_STATUSES = (HeldStatus.CONFIRMED, HeldStatus.ACCEPTED, HeldStatus.REJECTED)
-
-
-@dataclass(frozen=True)
-class Change:
-    """One entry of the change log, with the prices before and after (snapshots, exact text)."""
-
-    seq: int
-    run_id: int | None
-    kind: str
-    source: str
-    model_id: str | None
-    provider: str | None
-    observed_at: datetime
-    old: dict[str, Any] | None = None
-    new: dict[str, Any] | None = None
-    detail: dict[str, Any] = field(default_factory=dict)  # held: reason; released: status
-
-    def to_json(self) -> dict[str, Any]:
-        """The entry as the feed and webhook payloads show it."""
-        return {
-            "seq": self.seq,
-            "kind": self.kind,
-            "source": self.source,
-            "model": self.model_id,
-            "provider": self.provider,
-            "observed_at": iso(self.observed_at),
-            "run_id": self.run_id,
-            "old": self.old,
-            "new": self.new,
-            **self.detail,
-        }
-
-
-def iso(value: datetime) -> str:
-    """Return an aware UTC ISO 8601 text with a Z (RFC 3339, as Atom wants it)."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-# --- writing (inside the committing transaction) -----------------------------------------------
 
 
 def record_changes(
@@ -96,8 +59,6 @@ def record_changes(
     `released` names held rows this transaction resolved other than by the run's own guard
     (an admin accept or reject). Call it inside the transaction that commits them.
     """
-    from ratecard.changes import outbox
-
     pending = _history_entries(conn, run_id) + _held_entries(conn, run_id, released)
     if not pending:
         return []
@@ -127,18 +88,6 @@ def record_changes(
     return entries
 
 
-def draw_seqs(conn: Connection, count: int) -> int:
-    """Reserve `count` seqs under the head row's lock (held until commit); return the last."""
-    return int(
-        conn.execute(
-            update(change_log_head)
-            .where(change_log_head.c.id == 1)
-            .values(last_seq=change_log_head.c.last_seq + count)
-            .returning(change_log_head.c.last_seq)
-        ).scalar_one()
-    )
-
-
 # (the Change's fields but seq, the row it points at)
 _Pending = tuple[dict[str, Any], dict[str, int]]
 
@@ -163,7 +112,7 @@ def _history_entries(conn: Connection, run_id: int) -> list[_Pending]:
         (
             {
                 "run_id": run_id,
-                "kind": HISTORY_KINDS.get(row.change, FeedChangeKind.CHANGED),
+                "kind": HISTORY_KINDS.get(row.change, ChangeLogKind.CHANGED),
                 "source": row.source,
                 "model_id": row.model_id,
                 "provider": row.provider,
@@ -200,12 +149,12 @@ def _held_entries(conn: Connection, run_id: int, released: Sequence[int]) -> lis
         if row.run_id == run_id and row.status == HeldStatus.PENDING:
             if (row.source, row.model_id, _canonical(row.proposed)) in rehold:
                 continue
-            kind, detail, when = FeedChangeKind.HELD, {"reason": row.reason}, row.detected_at
+            kind, detail, when = ChangeLogKind.HELD, {"reason": row.reason}, row.detected_at
         elif row.status in RELEASED_STATUSES and (
             row.resolved_by == f"run:{run_id}" or row.id in released
         ):
             kind, detail, when = (
-                FeedChangeKind.RELEASED,
+                ChangeLogKind.RELEASED,
                 {"resolution": row.status},
                 row.resolved_at,
             )
@@ -249,35 +198,19 @@ def _canonical(value: Any) -> str:
 # --- reading (the feed, Atom) ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FeedFilter:
-    """Equality filters of the feed; None means any."""
-
-    model: str | None = None
-    provider: str | None = None
-    source: str | None = None
-    kind: str | None = None
-
-
 def read_changes(
     conn: Connection,
     *,
     since: int = 0,
     limit: int = 100,
-    where: FeedFilter | None = None,
+    where: ChangeFilter | None = None,
     newest_first: bool = False,
 ) -> list[Change]:
     """Return up to `limit` entries after seq `since`, oldest first (or the newest ones)."""
     query = _select_entries().where(changes.c.seq > since)
-    query = _filtered(query, where or FeedFilter())
+    query = _filtered(query, where or ChangeFilter())
     order = changes.c.seq.desc() if newest_first else changes.c.seq
     return [_entry(row) for row in conn.execute(query.order_by(order).limit(limit))]
-
-
-def last_seq(conn: Connection) -> int:
-    """Return the newest seq handed out (0 before the first change)."""
-    value = conn.execute(select(change_log_head.c.last_seq).where(change_log_head.c.id == 1))
-    return int(value.scalar() or 0)
 
 
 def _select_entries() -> Any:
@@ -296,7 +229,7 @@ def _select_entries() -> Any:
     )
 
 
-def _filtered(query: Any, where: FeedFilter) -> Any:
+def _filtered(query: Any, where: ChangeFilter) -> Any:
     conditions = []
     if where.model is not None:
         conditions.append(changes.c.model_id == where.model)
@@ -315,7 +248,7 @@ def _entry(row: Any) -> Change:
     else:
         old, new = row.held_old, row.held_new
         detail = {"held_id": row.held_id}
-        if row.kind == FeedChangeKind.HELD:
+        if row.kind == ChangeLogKind.HELD:
             detail["reason"] = row.held_reason
         else:
             detail["resolution"] = row.held_status

@@ -40,6 +40,7 @@ from ratecard.changes.backoff import MAX_ATTEMPTS
 from ratecard.changes.destinations import DestinationRefused, resolve_destination
 from ratecard.changes.signing import signed_headers
 from ratecard.coordination.lease import CoordinationUnavailable
+from ratecard.metrics import count_webhook_attempt, set_lease_held, set_webhook_backlog
 from ratecard.vocabulary import DELIVERY_LEASE
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 
     from ratecard.changes.outbox import AttemptResult, Claimed
     from ratecard.coordination.backends import Acquired, LeaseBackends
+
+# Deferred: the outbox's queries (SQLAlchemy, ~0.2 s) are imported by the first delivery pass,
+# not by create_app, which builds this loop.
 
 # The outbox (SQLAlchemy, the schema) is imported in the loop thread, never by create_app():
 # the ORM must stay off the path to a worker's first ready answer (see gunicorn_conf).
@@ -240,8 +244,6 @@ class DeliveryWorker:
         self._set_held(False)
 
     def _set_held(self, held: bool) -> None:
-        from ratecard.metrics import set_lease_held
-
         set_lease_held(LEASE_NAME, self.instance_id, held)
 
     def _update_gauges(self, force: bool) -> None:
@@ -251,7 +253,6 @@ class DeliveryWorker:
         if now - self._gauged_at < (0.5 if force else GAUGE_PERIOD):
             return
         from ratecard.changes import outbox
-        from ratecard.metrics import set_webhook_backlog
 
         self._gauged_at = now
         with self._engine().connect() as conn:
@@ -261,7 +262,6 @@ class DeliveryWorker:
 
     def _deliver(self, message: Claimed) -> None:
         from ratecard.changes import outbox
-        from ratecard.metrics import count_webhook_attempt
 
         try:
             result = self.send(message)

@@ -40,14 +40,14 @@ from sqlalchemy import Connection, and_, exists, func, insert, select, text, tru
 
 from ratecard.changes.backoff import MAX_ATTEMPTS, retry_delay
 from ratecard.changes.signing import new_message_id
+from ratecard.changes.subscriptions import Subscription
 from ratecard.errors import Conflict, NotFound
 from ratecard.schema import webhook_events, webhook_subscriptions
-from ratecard.serving.queries import iso
+from ratecard.timetext import instant_text
 from ratecard.vocabulary import DeliveryStatus
 
 if TYPE_CHECKING:
-    from ratecard.changes.changelog import Change
-    from ratecard.changes.subscriptions import Subscription
+    from ratecard.changes.records import Change
 
 EVENT_TYPE = "prices.changed"
 PAGE_SIZE = 500  # changes per message: a first load of 3,000 models is six messages
@@ -73,11 +73,9 @@ def db_now(conn: Connection) -> datetime:
 
 def enqueue(conn: Connection, entries: Sequence[Change], now: datetime) -> int:
     """Write one message per subscription and page of its matching entries; return how many."""
-    from ratecard.changes.subscriptions import Subscription
-
     if not entries:
         return 0
-    # Read after changelog.draw_seqs took the head row's lock: see subscriptions.create.
+    # Read after log_head.draw_seqs took the head row's lock: see subscriptions.create.
     subs = [Subscription.from_row(r) for r in conn.execute(select(webhook_subscriptions))]
     rows: list[dict[str, Any]] = []
     for sub in subs:
@@ -87,7 +85,7 @@ def enqueue(conn: Connection, entries: Sequence[Change], now: datetime) -> int:
             message_id = new_message_id()
             body = {
                 "type": EVENT_TYPE,
-                "timestamp": iso(now),
+                "timestamp": instant_text(now),
                 "data": {
                     "subscription_id": sub.id,
                     "run_id": page[0].run_id,
@@ -142,8 +140,6 @@ def claim_due(
     once would otherwise get one message per back-off period), so messages can arrive out of
     order: each change carries its `seq` for that.
     """
-    from ratecard.changes.subscriptions import Subscription
-
     if limit <= 0:
         return []
     sibling = webhook_events.alias("sibling")
@@ -338,12 +334,12 @@ def list_deliveries(
             "first_seq": row.first_seq,
             "last_seq": row.last_seq,
             "attempts": row.attempts,
-            "created_at": iso(row.created_at),
-            "last_attempt_at": iso(row.last_attempt_at),
-            "next_attempt_at": iso(row.next_attempt_at)
+            "created_at": instant_text(row.created_at),
+            "last_attempt_at": instant_text(row.last_attempt_at),
+            "next_attempt_at": instant_text(row.next_attempt_at)
             if row.status == DeliveryStatus.PENDING
             else None,
-            "delivered_at": iso(row.delivered_at),
+            "delivered_at": instant_text(row.delivered_at),
             "last_status_code": row.last_status_code,
             "last_error": row.last_error,
         }

@@ -37,6 +37,8 @@ from ratecard.vocabulary import DeliveryStatus
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+# Deferred: SQLAlchemy and the schema load when the maintenance job first prunes.
+
 
 def prune_changes(conn: Connection, cutoff: datetime) -> dict[str, int]:
     """Delete old delivered/dead messages and unpinned old changes; return the counts."""

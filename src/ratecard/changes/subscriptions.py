@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from ratecard.changes.changelog import draw_seqs, iso
+from ratecard.changes.log_head import draw_seqs
 from ratecard.changes.signing import new_secret, new_subscription_id
 from ratecard.errors import NotFound
 from ratecard.schema import webhook_events, webhook_subscriptions
+from ratecard.timetext import instant_text
 from ratecard.vocabulary import DeliveryStatus
 
 if TYPE_CHECKING:
-    from ratecard.changes.changelog import Change
+    from ratecard.changes.records import Change
 
 # After a rotation the old secret signs too (a second signature) for this long, so receivers
 # can switch secrets without a window in which they reject genuine messages.
@@ -85,7 +86,7 @@ class Subscription:
             "url": self.url,
             "filter": self.filter.to_json(),
             "paused": self.paused,
-            "created_at": iso(self.created_at),
+            "created_at": instant_text(self.created_at),
         }
 
     @classmethod

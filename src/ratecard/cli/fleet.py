@@ -24,15 +24,13 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
-from ratecard.background import get_coordinator
 from ratecard.cli.common import load_settings
 from ratecard.settings import BY_ENV, MAX_WORKERS, Settings, redact_url, split_bind
 from ratecard.web.state import get_state
 
 if TYPE_CHECKING:
-    from flask import Flask
-
     from ratecard.coordination.coordinator import Coordinator
+    from ratecard.web.security import RatecardFlask
 
 STATUS_POLL = 1.5  # seconds between lease-holder reads
 START_TIMEOUT = 30.0  # seconds an instance gets to accept connections
@@ -108,7 +106,7 @@ def fleet(count: int, base_port: int, host: str, workers: int) -> None:
         "This command does not migrate (`ratecard migrate` does)."
     )
     instances: list[Instance] = []
-    reader: Flask | None = None
+    reader: RatecardFlask | None = None
     code = 0
     try:
         for index, port in enumerate(ports, start=1):
@@ -123,7 +121,7 @@ def fleet(count: int, base_port: int, host: str, workers: int) -> None:
             )
         click.echo("Ctrl-C stops the fleet.")
         reader = status_reader(settings)
-        coordinator = get_coordinator(reader)
+        coordinator = get_state(reader).need_coordinator()
         watch(instances, lambda: describe_holder(coordinator), stopping, click.echo)
     except FleetError as exc:
         click.echo(f"error: {exc.message}", err=True)
@@ -236,7 +234,7 @@ def wait_listening(instance: Instance, timeout: float, stopping: threading.Event
         time.sleep(0.05)
 
 
-def status_reader(settings: Settings) -> Flask:
+def status_reader(settings: Settings) -> RatecardFlask:
     """Return an app whose coordinator only reads status (no loop), as `worker --status` does."""
     from ratecard.app import create_app
 

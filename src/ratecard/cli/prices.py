@@ -25,17 +25,18 @@ def refresh(as_json: bool) -> None:
     configured source failed."""
     from dataclasses import asdict
 
-    from ratecard.ingest.refresh import deps_from_state, refresh_catalog
+    from ratecard.background import refresh_deps_of
+    from ratecard.ingest.refresh import refresh_catalog
     from ratecard.runcontrol import UncoordinatedRun
-    from ratecard.web.state import RatecardState
+    from ratecard.services import Services
 
     settings = load_settings()
-    state = RatecardState(settings)
+    services = Services(settings)
     try:
         control = UncoordinatedRun(settings.instance_id, trigger="cli")
-        report = refresh_catalog(deps_from_state(state), control)
+        report = refresh_catalog(refresh_deps_of(services), control)
     finally:
-        state.shutdown()
+        services.shutdown()
     configured = {s.name for s in settings.sources}
     every_source_failed = not report.committed or all(
         s.outcome == SourceOutcome.FAILED for s in report.sources if s.source in configured
@@ -144,12 +145,14 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
 
     from ratecard.catalog import codec
     from ratecard.catalog.identity import Resolution, UnknownModel
+    from ratecard.catalog.snapshot import ServedModel
     from ratecard.errors import RatecardError
     from ratecard.ingest import store
     from ratecard.schema import held_changes
     from ratecard.serving import queries
-    from ratecard.serving.catalog_cache import ServedModel, newest_snapshot
-    from ratecard.web.api.models import identity_fields, model_item
+    from ratecard.serving.catalog_cache import newest_snapshot
+    from ratecard.timetext import instant_text
+    from ratecard.web.api.presentation import identity_fields, model_item
 
     snapshot = newest_snapshot(conn)
     resolution: Resolution | None = None
@@ -176,10 +179,10 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
     state = store.load_source_state(conn, chosen)
     served = ServedModel(
         price=codec.from_row(row),
-        last_observed_at=queries.iso(row.last_seen_at),
-        last_changed_at=queries.iso(row.last_changed_at),
+        last_observed_at=instant_text(row.last_seen_at),
+        last_changed_at=instant_text(row.last_changed_at),
         rejected_reason=row.rejected_reason,
-        rejected_since=queries.iso(row.rejected_since),
+        rejected_since=instant_text(row.rejected_since),
     )
     item: dict[str, Any] = model_item(served)
     held = conn.execute(
@@ -190,7 +193,7 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
         )
     ).first()
     item["held_change"] = queries.held_row_data(held) if held is not None else None
-    item["removed_at"] = queries.iso(row.removed_at)
+    item["removed_at"] = instant_text(row.removed_at)
     item.update(identity_fields(snapshot, resolution or Resolution(served.price, model, "exact")))
     item["other_sources"] = sorted(set(item["other_sources"]) | {s for s in known if s != chosen})
     item["snapshot_date"] = state.snapshot_date if state else None
@@ -234,10 +237,10 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
     from ratecard.ingest.backfill import BackfillError, as_utc, import_snapshot
     from ratecard.ingest.feed_errors import FeedError
     from ratecard.redis_keys import RedisKeys
+    from ratecard.services import Services
     from ratecard.serving.publish import encode_catalog, publish_quietly
-    from ratecard.serving.queries import iso
     from ratecard.settings import SettingsError, parse_sources
-    from ratecard.web.state import RatecardState
+    from ratecard.timetext import instant_text
 
     try:
         when = as_utc(datetime.fromisoformat(observed_at.strip().replace("Z", "+00:00")))
@@ -255,7 +258,7 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
             raise click.BadParameter(str(exc), param_hint="--source") from None
     from ratecard.coordination.job_runner import confirm_lease, release_quietly
 
-    state = RatecardState(settings)
+    state = Services(settings)
     acquired = None
     try:
         acquired = _hold_refresh_lease(state, wait)
@@ -283,7 +286,7 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
         state.shutdown()
     summary = {
         "source": report.source,
-        "observed_at": iso(report.observed_at),
+        "observed_at": instant_text(report.observed_at),
         "run_id": report.run_id,
         "newest": report.newest,
         "fetched": report.fetched,

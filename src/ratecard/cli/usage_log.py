@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import IO, Any
 
 import click
@@ -74,25 +73,18 @@ def _catalog_resolver(settings: Any) -> Iterator[Any]:
     """The database's current catalog as a `Resolver`; its connection is open while in use."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ratecard.costing.cost_requests import catalog_resolver, model_then
     from ratecard.db import build_engine
-    from ratecard.serving import queries
-    from ratecard.serving.catalog_cache import newest_snapshot, resolve_recorded
+    from ratecard.serving.catalog_cache import newest_snapshot
+    from ratecard.serving.prices_at import history_resolver
 
     engine = build_engine(settings.database_url)
     try:
         with engine.connect() as conn:
             snapshot = newest_snapshot(conn)
             preferred = [s.name for s in settings.sources]
-
-            def then(model_id: str, source: str | None, at: Any) -> Any:
-                # As the API resolves `at`: a model no longer served has past prices too.
-                resolution = resolve_recorded(
-                    snapshot, model_id, source, preferred, partial(queries.model_sources, conn)
-                )
-                return model_then(conn, resolution, at)
-
-            yield catalog_resolver(snapshot, preferred, then)
+            # As the API resolves `at` (a model no longer served has past prices too), on the
+            # one connection this command holds.
+            yield history_resolver(snapshot, preferred, lambda read: read(conn))
     except SQLAlchemyError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise CannotRun(f"database unavailable: {type(exc).__name__}: {first}") from None

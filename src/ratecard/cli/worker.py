@@ -17,7 +17,7 @@ from ratecard.cli.common import load_settings
 from ratecard.vocabulary import FRESH_OUTCOMES, JobName, RunOutcome
 
 if TYPE_CHECKING:
-    from flask import Flask
+    from ratecard.web.security import RatecardFlask
 
 # Outcomes after which `--run-once` exits 0: the catalog is current (fenced: someone else's
 # run committed while ours ran, so ours rolled back).
@@ -127,11 +127,10 @@ def run_once_command(as_json: bool, job: str, wait: float) -> None:
 def show_worker_status(as_json: bool) -> int:
     """Print the coordinator's status; return the exit code (1: no backend answers)."""
     app = _build_app(start_coordinator=False, role="cli")
-    from ratecard.background import get_coordinator
     from ratecard.web.state import get_state
 
     try:
-        data = get_coordinator(app).status()
+        data = get_state(app).need_coordinator().status()
         data.pop("coordinator", None)  # this CLI process runs no coordinator loop
         click.echo(json.dumps(data, indent=2, default=str) if as_json else format_status(data))
         return 0 if data["backend"] else 1
@@ -142,10 +141,9 @@ def show_worker_status(as_json: bool) -> int:
 def run_job_once(job: str, wait: float, as_json: bool) -> int:
     """Run `job` once under its lease, print the result; return the exit code."""
     app = _build_app(start_coordinator=False, role="cli")
-    from ratecard.background import get_coordinator
     from ratecard.web.state import get_state
 
-    coordinator = get_coordinator(app)
+    coordinator = get_state(app).need_coordinator()
     try:
         if job not in coordinator.jobs.names:
             raise click.UsageError(
@@ -183,7 +181,7 @@ def run() -> None:
     sys.exit(0)
 
 
-def _build_app(start_coordinator: bool, role: str) -> Flask:
+def _build_app(start_coordinator: bool, role: str) -> RatecardFlask:
     from ratecard.app import create_app
     from ratecard.web.state import get_state
 

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from redis import Redis
     from sqlalchemy import Engine
 
+# Deferred: each lease store imports its client library (SQLAlchemy, redis-py) when first
+# chosen; create_app builds the backends without either.
+
 
 @dataclass(frozen=True)
 class Acquired:

@@ -41,6 +41,9 @@ from ratecard.vocabulary import STOOD_DOWN_OUTCOMES, Trigger
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+# Deferred: the status reader and the manual run need SQLAlchemy, which the coordinator's
+# start-up does not.
+
 log = logging.getLogger(__name__)
 
 JITTER = 0.25  # polls spread over ±25 % of the poll interval
@@ -148,6 +151,7 @@ class Coordinator:
         self, job_name: str, trigger: str = Trigger.CLI, wait: float = 600.0
     ) -> job_runner.RunResult:
         """Run `job_name` now in this thread; if it runs elsewhere, wait and report that run."""
+        # Deferred: a manual run needs SQLAlchemy, which the coordinator's start-up does not.
         from ratecard.coordination.manual import run_once
 
         return run_once(self, job_name, trigger, wait)

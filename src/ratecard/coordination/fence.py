@@ -32,8 +32,8 @@ from ratecard.runcontrol import RunFenced
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-# SQLAlchemy and the schema are imported inside the functions: the coordinator is built by
-# create_app(), and the ORM must not be on the path to a worker's first ready answer.
+# Deferred: SQLAlchemy and the schema are imported inside the functions: the coordinator is
+# built by create_app(), and the ORM must not be on the path to a worker's first ready answer.
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from redis import Redis
     from sqlalchemy import Engine
 
+# Deferred: SQLAlchemy and the schema are imported by the first heartbeat written to the
+# database, not by create_app.
+
 MISSED_HEARTBEATS = 3  # an instance silent for this many heartbeats counts as gone
 
 

@@ -15,6 +15,8 @@ from ratecard.vocabulary import JobName, RunOutcome
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
+# Deferred: SQLAlchemy and the schema load with the first maintenance run.
+
 # SQLAlchemy, the schema and the SQL lease are imported inside the functions: the job is built
 # by create_app(), and the ORM must stay off the path to a worker's first ready answer.
 

@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ratecard.coordination import job_runner
+from ratecard.coordination.backends import LeaseBackends
 from ratecard.coordination.fence import read_job_state
-from ratecard.coordination.jobs import Job
+from ratecard.coordination.jobs import Job, JobRegistry
 from ratecard.coordination.schedule import jittered
 from ratecard.schema import runs
 from ratecard.vocabulary import RunOutcome, Trigger
 
-if TYPE_CHECKING:
-    from ratecard.coordination.coordinator import Coordinator
-
 JITTER = 0.25
+
+
+class Coordinator(Protocol):
+    """What a manual run needs of the coordinator it runs beside (its jobs, leases, clocks)."""
+
+    jobs: JobRegistry
+    backends: LeaseBackends
+    poll_interval: float
+    clock: Callable[[], float]
+    rand: Callable[[], float]
+
+    @property
+    def instance_id(self) -> str: ...
+
+    def engine(self) -> Engine: ...
 
 
 def run_once(

@@ -38,7 +38,7 @@ class NotPriceable(Exception):
         self.quantity = quantity  # the Usage quantity that needed it, when one did
 
 
-# --- the general engine (issue 12): every quantity of a Usage --------------------------------
+# --- the general engine: every quantity of a Usage -------------------------------------------
 
 
 class Component(NamedTuple):

@@ -34,13 +34,11 @@ from ratecard.catalog.money import decimal_text
 from ratecard.costing.cost import Cost, NotPriceable, price_usage
 from ratecard.costing.formats import read_response, read_usage
 from ratecard.costing.usage import QUANTITIES, ReadUsage, Usage, UsageError, usage_from_counts
-from ratecard.errors import NotFound, RatecardError, ValidationFailed
+from ratecard.errors import RatecardError, ValidationFailed
 from ratecard.vocabulary import ServiceTier, UsageFormat
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
-    from ratecard.serving.catalog_cache import CatalogSnapshot
+    from ratecard.catalog.snapshot import CatalogSnapshot
 
 __all__ = [
     "AT_PATTERN",
@@ -56,7 +54,6 @@ __all__ = [
     "answer_cost",
     "catalog_resolver",
     "error_fields",
-    "model_then",
     "parse_cost_request",
 ]
 
@@ -115,7 +112,8 @@ def catalog_resolver(
     then: Callable[[str, str | None, datetime], ModelAt],
 ) -> Resolver:
     """Resolve against the served `snapshot` (sources ranked by `preferred`); a request with
-    `at` goes to `then`, which reads the price history (see `model_then`)."""
+    `at` goes to `then`, which reads the price history (`serving.prices_at.history_resolver`
+    builds one over the database)."""
 
     def resolve(model_id: str, source: str | None, at: datetime | None) -> ModelAt:
         if at is not None:
@@ -124,17 +122,6 @@ def catalog_resolver(
         return ModelAt(resolution, resolution.price, snapshot.version, snapshot.updated_at)
 
     return resolve
-
-
-def model_then(conn: Connection, resolution: Resolution, at: datetime) -> ModelAt:
-    """The resolved model's prices in force at `at`, from the history (404 if none were)."""
-    from ratecard.serving import queries
-
-    source, model_id = resolution.price.source, resolution.price.model_id
-    found = queries.price_at(conn, source, model_id, at)
-    if found is None:
-        raise NotFound(f"no price for {model_id!r} of {source!r} was in force at {queries.iso(at)}")
-    return ModelAt(resolution, found.price, found.run_id, queries.iso(found.observed_at))
 
 
 # --- parsing ---------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
+
+from ratecard.timetext import check_time
 
 Status = Literal["pass", "warn", "fail"]
 SEVERITY: dict[str, int] = {"pass": 0, "warn": 1, "fail": 2}
@@ -96,11 +97,6 @@ def worst_status(statuses: Iterable[str]) -> Status:
     return worst
 
 
-def now_iso() -> str:
-    """The current time as a check result's `time` (ISO 8601, milliseconds, Z)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class HealthRegistry:
     """Run registered checks with a per-check timeout, a result cache and single-flight."""
 
@@ -135,7 +131,7 @@ class HealthRegistry:
         (worst="warn": Redis, the catalog's age): that check is started once the gating
         checks have answered and shown as `warn`, "first check running", until it has
         answered once. Readiness gates on the database and the schema only, so a fresh
-        process's first ready answer waits for those alone (issue 16: start-up).
+        process's first ready answer waits for those alone.
         """
         selected = [c for c in self.checks.values() if c.readiness or not readiness_only]
         started = self.clock()
@@ -164,7 +160,7 @@ class HealthRegistry:
                     check.name,
                     check.component_type,
                     _cap(FIRST_CHECK_RUNNING, check.worst),
-                    now_iso(),
+                    check_time(),
                 )
         return {check.name: results[check.name] for check in selected}
 
@@ -213,7 +209,7 @@ class HealthRegistry:
                 "fail", output=f"check raised {type(exc).__name__}", public_output=None
             )
         observation = _cap(observation, check.worst)
-        result = CheckResult(check.name, check.component_type, observation, now_iso())
+        result = CheckResult(check.name, check.component_type, observation, check_time())
         with check.lock:
             if check.in_flight is future and future.done():
                 check.in_flight = None

@@ -39,6 +39,7 @@ from ratecard.ingest.store import SourceCounts
 from ratecard.schema import job_state, models, price_history, run_sources, source_state
 from ratecard.serving import queries
 from ratecard.settings import Source
+from ratecard.timetext import instant_text
 from ratecard.vocabulary import (
     OBSERVED_OUTCOMES,
     ChangeKind,
@@ -91,7 +92,7 @@ def import_snapshot(
     when = as_utc(observed_at)
     now = now or store.utcnow()
     if when > now:
-        raise BackfillError(f"--observed-at {queries.iso(when)} is in the future")
+        raise BackfillError(f"--observed-at {instant_text(when)} is in the future")
     info = RunInfo(job=JobName.IMPORT, instance_id=instance_id, trigger=Trigger.CLI)
     run_id = run_records.start_run(engine, info, now)
     try:
@@ -121,7 +122,7 @@ def _record(
         observations = observation_times(conn, name)
         if when in observations:
             raise BackfillError(
-                f"{name} already has an observation at {queries.iso(when)}; "
+                f"{name} already has an observation at {instant_text(when)}; "
                 "an import records a state nobody has recorded yet"
             )
         next_observation = min((t for t in observations if t > when), default=None)

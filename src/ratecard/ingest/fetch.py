@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
+from ratecard import __version__
 from ratecard.ingest.feed_errors import FeedError
 from ratecard.settings import Source
 
@@ -57,8 +58,6 @@ class _Retryable(Exception):
 def make_http_client(connect_timeout: float = 5.0, read_timeout: float = 20.0) -> httpx.Client:
     """Build the client feeds are fetched with: timeouts, redirects, our User-Agent."""
     import httpx
-
-    from ratecard import __version__
 
     return httpx.Client(
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout),

@@ -1,10 +1,14 @@
-"""Admin decisions on held changes: accept (apply the held price) or reject, each as its own run."""
+"""Admin decisions on held changes: accept (apply the held price) or reject, each as its own run.
+
+Each decision commits as a run of its own, tells the change log hook what it released in that
+same transaction, then publishes the catalog version it produced, as a refresh does.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,10 +16,17 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from ratecard.catalog import codec
 from ratecard.errors import Conflict, NotFound, RatecardError
+from ratecard.ingest.refresh import ChangeRecorder, RefreshDeps, publish_committed
 from ratecard.ingest.run_records import RunInfo, abandon_run, finish_run, start_run
 from ratecard.ingest.store import history_row, load_source_rows, utcnow
 from ratecard.schema import held_changes, models, price_history
+from ratecard.serving import queries
 from ratecard.vocabulary import ChangeKind, HeldKind, HeldStatus, JobName, RunOutcome, Trigger
+
+# held_changes.id is a 32-bit INTEGER on PostgreSQL; SQLite's is 64-bit. An id beyond the
+# column cannot exist, and passing it anyway fails in the driver (SQLite: OverflowError, a
+# 500; PostgreSQL: NumericValueOutOfRange, a 503): range-check first, answer 404.
+MAX_HELD_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -25,9 +36,40 @@ class HeldResolution:
     held_id: int
     status: str
     catalog_version: int | None
+    published: bool = False
 
 
-def accept_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
+def review_held(deps: RefreshDeps, held_id: int, decision: str, by: str) -> HeldResolution:
+    """Accept or reject pending held change `held_id`, then publish the catalog it produced.
+
+    Publishing at once: without it, other instances would learn of the review only at their
+    cache's next reconcile with the database (seconds later), and this one's page would lag.
+    """
+    ensure_pending(deps.engine, held_id)
+    resolve = accept_held if decision == "accept" else reject_held
+    result = resolve(deps.engine, held_id, by, deps.record_changes)
+    if result.catalog_version is None:
+        return result
+    with deps.engine.connect() as conn:
+        data = queries.load_catalog_data(conn, result.catalog_version)
+    return replace(result, published=publish_committed(deps, result.catalog_version, data))
+
+
+def ensure_pending(engine: Engine, held_id: int) -> None:
+    """Raise NotFound / Conflict unless `held_id` is a pending held change.
+
+    The decision checks this too, but only after it has opened a review run: checking first
+    keeps a mistyped id from leaving a run row behind.
+    """
+    if not 0 < held_id <= MAX_HELD_ID:
+        raise NotFound(f"no held change {held_id}", field="held_id")
+    with engine.connect() as conn:
+        _pending_held_row(conn, held_id)
+
+
+def accept_held(
+    engine: Engine, held_id: int, by: str, record_changes: ChangeRecorder
+) -> HeldResolution:
     """Apply a pending held price change now (history row included) and mark it accepted.
 
     The change is committed as its own run (job `held-review`), whose id is the new catalog
@@ -57,11 +99,13 @@ def accept_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
         )
         _resolve_held(conn, held_id, HeldStatus.ACCEPTED, by, now)
         finish_run(conn, run_id, RunOutcome.SUCCESS, catalog_version=run_id, now=now)
-        _record_changes(conn, run_id, now, held_id)
+        record_changes(conn, run_id, now, released=[held_id])
     return HeldResolution(held_id, "accepted", run_id)
 
 
-def reject_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
+def reject_held(
+    engine: Engine, held_id: int, by: str, record_changes: ChangeRecorder
+) -> HeldResolution:
     """Dismiss a pending held change (price or quarantined feed); served prices stay as they are.
 
     Committed as its own run so the catalog's held list (published with the version) updates.
@@ -71,7 +115,7 @@ def reject_held(engine: Engine, held_id: int, by: str) -> HeldResolution:
         _pending_held_row(conn, held_id)
         _resolve_held(conn, held_id, HeldStatus.REJECTED, by, now)
         finish_run(conn, run_id, RunOutcome.SUCCESS, catalog_version=run_id, now=now)
-        _record_changes(conn, run_id, now, held_id)
+        record_changes(conn, run_id, now, released=[held_id])
     return HeldResolution(held_id, HeldStatus.REJECTED, run_id)
 
 
@@ -95,17 +139,10 @@ def _review_run(engine: Engine, by: str) -> Iterator[int]:
         raise
 
 
-def _record_changes(conn: Connection, run_id: int, now: datetime, held_id: int) -> None:
-    # Issue 14: log the decision and queue its webhooks in the transaction that commits it.
-    from ratecard.changes.changelog import record_changes
-
-    record_changes(conn, run_id, now, released=[held_id])
-
-
 def _pending_held_row(conn: Connection, held_id: int) -> Any:
     row = conn.execute(select(held_changes).where(held_changes.c.id == held_id)).first()
     if row is None:
-        raise NotFound(f"no held change {held_id}")
+        raise NotFound(f"no held change {held_id}", field="held_id")
     if row.status != HeldStatus.PENDING:
         raise Conflict(f"held change {held_id} is already {row.status}", field="held_id")
     return row

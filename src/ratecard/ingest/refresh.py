@@ -16,19 +16,25 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ratecard import metrics
 from ratecard.ingest import run_records, store
+from ratecard.ingest.bundled import bundled_snapshot
+from ratecard.ingest.feed_errors import FeedError
+from ratecard.ingest.feeds import parse_feed
+from ratecard.ingest.fetch import fetch_feed, is_http, make_http_client
+from ratecard.ingest.guard import guard_feed
 from ratecard.ingest.run_records import RunInfo, SourceRecord
 from ratecard.ingest.store import FeedMeta, SourceCounts
 from ratecard.redis_keys import RedisKeys
 from ratecard.runcontrol import RunCancelled, RunControl, RunFenced, UncoordinatedRun
 from ratecard.serving import queries
+from ratecard.serving.publish import encode_catalog, publish_quietly
 from ratecard.settings import Settings, Source, redact_url
 from ratecard.vocabulary import FRESH_OUTCOMES, PriceStatus, RunOutcome, SourceOutcome, Trigger
 
@@ -38,26 +44,38 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
     from ratecard.ingest.feeds import ParsedFeed
-    from ratecard.web.state import RatecardState
-
 log = logging.getLogger(__name__)
 
 
 def default_http_client() -> httpx.Client:
     """Return the feed client P1's sources module configures (timeouts, size cap, redirects)."""
-    from ratecard.ingest.fetch import make_http_client
-
     return make_http_client()
+
+
+class ChangeRecorder(Protocol):
+    """Told, inside the transaction that commits them, what a run changed: the composition
+    root wires it to the change log (`changes.changelog.record_changes`), which logs the
+    run's history rows and holds and writes the webhook messages announcing them."""
+
+    def __call__(
+        self, conn: Connection, run_id: int, now: datetime, *, released: Sequence[int] = ()
+    ) -> object: ...
 
 
 @dataclass
 class RefreshDeps:
-    """Everything a refresh talks to, passed in (tests build their own)."""
+    """Everything a refresh (and a held review) talks to, passed in.
+
+    Built by `ratecard.background.refresh_deps` for the coordinator, the CLI and the tests
+    alike, so the change log hook is never left out.
+    """
 
     engine: Engine
     redis: Redis | None
     settings: Settings
     keys: RedisKeys
+    # Called after the fence claim, in the committing transaction: a fenced run tells nothing.
+    record_changes: ChangeRecorder
     http_client_factory: Callable[[], httpx.Client] = default_http_client
     # Called with the committed catalog data (e.g. CatalogCache.install) after the commit.
     on_committed: Callable[[Mapping[str, Any]], None] | None = None
@@ -65,18 +83,6 @@ class RefreshDeps:
     skip_identical_body: bool = True
     # Extra keyword arguments for fetch.fetch_feed (max_bytes, attempts, backoff).
     fetch_options: Mapping[str, Any] = field(default_factory=dict)
-
-
-def deps_from_state(state: RatecardState) -> RefreshDeps:
-    """Build refresh dependencies from an app's state (engine, Redis, settings, cache)."""
-    cache = state.catalog_cache
-    return RefreshDeps(
-        engine=state.engine,
-        redis=state.redis,
-        settings=state.settings,
-        keys=RedisKeys(prefix=state.settings.redis_key_prefix),
-        on_committed=cache.install if cache is not None else None,
-    )
 
 
 @dataclass
@@ -147,7 +153,7 @@ def refresh_catalog(deps: RefreshDeps, control: RunControl | None = None) -> Ref
     except Exception as exc:
         log.exception("refresh run %s failed", run_id)
         return _abandoned(deps, run_id, RunOutcome.FAILED, exc, started)
-    report.published = _publish(deps, run_id, data)
+    report.published = publish_committed(deps, run_id, data)
     report.seconds = time.monotonic() - started
     _observe(report, data)
     log.info(
@@ -170,7 +176,6 @@ def _fetch_all(deps: RefreshDeps, control: RunControl) -> list[_Fetched]:
     results = []
     # Only http(s) sources need the client: building it imports httpx and loads the CA
     # bundle into an SSL context (measured ~100 ms), wasted on file:// and package:// feeds.
-    from ratecard.ingest.fetch import is_http
 
     needs_http = any(is_http(source) for source in deps.settings.sources)
     with deps.http_client_factory() if needs_http else contextlib.nullcontext() as client:
@@ -192,10 +197,6 @@ def _fetch_one(
     has_pending: bool,
     control: RunControl,
 ) -> _Fetched:
-    from ratecard.ingest.feed_errors import FeedError
-    from ratecard.ingest.feeds import parse_feed
-    from ratecard.ingest.fetch import fetch_feed
-
     started = store.utcnow()
     # A pending held change is confirmed only by re-reading the feed: a 304 or an identical
     # body must not short-circuit the guard then, so no validators are sent.
@@ -278,11 +279,9 @@ def _commit(
         # everything else it wrote here, instead of overwriting B's newer ones.
         control.claim(conn, run_id)
         control.checkpoint()
-        # Issue 14: the change log and the webhook outbox, in this same transaction (after the
-        # fence: a fenced run writes no entry and no message). See ratecard.changes.outbox.
-        from ratecard.changes.changelog import record_changes
-
-        record_changes(conn, run_id, now)
+        # What changed, told in this same transaction and after the fence: a fenced run
+        # leaves no change-log entry and no webhook message (see ratecard.changes.outbox).
+        deps.record_changes(conn, run_id, now)
         data = queries.load_catalog_data(conn, run_id)
     report = RefreshReport(
         run_id=run_id,
@@ -298,8 +297,6 @@ def _commit(
 def _store_source(
     deps: RefreshDeps, conn: Connection, fetched: _Fetched, run_id: int, now: datetime
 ) -> SourceRecord:
-    from ratecard.ingest.guard import guard_feed
-
     name = fetched.source.name
     record = SourceRecord(name, fetched.started_at, fetched.status, now, error=fetched.error)
     if fetched.status == SourceOutcome.FAILED:
@@ -346,9 +343,6 @@ def _store_source(
 
 def _bootstrap(deps: RefreshDeps, conn: Connection, run_id: int, now: datetime) -> SourceRecord:
     """Serve the snapshot bundled in the package: no source reachable and nothing served."""
-    from ratecard.ingest.bundled import bundled_snapshot
-    from ratecard.ingest.feeds import parse_feed
-
     source, body, snapshot_date = bundled_snapshot()
     parsed = parse_feed(source, body)
     fetched = _Fetched(
@@ -403,9 +397,9 @@ def _source_report(record: SourceRecord) -> SourceReport:
 # --- after the commit ------------------------------------------------------------------------
 
 
-def _publish(deps: RefreshDeps, version: int, data: dict[str, Any]) -> bool:
-    from ratecard.serving.publish import encode_catalog, publish_quietly
-
+def publish_committed(deps: RefreshDeps, version: int, data: Mapping[str, Any]) -> bool:
+    """Publish committed catalog `version` to Redis and hand it to `on_committed`; return
+    whether Redis took it (other instances learn of it there, or at their next reconcile)."""
     published = publish_quietly(deps.redis, deps.keys, version, encode_catalog(data))
     if deps.on_committed is not None:
         deps.on_committed(data)

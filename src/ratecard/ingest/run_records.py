@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, update
 
 from ratecard.ingest.store import SourceCounts, utcnow
 from ratecard.schema import run_sources, runs
@@ -117,9 +117,3 @@ def abandon_run(engine: Engine, run_id: int, outcome: str, error: str | None) ->
     """Record a run that committed nothing (cancelled, fenced, crashed) in its own transaction."""
     with engine.begin() as conn:
         finish_run(conn, run_id, outcome, error=error)
-
-
-def latest_catalog_version(conn: Connection) -> int | None:
-    """Return the newest committed catalog version (a run id), or None before any run."""
-    value = conn.execute(select(func.max(runs.c.catalog_version))).scalar_one()
-    return None if value is None else int(value)

@@ -17,8 +17,8 @@ KNOWN_REVISIONS: tuple[str, ...] = (
     "0001_initial",
     "0002_job_state_generation",
     "0003_model_alias_target",
-    "0004_changes_outbox",  # issue 14: change log + webhook outbox
-    "0005_feed_integrity",  # issue 11: stale marks, run problems, per-token image price
-    "0006_model_pricing",  # issue 12: service-tier variants, time windows, uplifts, rules
+    "0004_changes_outbox",  # the change log and the webhook outbox
+    "0005_feed_integrity",  # stale marks, run problems, per-token image price
+    "0006_model_pricing",  # service-tier variants, time windows, uplifts, rules
 )
 HEAD_REVISION = KNOWN_REVISIONS[-1]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ratecard.redis_keys import RedisKeys
@@ -39,7 +40,7 @@ return 0
 """
 
 
-def encode_catalog(data: dict[str, Any]) -> bytes:
+def encode_catalog(data: Mapping[str, Any]) -> bytes:
     """Serialize catalog data (as built by queries.load_catalog_data) for Redis."""
     return json.dumps(data, separators=(",", ":")).encode()
 

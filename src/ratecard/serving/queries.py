@@ -11,8 +11,16 @@ from sqlalchemy import Connection, func, select
 
 from ratecard.catalog import codec
 from ratecard.catalog.model import ModelPrice
-from ratecard.ingest.store import ROW_COLUMNS
-from ratecard.schema import held_changes, models, price_history, run_sources, runs, source_state
+from ratecard.schema import (
+    MODEL_ROW_COLUMNS,
+    held_changes,
+    models,
+    price_history,
+    run_sources,
+    runs,
+    source_state,
+)
+from ratecard.timetext import instant_text
 from ratecard.vocabulary import HeldKind, HeldStatus
 
 
@@ -27,21 +35,22 @@ def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
         for row in conn.execute(select(source_state.c.source, source_state.c.snapshot_date))
     }
     items = []
-    query = select(*ROW_COLUMNS).where(models.c.removed_at.is_(None)).order_by(models.c.model_id)
+    served = models.c.removed_at.is_(None)
+    query = select(*MODEL_ROW_COLUMNS).where(served).order_by(models.c.model_id)
     for row in conn.execute(query):
         # Straight from the row: tiers and units are stored in their snapshot (JSON) form.
         item = codec.row_to_item(
             row,
-            iso(observed.get(row.source) or row.last_seen_at),
-            iso(row.last_changed_at),
+            instant_text(observed.get(row.source) or row.last_seen_at),
+            instant_text(row.last_changed_at),
             rejected_reason=row.rejected_reason,
-            rejected_since=iso(row.rejected_since),
+            rejected_since=instant_text(row.rejected_since),
         )
         items.append(item)
     updated_at = None
     if version is not None:
         finished = conn.execute(select(runs.c.finished_at).where(runs.c.id == version)).scalar()
-        updated_at = iso(finished)
+        updated_at = instant_text(finished)
     return {
         "version": version,
         "updated_at": updated_at,
@@ -65,7 +74,7 @@ def _last_source_outcomes(
             "source": r.source,
             "run_id": r.run_id,
             "outcome": r.outcome,
-            "finished_at": iso(r.finished_at),
+            "finished_at": instant_text(r.finished_at),
             "fetched": r.fetched,
             "added": r.added,
             "changed": r.changed,
@@ -93,7 +102,7 @@ def held_row_data(row: Any) -> dict[str, Any]:
         "source": row.source,
         "model_id": row.model_id,
         "run_id": row.run_id,
-        "detected_at": iso(row.detected_at),
+        "detected_at": instant_text(row.detected_at),
         "reason": row.reason,
         "factor": row.factor,
         "old": row.old,
@@ -123,6 +132,12 @@ def load_history(
         .limit(limit)
     )
     return list(conn.execute(query))
+
+
+def latest_catalog_version(conn: Connection) -> int | None:
+    """Return the newest committed catalog version (a run id), or None before any run."""
+    value = conn.execute(select(func.max(runs.c.catalog_version))).scalar_one()
+    return None if value is None else int(value)
 
 
 def model_sources(conn: Connection, model_id: str) -> list[str]:
@@ -164,12 +179,3 @@ def get_model_row(conn: Connection, source: str, model_id: str) -> Any | None:
     """Return the `models` row of one model of one source, removed or not."""
     query = select(models).where(models.c.source == source, models.c.model_id == model_id)
     return conn.execute(query).first()
-
-
-def iso(value: datetime | None) -> str | None:
-    """Render a time as ISO 8601 UTC with a Z (a naive value, e.g. from a request, is UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

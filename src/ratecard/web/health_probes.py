@@ -3,9 +3,9 @@
 - `/health/live` never touches a dependency: a database outage must not make Kubernetes
   restart every pod of the fleet at once.
 - `/health/startup` answers 503 until this process's initialization has finished: the app is
-  built (create_app) and the first warm-up pass has run in the background (see
-  `ratecard.health.start_warmup`). The warm-up's outcome does not matter, only that it ran:
-  a database down at boot is readiness's business, not a reason to restart the container.
+  built (create_app) and the first warm-up pass has run in the background (`start_warmup`).
+  The warm-up's outcome does not matter, only that it ran: a database down at boot is
+  readiness's business, not a reason to restart the container.
 - `/health/ready` runs the readiness checks; any fail (database, schema) → 503.
 - `/health` runs every check. Details (versions, hosts, error texts, observed values) only
   with `Authorization: Bearer <RATECARD_ADMIN_TOKEN>`; otherwise statuses only.
@@ -13,17 +13,120 @@
 
 from __future__ import annotations
 
-import hmac
 import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app
 
+from ratecard import metrics
+from ratecard.health.check_registry import HealthRegistry
+from ratecard.health.instance_checks import health_document
+from ratecard.health.probe_db import ProbeDatabase
+from ratecard.web.auth import is_admin
 from ratecard.web.state import get_state
 
 MIMETYPE = "application/health+json"
+# app.extensions key of this area's state.
+HEALTH = "ratecard.health"
 
 bp = Blueprint("health", __name__, url_prefix="/health")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HealthState:
+    """The probes' part of an app: its checks, and whether its start-up work is done."""
+
+    registry: HealthRegistry
+    probe_db: ProbeDatabase
+    initialized: threading.Event = field(default_factory=threading.Event)
+    warmup: threading.Thread | None = None
+    # (readiness_only, details) -> (results identity, body, status): see health_payload.
+    payload_memo: dict[tuple[bool, bool], tuple[tuple[Any, ...], bytes, int]] = field(
+        default_factory=dict
+    )
+
+
+def init_app(app: Flask, registry: HealthRegistry, probe_db: ProbeDatabase) -> None:
+    """Serve the probes from `registry` (nothing runs yet)."""
+    app.extensions[HEALTH] = HealthState(registry, probe_db)
+    app.register_blueprint(bp)
+
+
+def health_of(app: Flask) -> HealthState:
+    """The health state `init_app` registered on `app`."""
+    found: HealthState = app.extensions[HEALTH]
+    return found
+
+
+def health_report(app: Flask, readiness_only: bool, details: bool) -> tuple[dict[str, Any], int]:
+    """Run the checks and build the IETF health document and its HTTP status (503 on fail)."""
+    results = health_of(app).registry.run(readiness_only=readiness_only)
+    return health_document(results, details, get_state(app).instance.instance_id)
+
+
+def health_payload(app: Flask, readiness_only: bool, details: bool) -> tuple[bytes, int]:
+    """Return the health document serialized, reusing the last bytes while no result changed.
+
+    Probes arrive far more often than results change (once per cache period): serializing
+    once per change keeps /health/ready nearly as cheap as a hello-world route.
+    """
+    health = health_of(app)
+    results = health.registry.run(readiness_only=readiness_only)
+    identity = tuple(results.values())
+    cached = health.payload_memo.get((readiness_only, details))
+    if (
+        cached is not None
+        and len(cached[0]) == len(identity)
+        and all(a is b for a, b in zip(cached[0], identity, strict=True))
+    ):
+        return cached[1], cached[2]
+    body, status_code = health_document(results, details, get_state(app).instance.instance_id)
+    payload = json.dumps(body).encode()
+    health.payload_memo[(readiness_only, details)] = (identity, payload, status_code)
+    return payload, status_code
+
+
+_warmup_lock = threading.Lock()
+
+
+def start_warmup(app: Flask, then: Callable[[], None] | None = None) -> threading.Thread:
+    """Run the first check pass in the background, then mark the process initialized.
+
+    Called by gunicorn's post_worker_init (after fork) and, failing that, by the first
+    startup probe. It never blocks the caller; idempotent per app. `then` runs in the same
+    thread once the pass is over, whatever its outcome (gunicorn starts the coordinator so).
+    """
+    health = health_of(app)
+    with _warmup_lock:
+        thread = health.warmup
+        if thread is not None:
+            return thread
+        thread = threading.Thread(
+            target=_warm_up, args=(app, then), name="ratecard-warmup", daemon=True
+        )
+        health.warmup = thread
+    thread.start()
+    return thread
+
+
+def _warm_up(app: Flask, then: Callable[[], None] | None) -> None:
+    try:
+        # The readiness checks first, with nothing else importing beside them: the first
+        # ready answer waits for the database and the schema only (see HealthRegistry.run).
+        health_report(app, readiness_only=True, details=False)
+        metrics.families_ready()  # import prometheus_client now, not in the first request
+        health_report(app, readiness_only=False, details=False)
+    except Exception:
+        log.exception("health warm-up failed")
+    finally:
+        health_of(app).initialized.set()
+    if then is not None:
+        then()
 
 
 def health_response(body: dict[str, Any] | bytes, status_code: int = 200) -> Response:
@@ -32,17 +135,6 @@ def health_response(body: dict[str, Any] | bytes, status_code: int = 200) -> Res
     response = Response(payload, status=status_code, mimetype=MIMETYPE)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def has_admin_token() -> bool:
-    """Return whether the request carries the admin bearer token (none configured → never)."""
-    expected = get_state().settings.admin_token
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if not expected or scheme.lower() != "bearer" or not given:
-        return False
-    # Constant time: response timing must not reveal how much of a guess was right.
-    return hmac.compare_digest(given.strip().encode(), expected.encode())
 
 
 @bp.get("/live")
@@ -54,25 +146,21 @@ def live() -> Response:
 @bp.get("/startup")
 def startup() -> Response:
     """Answer 503 until initialization has finished, then 200."""
-    from ratecard.health import start_warmup
-
-    state = get_state()
-    if state.initialized.is_set():
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if health_of(app).initialized.is_set():
         return health_response({"status": "pass"})
     # A server that does not run our gunicorn hook still gets its warm-up, on the first probe.
-    start_warmup(current_app._get_current_object())  # type: ignore[attr-defined]
+    start_warmup(app)
     return health_response({"status": "fail", "output": "initializing"}, 503)
 
 
 @bp.get("/ready")
 def ready() -> Response:
     """Answer 200 when the database answers and the schema is not behind; 503 otherwise."""
-    from ratecard.health import health_payload
-
     body, status_code = health_payload(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         readiness_only=True,
-        details=has_admin_token(),
+        details=is_admin(),
     )
     return health_response(body, status_code)
 
@@ -80,11 +168,9 @@ def ready() -> Response:
 @bp.get("")
 def report() -> Response:
     """Answer with every check (details only for the admin token)."""
-    from ratecard.health import health_payload
-
     body, status_code = health_payload(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         readiness_only=False,
-        details=has_admin_token(),
+        details=is_admin(),
     )
     return health_response(body, status_code)

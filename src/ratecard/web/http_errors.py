@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from ratecard.errors import RatecardError
+from ratecard.errors import RatecardError, ServiceUnavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,37 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        answer = dependency_error(exc)
+        if answer is not None:
+            return _ratecard_error(answer)
         # The trace goes to the log only; the client learns nothing about our internals.
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "an unexpected error occurred")
+
+
+def dependency_error(exc: Exception) -> RatecardError | None:
+    """The answer to an error of the database or Redis, or None for any other error.
+
+    Every route reaches the database or Redis the same way, so an outage is answered here, once:
+    a 503 naming the dependency and the error's type (never its text, which can carry a host,
+    a DSN or SQL). A value the database refuses (PostgreSQL text cannot hold NUL) is the
+    request's fault, a 422. The error's module is looked at first: importing SQLAlchemy or
+    redis-py here would cost every start-up 0.1-0.2 s for an error most processes never see.
+    """
+    package = type(exc).__module__.partition(".")[0]
+    if package == "sqlalchemy":
+        from sqlalchemy.exc import DataError
+
+        if isinstance(exc, DataError):
+            return ValidationFailed(
+                "a parameter holds characters a model id or source cannot contain (e.g. NUL)"
+            )
+        log.warning("database unavailable on %s: %s", request.path, type(exc).__name__)
+        return ServiceUnavailable(f"database unavailable ({type(exc).__name__}); try again shortly")
+    if package == "redis":
+        log.warning("redis unavailable on %s: %s", request.path, type(exc).__name__)
+        return ServiceUnavailable(f"redis unavailable ({type(exc).__name__}); try again shortly")
+    return None
 
 
 def _wants_json() -> bool:

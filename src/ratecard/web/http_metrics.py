@@ -18,7 +18,8 @@ tally to prometheus_client once per `FLUSH_INTERVAL`. What that costs, and why i
 - after a fork the child drops the parent's unflushed tally (the parent flushes it itself)
   and starts its own flusher, so no count is written twice and no thread is inherited dead.
 
-Labels come from closed sets, so anonymous requests cannot grow /metrics (issue 15): the
+Labels come from closed sets, so anonymous requests cannot grow /metrics (a series per path
+would let any client add series without bound): the
 route is the matched URL rule or `<unmatched>`, never the path; the method is one of
 `KNOWN_METHODS` or `other` (gunicorn accepts any upper-case token as a method); the status is
 the one the app itself answered.

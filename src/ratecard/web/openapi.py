@@ -1,5 +1,6 @@
-"""GET /openapi.json: an OpenAPI 3.0 document generated from the route table and the very
-pydantic models that validate requests (see routes.ROUTES), so it cannot drift from the code.
+"""GET /openapi.json: an OpenAPI 3.0 document generated from the app's route table and the very
+pydantic models that validate requests (see `ratecard.web.routes`), so it cannot drift from the
+code: it lists exactly the routes the app registered.
 
 Pydantic emits JSON Schema 2020-12 (`anyOf: [X, {type: null}]`, `const`); `to_openapi30`
 rewrites those few constructs into their OpenAPI 3.0 spelling (`nullable`, `enum`), the
@@ -8,91 +9,21 @@ dialect fuzzers and client generators support best.
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from ratecard import __version__
+from ratecard.web.routes import RouteSpec, routes_of, schema_model
 
 blueprint = Blueprint("openapi", __name__)
 
-_FLASK_PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
+# app.extensions key of the document, built on first request from the app's route table.
+DOCUMENT = "ratecard.openapi"
 _REF_TEMPLATE = "#/components/schemas/{model}"
 BEARER_SCHEME = "adminBearer"
-
-
-@dataclass(frozen=True)
-class RouteSpec:
-    """One API route: what it validates and what it answers (model names from `schemas`)."""
-
-    method: str
-    rule: str  # Flask rule, e.g. /api/models/<path:model_id>
-    endpoint: str
-    summary: str
-    query: str | None = None
-    body: str | None = None
-    responses: Mapping[int, str] = field(default_factory=dict)
-    # Realistic values (a model every catalog serves), so that a client generator or a fuzzer
-    # starts from a request that reaches the operation's logic rather than a 404.
-    path_examples: Mapping[str, str] = field(default_factory=dict)
-    body_example: Mapping[str, Any] | list[Any] | None = None
-    # Named examples (OpenAPI `examples`), one per form of a body that takes several.
-    body_examples: Mapping[str, Any] | None = None
-    bearer: bool = False  # requires `Authorization: Bearer $RATECARD_ADMIN_TOKEN`
-    # Media type per status when not JSON (the Atom feed); issue 14.
-    media_types: Mapping[int, str] = field(default_factory=dict)
-
-    @property
-    def openapi_path(self) -> str:
-        """The rule in OpenAPI spelling: /api/models/{model_id}."""
-        return _FLASK_PARAM.sub(lambda m: "{" + m.group("name") + "}", self.rule)
-
-    @property
-    def path_params(self) -> list[str]:
-        return [m.group("name") for m in _FLASK_PARAM.finditer(self.rule)]
-
-    @property
-    def int_path_params(self) -> set[str]:
-        return {
-            m.group("name") for m in _FLASK_PARAM.finditer(self.rule) if m.group("conv") == "int"
-        }
-
-
-View = TypeVar("View", bound=Callable[..., Any])
-
-
-def route_registrar(
-    blueprint: Blueprint, routes: list[RouteSpec]
-) -> Callable[[RouteSpec], Callable[[View], View]]:
-    """Return a `@route(spec)` decorator: register the view on `blueprint` (its url_prefix
-    stripped from the documented rule) and list `spec` in `routes` for /openapi.json."""
-    prefix = blueprint.url_prefix or ""
-
-    def route(spec: RouteSpec) -> Callable[[View], View]:
-        def register(view: View) -> View:
-            routes.append(spec)
-            blueprint.add_url_rule(
-                spec.rule.removeprefix(prefix), spec.endpoint, view, methods=[spec.method]
-            )
-            return view
-
-        return register
-
-    return route
-
-
-def schema_model(name: str) -> Any:
-    """Return the pydantic model called `name` in api.schemas or changes.schemas (lazily)."""
-    from ratecard.web.api import (
-        change_schemas,  # issue 14
-        schemas,
-    )
-
-    return getattr(schemas, name, None) or getattr(change_schemas, name)
 
 
 def build_document(routes: Iterable[RouteSpec]) -> dict[str, Any]:
@@ -239,20 +170,26 @@ def to_openapi30(schema: Any) -> Any:
     return out
 
 
-_document: dict[str, Any] | None = None
 _document_lock = threading.Lock()
+
+
+def init_app(app: Flask) -> None:
+    """Serve /openapi.json for the routes registered on `app` (register it after them)."""
+    app.register_blueprint(blueprint)
+
+
+def document_of(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document of `app`'s routes (built once per app, on first use)."""
+    document: dict[str, Any] | None = app.extensions.get(DOCUMENT)
+    if document is None:
+        with _document_lock:
+            document = app.extensions.get(DOCUMENT)
+            if document is None:
+                document = app.extensions[DOCUMENT] = build_document(routes_of(app))
+    return document
 
 
 @blueprint.get("/openapi.json")
 def openapi_document() -> Response:
-    """Serve the generated document (built once per process, on first request)."""
-    global _document
-    if _document is None:
-        with _document_lock:
-            if _document is None:
-                from ratecard.web.admin.endpoints import ADMIN_ROUTES
-                from ratecard.web.api.models import ROUTES
-                from ratecard.web.openapi_routes import change_routes  # issue 14
-
-                _document = build_document([*ROUTES, *ADMIN_ROUTES, *change_routes()])
-    return jsonify(_document)
+    """Serve the generated document."""
+    return jsonify(document_of(current_app))

@@ -1,144 +1,65 @@
 """Per-app state, kept in `app.extensions["ratecard"]` (the Flask extension way).
 
-Connections are created lazily, on first use, so `create_app()` does no I/O, and per process:
-gunicorn forks workers after loading nothing of ours (see gunicorn_conf), so no socket or pool
-is ever shared across a fork.
+It is the process's `Services` (settings, identity, lazy engine and Redis) plus the parts the
+composition root built for this app: the catalog cache, the coordinator, the webhook delivery
+loop and the factory of the ingestion dependencies. Web areas with state of their own (health,
+dashboard, OpenAPI) keep it under their own extension key, beside this one.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from flask import Flask, current_app
 
-from ratecard import __version__
+from ratecard.services import InstanceInfo, Services
 from ratecard.settings import Settings
 
 if TYPE_CHECKING:
-    from redis import Redis
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection
 
     from ratecard.changes.delivery import DeliveryWorker
     from ratecard.coordination.coordinator import Coordinator
-    from ratecard.health.check_registry import HealthRegistry
-    from ratecard.health.probe_db import ProbeDatabase
+    from ratecard.ingest.refresh import RefreshDeps
     from ratecard.serving.catalog_cache import CatalogCache
-    from ratecard.web.dashboard.source_panel import StatusGatherer
 
 T = TypeVar("T")
 
 EXTENSION_KEY = "ratecard"
+# The web app's type, for the signatures of the composition root and the entry points above the
+# edge (which import no Flask of their own).
+App = Flask
 
 
-@dataclass
-class InstanceInfo:
-    """Who this process is, as shown in the registry, status and logs."""
-
-    instance_id: str
-    host: str = field(default_factory=socket.gethostname)
-    pid: int = field(default_factory=os.getpid)
-    version: str = __version__
-    started_at: float = field(default_factory=time.time)
-    role: str = "web"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.instance_id,
-            "host": self.host,
-            "pid": self.pid,
-            "version": self.version,
-            "started_at": self.started_at,
-            "role": self.role,
-        }
-
-
-class RatecardState:
-    """The services one app instance uses; everything network-bound is created on first use."""
+class RatecardState(Services):
+    """The services of one app, and the parts its composition root registered (None until)."""
 
     def __init__(self, settings: Settings, instance: InstanceInfo | None = None) -> None:
-        self.settings = settings
-        self.instance = instance or InstanceInfo(instance_id=settings.instance_id)
-        self.initialized = threading.Event()  # set when start-up work is done (startup probe)
-        self._lock = threading.Lock()
-        self._engine: Engine | None = None
-        self._redis: Redis | None = None
-        # Per-area objects, each registered by its area's init_app (None until then). Typed
-        # attributes rather than a dict by name: a misspelt key was a None at run time, and
-        # every reader had to cast what it got back.
+        super().__init__(settings, instance)
+        # Typed attributes rather than a dict by name: a misspelt key was a None at run time,
+        # and every reader had to cast what it got back.
         self.catalog_cache: CatalogCache | None = None
-        # A cache for processes that never registered the API's (the CLI, scripts).
-        self.fallback_catalog_cache: CatalogCache | None = None
         self.coordinator: Coordinator | None = None
-        self.delivery: DeliveryWorker | None = None  # the webhook delivery loop (issue 14)
-        self.health_registry: HealthRegistry | None = None
-        self.probe_db: ProbeDatabase | None = None
-        self.health_warmup: threading.Thread | None = None
-        # (readiness_only, details) -> (results identity, body, status): see health_payload.
-        self.health_payload_memo: dict[tuple[bool, bool], tuple[tuple[Any, ...], bytes, int]] = {}
-        self.status_gatherer: StatusGatherer | None = None
-        self.shutdown_hooks: list[Callable[[], None]] = []
-
-    @property
-    def engine(self) -> Engine:
-        """The SQLAlchemy engine, created on first use."""
-        if self._engine is None:
-            with self._lock:
-                if self._engine is None:
-                    from ratecard.db import build_engine
-
-                    self._engine = build_engine(self.settings.database_url)
-        return self._engine
-
-    @property
-    def redis(self) -> Redis | None:
-        """A Redis client with short timeouts, or None when REDIS_URL is unset."""
-        if self.settings.redis_url is None:
-            return None
-        if self._redis is None:
-            with self._lock:
-                if self._redis is None:
-                    self._redis = make_redis_client(self.settings.redis_url)
-        return self._redis
+        self.delivery: DeliveryWorker | None = None  # the webhook delivery loop
+        # Builds the refresh's and held review's dependencies (change log hook included).
+        self.refresh_deps: Callable[[], RefreshDeps] | None = None
 
     def need_catalog_cache(self) -> CatalogCache:
-        """The catalog cache the API registered; a clear error if it was not registered."""
-        return _registered(self.catalog_cache, "the catalog cache (ratecard.web.api.init_app)")
+        """The catalog cache the composition root registered; a clear error if it did not."""
+        return _registered(self.catalog_cache, "the catalog cache")
 
     def need_coordinator(self) -> Coordinator:
-        """The coordinator; a clear error if ratecard.background.init_app did not run."""
-        return _registered(self.coordinator, "the coordinator (ratecard.background.init_app)")
+        """The coordinator; a clear error if the composition root registered none."""
+        return _registered(self.coordinator, "the coordinator")
 
-    def need_health_registry(self) -> HealthRegistry:
-        """The health check registry; a clear error if ratecard.health.init_app did not run."""
-        return _registered(self.health_registry, "the health registry (ratecard.health.init_app)")
-
-    def need_probe_db(self) -> ProbeDatabase:
-        """The health probe's database connection holder (registered with the health checks)."""
-        return _registered(self.probe_db, "the probe database (ratecard.health.init_app)")
-
-    def shutdown(self) -> None:
-        """Run shutdown hooks (stop the coordinator, release leases), then close pools."""
-        for hook in reversed(self.shutdown_hooks):
-            try:
-                hook()
-            except Exception:
-                import logging
-
-                logging.getLogger(__name__).exception("shutdown hook failed")
-        if self._engine is not None:
-            self._engine.dispose()
-        if self._redis is not None:
-            self._redis.close()
+    def need_refresh_deps(self) -> RefreshDeps:
+        """The ingestion dependencies (engine, Redis, the change log hook, the cache)."""
+        return _registered(self.refresh_deps, "the ingestion dependencies")()
 
 
 class ComponentMissing(RuntimeError):
-    """An area's object was asked for before (or without) its init_app registering it."""
+    """A part was asked for before (or without) the composition root registering it."""
 
 
 def _registered(component: T | None, what: str) -> T:
@@ -147,29 +68,19 @@ def _registered(component: T | None, what: str) -> T:
     return component
 
 
-def make_redis_client(url: str, timeout: float = 1.0) -> Redis:
-    """Create a Redis client that fails fast: a Redis outage must cost a probe one second.
-
-    redis-py retries a failed command (several times, with back-off) by default; against a
-    dead server that turns a 1 s timeout into ~4 s per command, longer than a probe's budget
-    and a third of a lease TTL. Every caller here has its own fallback, so: no retries.
-    """
-    from redis import Redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    return Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        health_check_interval=30,
-        decode_responses=False,
-        retry=Retry(NoBackoff(), 0),
-    )
-
-
 def get_state(app: Flask | None = None) -> RatecardState:
     """Return the ratecard state of `app` (default: the current app)."""
     target = app if app is not None else current_app
     state: RatecardState = target.extensions[EXTENSION_KEY]
     return state
+
+
+def database_call(call: Callable[[Connection], T], *, transaction: bool = False) -> T:
+    """Run `call(conn)` on a short connection of this app (in one transaction if asked).
+
+    An outage or a value the database refuses raised here is answered by the one handler in
+    `http_errors` (503, or 422 for a refused value), never a 500.
+    """
+    engine = get_state().engine
+    with engine.begin() if transaction else engine.connect() as conn:
+        return call(conn)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ratecard.costing.usage import UsageError
+from tests.support.services import FEED_DATA
 
 # Recorded provider bodies and their expected partitions (see its README).
-RESPONSES = Path(__file__).resolve().parents[2] / "data" / "responses"
+RESPONSES = FEED_DATA / "responses"
 
 
 def refused(call: Any, *args: Any, **kwargs: Any) -> UsageError:

@@ -48,9 +48,9 @@ class AdminApp:
 
     def refresh(self) -> str:
         """Run one refresh in this process (no coordinator); return its outcome."""
-        from ratecard.ingest.refresh import deps_from_state, refresh_catalog
+        from ratecard.ingest.refresh import refresh_catalog
 
-        report = refresh_catalog(deps_from_state(get_state(self.app)))
+        report = refresh_catalog(get_state(self.app).need_refresh_deps())
         return str(report.outcome)
 
 

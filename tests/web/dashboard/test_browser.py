@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.support.services import FEED_DATA
 from tests.web.dashboard.conftest import ADMIN_TOKEN, FEED_PATH, HISTORY_MODEL, INSTANCE_ID, Fleet
 from tests.web.dashboard.serving import latest_refresh, wait_for_refresh_after
 
@@ -26,7 +27,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOT_COPY = Path("/tmp/ratecard-dashboard.png")
-RESPONSES = Path(__file__).resolve().parents[1] / "data" / "responses"
+RESPONSES = FEED_DATA / "responses"
 
 pytestmark = pytest.mark.browser
 

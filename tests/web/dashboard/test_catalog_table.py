@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from ratecard.catalog.model import ModelPrice
 from ratecard.catalog.model import PriceStatusText as PriceStatus
-from ratecard.serving.catalog_cache import ServedModel
+from ratecard.catalog.snapshot import ServedModel
 from ratecard.web.dashboard.catalog_table import TableQuery, build_table
 
 

@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from ratecard.web.dashboard.format import duration_words, host_alias, iso, per_million, public_text
+from ratecard.timetext import shown_time
+from ratecard.web.dashboard.format import duration_words, per_million
+from ratecard.web.redaction import host_alias, public_text
 
 
 @pytest.mark.parametrize(
@@ -31,13 +33,13 @@ def test_per_million_is_exact(per_token: object, expected: str | None) -> None:
     assert per_million(per_token) == expected  # type: ignore[arg-type]
 
 
-def test_iso_accepts_datetimes_epochs_and_redis_strings() -> None:
+def test_shown_time_accepts_datetimes_epochs_and_redis_strings() -> None:
     moment = datetime(2026, 7, 24, 12, 0, 5, tzinfo=UTC)
-    assert iso(moment) == "2026-07-24T12:00:05Z"
-    assert iso(moment.timestamp()) == "2026-07-24T12:00:05Z"
-    assert iso(str(moment.timestamp())) == "2026-07-24T12:00:05Z"
-    assert iso(datetime(2026, 7, 24, 12, 0, 5)) == "2026-07-24T12:00:05Z"  # naive = UTC
-    assert iso(None) is None and iso("") is None
+    assert shown_time(moment) == "2026-07-24T12:00:05Z"
+    assert shown_time(moment.timestamp()) == "2026-07-24T12:00:05Z"
+    assert shown_time(str(moment.timestamp())) == "2026-07-24T12:00:05Z"
+    assert shown_time(datetime(2026, 7, 24, 12, 0, 5)) == "2026-07-24T12:00:05Z"  # naive = UTC
+    assert shown_time(None) is None and shown_time("") is None
 
 
 @pytest.mark.parametrize(

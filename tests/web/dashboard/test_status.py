@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ratecard.web.dashboard.format import host_alias
 from ratecard.web.dashboard.status_page import StatusInputs, build_status
+from ratecard.web.redaction import host_alias
 
 HOST = "db-web-17.internal"
 SECRET = "tok-9f8e"

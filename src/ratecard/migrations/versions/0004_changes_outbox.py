@@ -1,4 +1,4 @@
-"""change log, webhook subscriptions and the webhook outbox (issue 14)
+"""change log, webhook subscriptions and the webhook outbox
 
 Revision ID: 0004_changes_outbox
 Revises: 0003_model_alias_target

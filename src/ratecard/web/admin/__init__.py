@@ -1,12 +1,14 @@
-"""Admin controls under /admin, behind the bearer token RATECARD_ADMIN_TOKEN."""
+"""Admin controls under /admin, behind the bearer token RATECARD_ADMIN_TOKEN: refresh, worker
+status, held-change review, and the webhook subscriptions."""
 
 from __future__ import annotations
 
 from flask import Flask
 
+from ratecard.web.admin import endpoints, webhooks
+
 
 def init_app(app: Flask) -> None:
-    """Register the /admin blueprint."""
-    from ratecard.web.admin.endpoints import bp
-
-    app.register_blueprint(bp)
+    """Register the /admin blueprints."""
+    app.register_blueprint(endpoints.bp)
+    app.register_blueprint(webhooks.bp)

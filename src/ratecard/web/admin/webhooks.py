@@ -8,40 +8,38 @@ only: in the answer that creates it and in the one that rotates it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify
 
+from ratecard.changes.destinations import DestinationRefused, resolve_destination
 from ratecard.errors import ValidationFailed
+from ratecard.timetext import instant_text
 from ratecard.web.auth import admin_only
-from ratecard.web.openapi import RouteSpec, route_registrar
-from ratecard.web.state import get_state
+from ratecard.web.request_parsing import parse_body, parse_query
+from ratecard.web.routes import RouteSpec, route_registrar
+from ratecard.web.state import database_call, get_state
+
+# Deferred: the subscription store and the outbox (SQLAlchemy) load with the first webhook
+# request, not with create_app.
+
+T = TypeVar("T")
 
 bp = Blueprint("admin_webhooks", __name__, url_prefix="/admin/webhooks")
-ROUTES: list[RouteSpec] = []
 _ERRORS = {401: "ErrorOut", 403: "ErrorOut", 503: "ErrorOut"}
 _ONE = {404: "ErrorOut", **_ERRORS}
-route = route_registrar(bp, ROUTES)
+route = route_registrar(bp, schemas="ratecard.web.api.change_schemas")
 admin_only(bp)
 
 
-def _transaction(call: Callable[[Any], Any]) -> Any:
-    """Run `call(conn)` in one transaction; a database outage is a 503."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ratecard.errors import ServiceUnavailable
-
-    try:
-        with get_state().engine.begin() as conn:
-            return call(conn)
-    except SQLAlchemyError as exc:
-        raise ServiceUnavailable(f"database unavailable: {type(exc).__name__}") from None
+def _transaction(call: Callable[[Any], T]) -> T:
+    """Run `call(conn)` in one transaction (an outage is the one handler's 503)."""
+    return database_call(call, transaction=True)
 
 
-def _now() -> Any:
-    from ratecard.ingest.store import utcnow
-
-    return utcnow()
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _wake_delivery() -> None:
@@ -63,8 +61,6 @@ def _wake_delivery() -> None:
 )
 def create_webhook() -> Response:
     from ratecard.changes import subscriptions
-    from ratecard.changes.destinations import DestinationRefused, resolve_destination
-    from ratecard.web.api.models import parse_body
 
     body = parse_body("WebhookCreate")
     url = body.url.strip()
@@ -189,14 +185,13 @@ def resume_webhook(webhook_id: str) -> Response:
 )
 def rotate_secret(webhook_id: str) -> Response:
     from ratecard.changes import subscriptions
-    from ratecard.changes.changelog import iso
 
     rotated = _transaction(lambda conn: subscriptions.rotate_secret(conn, webhook_id, _now()))
     return jsonify(
         {
             "id": rotated.id,
             "secret": rotated.secret,
-            "previous_secret_valid_until": iso(rotated.previous_secret_until),
+            "previous_secret_valid_until": instant_text(rotated.previous_secret_until),
         }
     )
 
@@ -214,7 +209,6 @@ def rotate_secret(webhook_id: str) -> Response:
 )
 def list_deliveries(webhook_id: str) -> Response:
     from ratecard.changes import outbox, subscriptions
-    from ratecard.web.api.models import parse_query
 
     query = parse_query("DeliveriesQuery")
 

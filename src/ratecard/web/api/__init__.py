@@ -1,31 +1,25 @@
-"""The price API's web adapter: the /api blueprint, /openapi.json and their request schemas.
+"""The price API under /api: models, history, cost (one or a batch), and the change feed.
 
-Flask lives here and not in `ratecard.ingest`: the domain stays importable (by the worker, the
-CLI, scripts) without loading the web stack. Module-level imports stay light, as before.
+Each module declares its routes on the blueprint it belongs to; `init_app` imports them and
+registers the blueprints, which records their routes for /openapi.json.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
+from ratecard.web.api import change_feed, history, models, price_batch, price_request  # noqa: F401
+from ratecard.web.api.blueprint import blueprint
+from ratecard.web.security import BODY_LIMITS
+from ratecard.web.state import get_state
+
 
 def init_app(app: Flask) -> None:
-    """Register the API blueprint, /openapi.json and the catalog cache (no I/O here)."""
-    from ratecard.redis_keys import RedisKeys
-    from ratecard.serving.catalog_cache import CatalogCache
-    from ratecard.web.api.models import blueprint as api_blueprint
-    from ratecard.web.openapi import blueprint as openapi_blueprint
-    from ratecard.web.security import BODY_LIMITS
-    from ratecard.web.state import get_state
+    """Register the price API and the change feed (no I/O here)."""
+    # Imported for their routes, which they declare on these blueprints.
 
-    state = get_state(app)
-    # Getters, not values: the engine and Redis client are created on first use, per process.
-    state.catalog_cache = CatalogCache(
-        engine=lambda: state.engine,
-        redis=lambda: state.redis,
-        keys=RedisKeys(prefix=state.settings.redis_key_prefix),
-    )
     # The batch route streams bodies of tens of megabytes; every other route keeps 1 MiB.
-    app.config.setdefault(BODY_LIMITS, {})["api.price_batch"] = state.settings.batch_max_bytes
-    app.register_blueprint(api_blueprint)
-    app.register_blueprint(openapi_blueprint)
+    limits = app.config.setdefault(BODY_LIMITS, {})
+    limits["api.price_batch"] = get_state(app).settings.batch_max_bytes
+    app.register_blueprint(blueprint)
+    app.register_blueprint(change_feed.blueprint)

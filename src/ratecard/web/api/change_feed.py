@@ -11,18 +11,21 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ratecard.web.openapi import RouteSpec, route_registrar
+from ratecard.changes.atom import render_atom
+from ratecard.changes.records import ChangeFilter
+from ratecard.web.request_parsing import parse_query
+from ratecard.web.routes import RouteSpec, route_registrar
+from ratecard.web.state import database_call
+
+# Deferred: the change log's queries (SQLAlchemy) load with the first read of the feed.
 
 blueprint = Blueprint("changes", __name__, url_prefix="/api")
-ROUTES: list[RouteSpec] = []
-route = route_registrar(blueprint, ROUTES)
+route = route_registrar(blueprint, schemas="ratecard.web.api.change_schemas")
 _ERRORS = {422: "ErrorOut", 503: "ErrorOut"}
 
 
 def _filter(query: Any) -> Any:
-    from ratecard.changes.changelog import FeedFilter
-
-    return FeedFilter(query.model, query.provider, query.source, query.kind)
+    return ChangeFilter(query.model, query.provider, query.source, query.kind)
 
 
 @route(
@@ -36,8 +39,8 @@ def _filter(query: Any) -> Any:
     )
 )
 def list_changes() -> Response:
-    from ratecard.changes.changelog import last_seq, read_changes
-    from ratecard.web.api.models import _database_call, parse_query
+    from ratecard.changes.changelog import read_changes
+    from ratecard.changes.log_head import last_seq
 
     query = parse_query("ChangesQuery")
     since = int(query.since)
@@ -49,7 +52,7 @@ def list_changes() -> Response:
         # changes made since the restore until the log caught up with it).
         return entries, entries[-1].seq if entries else min(since, last_seq(conn))
 
-    entries, position = _database_call(page)
+    entries, position = database_call(page)
     next_cursor = str(position)
     return jsonify({"items": [c.to_json() for c in entries], "next_cursor": next_cursor})
 
@@ -66,14 +69,12 @@ def list_changes() -> Response:
     )
 )
 def changes_atom() -> Response:
-    from ratecard.changes.atom import render_feed
     from ratecard.changes.changelog import read_changes
-    from ratecard.web.api.models import _database_call, parse_query
 
     query = parse_query("AtomQuery")
-    entries = _database_call(
+    entries = database_call(
         lambda conn: read_changes(conn, limit=query.limit, where=_filter(query), newest_first=True)
     )
     base = request.host_url.rstrip("/")
-    body = render_feed(entries, base, request.url)
+    body = render_atom(entries, base, request.url)
     return Response(body, content_type="application/atom+xml; charset=utf-8")

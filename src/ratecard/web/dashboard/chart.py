@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ratecard.catalog.money import decimal_text
-from ratecard.web.dashboard.format import iso
+from ratecard.timetext import shown_time
 
 WIDTH, HEIGHT = 640, 240
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 16, 12, 28
@@ -100,8 +100,8 @@ def price_chart(
         for k in range(5)
     )
     x_ticks = (
-        Tick(left, (iso(ordered[0].at) or "")[:10]),
-        Tick(right, (iso(max(now, ordered[-1].at)) or "")[:10]),
+        Tick(left, (shown_time(ordered[0].at) or "")[:10]),
+        Tick(right, (shown_time(max(now, ordered[-1].at)) or "")[:10]),
     )
     return Chart(width, height, series, x_ticks, y_ticks, left, right, top, bottom)
 
@@ -132,7 +132,7 @@ def _series(
         else:
             commands.append(f"H{px}V{py}")
         previous_y = py
-        label = f"{name} ${decimal_text(value)} / M tokens from {iso(point.at)}"
+        label = f"{name} ${decimal_text(value)} / M tokens from {shown_time(point.at)}"
         markers.append(Marker(px, py, label))
     if previous_y is not None:
         commands.append(f"H{x_end}")

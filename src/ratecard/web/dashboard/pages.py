@@ -11,16 +11,30 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ratecard.catalog import codec
+from ratecard.errors import RatecardError
+from ratecard.timetext import shown_time
 from ratecard.web.auth import is_admin
 from ratecard.web.dashboard.catalog_table import TableQuery, build_table, table_data
-from ratecard.web.dashboard.format import PRICE_LABELS, duration_words, iso, per_million
-from ratecard.web.dashboard.source_panel import catalog_cache, gatherer
+from ratecard.web.dashboard.chart import PricePoint, price_chart
+from ratecard.web.dashboard.format import PRICE_LABELS, duration_words, per_million
+from ratecard.web.dashboard.source_panel import GATHERER, StatusGatherer
 from ratecard.web.dashboard.status_page import build_status
 from ratecard.web.state import get_state
+
+# Deferred: a model page's history queries (SQLAlchemy) load with the first model page.
 
 bp = Blueprint("dashboard", __name__)
 bp.add_app_template_filter(per_million, "per_million")
@@ -35,12 +49,17 @@ def plausible_model_id(model_id: str) -> bool:
     return 0 < len(model_id) <= MAX_MODEL_ID and all(ch.isprintable() for ch in model_id)
 
 
+def _gatherer() -> StatusGatherer:
+    found: StatusGatherer = current_app.extensions[GATHERER]
+    return found
+
+
 def _status(admin: bool) -> dict[str, Any]:
-    return build_status(gatherer(get_state()).inputs(), admin=admin)
+    return build_status(_gatherer().inputs(), admin=admin)
 
 
 def _table(query: TableQuery) -> Any:
-    inputs = gatherer(get_state()).inputs()
+    inputs = _gatherer().inputs()
     models = inputs.catalog.models if inputs.catalog is not None else ()
     return build_table(models, query)
 
@@ -97,7 +116,7 @@ def disagreements_page() -> Response:
     items: list[dict[str, Any]] = []
     linked_models, error = 0, None
     try:
-        identity = catalog_cache(get_state()).current().identity
+        identity = get_state().need_catalog_cache().current().identity
     except Exception as exc:  # the page stays up and says what is missing
         error = f"catalog unavailable: {type(exc).__name__}"
     else:
@@ -160,10 +179,8 @@ def model_page(model_id: str) -> Response | WerkzeugResponse:
 
 def _resolved_id(state: Any, model_id: str) -> str | None:
     """The served id `model_id` resolves to, or None (unknown, ambiguous, catalog down)."""
-    from ratecard.errors import RatecardError
-
     try:
-        snapshot = catalog_cache(state).current()
+        snapshot = state.need_catalog_cache().current()
         return snapshot.identity.resolve(model_id).price.model_id
     except RatecardError:
         return None
@@ -173,11 +190,10 @@ def _model_sections(state: Any, model_id: str) -> tuple[list[dict[str, Any]], st
     from sqlalchemy.exc import SQLAlchemyError
 
     from ratecard.serving import queries
-    from ratecard.web.dashboard.chart import price_chart
 
     error: str | None = None
     try:
-        snapshot = catalog_cache(state).current()
+        snapshot = state.need_catalog_cache().current()
     except Exception as exc:  # the page still shows history if only the cache failed
         snapshot, error = None, f"catalog unavailable: {type(exc).__name__}"
     served = {m.price.source: m for m in (snapshot.by_id.get(model_id, ()) if snapshot else ())}
@@ -203,8 +219,6 @@ def _model_sections(state: Any, model_id: str) -> tuple[list[dict[str, Any]], st
 def _section(
     source: str, served: Any, history: list[Any], held: dict[str, Any] | None, now: datetime
 ) -> dict[str, Any]:
-    from ratecard.web.dashboard.chart import PricePoint
-
     price = served.price if served is not None else None
     prices = []
     if price is not None:
@@ -218,7 +232,7 @@ def _section(
         old, new = row.old or {}, row.new or {}
         entries.append(
             {
-                "observed_at": iso(row.observed_at),
+                "observed_at": shown_time(row.observed_at),
                 "change": row.change,
                 "run_id": row.run_id,
                 "input_old": per_million(old.get("input_per_token")),
@@ -247,7 +261,7 @@ def _section(
         "held": held,
         "history": entries,
         "points": points,
-        "now": iso(now),
+        "now": shown_time(now),
     }
 
 

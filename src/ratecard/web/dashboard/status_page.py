@@ -17,15 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ratecard.catalog.codec import price_moves
+from ratecard.timetext import shown_time
 from ratecard.vocabulary import PROBLEM_OUTCOMES, JobName
-from ratecard.web.dashboard.format import (
-    PRICE_LABELS,
-    alias_key,
-    duration_words,
-    iso,
-    public_text,
-    snapshot_per_million,
-)
+from ratecard.web.dashboard.format import PRICE_LABELS, duration_words, snapshot_per_million
+from ratecard.web.redaction import alias_key, public_text
 
 # Per source and run, the first few things the feed got wrong (the run record keeps more).
 PROBLEMS_SHOWN = 5
@@ -46,7 +41,7 @@ class StatusInputs:
     catalog_origin: str | None = None
     now: float = 0.0
     secrets: Sequence[str] = ()
-    webhooks: Mapping[str, int] | None = None  # outbox backlog (issue 14); None: unknown
+    webhooks: Mapping[str, int] | None = None  # the webhook outbox's backlog; None: unknown
     extra_hosts: Sequence[str] = field(default_factory=lambda: (socket.gethostname(),))
     # The host alias key (`alias_key(admin_token)`); by default this process's random one.
     alias_key: bytes = field(default_factory=lambda: alias_key(None))
@@ -71,7 +66,7 @@ def build_status(inputs: StatusInputs, admin: bool) -> dict[str, Any]:
     lease = job.get("lease") or {}
     holder = lease.get("holder")
     return {
-        "generated_at": iso(inputs.now),
+        "generated_at": shown_time(inputs.now),
         "admin": admin,
         "served_by": {
             "id": text(inputs.served_by.get("id")),
@@ -109,7 +104,7 @@ def _coordination(
         "lease_expires_in": lease.get("expires_in"),
         "interval": job.get("interval"),
         "last_completed_slot": job.get("last_completed_slot"),
-        "next_due_at": iso(job.get("next_due_at")),
+        "next_due_at": shown_time(job.get("next_due_at")),
         "next_due_in": job.get("next_due_in"),
         "running_here": job.get("running_here"),
     }
@@ -122,7 +117,7 @@ def _instance(
         "id": text(item.get("id")),
         "version": item.get("version"),
         "role": item.get("role"),
-        "started_at": iso(item.get("started_at")),
+        "started_at": shown_time(item.get("started_at")),
         "store": item.get("store"),
         "holds_lease": holder is not None and str(item.get("id")) == str(holder),
     }
@@ -138,8 +133,8 @@ def _run(run: Mapping[str, Any], text: Any) -> dict[str, Any]:
         "trigger": run.get("trigger"),
         "instance_id": text(run.get("instance_id")),
         "outcome": run.get("outcome"),
-        "started_at": iso(run.get("started_at")),
-        "finished_at": iso(run.get("finished_at")),
+        "started_at": shown_time(run.get("started_at")),
+        "finished_at": shown_time(run.get("finished_at")),
         "duration": run.get("duration"),
         "duration_words": duration_words(run.get("duration")),
         "error": text(run.get("error")),
@@ -167,7 +162,7 @@ def _timeline(runs: Sequence[Mapping[str, Any]], text: Any) -> list[dict[str, An
         for entry in run.get("sources") or ():
             item = _source(entry, text)
             item["run_id"] = run.get("id")
-            item["started_at"] = iso(run.get("started_at"))
+            item["started_at"] = shown_time(run.get("started_at"))
             by_source.setdefault(str(entry.get("source")), []).append(item)
     return [{"source": name, "runs": items} for name, items in sorted(by_source.items())]
 
@@ -181,7 +176,7 @@ def _last_error(runs: Iterable[Mapping[str, Any]], text: Any) -> dict[str, Any] 
                     "run_id": run.get("id"),
                     "source": entry.get("source"),
                     "outcome": entry.get("outcome"),
-                    "at": iso(run.get("started_at")),
+                    "at": shown_time(run.get("started_at")),
                     "text": text(entry.get("error")),
                 }
         if run.get("error") or run.get("outcome") in PROBLEM_OUTCOMES:
@@ -189,7 +184,7 @@ def _last_error(runs: Iterable[Mapping[str, Any]], text: Any) -> dict[str, Any] 
                 "run_id": run.get("id"),
                 "source": None,
                 "outcome": run.get("outcome"),
-                "at": iso(run.get("started_at")),
+                "at": shown_time(run.get("started_at")),
                 "text": text(run.get("error") or f"run {run.get('outcome')}"),
             }
     return None
@@ -215,7 +210,7 @@ def _held(row: Any, text: Any) -> dict[str, Any]:
         "model_id": row.model_id,
         "reason": text(row.reason),
         "factor": row.factor,
-        "detected_at": iso(row.detected_at),
+        "detected_at": shown_time(row.detected_at),
         "old_status": old.get("status"),
         "new_status": proposed.get("status"),
         "changes": changes,

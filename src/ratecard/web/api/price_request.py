@@ -1,0 +1,113 @@
+"""POST /api/cost: the exact cost of one request, in any of its three forms.
+
+The cost engine and the request parser load on the first such request, not at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flask import Response, jsonify
+
+from ratecard.catalog.snapshot import CatalogSnapshot
+from ratecard.costing.cost_requests import REQUEST_KEYS, answer_cost, parse_cost_request
+from ratecard.web.api.blueprint import (
+    EXAMPLE_MODEL,
+    MODEL_ERRORS,
+    current_catalog,
+    preferred_sources,
+    route,
+)
+from ratecard.web.request_parsing import read_json_body
+from ratecard.web.routes import RouteSpec
+from ratecard.web.state import database_call
+
+if TYPE_CHECKING:
+    from ratecard.costing.cost_requests import Resolver
+
+# Deferred: the history reader (SQLAlchemy) loads with the first request that needs it.
+
+
+# One example per form: flat counts, an Anthropic usage block, a real OpenAI chat response.
+COST_EXAMPLES: dict[str, dict[str, Any]] = {
+    "flat counts": {
+        "model": EXAMPLE_MODEL,
+        "input_tokens": 1000,
+        "cache_read_tokens": 200,
+        "output_tokens": 500,
+    },
+    "usage block (Anthropic)": {
+        "model": "claude-sonnet-4-5",
+        "format": "anthropic",
+        "usage": {
+            "input_tokens": 2095,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 1800,
+            "output_tokens": 503,
+            "service_tier": "standard",
+        },
+    },
+    "whole response (OpenAI chat)": {
+        "response": {
+            "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
+            "object": "chat.completion",
+            "created": 1741570283,
+            "model": "gpt-4o-2024-08-06",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Hello!", "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 1117,
+                "completion_tokens": 46,
+                "total_tokens": 1163,
+                "prompt_tokens_details": {"cached_tokens": 1024, "audio_tokens": 0},
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0,
+                },
+            },
+            "service_tier": "default",
+            "system_fingerprint": "fp_fc9f1d7035",
+        }
+    },
+}
+
+
+@route(
+    RouteSpec(
+        "POST",
+        "/api/cost",
+        "price_request",
+        "The exact cost of a request, from flat counts, a provider's usage block or its whole "
+        "response, now or with the prices in force at `at`: every component's quantity, unit, "
+        "price and cost. `model` is resolved as GET /api/models/<id> resolves it; a price the "
+        "request needs and the model lacks is a 422 naming it (`field`, `price`).",
+        body="CostRequest",
+        responses={
+            200: "CostOut",
+            400: "ErrorOut",
+            413: "ErrorOut",
+            415: "ErrorOut",
+            **MODEL_ERRORS,
+        },
+        body_examples=COST_EXAMPLES,
+    )
+)
+def cost() -> Response:
+    request_ = parse_cost_request(read_json_body(REQUEST_KEYS)[1])
+    model = model_resolver(current_catalog())(request_.model, request_.source, request_.at)
+    return jsonify(answer_cost(request_, model))
+
+
+def model_resolver(snapshot: CatalogSnapshot) -> Resolver:
+    """Resolve cost requests' models against `snapshot`, with `at` from the price history."""
+    from ratecard.serving.prices_at import history_resolver
+
+    return history_resolver(snapshot, preferred_sources(), database_call)
