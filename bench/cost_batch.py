@@ -1,6 +1,6 @@
 """Results/s of POST /api/cost/batch: 100,000 varied requests in ONE NDJSON body from one
 client, against the in-process rates of LiteLLM's `cost_per_token` and genai-prices'
-`calc_price` measured in the same run (issue 12: target >= 10x the faster of the two).
+`calc_price` measured in the same run (target: >= 10x the faster of the two).
 
     .venv/bin/python bench/cost_batch.py [--requests 100000] [--rounds 5] [--no-anchors]
 

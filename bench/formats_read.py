@@ -1,4 +1,4 @@
-"""Reads per second of each provider usage format (issue 12: the batch path's budget).
+"""Reads per second of each provider usage format (the batch path's budget).
 
     .venv/bin/python bench/formats_read.py [--seconds 0.5] [--repeat 5]
 

@@ -1,6 +1,6 @@
 """Where a request's time goes: GET /api/models/<id> under cProfile, ratecard's app against
 the bare Flask app (bench/api.py's), in process through werkzeug's test client (no sockets,
-so the profile is the app's own work, issue 16's "profile it").
+so the profile is the app's own work).
 
     .venv/bin/python bench/profile_request.py [--requests 20000] [--top 15]
 

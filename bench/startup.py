@@ -7,7 +7,7 @@ own Redis key prefix. Then /health/ready requests per second against the bare ap
 
     .venv/bin/python bench/startup.py [--runs 5] [--seconds 3]
 
-Targets (issue 16): start-up ≤ 1.5x the bare app and < 1 s; throughput ≥ 0.8x the bare app's.
+Targets: start-up ≤ 1.5x the bare app and < 1 s; throughput ≥ 0.8x the bare app's.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hostile input, second round (issue 15): one regression test per finding of the probe, then
+"""Hostile input, second round: one regression test per finding of the probe, then
 a sweep that sends every route in `app.url_map` (present and future) the same hostile inputs.
 """
 

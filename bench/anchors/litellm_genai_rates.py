@@ -2,7 +2,7 @@
 
     python3.11 bench/anchors/litellm_genai_rates.py [--seconds 5] [--rounds 3]
 
-The anchors for issue 12's batch figure ("≥ 10x the faster of the two"). Runs inside the
+The anchors for the batch figure ("≥ 10x the faster of the two"). Runs inside the
 conformance venv (conformance/.venv, built from conformance/requirements.txt with hashes; it
 re-executes itself there), never in ratecard's: neither library is a runtime or test dependency.
 Not listed in bench/all.py's SCRIPTS (that table runs only the scripts it names), so `make bench`

@@ -32,11 +32,12 @@ if TYPE_CHECKING:
 
     from ratecard.coordination.context import JobContext
     from ratecard.ingest.refresh import RefreshDeps, RefreshReport
+    from ratecard.serving.catalog_cache import CatalogCache
 
 
 def init(state: RatecardState) -> None:
     """Build the ingestion dependencies, the coordinator and the delivery loop (not started)."""
-    state.refresh_deps = lambda: refresh_deps_of(state)
+    state.refresh_deps = lambda: refresh_deps_of(state, state.catalog_cache)
     coordinator = build_coordinator(state)
     state.coordinator = coordinator
     state.shutdown_hooks.append(coordinator.stop)
@@ -70,9 +71,10 @@ def refresh_deps(
     )
 
 
-def refresh_deps_of(services: Services, **options: Any) -> RefreshDeps:
-    """`refresh_deps` over a process's services; an app's cache adopts what a run commits."""
-    cache = getattr(services, "catalog_cache", None)
+def refresh_deps_of(
+    services: Services, cache: CatalogCache | None = None, **options: Any
+) -> RefreshDeps:
+    """`refresh_deps` over a process's services; `cache` (an app's) adopts what a run commits."""
     return refresh_deps(
         services.settings,
         services.engine,

@@ -221,7 +221,7 @@ def test_disagreements_pair_sources_not_offerings_within_one() -> None:
 
 
 def test_real_feeds_links_and_disagreements(feed_data: Path) -> None:
-    """The figures issue 13 quotes: 13 ids in both feeds, 5 disagree; 82 of LiteLLM's 96
+    """The figures the README quotes: 13 ids in both feeds, 5 disagree; 82 of LiteLLM's 96
     openrouter/ copies match an OpenRouter id, 39 of them disagree."""
     litellm = parse_feed(
         Source("litellm", "file:///x", "litellm"), (feed_data / LITELLM_NEW).read_bytes()

@@ -3,7 +3,7 @@ local receiver that verifies every signature with the `standardwebhooks` library
 first attempt of every message, while the delivery lease holder (or another instance) is
 SIGKILLed again and again, mid-delivery.
 
-The guarantee under test (issue 14): every committed change arrives, and no change travels
+The guarantee under test: every committed change arrives, and no change travels
 under two webhook-ids. Duplicate POSTs of one message (same id) are allowed: a receiver
 de-duplicates by webhook-id, and a SIGKILL between a receiver's 200 and our record of it can
 only be answered by sending again.

@@ -1,7 +1,7 @@
 """Cost arithmetic against hand-computed Decimals: every dimension, the issue's examples.
 
 The golden file (test_conformance.py) checks the engine against LiteLLM case by case; these
-tests spell out, by hand, the rules and the figures issue 12 was written from.
+tests spell out, by hand, the rules and the figures the engine was specified from.
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def test_bad_token_counts_are_usage_errors_naming_the_field(litellm, bad):
     assert caught.value.field in bad
 
 
-# --- issue 12's examples, each priced as LiteLLM 1.110.2 prices it ----------------------------
+# --- the specification's examples, each priced as LiteLLM 1.110.2 prices it -----------------
 
 
 def test_reasoning_tokens_at_their_own_price(litellm):

@@ -1,4 +1,4 @@
-"""One bad value never changes or removes what is served (issue 11), through the real refresh.
+"""One bad value never changes or removes what is served, through the real refresh.
 
 After a good load of the real snapshots (LiteLLM and OpenRouter, from a local feed server into
 PostgreSQL or SQLite), each hostile variant below is served in turn. Each edits the real feed

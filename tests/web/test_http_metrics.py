@@ -1,4 +1,5 @@
-"""Request metrics: closed label sets (issue 15 finding 1); batched writes equal to observe()."""
+"""Request metrics: closed label sets (no client can grow /metrics); batched writes equal to
+observe()."""
 
 from __future__ import annotations
 

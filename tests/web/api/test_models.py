@@ -352,7 +352,7 @@ def test_openapi_document_is_generated_from_the_validators(sqlite_client: FlaskC
         "/admin/worker",
         "/admin/held/{held_id}/accept",
         "/admin/held/{held_id}/reject",
-        # Issue 14: the change feed and the webhook admin API (tests/changes).
+        # The change feed and the webhook admin API (tests/changes, tests/web/admin).
         "/api/changes",
         "/api/changes.atom",
         "/admin/webhooks",

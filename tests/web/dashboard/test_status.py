@@ -81,7 +81,7 @@ def test_public_status_masks_hosts_and_never_shows_secrets() -> None:
     status = build_status(inputs(), admin=False)
     text = repr(status)
     assert HOST not in text and SECRET not in text and "user:pw" not in text
-    # A `host:pid` id is aliased whole: no pid in the public view (issue 15).
+    # A `host:pid` id is aliased whole: no pid in the public view.
     assert status["coordination"]["lease_holder"] == host_alias(f"{HOST}:41")
     assert status["instances"][0]["id"] == host_alias(f"{HOST}:41")
     assert status["runs"][0]["instance_id"] == host_alias(f"{HOST}:41")
