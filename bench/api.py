@@ -28,7 +28,7 @@ from flask import Flask, Response, jsonify
 
 REPO = Path(__file__).resolve().parents[1]
 # The real LiteLLM snapshot of 2026-07-24, as bundled in the package.
-FEED = REPO / "src" / "ratecard" / "prices" / "data" / "litellm_snapshot.json"
+FEED = REPO / "src" / "ratecard" / "ingest" / "data" / "litellm_snapshot.json"
 MODEL_IDS = ["gpt-4o", "claude-sonnet-4-5", "gemini/gemini-2.5-pro", "mistral/mistral-large-latest"]
 
 _BARE_BODY = {

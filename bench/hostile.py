@@ -24,7 +24,7 @@ from statistics import median
 from flask.testing import FlaskClient
 
 REPO = Path(__file__).resolve().parents[1]
-FEED = REPO / "src" / "ratecard" / "prices" / "data" / "litellm_snapshot.json"
+FEED = REPO / "src" / "ratecard" / "ingest" / "data" / "litellm_snapshot.json"
 MB = 1024 * 1024
 VALID = {"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500}
 

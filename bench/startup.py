@@ -30,13 +30,13 @@ import redis
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
-from bench.support import compile_sources  # noqa: E402
+from bench.support import BUNDLED_FEED, compile_sources  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 # The real LiteLLM snapshot of 2026-07-24, as bundled in the package.
-FEED = f"litellm=file://{REPO / 'src' / 'ratecard' / 'prices' / 'data' / 'litellm_snapshot.json'}"
+FEED = f"litellm=file://{BUNDLED_FEED}"
 POLL_INTERVAL = 0.005
 START_DEADLINE = 20.0
 

@@ -28,7 +28,7 @@ from sqlalchemy import Engine, text
 REPO = Path(__file__).resolve().parents[1]
 RATECARD = str(Path(sys.executable).parent / "ratecard")
 # The real LiteLLM snapshot of 2026-07-24, as bundled in the package.
-BUNDLED_FEED = REPO / "src" / "ratecard" / "prices" / "data" / "litellm_snapshot.json"
+BUNDLED_FEED = REPO / "src" / "ratecard" / "ingest" / "data" / "litellm_snapshot.json"
 # Six real OpenRouter models (a data file of the repository; read, not imported).
 EDGE_FEED = REPO / "tests" / "data" / "openrouter_models_edge_cases.json"
 PG_ADMIN_DSN = os.environ.get(
