@@ -10,13 +10,13 @@ dialect fuzzers and client generators support best.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from ratecard import __version__
-from ratecard.web.routes import RouteSpec, routes_of, schema_model
+from ratecard.web.routes import RouteSpec, routes_of, schema_model, tags_of
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -26,8 +26,11 @@ _REF_TEMPLATE = "#/components/schemas/{model}"
 BEARER_SCHEME = "adminBearer"
 
 
-def build_document(routes: Iterable[RouteSpec]) -> dict[str, Any]:
-    """Generate the OpenAPI 3.0 document for `routes` from their pydantic models."""
+def build_document(
+    routes: Iterable[RouteSpec], tags: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Generate the OpenAPI 3.0 document for `routes` (listed under `tags`, name ->
+    description) from their pydantic models."""
     from pydantic.json_schema import models_json_schema
 
     routes = list(routes)
@@ -35,11 +38,14 @@ def build_document(routes: Iterable[RouteSpec]) -> dict[str, Any]:
         {n for r in routes for n in (r.body, *r.responses.values()) if n is not None} | {"ErrorOut"}
     )
     mode = {n: "validation" if any(r.body == n for r in routes) else "serialization" for n in names}
-    _, defs = models_json_schema(
-        [(schema_model(n), mode[n]) for n in names],  # type: ignore[misc]
-        ref_template=_REF_TEMPLATE,
-    )
+    keys: dict[str, Any] = {n: (schema_model(n), mode[n]) for n in names}
+    tops, defs = models_json_schema(list(keys.values()), ref_template=_REF_TEMPLATE)
     components = {k: to_openapi30(v) for k, v in defs.get("$defs", {}).items()}
+    # Every model a route names is a component under that name (pydantic names it after its
+    # class: a model that is only an alias, `X = RootModel[...]`, would dangle).
+    dangling = [n for n in names if tops[keys[n]].get("$ref") != _ref(n)]
+    if dangling:
+        raise LookupError(f"models named by routes but not defined as classes: {dangling}")
     paths: dict[str, Any] = {}
     for route in routes:
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = _operation(route)
@@ -48,8 +54,12 @@ def build_document(routes: Iterable[RouteSpec]) -> dict[str, Any]:
         "info": {
             "title": "ratecard",
             "version": __version__,
-            "description": "AI model prices: exact decimal strings, USD per unit.",
+            "description": "AI model prices and the exact cost of a request: decimal strings, "
+            "USD per unit. The documents each instance serves are this one's.",
         },
+        # Relative: the document is served by the instance it describes, behind any proxy.
+        "servers": [{"url": "/", "description": "this ratecard instance"}],
+        "tags": [{"name": name, "description": text} for name, text in (tags or {}).items()],
         "paths": paths,
         "components": {
             "schemas": components,
@@ -84,6 +94,8 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": route.endpoint,
         "summary": route.summary,
+        **({"description": route.description} if route.description else {}),
+        **({"tags": [route.tag]} if route.tag else {}),
         "parameters": parameters,
         "responses": {
             str(status): {
@@ -165,6 +177,9 @@ def to_openapi30(schema: Any) -> Any:
         out["nullable"] = True
     if "const" in out:
         out["enum"] = [out.pop("const")]
+    if out.get("nullable") and isinstance(out.get("enum"), list) and None not in out["enum"]:
+        # OpenAPI 3.0: `nullable` does not widen an enum, so null must be one of its values.
+        out["enum"] = [*out["enum"], None]
     if out.get("default", 0) is None:
         del out["default"]
     return out
@@ -185,7 +200,8 @@ def document_of(app: Flask) -> dict[str, Any]:
         with _document_lock:
             document = app.extensions.get(DOCUMENT)
             if document is None:
-                document = app.extensions[DOCUMENT] = build_document(routes_of(app))
+                document = build_document(routes_of(app), tags_of(app))
+                app.extensions[DOCUMENT] = document
     return document
 
 

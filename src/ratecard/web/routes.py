@@ -14,15 +14,17 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from flask import Blueprint
+from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 
 _FLASK_PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
-# app.extensions key of the app's route table.
+# app.extensions keys of the app's route table and of its tags' descriptions.
 ROUTE_TABLE = "ratecard.routes"
+TAG_TABLE = "ratecard.route_tags"
 # The modules holding the models routes name; each area adds its own (see route_registrar).
 _SCHEMA_MODULES: list[str] = []
 
@@ -34,7 +36,8 @@ class RouteSpec:
     method: str
     rule: str  # Flask rule, e.g. /api/models/<path:model_id>
     endpoint: str
-    summary: str
+    summary: str  # one short line (a client generator's method comment, a docs page's menu)
+    description: str = ""  # what the summary leaves out: forms, limits, errors
     query: str | None = None
     body: str | None = None
     responses: Mapping[int, str] = field(default_factory=dict)
@@ -47,6 +50,7 @@ class RouteSpec:
     bearer: bool = False  # requires `Authorization: Bearer $RATECARD_ADMIN_TOKEN`
     # Media type per status when not JSON (the Atom feed).
     media_types: Mapping[int, str] = field(default_factory=dict)
+    tag: str = ""  # the group it is listed under, set by its registrar
 
     @property
     def openapi_path(self) -> str:
@@ -68,21 +72,27 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 
 def route_registrar(
-    blueprint: Blueprint, *, schemas: str
+    blueprint: Blueprint, *, schemas: str, tag: str, tag_description: str
 ) -> Callable[[RouteSpec], Callable[[View], View]]:
     """Return a `@route(spec)` decorator: register the view on `blueprint` (its url_prefix
-    stripped from the documented rule) and the spec in the route table of every app the
-    blueprint is registered on. `schemas` is the module holding the models the specs name."""
+    stripped from the documented rule) and the spec, listed under `tag`, in the route table of
+    every app the blueprint is registered on. `schemas` is the module holding the models the
+    specs name. Several registrars may share a blueprint (one per tag)."""
     prefix = blueprint.url_prefix or ""
     specs: list[RouteSpec] = []
     if schemas not in _SCHEMA_MODULES:
         _SCHEMA_MODULES.append(schemas)
-    # Read when the blueprint is registered, after its module has declared every route.
-    blueprint.record(lambda setup: routes_of(setup.app).extend(specs))
+
+    def record(setup: BlueprintSetupState) -> None:
+        # Read when the blueprint is registered, after its module has declared every route.
+        routes_of(setup.app).extend(specs)
+        tags_of(setup.app).setdefault(tag, tag_description)
+
+    blueprint.record(record)
 
     def route(spec: RouteSpec) -> Callable[[View], View]:
         def register(view: View) -> View:
-            specs.append(spec)
+            specs.append(replace(spec, tag=tag))
             blueprint.add_url_rule(
                 spec.rule.removeprefix(prefix), spec.endpoint, view, methods=[spec.method]
             )
@@ -96,6 +106,12 @@ def route_registrar(
 def routes_of(app: App) -> list[RouteSpec]:
     """The specs of every route registered on `app`, in registration order."""
     table: list[RouteSpec] = app.extensions.setdefault(ROUTE_TABLE, [])
+    return table
+
+
+def tags_of(app: App) -> dict[str, str]:
+    """The tags the routes of `app` are listed under, with their descriptions, in order."""
+    table: dict[str, str] = app.extensions.setdefault(TAG_TABLE, {})
     return table
 
 

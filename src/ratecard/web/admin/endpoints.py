@@ -21,7 +21,13 @@ from ratecard.web.state import get_state
 # Deferred: the review's store and queries (SQLAlchemy) load with the first admin decision.
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-route = route_registrar(bp, schemas="ratecard.web.api.schemas")
+route = route_registrar(
+    bp,
+    schemas="ratecard.web.api.schemas",
+    tag="admin",
+    tag_description="Operator controls behind the admin token: refresh now, the worker's "
+    "status, held changes to accept or reject.",
+)
 admin_only(bp)
 
 # The admin routes in /openapi.json, under the bearer scheme.

@@ -29,7 +29,13 @@ T = TypeVar("T")
 bp = Blueprint("admin_webhooks", __name__, url_prefix="/admin/webhooks")
 _ERRORS = {401: "ErrorOut", 403: "ErrorOut", 503: "ErrorOut"}
 _ONE = {404: "ErrorOut", **_ERRORS}
-route = route_registrar(bp, schemas="ratecard.web.api.change_schemas")
+route = route_registrar(
+    bp,
+    schemas="ratecard.web.api.change_schemas",
+    tag="webhooks",
+    tag_description="Signed webhook subscriptions to price changes (Standard Webhooks), "
+    "behind the admin token.",
+)
 admin_only(bp)
 
 
@@ -53,7 +59,7 @@ def _wake_delivery() -> None:
         "POST",
         "/admin/webhooks",
         "create_webhook",
-        "Subscribe a URL to price changes (admin token); the answer shows the secret once.",
+        "Subscribe a URL to price changes; the answer shows the secret once.",
         body="WebhookCreate",
         bearer=True,
         responses={201: "WebhookCreatedOut", 400: "ErrorOut", 422: "ErrorOut", **_ERRORS},

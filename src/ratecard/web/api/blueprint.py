@@ -10,7 +10,20 @@ from ratecard.web.routes import route_registrar
 from ratecard.web.state import get_state
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
-route = route_registrar(blueprint, schemas="ratecard.web.api.schemas")
+models_route = route_registrar(
+    blueprint,
+    schemas="ratecard.web.api.schemas",
+    tag="models",
+    tag_description="The served catalog: models as people type their names, their prices "
+    "per source, history, prices at a past time, where sources disagree.",
+)
+cost_route = route_registrar(
+    blueprint,
+    schemas="ratecard.web.api.schemas",
+    tag="cost",
+    tag_description="The exact cost of a request, from flat counts, a provider's usage block "
+    "or its whole response; one at a time or a batch.",
+)
 
 COMMON_ERRORS = {404: "ErrorOut", 422: "ErrorOut", 503: "ErrorOut"}
 # Every route that takes a model resolves it: several different models match -> 409.

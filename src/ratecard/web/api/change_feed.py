@@ -20,7 +20,13 @@ from ratecard.web.state import database_call
 # Deferred: the change log's queries (SQLAlchemy) load with the first read of the feed.
 
 blueprint = Blueprint("changes", __name__, url_prefix="/api")
-route = route_registrar(blueprint, schemas="ratecard.web.api.change_schemas")
+route = route_registrar(
+    blueprint,
+    schemas="ratecard.web.api.change_schemas",
+    tag="changes",
+    tag_description="Every change to what is served, in commit order: a cursor-paged JSON "
+    "feed and Atom.",
+)
 _ERRORS = {422: "ErrorOut", 503: "ErrorOut"}
 
 

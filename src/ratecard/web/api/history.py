@@ -16,8 +16,8 @@ from ratecard.web.api.blueprint import (
     EXAMPLE_MODEL,
     MODEL_ERRORS,
     current_catalog,
+    models_route,
     preferred_sources,
-    route,
 )
 from ratecard.web.api.presentation import linked_fields, model_item
 from ratecard.web.request_parsing import parse_query
@@ -31,13 +31,13 @@ if TYPE_CHECKING:
 # at start-up.
 
 
-@route(
+@models_route(
     RouteSpec(
         "GET",
         "/api/models/<path:model_id>/history",
         "get_model_history",
-        "A model's price changes in time order (newest first; ?order=asc for oldest first), "
-        "backfilled snapshots included.",
+        "A model's price changes in time order.",
+        description="Newest first (?order=asc for oldest first), backfilled snapshots included.",
         query="HistoryQuery",
         responses={200: "HistoryOut", **MODEL_ERRORS},
         path_examples={"model_id": EXAMPLE_MODEL},

@@ -22,8 +22,8 @@ from ratecard.web.api.blueprint import (
     EXAMPLE_MODEL,
     MODEL_ERRORS,
     current_catalog,
+    models_route,
     preferred_sources,
-    route,
 )
 from ratecard.web.api.cursors import cursor_position, encode_cursor, sort_key, sorted_models
 from ratecard.web.api.history import model_at
@@ -35,12 +35,13 @@ from ratecard.web.routes import RouteSpec
 from ratecard.web.state import get_state
 
 
-@route(
+@models_route(
     RouteSpec(
         "GET",
         "/api/models",
         "list_models",
-        "List served models: filter, sort, paginate (cursor, page, or page N after a cursor).",
+        "List the served models: filter, sort, paginate.",
+        description="Pages by cursor, by page number, or page N after a cursor.",
         query="ModelListQuery",
         responses={200: "ModelListOut", **COMMON_ERRORS},
     )
@@ -93,14 +94,15 @@ def _filtered(models: Iterable[ServedModel], query: Any) -> list[ServedModel]:
     return out
 
 
-@route(
+@models_route(
     RouteSpec(
         "GET",
         "/api/models/<path:model_id>",
         "get_model",
-        "One model, resolved the way people type it (exact, case, provider prefix, another "
-        "source's id): prices per token and per million, its entries in other sources and "
-        "where they disagree; with ?at= the prices in force at that time.",
+        "One model's prices, its name resolved the way people type it.",
+        description="Resolved exact, then by case, provider prefix or another source's id: "
+        "prices per token and per million, its entries in other sources and where they "
+        "disagree; with ?at= the prices in force at that time.",
         query="ModelQuery",
         responses={200: "ModelDetailOut", **MODEL_ERRORS},
         path_examples={"model_id": EXAMPLE_MODEL},
@@ -141,13 +143,14 @@ def resolve_model(snapshot: CatalogSnapshot, model_id: str, source: str | None) 
     return snapshot.identity.resolve(model_id, source, preferred_sources())
 
 
-@route(
+@models_route(
     RouteSpec(
         "GET",
         "/api/disagreements",
         "list_disagreements",
-        "Linked models whose sources disagree: each pair of entries, the fields that differ, "
-        "both values and the ratio b / a.",
+        "Linked models whose sources disagree on a price.",
+        description="Each pair of entries, the fields that differ, both values and the "
+        "ratio b / a.",
         query="DisagreementQuery",
         responses={200: "DisagreementListOut", 422: "ErrorOut", 503: "ErrorOut"},
     )
@@ -180,7 +183,7 @@ def list_disagreements() -> Response:
     )
 
 
-@route(
+@models_route(
     RouteSpec(
         "GET",
         "/api/catalog",

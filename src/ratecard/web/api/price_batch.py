@@ -13,7 +13,7 @@ from typing import IO, Any
 from flask import Response, request
 
 from ratecard.errors import UnsupportedMediaType, ValidationFailed
-from ratecard.web.api.blueprint import current_catalog, route
+from ratecard.web.api.blueprint import cost_route, current_catalog
 from ratecard.web.api.price_request import COST_EXAMPLES, model_resolver
 from ratecard.web.request_parsing import parse_json, refuse_key_given_twice
 from ratecard.web.routes import RouteSpec
@@ -22,16 +22,17 @@ from ratecard.web.state import get_state
 # Deferred: the batch pricer and its JSON library (orjson) load with the first batch.
 
 
-@route(
+@cost_route(
     RouteSpec(
         "POST",
         "/api/cost/batch",
         "price_batch",
-        "Many cost requests in one body: `application/x-ndjson` (one request a line; the "
-        "answer is NDJSON, one result a non-blank line, in order) or a JSON array (the answer "
-        "is an array). Each item is a POST /api/cost body; one that fails gets its own error "
-        "object with its `line` (array item, from 1), `status` and `field`, and the others are "
-        "priced. Bodies up to RATECARD_BATCH_MAX_BYTES (128 MiB by default).",
+        "The cost of many requests in one body (NDJSON or a JSON array).",
+        description="`application/x-ndjson` (one request a line; the answer is NDJSON, one "
+        "result a non-blank line, in order) or a JSON array (the answer is an array). Each item "
+        "is a POST /api/cost body; one that fails gets its own error object with its `line` "
+        "(array item, from 1), `status` and `field`, and the others are priced. Bodies up to "
+        "RATECARD_BATCH_MAX_BYTES (128 MiB by default).",
         body="CostBatchRequest",
         responses={
             200: "CostBatchOut",

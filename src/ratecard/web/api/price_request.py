@@ -14,9 +14,9 @@ from ratecard.costing.cost_requests import REQUEST_KEYS, answer_cost, parse_cost
 from ratecard.web.api.blueprint import (
     EXAMPLE_MODEL,
     MODEL_ERRORS,
+    cost_route,
     current_catalog,
     preferred_sources,
-    route,
 )
 from ratecard.web.request_parsing import read_json_body
 from ratecard.web.routes import RouteSpec
@@ -80,15 +80,16 @@ COST_EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
-@route(
+@cost_route(
     RouteSpec(
         "POST",
         "/api/cost",
         "price_request",
-        "The exact cost of a request, from flat counts, a provider's usage block or its whole "
-        "response, now or with the prices in force at `at`: every component's quantity, unit, "
-        "price and cost. `model` is resolved as GET /api/models/<id> resolves it; a price the "
-        "request needs and the model lacks is a 422 naming it (`field`, `price`).",
+        "The exact cost of one request, from counts, a usage block or a whole response.",
+        description="From flat counts, a provider's usage block or its whole response, now or "
+        "with the prices in force at `at`: every component's quantity, unit, price and cost. "
+        "`model` is resolved as GET /api/models/{model_id} resolves it; a price the request "
+        "needs and the model lacks is a 422 naming it (`field`, `price`).",
         body="CostRequest",
         responses={
             200: "CostOut",

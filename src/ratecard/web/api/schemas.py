@@ -174,8 +174,11 @@ CostRequest = create_model(  # type: ignore[call-overload]
     "quantity not given is 0.",
     **{name: (Seconds if name == "seconds" else TokenCount, 0) for name in QUANTITIES},
 )
-# Any array: each item is checked on its own and answered with its result or error object.
-CostBatchRequest = RootModel[list[Any]]
+
+
+class CostBatchRequest(RootModel[list[Any]]):
+    """Body of POST /api/cost/batch as a JSON array (or NDJSON, one request a line): each item a
+    POST /api/cost body, checked on its own and answered with its result or error object."""
 
 
 def utc_representable(value: datetime | None) -> datetime | None:
@@ -423,7 +426,8 @@ class CostLineErrorOut(BaseModel):
     candidates: list[EntryRefOut] | None = None
 
 
-CostBatchOut = RootModel[list[CostOut | CostLineErrorOut]]
+class CostBatchOut(RootModel[list[CostOut | CostLineErrorOut]]):
+    """Answer of POST /api/cost/batch: one result or error object per request, in order."""
 
 
 class SourceOutcomeOut(BaseModel):
