@@ -81,3 +81,19 @@ def test_a_nullable_enum_admits_null(document: dict[str, Any]) -> None:
 
     found = list(nullable_enums(document))
     assert found and all(None in node["enum"] for node in found)
+
+
+def test_the_docs_page_uses_only_the_packages_own_files(make_app: Callable[..., Flask]) -> None:
+    client = make_app().test_client()
+    response = client.get("/docs")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in assets and "/openapi.json" in assets
+    assert not [a for a in assets if "//" in a], "no file from another host (offline, CSP)"
+    for asset in assets:
+        if asset.startswith("/static/"):
+            assert client.get(asset).status_code == 200, asset
+    assert "<script>" not in html, "the CSP allows no inline script"
+    dashboard = client.get("/").get_data(as_text=True)
+    assert 'href="/docs"' in dashboard, "the dashboard links the docs page"

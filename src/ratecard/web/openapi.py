@@ -1,4 +1,4 @@
-"""GET /openapi.json: an OpenAPI 3.0 document generated from the app's route table and the very
+"""GET /openapi.json and /docs: an OpenAPI 3.0 document generated from the app's route table and the
 pydantic models that validate requests (see `ratecard.web.routes`), so it cannot drift from the
 code: it lists exactly the routes the app registered.
 
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
 
 from ratecard import __version__
 from ratecard.web.routes import RouteSpec, routes_of, schema_model, tags_of
@@ -47,7 +47,10 @@ def build_document(
     if dangling:
         raise LookupError(f"models named by routes but not defined as classes: {dangling}")
     paths: dict[str, Any] = {}
-    for route in routes:
+    # Grouped by tag (in the order the areas registered them), then by path: a docs page and
+    # a generated client list them so, whatever order the modules happened to be imported in.
+    rank = {tag: i for i, tag in enumerate(tags or {})}
+    for route in sorted(routes, key=lambda r: (rank.get(r.tag, len(rank)), r.openapi_path)):
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.0.3",
@@ -209,3 +212,9 @@ def document_of(app: Flask) -> dict[str, Any]:
 def openapi_document() -> Response:
     """Serve the generated document."""
     return jsonify(document_of(current_app))
+
+
+@blueprint.get("/docs")
+def docs_page() -> Response:
+    """The API reference: Swagger UI over /openapi.json, from the package's own files."""
+    return Response(render_template("docs.html"), mimetype="text/html")

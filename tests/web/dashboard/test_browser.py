@@ -262,3 +262,23 @@ def test_model_page_prices_a_pasted_response(fleet: Fleet, page: tuple[Page, lis
     tab.click("#cost-form button[type=submit]")
     expect(tab.locator(".cost-error")).to_contain_text("usage.total_tokens")
     assert problems == [] or all("400" in p or "422" in p for p in problems)
+
+
+def test_the_docs_page_renders_the_api_reference(
+    fleet: Fleet, page: tuple[Page, list[str]], tmp_path: Path
+) -> None:
+    """Swagger UI from the package's files, under the CSP, over the instance's own document."""
+    tab, problems = page
+    tab.goto(fleet.instance.base_url + "/docs")
+    tags = tab.locator(".opblock-tag")
+    expect(tags).to_have_count(5)
+    assert [t.split("\n", 1)[0] for t in tags.all_inner_texts()] == [
+        "models",
+        "cost",
+        "changes",
+        "admin",
+        "webhooks",
+    ]
+    expect(tab.locator(".opblock-summary-path").first).to_contain_text("/api/catalog")
+    tab.screenshot(path=str(tmp_path / "docs.png"))
+    assert problems == []
