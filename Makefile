@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 
 run: install
 	$(BIN)/ratecard migrate
-	$(BIN)/ratecard serve --host 127.0.0.1 --port 8000
+	$(BIN)/ratecard serve
 
 test: install browser-deps pgbouncer-deps lint types pytest
 

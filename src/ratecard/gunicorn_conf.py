@@ -27,7 +27,7 @@ except SettingsError as exc:
     print(f"Error: {exc}", file=sys.stderr)
     raise SystemExit(2) from None
 
-bind = _settings.bind
+bind = _settings.listen
 workers = _settings.web_concurrency
 # gthread, answering gunicorn's own 414/431 as the API's JSON error (see gunicorn_worker).
 worker_class = "ratecard.gunicorn_worker.JsonErrorsWorker"

@@ -9,6 +9,8 @@ bad setting) goes through click, which answers exactly as it always did.
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from typing import Any
 
@@ -68,6 +70,14 @@ def plain_serve_options(args: list[str]) -> dict[str, Any] | None:
     return found
 
 
+def listen_address(
+    settings: Settings, host: str | None = None, port: int | None = None
+) -> tuple[str, int]:
+    """Where `ratecard serve` listens: the options, else the settings (RATECARD_BIND, PORT)."""
+    bind_host, bind_port = split_bind(settings.listen)
+    return (bind_host if host is None else host, bind_port if port is None else port)
+
+
 def gunicorn_argv(
     settings: Settings,
     host: str | None = None,
@@ -75,18 +85,46 @@ def gunicorn_argv(
     workers: int | None = None,
 ) -> list[str]:
     """Return gunicorn's command line for `ratecard serve` (options override the settings)."""
-    bind_host, bind_port = split_bind(settings.bind)
     argv = [
         "gunicorn",
         "--config",
         "python:ratecard.gunicorn_conf",
         "--bind",
-        format_bind(bind_host if host is None else host, bind_port if port is None else port),
+        format_bind(*listen_address(settings, host, port)),
     ]
     if workers is not None:
         argv += ["--workers", str(workers)]
     argv.append("ratecard.wsgi:app")
     return argv
+
+
+# Why a listen address cannot be had, by the error binding it raises.
+_LISTEN_ERRORS = {
+    errno.EADDRINUSE: "another process listens there",
+    errno.EADDRNOTAVAIL: "no interface of this machine has that address",
+    errno.EACCES: "ports below 1024 need privileges",
+}
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why gunicorn could not listen on host:port, or None: found by binding it first, the
+    way gunicorn does (SO_REUSEADDR), and letting it go at once.
+
+    gunicorn's own answer to a busy port is five retries, then "Can't connect to ('127.0.0.1',
+    8000)": it does not say which setting moves it. A process that takes the port between this
+    check and gunicorn's bind still gets gunicorn's answer.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        return f"{host!r} is not a host name or address this machine can resolve"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return _LISTEN_ERRORS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    return None
 
 
 def run_gunicorn(
@@ -100,6 +138,16 @@ def run_gunicorn(
     # gunicorn's master directly, and start-up stays short. Every setting, gunicorn's
     # included, was checked before this import: gunicorn reads WEB_CONCURRENCY with int() at
     # import and would print a traceback.
+    listen_host, listen_port = listen_address(settings, host, port)
+    problem = listen_problem(listen_host, listen_port)
+    if problem is not None:
+        where = format_bind(listen_host, listen_port)
+        print(
+            f"Error: cannot listen on {where}: {problem}. Set RATECARD_BIND=HOST:PORT (or PORT), "
+            "or pass --host/--port, to listen elsewhere.",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
     from gunicorn.app.wsgiapp import run
 
     sys.argv = gunicorn_argv(settings, host, port, workers)

@@ -115,6 +115,10 @@ def split_bind(bind: str) -> tuple[str, int]:
     return host, port
 
 
+# Where `ratecard serve` listens when neither RATECARD_BIND nor PORT says: this machine only.
+DEFAULT_BIND = "127.0.0.1:8000"
+
+
 def format_bind(host: str, port: int) -> str:
     """Return gunicorn's `--bind` spelling of host and port (IPv6 in brackets)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -463,7 +467,15 @@ DECLARATIONS: tuple[Setting, ...] = (
         _bind,
         accepts="HOST:PORT ([IPv6]:PORT for IPv6)",
         doc="where gunicorn listens (`ratecard serve --host/--port` override its parts)",
-        default="127.0.0.1:8000",
+        default_doc=f"`{DEFAULT_BIND}`; `0.0.0.0:$PORT` when `PORT` is set",
+    ),
+    Setting(
+        "PORT",
+        "port",
+        _integer(1, 65535),
+        accepts="a whole number from 1 to 65535",
+        doc="the port a platform assigns (Heroku, Cloud Run, Render): with `RATECARD_BIND` "
+        "unset, `ratecard serve` listens on all interfaces at this port",
     ),
     Setting(
         "RATECARD_PRELOAD",
@@ -598,7 +610,8 @@ class Settings:
     # gunicorn's: read by ratecard.gunicorn_conf, validated with the rest before it starts.
     web_concurrency: int = declared("WEB_CONCURRENCY")
     threads: int = declared("RATECARD_THREADS")
-    bind: str = declared("RATECARD_BIND")
+    bind: str | None = declared("RATECARD_BIND")
+    port: int | None = declared("PORT")
     preload: bool = declared("RATECARD_PRELOAD")
     forwarded_allow_ips: str = declared("FORWARDED_ALLOW_IPS")
     trusted_hosts: tuple[str, ...] | None = declared("RATECARD_TRUSTED_HOSTS")
@@ -625,6 +638,15 @@ class Settings:
     def with_overrides(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (tests, CLI flags)."""
         return replace(self, **changes)
+
+    @property
+    def listen(self) -> str:
+        """Where `ratecard serve` listens: RATECARD_BIND, else all interfaces at PORT (the
+        platform's), else this machine only."""
+        if self.bind is not None:
+            return self.bind
+        # All interfaces on purpose: a platform routes its traffic to PORT from outside.
+        return format_bind("0.0.0.0", self.port) if self.port is not None else DEFAULT_BIND  # noqa: S104
 
     @property
     def effective_stale_after(self) -> float:

@@ -112,5 +112,9 @@ def test_serve_help_gives_the_declared_defaults() -> None:
     from ratecard.cli.serve import serve
 
     shown = CliRunner().invoke(serve, ["--help"]).output.replace("\n", " ")
-    for text in ("$RATECARD_BIND, else 127.0.0.1", "else 8000", "$WEB_CONCURRENCY or 2"):
+    for text in (
+        "$RATECARD_BIND, else 0.0.0.0 with $PORT, else 127.0.0.1",
+        "$PORT, else 8000",
+        "$WEB_CONCURRENCY or 2",
+    ):
         assert text in " ".join(shown.split()), text

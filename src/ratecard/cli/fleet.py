@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING
 import click
 
 from ratecard.cli.common import load_settings
-from ratecard.settings import BY_ENV, MAX_WORKERS, Settings, redact_url, split_bind
+from ratecard.settings import DEFAULT_BIND, MAX_WORKERS, Settings, redact_url, split_bind
 from ratecard.web.state import get_state
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class Instance:
 
 
 # The first instance listens where a lone `ratecard serve` would by default.
-_BIND_HOST, _BIND_PORT = split_bind(BY_ENV["RATECARD_BIND"].default or "")
+_BIND_HOST, _BIND_PORT = split_bind(DEFAULT_BIND)
 
 
 @click.command()

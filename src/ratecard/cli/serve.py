@@ -6,10 +6,10 @@ import click
 
 from ratecard.cli.common import load_settings
 from ratecard.launch import PORT_RANGE, WORKERS_RANGE, run_gunicorn
-from ratecard.settings import BY_ENV, split_bind
+from ratecard.settings import BY_ENV, DEFAULT_BIND, split_bind
 
 # For the help texts only: the values themselves come from Settings (one declaration each).
-_BIND_HOST, _BIND_PORT = split_bind(BY_ENV["RATECARD_BIND"].default or "")
+_BIND_HOST, _BIND_PORT = split_bind(DEFAULT_BIND)
 _WORKERS = BY_ENV["WEB_CONCURRENCY"].default
 
 
@@ -17,13 +17,14 @@ _WORKERS = BY_ENV["WEB_CONCURRENCY"].default
 @click.option(
     "--host",
     default=None,
-    help=f"Address to bind [default: the host of $RATECARD_BIND, else {_BIND_HOST}].",
+    help=f"Address to bind [default: the host of $RATECARD_BIND, else 0.0.0.0 with $PORT, "
+    f"else {_BIND_HOST}].",
 )
 @click.option(
     "--port",
     default=None,
     type=click.IntRange(*PORT_RANGE),
-    help=f"Port to bind [default: the port of $RATECARD_BIND, else {_BIND_PORT}].",
+    help=f"Port to bind [default: the port of $RATECARD_BIND, else $PORT, else {_BIND_PORT}].",
 )
 @click.option(
     "--workers",
