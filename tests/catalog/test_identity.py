@@ -136,6 +136,8 @@ PREFERRED = ("litellm", "openrouter")
         ("~anthropic/claude-haiku-latest", "litellm", ("litellm", "claude-haiku-4-5"), "linked"),
         # A maker's entry wins over a reseller listing the same name.
         ("claude-haiku-4.5", None, ("openrouter", "anthropic/claude-haiku-4.5"), "prefix"),
+        # The maker's own entry answers a name, never the copy a reseller lists beside it.
+        ("openai/gpt-4o", "litellm", ("litellm", "gpt-4o"), "prefix"),
     ],
 )  # fmt: skip
 def test_resolution(requested: str, source: str | None, served: tuple[str, str], by: str) -> None:
@@ -165,10 +167,62 @@ def test_ambiguity_lists_the_candidates() -> None:
     with pytest.raises(AmbiguousModel) as caught:
         CATALOG.resolve("llama-x", None, PREFERRED)
     assert caught.value.status == 409
+    # Two platforms, no maker: the plainer id first.
     assert caught.value.extra["candidates"] == [
-        {"id": "fireworks_ai/llama-x", "source": "litellm"},
         {"id": "together_ai/llama-x", "source": "litellm"},
+        {"id": "fireworks_ai/llama-x", "source": "litellm"},
     ]
+
+
+# LiteLLM's view of claude-sonnet-4 (2026-07-24): Anthropic lists it only dated; a cloud, a
+# platform and OpenRouter's copy list it bare.
+RESOLD = ModelIndex(
+    [
+        entry(SONNET, "anthropic"),
+        entry("vertex_ai/claude-sonnet-4", "vertex_ai-anthropic_models"),
+        entry("github_copilot/claude-sonnet-4", "github_copilot"),
+        entry("openrouter/anthropic/claude-sonnet-4", "openrouter"),
+        entry("cerebras/llama-3.3-70b", "cerebras"),
+        entry("gpt-4o", "openai"),
+        entry("azure/gpt-4o", "azure"),
+    ]
+)
+
+
+def test_a_bare_name_never_lands_silently_on_a_platform_or_a_resellers_copy() -> None:
+    with pytest.raises(AmbiguousModel) as several:
+        RESOLD.resolve("claude-sonnet-4", None, ("litellm",))
+    # Ranked: the copy keyed on the maker before the platforms' own offerings.
+    assert [c["id"] for c in several.value.extra["candidates"]] == [
+        "openrouter/anthropic/claude-sonnet-4",
+        "vertex_ai/claude-sonnet-4",
+        "github_copilot/claude-sonnet-4",
+    ]
+    # One match, but only a cloud's: a 409 naming it, not a silent Cerebras price.
+    with pytest.raises(AmbiguousModel, match="no maker's own model") as one:
+        RESOLD.resolve("llama-3.3-70b")
+    assert one.value.extra["candidates"] == [{"id": "cerebras/llama-3.3-70b", "source": "litellm"}]
+
+
+def test_a_platform_the_request_names_is_not_a_silent_landing() -> None:
+    assert RESOLD.resolve("AZURE/gpt-4o").price.model_id == "azure/gpt-4o"
+    assert RESOLD.resolve("Cerebras/Llama-3.3-70b").price.model_id == "cerebras/llama-3.3-70b"
+    assert RESOLD.resolve("GPT-4o").price.model_id == "gpt-4o"
+
+
+def test_an_unknown_name_suggests_near_served_ids() -> None:
+    with pytest.raises(UnknownModel) as caught:
+        RESOLD.resolve("claude-sonet-4")
+    suggested = [s["id"] for s in caught.value.extra["suggestions"]]
+    assert len(suggested) <= 5 and suggested[0] == "openrouter/anthropic/claude-sonnet-4"
+    assert set(suggested) >= {"vertex_ai/claude-sonnet-4", "github_copilot/claude-sonnet-4"}
+    assert "did you mean" in caught.value.detail and caught.value.extra["field"] == "model"
+    # A name holding the request: the maker's own entry first.
+    assert [s["id"] for s in RESOLD.suggestions("gpt-4")] == ["gpt-4o", "azure/gpt-4o"]
+    assert RESOLD.suggestions("gpt4o")[0]["id"] == "gpt-4o"
+    # Nothing near, and nothing looked for in a name no typo makes: no suggestion, quickly.
+    assert RESOLD.suggestions("zzz-unheard-of") == []
+    assert RESOLD.suggestions("x" * 100_000) == []
 
 
 def test_unknown_in_the_asked_source_names_the_sources_that_list_it() -> None:

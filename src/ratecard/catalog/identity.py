@@ -21,14 +21,20 @@ Linking. Every entry gets a link key `(canonical provider, name)`:
 Resolution (`ModelIndex.resolve`), first rule that answers wins:
   exact id -> case and surrounding spaces -> provider-prefix variants (a prefix the feed does not
   use, or one it uses that the request left out) -> linked (another source's id for the model).
-Several different models matching one rule is an `AmbiguousModel` (409) with the candidates;
-several entries of the *same* linked model pick the preferred source, then the plainest id.
+Past the exact id, a name never lands silently on a platform's or a reseller's offering: it
+answers with the maker's own entry (billed by the company that makes the model, not a cloud
+reselling it, not LiteLLM's `openrouter/` copy) when the matches hold exactly one such model, or
+with the platform's entry when the request named that platform (`AZURE/gpt-4o`). Anything else
+is an `AmbiguousModel` (409) whose candidates are ranked, the maker's entries first; several
+entries of the one model chosen pick the preferred source, then the plainest id. An unknown
+name is an `UnknownModel` (404) suggesting up to five near names.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context
 from typing import Literal
@@ -74,6 +80,14 @@ PROVIDER_ALIASES: Mapping[str, str] = {
 # LiteLLM's platform for OpenRouter: its ids are `openrouter/<maker>/<name>` copies.
 OPENROUTER = "openrouter"
 
+# How many near names a 404 suggests, and the longest request they are looked for (a longer
+# one is no typo of a model id: the search would only cost time).
+SUGGESTIONS = 5
+_LONGEST_ASKED = 128
+
+_WORD_BREAKS = re.compile(r"[^a-z0-9]+")
+# Marks a name's first three letters in the word index (no word holds it).
+_START = "^"
 _VERSION_DOT = re.compile(r"(?<=\d)\.(?=\d)")
 # A ratio is a comparison, not money: six significant digits say enough.
 _RATIO = Context(prec=6)
@@ -145,6 +159,12 @@ def is_copy(price: ModelPrice) -> bool:
     return canonical_provider(price.provider) == OPENROUTER and price.model_id.count("/") >= 2
 
 
+def is_makers_own(price: ModelPrice) -> bool:
+    """Whether the entry is billed by the company that makes the model (`claude-sonnet-4-5` of
+    anthropic; not `vertex_ai/claude-sonnet-4`, not LiteLLM's `openrouter/anthropic/...` copy)."""
+    return not is_copy(price) and canonical_provider(price.provider) in _MAKERS
+
+
 # --- the resolver ----------------------------------------------------------------------------
 
 
@@ -165,12 +185,19 @@ class UnknownModel(NotFound):
 
 
 class AmbiguousModel(Conflict):
-    """Several different models match the request; `candidates` lists them."""
+    """The request does not name one model of its maker; `candidates` lists what it matches,
+    the maker's own entries first (then its copies, then the platforms'), in the order given."""
 
     def __init__(self, requested: str, candidates: Sequence[ModelPrice]) -> None:
-        listed = sorted({(p.model_id, p.source) for p in candidates})
+        listed = list(dict.fromkeys((p.model_id, p.source) for p in candidates))
+        several = len({mid for mid, _ in listed}) > 1
+        detail = (
+            f"{requested!r} matches several models; ask for one of the candidates by its id"
+            if several
+            else f"{requested!r} is no maker's own model; ask for the candidate by its id"
+        )
         super().__init__(
-            f"{requested!r} matches several models; ask for one of the candidates by its id",
+            detail,
             field="model",
             candidates=[{"id": mid, "source": source} for mid, source in listed],
         )
@@ -250,6 +277,7 @@ class ModelIndex:
     _disagreements: list[Disagreement] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _search_index: _Search | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for price in self.entries:
@@ -332,7 +360,7 @@ class ModelIndex:
         by_link = in_source(self._linked_candidates(text))
         if by_link:
             return Resolution(self._choose(requested, by_link, rank), requested, "linked")
-        raise self._unknown(requested, source)
+        raise self._unknown(requested, source, in_source)
 
     def _prefix_variants(self, text: str) -> list[ModelPrice]:
         """Entries whose id is `text` with the provider prefix added or taken away."""
@@ -366,17 +394,42 @@ class ModelIndex:
     def _choose(
         self, requested: str, candidates: list[ModelPrice], rank: Mapping[str, int]
     ) -> ModelPrice:
-        """One entry, unless the candidates are different models (then AmbiguousModel)."""
-        models = {self.key_of.get((p.source, p.model_id), ("", p.model_id)) for p in candidates}
-        if len(models) > 1:
-            # A maker's own entries win over the platforms reselling the same name
-            # (`claude-haiku-4.5`: OpenRouter's anthropic/ entry, not github_copilot/).
-            makers = {k for k in models if k[0] in _MAKERS and "/" not in k[1]}
-            if len(makers) != 1:
-                raise AmbiguousModel(requested, candidates)
-            (only,) = makers
-            candidates = [p for p in candidates if self.key_of.get((p.source, p.model_id)) == only]
-        return self._pick(candidates, rank)
+        """The entry of the one model the request names: the maker's own, or the platform's the
+        request named; else AmbiguousModel, the candidates ranked (see the module docstring)."""
+        first, slash, _ = requested.strip().partition("/")
+        named = canonical_provider(first) if slash else None
+        allowed = [
+            p
+            for p in candidates
+            if is_makers_own(p) or (named is not None and canonical_provider(p.provider) == named)
+        ]
+        if len({self._model_of(p) for p in allowed}) == 1:
+            return self._pick(allowed, rank)
+        raise AmbiguousModel(requested, self._ranked(candidates, rank))
+
+    def _model_of(self, price: ModelPrice) -> LinkKey:
+        return self.key_of.get((price.source, price.model_id), ("", price.model_id))
+
+    def _ranked(
+        self, candidates: Iterable[ModelPrice], rank: Mapping[str, int]
+    ) -> list[ModelPrice]:
+        """The maker's own entries first, then copies keyed on a maker, then the platforms'."""
+        return sorted(
+            candidates,
+            key=lambda p: (
+                self._standing(p),
+                rank.get(p.source, len(rank)),
+                len(p.model_id),
+                p.model_id,
+                p.source,
+            ),
+        )
+
+    def _standing(self, price: ModelPrice) -> int:
+        """0: the maker's own entry; 1: a copy keyed on the maker; 2: a platform's offering."""
+        if is_makers_own(price):
+            return 0
+        return 1 if self._model_of(price)[0] in _MAKERS else 2
 
     @staticmethod
     def _pick(candidates: Sequence[ModelPrice], rank: Mapping[str, int]) -> ModelPrice:
@@ -393,7 +446,12 @@ class ModelIndex:
             ),
         )
 
-    def _unknown(self, requested: str, source: str | None) -> UnknownModel:
+    def _unknown(
+        self,
+        requested: str,
+        source: str | None,
+        in_source: Callable[[Iterable[ModelPrice]], list[ModelPrice]],
+    ) -> UnknownModel:
         if source is not None:
             elsewhere = sorted({p.source for p in self.by_id.get(requested, ())})
             if elsewhere:
@@ -401,7 +459,74 @@ class ModelIndex:
                     f"source {source!r} does not list {requested!r} "
                     f"(listed by: {', '.join(elsewhere)})"
                 )
-        return UnknownModel(f"no model {requested!r} is served")
+        near = self.suggestions(requested, in_source)
+        return UnknownModel(
+            f"no model {requested!r} is served"
+            + (f"; did you mean {near[0]['id']!r}?" if near else ""),
+            field="model",
+            suggestions=near,
+        )
+
+    def suggestions(
+        self,
+        requested: str,
+        in_source: Callable[[Iterable[ModelPrice]], list[ModelPrice]] = list,
+        limit: int = SUGGESTIONS,
+    ) -> list[dict[str, str]]:
+        """Up to `limit` served ids near `requested`: the ids containing it (the shortest, the
+        maker's first), then the closest spellings of its name (difflib's ratio >= 0.75, the
+        provider prefixes left out on both sides)."""
+        text = normalize_name(requested)[:_LONGEST_ASKED]
+        if not text:
+            return []
+        search = self._search()
+        entries = in_source(p for name, p in search.ids if text in name)
+        entries.sort(key=lambda p: (self._standing(p), len(p.model_id), p.model_id, p.source))
+        if len(entries) < limit:
+            wanted = text.rpartition("/")[2]
+            # Spellings are compared only with the names sharing a word with it or beginning
+            # alike: difflib over every name cost a 404 ~18 ms, a cheap way to load an instance.
+            keys = [*_WORD_BREAKS.split(wanted), _START + wanted[:3]]
+            alike = {n for key in keys for n in search.by_word.get(key, ())}
+            close = difflib.get_close_matches(wanted, alike, n=limit, cutoff=0.75)
+            rank = {name: i for i, name in enumerate(close)}
+            near = [p for name in close for p in search.by_name[name]]
+            near.sort(key=lambda p: (rank[search.name_of[id(p)]], self._standing(p)))
+            entries += in_source(near)
+        ids = dict.fromkeys((p.model_id, p.source) for p in entries)
+        return [{"id": mid, "source": source} for mid, source in list(ids)[:limit]]
+
+    def _search(self) -> _Search:
+        # Built on the first 404, then kept: the entries never change.
+        if self._search_index is None:
+            self._search_index = _Search.of(self.entries)
+        return self._search_index
+
+
+@dataclass(frozen=True)
+class _Search:
+    """What near names are looked up in: ids as compared, names without the provider's prefix,
+    and those names by the words they are made of."""
+
+    ids: list[tuple[str, ModelPrice]]
+    name_of: dict[int, str]
+    by_name: dict[str, list[ModelPrice]]
+    by_word: dict[str, set[str]]
+
+    @classmethod
+    def of(cls, entries: Iterable[ModelPrice]) -> _Search:
+        ids: list[tuple[str, ModelPrice]] = []
+        name_of: dict[int, str] = {}
+        by_name: dict[str, list[ModelPrice]] = {}
+        by_word: dict[str, set[str]] = {}
+        for price in entries:
+            ids.append((normalize_name(price.model_id), price))
+            name = normalize_name(split_id(price.model_id, price.provider)[1])
+            name_of[id(price)] = name
+            by_name.setdefault(name, []).append(price)
+            for word in (*_WORD_BREAKS.split(name), _START + name[:3]):
+                by_word.setdefault(word, set()).add(name)
+        return cls(ids, name_of, by_name, by_word)
 
 
 # Companies that make models (as opposed to platforms reselling them): an unprefixed name that

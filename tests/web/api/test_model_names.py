@@ -132,15 +132,23 @@ def test_ambiguous_is_409_with_candidates_and_unknown_is_404(client: FlaskClient
     status, body = get(client, "/api/models/llama-x")
     assert status == 409
     assert body["error"] == "conflict"
+    # Ranked (two platforms, no maker: the plainer id first), as the resolver ranks them.
     assert body["candidates"] == [
-        {"id": "fireworks_ai/llama-x", "source": "litellm"},
         {"id": "together_ai/llama-x", "source": "litellm"},
+        {"id": "fireworks_ai/llama-x", "source": "litellm"},
     ]
     for other_model in ("claude-sonnet-4", "gpt-4", "openai/claude-sonnet-4-20250514"):
         status, body = get(client, f"/api/models/{other_model}")
         assert (status, body["error"]) == (404, "not_found"), other_model
     status, body = post(client, {"model": "llama-x", "input_tokens": 1, "output_tokens": 1})
     assert status == 409 and len(body["candidates"]) == 2
+    # A 404 names what is near (the served ids holding the name, then close spellings).
+    status, body = get(client, "/api/models/gpt-4")
+    assert status == 404 and body["field"] == "model"
+    assert {"id": "gpt-4o", "source": "litellm"} in body["suggestions"]
+    assert "did you mean" in body["detail"]
+    status, body = post(client, {"model": "gpt4o", "input_tokens": 1, "output_tokens": 1})
+    assert status == 404 and body["suggestions"][0] == {"id": "gpt-4o", "source": "litellm"}
 
 
 def test_cost_resolves_its_model(client: FlaskClient) -> None:

@@ -424,6 +424,7 @@ class CostLineErrorOut(BaseModel):
     field: str | None = None
     price: str | None = None
     candidates: list[EntryRefOut] | None = None
+    suggestions: list[EntryRefOut] | None = None
 
 
 class CostBatchOut(RootModel[list[CostOut | CostLineErrorOut]]):
@@ -473,9 +474,13 @@ class ErrorOut(BaseModel):
     error: str
     detail: str
     field: str | None = None
+    # A 404 for a model: up to five served ids near the name asked for.
+    suggestions: list[EntryRefOut] | None = None
 
 
 class AmbiguousOut(ErrorOut):
-    """409: the model asked for names several models; ask again with one candidate's id."""
+    """409: the model asked for is not one model of its maker (several match, or only a
+    platform's or a reseller's offering does); ask again with one candidate's id. The
+    candidates are ranked: the maker's own entries first."""
 
     candidates: list[EntryRefOut]
