@@ -6,9 +6,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ratecard.catalog.search import ranked
 from ratecard.web.dashboard.format import per_million
 
-SORT_KEYS = ("id", "provider", "mode", "input", "output", "context", "source")
+# "relevance" (the default): the best match first, as `catalog.search` ranks; the others sort
+# by a column.
+SORT_KEYS = ("relevance", "id", "provider", "mode", "input", "output", "context", "source")
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000
 MAX_QUERY = 200
@@ -21,14 +24,14 @@ class TableQuery:
     q: str = ""
     provider: str = ""
     mode: str = ""
-    sort: str = "id"
+    sort: str = "relevance"
     descending: bool = False
     limit: int = DEFAULT_LIMIT
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> TableQuery:
         """Read a query from URL parameters; anything unusable falls back to the default."""
-        sort = args.get("sort", "id")
+        sort = args.get("sort", "") or "relevance"
         descending = sort.startswith("-")
         sort = sort.lstrip("-")
         try:
@@ -39,8 +42,8 @@ class TableQuery:
             q=args.get("q", "").strip()[:MAX_QUERY],
             provider=args.get("provider", "").strip()[:MAX_QUERY],
             mode=args.get("mode", "").strip()[:MAX_QUERY],
-            sort=sort if sort in SORT_KEYS else "id",
-            descending=descending and sort in SORT_KEYS,
+            sort=sort if sort in SORT_KEYS else "relevance",
+            descending=descending and sort in SORT_KEYS and sort != "relevance",
             limit=min(max(limit, 1), MAX_LIMIT),
         )
 
@@ -79,20 +82,23 @@ class Table:
 
 def build_table(models: Sequence[Any], query: TableQuery) -> Table:
     """Filter `models` (ServedModel items of a catalog snapshot) and sort and cut them."""
-    needle = query.q.lower()
-    matched = [
+    filtered = [
         m.price
         for m in models
-        if (not needle or needle in m.price.model_id.lower())
-        and (not query.provider or (m.price.provider or "") == query.provider)
+        if (not query.provider or (m.price.provider or "") == query.provider)
         and (not query.mode or (m.price.mode or "") == query.mode)
     ]
-    matched.sort(key=lambda p: p.model_id)  # ties in the sort column keep id order
-    key = _SORT_FIELDS[query.sort]
-    present = [p for p in matched if key(p) is not None]
-    missing = [p for p in matched if key(p) is None]  # unpriced last, whatever the direction
-    present.sort(key=key, reverse=query.descending)
-    ordered = present + missing
+    if query.sort == "relevance":
+        ordered = ranked(filtered, query.q)
+    else:
+        needle = query.q.strip().lower()
+        matched = [p for p in filtered if needle in p.model_id.lower()]
+        matched.sort(key=lambda p: p.model_id)  # ties in the sort column keep id order
+        key = _SORT_FIELDS[query.sort]
+        present = [p for p in matched if key(p) is not None]
+        missing = [p for p in matched if key(p) is None]  # unpriced last, whatever the direction
+        present.sort(key=key, reverse=query.descending)
+        ordered = present + missing
     return Table(
         rows=tuple(_row(p) for p in ordered[: query.limit]),
         matched=len(ordered),

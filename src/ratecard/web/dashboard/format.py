@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from ratecard.catalog.model import PRICE_FIELDS
@@ -24,6 +24,26 @@ def per_million(per_token: Decimal | str | None) -> str | None:
     if not value.is_finite():
         return None
     return money_per_million(value)
+
+
+# Digits a price is shown with: enough for every real price (0.2574, 1.0287, 0.000035), short
+# of the float artefacts some feeds carry (LiteLLM's 2.9999900000000002e-06 is 2.99999 per M).
+SHOWN_DIGITS = 8
+_SHOWN = Context(prec=SHOWN_DIGITS, rounding=ROUND_HALF_EVEN)
+
+
+def shown_price(exact: str | None) -> str | None:
+    """A price as people read it: at most SHOWN_DIGITS significant digits, no exponent. The
+    exact text stays in the API and on hover (see the `price` template filter)."""
+    if exact is None:
+        return None
+    try:
+        value = Decimal(exact)
+    except InvalidOperation:
+        return exact
+    if not value.is_finite():
+        return exact
+    return f"{_SHOWN.plus(value).normalize():f}"
 
 
 def snapshot_per_million(snapshot: Mapping[str, Any] | None, field: str) -> str | None:

@@ -21,6 +21,7 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ratecard.catalog import codec
@@ -29,7 +30,7 @@ from ratecard.timetext import shown_time
 from ratecard.web.auth import is_admin
 from ratecard.web.dashboard.catalog_table import TableQuery, build_table, table_data
 from ratecard.web.dashboard.chart import PricePoint, price_chart
-from ratecard.web.dashboard.format import PRICE_LABELS, duration_words, per_million
+from ratecard.web.dashboard.format import PRICE_LABELS, duration_words, per_million, shown_price
 from ratecard.web.dashboard.source_panel import GATHERER, StatusGatherer
 from ratecard.web.dashboard.status_page import build_status
 from ratecard.web.state import get_state
@@ -39,6 +40,18 @@ from ratecard.web.state import get_state
 bp = Blueprint("dashboard", __name__)
 bp.add_app_template_filter(per_million, "per_million")
 bp.add_app_template_filter(duration_words, "duration")
+
+
+@bp.app_template_filter("price")
+def price_filter(exact: str | None) -> Markup | str:
+    """A price cell's text: the short form, the exact text on hover when they differ."""
+    shown = shown_price(exact)
+    if shown is None:
+        return "—"
+    if shown == exact:
+        return shown
+    return Markup('<span class="rounded" title="exactly {}">{}</span>').format(exact, shown)
+
 
 POLL_SECONDS = 3
 MAX_MODEL_ID = 512  # the width of models.model_id
