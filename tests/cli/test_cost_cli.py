@@ -91,6 +91,9 @@ def test_csv_log_by_extension_and_by_option(database: str, tmp_path: Path) -> No
         (["--format", "xml", "log.csv"], {"log.csv": "model\n"}, "xml"),
         (["log.csv"], {"log.csv": "model,tokens\nx,1\n"}, "unknown column 'tokens'"),
         (["log.csv"], {"log.csv": "input_tokens\n1\n"}, "no `model` column"),
+        # A CSV by another name: one hint, not one JSON error per line.
+        (["usage.txt"], {"usage.txt": "model,input_tokens\nx,1\n"}, "pass --format csv"),
+        (["usage.txt"], {"usage.txt": '\ufeff"model", input_tokens\n'}, "looks like CSV"),
     ],
 )
 def test_usage_errors_exit_2(

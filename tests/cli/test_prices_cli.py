@@ -73,10 +73,22 @@ def test_show_prints_time_windows_and_rules(loaded: tuple[str, str]) -> None:
     url, sources = loaded
     text = invoke(url, sources, "prices", "show", "deepseek/deepseek-v4-pro-0813")
     assert text.exit_code == 0, text.output
-    assert "0100-0400 UTC input" in text.output and "1.32 /1M" in text.output
+    # Every price by its flat name, aligned, with its unit (the change log's names).
+    lines = text.output.splitlines()
+    window = next(line for line in lines if "windows[0100-0400].input_per_token" in line)
+    assert window.split()[1:] == ["1.32", "per", "M", "tokens"]
+    values = [line.index(" per ") for line in lines[1:] if " per " in line]
+    assert len(set(values)) == 1, "the values line up"
     sonnet = invoke(url, sources, "prices", "show", "anthropic/claude-sonnet-4.5")
     assert "rule threshold: inclusive" in sonnet.output
-    assert ">200000 cache_write_1h_per_token 0.000012" in sonnet.output
+    per_hour = next(line for line in sonnet.output.splitlines() if "cache_write_1h" in line)
+    assert per_hour.split() == [
+        "tiers[>200000].units.cache_write_1h_per_token",
+        "12",
+        "per",
+        "M",
+        "tokens",
+    ]
 
 
 def test_show_unknown_model_or_source_exits_1(loaded: tuple[str, str]) -> None:

@@ -222,3 +222,35 @@ def test_worker_run_stops_on_sigterm_and_releases(env: dict[str, str]) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_run_without_slot_or_fence_is_shown_without_them() -> None:
+    """An admin review or an import claims no slot and holds no fence: no `slot None`."""
+    from ratecard.cli.worker import format_result, format_status
+
+    run = {"id": 7, "outcome": "success", "trigger": "admin", "slot": None, "fence": None,
+           "instance_id": "admin@vm:1", "started_at": 0.0, "duration": 0.5}  # fmt: skip
+    data = {
+        "backend": "redis",
+        "jobs": {
+            "held-review": {
+                "interval": 10800.0,
+                "slot_now": 3,
+                "lease": {"store": "redis"},
+                "last_completed_slot": 2,
+                "next_due_at": 0.0,
+                "next_due_in": 1.0,
+                "recent_runs": [run, {**run, "id": 8, "slot": 2, "fence": 9}],
+            }
+        },
+    }
+    shown = format_status(data)
+    assert "None" not in shown
+    assert "run #7 success    admin     by admin@vm:1" in shown
+    assert "run #8 success    admin     slot 2 fence 9 by admin@vm:1" in shown
+    result = {"job": "refresh", "outcome": "fenced", "trigger": "cli", "slot": None,
+              "fence": None, "duration": 0.25}  # fmt: skip
+    assert format_result(result) == "refresh: fenced (trigger cli, 0.25 s)"
+    assert format_result({**result, "slot": 4, "fence": 2}) == (
+        "refresh: fenced (trigger cli, slot 4, fence 2, 0.25 s)"
+    )

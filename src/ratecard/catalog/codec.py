@@ -17,6 +17,7 @@ from __future__ import annotations
 import decimal
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypedDict
 
@@ -383,6 +384,48 @@ def _flat_price_set(data: Mapping[str, Any], prefix: str) -> dict[str, Decimal]:
         out[f"{prefix}units.{unit}"] = Decimal(value)
     return out
 
+
+@dataclass(frozen=True)
+class StatedPrice:
+    """One price a model states, for people: its flat name, exact value text and unit."""
+
+    name: str
+    value: str
+    unit: str
+
+
+def stated_prices(price: ModelPrice) -> list[StatedPrice]:
+    """Every price the model states, under the flat names held changes use (`variants.batch.
+    input_per_token`, `tiers[>200000].units.cache_write_1h_per_token`, `uplifts.eu`): per-token
+    prices per million tokens, the others per their own unit (the dashboard, `prices show`)."""
+    rows = []
+    for name, value in flat_prices(to_snapshot(price)).items():
+        if name.endswith("_per_token"):
+            rows.append(StatedPrice(name, per_million(value), "per M tokens"))
+        elif name.startswith("uplifts."):
+            rows.append(StatedPrice(name, decimal_text(value), "multiplier of the cost"))
+        else:
+            rows.append(StatedPrice(name, decimal_text(value), _unit_of(name)))
+    return rows
+
+
+def _unit_of(name: str) -> str:
+    for suffix, unit in _UNIT_WORDS:
+        if name.endswith(suffix):
+            return unit
+    return "per call" if "web_search" in name else "per unit"
+
+
+_UNIT_WORDS = (
+    ("_per_image", "per image"),
+    ("_per_pixel", "per pixel"),
+    ("_per_second", "per second"),
+    ("_per_character", "per character"),
+    ("per_page", "per page"),
+    ("per_query", "per query"),
+    ("per_request", "per request"),
+    ("_per_session", "per session"),
+)
 
 # For showing a factor only (x42.5); decisions compare exact products, never this.
 _DISPLAY = decimal.Context(prec=6)

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ratecard.catalog.model import PRICE_FIELDS
 from ratecard.cli.common import load_settings
 from ratecard.vocabulary import HeldStatus, SourceOutcome
 
@@ -83,7 +84,7 @@ def show(model: str, source: str | None, as_json: bool) -> None:
     engine = build_engine(settings.database_url)
     try:
         with engine.connect() as conn:
-            item = _model_item(conn, model, source, [s.name for s in settings.sources])
+            item, stated = _model_item(conn, model, source, [s.name for s in settings.sources])
     except SQLAlchemyError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise click.ClickException(f"database unavailable: {type(exc).__name__}: {first}") from None
@@ -97,27 +98,15 @@ def show(model: str, source: str | None, as_json: bool) -> None:
         click.echo(f"  resolved from {item['resolved']['requested']!r} ({item['resolved']['by']})")
     if item["removed_at"]:
         click.echo(f"  removed from its feed at {item['removed_at']}")
-    for name, pair in item["prices"].items():
-        click.echo(f"  {name:<12} {pair['per_token']:>26} /token  {pair['per_million']:>16} /1M")
-    for tier in item["tiers"]:
-        for name, pair in tier["prices"].items():
-            click.echo(f"  >{tier['above_tokens']} {name:<10} {pair['per_million']:>16} /1M")
-    for unit, value in item["units"].items():
-        click.echo(f"  {unit:<12} {value}")
-    for tier in item["tiers"]:
-        for unit, value in tier["units"].items():
-            click.echo(f"  >{tier['above_tokens']} {unit:<10} {value}")
-    for variant, prices in item["variants"].items():
-        for name, pair in prices["prices"].items():
-            click.echo(f"  {variant} {name:<10} {pair['per_million']:>16} /1M")
-        for unit, value in prices["units"].items():
-            click.echo(f"  {variant} {unit:<10} {value}")
-    for window in item["windows"]:
-        span = f"{window['utc_start']}-{window['utc_end']} UTC"
-        for name, pair in window["prices"].items():
-            click.echo(f"  {span} {name:<10} {pair['per_million']:>16} /1M")
-    for region, factor in item["uplifts"].items():
-        click.echo(f"  uplift {region:<5} x{factor}")
+    # The base prices per token and per million, then every other price the model states
+    # (tiers, variants, windows, units, uplifts) by its flat name, each with its unit.
+    base = [(name, pair["per_token"], pair["per_million"]) for name, pair in item["prices"].items()]
+    others = [p for p in stated if p.name not in _BASE_NAMES]
+    width = max([len(n) for n, _, _ in base] + [len(p.name) for p in others] + [10])
+    for name, per_token, per_million in base:
+        click.echo(f"  {name:<{width}}  {per_million:>14} per M tokens  ({per_token} per token)")
+    for price in others:
+        click.echo(f"  {price.name:<{width}}  {price.value:>14} {price.unit}")
     for rule, value in item["rules"].items():
         click.echo(f"  rule {rule}: {value}")
     if item["held_change"]:
@@ -138,9 +127,14 @@ def show(model: str, source: str | None, as_json: bool) -> None:
 
 
 _BRIEF = ("input", "output")
+# The flat names of the base prices, shown per token too (`codec.stated_prices` names them so).
+_BASE_NAMES = frozenset(f.name for f in PRICE_FIELDS)
 
 
-def _model_item(conn: Any, model: str, source: str | None, preferred: list[str]) -> Any:
+def _model_item(
+    conn: Any, model: str, source: str | None, preferred: list[str]
+) -> tuple[dict[str, Any], list[Any]]:
+    """The model as the API shows it, and every price it states (`codec.stated_prices`)."""
     from sqlalchemy import select
 
     from ratecard.catalog import codec
@@ -197,7 +191,7 @@ def _model_item(conn: Any, model: str, source: str | None, preferred: list[str])
     item.update(identity_fields(snapshot, resolution or Resolution(served.price, model, "exact")))
     item["other_sources"] = sorted(set(item["other_sources"]) | {s for s in known if s != chosen})
     item["snapshot_date"] = state.snapshot_date if state else None
-    return item
+    return item, codec.stated_prices(served.price)
 
 
 @prices.command(name="import")

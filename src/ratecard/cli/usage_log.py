@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,8 +50,16 @@ def cost(log: IO[bytes], log_format: str | None) -> None:
     from ratecard.costing.cost_batch import BatchPricer
 
     name = getattr(log, "name", "-")
+    head = b""
     if log_format is None:
         log_format = "csv" if str(name).lower().endswith(".csv") else "ndjson"
+        if log_format == "ndjson":
+            head = log.read(_READ_CHUNK)
+            if _looks_like_csv(head):
+                raise CannotRun(
+                    f"{name} looks like CSV (its first line is a header naming `model`), not "
+                    "NDJSON: pass --format csv"
+                )
     settings = load_settings()
     out = sys.stdout.buffer
     with _catalog_resolver(settings) as resolve:
@@ -61,11 +70,21 @@ def cost(log: IO[bytes], log_format: str | None) -> None:
             for number, row in _csv_rows(log):
                 out.write(orjson.dumps(pricer.result(number, row)) + b"\n")
         else:
-            for piece in pricer.ndjson(iter(lambda: log.read(_READ_CHUNK), b"")):
+            chunks = iter(lambda: log.read(_READ_CHUNK), b"")
+            for piece in pricer.ndjson(itertools.chain([head] if head else [], chunks)):
                 out.write(piece)
     out.flush()
     if pricer.failed:
         sys.exit(1)
+
+
+def _looks_like_csv(head: bytes) -> bool:
+    """Whether a log's first non-blank line is a CSV header naming `model` (not JSON)."""
+    line = next((raw.strip() for raw in head.splitlines() if raw.strip()), b"")
+    line = line.removeprefix(b"\xef\xbb\xbf").strip()  # a BOM, as spreadsheets write
+    if not line or line[:1] in (b"{", b"["):
+        return False
+    return b"model" in (cell.strip().strip(b'"') for cell in line.split(b","))
 
 
 @contextmanager

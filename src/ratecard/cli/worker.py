@@ -63,9 +63,14 @@ def run_once_options(for_alias: bool) -> Callable[[F], F]:
 
 @click.group(invoke_without_command=True)
 @click.option(
-    "--status", "show_status", is_flag=True, help="Alias of `worker status` (seed's spelling)."
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Alias of `worker status` (the spelling deploy scripts use).",
 )
-@click.option("--run-once", is_flag=True, help="Alias of `worker run-once` (seed's spelling).")
+@click.option(
+    "--run-once", is_flag=True, help="Alias of `worker run-once` (the spelling deploy scripts use)."
+)
 @run_once_options(for_alias=True)
 @click.pass_context
 def worker(
@@ -77,7 +82,8 @@ def worker(
     ratecard worker status [--json]     lease holder, fence, backend, slots, runs, instances
     ratecard worker run-once [--json]   one refresh now, under the lease; exit 1 if it fails
     ratecard worker run                 the coordinator alone, without the web server
-    The seed's `--status` and `--run-once` flags stay as aliases of the first two.
+    The `--status` and `--run-once` flags that deploy scripts use stay as aliases of the
+    first two.
     """
     if ctx.invoked_subcommand is not None:
         # The group's options belong to the aliases: `worker --json status` would otherwise
@@ -216,7 +222,7 @@ def format_status(data: dict[str, Any]) -> str:
             took = f"{run['duration']:.2f} s" if run["duration"] is not None else "-"
             lines.append(
                 f"    run #{run['id']} {run['outcome']:<10} {run['trigger'] or '-':<9} "
-                f"slot {run['slot']} fence {run['fence']} by {run['instance_id']} "
+                f"{_slot_and_fence(run)}by {run['instance_id']} "
                 f"at {_when(run['started_at'])} took {took}"
             )
     instances = data.get("instances", [])
@@ -230,11 +236,19 @@ def format_status(data: dict[str, Any]) -> str:
 
 def format_result(result: dict[str, Any]) -> str:
     """Render a run result on one line."""
-    text = (
-        f"{result['job']}: {result['outcome']} (trigger {result['trigger']}, "
-        f"slot {result['slot']}, fence {result['fence']}, {result['duration']:.2f} s)"
-    )
+    claimed = [
+        f"{name} {result[name]}" for name in ("slot", "fence") if result.get(name) is not None
+    ]
+    details = [f"trigger {result['trigger']}", *claimed, f"{result['duration']:.2f} s"]
+    text = f"{result['job']}: {result['outcome']} ({', '.join(details)})"
     return text + (f": {result['error']}" if result.get("error") else "")
+
+
+def _slot_and_fence(run: dict[str, Any]) -> str:
+    """`slot S fence F ` for a coordinated run; nothing where it had neither (a run that never
+    started, an admin review, an import: none of them claims a slot or holds a fence)."""
+    parts = [f"{name} {run[name]}" for name in ("slot", "fence") if run.get(name) is not None]
+    return " ".join(parts) + " " if parts else ""
 
 
 def _when(epoch: float | None) -> str:

@@ -207,8 +207,13 @@ def coordinator_check(coordinator: Callable[[], Any], enabled: bool) -> Callable
 
     def run() -> Observation:
         if not enabled:
+            # RATECARD_COORDINATOR=false, or a command that never runs one (`ratecard health`):
+            # the fleet's coordination is another process's, which `worker status` reads.
             return Observation(
-                "pass", None, output="not run in this process (RATECARD_COORDINATOR=false)"
+                "pass",
+                None,
+                output="this process runs no coordinator; `ratecard worker status` shows the "
+                "fleet's",
             )
         found = coordinator()
         if found is None:

@@ -279,39 +279,8 @@ def _section(
 
 
 def every_price(price: Any) -> list[dict[str, str]]:
-    """Every price the model states, under the names held changes use (`variants.batch.
-    input_per_token`, `tiers[>200000].units.cache_write_1h_per_token`, `uplifts.eu`), with
-    per-token prices per million tokens and the others per their own unit."""
-    rows = []
-    for name, value in codec.flat_prices(codec.to_snapshot(price)).items():
-        if name.endswith("_per_token"):
-            rows.append({"name": name, "value": per_million(value) or "", "unit": "per M tokens"})
-        elif name.startswith("uplifts."):
-            rows.append(
-                {"name": name, "value": f"{value.normalize():f}", "unit": "multiplier of the cost"}
-            )
-        else:
-            rows.append({"name": name, "value": f"{value.normalize():f}", "unit": _unit_of(name)})
-    return rows
-
-
-def _unit_of(name: str) -> str:
-    for suffix, unit in _UNIT_WORDS:
-        if name.endswith(suffix):
-            return unit
-    return "per call" if "web_search" in name else "per unit"
-
-
-_UNIT_WORDS = (
-    ("_per_image", "per image"),
-    ("_per_pixel", "per pixel"),
-    ("_per_second", "per second"),
-    ("_per_character", "per character"),
-    ("per_page", "per page"),
-    ("per_query", "per query"),
-    ("per_request", "per request"),
-    ("_per_session", "per session"),
-)
+    """Every price the model states, with its unit (`codec.stated_prices`)."""
+    return [row.__dict__ for row in codec.stated_prices(price)]
 
 
 def _million(value: str | None) -> Decimal | None:
