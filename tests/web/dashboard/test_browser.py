@@ -282,3 +282,39 @@ def test_the_docs_page_renders_the_api_reference(
     expect(tab.locator(".opblock-summary-path").first).to_contain_text("/api/catalog")
     tab.screenshot(path=str(tmp_path / "docs.png"))
     assert problems == []
+
+
+SCREENS = Path("/tmp/ratecard-screens")
+PAGES = {
+    "dashboard": "/",
+    "model": f"/models/{HISTORY_MODEL}",
+    "disagreements": "/disagreements",
+    "webhooks": "/webhooks",
+    "docs": "/docs",
+}
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_fits_its_screen_without_a_problem(
+    fleet: Fleet, browser: Browser, tmp_path: Path, width: int
+) -> None:
+    """Each page at a laptop's and a phone's width: nothing wider than the screen, no console
+    error; the screenshots are kept (and copied to /tmp/ratecard-screens) to be looked at."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+    tab.on("pageerror", lambda exc: problems.append(str(exc)))
+    SCREENS.mkdir(exist_ok=True)
+    try:
+        for name, path in PAGES.items():
+            tab.goto(fleet.instance.base_url + path)
+            tab.wait_for_load_state("networkidle")
+            overflow = tab.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width, f"{path} is {overflow} px wide on a {width} px screen"
+            shot = tmp_path / f"{name}_{width}.png"
+            tab.screenshot(path=str(shot), full_page=False)  # the first screen, as seen
+            shutil.copyfile(shot, SCREENS / shot.name)
+    finally:
+        context.close()
+    assert problems == []

@@ -55,3 +55,21 @@ def test_a_removed_model_leaves_a_gap() -> None:
     )
     path = next(s for s in chart.series if s.name == "input").path
     assert path.count("M") == 2  # two separate runs
+
+
+def test_the_price_axis_ticks_are_round_numbers() -> None:
+    from decimal import Decimal
+
+    from ratecard.web.dashboard.chart import nice_step
+
+    assert [nice_step(Decimal(v)) for v in ("2.0625", "0.0275", "1", "0.3", "7.4")] == [
+        Decimal("2.5"),
+        Decimal("0.05"),
+        Decimal("1"),
+        Decimal("0.5"),
+        Decimal("10"),
+    ]
+    assert nice_step(Decimal(0)) == 0
+    now = datetime(2026, 7, 24, tzinfo=UTC)
+    chart = price_chart([PricePoint(now, Decimal("0.4"), Decimal("7.5"))], now)
+    assert [tick.label for tick in chart.y_ticks] == ["0", "2.5", "5", "7.5", "10"]

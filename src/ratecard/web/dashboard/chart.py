@@ -84,7 +84,8 @@ def price_chart(
     t0 = ordered[0].at.timestamp()
     t1 = max(now.timestamp(), ordered[-1].at.timestamp())
     span = max(t1 - t0, 1.0)
-    top_value = max(values) * Decimal("1.1") or Decimal(1)  # all free: a flat line at 0
+    step = nice_step(max(values) * Decimal("1.1") / 4)
+    top_value = step * 4 or Decimal(1)  # all free: a flat line at 0
 
     def x(at: datetime) -> float:
         return round(left + (at.timestamp() - t0) / span * (right - left), 2)
@@ -95,15 +96,24 @@ def price_chart(
     series = tuple(
         _series(name, ordered, x, y, x(now) if now.timestamp() > t0 else right) for name in SERIES
     )
-    y_ticks = tuple(
-        Tick(y(top_value * k / 4), decimal_text((top_value * k / 4).quantize(Decimal("0.0001"))))
-        for k in range(5)
-    )
+    y_ticks = tuple(Tick(y(top_value * k / 4), decimal_text(top_value * k / 4)) for k in range(5))
     x_ticks = (
         Tick(left, (shown_time(ordered[0].at) or "")[:10]),
         Tick(right, (shown_time(max(now, ordered[-1].at)) or "")[:10]),
     )
     return Chart(width, height, series, x_ticks, y_ticks, left, right, top, bottom)
+
+
+def nice_step(raw: Decimal) -> Decimal:
+    """The smallest of 1, 2, 2.5 and 5 times a power of ten at least `raw` (0 for 0): ticks a
+    reader takes in at a glance (0, 2, 4, 6, 8), not 0, 2.0625, 4.125..."""
+    if raw <= 0:
+        return Decimal(0)
+    power = Decimal(10) ** (raw.adjusted())
+    for factor in (1, 2, Decimal("2.5"), 5, 10):
+        if power * factor >= raw:
+            return (power * factor).normalize()
+    raise AssertionError("unreachable: 10 times the power is at least raw")
 
 
 def _series(

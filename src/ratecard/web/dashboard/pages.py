@@ -7,6 +7,7 @@ renderer (the templates) and no inline script (the CSP forbids it).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,7 @@ from ratecard.web.state import get_state
 bp = Blueprint("dashboard", __name__)
 bp.add_app_template_filter(per_million, "per_million")
 bp.add_app_template_filter(duration_words, "duration")
+bp.add_app_template_filter(shown_time, "when")  # a time to the second; the exact one in datetime=
 
 
 @bp.app_template_filter("price")
@@ -134,28 +136,45 @@ def disagreements_page() -> Response:
         error = f"catalog unavailable: {type(exc).__name__}"
     else:
         linked_models = len(identity.linked_models())
-        for found in identity.disagreements():
-            fields = [
-                {
-                    "label": PRICE_LABELS.get(d.field, d.field),
-                    "a": d.a if d.field == "status" else per_million(d.a),
-                    "b": d.b if d.field == "status" else per_million(d.b),
-                    "ratio": d.ratio,
-                }
-                for d in found.differences
-            ]
-            items.append(
-                {
-                    "model": found.model,
-                    "a": {"id": found.a.model_id, "source": found.a.source},
-                    "b": {"id": found.b.model_id, "source": found.b.source},
-                    "fields": fields,
-                }
-            )
+        items = disagreement_rows(identity.disagreements())
     html = render_template(
         "disagreements.html", items=items, linked_models=linked_models, error=error
     )
     return _no_store(Response(html, mimetype="text/html"))
+
+
+def disagreement_rows(found: Iterable[Any]) -> list[dict[str, Any]]:
+    """The disagreements as the page lists them: pairs that differ the same way merged into one
+    row, so that a model a source lists under two ids with one price reads once.
+
+    Merging is sound: two pairs with the same model, sources and field values say the same of
+    every entry on each side (those entries give the very same prices for those fields).
+    """
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for pair in found:
+        fields = tuple(
+            (
+                PRICE_LABELS.get(d.field, d.field),
+                d.a if d.field == "status" else per_million(d.a),
+                d.b if d.field == "status" else per_million(d.b),
+                d.ratio,
+            )
+            for d in pair.differences
+        )
+        key = (pair.model, pair.a.source, pair.b.source, fields)
+        row = rows.setdefault(
+            key,
+            {
+                "model": pair.model,
+                "a": {"source": pair.a.source, "ids": []},
+                "b": {"source": pair.b.source, "ids": []},
+                "fields": [{"label": f[0], "a": f[1], "b": f[2], "ratio": f[3]} for f in fields],
+            },
+        )
+        for side, entry in (("a", pair.a), ("b", pair.b)):
+            if entry.model_id not in row[side]["ids"]:
+                row[side]["ids"].append(entry.model_id)
+    return list(rows.values())
 
 
 @bp.get("/webhooks")
