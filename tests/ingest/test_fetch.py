@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ratecard.ingest.bundled import BUNDLED_DATE, BUNDLED_SOURCE, bundled_snapshot
+from ratecard.ingest.bundled import BUNDLED_DATE, BUNDLED_URL, bundled_snapshot
 from ratecard.ingest.feed_errors import FeedError
 from ratecard.ingest.feeds import parse_feed
 from ratecard.ingest.fetch import fetch_feed, make_http_client, retry_delay
@@ -316,17 +316,18 @@ def test_file_url_failures(tmp_path: Path):
 
 
 def test_bundled_snapshot_is_the_newest_litellm_file(feed_data):
-    source, body, date = bundled_snapshot()
-    assert source == BUNDLED_SOURCE
+    feed = Source("litellm-eu", "https://feeds.example/prices.json", "litellm")
+    source, body, date = bundled_snapshot(feed)
+    assert (source.name, source.kind, source.url) == ("litellm-eu", "litellm", BUNDLED_URL)
     # tests/data's copy is a symlink to the bundled file: the recorded checksum of the real
     # 2026-07-24 snapshot is what makes this comparison against real data.
     assert hashlib.sha256(body).hexdigest() == feed_checksums()[LITELLM_FILE]
     assert body == (feed_data / LITELLM_FILE).read_bytes()
     parsed = parse_feed(source, body)
     assert date == BUNDLED_DATE == parsed.snapshot_date == "2026-07-24"
-    assert parsed.source == "bundled"
+    assert parsed.source == "litellm-eu", "it stands in under the feed's own name"
     assert len(parsed.models) == 2982
-    fetched = fetch_feed(BUNDLED_SOURCE, None)
+    fetched = fetch_feed(source, None)
     assert fetched.body == body
 
 

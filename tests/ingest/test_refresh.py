@@ -17,13 +17,16 @@ from ratecard.runcontrol import RunCancelled, RunFenced, UncoordinatedRun
 from ratecard.schema import held_changes, price_history, run_sources, runs, source_state
 from ratecard.serving import queries
 from tests.support.feeds import FeedServer
+from tests.support.services import FEED_DATA
 from tests.support.store_helpers import (
     LITELLM_NEW,
     LITELLM_OLD,
     OPENROUTER,
     SettingsFactory,
+    decision,
     history_count,
     make_deps,
+    price,
     sources_setting,
 )
 
@@ -247,7 +250,7 @@ def test_feed_losing_most_models_is_quarantined(
     assert (row.kind, row.status) == ("feed", "pending")
 
 
-def test_bundled_bootstrap_when_no_source_reachable_then_retired(
+def test_the_bundled_snapshot_stands_in_for_litellm_until_the_feed_answers(
     engine: Engine, feed_server: FeedServer, make_settings: SettingsFactory
 ) -> None:
     settings = make_settings(
@@ -260,22 +263,78 @@ def test_bundled_bootstrap_when_no_source_reachable_then_retired(
     report = refresh_catalog(make_deps(engine, settings))
 
     assert (report.outcome, report.committed) == ("partial", True)
-    assert [s.outcome for s in report.sources] == ["failed", "failed", "bootstrapped"]
-    bundled = served(engine, "bundled")
-    assert len(bundled) > 2900
-    assert bundled["gpt-4o"].input_per_token == Decimal("0.0000025")
+    assert [(s.source, s.outcome) for s in report.sources] == [
+        ("litellm", "bootstrapped"),
+        ("openrouter", "failed"),
+    ]
+    assert "404" in (report.sources[0].error or ""), "why the feed failed is kept"
+    # Under the feed's own name: never a source of its own beside it.
+    stand_in = served(engine, "litellm")
+    assert len(stand_in) > 2900 and served(engine, "bundled") == {}
+    assert stand_in["gpt-4o"].input_per_token == Decimal("0.0000025")
     with engine.connect() as conn:
         data = queries.load_catalog_data(conn, report.run_id)
-    bundled_state = next(s for s in data["sources"] if s["source"] == "bundled")
-    assert bundled_state["snapshot_date"] == BUNDLED_DATE
+        state = store.load_source_state(conn, "litellm")
+    litellm = next(s for s in data["sources"] if s["source"] == "litellm")
+    assert (litellm["outcome"], litellm["snapshot_date"]) == ("bootstrapped", BUNDLED_DATE)
+    assert state is not None and state.url == "package:bundled"
 
+    # The feed's first answer replaces it through the guard, as any change: one price moved,
+    # a model gone, nothing served twice.
+    live = json.loads((FEED_DATA / LITELLM_NEW).read_bytes())
+    live["gpt-4o"]["input_cost_per_token"] = 0.000003
+    del live["gpt-4o-mini"]
+    feed_server.set_body("/missing.json", json.dumps(live).encode())
     feed_server.reset("/or.json")
     feed_server.set_file("/or.json", OPENROUTER)
-    recovered = refresh_catalog(make_deps(engine, settings))
+    answered = refresh_catalog(make_deps(engine, settings))
 
-    assert recovered.outcome == "partial"  # litellm still missing
-    assert served(engine, "bundled") == {}
+    assert answered.outcome == "success"
+    litellm_report = answered.sources[0]
+    assert (litellm_report.outcome, litellm_report.changed, litellm_report.removed) == (
+        "success",
+        1,
+        1,
+    )
+    assert served(engine, "litellm")["gpt-4o"].input_per_token == Decimal("0.000003")
     assert len(served(engine, "openrouter")) == 414
+
+
+def test_a_feed_served_before_keeps_its_prices_instead_of_the_bundled_ones(
+    engine: Engine, feed_server: FeedServer, make_settings: SettingsFactory
+) -> None:
+    settings = make_settings(sources=sources_setting(litellm=feed_server.url(LITELLM_OLD)))
+    assert refresh_catalog(make_deps(engine, settings)).outcome == "success"
+    feed_server.fail(LITELLM_OLD, 503)
+    with engine.begin() as conn:
+        forget_validators(conn)
+
+    report = refresh_catalog(make_deps(engine, settings))
+
+    assert [s.outcome for s in report.sources] == ["failed"]
+    with engine.connect() as conn:
+        state = store.load_source_state(conn, "litellm")
+    assert state is not None and state.snapshot_date == "2026-03-14"
+    assert served(engine, "litellm")["gpt-4o"].input_per_token == Decimal("0.0000025")
+
+
+def test_versions_that_served_the_snapshot_as_bundled_have_it_retired(
+    engine: Engine, feed_server: FeedServer, make_settings: SettingsFactory
+) -> None:
+    with engine.begin() as conn:
+        old = decision({"gpt-4o": price("gpt-4o", source="bundled")})
+        rows = store.load_source_rows(conn, "bundled")
+        store.apply_decision(conn, "bundled", old, rows=rows, run_id=None, now=store.utcnow())
+    settings = make_settings(sources=sources_setting(openrouter=feed_server.url(OPENROUTER)))
+
+    report = refresh_catalog(make_deps(engine, settings))
+
+    assert [(s.source, s.outcome, s.removed) for s in report.sources][-1] == (
+        "bundled",
+        "retired",
+        1,
+    )
+    assert served(engine, "bundled") == {}
 
 
 def test_no_bootstrap_when_catalog_already_served(

@@ -39,8 +39,10 @@ def refresh(as_json: bool) -> None:
     finally:
         services.shutdown()
     configured = {s.name for s in settings.sources}
+    # A source the bundled snapshot stands in for did not answer either.
+    unanswered = (SourceOutcome.FAILED, SourceOutcome.BOOTSTRAPPED)
     every_source_failed = not report.committed or all(
-        s.outcome == SourceOutcome.FAILED for s in report.sources if s.source in configured
+        s.outcome in unanswered for s in report.sources if s.source in configured
     )
     if as_json:
         click.echo(json.dumps(asdict(report), indent=2))
@@ -63,8 +65,12 @@ def _print_report(report: Any) -> None:
         click.echo(line + (f"  error: {s.error}" if s.error else ""))
     if not report.sources and report.error:
         click.echo(f"  error: {report.error}")
-    if any(s.source == "bundled" and s.outcome == "bootstrapped" for s in report.sources):
-        click.echo("  no source reachable: serving the snapshot bundled with ratecard")
+    for s in report.sources:
+        if s.outcome == SourceOutcome.BOOTSTRAPPED:
+            click.echo(
+                f"  {s.source} has never answered: the snapshot bundled with ratecard stands in "
+                "for it until it does"
+            )
 
 
 @prices.command()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ratecard import metrics
 from ratecard.ingest import run_records, store
-from ratecard.ingest.bundled import bundled_snapshot
+from ratecard.ingest.bundled import BUNDLED_META_URL, bundled_snapshot
 from ratecard.ingest.feed_errors import FeedError
 from ratecard.ingest.feeds import parse_feed
 from ratecard.ingest.fetch import fetch_feed, is_http, make_http_client
@@ -36,7 +36,14 @@ from ratecard.runcontrol import RunCancelled, RunControl, RunFenced, Uncoordinat
 from ratecard.serving import queries
 from ratecard.serving.publish import encode_catalog, publish_quietly
 from ratecard.settings import Settings, Source, redact_url
-from ratecard.vocabulary import FRESH_OUTCOMES, PriceStatus, RunOutcome, SourceOutcome, Trigger
+from ratecard.vocabulary import (
+    FRESH_OUTCOMES,
+    FeedKind,
+    PriceStatus,
+    RunOutcome,
+    SourceOutcome,
+    Trigger,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -252,15 +259,16 @@ def _commit(
     now = store.utcnow()
     with deps.engine.begin() as conn:
         records = [_store_source(deps, conn, f, run_id, now) for f in fetched]
-        reached = [r for r in records if r.outcome != SourceOutcome.FAILED]
-        if not reached and store.count_served(conn) == 0:
-            records.append(_bootstrap(deps, conn, run_id, now))
-        elif any(r.outcome != SourceOutcome.QUARANTINED for r in reached):
-            retired = store.retire_source(conn, store.BUNDLED_SOURCE, run_id, now)
+        _stand_in(deps, conn, fetched, records, run_id, now)
+        reached = [r for r in records if r.outcome not in _UNANSWERED]
+        if any(r.outcome != SourceOutcome.QUARANTINED for r in reached):
+            # Versions before the stand-in served the bundled snapshot as a source of its own:
+            # its rows go once a feed answers, as they always did.
+            retired = store.retire_source(conn, store.LEGACY_BUNDLED_SOURCE, run_id, now)
             if retired:
                 records.append(
                     SourceRecord(
-                        store.BUNDLED_SOURCE,
+                        store.LEGACY_BUNDLED_SOURCE,
                         now,
                         "retired",
                         now,
@@ -295,8 +303,16 @@ def _commit(
 
 
 def _store_source(
-    deps: RefreshDeps, conn: Connection, fetched: _Fetched, run_id: int, now: datetime
+    deps: RefreshDeps,
+    conn: Connection,
+    fetched: _Fetched,
+    run_id: int,
+    now: datetime,
+    *,
+    answered: bool = True,
 ) -> SourceRecord:
+    """Guard and store one fetched source; `answered=False` for the bundled stand-in (its
+    feed did not answer: no success is recorded for it)."""
     name = fetched.source.name
     record = SourceRecord(name, fetched.started_at, fetched.status, now, error=fetched.error)
     if fetched.status == SourceOutcome.FAILED:
@@ -337,36 +353,57 @@ def _store_source(
         record.outcome = (
             SourceOutcome.SUCCESS if record.counts.any_change else SourceOutcome.UNCHANGED
         )
-        store.save_source_state(conn, name, fetched.meta, now=now, success=True)
+        store.save_source_state(conn, name, fetched.meta, now=now, success=answered)
     return record
 
 
-def _bootstrap(deps: RefreshDeps, conn: Connection, run_id: int, now: datetime) -> SourceRecord:
-    """Serve the snapshot bundled in the package: no source reachable and nothing served."""
-    source, body, snapshot_date = bundled_snapshot()
-    parsed = parse_feed(source, body)
-    fetched = _Fetched(
+def _stand_in(
+    deps: RefreshDeps,
+    conn: Connection,
+    fetched: list[_Fetched],
+    records: list[SourceRecord],
+    run_id: int,
+    now: datetime,
+) -> None:
+    """Serve the bundled snapshot in the first LiteLLM source's place when that feed failed
+    and has never been served (see `bundled`): its record becomes `bootstrapped`, the reason
+    the feed failed kept. A feed served before keeps its last good prices instead."""
+    index = next((i for i, f in enumerate(fetched) if f.source.kind == FeedKind.LITELLM), None)
+    if index is None or records[index].outcome != SourceOutcome.FAILED:
+        return
+    feed = fetched[index].source
+    if store.load_source_rows(conn, feed.name):
+        return
+    source, body, snapshot_date = bundled_snapshot(feed)
+    stand_in = _Fetched(
         source,
         now,
         "ok",
-        parsed=parsed,
-        meta=FeedMeta(url="package:bundled", snapshot_date=snapshot_date),
+        parsed=parse_feed(source, body),
+        meta=FeedMeta(url=BUNDLED_META_URL, snapshot_date=snapshot_date),
     )
     log.warning(
-        "no source reachable and the catalog is empty: serving the %s snapshot", snapshot_date
+        "%s has never answered: serving the bundled %s snapshot in its place until it does",
+        feed.name,
+        snapshot_date,
     )
-    record = _store_source(deps, conn, fetched, run_id, now)
-    if record.outcome == SourceOutcome.SUCCESS:
-        record.outcome = SourceOutcome.BOOTSTRAPPED
-    return record
+    record = _store_source(deps, conn, stand_in, run_id, now, answered=False)
+    record.outcome = SourceOutcome.BOOTSTRAPPED
+    record.started_at = records[index].started_at
+    record.error = records[index].error
+    records[index] = record
+
+
+# A source that did not answer: failed, or failed with the bundled snapshot in its place.
+_UNANSWERED = (SourceOutcome.FAILED, SourceOutcome.BOOTSTRAPPED)
 
 
 def _run_outcome(records: list[SourceRecord], configured: int) -> str:
     """Summarize per-source outcomes (the first `configured` records) into the run's outcome."""
     own = records[:configured]
-    failed = sum(r.outcome == SourceOutcome.FAILED for r in own)
+    failed = sum(r.outcome in _UNANSWERED for r in own)
     if failed == configured:
-        if any(r.outcome == SourceOutcome.BOOTSTRAPPED for r in records):
+        if any(r.outcome == SourceOutcome.BOOTSTRAPPED for r in own):
             return RunOutcome.PARTIAL
         return RunOutcome.FAILED
     if failed:

@@ -37,7 +37,9 @@ from ratecard.vocabulary import ChangeKind, HeldKind, HeldStatus
 if TYPE_CHECKING:
     from ratecard.ingest.guard import GuardDecision
 
-BUNDLED_SOURCE = "bundled"
+# The source name versions before the stand-in (see `bundled`) served the bundled snapshot
+# under; a refresh retires its rows.
+LEGACY_BUNDLED_SOURCE = "bundled"
 
 
 def utcnow() -> datetime:
