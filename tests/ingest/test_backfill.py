@@ -284,3 +284,23 @@ def test_cli_import_waits_for_a_refresh_holding_the_lease(
         assert lease.acquire("another-instance") is not None  # the import released it
     finally:
         engine.dispose()
+
+
+def test_an_older_snapshot_on_the_bundled_stand_in_goes_into_history_only(
+    engine: Engine, feed_data: Path, feed_server: Any, make_settings: SettingsFactory
+) -> None:
+    """A first start offline serves the bundled snapshot as `litellm`; importing March's
+    archive then neither serves March's prices nor lists any model twice."""
+    settings = make_settings(sources=sources_setting(litellm=feed_server.url("/unreachable")))
+    bootstrap = refresh_catalog(make_deps(engine, settings))
+    assert [s.outcome for s in bootstrap.sources] == ["bootstrapped"]
+    with engine.connect() as conn:
+        before = store.load_served(conn, "litellm")
+
+    report = import_snapshot(engine, LITELLM, (feed_data / LITELLM_OLD).read_bytes(), MARCH)
+
+    assert not report.newest, "March is older than the stand-in's observation"
+    with engine.connect() as conn:
+        assert store.load_served(conn, "litellm") == before
+        served_sources = {m["source"] for m in queries.load_catalog_data(conn, None)["models"]}
+    assert served_sources == {"litellm"}
