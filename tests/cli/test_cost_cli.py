@@ -84,6 +84,29 @@ def test_csv_log_by_extension_and_by_option(database: str, tmp_path: Path) -> No
     assert (bad["line"], bad["field"]) == (5, "input_tokens")
 
 
+def test_summary_totals_per_model_exactly_and_in_all(database: str, tmp_path: Path) -> None:
+    rows = (
+        "model,input_tokens,output_tokens\n"
+        "acme/a-small,1000,500\n"  # 0.002
+        "acme/tiered,250000,1000\n"  # 1.5275 (the tier above 200,000)
+        "acme/a-small,1000000000,0\n"  # 1,000
+        "acme/a-small,ten,1\n"  # not priced
+    )
+    (tmp_path / "log.csv").write_text(rows)
+
+    result = invoke(database, "--summary", str(tmp_path / "log.csv"))
+
+    assert result.exit_code == 1, "a line could not be priced"
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert lines == [
+        ["model", "source", "requests", "total", "(USD)"],
+        ["acme/a-small", "litellm", "2", "1,000.002"],
+        ["acme/tiered", "litellm", "1", "1.5275"],
+        ["all", "models", "3", "1,001.5295"],
+        ["1", "request(s)", "could", "not", "be", "priced", "(run", "without", "--summary)"],
+    ]
+
+
 @pytest.mark.parametrize(
     ("args", "files", "message"),
     [

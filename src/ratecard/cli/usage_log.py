@@ -6,6 +6,7 @@ import itertools
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import IO, Any
 
 import click
@@ -33,7 +34,13 @@ class CannotRun(click.ClickException):
     help="The log's format; by default from FILE's extension (.csv is CSV, anything else "
     "and stdin NDJSON).",
 )
-def cost(log: IO[bytes], log_format: str | None) -> None:
+@click.option(
+    "--summary",
+    is_flag=True,
+    help="Instead of one result a line: per model (and source) the requests priced, those "
+    "that failed and their exact total, then the grand total.",
+)
+def cost(log: IO[bytes], log_format: str | None, summary: bool) -> None:
     """Price every request of a usage log, one result per line, in order, on stdout.
 
     NDJSON: one POST /api/cost body a line (flat counts, `usage` or `response`; blank lines
@@ -62,20 +69,72 @@ def cost(log: IO[bytes], log_format: str | None) -> None:
                 )
     settings = load_settings()
     out = sys.stdout.buffer
+    totals = Totals() if summary else None
     with _catalog_resolver(settings) as resolve:
         pricer = BatchPricer(resolve)
+        pieces: Iterator[bytes]
         if log_format == "csv":
             import orjson
 
-            for number, row in _csv_rows(log):
-                out.write(orjson.dumps(pricer.result(number, row)) + b"\n")
+            pieces = (
+                orjson.dumps(pricer.result(number, row)) + b"\n" for number, row in _csv_rows(log)
+            )
         else:
             chunks = iter(lambda: log.read(_READ_CHUNK), b"")
-            for piece in pricer.ndjson(itertools.chain([head] if head else [], chunks)):
+            pieces = pricer.ndjson(itertools.chain([head] if head else [], chunks))
+        for piece in pieces:
+            if totals is None:
                 out.write(piece)
+            else:
+                totals.add(piece)
+    if totals is not None:
+        out.write(totals.table().encode())
     out.flush()
     if pricer.failed:
         sys.exit(1)
+
+
+class Totals:
+    """What `--summary` prints: per model and source, requests, failures and the exact total."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], list[Any]] = {}  # (model, source) -> [n, total]
+        self.failed = 0
+
+    def add(self, piece: bytes) -> None:
+        """Count the results of one piece of the pricer's output (whole lines)."""
+        import orjson
+
+        for line in piece.splitlines():
+            result = orjson.loads(line)
+            if "error" in result:
+                self.failed += 1
+                continue
+            row = self.rows.setdefault((result["model"], result["source"]), [0, Decimal(0)])
+            row[0] += 1
+            row[1] += Decimal(result["total"])
+
+    def table(self) -> str:
+        """The per-model lines, costliest first, and the grand total (thousands separated)."""
+        ordered = sorted(self.rows.items(), key=lambda kv: (-kv[1][1], kv[0]))
+        lines = [("model", "source", "requests", "total (USD)")]
+        lines += [(m, s, f"{n:,}", _money(total)) for (m, s), (n, total) in ordered]
+        priced = sum(n for n, _ in self.rows.values())
+        grand = sum((total for _, total in self.rows.values()), Decimal(0))
+        lines.append(("all models", "", f"{priced:,}", _money(grand)))
+        widths = [max(len(line[i]) for line in lines) for i in range(4)]
+        text = [
+            f"{m:<{widths[0]}}  {s:<{widths[1]}}  {n:>{widths[2]}}  {t:>{widths[3]}}".rstrip()
+            for m, s, n, t in lines
+        ]
+        if self.failed:
+            text.append(f"{self.failed:,} request(s) could not be priced (run without --summary)")
+        return "\n".join(text) + "\n"
+
+
+def _money(amount: Decimal) -> str:
+    """Exact, with thousands separated: 1,234.5678901 (never rounded)."""
+    return f"{amount:,f}"
 
 
 def _looks_like_csv(head: bytes) -> bool:
