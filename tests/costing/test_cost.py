@@ -296,6 +296,18 @@ def test_flex_and_priority_fall_back_price_by_price(litellm):
         priced(gpt4o, cache_write_tokens=1, service_tier="priority")
 
 
+def test_a_tier_the_model_has_no_prices_at_is_refused_not_priced_at_standard(litellm):
+    # claude-sonnet-4 states no priority prices (Anthropic's Priority Tier is a capacity
+    # commitment, its per-token price not published): the standard ones would be a guess.
+    sonnet = litellm.models["claude-sonnet-4-20250514"]
+    assert "priority" not in sonnet.variants and "flex" not in sonnet.variants
+    for tier in ("priority", "flex"):
+        with pytest.raises(NotPriceable, match=rf"no input_per_token price \({tier}\)") as caught:
+            priced(sonnet, input_tokens=10, output_tokens=1, service_tier=tier)
+        assert (caught.value.price, caught.value.quantity) == ("input_per_token", "input_tokens")
+    assert priced(sonnet, input_tokens=10, service_tier="standard").total > 0
+
+
 def test_xai_threshold_is_reached_at_the_threshold(litellm):
     grok = litellm.models["xai/grok-4-0709"]
     at = priced(grok, input_tokens=128_000, output_tokens=2000)

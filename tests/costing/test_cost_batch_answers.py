@@ -107,8 +107,9 @@ def test_fixed_text_lines_are_the_general_paths_bytes() -> None:
             written += 1
         assert fast.line(number, raw) == expected, raw
     assert fast.failed == general.failed
-    # Many lines took the fixed-text path (else this test would check nothing).
-    assert written > 10_000
+    # Many lines took the fixed-text path (else this test would check nothing); a response
+    # billed at flex or priority for a model without such prices is the general path's 422.
+    assert written > 9_000
 
 
 def test_prompts_at_each_long_context_threshold_are_the_general_paths_bytes() -> None:

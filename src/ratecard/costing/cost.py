@@ -92,7 +92,8 @@ def price_usage(
       image input tokens) passes its threshold (`>`, or `>=` under the "inclusive" rule), and
       then to every token of the request; crossed tiers apply lowest first, each replacing the
       prices it states ("bands": only the band the prompt falls in, nothing carried over).
-    - flex/priority: the variant's price, else the standard one (tiers likewise).
+    - flex/priority: the variant's price, else the standard one (tiers likewise); a model with
+      no prices at all at that tier is not priceable at it (NotPriceable naming the price).
     - batch: the stated batch prices (cache reads at the batch, else the standard cache-read
       price), else, under the "half" rule, half of every standard per-token price; long-context
       tiers do not apply (LiteLLM's batch calculator).
@@ -243,6 +244,10 @@ class _Rates:
             found = (value, f"windows[{self.window.label}].{_path(name)}")
         elif self.service_tier is ServiceTier.BATCH:
             found = self._batch(name, variant)
+        elif variant is None and self.service_tier is not ServiceTier.STANDARD:
+            # Flex or priority without a single price at that tier: the standard prices
+            # would be a guess at what a faster or slower tier cost (docs/cost-semantics.md §4).
+            found = None
         else:
             bands = model.rules.get(PricingRule.TIERS) == "bands"
             if not (bands and self.tiers):

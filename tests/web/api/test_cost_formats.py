@@ -112,21 +112,23 @@ def test_a_stated_tier_and_an_explicit_one(client: FlaskClient) -> None:
     usage = plain["usage"]
     flat = {"model": MODEL, "input_tokens": usage["input_tokens"]}
     flat["output_tokens"] = usage["output_tokens"]
-    # The body says standard: an explicit tier overrides it (flex: the standard prices where
-    # the model states no flex ones; batch: the model states none and has no "half" rule).
+    # The body says standard: an explicit tier overrides it (the model states no flex and no
+    # batch prices, and has no "half" rule: a tier it has no prices at is refused, never
+    # priced at the standard ones).
     flex = post(client, {"model": MODEL, "response": plain, "service_tier": "flex"})
     flat_flex = post(client, {**flat, "service_tier": "flex"})
     batch = post(client, {"model": MODEL, "response": plain, "service_tier": "batch"})
-    # The body says priority: asking for batch contradicts what was billed.
+    # The body says priority: asking for batch contradicts what was billed, and priority is a
+    # tier the model has no prices at either.
     contradicted = post(client, {"model": MODEL, "response": priority, "service_tier": "batch"})
+    stated = post(client, {"model": MODEL, "response": priority})
 
-    assert (flex[0], flex[1]["service_tier"], flex[1]["total"]) == (
-        200, "flex", flat_flex[1]["total"],
-    )  # fmt: skip
-    assert (batch[0], batch[1]["field"], batch[1]["price"]) == (
-        422, "input_tokens", "input_per_token",
-    )  # fmt: skip
-    assert "(batch)" in batch[1]["detail"] and batch[1]["detail"].startswith("input_tokens ")
+    for tier, (status, answer) in [("flex", flex), ("flex", flat_flex), ("batch", batch),
+                                   ("priority", stated)]:  # fmt: skip
+        assert (status, answer["field"], answer["price"]) == (
+            422, "input_tokens", "input_per_token",
+        ), answer  # fmt: skip
+        assert f"({tier})" in answer["detail"] and answer["detail"].startswith("input_tokens ")
     assert (contradicted[0], contradicted[1]["field"]) == (422, "service_tier")
 
 
