@@ -14,10 +14,11 @@ a second in a batch) builds no strings. For the same reason objects are tested w
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from ratecard.costing.usage import ReadUsage, Usage, UsageError
+from ratecard.costing.usage import ReadUsage, StatedUplift, Usage, UsageError
 
 __all__ = [
     "EMPTY",
@@ -200,6 +201,10 @@ def new_usage(
     audio_output_tokens: int = 0,
     image_input_tokens: int = 0,
     image_output_tokens: int = 0,
+    seconds: int | Decimal = 0,
+    pages: int = 0,
+    annotation_pages: int = 0,
+    queries: int = 0,
     web_search_calls: int = 0,
 ) -> Usage:
     """Usage(...) of the quantities a usage block counts (its other fields 0)."""
@@ -214,7 +219,14 @@ def new_usage(
         audio_output_tokens,
         image_input_tokens,
         image_output_tokens,
-        *_NO_UNITS_BEFORE_SEARCHES,
+        0,  # images_in
+        0,  # images_out
+        0,  # pixels
+        seconds,
+        0,  # characters
+        pages,
+        annotation_pages,
+        queries,
         web_search_calls,
         0,  # requests
     )
@@ -227,12 +239,8 @@ def new_read(
     model: str | None = None,
     service_tier: str | None = None,
     unpriced: Mapping[str, int] | None = None,
+    notes: tuple[str, ...] = (),
+    uplifts: tuple[StatedUplift, ...] = (),
 ) -> ReadUsage:
     """ReadUsage(...), built as new_usage() builds a Usage."""
-    return tuple.__new__(ReadUsage, (usage, format, model, service_tier, unpriced))
-
-
-# Usage's fields between image_output_tokens and web_search_calls (images_in ... queries).
-_NO_UNITS_BEFORE_SEARCHES = (0,) * (
-    Usage._fields.index("web_search_calls") - Usage._fields.index("image_output_tokens") - 1
-)
+    return tuple.__new__(ReadUsage, (usage, format, model, service_tier, unpriced, notes, uplifts))
