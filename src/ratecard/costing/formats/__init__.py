@@ -32,12 +32,15 @@ it is, then the shape every compatible API shares:
 1. exclusive markers: usage keys (or `key.inner` paths) no other format has, such as
    Anthropic's `cache_read_input_tokens` or DeepSeek's `prompt_cache_hit_tokens`; one format
    marked is that format, whatever else the block holds (Anthropic's 2026 `usage` has
-   `output_tokens_details` as the Responses API does, with other counters inside);
+   `output_tokens_details` as the Responses API does, with other counters inside), but for
+   Chat Completions' keys beside another family's marker (`prompt_tokens` and Bedrock's
+   `inputTokens`): two formats;
 2. the body's kind (`"object": "chat.completion"`, `"type": "message"`...), which also settles
    a block marked by several formats (xAI's Responses body: `"object": "response"`);
-3. the families of shared keys: `prompt_tokens` with `completion_tokens` is Chat Completions,
-   `prompt_tokens` alone an embeddings usage; `input_tokens`/`output_tokens` alone fit several
-   formats and need `format` (or a body that names its kind).
+3. the families of shared keys: Chat Completions' keys (`prompt_tokens`, `completion_tokens`,
+   their details) are Chat Completions, `prompt_tokens` alone an embeddings usage;
+   `input_tokens`/`output_tokens` alone fit several formats and need `format` (or a body that
+   names its kind).
 
 `service_tier` is the tier the body says it was billed at, or None when it says nothing (the
 caller then uses the request's own tier, else standard).
