@@ -19,10 +19,19 @@ COMPILED = [
     "src/ratecard/costing/formats/__init__.py",
     "src/ratecard/costing/formats/anthropic_messages.py",
     "src/ratecard/costing/formats/bedrock_converse.py",
+    "src/ratecard/costing/formats/cohere_chat.py",
     "src/ratecard/costing/formats/counts.py",
+    "src/ratecard/costing/formats/deepseek_chat.py",
     "src/ratecard/costing/formats/gemini_generate.py",
+    "src/ratecard/costing/formats/groq_chat.py",
+    "src/ratecard/costing/formats/mistral_ocr.py",
     "src/ratecard/costing/formats/openai_chat.py",
+    "src/ratecard/costing/formats/openai_embeddings.py",
+    "src/ratecard/costing/formats/openai_images.py",
     "src/ratecard/costing/formats/openai_responses.py",
+    "src/ratecard/costing/formats/openai_speech.py",
+    "src/ratecard/costing/formats/openai_transcription.py",
+    "src/ratecard/costing/formats/xai_chat.py",
 ]
 
 

@@ -196,3 +196,12 @@ class UsageFormat(StrEnum):
     ANTHROPIC = "anthropic"  # Messages `usage`
     GEMINI = "gemini"  # generateContent `usageMetadata` (Gemini API and Vertex AI)
     BEDROCK = "bedrock"  # Converse `usage`
+    OPENAI_EMBEDDINGS = "openai.embeddings"  # Embeddings `usage` (and compatible APIs')
+    OPENAI_IMAGES = "openai.images"  # Images generations and edits `usage`
+    OPENAI_TRANSCRIPTION = "openai.transcription"  # audio transcriptions `usage`
+    OPENAI_SPEECH = "openai.speech"  # text-to-speech `speech.audio.done` event `usage`
+    DEEPSEEK = "deepseek"  # DeepSeek chat `usage` (its own cache hit and miss counters)
+    XAI = "xai"  # xAI chat `usage` (reasoning outside completion_tokens)
+    GROQ = "groq"  # Groq chat `usage` (timings beside OpenAI's counters; its own tiers)
+    COHERE = "cohere"  # Cohere v2 chat `usage` (`billed_units`)
+    MISTRAL_OCR = "mistral.ocr"  # Mistral OCR `usage_info`

@@ -15,7 +15,7 @@ import pytest
 
 from ratecard.catalog.model import ModelPrice, PriceSet, Tier, TimeWindow
 from ratecard.costing.cost import Component, Cost, NotPriceable, price_usage
-from ratecard.costing.usage import UsageError, usage_from_counts
+from ratecard.costing.usage import StatedUplift, UsageError, usage_from_counts
 from ratecard.ingest.feeds import ParsedFeed, parse_feed
 from ratecard.settings import Source
 
@@ -294,6 +294,83 @@ def test_flex_and_priority_fall_back_price_by_price(litellm):
     assert [c.price for c in cost.components] == [Decimal("0.00000425"), Decimal("0.000002125")]
     with pytest.raises(NotPriceable, match=r"no cache_write_per_token price \(priority\)"):
         priced(gpt4o, cache_write_tokens=1, service_tier="priority")
+
+
+def test_a_tier_the_model_has_no_prices_at_is_refused_not_priced_at_standard(litellm):
+    # claude-sonnet-4 states no priority prices (Anthropic's Priority Tier is a capacity
+    # commitment, its per-token price not published): the standard ones would be a guess.
+    sonnet = litellm.models["claude-sonnet-4-20250514"]
+    assert "priority" not in sonnet.variants and "flex" not in sonnet.variants
+    for tier in ("priority", "flex"):
+        with pytest.raises(NotPriceable, match=rf"no input_per_token price \({tier}\)") as caught:
+            priced(sonnet, input_tokens=10, output_tokens=1, service_tier=tier)
+        assert (caught.value.price, caught.value.quantity) == ("input_per_token", "input_tokens")
+    assert priced(sonnet, input_tokens=10, service_tier="standard").total > 0
+
+
+def test_text_priced_modalities_take_the_input_price_where_the_model_has_none(litellm):
+    pro = litellm.models["gemini-2.5-pro"]
+    assert "input_image_per_token" not in pro.units
+    with pytest.raises(NotPriceable, match="input_image_per_token"):
+        priced(pro, input_tokens=14, image_input_tokens=1032)
+    usage = usage_from_counts({"input_tokens": 14, "image_input_tokens": 1032})
+    cost = price_usage(pro, usage, text_priced=frozenset({"image_input_tokens"}))
+    image = cost.components[1]
+    assert (image.name, image.price, image.price_name) == (
+        "image_input_tokens", pro.input_per_token, "input_per_token"
+    )  # fmt: skip
+    assert cost.total == 1046 * pro.input_per_token
+    assert cost.notes == (
+        "image_input_tokens priced at the text input price: the provider bills them as text, "
+        "and the model lists no input_image_per_token price",
+    )
+    # A model with a price of its own keeps it (Gemini's Live models price image tokens).
+    live = litellm.models["gemini-3.1-flash-live-preview"]
+    own = price_usage(live, usage, text_priced=frozenset({"image_input_tokens"}))
+    assert own.components[1].price_name == "units.input_image_per_token" and own.notes == ()
+    # Audio is not text-priced: its own price, or refused.
+    with pytest.raises(NotPriceable, match="input_audio_per_token"):
+        price_usage(
+            litellm.models["gpt-4o"],
+            usage_from_counts({"audio_input_tokens": 5}),
+            text_priced=frozenset({"image_input_tokens"}),
+        )
+
+
+def test_a_body_stated_multiplier_is_applied_or_refused(litellm):
+    opus = litellm.models["claude-opus-4-6"]  # provider_specific_entry: us 1.1, fast 6.0
+    assert opus.uplifts == {"us": Decimal("1.1"), "fast": Decimal("6.0")}
+    usage = usage_from_counts({"input_tokens": 1000, "output_tokens": 100})
+    plain = price_usage(opus, usage)
+    geo = StatedUplift("region", "us", "response.usage.inference_geo")
+    fast = StatedUplift("speed", "fast", "response.usage.speed")
+    us = price_usage(opus, usage, uplifts=(geo,))
+    assert us.total == plain.total * Decimal("1.1") and us.region == "us"
+    assert us.components[-1][:5] == ("regional_uplift", 1, "multiplier", Decimal("1.1"),
+                                     "uplifts.us")  # fmt: skip
+    both = price_usage(opus, usage, uplifts=(geo, fast))
+    assert both.total == plain.total * Decimal("1.1") * Decimal("6.0")
+    assert [c.name for c in both.components[-2:]] == ["regional_uplift", "speed_uplift"]
+    # The request's own region saying the same is applied once.
+    assert price_usage(opus, usage, region="us", uplifts=(geo,)).total == us.total
+    sonnet = litellm.models["claude-sonnet-4-6"]  # the snapshot lists no multiplier for it
+    with pytest.raises(NotPriceable) as caught:
+        price_usage(sonnet, usage, uplifts=(geo,))
+    assert (caught.value.price, caught.value.quantity) == (
+        "uplifts.us", "response.usage.inference_geo"
+    )  # fmt: skip
+    assert caught.value.reason.startswith("response.usage.inference_geo says")
+
+
+def test_annotated_ocr_pages_at_the_annotation_price(litellm):
+    ocr = litellm.models["mistral/mistral-ocr-latest"]
+    cost = priced(ocr, pages=2, annotation_pages=2)
+    assert amounts(cost) == {
+        "pages": 2 * ocr.units["per_page"],
+        "annotation_pages": 2 * ocr.units["annotation_per_page"],
+    }
+    with pytest.raises(NotPriceable, match="annotation_per_page"):
+        priced(litellm.models["gpt-4o"], annotation_pages=1)
 
 
 def test_xai_threshold_is_reached_at_the_threshold(litellm):

@@ -123,8 +123,16 @@ def test_litellm_service_tier_variants_uplifts_and_rules(litellm_july):
     )
     assert gpt54.tiers and gpt54.variants["priority"].tiers[0].input_per_token is not None
     uplifted = [m for m in litellm_july.models.values() if m.uplifts]
-    assert len(uplifted) == 18
-    assert all(m.uplifts == {"eu": Decimal("1.1"), "us": Decimal("1.1")} for m in uplifted)
+    regional = [m for m in uplifted if m.provider != "anthropic"]
+    assert len(regional) == 18
+    assert all(m.uplifts == {"eu": Decimal("1.1"), "us": Decimal("1.1")} for m in regional)
+    # provider_specific_entry: Anthropic's data residency and fast-mode multipliers; its other
+    # values (a Bedrock invocation schema) are no prices.
+    anthropic = {m.model_id: m.uplifts for m in uplifted if m.provider == "anthropic"}
+    assert len(anthropic) == 8
+    assert anthropic["claude-sonnet-5"] == {"us": Decimal("1.1")}
+    assert anthropic["claude-opus-4-6"] == {"us": Decimal("1.1"), "fast": Decimal("6.0")}
+    assert litellm_july.models["amazon.titan-embed-text-v2:0"].uplifts == {}
     assert litellm_july.models["dashscope/qwen-flash"].rules["tiers"] == "bands"
     assert litellm_july.models["gemini-2.5-flash"].rules["web_search_billing_unit"] == (
         "per_prompt"

@@ -143,7 +143,8 @@ class ModelPrice:
     variants: Mapping[str, PriceSet] = field(default_factory=dict)
     # Time-of-day prices that replace the standard ones inside their window.
     windows: tuple[TimeWindow, ...] = ()
-    # Multipliers on the whole token cost by region (data residency): {"eu": 1.1}.
+    # Multipliers on the whole cost by the condition a request or body names: a region (data
+    # residency: {"eu": 1.1}, Anthropic's inference_geo "us") or a speed (Anthropic's "fast").
     uplifts: Mapping[str, Decimal] = field(default_factory=dict)
     # How the source's prices are applied, where it differs by provider (PricingRule names):
     # {"threshold": "inclusive"}, {"tiers": "bands"}, {"reasoning": "output"},

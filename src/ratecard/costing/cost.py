@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import weakref
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from typing import Any, NamedTuple, NoReturn
 
 from ratecard.catalog.model import PRICE_FIELDS, ModelPrice, PriceSet, Tier, TimeWindow
 from ratecard.catalog.money import EXACT
-from ratecard.costing.usage import QUANTITY_UNITS, Usage
+from ratecard.costing.usage import QUANTITY_UNITS, StatedUplift, Usage
 from ratecard.vocabulary import UNCHARGEABLE_STATUSES, PricingRule, ServiceTier
 
 
@@ -35,7 +36,9 @@ class NotPriceable(Exception):
         self.model_id = model_id
         self.reason = reason
         self.price = price  # the missing price's name ("cache_read_per_token"), when one is
-        self.quantity = quantity  # the Usage quantity that needed it, when one did
+        # The Usage quantity that needed it, when one did (or the body's field that stated a
+        # multiplier the model lacks: "response.usage.inference_geo").
+        self.quantity = quantity
 
 
 # --- the general engine: every quantity of a Usage -------------------------------------------
@@ -44,8 +47,9 @@ class NotPriceable(Exception):
 class Component(NamedTuple):
     """One line of a breakdown: `quantity` of `name` at `price` per `unit` costs `cost`.
 
-    `name` is a Usage quantity ("cache_read_tokens") or "regional_uplift" (quantity 1, price
-    the multiplier, cost what it adds); `price_name` says which stored price was used
+    `name` is a Usage quantity ("cache_read_tokens"), or "regional_uplift" or "speed_uplift"
+    (quantity 1, price the multiplier, cost what it adds); `price_name` says which stored
+    price was used
     ("input_per_token", "tiers[>200000].input_per_token", "variants.batch.input_per_token",
     "input_per_token/2" where a rule derives it).
     """
@@ -83,6 +87,8 @@ def price_usage(
     service_tier: str = ServiceTier.STANDARD,
     region: str | None = None,
     at: datetime | None = None,
+    text_priced: frozenset[str] = frozenset(),
+    uplifts: Sequence[StatedUplift] = (),
 ) -> Cost:
     """Price one request's usage exactly, as the model's source says it is billed.
 
@@ -92,14 +98,20 @@ def price_usage(
       image input tokens) passes its threshold (`>`, or `>=` under the "inclusive" rule), and
       then to every token of the request; crossed tiers apply lowest first, each replacing the
       prices it states ("bands": only the band the prompt falls in, nothing carried over).
-    - flex/priority: the variant's price, else the standard one (tiers likewise).
+    - flex/priority: the variant's price, else the standard one (tiers likewise); a model with
+      no prices at all at that tier is not priceable at it (NotPriceable naming the price).
     - batch: the stated batch prices (cache reads at the batch, else the standard cache-read
       price), else, under the "half" rule, half of every standard per-token price; long-context
       tiers do not apply (LiteLLM's batch calculator).
     - A time window in force at `at` (UTC, default now) replaces the prices it states.
     - Reasoning, audio-output and image-output tokens without their own price are output
       tokens at the output price (under the "output" rule reasoning always is).
-    - `region`: the model's uplift for it multiplies the whole cost (its own component).
+    - `text_priced`: token quantities the provider bills at the text input price (Gemini's
+      image input): priced so where the model lists no price of their own, with a note.
+    - `region`: the model's uplift for it multiplies the whole cost (its own component); one
+      the model lacks is a note. `uplifts` (what a body says it was billed with: data
+      residency, fast mode) multiply it too, after `region`, and one the model lacks raises
+      NotPriceable naming `uplifts.<name>`.
     Every other needed price that the model lacks raises NotPriceable naming it: never 0.
     """
     if model.status in UNCHARGEABLE_STATUSES:
@@ -108,6 +120,7 @@ def price_usage(
     if tier_name is None:
         raise ValueError(f"service_tier must be one of {', '.join(ServiceTier)}")
     rates = _Rates(model, usage.prompt_tokens, tier_name, at)
+    rates.text_priced = text_priced
     parts: list[Component] = []
     for name, quantity in zip(_TOKEN_ORDER, _token_counts(usage), strict=True):
         if quantity:
@@ -134,12 +147,25 @@ def price_usage(
         if factor is None:
             notes.append(f"no regional uplift for {region!r}: none applied")
         elif factor != 1:
-            added = EXACT.subtract(EXACT.multiply(total, factor), total)
-            parts.append(
-                Component("regional_uplift", 1, "multiplier", factor, f"uplifts.{region}", added)
-            )
-            total = EXACT.add(total, added)
+            total = _uplifted(parts, total, "regional_uplift", region, factor)
             applied_region = region
+    for stated in uplifts:
+        if stated.kind == "region" and stated.name == region:
+            continue  # the request's own `region` said the same: applied once
+        factor = model.uplifts.get(stated.name)
+        if factor is None:
+            raise NotPriceable(
+                model.model_id,
+                f"{stated.field} says the request was billed with the {stated.name!r} "
+                f"multiplier, and the model lists none",
+                price=f"uplifts.{stated.name}",
+                quantity=stated.field,
+            )
+        if factor != 1:
+            name = _UPLIFT_COMPONENTS.get(stated.kind, f"{stated.kind}_uplift")
+            total = _uplifted(parts, total, name, stated.name, factor)
+            if stated.kind == "region":
+                applied_region = stated.name
     return Cost(
         total=total,
         components=tuple(parts),
@@ -149,6 +175,20 @@ def price_usage(
         region=applied_region,
         notes=tuple(notes),
     )
+
+
+# The cost component of each kind of multiplier a body states (the request's `region` is a
+# regional uplift too).
+_UPLIFT_COMPONENTS = {"region": "regional_uplift", "speed": "speed_uplift"}
+
+
+def _uplifted(
+    parts: list[Component], total: Decimal, name: str, key: str, factor: Decimal
+) -> Decimal:
+    """`total` multiplied by `factor`, what that adds put in `parts` as its own component."""
+    added = EXACT.subtract(EXACT.multiply(total, factor), total)
+    parts.append(Component(name, 1, "multiplier", factor, f"uplifts.{key}", added))
+    return EXACT.add(total, added)
 
 
 def _component(name: str, quantity: int | Decimal, price: Decimal, price_name: str) -> Component:
@@ -176,6 +216,7 @@ _UNIT_ORDER = (
     "seconds",
     "characters",
     "pages",
+    "annotation_pages",
     "queries",
     "web_search_calls",
 )
@@ -205,7 +246,17 @@ class _Rates:
     """The prices one request is billed at: the model's, under its service tier, the tiers
     its prompt crosses and the window in force. Resolved per name, on demand."""
 
-    __slots__ = ("at", "found", "model", "notes", "service_tier", "tier_above", "tiers", "window")
+    __slots__ = (
+        "at",
+        "found",
+        "model",
+        "notes",
+        "service_tier",
+        "text_priced",
+        "tier_above",
+        "tiers",
+        "window",
+    )
 
     def __init__(
         self, model: ModelPrice, prompt_tokens: int, service_tier: ServiceTier, at: datetime | None
@@ -213,6 +264,7 @@ class _Rates:
         self.model = model
         self.service_tier = service_tier
         self.notes: list[str] = []
+        self.text_priced: frozenset[str] = frozenset()
         self.window = _window_at(model.windows, at) if model.windows else None
         self.tiers: tuple[Tier, ...] = ()
         self.tier_above: int | None = None
@@ -243,6 +295,10 @@ class _Rates:
             found = (value, f"windows[{self.window.label}].{_path(name)}")
         elif self.service_tier is ServiceTier.BATCH:
             found = self._batch(name, variant)
+        elif variant is None and self.service_tier is not ServiceTier.STANDARD:
+            # Flex or priority without a single price at that tier: the standard prices
+            # would be a guess at what a faster or slower tier cost (docs/cost-semantics.md §4).
+            found = None
         else:
             bands = model.rules.get(PricingRule.TIERS) == "bands"
             if not (bands and self.tiers):
@@ -293,6 +349,13 @@ class _Rates:
         if quantity == "output_tokens":
             return self.output()
         found = self.stated(attr)
+        if found is None and quantity in self.text_priced:
+            found = self.stated("input_per_token")
+            if found is not None:
+                self.notes.append(
+                    f"{quantity} priced at the text input price: the provider bills them as "
+                    f"text, and the model lists no {attr} price"
+                )
         if found is None:
             self.missing(attr, quantity)
         return found
@@ -381,6 +444,7 @@ _UNIT_PRICES = {
     "images_in": "input_per_image",
     "characters": "input_per_character",
     "pages": "per_page",
+    "annotation_pages": "annotation_per_page",
     "queries": "per_query",
 }
 

@@ -167,7 +167,15 @@ class BatchPricer:
                 result = self._error(number, error_fields(exc))
             else:
                 usage = request.usage
-                if request.at is None and request.region is None and usage[_TOKENS:] == _NO_UNITS:
+                # A body's notes or stated multipliers change the answer beyond the fixed text:
+                # the general path writes those lines.
+                if (
+                    request.at is None
+                    and request.region is None
+                    and not request.notes
+                    and not request.uplifts
+                    and usage[_TOKENS:] == _NO_UNITS
+                ):
                     quantities = [(i, q) for i, q in enumerate(token_counts(usage)) if q]
                     written = self._written(
                         request.model, request.source, request.service_tier, request.format,

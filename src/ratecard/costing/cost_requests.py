@@ -16,7 +16,13 @@ and `region`:
 Service tier: a tier the usage or response states is what was billed, so it is used. An
 explicit `service_tier` overrides a body that states `standard` (an OpenAI Batch API output
 says `"default"`: only the caller knows it went through the batch API), and contradicting a
-body that states another non-standard tier is a 422 naming `service_tier`.
+body that states another non-standard tier is a 422 naming `service_tier`. Multipliers a body
+says it was billed with (Anthropic's `inference_geo`, `speed`) are priced or refused, never
+dropped; a `region` contradicting the body's data residency is a 422 naming `region`.
+
+What reading the body assumed (a stated total that is not its parts' sum, ...) comes first in
+the answer's `notes`, then what pricing assumed (a modality at the text price, ...): the same
+notes in the single and the batch answers.
 """
 
 from __future__ import annotations
@@ -32,8 +38,16 @@ from ratecard.catalog.identity import Resolution
 from ratecard.catalog.model import ModelPrice
 from ratecard.catalog.money import decimal_text
 from ratecard.costing.cost import Cost, NotPriceable, price_usage
+from ratecard.costing.formats import FORMATS as FORMAT_READERS
 from ratecard.costing.formats import read_response, read_usage
-from ratecard.costing.usage import QUANTITIES, ReadUsage, Usage, UsageError, usage_from_counts
+from ratecard.costing.usage import (
+    QUANTITIES,
+    ReadUsage,
+    StatedUplift,
+    Usage,
+    UsageError,
+    usage_from_counts,
+)
 from ratecard.errors import RatecardError, ValidationFailed
 from ratecard.vocabulary import ServiceTier, UsageFormat
 
@@ -59,6 +73,10 @@ __all__ = [
 
 SERVICE_TIERS: tuple[str, ...] = tuple(ServiceTier)
 FORMATS: tuple[str, ...] = tuple(UsageFormat)
+# Per format: the token quantities its provider bills at the text input price where the model
+# lists no price of their own (formats/*.py, TEXT_PRICED).
+_TEXT_PRICED = {name: reader.text_priced for name, reader in FORMAT_READERS.items()}
+_NOTHING: frozenset[str] = frozenset()
 # A count beyond a trillion is a typo or an attack, not a request (the API documents it).
 MAX_QUANTITY = 10**12
 _OPTIONS = ("model", "usage", "format", "response", "at", "source", "service_tier", "region")
@@ -90,6 +108,10 @@ class CostRequest(NamedTuple):
     service_tier: str = "standard"
     region: str | None = None
     format: str | None = None  # the provider format read, when a usage or response was given
+    notes: tuple[str, ...] = ()  # what reading the body assumed (the answer's `notes`)
+    # Multipliers the body says it was billed with (data residency, fast mode): each must be
+    # priced, never dropped.
+    uplifts: tuple[StatedUplift, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +175,8 @@ def parse_cost_request(data: Any) -> CostRequest:
     model = _text(data, "model")
     stated_tier: str | None = None
     form: str | None = None
+    notes: tuple[str, ...] = ()
+    uplifts: tuple[StatedUplift, ...] = ()
     if data.get("usage") is not None or data.get("response") is not None:
         if not keys.isdisjoint(_QUANTITY_SET):
             first = next(q for q in QUANTITIES if q in keys)
@@ -162,12 +186,13 @@ def parse_cost_request(data: Any) -> CostRequest:
                 field=first,
             )
         read = _read_provider_body(data)
-        usage, form = read.usage, str(read.format)
+        usage, form, notes, uplifts = read.usage, str(read.format), read.notes, read.uplifts
         stated_tier = None if read.service_tier is None else str(read.service_tier)
         model = model or read.model
         if model is None:
             raise ValidationFailed(
-                "model: the response names no model (Bedrock's does not): give `model`",
+                "model: the response names no model (Bedrock's, Cohere's and OpenAI's image "
+                "and audio responses do not): give `model`",
                 field="model",
             )
     else:
@@ -182,15 +207,31 @@ def parse_cost_request(data: Any) -> CostRequest:
     # The options most requests leave out are only parsed when given (the batch path parses
     # a million requests).
     asked = data.get("service_tier")
+    region = None if data.get("region") is None else _text(data, "region")
+    if region is not None and uplifts:
+        _same_region(region, uplifts)
     return CostRequest(
         model,
         usage,
         None if data.get("source") is None else _text(data, "source"),
         None if data.get("at") is None else _when(data["at"]),
         "standard" if asked is None and stated_tier is None else _service_tier(asked, stated_tier),
-        None if data.get("region") is None else _text(data, "region"),
+        region,
         form,
+        notes,
+        uplifts,
     )
+
+
+def _same_region(region: str, uplifts: tuple[StatedUplift, ...]) -> None:
+    """Refuse a `region` that contradicts the data residency the body says it was billed at."""
+    for stated in uplifts:
+        if stated.kind == "region" and stated.name != region:
+            raise ValidationFailed(
+                f"region: {region!r} contradicts the body, which says {stated.field} "
+                f"{stated.name!r}",
+                field="region",
+            )
 
 
 def _text(data: Mapping[str, Any], key: str) -> str | None:
@@ -294,6 +335,8 @@ def answer_cost(request: CostRequest, model: ModelAt, *, now: datetime | None = 
             service_tier=request.service_tier,
             region=request.region,
             at=request.at or now,
+            text_priced=_NOTHING if request.format is None else _TEXT_PRICED[request.format],
+            uplifts=request.uplifts,
         )
     except NotPriceable as exc:
         # The quantity that needed the missing price, or `model` when no one quantity did (an
@@ -313,7 +356,7 @@ def answer_cost(request: CostRequest, model: ModelAt, *, now: datetime | None = 
         "window": cost.window,
         "region": cost.region,
         "format": request.format,
-        "notes": list(cost.notes),
+        "notes": [*request.notes, *cost.notes],
         "price_version": model.version,
         "priced_at": model.priced_at,
         "resolved": model.resolution.to_json(),

@@ -1,7 +1,7 @@
 """What a request consumed: disjoint quantities, each priced once by one price.
 
 The one model of a request every cost path speaks (flat counts in `POST /api/cost`, the
-provider formats in `prices.formats`, the batch and `ratecard cost` paths, the conformance
+provider formats in `costing.formats`, the batch and `ratecard cost` paths, the conformance
 golden file). Quantities are DISJOINT: `input_tokens` is uncached text input only, cache reads
 and writes, audio and image input are counted apart from it; `output_tokens` is text output
 only, reasoning and audio/image output apart. A provider's own totals include some of these
@@ -24,6 +24,7 @@ __all__ = [
     "QUANTITIES",
     "QUANTITY_UNITS",
     "ReadUsage",
+    "StatedUplift",
     "Usage",
     "UsageError",
     "usage_from_counts",
@@ -54,6 +55,7 @@ class Usage(NamedTuple):
     seconds: int | Decimal = 0  # audio/transcription length
     characters: int = 0  # text-to-speech input characters
     pages: int = 0  # OCR pages
+    annotation_pages: int = 0  # OCR pages annotated (Mistral Document AI), beside `pages`
     queries: int = 0  # search queries, rerank search units
     web_search_calls: int = 0
     requests: int = 0  # requests these quantities cover, for per-request fees (0 means 1)
@@ -102,6 +104,7 @@ QUANTITY_UNITS: Mapping[str, str] = {
     "seconds": "second",
     "characters": "character",
     "pages": "page",
+    "annotation_pages": "page",
     "queries": "query",
     "web_search_calls": "call",
     "requests": "request",
@@ -119,15 +122,34 @@ class UsageError(ValueError):
         self.message = message
 
 
+class StatedUplift(NamedTuple):
+    """A multiplier of the whole cost that a body says it was billed with.
+
+    Anthropic's `usage.inference_geo: "us"` (data residency, 1.1x on Claude 4.6 and later) and
+    `usage.speed: "fast"` (fast mode): the cost engine applies the model's uplift of that
+    `name`, and refuses (422 naming `field`) when the model has none: the body says the
+    request was billed so, and pricing it without the multiplier would be a wrong total.
+    """
+
+    kind: str  # "region" (data residency) or "speed": names the cost component
+    name: str  # the key in ModelPrice.uplifts ("us", "fast")
+    field: str  # where the body states it ("response.usage.inference_geo")
+
+
 class ReadUsage(NamedTuple):
     """What a provider's usage block or response says: the quantities and what else it states."""
 
     usage: Usage
-    format: str  # openai.chat | openai.responses | anthropic | gemini | bedrock
+    format: str  # a UsageFormat value
     model: str | None = None  # read from a whole response (`model`, Gemini `modelVersion`)
     service_tier: str | None = None  # the tier the body says it was billed at, if any
     # Counts the body reports that no price applies to (kept so totals still add up).
     unpriced: Mapping[str, int] | None = None
+    # What the reader assumed where the body is not self-evident (a stated total that is not
+    # the sum of its parts: the parts are priced), for the answer's `notes`.
+    notes: tuple[str, ...] = ()
+    # Multipliers the body says the request was billed with (data residency, fast mode).
+    uplifts: tuple[StatedUplift, ...] = ()
 
 
 def _quantity(name: str, value: Any) -> int | Decimal:

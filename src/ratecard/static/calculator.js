@@ -4,7 +4,8 @@
   "use strict";
 
   // Keys only a whole response has: its usage block is inside it.
-  var RESPONSE_KEYS = ["choices", "output", "content", "candidates", "usageMetadata", "usage", "stopReason"];
+  var RESPONSE_KEYS = ["choices", "output", "content", "candidates", "usageMetadata", "usage",
+    "usage_info", "stopReason"];
 
   function isResponse(obj) {
     // A usage block never nests `usage`; Gemini's usageMetadata sits in the response.
@@ -35,6 +36,17 @@
       (answer.tier_above_tokens != null ? ", tier above " + answer.tier_above_tokens + " tokens" : "") +
       (answer.window ? ", window " + answer.window + " UTC" : "");
     box.appendChild(total);
+    // What reading and pricing assumed (a stated total that is not its parts' sum, ...).
+    if (answer.notes && answer.notes.length) {
+      var notes = document.createElement("ul");
+      notes.className = "cost-notes";
+      answer.notes.forEach(function (note) {
+        var li = document.createElement("li");
+        li.textContent = note;
+        notes.appendChild(li);
+      });
+      box.appendChild(notes);
+    }
     var table = document.createElement("table");
     table.className = "data cost-components";
     var head = table.createTHead().insertRow();

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -56,7 +57,7 @@ CASES = [
      "usage.completion_tokens_details", "reasoning_tokens + audio_tokens"),
     ("openai.chat", CHAT, {"completion_tokens_details.rejected_prediction_tokens": 301},
      "usage.completion_tokens_details.rejected_prediction_tokens", "more than"),
-    ("openai.chat", CHAT, {"total_tokens": 2307}, "usage.total_tokens", "2306"),
+    ("openai.chat", CHAT, {"total_tokens": "2306"}, "usage.total_tokens", "'2306'"),
     ("openai.chat", CHAT, {"prompt_tokens": MISSING}, "usage.prompt_tokens", "required"),
     ("openai.chat", CHAT, {"completion_tokens": None}, "usage.completion_tokens", "null"),
     ("openai.chat", CHAT, {"prompt_tokens": -1}, "usage.prompt_tokens", "-1"),
@@ -73,14 +74,11 @@ CASES = [
      "usage.input_tokens_details.cached_tokens", "more than input_tokens"),
     ("openai.responses", RESPONSES_USAGE, {"output_tokens_details.reasoning_tokens": 2201},
      "usage.output_tokens_details.reasoning_tokens", "more than output_tokens"),
-    ("openai.responses", RESPONSES_USAGE, {"total_tokens": 17000}, "usage.total_tokens", "17000"),
     ("openai.responses", RESPONSES_USAGE, {"output_tokens": MISSING},
      "usage.output_tokens", "required"),
     ("openai.responses", RESPONSES_USAGE, {"input_tokens": {"n": 1}},
      "usage.input_tokens", "an object"),
     # Anthropic
-    ("anthropic", ANTHROPIC, {"cache_creation_input_tokens": 53000},
-     "usage.cache_creation_input_tokens", "53248"),
     ("anthropic", ANTHROPIC, {"cache_creation.ephemeral_1h_input_tokens": "51200"},
      "usage.cache_creation.ephemeral_1h_input_tokens", "non-negative integer"),
     ("anthropic", ANTHROPIC, {"server_tool_use": {"web_search_requests": -2}},
@@ -105,7 +103,6 @@ CASES = [
     ("gemini", GEMINI, {"cacheTokensDetails": MISSING, "promptTokensDetails.0.tokenCount": 500,
                         "promptTokensDetails.1.tokenCount": 11500},
      "usage.cachedContentTokenCount", "does not say which modalities"),
-    ("gemini", GEMINI, {"totalTokenCount": 12299}, "usage.totalTokenCount", "(12300)"),
     ("gemini", GEMINI, {"promptTokensDetails.1.tokenCount": -5},
      "usage.promptTokensDetails[1].tokenCount", "-5"),
     ("gemini", GEMINI, {"promptTokensDetails.1": "AUDIO"},
@@ -119,13 +116,10 @@ CASES = [
     ("gemini", GEMINI, {"promptTokenCount": MISSING}, "usage.promptTokenCount", "required"),
     ("gemini", GEMINI, {"trafficType": 1}, "usage.trafficType", "must be a string"),
     # Bedrock
-    ("bedrock", BEDROCK, {"cacheWriteInputTokens": 39000},
-     "usage.cacheWriteInputTokens", "39768"),
     ("bedrock", BEDROCK, {"cacheDetails.0.ttl": "2h"}, "usage.cacheDetails[0].ttl", "'2h'"),
     ("bedrock", BEDROCK, {"cacheDetails.1.inputTokens": MISSING},
      "usage.cacheDetails[1].inputTokens", "required"),
     ("bedrock", BEDROCK, {"cacheDetails.0": 38400}, "usage.cacheDetails[0]", "must be an object"),
-    ("bedrock", BEDROCK, {"totalTokens": 40230}, "usage.totalTokens", "40231"),
     ("bedrock", BEDROCK, {"inputTokens": MISSING}, "usage.inputTokens", "required"),
     ("bedrock", BEDROCK, {"outputTokens": 1e3}, "usage.outputTokens", "without a fraction"),
 ]  # fmt: skip
@@ -145,6 +139,32 @@ def test_a_contradiction_or_bad_count_names_its_field(
     assert words in error.message
     # The same body detected rather than named fails alike (details never change the format).
     assert refused(read_usage, usage).field == field
+
+
+# (format, base usage block, a stated total that is not the sum of its parts, the note's start)
+TOTALS = [
+    ("openai.chat", CHAT, {"total_tokens": 2307}, "usage.total_tokens 2307 is not"),
+    ("openai.responses", RESPONSES_USAGE, {"total_tokens": 17000}, "usage.total_tokens 17000"),
+    ("anthropic", ANTHROPIC, {"cache_creation_input_tokens": 53000},
+     "usage.cache_creation_input_tokens 53000 is not"),
+    ("gemini", GEMINI, {"totalTokenCount": 12299}, "usage.totalTokenCount 12299 is not"),
+    ("bedrock", BEDROCK, {"cacheWriteInputTokens": 39000}, "usage.cacheWriteInputTokens 39000"),
+    ("bedrock", BEDROCK, {"totalTokens": 40230}, "usage.totalTokens 40230 is not"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("format_name", "base", "changes", "note"), TOTALS, ids=[case[3] for case in TOTALS]
+)
+def test_a_stated_total_that_is_not_its_parts_sum_is_priced_by_the_parts_with_a_note(
+    format_name: str, base: dict[str, Any], changes: dict[str, Any], note: str
+) -> None:
+    # Real providers send such totals: the parts are what is billed.
+    read = read_usage(edited(base, changes), format_name)
+    assert read.usage == read_usage(base, format_name).usage
+    assert len(read.notes) == 1 and read.notes[0].startswith(note), read.notes
+    assert read.notes[0].endswith("the parts are priced")
+    assert read_usage(base, format_name).notes == ()
 
 
 def test_fields_are_named_by_where_the_request_holds_them() -> None:
@@ -272,6 +292,158 @@ def test_gemini_thoughts_counted_inside_candidates_are_taken_out_once() -> None:
     assert (read.output_tokens, read.reasoning_tokens, read.completion_tokens) == (100, 300, 400)
     exclusive = {**inclusive, "totalTokenCount": 750}
     assert read_usage(exclusive).usage.output_tokens == 400
-    assert (
-        refused(read_usage, {**inclusive, "totalTokenCount": 451}).field == "usage.totalTokenCount"
+    # A total that fits neither reading: the parts as stated (thoughts outside), with a note.
+    neither = read_usage({**inclusive, "totalTokenCount": 451})
+    assert (neither.usage.output_tokens, neither.usage.reasoning_tokens) == (400, 300)
+    assert neither.notes[0].startswith("usage.totalTokenCount 451 is not")
+
+
+def with_unknown_keys(value: Any) -> Any:
+    """`value` with an unknown key of every JSON type added to each object inside it."""
+    if isinstance(value, dict):
+        extra = {"x_future": {"n": [1, 2.5, "a", None, True]}, "x_ratio": 0.75, "x_flag": False}
+        return {**{k: with_unknown_keys(v) for k, v in value.items()}, **extra}
+    if isinstance(value, list):
+        return [with_unknown_keys(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "path", sorted(RESPONSES.glob("*/*.expected.json")), ids=lambda p: p.name.split(".exp")[0]
+)
+def test_an_unknown_key_anywhere_in_a_usage_block_is_never_an_error(path: Any) -> None:
+    whole = json.loads(path.with_name(path.name.replace(".expected", "")).read_text())
+    fmt = json.loads(path.read_text())["format"]
+    key = next(k for k in ("usage", "usageMetadata", "usage_info") if k in whole)
+    noisy = {**whole, key: with_unknown_keys(whole[key]), "x_vendor": {"id": "req_1"}}
+    assert read_response(noisy, fmt) == read_response(whole, fmt)
+    assert read_response(noisy) == read_response(whole)
+
+
+def test_reasoning_outside_the_completion_is_told_by_the_total() -> None:
+    # An xAI body relayed as plain Chat Completions: the total says the reasoning is apart.
+    usage = {"prompt_tokens": 21, "completion_tokens": 563, "total_tokens": 847,
+             "completion_tokens_details": {"reasoning_tokens": 263}}  # fmt: skip
+    read = read_usage(usage, "openai.chat")
+    assert (read.usage.output_tokens, read.usage.reasoning_tokens) == (563, 263)
+    assert read.notes == (
+        "usage.total_tokens is prompt_tokens + completion_tokens + reasoning_tokens: reasoning "
+        "counted outside completion_tokens",
+    )
+    # The OpenAI way (total = prompt + completion): inside, no note.
+    inside = read_usage({**usage, "total_tokens": 584}, "openai.chat")
+    assert (inside.usage.output_tokens, inside.notes) == (300, ())
+    # xAI's own body: apart, as xAI counts; re-counted by a proxy (total = prompt +
+    # completion): inside, with a note; no total at all: xAI's way, with a note.
+    xai = {**usage, "num_sources_used": 0}
+    assert read_usage(xai).usage.output_tokens == 563 and read_usage(xai).notes == ()
+    recounted = read_usage({**xai, "total_tokens": 584})
+    assert recounted.usage.output_tokens == 300
+    assert recounted.notes[0].endswith("reasoning counted inside completion_tokens")
+    untold = read_usage({k: v for k, v in xai.items() if k != "total_tokens"})
+    assert untold.usage.output_tokens == 563 and "as xAI counts them" in untold.notes[0]
+
+
+def test_deepseek_hits_and_misses_are_the_parts_billed() -> None:
+    usage = {"prompt_tokens": 100, "completion_tokens": 5, "prompt_cache_hit_tokens": 60,
+             "prompt_cache_miss_tokens": 40}  # fmt: skip
+    read = read_usage(usage)
+    assert (read.usage.input_tokens, read.usage.cache_read_tokens, read.notes) == (40, 60, ())
+    off = read_usage({**usage, "prompt_cache_miss_tokens": 45})
+    assert (off.usage.input_tokens, off.usage.cache_read_tokens) == (45, 60)
+    assert off.notes[0].startswith("usage.prompt_tokens 100 is not prompt_cache_hit_tokens")
+    # One counter given: the other is what is left of the prompt.
+    hits_only = read_usage({k: v for k, v in usage.items() if k != "prompt_cache_miss_tokens"})
+    assert (hits_only.usage.input_tokens, hits_only.usage.cache_read_tokens) == (40, 60)
+    error = refused(read_usage, {**usage, "prompt_cache_hit_tokens": 101})
+    assert error.field == "usage.prompt_cache_hit_tokens"
+
+
+def test_embeddings_with_only_a_total_price_it_as_input() -> None:
+    read = read_usage({"total_tokens": 12}, "openai.embeddings")
+    assert (read.usage.input_tokens, read.usage.output_tokens) == (12, 0)
+    assert read.notes[0].startswith("usage.total_tokens priced as input tokens")
+    assert refused(read_usage, {}, "openai.embeddings").field == "usage.prompt_tokens"
+    off = read_usage({"prompt_tokens": 8, "total_tokens": 9})
+    assert off.usage.input_tokens == 8 and off.notes[0].startswith("usage.total_tokens 9")
+
+
+def test_transcription_seconds_keep_their_fraction_exactly() -> None:
+    read = read_usage({"type": "duration", "seconds": 8.47}).usage
+    assert read.seconds == Decimal("8.47") and read.nonzero() == {"seconds": Decimal("8.47")}
+    assert read_usage({"seconds": 12}).usage.seconds == 12  # `type` left out: the keys tell
+    assert refused(read_usage, {"type": "duration"}).field == "usage.seconds"
+    for bad in (True, "8", float("nan"), -0.5):
+        error = refused(read_usage, {"type": "duration", "seconds": bad})
+        assert error.field == "usage.seconds"
+    tokens = {"type": "tokens", "input_tokens": 10, "output_tokens": 3,
+              "input_token_details": {"audio_tokens": 6, "text_tokens": 3}}  # fmt: skip
+    read_tokens = read_usage(tokens)
+    assert (read_tokens.usage.input_tokens, read_tokens.usage.audio_input_tokens) == (4, 6)
+    assert "the rest priced as text tokens" in read_tokens.notes[0]
+
+
+def test_image_usage_without_output_details_is_all_image_output() -> None:
+    usage = {"input_tokens": 50, "output_tokens": 4160, "total_tokens": 4210,
+             "input_tokens_details": {"text_tokens": 50, "image_tokens": 0}}  # fmt: skip
+    read = read_usage(usage).usage
+    assert (read.input_tokens, read.image_output_tokens, read.output_tokens) == (50, 4160, 0)
+    short = read_usage({**usage, "input_tokens_details": {"text_tokens": 40, "image_tokens": 0}})
+    assert short.usage.input_tokens == 50 and "the rest priced as text" in short.notes[0]
+
+
+def test_cohere_prices_billed_units_and_else_the_processed_tokens() -> None:
+    read = read_usage({"billed_units": {"search_units": 3}}).usage
+    assert read.nonzero() == {"queries": 3}
+    processed = read_usage({"tokens": {"input_tokens": 70, "output_tokens": 9}})
+    assert (processed.usage.input_tokens, processed.usage.output_tokens) == (70, 9)
+    assert processed.notes[0].startswith("usage.billed_units not given")
+    error = refused(read_usage, {"billed_units": {"input_tokens": 1.5}})
+    assert error.field == "usage.billed_units.input_tokens"
+
+
+def test_anthropic_iterations_and_stated_multipliers() -> None:
+    base = {"input_tokens": 10, "output_tokens": 5}
+    compaction = {"type": "compaction", "input_tokens": 100, "output_tokens": 7,
+                  "cache_read_input_tokens": 30, "cache_creation_input_tokens": 20,
+                  "cache_creation": {"ephemeral_5m_input_tokens": 5,
+                                     "ephemeral_1h_input_tokens": 15}}  # fmt: skip
+    read = read_usage({**base, "iterations": [compaction, {"type": "message", **base}]})
+    assert read.usage.nonzero() == {
+        "input_tokens": 110, "output_tokens": 12, "cache_read_tokens": 30,
+        "cache_write_tokens": 5, "cache_write_1h_tokens": 15,
+    }  # fmt: skip
+    unknown = read_usage({**base, "iterations": [{"type": "planning", "input_tokens": 3}]})
+    assert unknown.usage == read_usage(base, "anthropic").usage
+    assert unknown.notes == ("usage.iterations[0]: iteration type 'planning' not priced",)
+    error = refused(read_usage, {**base, "iterations": [{"type": "fallback_message"}]})
+    assert error.field == "usage.iterations[0]" and "one cost request prices one model" in (
+        error.message
+    )
+    assert refused(read_usage, {**base, "iterations": [{"type": 3}]}).field == (
+        "usage.iterations[0].type"
+    )
+    assert refused(read_usage, {**base, "iterations": {"type": "message"}}).field == (
+        "usage.iterations"
+    )
+    for geo in ("global", "not_available"):
+        assert read_usage({**base, "inference_geo": geo}, "anthropic").uplifts == ()
+    assert read_usage({**base, "inference_geo": "eu"}, "anthropic").uplifts == (
+        ("region", "eu", "usage.inference_geo"),
+    )
+    assert refused(read_usage, {**base, "inference_geo": 1}).field == "usage.inference_geo"
+
+
+def test_groq_tiers_are_groqs_not_openais() -> None:
+    body = {"object": "chat.completion", "model": "llama", "x_groq": {"id": "r"},
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_time": 0.1}}  # fmt: skip
+    for stated, billed in [("on_demand", "standard"), ("flex", "standard"),
+                           ("auto", "standard"), ("performance", "priority")]:  # fmt: skip
+        assert read_response({**body, "service_tier": stated}).service_tier == billed
+    assert refused(read_response, {**body, "service_tier": "turbo"}).field == "service_tier"
+
+
+def test_ocr_needs_its_page_count() -> None:
+    assert refused(read_usage, {"doc_size_bytes": 3}, "mistral.ocr").field == (
+        "usage.pages_processed"
     )

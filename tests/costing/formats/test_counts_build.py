@@ -7,12 +7,19 @@ swapped, must show here rather than as a quantity priced at another price.
 from __future__ import annotations
 
 from ratecard.costing.formats.counts import new_read, new_usage
-from ratecard.costing.usage import ReadUsage, Usage
+from ratecard.costing.usage import ReadUsage, StatedUplift, Usage
 
-# Every keyword new_usage takes: what some usage block counts (every token quantity, and the
-# web searches a response reports).
-READ_QUANTITIES = (*(f for f in Usage._fields if f.endswith("_tokens")), "web_search_calls")
-assert len(READ_QUANTITIES) == 11
+# Every keyword new_usage takes: what some usage block counts (every token quantity, the web
+# searches a response reports, a transcription's seconds, OCR pages, Cohere's search units).
+READ_QUANTITIES = (
+    *(f for f in Usage._fields if f.endswith("_tokens")),
+    "web_search_calls",
+    "seconds",
+    "pages",
+    "annotation_pages",
+    "queries",
+)
+assert len(READ_QUANTITIES) == 15
 
 
 def test_new_usage_is_usage_field_by_field() -> None:
@@ -30,7 +37,10 @@ def test_new_usage_is_usage_field_by_field() -> None:
 def test_new_read_is_read_usage_field_by_field() -> None:
     usage = Usage(input_tokens=3)
     assert new_read(usage, "gemini") == ReadUsage(usage=usage, format="gemini")
-    built = new_read(usage, "anthropic", "claude", "priority", {"toolUsePromptTokenCount": 4})
+    geo = StatedUplift("region", "us", "usage.inference_geo")
+    built = new_read(
+        usage, "anthropic", "claude", "priority", {"toolUsePromptTokenCount": 4}, ("n",), (geo,)
+    )
     assert type(built) is ReadUsage
     assert built == ReadUsage(
         usage=usage,
@@ -38,5 +48,9 @@ def test_new_read_is_read_usage_field_by_field() -> None:
         model="claude",
         service_tier="priority",
         unpriced={"toolUsePromptTokenCount": 4},
+        notes=("n",),
+        uplifts=(geo,),
     )
     assert built.unpriced == {"toolUsePromptTokenCount": 4}
+    assert (built.notes, built.uplifts) == (("n",), (geo,))
+    assert len(built) == len(ReadUsage._fields)

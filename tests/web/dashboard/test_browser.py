@@ -258,9 +258,16 @@ def test_model_page_prices_a_pasted_response(fleet: Fleet, page: tuple[Page, lis
     tab.fill("#cost-body", "{not json")
     tab.click("#cost-form button[type=submit]")
     expect(tab.locator(".cost-error")).to_contain_text("field: body")
+    # Counts that cannot be true are refused, naming the field.
+    tab.fill("#cost-body", '{"prompt_tokens": 10, "completion_tokens": 5, '
+             '"prompt_tokens_details": {"cached_tokens": 11}}')  # fmt: skip
+    tab.click("#cost-form button[type=submit]")
+    expect(tab.locator(".cost-error")).to_contain_text("usage.prompt_tokens_details.cached_tokens")
+    # A stated total that is not the sum of its parts is priced by the parts: the notes say so.
     tab.fill("#cost-body", '{"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 99}')
     tab.click("#cost-form button[type=submit]")
-    expect(tab.locator(".cost-error")).to_contain_text("usage.total_tokens")
+    expect(tab.locator(".cost-notes")).to_contain_text("usage.total_tokens 99 is not")
+    expect(tab.locator(".cost-total")).to_be_visible()
     assert problems == [] or all("400" in p or "422" in p for p in problems)
 
 

@@ -7,7 +7,8 @@ every write is a 5-minute write. Reasoning is not split out of `outputTokens`. T
 the request path (`/model/{modelId}/converse`), so a response gives none. A response served at
 another tier than standard says so in `serviceTier` (`{"type": "priority" | "flex" |
 "default"}`, as the request sets it; AWS's service-tiers guide: the tier "is visible in API
-response").
+response"). A stated total that is not the sum of its parts is priced by the parts, with a
+note.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from types import MappingProxyType
 from typing import Any
 
 from ratecard.costing.formats.counts import (
-    check_total,
     count,
     describe,
     field_path,
@@ -26,6 +26,7 @@ from ratecard.costing.formats.counts import (
     objects_at,
     optional_count,
     tier,
+    total_note,
     usage_block,
 )
 from ratecard.costing.usage import ReadUsage, Usage, UsageError
@@ -44,6 +45,8 @@ MARKERS = frozenset(
     }
 )
 
+KINDS: tuple[tuple[str, str], ...] = ()  # a Converse body names no kind of its own
+TEXT_PRICED: frozenset[str] = frozenset()
 _WRITES = "the sum of cacheDetails[].inputTokens"
 _TOTAL = "inputTokens + outputTokens + cacheReadInputTokens + cacheWriteInputTokens"
 
@@ -59,7 +62,8 @@ BEDROCK_TIERS: Mapping[str, str] = MappingProxyType(
 
 def read_usage(usage: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a Converse `usage` object given at `path`."""
-    return new_read(usage=_partition(usage, path), format=FORMAT)
+    partition, notes = _partition(usage, path)
+    return new_read(usage=partition, format=FORMAT, notes=notes)
 
 
 def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
@@ -70,32 +74,35 @@ def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
         service_tier = tier(served.get("type"), BEDROCK_TIERS, path, "serviceTier", "type")
     else:
         service_tier = tier(served, BEDROCK_TIERS, path, "serviceTier")
-    return new_read(
-        usage=_partition(usage, field_path(path, USAGE_KEY)),
-        format=FORMAT,
-        service_tier=service_tier,
-    )
+    partition, notes = _partition(usage, field_path(path, USAGE_KEY))
+    return new_read(usage=partition, format=FORMAT, service_tier=service_tier, notes=notes)
 
 
-def _partition(usage: Mapping[str, Any], path: str) -> Usage:
+def _partition(usage: Mapping[str, Any], path: str) -> tuple[Usage, tuple[str, ...]]:
     input_tokens = count(usage, "inputTokens", path)
     output_tokens = count(usage, "outputTokens", path)
     reads = optional_count(usage, "cacheReadInputTokens", path)
     details = objects_at(usage, "cacheDetails", path)
+    notes: list[str] = []
     if details:
         writes_5m, writes_1h = _writes_by_ttl(details, path)
-        check_total(usage, "cacheWriteInputTokens", writes_5m + writes_1h, _WRITES, path)
+        note = total_note(usage, "cacheWriteInputTokens", writes_5m + writes_1h, _WRITES, path)
+        if note is not None:
+            notes.append(note)
     else:
         writes_5m, writes_1h = optional_count(usage, "cacheWriteInputTokens", path), 0
     parts = input_tokens + output_tokens + reads + writes_5m + writes_1h
-    check_total(usage, "totalTokens", parts, _TOTAL, path)
-    return new_usage(
+    note = total_note(usage, "totalTokens", parts, _TOTAL, path)
+    if note is not None:
+        notes.append(note)
+    partition = new_usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cache_read_tokens=reads,
         cache_write_tokens=writes_5m,
         cache_write_1h_tokens=writes_1h,
     )
+    return partition, tuple(notes)
 
 
 def _writes_by_ttl(details: Sequence[Mapping[str, Any]], path: str) -> tuple[int, int]:

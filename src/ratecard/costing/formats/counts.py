@@ -2,8 +2,10 @@
 
 A count is a JSON integer >= 0: never a bool (`true` is not 1), never a float (not even 12.0:
 flat counts in `POST /api/cost` refuse floats too, and a provider never sends one, so a float
-means a client or a hand edit changed the body), never a string. `null` is absent: OpenAI sends
-`"prompt_tokens_details": null`, Gemini (proto3 JSON) leaves zero counts out altogether.
+means a client or a hand edit changed the body), never a string. Durations are the exception
+(optional_seconds): OpenAI's transcription usage states `"seconds"` as a JSON number. `null` is
+absent: OpenAI sends `"prompt_tokens_details": null`, Gemini (proto3 JSON) leaves zero counts
+out altogether.
 
 Readers take the field's path as separate parts (`count(details, "cached_tokens", path,
 "prompt_tokens_details")`) and join them only to build an error: the valid path (~100,000 reads
@@ -14,14 +16,14 @@ a second in a batch) builds no strings. For the same reason objects are tested w
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from ratecard.costing.usage import ReadUsage, Usage, UsageError
+from ratecard.costing.usage import ReadUsage, StatedUplift, Usage, UsageError
 
 __all__ = [
     "EMPTY",
-    "check_total",
     "count",
     "count_or_none",
     "describe",
@@ -32,8 +34,10 @@ __all__ = [
     "object_at",
     "objects_at",
     "optional_count",
+    "optional_seconds",
     "parts_overflow",
     "tier",
+    "total_note",
     "usage_block",
 ]
 
@@ -102,13 +106,38 @@ def count_or_none(block: Mapping[str, Any], key: str, *path: str) -> int | None:
     raise _bad_count(block, key, path)
 
 
-def check_total(block: Mapping[str, Any], key: str, expected: int, parts: str, *path: str) -> None:
-    """Refuse a stated total that is not the sum of its parts (absent or null: not stated)."""
+def optional_seconds(block: Mapping[str, Any], key: str, *path: str) -> int | Decimal:
+    """A duration in seconds that may be absent or null (then 0): the one count providers send
+    as a JSON number with a fraction (OpenAI's `usage.seconds` of a transcription). A float is
+    taken by its shortest repr (12.5 is 12.5, never its binary expansion); a whole one is an int.
+    """
+    value = block.get(key)
+    if value is None:
+        return 0
+    if type(value) is int and value >= 0:
+        return value
+    if type(value) is float and value >= 0 and value != float("inf"):
+        seconds = Decimal(repr(value))
+        return int(seconds) if seconds == seconds.to_integral_value() else seconds
+    raise UsageError(
+        field_path(*path, key), f"must be a non-negative number of seconds, got {describe(value)}"
+    )
+
+
+def total_note(
+    block: Mapping[str, Any], key: str, expected: int, parts: str, *path: str
+) -> str | None:
+    """A note when a stated total is not the sum of its parts (absent or null: not stated).
+
+    Real providers send such totals (one counts tokens it does not itemize, a proxy re-counts
+    them): the parts are what the provider bills by, so they are priced and the note says so.
+    A total that is no count at all is still refused.
+    """
     stated = block.get(key)
     if stated is None or (type(stated) is int and stated == expected):
-        return
+        return None
     stated = count(block, key, *path)  # raises for anything but a count
-    raise UsageError(field_path(*path, key), f"{stated} is not {parts} ({expected})")
+    return f"{field_path(*path, key)} {stated} is not {parts} ({expected}): the parts are priced"
 
 
 def object_at(block: Mapping[str, Any], key: str, *path: str) -> Mapping[str, Any]:
@@ -200,6 +229,10 @@ def new_usage(
     audio_output_tokens: int = 0,
     image_input_tokens: int = 0,
     image_output_tokens: int = 0,
+    seconds: int | Decimal = 0,
+    pages: int = 0,
+    annotation_pages: int = 0,
+    queries: int = 0,
     web_search_calls: int = 0,
 ) -> Usage:
     """Usage(...) of the quantities a usage block counts (its other fields 0)."""
@@ -214,7 +247,14 @@ def new_usage(
         audio_output_tokens,
         image_input_tokens,
         image_output_tokens,
-        *_NO_UNITS_BEFORE_SEARCHES,
+        0,  # images_in
+        0,  # images_out
+        0,  # pixels
+        seconds,
+        0,  # characters
+        pages,
+        annotation_pages,
+        queries,
         web_search_calls,
         0,  # requests
     )
@@ -227,12 +267,8 @@ def new_read(
     model: str | None = None,
     service_tier: str | None = None,
     unpriced: Mapping[str, int] | None = None,
+    notes: tuple[str, ...] = (),
+    uplifts: tuple[StatedUplift, ...] = (),
 ) -> ReadUsage:
     """ReadUsage(...), built as new_usage() builds a Usage."""
-    return tuple.__new__(ReadUsage, (usage, format, model, service_tier, unpriced))
-
-
-# Usage's fields between image_output_tokens and web_search_calls (images_in ... queries).
-_NO_UNITS_BEFORE_SEARCHES = (0,) * (
-    Usage._fields.index("web_search_calls") - Usage._fields.index("image_output_tokens") - 1
-)
+    return tuple.__new__(ReadUsage, (usage, format, model, service_tier, unpriced, notes, uplifts))

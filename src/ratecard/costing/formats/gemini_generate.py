@@ -8,8 +8,12 @@ their `totalTokenCount` tells), and `candidatesTokensDetails[]` splits it by mod
 `totalTokenCount = prompt + candidates + thoughts + toolUsePromptTokenCount`. Zero counts are
 left out (proto3 JSON), so only `promptTokenCount` is required.
 
-AUDIO and IMAGE have their own prices; TEXT, DOCUMENT, VIDEO and anything else are priced as
-text input. Cache reads are all of `cachedContentTokenCount`, whatever their modality; the
+AUDIO input has its own price (Google's pricing page lists "audio" apart); Google bills
+image and video input at the text input price ("text / image / video"), as LiteLLM and
+genai-prices price them: IMAGE tokens stay a quantity of their own (a model may list an
+image-token price: the Live models do), priced as text input where the model lists none
+(TEXT_PRICED: the answer's `notes` say so); TEXT, DOCUMENT, VIDEO and anything else are text
+input. Cache reads are all of `cachedContentTokenCount`, whatever their modality; the
 cached AUDIO and IMAGE tokens are taken out of their modality's uncached count. Without
 `cacheTokensDetails` the cached tokens are taken to be text.
 
@@ -23,7 +27,9 @@ queries as `web_search_calls` (the price applies the model's `web_search_billing
 alone does not say which tool ran: `read_usage` prices the tool tokens as input. Grounding
 with Google Maps (its own fee) is not priced here: its tool tokens count as input.
 
-Vertex AI states the tier in `usageMetadata.trafficType`.
+Vertex AI states the tier in `usageMetadata.trafficType`, and its bodies carry `createTime`
+and `responseId` beside `modelVersion`: one format for both APIs. A `totalTokenCount` that is
+not the sum of its parts is priced by the parts, with a note.
 """
 
 from __future__ import annotations
@@ -33,7 +39,6 @@ from types import MappingProxyType
 from typing import Any
 
 from ratecard.costing.formats.counts import (
-    check_total,
     count,
     count_or_none,
     describe,
@@ -45,6 +50,7 @@ from ratecard.costing.formats.counts import (
     objects_at,
     optional_count,
     parts_overflow,
+    total_note,
     usage_block,
 )
 from ratecard.costing.usage import ReadUsage, Usage, UsageError
@@ -63,6 +69,8 @@ MARKERS = frozenset(
         "promptTokensDetails",
     }
 )
+KINDS: tuple[tuple[str, str], ...] = ()  # a body with `usageMetadata` is this format's
+TEXT_PRICED = frozenset({"image_input_tokens"})
 _TOTAL = "promptTokenCount + candidatesTokenCount + thoughtsTokenCount + toolUsePromptTokenCount"
 # The name `unpriced` gives the grounding-search context tokens.
 TOOL_USE_PROMPT_TOKENS = "tool_use_prompt_tokens"
@@ -81,26 +89,43 @@ GEMINI_TIERS: Mapping[str, str] = MappingProxyType(
 
 def read_usage(usage: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a `usageMetadata` object given at `path` (tool-use tokens priced as input)."""
-    partition, _ = _partition(usage, path, searches=0)
-    return new_read(usage=partition, format=FORMAT, service_tier=_tier(usage, path))
+    partition, _, note = _partition(usage, path, searches=0)
+    return new_read(
+        usage=partition,
+        format=FORMAT,
+        service_tier=_tier(usage, path),
+        notes=() if note is None else (note,),
+    )
 
 
 def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a whole `generateContent` response body given at `path`."""
     metadata = usage_block(body, USAGE_KEY, path)
     where = field_path(path, USAGE_KEY)
-    partition, search_context = _partition(metadata, where, searches=_search_queries(body, path))
+    searches = _search_queries(body, path)
+    partition, search_context, note = _partition(metadata, where, searches=searches)
+    notes = () if note is None else (note,)
+    if search_context:
+        notes = (
+            *notes,
+            f"{field_path(where, 'toolUsePromptTokenCount')} ({search_context}) not priced: "
+            "Google bills the context of Grounding with Google Search through its search fee",
+        )
     return new_read(
         usage=partition,
         format=FORMAT,
         model=model_name(body, "modelVersion", path),
         service_tier=_tier(metadata, where),
         unpriced={TOOL_USE_PROMPT_TOKENS: search_context} if search_context else None,
+        notes=notes,
     )
 
 
-def _partition(metadata: Mapping[str, Any], path: str, *, searches: int) -> tuple[Usage, int]:
-    """The partition, and the grounding-search context tokens it leaves unpriced."""
+def _partition(
+    metadata: Mapping[str, Any], path: str, *, searches: int
+) -> tuple[Usage, int, str | None]:
+    """The partition, the grounding-search context tokens it leaves unpriced, and the note on
+    a stated total that is not the sum of its parts."""
     prompt = count(metadata, "promptTokenCount", path)
     candidates = optional_count(metadata, "candidatesTokenCount", path)
     thoughts = optional_count(metadata, "thoughtsTokenCount", path)
@@ -144,7 +169,9 @@ def _partition(metadata: Mapping[str, Any], path: str, *, searches: int) -> tupl
             "candidatesTokensDetails", listed, "candidatesTokenCount", candidates, path
         )
 
-    check_total(metadata, "totalTokenCount", prompt + candidates + thoughts + tool, _TOTAL, path)
+    note = total_note(
+        metadata, "totalTokenCount", prompt + candidates + thoughts + tool, _TOTAL, path
+    )
     usage = new_usage(
         input_tokens=text_in if searches else text_in + tool,
         output_tokens=candidates - audio_out - image_out,
@@ -156,7 +183,7 @@ def _partition(metadata: Mapping[str, Any], path: str, *, searches: int) -> tupl
         image_output_tokens=image_out,
         web_search_calls=searches,
     )
-    return usage, tool if searches else 0
+    return usage, tool if searches else 0, note
 
 
 def _modalities(metadata: Mapping[str, Any], key: str, path: str) -> tuple[int, int, int]:

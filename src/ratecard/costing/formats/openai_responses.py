@@ -4,7 +4,9 @@
 `output_tokens_details.reasoning_tokens`; `total_tokens = input_tokens + output_tokens`.
 Web searches are not counted in `usage`: each `output[]` item of type `web_search_call` is one
 call (the searched pages' tokens are already in `input_tokens`). The billed tier is the
-top-level `service_tier`, as in Chat Completions.
+top-level `service_tier`, as in Chat Completions. xAI's and Azure OpenAI's Responses APIs give
+the same body (xAI adds `cost_in_usd_ticks`, what it charged: ignored, ratecard prices from
+its catalog). A `total_tokens` that is not the sum is priced by its parts, with a note.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ratecard.costing.formats.counts import (
-    check_total,
     count,
     field_path,
     model_name,
@@ -24,6 +25,7 @@ from ratecard.costing.formats.counts import (
     optional_count,
     parts_overflow,
     tier,
+    total_note,
     usage_block,
 )
 from ratecard.costing.formats.openai_chat import OPENAI_TIERS
@@ -32,13 +34,20 @@ from ratecard.vocabulary import UsageFormat
 
 FORMAT = UsageFormat.OPENAI_RESPONSES
 USAGE_KEY = "usage"
-# `input_tokens`/`output_tokens` alone are Anthropic's names too: the details tell them apart.
-MARKERS = frozenset({"input_tokens_details", "output_tokens_details"})
+# `input_tokens`/`output_tokens` alone are Anthropic's (and text-to-speech's) names too, and
+# `input_tokens_details`/`output_tokens_details` the image API's and (output) Anthropic's: the
+# counters inside them are this format's alone.
+MARKERS = frozenset(
+    {"input_tokens_details.cached_tokens", "output_tokens_details.reasoning_tokens"}
+)
+KINDS = (("object", "response"),)
+TEXT_PRICED: frozenset[str] = frozenset()
 
 
 def read_usage(usage: Mapping[str, Any], path: str) -> ReadUsage:
     """Read a Responses `usage` object given at `path` (web searches are not in it)."""
-    return new_read(usage=_partition(usage, path, 0), format=FORMAT)
+    partition, notes = _partition(usage, path, 0)
+    return new_read(usage=partition, format=FORMAT, notes=notes)
 
 
 def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
@@ -47,15 +56,17 @@ def read_response(body: Mapping[str, Any], path: str) -> ReadUsage:
     searches = sum(
         1 for item in objects_at(body, "output", path) if item.get("type") == "web_search_call"
     )
+    partition, notes = _partition(usage, field_path(path, USAGE_KEY), searches)
     return new_read(
-        usage=_partition(usage, field_path(path, USAGE_KEY), searches),
+        usage=partition,
         format=FORMAT,
         model=model_name(body, "model", path),
         service_tier=tier(body.get("service_tier"), OPENAI_TIERS, path, "service_tier"),
+        notes=notes,
     )
 
 
-def _partition(usage: Mapping[str, Any], path: str, searches: int) -> Usage:
+def _partition(usage: Mapping[str, Any], path: str, searches: int) -> tuple[Usage, tuple[str, ...]]:
     prompt = count(usage, "input_tokens", path)
     completion = count(usage, "output_tokens", path)
 
@@ -70,11 +81,14 @@ def _partition(usage: Mapping[str, Any], path: str, searches: int) -> Usage:
     if reasoning > completion:
         raise parts_overflow({"reasoning_tokens": reasoning}, "output_tokens", completion, *where)
 
-    check_total(usage, "total_tokens", prompt + completion, "input_tokens + output_tokens", path)
-    return new_usage(
+    note = total_note(
+        usage, "total_tokens", prompt + completion, "input_tokens + output_tokens", path
+    )
+    partition = new_usage(
         input_tokens=prompt - cached,
         output_tokens=completion - reasoning,
         cache_read_tokens=cached,
         reasoning_tokens=reasoning,
         web_search_calls=searches,
     )
+    return partition, () if note is None else (note,)

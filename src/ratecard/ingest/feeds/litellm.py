@@ -83,6 +83,8 @@ LITELLM_UPLIFTS = {
     "regional_processing_uplift_multiplier_eu": "eu",
     "regional_processing_uplift_multiplier_us": "us",
 }
+# `provider_specific_entry` (read by _provider_multipliers) holds more multipliers: Anthropic's
+# data residency (`us`) and fast mode (`fast`).
 LITELLM_SEARCH_SIZES = ("low", "medium", "high")
 # LiteLLM's own provider rules (litellm_core_utils/llm_cost_calc/utils.py and the provider
 # calculators; docs/cost-semantics.md §2, §5, §6): xAI thresholds are reached AT the threshold
@@ -224,6 +226,7 @@ def _litellm_model(
             factor = secondary.read(f"uplifts.{region}", partial(read_price, key, entry[key]))
             if factor is not None:
                 uplifts[region] = factor
+    uplifts.update(_provider_multipliers(entry.get("provider_specific_entry"), uplifts, secondary))
     # Both limits are read (and a bad one reported) even when max_input_tokens wins.
     max_input = secondary.read(
         "context_window",
@@ -253,6 +256,30 @@ def _litellm_model(
         uplifts=uplifts,
         rules=dict(sorted((str(k), v) for k, v in rules.items())),
     )
+
+
+def _provider_multipliers(
+    specific: Any, known: Mapping[str, Decimal], secondary: SecondaryFields
+) -> dict[str, Decimal]:
+    """The numbers of `provider_specific_entry`: multipliers of the whole cost, keyed by what
+    a response states (Anthropic: `"us": 1.1` for `usage.inference_geo`, `"fast": 6.0` for
+    `usage.speed`; LiteLLM's anthropic cost_calculation scales prompt and completion by them).
+    Other values (`bedrock_invocation_schema`) are no prices and are left out; a region the
+    entry already prices through `regional_processing_uplift_multiplier_*` keeps that one."""
+    if not isinstance(specific, Mapping):
+        return {}
+    found: dict[str, Decimal] = {}
+    for key, value in specific.items():
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            continue
+        if not isinstance(key, str) or key in known:
+            continue
+        factor = secondary.read(
+            f"uplifts.{key}", partial(read_price, f"provider_specific_entry.{key}", value)
+        )
+        if factor is not None:
+            found[key] = factor
+    return found
 
 
 def _is_gemini(model_id: str, entry: Mapping[str, Any]) -> bool:

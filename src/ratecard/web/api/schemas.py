@@ -38,7 +38,11 @@ SortKey = Literal[
 # OpenAPI document always had it (a test keeps the two equal).
 Status = Literal["priced", "free", "dynamic", "unpriced"]
 ServiceTier = Literal["standard", "batch", "flex", "priority"]
-ProviderFormat = Literal["openai.chat", "openai.responses", "anthropic", "gemini", "bedrock"]
+ProviderFormat = Literal[
+    "openai.chat", "openai.responses", "anthropic", "gemini", "bedrock", "openai.embeddings",
+    "openai.images", "openai.transcription", "openai.speech", "deepseek", "xai", "groq",
+    "cohere", "mistral.ocr",
+]  # fmt: skip
 DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="An exact decimal.")]
 
 
@@ -140,7 +144,10 @@ class _CostOptions(BaseModel):
         description="The provider's usage object exactly as returned (with `model`).",
     )
     response: dict[str, Any] | None = Field(
-        default=None, description="The provider's whole response body (non-streaming)."
+        default=None,
+        description="The provider's whole response body (non-streaming; for text to speech "
+        "and streamed transcriptions, the last event, which carries the usage). The model is "
+        "read from it where it names one.",
     )
     format: ProviderFormat | None = Field(
         default=None, description="The format of `usage` or `response`; detected when omitted."
@@ -155,7 +162,10 @@ class _CostOptions(BaseModel):
         "wins over `standard`; another explicit tier contradicting it is a 422.",
     )
     region: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = Field(
-        default=None, description="A regional uplift the model's prices list (`eu`, `us`)."
+        default=None,
+        description="A regional uplift the model's prices list (`eu`, `us`); one it lists none "
+        "for is said in `notes`. A body that states its data residency (Anthropic's "
+        "`usage.inference_geo`) sets it, and a different `region` is a 422.",
     )
 
 
@@ -286,7 +296,8 @@ class ModelOut(BaseModel):
     variants: dict[str, VariantOut]
     windows: list[WindowOut]
     uplifts: dict[str, DecimalText] = Field(
-        description="Multipliers of the whole cost by region (`region` of a cost request)."
+        description="Multipliers of the whole cost: by region (`region` of a cost request, or "
+        "Anthropic's `usage.inference_geo`) or speed (`fast`: Anthropic's `usage.speed`)."
     )
     rules: dict[str, str] = Field(
         description="How the prices apply where providers differ: threshold (inclusive), "
@@ -386,7 +397,9 @@ class HistoryOut(BaseModel):
 
 class CostComponentOut(BaseModel):
     """`quantity` of `name` at `price` per `unit` costs `cost`; `price_name` is the stored
-    price used (`input_per_token`, `tiers[>200000].input_per_token`, ...)."""
+    price used (`input_per_token`, `tiers[>200000].input_per_token`, ...). `name` is a
+    quantity, or `regional_uplift` / `speed_uplift`: a multiplier (unit `multiplier`, price the
+    factor, `uplifts.<name>`) of the whole cost, its cost what it adds."""
 
     name: str
     quantity: int | DecimalText
@@ -405,9 +418,17 @@ class CostOut(BaseModel):
     components: list[CostComponentOut]
     tier_above_tokens: int | None
     window: str | None
-    region: str | None
-    format: ProviderFormat | None
-    notes: list[str]
+    region: str | None = Field(description="The regional uplift applied, if any.")
+    format: ProviderFormat | None = Field(
+        description="The provider format `usage` or `response` was read as (null: flat counts)."
+    )
+    notes: list[str] = Field(
+        description="What was assumed in reading and pricing the request, one sentence each "
+        "(empty when nothing was): a stated total that is not the sum of its parts (the parts "
+        "are priced), a modality the provider bills at the text price priced so, counts the "
+        "body reports that no price applies to, a region without an uplift. The same in "
+        "`POST /api/cost` and each line of `POST /api/cost/batch`."
+    )
     price_version: int | None
     priced_at: str | None
     resolved: ResolvedOut
