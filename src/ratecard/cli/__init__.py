@@ -12,7 +12,7 @@ COMMANDS = {
     "migrate": "ratecard.cli.migrate:migrate",
     "worker": "ratecard.cli.worker:worker",
     "prices": "ratecard.cli.prices:prices",
-    "models": "ratecard.cli.models:models",
+    "models": "ratecard.cli.model_search:models",
     "cost": "ratecard.cli.usage_log:cost",
     "health": "ratecard.cli.health:health",
     "fleet": "ratecard.cli.fleet:fleet",
