@@ -51,6 +51,7 @@ from ratecard.costing.cost_requests import (
     answer_cost,
     error_fields,
     parse_cost_request,
+    per_million_of,
 )
 from ratecard.costing.usage import QUANTITY_UNITS, Usage
 from ratecard.errors import RatecardError
@@ -448,10 +449,15 @@ def _money(amount: int, scale: int) -> bytes:
 def _component_template(name: str, price: Decimal, price_name: str) -> str:
     """A component's text, its quantity and cost left as `%d` and `%s`."""
     unit, price_text = _text(QUANTITY_UNITS[name]), _text(decimal_text(price))
+    million = per_million_of(QUANTITY_UNITS[name], price)
+    million_text = "null" if million is None else _text(million)
     return (
         _escaped(f'{{"name":{_text(name)},"quantity":')
         + "%d"
-        + _escaped(f',"unit":{unit},"price":{price_text},"price_name":{_text(price_name)},"cost":"')
+        + _escaped(
+            f',"unit":{unit},"price":{price_text},"price_per_million":{million_text},'
+            f'"price_name":{_text(price_name)},"cost":"'
+        )
         + '%s"}'
     )
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ratecard.catalog.identity import Resolution
 from ratecard.catalog.model import ModelPrice
-from ratecard.catalog.money import decimal_text
+from ratecard.catalog.money import decimal_text, per_million
 from ratecard.costing.cost import Cost, NotPriceable, price_usage
 from ratecard.costing.formats import FORMATS as FORMAT_READERS
 from ratecard.costing.formats import read_response, read_usage
@@ -69,6 +69,7 @@ __all__ = [
     "catalog_resolver",
     "error_fields",
     "parse_cost_request",
+    "per_million_of",
 ]
 
 SERVICE_TIERS: tuple[str, ...] = tuple(ServiceTier)
@@ -371,11 +372,17 @@ def _components(cost: Cost) -> list[dict[str, Any]]:
             "quantity": c.quantity if isinstance(c.quantity, int) else decimal_text(c.quantity),
             "unit": c.unit,
             "price": _price_text(c.price),
+            "price_per_million": per_million_of(c.unit, c.price),
             "price_name": c.price_name,
             "cost": decimal_text(c.cost),
         }
         for c in cost.components
     ]
+
+
+def per_million_of(unit: str, price: Decimal) -> str | None:
+    """A per-token price per million tokens, as people compare prices; None for other units."""
+    return per_million(price) if unit == "token" else None
 
 
 # Prices repeat across a batch (a few thousand models): render each once.

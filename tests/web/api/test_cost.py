@@ -50,6 +50,7 @@ def test_flat_counts_answer_every_field_of_the_contract(client: FlaskClient) -> 
         "quantity": 500,
         "unit": "token",
         "price": "0.000002",
+        "price_per_million": "2",  # as prices are compared
         "price_name": "output_per_token",
         "cost": "0.001",
     }

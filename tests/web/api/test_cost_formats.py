@@ -206,7 +206,7 @@ def test_a_stated_data_residency_and_speed_are_priced_and_named(geo_client: Flas
     assert (us["total"], us["region"]) == ("0.00825", "us")
     assert us["components"][-1] == {
         "name": "regional_uplift", "quantity": 1, "unit": "multiplier", "price": "1.1",
-        "price_name": "uplifts.us", "cost": "0.00075",
+        "price_per_million": None, "price_name": "uplifts.us", "cost": "0.00075",
     }  # fmt: skip
     both = post(geo_client, {"model": GEO, "usage": anthropic_usage(inference_geo="us",
                                                                     speed="fast")})[1]  # fmt: skip

@@ -262,6 +262,7 @@ def test_cost_is_exact_with_cache_and_per_request_fee(client: FlaskClient) -> No
         "quantity": 1000,
         "unit": "token",
         "price": "0.0000000208333333333333",
+        "price_per_million": "0.0208333333333333",
         "price_name": "input_per_token",
         "cost": "0.0000208333333333333",
     }

@@ -405,6 +405,8 @@ class CostComponentOut(BaseModel):
     quantity: int | DecimalText
     unit: str
     price: DecimalText
+    # The same price per million tokens, as prices are compared; null for any other unit.
+    price_per_million: DecimalText | None
     price_name: str
     cost: DecimalText
 
