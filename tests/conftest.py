@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from ratecard.db import build_engine
 from ratecard.settings import Settings
+from tests.support import scheduling
 from tests.support.feeds import FeedServer
 from tests.support.services import (
     FEED_DATA,
@@ -26,6 +27,19 @@ from tests.support.services import (
 # Fixtures of whole areas, used by tests in several folders: apps built from settings
 # (`make_app`) and the change-log harness (`changes_app`, `build_changes_app`, `receiver`).
 pytest_plugins = ["tests.support.apps", "tests.support.changes_app"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first, longest first (tests/support/scheduling.py says why)."""
+    items.sort(key=scheduling.expected_seconds, reverse=True)  # stable: the rest keep their order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `-n N` (xdist's `load`): load scheduling that keeps the dashboard's tests together."""
+    if config.getvalue("dist") != "load":
+        return None
+    return scheduling.GroupedScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -42,15 +56,19 @@ def pg_databases() -> Iterator[PostgresDatabases]:
 
 
 @pytest.fixture
-def pg_url(pg_databases: PostgresDatabases) -> str:
-    """A fresh, empty PostgreSQL database of this test's own."""
-    return pg_databases.create()
+def pg_url(pg_databases: PostgresDatabases) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of this test's own (dropped soon after the test)."""
+    url = pg_databases.create()
+    yield url
+    pg_databases.release(url)
 
 
 @pytest.fixture
-def migrated_pg_url(pg_databases: PostgresDatabases) -> str:
+def migrated_pg_url(pg_databases: PostgresDatabases) -> Iterator[str]:
     """A fresh PostgreSQL database migrated to head (a copy of the session's template)."""
-    return pg_databases.create_migrated()
+    url = pg_databases.create_migrated()
+    yield url
+    pg_databases.release(url)
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -57,11 +60,50 @@ def delete_keys(client: redis.Redis, prefix: str) -> None:
         client.delete(*keys)
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+# Ports free_port() hands out: a block of PORT_BLOCK ports per pytest-xdist worker (gw0, gw1,
+# ...; the lone process of a run without xdist takes gw0's), all below the kernel's ephemeral
+# range (32768-60999 by default), where bind(0) and every outgoing connection take their ports.
+# So between free_port() and the server's own bind, no client socket of any process and no
+# other worker can take the port, as one could when it came from bind(0). Within its block a
+# process hands ports out in turn from a random start, so a port just used (a killed server's,
+# maybe in TIME_WAIT) is not offered again soon and two runs at once rarely try the same one.
+PORT_BASE = 20000
+PORT_BLOCK = 500
+PORT_BLOCKS = (32768 - PORT_BASE) // PORT_BLOCK
+
+
+def _port_block() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) % PORT_BLOCKS if worker.isdigit() else 0
+    start = PORT_BASE + index * PORT_BLOCK
+    # The block's last port is never handed out: a test that binds p + 1 beside p (a fleet on
+    # consecutive ports) stays inside its own block.
+    return range(start, start + PORT_BLOCK - 1)
+
+
+_PORTS = _port_block()
+_next_port = itertools.count(random.randrange(len(_PORTS)))
+_port_lock = threading.Lock()
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a listening socket could bind 127.0.0.1:port right now."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now, of this process's own."""
+    with _port_lock:
+        for _ in range(len(_PORTS)):
+            port = _PORTS[next(_next_port) % len(_PORTS)]
+            if port_is_free(port):
+                return port
+    raise RuntimeError(f"no free port in {_PORTS}")
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
@@ -77,11 +119,20 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 
 
 class PostgresDatabases:
-    """Create throwaway databases on the machine's PostgreSQL; drop them all at the end."""
+    """Create throwaway databases on the machine's PostgreSQL; drop each once it is released.
+
+    A test's database is released when its test is over (`release`) and dropped soon after,
+    by a thread of this object's own, while the next tests run; `drop_all` (the end of the
+    session) drops the rest: the migrated template and any database never released.
+    """
 
     def __init__(self) -> None:
         self.names: list[str] = []
         self._template: str | None = None
+        self._released: list[str] = []
+        self._changed = threading.Condition()
+        self._closing = False
+        self._dropper: threading.Thread | None = None
 
     def create(self, template: str | None = None) -> str:
         """Create an empty database, or a copy of `template` (a database of ours)."""
@@ -89,7 +140,8 @@ class PostgresDatabases:
         clause = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"{clause}')
-        self.names.append(name)
+        with self._changed:
+            self.names.append(name)
         return PG_URL_TEMPLATE.format(name=name)
 
     def create_migrated(self) -> str:
@@ -104,25 +156,75 @@ class PostgresDatabases:
 
             url = self.create()
             Migrator(url, echo=lambda _line: None).upgrade(wait=30)
-            self._template = self.names[-1]
+            self._template = url.rsplit("/", 1)[1]
         return self.create(template=self._template)
 
-    def drop_all(self) -> None:
-        """Drop every database made here, several at a time.
+    def release(self, url: str) -> None:
+        """The database at `url` (made here) is no longer used: drop it in the background.
 
-        Each DROP DATABASE waits for a checkpoint (0.1-2 s on a busy machine, 200 times a
-        session, one after another: the slowest part of the suite). Concurrent drops wait for
-        the same checkpoint, so eight connections do the work of eight drops in about one.
+        Why not at the end with the rest: every DROP DATABASE waits for a checkpoint, which
+        writes out whatever is dirty by then; hundreds of databases kept to the end are
+        hundreds of copies of the template written to disk, and the last test of each worker
+        waited for them (8-12 s, alone on the critical path). Dropped within seconds, most of
+        a database's pages are discarded before they are ever written, and the waits for the
+        checkpoints overlap the tests that run meanwhile.
         """
-        names, self.names = self.names, []
-        self._template = None
+        name = url.rsplit("/", 1)[1]
+        with self._changed:
+            if name not in self.names or name == self._template:
+                return
+            self._released.append(name)
+            if self._dropper is None:
+                self._dropper = threading.Thread(
+                    target=self._drop_released, name="drop-test-databases", daemon=True
+                )
+                self._dropper.start()
+            self._changed.notify()
+
+    def _drop_released(self) -> None:
+        """The background thread: drop what is released, a batch at a time, until closing."""
+        while True:
+            with self._changed:
+                while not self._released and not self._closing:
+                    self._changed.wait()
+                if not self._released:
+                    return
+                # Let the tests running meanwhile release theirs too: concurrent drops share
+                # their checkpoints, so fewer, larger batches make fewer checkpoints.
+                self._changed.wait_for(lambda: self._closing, timeout=DROP_BATCH_SECONDS)
+                batch, self._released = self._released, []
+            self._drop(batch)
+
+    def _drop(self, names: list[str]) -> None:
+        """Drop `names` several at a time (concurrent drops wait for the same checkpoint)."""
 
         def drop(name: str) -> None:
             with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            with self._changed:
+                self.names.remove(name)
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(drop, names))
+        if names:
+            with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+                list(pool.map(drop, names))
+
+    def drop_all(self) -> None:
+        """Drop every database made here: what is released first, then the rest."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify()
+            dropper, self._dropper = self._dropper, None
+        if dropper is not None:
+            dropper.join()
+        with self._changed:
+            names = list(self.names)
+            self._template = None
+            self._closing = False
+        self._drop(names)
+
+
+# How long the background dropper gathers released databases before dropping them together.
+DROP_BATCH_SECONDS = 1.0
 
 
 @dataclass
