@@ -97,3 +97,21 @@ def test_the_docs_page_uses_only_the_packages_own_files(make_app: Callable[..., 
     assert "<script>" not in html, "the CSP allows no inline script"
     dashboard = client.get("/").get_data(as_text=True)
     assert 'href="/docs"' in dashboard, "the dashboard links the docs page"
+
+
+def test_the_document_is_a_valid_openapi_30_document(document: dict[str, Any]) -> None:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    validate(document)  # raises on any error: a dangling $ref, a bad schema, a missing field
+    # The validator is not one that passes anything: each fault below is caught.
+    dangling = json.loads(json.dumps(document))
+    dangling["paths"]["/api/cost"]["post"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ] = {"$ref": "#/components/schemas/NoSuchModel"}
+    with pytest.raises(Exception, match="NoSuchModel"):
+        validate(dangling)
+    unanswered = json.loads(json.dumps(document))
+    del unanswered["paths"]["/api/cost"]["post"]["responses"]
+    with pytest.raises(OpenAPIValidationError):
+        validate(unanswered)
