@@ -80,9 +80,11 @@ def test_metrics_aggregate_requests_across_two_workers(served: tuple[int, Path])
 def test_the_master_preloads_everything_a_worker_needs_for_its_first_ready_answer_but_the_orm(
     migrated_sqlite_url: str,
 ) -> None:
-    # A fresh interpreter plays one worker: what the master preloaded, then create_app() and a
+    # A fresh interpreter plays one worker: what the master preloaded, then create_app(), the
+    # catalog the master decoded from Redis (readiness_seed.catalog; here an empty one) and a
     # first ready answer. A module missing from the list would be imported by every worker at
-    # once on the same cores; SQLAlchemy in it would cost every start its ~150 ms.
+    # once on the same cores; SQLAlchemy in it would cost every start its ~150 ms. Without
+    # the preloaded catalog, ready (which means warm) loads it from the database: the ORM.
     code = (
         "import importlib, json, sys\n"
         "from ratecard.gunicorn_conf import PRELOADED_MODULES\n"
@@ -91,12 +93,19 @@ def test_the_master_preloads_everything_a_worker_needs_for_its_first_ready_answe
         "preloaded = set(sys.modules)\n"
         "from ratecard.app import create_app\n"
         "from ratecard.settings import Settings\n"
+        "from ratecard.catalog.snapshot import CatalogSnapshot\n"
+        "from ratecard.web.state import get_state\n"
         f"app = create_app(Settings(database_url={migrated_sqlite_url!r}))\n"
+        "get_state(app).need_catalog_cache().start_with(CatalogSnapshot.from_data({}))\n"
         "status = app.test_client().get('/health/ready').status_code\n"
         "late = sorted(m for m in set(sys.modules) - preloaded if m.startswith('ratecard'))\n"
-        "print(json.dumps([status, late, 'sqlalchemy' in preloaded]))\n"
+        f"cold = create_app(Settings(database_url={migrated_sqlite_url!r}))\n"
+        "cold_status = cold.test_client().get('/health/ready').status_code\n"
+        "loaded = get_state(cold).need_catalog_cache().loaded\n"
+        "print(json.dumps([status, late, 'sqlalchemy' in preloaded, cold_status, loaded]))\n"
     )
-    status, late, orm_preloaded = python_json(code)
+    status, late, orm_preloaded, cold_status, loaded = python_json(code)
     assert status == 200
     assert late == [], f"add to PRELOADED_MODULES: {late}"
+    assert cold_status == 200 and loaded, "ready without a preloaded catalog loads one first"
     assert not orm_preloaded, "SQLAlchemy must stay off the path to the first ready answer"

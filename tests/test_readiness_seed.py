@@ -24,6 +24,7 @@ from tests.support.tcp_proxy import TcpProxy
 def _no_leftover_seed() -> Iterator[None]:
     yield
     readiness_seed._collected = []
+    readiness_seed._catalog = None
 
 
 @pytest.fixture
@@ -109,3 +110,39 @@ def test_nothing_is_seeded_without_a_helper(
     readiness_seed.collect()  # no helper started: nothing to wait for
     app = make_app(database_url=sqlite_url)
     assert readiness_seed.apply(health_of(app).registry) == 0
+
+
+def test_the_helper_reads_the_published_catalog_and_workers_start_warm_with_it(
+    make_app: Callable[..., Flask], migrated_pg_url: str, redis_prefix: str
+) -> None:
+    import redis
+
+    from ratecard.redis_keys import RedisKeys
+    from ratecard.serving.publish import encode_catalog, publish_catalog
+    from tests.support.services import REDIS_URL
+
+    item = {"source": "litellm", "model_id": "acme/preloaded", "status": "priced"}
+    item |= {"input_per_token": "0.000001", "output_per_token": "0.000002"}
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert publish_catalog(
+            client, RedisKeys(prefix=redis_prefix), 41, encode_catalog({"models": [item]})
+        )
+    finally:
+        client.close()
+    settings = dict(database_url=migrated_pg_url, redis_url=REDIS_URL)
+    app = seeded_app(make_app, **settings, redis_key_prefix=redis_prefix)
+    snapshot = readiness_seed.catalog()  # the master's decode, before forking workers
+    assert snapshot is not None and snapshot.version == 41
+    assert [m.price.model_id for m in snapshot.models] == ["acme/preloaded"]
+    assert readiness_seed.catalog() is None, "handed over once"
+
+    cache = get_state(app).need_catalog_cache()
+    cache.start_with(snapshot)  # post_worker_init
+    answer = app.test_client().get("/api/models/acme/preloaded")
+    assert answer.status_code == 200 and cache.source_of_last_load == "preloaded"
+    assert answer.get_json()["catalog_version"] == 41
+
+    # No Redis: nothing is preloaded, and the worker loads the catalog itself.
+    seeded_app(make_app, database_url=migrated_pg_url, redis_url=None)
+    assert readiness_seed.catalog() is None

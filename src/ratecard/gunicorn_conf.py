@@ -92,8 +92,17 @@ def on_starting(server: Any) -> None:
 
 
 def when_ready(server: Any) -> None:
-    """Master, listening, before forking workers: collect the readiness helper's results."""
+    """Master, listening, before forking workers: collect the readiness helper's results and
+    decode the catalog it read, once, for every worker to inherit (readiness_seed)."""
+    global _preloaded_catalog
     readiness_seed.collect()
+    _preloaded_catalog = readiness_seed.catalog()
+    if _preloaded_catalog is not None:
+        gc.freeze()  # as after the preload: workers' collections leave its pages shared
+
+
+# The catalog snapshot the master decoded before forking (None: each worker loads its own).
+_preloaded_catalog: Any = None
 
 
 def preload_libraries() -> None:
@@ -117,11 +126,16 @@ def post_worker_init(worker: Any) -> None:
     """Worker, after fork and app load: seed readiness, start the warm-up, then the coordinator."""
     from ratecard.app import start_background
     from ratecard.web.health_probes import health_of, start_warmup
+    from ratecard.web.state import get_state
 
     app = worker.wsgi
     # The master's helper checked the database and schema moments ago: the first ready
     # answer uses that (until it is older than the cache period) instead of waiting here.
     readiness_seed.apply(health_of(app).registry)
+    # And read the catalog, which the master decoded: this worker is warm from its start.
+    cache = get_state(app).catalog_cache
+    if _preloaded_catalog is not None and cache is not None:
+        cache.start_with(_preloaded_catalog)
     # In the background: the worker serves at once; /health/startup turns 200 when it is done.
     # The coordinator starts when the warm-up's check pass has finished, not beside it: its
     # start (SQLAlchemy import, engine, first lease attempt) held the GIL against the first

@@ -21,6 +21,15 @@ Same guarantees as a worker's own checks:
   waits for it at most that long before forking its workers.
 - anything going wrong here (fork refused, garbled output) seeds nothing: the workers then
   check for themselves, as they did before this existed.
+
+The helper also reads the published catalog from Redis (version and blob, one MGET), and the
+master decodes it once (`catalog`), before forking: each worker starts with the snapshot and
+its name index in memory, inherited, instead of reading and building its own after fork —
+so a worker is warm when it first answers ready. Timeline this keeps right: the helper reads
+version 41; run 42 publishes before the workers fork; a worker starts on 41 and its cache's
+first re-check (within RATECARD's redis recheck period, 0.5 s) moves it to 42, exactly as if
+it had loaded 41 itself a moment earlier. Without Redis, or when the read fails, workers load
+the catalog themselves in their warm-up.
 """
 
 from __future__ import annotations
@@ -34,9 +43,13 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from ratecard.catalog.snapshot import CatalogSnapshot
 from ratecard.health.check_registry import Observation, timed_out
 from ratecard.health.instance_checks import GATING_CHECKS, gating_checks, probe_database
 from ratecard.logs import secrets_of
+from ratecard.redis_keys import RedisKeys
+from ratecard.services import make_redis_client
+from ratecard.serving.publish import decode_catalog, read_published
 from ratecard.timetext import check_time
 
 if TYPE_CHECKING:
@@ -66,6 +79,7 @@ class Helper:
 
 _helper: Helper | None = None
 _collected: list[SeededResult] = []
+_catalog: tuple[int, bytes] | None = None  # (version, blob) the helper read from Redis
 
 
 def start(settings: Settings) -> None:
@@ -86,8 +100,12 @@ def start(settings: Settings) -> None:
         try:
             os.close(read_fd)
             payload = json.dumps([asdict(r) for r in observe(settings)]).encode()
+            published = read_catalog(settings)
             with os.fdopen(write_fd, "wb") as out:
-                out.write(payload)
+                # One JSON line (json.dumps escapes newlines), then the version and the blob.
+                out.write(payload + b"\n")
+                if published is not None:
+                    out.write(b"%d\n" % published[0] + published[1])
             code = 0
         finally:
             # No atexit handlers, no flushing of buffers inherited from the master.
@@ -114,9 +132,41 @@ def observe(settings: Settings) -> list[SeededResult]:
     return results
 
 
+def read_catalog(settings: Settings) -> tuple[int, bytes] | None:
+    """Helper: the published catalog's version and blob from Redis, or None (no Redis, none
+    published, or Redis failing: the workers then load it themselves)."""
+    if not settings.redis_url:
+        return None
+    client = make_redis_client(settings.redis_url, settings.health_check_timeout)
+    try:
+        version, blob = read_published(client, RedisKeys(prefix=settings.redis_key_prefix))
+    except Exception:  # any Redis or network error: nothing preloaded, nothing lost
+        return None
+    finally:
+        client.close()
+    return None if version is None or blob is None else (version, blob)
+
+
+def catalog() -> CatalogSnapshot | None:
+    """Master, after `collect`: the snapshot of the catalog the helper read (decoded here,
+    once, with its name index), or None."""
+    global _catalog
+    published, _catalog = _catalog, None
+    if published is None:
+        return None
+    try:
+        data = decode_catalog(published[1])
+        data["version"] = published[0]
+        snapshot = CatalogSnapshot.from_data(data)
+        snapshot.identity  # noqa: B018  (built now: inherited by every worker)
+    except Exception:  # a blob this code cannot read: each worker's cache will say why
+        return None
+    return snapshot
+
+
 def collect() -> None:
     """Master, before forking workers: read the helper's results (waiting until its deadline)."""
-    global _helper, _collected
+    global _helper, _collected, _catalog
     helper, _helper = _helper, None
     if helper is None:
         return
@@ -138,10 +188,14 @@ def collect() -> None:
         # gunicorn's SIGCHLD handler may have reaped it already.
         with contextlib.suppress(ChildProcessError):
             os.waitpid(helper.pid, 0)
+    head, _, rest = data.partition(b"\n")
     try:
-        results = [SeededResult(**item) for item in json.loads(data)] if data else []
+        results = [SeededResult(**item) for item in json.loads(head)] if head else []
     except (ValueError, TypeError):
         return
+    version, _, blob = rest.partition(b"\n")
+    if complete and version.isdigit() and blob:
+        _catalog = (int(version), blob)
     if not complete:
         results += _timed_out(helper, {r.name for r in results})
     _collected = results

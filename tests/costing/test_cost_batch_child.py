@@ -174,6 +174,78 @@ def test_an_at_line_in_the_childs_part_is_priced_by_the_parent(models: dict[str,
     assert exits == [0]
 
 
+class RecordedHistory:
+    """A history the child reads itself: its resolvers answer `at` lines as the parent's
+    resolver does, writing to `log` which process resolved one (or failed to, as a database
+    that is down does) and which closed the connection."""
+
+    def __init__(self, models: dict[str, Any], log: Path, fail: bool = False) -> None:
+        self.models, self.log, self.fail = models, log, fail
+
+    def resolver(self) -> Any:
+        def resolve(model_id: str, source: str | None, at: datetime | None) -> ModelAt:
+            self.write("failed" if self.fail else "resolved")
+            if self.fail:
+                raise OSError("connection refused")
+            price = self.models[model_id]
+            return ModelAt(Resolution(price, model_id, "exact"), price, 8, "2026-07-24")
+
+        return resolve
+
+    def close(self) -> None:
+        self.write("closed")
+
+    def write(self, what: str) -> None:
+        with self.log.open("a") as log:
+            log.write(f"{os.getpid()} {what}\n")
+
+    def events(self) -> list[tuple[bool, str]]:
+        """(by the child, what) in order."""
+        lines = self.log.read_text().split() if self.log.exists() else []
+        return [
+            (int(pid) != os.getpid(), what)
+            for pid, what in zip(lines[::2], lines[1::2], strict=True)
+        ]
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_the_child_reads_the_history_of_its_at_lines_on_its_own_connection(
+    models: dict[str, Any], tmp_path: Path, fail: bool
+) -> None:
+    # The parent's resolver kills a child that resolves an `at` line with it: the child must
+    # use the history given for it, and, when that read fails, leave the lines to the parent
+    # after one try (no line waits on a database already found down).
+    line = orjson.dumps({"model": "gpt-4o", "input_tokens": 5, "at": "2026-07-01T10:00:00Z"})
+    data = b"\n".join([line] * (3 * GROUP)) + b"\n"
+    history = RecordedHistory(models, tmp_path / "log", fail)
+    exits: list[int | None] = []
+    stop = cost_batch_child._Child.stop
+
+    def recorded(self: Any) -> None:
+        os.close(self.jobs)  # EOF: a healthy child exits 0 on its own, closing the history
+        assert self.gone.wait(10)
+        exits.append(self.exit_code)
+        stop(self)
+
+    alone = BatchPricer(resolver(models, os.getpid()), now=NOW)
+    expected = b"".join(alone.ndjson(chunks(data)))
+    two = BatchPricer(resolver(models, os.getpid()), now=NOW)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cost_batch_child._Child, "stop", recorded)
+        got = b"".join(ndjson_on_two_cores(two, chunks(data), history=history))
+    assert got == expected and b'"price_version":8' in got
+    assert exits == [0]
+    events = history.events()
+    by_child = [what for child, what in events if child]
+    if fail:
+        assert by_child == ["failed", "closed"]
+    else:
+        # Every line of the child's part resolved there (a few, rebalanced, at least one
+        # group's share), none by the parent through the history.
+        assert by_child.count("resolved") >= 1 and by_child[-1] == "closed"
+        assert all(child for child, _what in events)
+
+
 @pytest.mark.parametrize("fault", ["dies", "hangs", "garbles", "cuts", "blank"])
 def test_a_failing_child_is_killed_and_the_parent_prices_alone(
     models: dict[str, Any], monkeypatch: pytest.MonkeyPatch, fault: str

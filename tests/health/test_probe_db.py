@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from flask import Flask
 
+from ratecard.catalog.snapshot import CatalogSnapshot
 from ratecard.health.checks import read_catalog_state
 from ratecard.health.probe_db import (
     DatabaseMissing,
@@ -162,6 +163,9 @@ def test_readiness_never_builds_the_engine(
     make_app: Callable[..., Flask], migrated_pg_url: str
 ) -> None:
     app = make_app(database_url=migrated_pg_url)
+    # With the catalog in memory (here as the master's preload gives it a worker), readiness
+    # checks on its own connection: a saturated app pool must not fail it.
+    get_state(app).need_catalog_cache().start_with(CatalogSnapshot.from_data({}))
     assert app.test_client().get("/health/ready").status_code == 200
     assert get_state(app)._engine is None, "a saturated app pool must not fail readiness"
     assert health_of(app).probe_db._conn is not None
@@ -175,6 +179,10 @@ def test_start_up_and_the_first_ready_answer_import_no_sqlalchemy(
         "from ratecard.app import create_app\n"
         "from ratecard.settings import Settings\n"
         f"app = create_app(Settings(database_url={migrated_sqlite_url!r}))\n"
+        # The catalog as the master's preload gives a worker (readiness_seed.catalog).
+        "from ratecard.catalog.snapshot import CatalogSnapshot\n"
+        "from ratecard.web.state import get_state\n"
+        "get_state(app).need_catalog_cache().start_with(CatalogSnapshot.from_data({}))\n"
         "status = app.test_client().get('/health/ready').status_code\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
         "{'sqlalchemy', 'alembic', 'httpx', 'pydantic'})\n"

@@ -50,14 +50,30 @@ def test_live_answers_without_touching_any_dependency(make_app: Callable[..., Fl
 
 
 def test_startup_is_503_until_the_warm_up_has_run(
-    make_app: Callable[..., Flask], migrated_sqlite_url: str
+    make_app: Callable[..., Flask], sqlite_url: str
 ) -> None:
-    app = make_app(database_url=migrated_sqlite_url)
+    # An unmigrated database: not ready, so startup waits for the warm-up alone.
+    app = make_app(database_url=sqlite_url)
     client = app.test_client()
     first = client.get("/health/startup")
     assert first.status_code == 503
     assert first.mimetype == HEALTH_TYPE
     assert health_of(app).initialized.wait(5), "the first probe must start the warm-up"
+    assert client.get("/health/startup").status_code == 200
+    assert client.get("/health/ready").status_code == 503
+
+
+def test_startup_is_never_later_than_ready_and_ready_means_warm(
+    make_app: Callable[..., Flask], migrated_sqlite_url: str
+) -> None:
+    app = make_app(database_url=migrated_sqlite_url)
+    client = app.test_client()
+    assert not get_state(app).need_catalog_cache().loaded
+    # No warm-up has run in this process: ready loads the catalog first, and startup, asked
+    # after, answers 200 as ready did (Kubernetes holds readiness probes until it passes).
+    assert client.get("/health/ready").status_code == 200
+    assert get_state(app).need_catalog_cache().loaded, "ready means the catalog is in memory"
+    assert not health_of(app).initialized.is_set()
     assert client.get("/health/startup").status_code == 200
 
 

@@ -163,9 +163,10 @@ def to_snapshot(price: ModelPrice) -> dict[str, Any]:
 
 
 def from_snapshot(
-    snapshot: Mapping[str, Any], source: str, model_id: str, like: ModelPrice | None = None
+    snapshot: Mapping[str, Any], source: str, model_id: str, like: Any = None
 ) -> ModelPrice:
-    """Rebuild a ModelPrice from a history/held snapshot; descriptive fields come from `like`."""
+    """Rebuild a ModelPrice from a history/held snapshot; descriptive fields come from `like`
+    (anything with them as attributes: a ModelPrice, a `models` row)."""
     return ModelPrice(
         source=source,
         model_id=model_id,

@@ -51,6 +51,7 @@ from ratecard.costing.cost_requests import (
     answer_cost,
     error_fields,
     parse_cost_request,
+    parse_instant,
     per_million_of,
 )
 from ratecard.costing.usage import QUANTITY_UNITS, Usage
@@ -79,6 +80,11 @@ class BatchPricer:
         self._models: dict[tuple[Any, ...], ModelAt | dict[str, Any]] = {}
         # (model as typed, source, service tier) -> its answers' fixed text (see _Answers).
         self._answers: dict[tuple[Any, ...], _Answers | None] = {}
+        # (id of a ModelAt at some instant, service tier) -> it and its answers (_answers_then).
+        self._then: dict[tuple[int, str], tuple[ModelAt, _Answers | None]] = {}
+        # (model as typed, source) -> the history's prices last resolved for it, and the span
+        # of instants they answer for (_answers_then).
+        self._spans: dict[tuple[str, str | None], tuple[ModelAt, datetime, datetime | None]] = {}
         self.failed = 0  # lines answered with an error so far
         self.written = 0  # lines written from a model's fixed text so far (_written)
 
@@ -149,13 +155,15 @@ class BatchPricer:
     def _decoded(self, number: int, data: Any) -> bytes:
         """The result line of one decoded request, parsed once: written from its model's
         fixed text where that prices it (_written), else answered as result() answers."""
-        if type(data) is dict and data.keys() <= _FLAT_TOKEN_KEYS:
-            # The commonest line, `model` and token counts, read in one pass (_flat_quantities).
+        if type(data) is dict and data.keys() <= _FLAT_TOKEN_KEYS_AT:
+            # The commonest line, `model` and token counts (and maybe `at`), read in one pass
+            # (_flat_quantities skips the keys that are not counts).
             model_id = data.get("model")
             if type(model_id) is str and 0 < len(model_id) <= MAX_MODEL:
                 quantities = _flat_quantities(data)
-                if quantities is not None:
-                    written = self._written(model_id, None, "standard", None, quantities)
+                at = _instant(data.get("at"))
+                if quantities is not None and at is not _UNKNOWN:
+                    written = self._written(model_id, None, "standard", None, quantities, at)
                     if written is not None:
                         return written
             # An error, or a model the fixed text cannot price: parse_cost_request's own flat
@@ -171,8 +179,7 @@ class BatchPricer:
                 # A body's notes or stated multipliers change the answer beyond the fixed text:
                 # the general path writes those lines.
                 if (
-                    request.at is None
-                    and request.region is None
+                    request.region is None
                     and not request.notes
                     and not request.uplifts
                     and usage[_TOKENS:] == _NO_UNITS
@@ -180,7 +187,7 @@ class BatchPricer:
                     quantities = [(i, q) for i, q in enumerate(token_counts(usage)) if q]
                     written = self._written(
                         request.model, request.source, request.service_tier, request.format,
-                        quantities,
+                        quantities, request.at,
                     )  # fmt: skip
                     if written is not None:
                         return written
@@ -204,19 +211,26 @@ class BatchPricer:
         tier: str,
         form: str | None,
         quantities: list[tuple[int, int]],
+        at: datetime | None = None,
     ) -> bytes | None:
-        """The result line of token `quantities` (no `at`, no region) of `model_id`, written
-        from its fixed text; None where that does not price them (the general path then
-        answers, or says why not)."""
-        answers = self._answers.get((model_id, source, tier, None), _UNKNOWN)
-        if answers is _UNKNOWN:
-            answers = self._answers_of(model_id, source, tier, None)
+        """The result line of token `quantities` (no region) of `model_id` at `at` (None: now),
+        written from its fixed text; None where that does not price them (the general path
+        then answers, or says why not)."""
+        if at is None:
+            answers = self._answers.get((model_id, source, tier, None), _UNKNOWN)
+            if answers is _UNKNOWN:
+                answers = self._answers_of(model_id, source, tier, None)
+        else:
+            answers = self._answers_then(model_id, source, tier, at, 0)
         if answers is not None and answers.thresholds:
             # The prompt's long-context tier picks the prices (price_usage's own rule).
             prompt = sum([quantity for index, quantity in quantities if index in _PROMPT])
             above = threshold_crossed(answers.thresholds, answers.inclusive, prompt)
             if above != answers.tier_above:
-                answers = self._answers_of(model_id, source, tier, prompt, above)
+                if at is None:
+                    answers = self._answers_of(model_id, source, tier, prompt, above)
+                else:
+                    answers = self._answers_then(model_id, source, tier, at, prompt)
         written = None if answers is None else answers.line(quantities, form)
         if written is not None:
             self.written += 1
@@ -240,6 +254,40 @@ class BatchPricer:
             self._answers[key] = answers
         return answers
 
+    def _answers_then(
+        self, model_id: str, source: str | None, tier: str, at: datetime, prompt: int
+    ) -> _Answers | None:
+        """The answers of a model at `tier` with the prices in force at `at`. Lines each at
+        their own instant share a price's fixed text (_Answers.of keeps it per price object
+        and version), so they are written as fast as lines of now; the resolver reads each
+        model's history once per batch (serving.prices_at.history_resolver). Not kept per
+        instant here: a batch of distinct instants would keep one entry per line."""
+        # Lines of a model at instants under one history row take its prices without asking
+        # the resolver again: the row answers for every instant of its span (resolution does
+        # not depend on the instant, and the row in force is the last one observed by then).
+        span = self._spans.get((model_id, source))
+        if span is not None and span[1] <= at and (span[2] is None or at < span[2]):
+            model = span[0]
+        else:
+            try:
+                model = self._resolve(model_id, source, at)
+            except RatecardError:
+                return None  # the general path answers with the error
+            if model.valid_from is not None:
+                self._spans[model_id, source] = (model, model.valid_from, model.valid_until)
+        if prompt:
+            return _Answers.of(model, tier, prompt)
+        # A resolver answers lines under the same price row with the same ModelAt (as
+        # history_resolver does): kept by that object, whose reference held here keeps its id
+        # from being reused by another while the batch lasts.
+        key = (id(model), tier)
+        kept = self._then.get(key)
+        if kept is not None and kept[0] is model:
+            return kept[1]
+        answers = _Answers.of(model, tier, 0)
+        self._then[key] = (model, answers)
+        return answers
+
     def _error(self, number: int, fields: dict[str, Any]) -> dict[str, Any]:
         self.failed += 1
         return {"line": number, **fields}
@@ -249,6 +297,18 @@ _UNKNOWN: Any = object()
 
 
 _FLAT_TOKEN_KEYS = frozenset(("model", *TOKEN_QUANTITIES))
+_FLAT_TOKEN_KEYS_AT = _FLAT_TOKEN_KEYS | {"at"}
+
+
+def _instant(value: Any) -> Any:
+    """A flat line's `at` as parse_cost_request reads it; _UNKNOWN when it is not a valid
+    time (the general path then names the field)."""
+    try:
+        return parse_instant(value)
+    except RatecardError:
+        return _UNKNOWN
+
+
 # Each token quantity's place in TOKEN_QUANTITIES (its component's place in an answer).
 _INDEX = {name: index for index, name in enumerate(TOKEN_QUANTITIES)}
 # The places of the quantities Usage.prompt_tokens adds up (what long-context tiers compare).
@@ -482,13 +542,17 @@ def _key_given_twice(raw: bytes, data: Any) -> str | None:
     wrote no key twice (a colon inside a string only adds to the count). Nor did a line that
     is the compact JSON of what was parsed (what orjson, JavaScript's JSON.stringify and Go
     write): those bytes read back as the same pairs, and the parsed object has each key once.
-    A line with more colons (a time in `at`, a colon in a text) is re-read by the standard
-    parser, which sees every pair.
+    Nor did a line without a backslash whose colons are exactly one per key and those inside
+    its keys and texts (a time in `at`): a key written twice adds its colon and its dropped
+    value's, and only an escape (`\\u003a`) could hide a colon of a text to make up for them.
+    Any other line is re-read by the standard parser, which sees every pair.
     """
     if type(data) is not dict:
         return None
     colons = raw.count(b":")
     if colons == len(data) or colons == _keys_in(data) or raw == orjson.dumps(data):
+        return None
+    if b"\\" not in raw and colons == _written_colons(data):
         return None
     twice = first_key_twice(raw)
     return None if twice is None else twice[:100]
@@ -507,6 +571,26 @@ def _keys_in(value: dict[str, Any]) -> int:
             if type(inner) is dict or type(inner) is list:
                 pending.append(inner)
     return keys
+
+
+def _written_colons(value: dict[str, Any]) -> int:
+    """The colons a JSON text of `value` holds when it writes each key once, with no escape:
+    one after each key (nested ones included) and those inside its keys and texts."""
+    colons = 0
+    pending: list[Any] = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is dict:
+            colons += len(item)
+            for key in item:
+                colons += key.count(":")
+            item = item.values()
+        for inner in item:
+            if type(inner) is str:
+                colons += inner.count(":")
+            elif type(inner) is dict or type(inner) is list:
+                pending.append(inner)
+    return colons
 
 
 def numbered_batches(chunks: Iterable[bytes]) -> Iterator[list[tuple[int, bytes | None]]]:

@@ -20,12 +20,16 @@ Why these choices, each against the failure it prevents:
   (_take): no pool that could price with a catalog it loaded earlier. Kept, it saves the
   fork and the copy-on-write faults (both processes copying every page they touch, ~30 ms
   each per batch) that a fresh child costs.
-- The child never does I/O beyond its pipes and its four buffers: a line with `at` (a
-  price-history lookup in the database) comes back unpriced (an empty line) and the parent
-  prices it on its own connection. A connection or socket shared across fork would interleave
-  two processes' bytes on one stream. Every other descriptor is closed in the child at once (so
-  it cannot hold the client's socket, nor another request's child pipes open: the EOF below
-  depends on it).
+- The child shares no descriptor with the parent beyond its pipes and its four buffers: a
+  connection or socket shared across fork would interleave two processes' bytes on one
+  stream. Every other descriptor is closed in the child at once (so it cannot hold the
+  client's socket, nor another request's child pipes open: the EOF below depends on it). A
+  line with `at` (a price-history lookup in the database) is priced by the child over a
+  connection it opens itself (`history`, made on first use there: one per kept child), or,
+  without one, comes back unpriced (an empty line) for the parent to price on its own. When
+  the child's read fails (the database down or refusing), that line and every later line
+  with `at` of the batch come back unpriced: the parent, reading the same history, answers
+  them as it would alone, and no line waits out a connect timeout the child already met.
 - The child's signal handlers are gunicorn's worker's: reset to the defaults, with the
   wakeup fd, so a signal to the group kills the child instead of running the worker's exit
   path (or writing to the worker's pipe) in a copy of it. It leaves by os._exit only: no
@@ -72,9 +76,11 @@ import time
 from array import array
 from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from ratecard.costing.cost_batch import BatchPricer, numbered_batches
-from ratecard.costing.cost_requests import ModelAt
+from ratecard.costing.cost_requests import ModelAt, Resolver
+from ratecard.errors import RatecardError
 
 __all__ = ["CHILD_TIMEOUT", "GROUP", "GROUP_BYTES", "ndjson_on_two_cores"]
 
@@ -100,7 +106,20 @@ Lines = list[tuple[int, bytes | None]]
 
 
 class _Deferred(Exception):
-    """A line the child leaves to the parent (it needs the database)."""
+    """A line the child leaves to the parent (it needs a database the child cannot read)."""
+
+
+class History(Protocol):
+    """Resolvers that read the price history on a connection of the child's own
+    (serving.prices_at.ForkedHistory); built in the parent, connected in the child."""
+
+    def resolver(self) -> Resolver:
+        """A resolver for one batch, with `at` read from the history."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection, if one was opened."""
+        ...
 
 
 def ndjson_on_two_cores(
@@ -108,6 +127,7 @@ def ndjson_on_two_cores(
     chunks: Iterable[bytes],
     prepare: Callable[[], object] | None = None,
     catalog: object | None = None,
+    history: History | None = None,
 ) -> Generator[bytes, None, None]:
     """The result lines of an NDJSON body (as `pricer.ndjson(chunks)`), priced on two cores
     when the body holds more than one group of lines.
@@ -119,7 +139,9 @@ def ndjson_on_two_cores(
 
     `catalog`, the catalog object `pricer` resolves with, lets the child outlive the batch:
     kept after a batch that ended well, it prices the next batch of the very same catalog
-    object without a fork (see _take and _park).
+    object without a fork (see _take and _park). `history`, given with it, lets the child
+    price lines with `at` itself (see the docstring); a kept child keeps the one it was
+    forked with, which reads for that same catalog.
     """
     groups = _Groups(chunks)
     group, more = groups.next()
@@ -128,7 +150,7 @@ def ndjson_on_two_cores(
         return
     if prepare is not None:
         prepare()
-    child = _take(pricer, catalog)
+    child = _take(pricer, catalog, history)
     finished = False
     share = 0.5  # of each group, the child's part (rebalanced after each group)
     ours_seconds = 0.0  # the parent's seconds for its last part, all its work counted
@@ -183,7 +205,9 @@ _kept: list[tuple[_Child, object]] = []
 _kept_lock = threading.Lock()
 
 
-def _take(pricer: BatchPricer, catalog: object | None) -> _Child | None:
+def _take(
+    pricer: BatchPricer, catalog: object | None, history: History | None = None
+) -> _Child | None:
     """The kept child if it prices with `catalog` (that very object), else a new fork.
 
     Failure timelines this prevents:
@@ -205,7 +229,7 @@ def _take(pricer: BatchPricer, catalog: object | None) -> _Child | None:
                 child.begin(pricer)
                 return child
             child.stop()
-    forked = _Child.start(pricer)
+    forked = _Child.start(pricer, history)
     if forked is not None:
         forked.begin(pricer)
     return forked
@@ -317,7 +341,7 @@ class _Child:
         self.now = 0  # that batch's instant, in microseconds since the epoch
 
     @classmethod
-    def start(cls, pricer: BatchPricer) -> _Child | None:
+    def start(cls, pricer: BatchPricer, history: History | None = None) -> _Child | None:
         """Fork the child, or None if the system refuses (then one process prices all)."""
         opened: list[int] = []
         try:
@@ -334,7 +358,7 @@ class _Child:
             code = 1
             try:
                 _child_setup(jobs_read, results_write, *buffers.fds())
-                _serve(pricer, jobs_read, results_write, buffers)
+                _serve(pricer, jobs_read, results_write, buffers, history)
                 code = 0
             finally:
                 os._exit(code)
@@ -460,14 +484,27 @@ def _child_setup(*keep: int) -> None:
     os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
-def _serve(pricer: BatchPricer, jobs: int, results: int, buffers: _Buffers) -> None:
+def _serve(
+    pricer: BatchPricer, jobs: int, results: int, buffers: _Buffers, history: History | None
+) -> None:
     """The child's loop: price each job's lines until the job pipe ends."""
     resolve = pricer._resolve
+    # The batch's resolver of lines with `at` (None: none, or its read failed this batch).
+    then: list[Resolver | None] = [None]
 
     def resolve_here(model_id: str, source: str | None, at: datetime | None) -> ModelAt:
-        if at is not None:
-            raise _Deferred  # the price history is in the database: the parent's to read
-        return resolve(model_id, source, at)
+        if at is None:
+            return resolve(model_id, source, at)
+        read = then[0]
+        if read is None:
+            raise _Deferred  # the parent reads the history (see the docstring)
+        try:
+            return read(model_id, source, at)
+        except RatecardError:
+            raise  # a model unknown, or not priced then: the line's own answer
+        except Exception:
+            then[0] = None  # the database failed here: the parent answers the rest
+            raise _Deferred from None
 
     batch = 0
     # A kept child waits STANDBY_IDLE for the next batch's first job, then leaves.
@@ -481,6 +518,7 @@ def _serve(pricer: BatchPricer, jobs: int, results: int, buffers: _Buffers) -> N
             if batch:
                 gc.collect(0)
             batch = job_batch
+            then[0] = None if history is None else history.resolver()
             pricer = BatchPricer(resolve_here, _EPOCH + timedelta(microseconds=now))
         job = os.pread(buffers.jobs[slot], size, 0)
         failed = pricer.failed
@@ -492,6 +530,8 @@ def _serve(pricer: BatchPricer, jobs: int, results: int, buffers: _Buffers) -> N
         _pwrite(buffers.results[slot], result)
         seconds = time.perf_counter() - began
         _write(results, _DONE.pack(slot, len(result), pricer.failed - failed, deferred, seconds))
+    if history is not None:
+        history.close()  # left idle or by the parent: its connection closed, not dropped
 
 
 def _pwrite(fd: int, payload: bytes) -> None:

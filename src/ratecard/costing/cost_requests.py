@@ -123,6 +123,11 @@ class ModelAt:
     price: ModelPrice
     version: int | None
     priced_at: str | None
+    # For prices from the history: they are the ones in force at every instant from
+    # `valid_from` until (not at) `valid_until` (None: no later row yet). None for the served
+    # catalog's prices, which answer for now only.
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
 
 
 # (model as typed, source, at) -> ModelAt; raises RatecardError (404 unknown, 409 ambiguous).
@@ -215,7 +220,7 @@ def parse_cost_request(data: Any) -> CostRequest:
         model,
         usage,
         None if data.get("source") is None else _text(data, "source"),
-        None if data.get("at") is None else _when(data["at"]),
+        None if data.get("at") is None else parse_instant(data["at"]),
         "standard" if asked is None and stated_tier is None else _service_tier(asked, stated_tier),
         region,
         form,
@@ -289,7 +294,8 @@ def _read_provider_body(data: Mapping[str, Any]) -> ReadUsage:
         raise ValidationFailed(f"{field}: {exc.message}", field=field) from None
 
 
-def _when(value: Any) -> datetime | None:
+def parse_instant(value: Any) -> datetime | None:
+    """A request's `at` as a UTC time (None stays None); anything else is a 422 naming it."""
     if value is None:
         return None
     try:

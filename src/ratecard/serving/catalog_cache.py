@@ -104,6 +104,20 @@ class CatalogCache:
             raise ServiceUnavailable("the price catalog cannot be loaded: database unreachable")
         return self._snapshot
 
+    @property
+    def loaded(self) -> bool:
+        """Whether this process holds a catalog (it can answer from memory)."""
+        return self._snapshot is not None
+
+    def start_with(self, snapshot: CatalogSnapshot) -> None:
+        """Begin with `snapshot`, read from Redis moments ago (the master's preload, see
+        readiness_seed): served at once, re-checked after the usual period."""
+        with self._lock:
+            if self._snapshot is None:
+                self._snapshot = snapshot
+                self.source_of_last_load = "preloaded"
+                self._next_check = self._clock() + self._redis_recheck
+
     def install(self, data: Mapping[str, Any]) -> None:
         """Adopt catalog data this process just committed (saves a reload after a refresh)."""
         snapshot = CatalogSnapshot.from_data(data)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from ratecard.catalog.identity import Resolution
 from ratecard.catalog.snapshot import CatalogSnapshot, resolve_recorded
 from ratecard.costing.cost_requests import ModelAt, Resolver, catalog_resolver
+from ratecard.db import build_engine
 from ratecard.errors import NotFound
 from ratecard.serving import queries
 from ratecard.timetext import instant_text
@@ -24,13 +25,27 @@ WithConnection = Callable[[Callable[[Connection], T]], T]
 
 def model_then(conn: Connection, resolution: Resolution, at: datetime) -> ModelAt:
     """The resolved model's prices in force at `at`, from the history (404 if none were)."""
-    source, model_id = resolution.price.source, resolution.price.model_id
-    found = queries.price_at(conn, source, model_id, at)
+    price = resolution.price
+    return in_force(resolution, queries.price_timeline(conn, price.source, price.model_id), at)
+
+
+def in_force(
+    resolution: Resolution, timeline: queries.PriceTimeline, at: datetime, index: int | None = None
+) -> ModelAt:
+    """The prices `timeline` says were in force at `at` (404 if none were); `index`: the row
+    in force then, when the caller has looked it up."""
+    if index is None:
+        index = timeline.index_at(at)
+    found = timeline.entry(index)
     if found is None:
         raise NotFound(
-            f"no price for {model_id!r} of {source!r} was in force at {instant_text(at)}"
+            f"no price for {timeline.model_id!r} of {timeline.source!r} was in force at "
+            f"{instant_text(at)}"
         )
-    return ModelAt(resolution, found.price, found.run_id, instant_text(found.observed_at))
+    after = index + 1
+    until = timeline.observed[after] if after < len(timeline.observed) else None
+    observed = found.observed_at
+    return ModelAt(resolution, found.price, found.run_id, instant_text(observed), observed, until)
 
 
 def resolve_then(
@@ -48,16 +63,105 @@ def resolve_then(
 
 
 def history_resolver(
-    snapshot: CatalogSnapshot, preferred: Sequence[str], with_connection: WithConnection[ModelAt]
+    snapshot: CatalogSnapshot, preferred: Sequence[str], with_connection: WithConnection[Any]
 ) -> Resolver:
     """Resolve cost requests against `snapshot`; one with `at` reads the price history on a
-    connection `with_connection` gives (one read per such request)."""
+    connection `with_connection` gives.
+
+    Each model's history is read once per resolver (one request, one batch, one `ratecard
+    cost` run) and every instant is then answered from it in memory; once a resolver has
+    asked for BULK_AFTER models of a source one by one, it reads the whole source's history
+    in one go (a batch over 2,000 models makes ~10 reads, not 2,000). What it keeps is
+    bounded by the database: the timelines of recorded entries, the sources of ids ever
+    recorded; an id never recorded is asked each time (and answered 404).
+    """
+    timelines: dict[str, dict[str, queries.PriceTimeline]] = {}
+    recorded: dict[str, list[str]] = {}
+    # Kept for ids as the catalog spells them (bounded by it); other spellings resolve again.
+    resolutions: dict[tuple[str, str | None], Resolution] = {}
+    answered: dict[tuple[int, int], ModelAt] = {}
+
+    def sources_of(model_id: str) -> list[str]:
+        known = recorded.get(model_id)
+        if known is None:
+            known = with_connection(lambda conn: queries.model_sources(conn, model_id))
+            if known:
+                recorded[model_id] = known
+        return known
+
+    def timeline_of(source: str, model_id: str) -> queries.PriceTimeline:
+        of_source = timelines.setdefault(source, {})
+        found = of_source.get(model_id)
+        if found is None:
+            one = model_id if len(of_source) < BULK_AFTER else None
+            of_source.update(with_connection(lambda c: queries.price_timelines(c, source, one)))
+            found = of_source.get(model_id)
+            if found is None:  # no row at all: remembered as empty, not asked again
+                found = of_source[model_id] = queries.PriceTimeline(source, model_id, [], [], None)
+        return found
 
     def then(model_id: str, source: str | None, at: datetime) -> ModelAt:
-        def lookup(conn: Connection) -> ModelAt:
-            resolution = resolve_then(conn, snapshot, model_id, source, preferred)
-            return model_then(conn, resolution, at)
-
-        return with_connection(lookup)
+        resolution = resolutions.get((model_id, source))
+        kept = resolution is not None
+        if resolution is None:
+            resolution = resolve_recorded(snapshot, model_id, source, preferred, sources_of)
+            kept = resolution.price.model_id == model_id
+            if kept:
+                resolutions[model_id, source] = resolution
+        price = resolution.price
+        timeline = timeline_of(price.source, price.model_id)
+        index = timeline.index_at(at)
+        if not kept:
+            return in_force(resolution, timeline, at, index)
+        # One ModelAt per kept resolution and row in force: lines at instants under the same
+        # row share it (and the batch's fixed text of its prices). By id: the resolution is
+        # kept above for the resolver's life, so its id is never reused meanwhile.
+        key = (id(resolution), index)
+        found = answered.get(key)
+        if found is None:
+            found = answered[key] = in_force(resolution, timeline, at, index)
+        return found
 
     return catalog_resolver(snapshot, preferred, then)
+
+
+# How many models of a source a resolver reads one by one before it reads the source's whole
+# history at once: one cost request reads one model; a batch over many reads each source once.
+BULK_AFTER = 8
+
+
+class ForkedHistory:
+    """Resolvers for the batch's forked child (costing.cost_batch_child), as history_resolver
+    builds them, reading the history on an engine of the process that first reads: the
+    child's own, never the parent's.
+
+    Why not the parent's engine, copied by the fork: its pooled connections are the parent's
+    sockets, and a child using one would interleave its bytes with the parent's on one stream.
+    Nor SQLAlchemy's fork recipe (`dispose(close=False)` in the child): the pool it drops
+    would let the copies of the parent's connections be finalized in the child, closing
+    descriptor numbers the child's own connection may have been given. So the parent's
+    engine is never touched there; this one is made on first use (the parent, which only
+    builds this object, opens nothing), holds one connection (the child prices on one
+    thread) and is closed when the child leaves (close()).
+    """
+
+    def __init__(
+        self, snapshot: CatalogSnapshot, preferred: Sequence[str], database_url: str
+    ) -> None:
+        self._snapshot, self._preferred, self._url = snapshot, list(preferred), database_url
+        self._engine: Engine | None = None
+
+    def resolver(self) -> Resolver:
+        """A resolver for one batch (its own history reads, as the parent's batch has)."""
+        return history_resolver(self._snapshot, self._preferred, self._with_connection)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def _with_connection(self, call: Callable[[Connection], T]) -> T:
+        if self._engine is None:
+            self._engine = build_engine(self._url, pool_size=1, max_overflow=0)
+        with self._engine.connect() as conn:
+            return call(conn)

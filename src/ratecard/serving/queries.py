@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from ratecard.catalog import codec
-from ratecard.catalog.model import ModelPrice
+from ratecard.catalog.model import DESCRIPTIVE_FIELDS, ModelPrice
 from ratecard.schema import (
     MODEL_ROW_COLUMNS,
     held_changes,
@@ -155,24 +156,119 @@ class PriceInForce:
     run_id: int | None
 
 
+@dataclass
+class PriceTimeline:
+    """Every price one model of one source was recorded at, oldest first: one read answers
+    any number of instants (a batch of lines each with its own `at`)."""
+
+    source: str
+    model_id: str
+    observed: list[datetime]  # ascending; ties in the order they were recorded
+    # (the snapshot then, or None once removed; run id; the history row's id)
+    rows: list[tuple[Any, int | None, int]]
+    like: Any  # the model's row now (its descriptive columns): what a snapshot leaves out
+    _decoded: dict[int, ModelPrice] = field(default_factory=dict)
+
+    def at(self, at: datetime) -> PriceInForce | None:
+        """The prices in force at `at`, or None (not yet listed, or removed by then)."""
+        return self.entry(self.index_at(at))
+
+    def index_at(self, at: datetime) -> int:
+        """The place of the row in force at `at` (-1: none yet): the last row observed at or
+        before `at`; of rows observed at the same instant, the one recorded last (the order
+        price_timelines reads them in)."""
+        when = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        return bisect_right(self.observed, when) - 1
+
+    def entry(self, index: int) -> PriceInForce | None:
+        """The prices row `index` set (None: no row, or the model removed by it)."""
+        if index < 0:
+            return None
+        snapshot, run_id, row_id = self.rows[index]
+        if snapshot is None:
+            return None
+        price = self._decoded.get(index)
+        if price is None:
+            price = self._decoded[index] = _decoded(self, snapshot, row_id)
+        return PriceInForce(price, self.observed[index], run_id)
+
+
+def _decoded(timeline: PriceTimeline, snapshot: Any, row_id: int) -> ModelPrice:
+    """The prices of history row `row_id` (its `snapshot`), the same object for every read of
+    the row while this process keeps it.
+
+    Each batch (each request) reads the history anew; decoded anew each time, the prices of
+    ~2,000 models would be new objects for every batch, and what a batch keeps per price
+    object across batches (cost_batch's fixed answer text, the costliest part of a batch over
+    many models) would be rebuilt every time. Kept by row id and the descriptive columns the
+    model's row gives it; the snapshot is compared on a hit, so a row id a database reuses
+    after a delete never answers with another row's prices.
+    """
+    like = timeline.like
+    descriptive = tuple(getattr(like, name) for name in DESCRIPTIVE_FIELDS) if like else None
+    key = (timeline.source, timeline.model_id, row_id, descriptive)
+    kept = _DECODED.get(key)
+    if kept is not None and kept[0] == snapshot:
+        return kept[1]
+    price = codec.from_snapshot(snapshot, timeline.source, timeline.model_id, like)
+    if len(_DECODED) >= DECODED_KEPT:
+        _DECODED.clear()  # a new catalog's rows replace the old ones
+    _DECODED[key] = (snapshot, price)
+    return price
+
+
+# Decoded history rows kept across reads (see _decoded): (source, model id, row id, the
+# descriptive columns) -> (the snapshot, its prices). Bounded: cleared when full (a source's
+# whole history is a few thousand rows).
+_DECODED: dict[tuple[Any, ...], tuple[Any, ModelPrice]] = {}
+DECODED_KEPT = 50_000
+
+
+def price_timeline(conn: Connection, source: str, model_id: str) -> PriceTimeline:
+    """Read a model's whole price history (usually a few rows) for `PriceTimeline.at`."""
+    found = price_timelines(conn, source, model_id)
+    return found.get(model_id) or PriceTimeline(source, model_id, [], [], None)
+
+
+def price_timelines(
+    conn: Connection, source: str, model_id: str | None = None
+) -> dict[str, PriceTimeline]:
+    """Every model's timeline of `source` (or just `model_id`'s), in two reads."""
+    history = (
+        select(
+            models.c.model_id,
+            price_history.c.new,
+            price_history.c.observed_at,
+            price_history.c.run_id,
+            price_history.c.id,
+        )
+        .join(models, models.c.id == price_history.c.model_pk)
+        .where(models.c.source == source, price_history.c.observed_at.is_not(None))
+        .order_by(models.c.model_id, price_history.c.observed_at.asc(), price_history.c.id.asc())
+    )
+    # Only what from_snapshot takes from the row (decoding every price of every row of a
+    # source cost more than the rest of a bulk read together).
+    rows_now = select(models.c.model_id, *(models.c[name] for name in DESCRIPTIVE_FIELDS)).where(
+        models.c.source == source
+    )
+    if model_id is not None:
+        history = history.where(models.c.model_id == model_id)
+        rows_now = rows_now.where(models.c.model_id == model_id)
+    found = {
+        row.model_id: PriceTimeline(source, row.model_id, [], [], row)
+        for row in conn.execute(rows_now)
+    }
+    for row in conn.execute(history):
+        timeline = found.get(row.model_id)
+        if timeline is not None:  # a history row always has its model's row (foreign key)
+            timeline.observed.append(row.observed_at)
+            timeline.rows.append((row.new, row.run_id, row.id))
+    return found
+
+
 def price_at(conn: Connection, source: str, model_id: str, at: datetime) -> PriceInForce | None:
     """Return the prices of a model in force at `at`, or None (not yet listed, or removed)."""
-    query = (
-        select(price_history.c.new, price_history.c.observed_at, price_history.c.run_id)
-        .join(models, models.c.id == price_history.c.model_pk)
-        .where(models.c.source == source, models.c.model_id == model_id)
-        .where(price_history.c.observed_at <= at.astimezone(UTC))
-        .order_by(price_history.c.observed_at.desc(), price_history.c.id.desc())
-        .limit(1)
-    )
-    row = conn.execute(query).first()
-    if row is None or row.new is None:
-        return None
-    like = conn.execute(
-        select(models).where(models.c.source == source, models.c.model_id == model_id)
-    ).first()
-    price = codec.from_snapshot(row.new, source, model_id, codec.from_row(like) if like else None)
-    return PriceInForce(price, row.observed_at or at, row.run_id)
+    return price_timeline(conn, source, model_id).at(at)
 
 
 def get_model_row(conn: Connection, source: str, model_id: str) -> Any | None:

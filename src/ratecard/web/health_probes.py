@@ -3,16 +3,22 @@
 - `/health/live` never touches a dependency: a database outage must not make Kubernetes
   restart every pod of the fleet at once.
 - `/health/startup` answers 503 until this process's initialization has finished: the app is
-  built (create_app) and the first warm-up pass has run in the background (`start_warmup`).
-  The warm-up's outcome does not matter, only that it ran: a database down at boot is
-  readiness's business, not a reason to restart the container.
-- `/health/ready` runs the readiness checks; any fail (database, schema) → 503.
+  built (create_app) and the first warm-up pass has run in the background (`start_warmup`):
+  the readiness checks, the catalog loaded into this process, every route's query schema
+  built. The warm-up's outcome does not matter, only that it ran: a database down at boot is
+  readiness's business, not a reason to restart the container. It also answers 200 whenever
+  `/health/ready` would: Kubernetes sends no readiness probe before the startup probe has
+  passed, so a startup answer later than ready's would only hold traffic back.
+- `/health/ready` runs the readiness checks; any fail (database, schema) → 503. Ready means
+  warm: it also needs the catalog in this process's memory (loaded now if it is not), so a
+  balancer's first request is answered from memory, not after a load.
 - `/health` runs every check. Details (versions, hosts, error texts, observed values) only
   with `Authorization: Bearer <RATECARD_ADMIN_TOKEN>`; otherwise statuses only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -23,10 +29,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app
 
 from ratecard import metrics
+from ratecard.errors import ServiceUnavailable
 from ratecard.health.check_registry import HealthRegistry
 from ratecard.health.instance_checks import health_document
 from ratecard.health.probe_db import ProbeDatabase
 from ratecard.web.auth import is_admin
+from ratecard.web.request_parsing import query_defaults
+from ratecard.web.routes import routes_of
 from ratecard.web.state import get_state
 
 MIMETYPE = "application/health+json"
@@ -119,14 +128,40 @@ def _warm_up(app: Flask, then: Callable[[], None] | None) -> None:
         # The readiness checks first, with nothing else importing beside them: the first
         # ready answer waits for the database and the schema only (see HealthRegistry.run).
         health_report(app, readiness_only=True, details=False)
+        warm_request_path(app)
         metrics.families_ready()  # import prometheus_client now, not in the first request
-        health_report(app, readiness_only=False, details=False)
     except Exception:
         log.exception("health warm-up failed")
     finally:
         health_of(app).initialized.set()
+    try:
+        health_report(app, readiness_only=False, details=False)
+    except Exception:
+        log.exception("health warm-up failed")
     if then is not None:
         then()
+
+
+def warm_request_path(app: Flask) -> None:
+    """Load what the first requests need: the catalog into this process (unless the master's
+    preload gave it one) and every route's query schema (pydantic, ~0.2 s on first use)."""
+    catalog_problem(app)
+    for route in routes_of(app):
+        if route.query is not None:
+            with contextlib.suppress(Exception):  # a query with required fields: built anyway
+                query_defaults(route.query)
+
+
+def catalog_problem(app: Flask) -> str | None:
+    """None when this process holds a catalog (loading it now if it holds none), else why not."""
+    cache = get_state(app).catalog_cache
+    if cache is None or cache.loaded:
+        return None
+    try:
+        cache.current()
+    except ServiceUnavailable as exc:
+        return exc.detail
+    return None
 
 
 def health_response(body: dict[str, Any] | bytes, status_code: int = 200) -> Response:
@@ -147,7 +182,7 @@ def live() -> Response:
 def startup() -> Response:
     """Answer 503 until initialization has finished, then 200."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if health_of(app).initialized.is_set():
+    if health_of(app).initialized.is_set() or _ready_status(app, details=False)[1] == 200:
         return health_response({"status": "pass"})
     # A server that does not run our gunicorn hook still gets its warm-up, on the first probe.
     start_warmup(app)
@@ -157,12 +192,17 @@ def startup() -> Response:
 @bp.get("/ready")
 def ready() -> Response:
     """Answer 200 when the database answers and the schema is not behind; 503 otherwise."""
-    body, status_code = health_payload(
-        current_app._get_current_object(),  # type: ignore[attr-defined]
-        readiness_only=True,
-        details=is_admin(),
-    )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    body, status_code = _ready_status(app, details=is_admin())
     return health_response(body, status_code)
+
+
+def _ready_status(app: Flask, details: bool) -> tuple[bytes | dict[str, Any], int]:
+    body, status_code = health_payload(app, readiness_only=True, details=details)
+    if status_code == 200 and (problem := catalog_problem(app)) is not None:
+        output = problem if details else "no catalog loaded in this process"
+        return {"status": "fail", "output": output}, 503
+    return body, status_code
 
 
 @bp.get("")

@@ -113,6 +113,8 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
             for status, model in sorted({**route.responses, 414: "ErrorOut"}.items())
         },
     }
+    if route.conditional:
+        _add_conditional(operation)
     if route.bearer:
         operation["security"] = [{BEARER_SCHEME: []}]
     if route.body is not None:
@@ -127,6 +129,34 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
             media["example"] = dict(route.body_example)
         operation["requestBody"] = {"required": True, "content": {"application/json": media}}
     return operation
+
+
+def _add_conditional(operation: dict[str, Any]) -> None:
+    """Document the ETag a 200 may carry, If-None-Match, and the 304 it earns."""
+    operation["parameters"].append(
+        {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": False,
+            "description": (
+                "An ETag of an earlier answer: 304 while the answer is unchanged; "
+                "any other value is ignored and the answer is sent"
+            ),
+            # No length limit: a value that names no current ETag is not an error (RFC 9110
+            # §13.1.2), so a schema limit would document a refusal the service never makes.
+            "schema": {"type": "string"},
+        }
+    )
+    etag = {
+        "description": "The answer's entity tag (a digest of its bytes), for If-None-Match.",
+        "schema": {"type": "string"},
+    }
+    operation["responses"]["200"]["headers"] = {"ETag": etag}
+    operation["responses"]["304"] = {
+        "description": "not modified: the answer If-None-Match names is still current",
+        "headers": {"ETag": etag},
+    }
+    operation["responses"] = dict(sorted(operation["responses"].items()))
 
 
 def _query_parameters(model: Any) -> list[dict[str, Any]]:
@@ -160,6 +190,10 @@ _DESCRIPTIONS = {
 }
 
 
+# What `{"type": "null"}` becomes (below); in an anyOf it makes the others nullable instead.
+_NULL = {"nullable": True, "enum": [None]}
+
+
 def to_openapi30(schema: Any) -> Any:
     """Rewrite JSON Schema 2020-12 constructs pydantic emits into OpenAPI 3.0 ones."""
     if isinstance(schema, list):
@@ -168,8 +202,8 @@ def to_openapi30(schema: Any) -> Any:
         return schema
     out = {k: to_openapi30(v) for k, v in schema.items()}
     any_of = out.get("anyOf")
-    if isinstance(any_of, list) and {"type": "null"} in any_of:
-        rest = [s for s in any_of if s != {"type": "null"}]
+    if isinstance(any_of, list) and _NULL in any_of:
+        rest = [s for s in any_of if s != _NULL]
         del out["anyOf"]
         if len(rest) == 1 and "$ref" not in rest[0]:
             out.update(rest[0])
@@ -178,6 +212,12 @@ def to_openapi30(schema: Any) -> Any:
         else:
             out["anyOf"] = rest
         out["nullable"] = True
+    if out.get("type") == "null":
+        # A field that may only be null (a request shape excluding another's key): 3.0 has no
+        # null type, so it is a nullable enum whose one value is null.
+        del out["type"]
+        out["nullable"] = True
+        out["enum"] = [None]
     if "const" in out:
         out["enum"] = [out.pop("const")]
     if out.get("nullable") and isinstance(out.get("enum"), list) and None not in out["enum"]:

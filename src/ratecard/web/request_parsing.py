@@ -28,14 +28,16 @@ def parse_query(model_name: str) -> Any:
         if not request.args:
             # The common lookup has no query string: its defaults are validated once, not per
             # request (views never mutate a query; a model with a required field still fails).
-            return _query_defaults(model_name)
+            return query_defaults(model_name)
         return schema_model(model_name).model_validate(request.args.to_dict())
     except ValidationError as exc:
         raise _validation_failed(exc) from None
 
 
 @functools.cache
-def _query_defaults(model_name: str) -> Any:
+def query_defaults(model_name: str) -> Any:
+    """The query of `model_name` without parameters, validated once (the warm-up calls it for
+    every route's query, so no first request pays pydantic's import and build)."""
     return schema_model(model_name).model_validate({})
 
 

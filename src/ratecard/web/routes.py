@@ -51,6 +51,8 @@ class RouteSpec:
     # Media type per status when not JSON (the Atom feed).
     media_types: Mapping[int, str] = field(default_factory=dict)
     tag: str = ""  # the group it is listed under, set by its registrar
+    # Answers carry an ETag and a matching If-None-Match gets a 304 (web/cached_answers.py).
+    conditional: bool = False
 
     @property
     def openapi_path(self) -> str:

@@ -111,8 +111,9 @@ def enforce_body_limit() -> None:
 def add_security_headers(response: Response) -> Response:
     """Set nosniff and Permissions-Policy on every response, the CSP family on HTML ones, and
     HSTS on those sent over HTTPS."""
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
     if request.is_secure:
         # Only over HTTPS: browsers ignore HSTS on plain HTTP (RFC 6797 §8.1), and over
         # HTTP it would only say we believe we are on TLS when we are not. `is_secure` is

@@ -278,20 +278,25 @@ def test_a_key_given_twice_is_refused_per_line_and_per_array(client: FlaskClient
     nested = b'{"model": "acme/a-small", "usage": {"input_tokens": 1, "input_tokens": 2}}'
     # Compact, as orjson writes (no line with a key twice is ever the JSON of its parse).
     compact = b'{"model":"acme/a-small","usage":{"input_tokens":1,"input_tokens":2}}'
+    # Times in `at`: a colon count beside the texts' colons sees the second `at`...
+    two_ats = b'{"model": "acme/a-small", "at": "2001-01-01T00:00:00Z", "at": "2002-01-01T00:00"}'
+    # ... and an escaped colon, making up for the dropped key's, sends the line to the parser.
+    escaped = b'{"model": "acme/a-small", "source": "x", "source": "\\u003a", "input_tokens": 1}'
     text = b'{"model": "acme/a-small", "source": "a\\":b", "input_tokens": 1}'  # `":` in a value
     at = b'{"model": "acme/a-small", "input_tokens": 1, "at": "2001-01-01T00:00:00Z"}'
     lines = client.post(
         "/api/cost/batch",
-        data=ndjson(twice, spaced, nested, compact, text, at),
+        data=ndjson(twice, spaced, nested, compact, two_ats, escaped, text, at),
         content_type=NDJSON,
     ).data.splitlines()
     answers = [json.loads(line) for line in lines]
-    fields = [a.get("field") for a in answers[:4]]
-    assert fields == ["input_tokens", "output_tokens", "input_tokens", "input_tokens"]
-    assert all(a["status"] == 422 and "given twice" in a["detail"] for a in answers[:4])
+    fields = [a.get("field") for a in answers[:6]]
+    twice_named = ["input_tokens", "output_tokens", "input_tokens", "input_tokens", "at", "source"]
+    assert fields == twice_named
+    assert all(a["status"] == 422 and "given twice" in a["detail"] for a in answers[:6])
     # Colons inside values are no keys: no duplicate here (an unknown source; no price then).
-    assert [a["status"] for a in answers[4:]] == [404, 404]
-    assert not any("twice" in a["detail"] for a in answers[4:])
+    assert [a["status"] for a in answers[6:]] == [404, 404]
+    assert not any("twice" in a["detail"] for a in answers[6:])
     array = client.post(
         "/api/cost/batch", data=b"[" + twice + b"]", content_type="application/json"
     )
@@ -351,3 +356,114 @@ def test_batch_fork_off_prices_a_large_body_in_the_worker(
     assert alone == forked
     lines = alone.splitlines()
     assert len(lines) == 9_001 and b'"field":"input_tokens"' in lines[-1]
+
+
+def test_lines_with_their_own_at_read_each_models_history_once_per_batch(
+    client: FlaskClient,
+) -> None:
+    from sqlalchemy import event
+
+    engine = get_state(client.application).engine
+    commit(engine, "litellm", price("acme/a-small", "0.000003", "0.000002"))
+    # 400 lines, each at its own instant, over two models: half before any price was
+    # recorded (the 2000s), half long after a-small's change (2100s).
+    lines, early = [], []
+    for i in range(400):
+        model = "acme/a-small" if i % 2 else "acme/b-large"
+        year = 2000 + i % 10 if i % 4 < 2 else 2100 + i % 10
+        at = f"{year}-01-01T00:{i % 60:02d}:{i // 60:02d}Z"
+        lines.append(json.dumps({"model": model, "input_tokens": 1_000_000, "at": at}))
+        early.append(year < 2100)
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.post("/api/cost/batch", data="\n".join(lines), content_type=NDJSON)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    answers = [json.loads(line) for line in response.data.splitlines()]
+    assert len(answers) == 400
+    for answer, line, before in zip(answers, lines, early, strict=True):
+        if before:
+            assert answer["status"] == 404 and "in force at" in answer["detail"], line
+        else:
+            assert answer["total"] == ("3" if "a-small" in line else "10"), (line, answer)
+    # One history read per model; a read per instant would be 400. The rest is the adoption
+    # of the new catalog version and each model's row: a handful, whatever the line count.
+    history_reads = [s for s in statements if "price_history" in s]
+    assert len(history_reads) == 2, statements[:6]
+    assert len(statements) < 20, statements
+
+
+def test_the_batch_child_reads_the_history_on_a_connection_of_its_own(
+    client: FlaskClient,
+) -> None:
+    """ForkedHistory, as the batch's forked child uses it: built in the parent, which opens
+    nothing; in a forked process it answers a line with `at` as the parent's resolver does."""
+    import os
+    from datetime import UTC, datetime
+
+    from ratecard.serving.prices_at import ForkedHistory
+    from ratecard.web.api.blueprint import current_catalog, preferred_sources
+    from ratecard.web.api.price_request import model_resolver
+
+    engine = get_state(client.application).engine
+    commit(engine, "litellm", price("acme/a-small", "0.000003", "0.000002"))
+    at = datetime(2100, 1, 1, tzinfo=UTC)
+    with client.application.test_request_context():
+        snapshot = current_catalog()
+        history = ForkedHistory(snapshot, preferred_sources(), get_state().settings.database_url)
+        expected = model_resolver(snapshot)("acme/a-small", None, at)
+    assert history._engine is None  # the parent opened nothing
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answers through the pipe, never returns
+        code = 1
+        try:
+            os.close(read)
+            found = history.resolver()("acme/a-small", None, at)
+            same = found.price == expected.price and found.version == expected.version
+            os.write(write, f"{same} {found.valid_from == expected.valid_from}".encode())
+            history.close()
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        said = answer.read()
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0 and said == b"True True"
+    assert expected.valid_from is not None and expected.valid_until is None
+    assert history._engine is None  # still: the child's engine was the child's
+
+
+def test_lines_alternating_between_two_prices_in_force_each_get_their_own(
+    client: FlaskClient,
+) -> None:
+    """A batch keeps a history row's prices for the instants it answers (from its observation
+    until the next); a line outside that span, before or after, is resolved again."""
+    from datetime import datetime, timedelta
+
+    engine = get_state(client.application).engine
+    commit(engine, "litellm", price("acme/a-small", "0.000003", "0.000002"))
+    history = client.get("/api/models/acme/a-small/history").get_json()
+    observed = sorted(datetime.fromisoformat(e["observed_at"]) for e in history["entries"])
+    first, second = observed[0], observed[-1]
+    assert first < second
+    instants = [first, second, first + (second - first) / 2, second + timedelta(days=1)]
+    instants += [second - timedelta(microseconds=1), second, first, first - timedelta(seconds=1)]
+    lines = [
+        json.dumps({"model": "acme/a-small", "input_tokens": 1_000_000, "at": at.isoformat()})
+        for at in instants
+    ]
+    batch = client.post("/api/cost/batch", data="\n".join(lines), content_type=NDJSON)
+    answers = [json.loads(line) for line in batch.data.splitlines()]
+    singles = [
+        client.post("/api/cost", data=line, content_type="application/json") for line in lines
+    ]
+    assert [a.get("total") for a in answers] == [s.get_json().get("total") for s in singles]
+    assert [a.get("total") for a in answers] == ["1", "3", "1", "3", "1", "3", "1", None]
+    assert answers[-1]["status"] == 404

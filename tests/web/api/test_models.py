@@ -373,12 +373,85 @@ def test_openapi_document_is_generated_from_the_validators(sqlite_client: FlaskC
     assert cost_body["examples"]["flat counts"]["value"]["model"] == "gpt-4o"
     assert len(cost_body["examples"]) == 3  # one per form
     assert all("414" in op["responses"] for path in doc["paths"].values() for op in path.values())
-    cost_schema = doc["components"]["schemas"]["CostRequest"]
-    assert cost_schema["properties"]["input_tokens"]["maximum"] == 10**12
-    assert cost_schema["additionalProperties"] is False
-    assert "required" not in cost_schema  # three forms: none of their fields is always given
-    assert {"usage", "response", "format", "service_tier", "region", "seconds"} <= set(
-        cost_schema["properties"]
-    )
+    # Three forms, exactly one of which a body matches (each forbids the others' keys).
+    schemas = doc["components"]["schemas"]
+    forms = [ref["$ref"].rsplit("/", 1)[-1] for ref in schemas["CostRequest"]["oneOf"]]
+    assert forms == ["CostFromCounts", "CostFromUsage", "CostFromResponse"]
+    counts, usage, response = (schemas[name] for name in forms)
+    assert counts["properties"]["input_tokens"]["maximum"] == 10**12
+    assert all(schemas[name]["additionalProperties"] is False for name in forms)
+    assert counts["required"] == ["model"] and "input_tokens" not in usage["properties"]
+    assert usage["required"] == ["usage"] and response["required"] == ["response"]
+    assert {"service_tier", "region", "seconds"} <= set(counts["properties"])
+    # A key of another form may be given only as null (JSON Schema's "type: null" in 3.0 terms).
+    assert {k: counts["properties"]["usage"][k] for k in ("nullable", "enum")} == {
+        "nullable": True,
+        "enum": [None],
+    }
     params = {p["name"] for p in doc["paths"]["/api/models"]["get"]["parameters"]}
     assert {"provider", "mode", "q", "sort", "limit", "cursor", "page"} <= params
+
+
+# --- answers kept per catalog version: ETag and 304 ---------------------------------------------
+
+
+def test_model_read_has_an_etag_answers_304_and_moves_with_the_price(
+    app: Flask, client: FlaskClient
+) -> None:
+    first = client.get("/api/models/acme/a-small")
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('"') and etag.endswith('"')
+    assert first.headers["Cache-Control"] == "no-cache"
+    again = client.get("/api/models/acme/a-small")
+    assert again.get_data() == first.get_data() and again.headers["ETag"] == etag
+
+    unchanged = client.get("/api/models/acme/a-small", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.get_data() == b""
+    assert unchanged.headers["ETag"] == etag
+    # Weak and listed forms match too (RFC 9110's weak comparison for If-None-Match).
+    listed = client.get("/api/models/acme/a-small", headers={"If-None-Match": f'"x", W/{etag}'})
+    assert listed.status_code == 304
+    other = client.get("/api/models/acme/a-small", headers={"If-None-Match": '"other"'})
+    assert other.status_code == 200 and other.get_data() == first.get_data()
+
+    # A new catalog version: new bytes (the price, and catalog_version), so a new ETag.
+    commit(get_state(app).engine, "litellm", price("acme/a-small", "0.000003", "0.000002"))
+    get_state(app).need_catalog_cache().invalidate()
+    moved = client.get("/api/models/acme/a-small", headers={"If-None-Match": etag})
+    assert moved.status_code == 200 and moved.headers["ETag"] != etag
+    assert (
+        get_json(client, "/api/models/acme/a-small")["prices"]["input"]["per_token"] == "0.000003"
+    )
+
+
+def test_kept_answers_are_the_uncached_bytes_and_bounded_per_spelling(
+    app: Flask, client: FlaskClient
+) -> None:
+    snapshot = get_state(app).need_catalog_cache().current()
+    kept = client.get("/api/models/acme/a-small").get_data()
+    assert kept == client.get("/api/models/acme/a-small").get_data()
+    # The same entry asked with ?source= is answered by the same view without the memo's
+    # shortcut for the bare id: its document is the bare id's (the source was already first).
+    by_source = get_json(client, "/api/models/acme/a-small?source=litellm")
+    assert by_source == get_json(client, "/api/models/acme/a-small")
+    entries = len(snapshot.memo)
+    for spelling in ("ACME/A-SMALL", "Acme/A-Small", "acme/A-small"):
+        answer = client.get(f"/api/models/{spelling}")
+        body: Any = answer.json
+        assert answer.status_code == 200 and body["id"] == "acme/a-small"
+        assert body["resolved"]["by"] != "exact" and "ETag" in answer.headers
+    assert len(snapshot.memo) == entries, "a spelling of an id is served, never kept"
+
+
+def test_listing_first_pages_are_kept_and_filtered_pages_computed(client: FlaskClient) -> None:
+    first = client.get("/api/models")
+    etag = first.headers["ETag"]
+    assert client.get("/api/models", headers={"If-None-Match": etag}).status_code == 304
+    second = client.get("/api/models?page=2&limit=50")
+    assert "ETag" in second.headers and get_json(client, "/api/models?page=2")["items"] == []
+    # A filter, a cursor or another page size is computed per request, with the same shape.
+    filtered = client.get("/api/models?provider=other")
+    assert "ETag" not in filtered.headers
+    body: Any = filtered.json
+    assert [m["id"] for m in body["items"]] == ["acme/b-large"]
+    assert set(body) == set(get_json(client, "/api/models"))

@@ -19,7 +19,7 @@ import pytest
 from tests.web.dashboard.conftest import ADMIN_TOKEN, Fleet
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-MAX_EXAMPLES = 25  # per operation and phase: bounded, so the suite stays fast
+MAX_EXAMPLES = 40  # per operation and phase: bounded, so the suite stays fast
 SEED = 1  # the same cases every run: a failure here is reproducible with the same command
 PHASES = ("Examples", "Coverage", "Fuzzing", "Stateful")
 

@@ -29,6 +29,7 @@ from ratecard.web.api.cursors import cursor_position, encode_cursor, sort_key, s
 from ratecard.web.api.history import model_at
 from ratecard.web.api.presentation import difference_items, identity_fields, model_item
 from ratecard.web.auth import is_admin
+from ratecard.web.cached_answers import cached_answer, conditional_response
 from ratecard.web.redaction import alias_key, public_text
 from ratecard.web.request_parsing import parse_query
 from ratecard.web.routes import RouteSpec
@@ -41,14 +42,39 @@ from ratecard.web.state import get_state
         "/api/models",
         "list_models",
         "List the served models: filter, sort, paginate.",
-        description="Pages by cursor, by page number, or page N after a cursor.",
+        description="Pages by cursor, by page number, or page N after a cursor. The "
+        "unfiltered first pages carry an ETag (304 on If-None-Match while unchanged).",
         query="ModelListQuery",
         responses={200: "ModelListOut", **COMMON_ERRORS},
+        conditional=True,
     )
 )
 def list_models() -> Response:
     query = parse_query("ModelListQuery")
     snapshot = current_catalog()
+    if _is_first_page(query):
+        # At most (sorts x FIRST_PAGES) answers per version: the listing as a client opens it.
+        key = ("list-answer", query.sort, query.page)
+        return conditional_response(cached_answer(snapshot, key, lambda: _listing(snapshot, query)))
+    return jsonify(_listing(snapshot, query))
+
+
+# The unfiltered listing's first pages, at the default page size, are kept as bytes per
+# catalog version (web/cached_answers.py): what every client's first screen asks for.
+FIRST_PAGES = 5
+
+
+def _is_first_page(query: Any) -> bool:
+    unfiltered = all(
+        value is None for value in (query.provider, query.mode, query.status, query.source, query.q)
+    )
+    default_limit = query.limit == type(query).model_fields["limit"].default
+    return (
+        unfiltered and default_limit and query.cursor is None and (query.page or 1) <= FIRST_PAGES
+    )
+
+
+def _listing(snapshot: CatalogSnapshot, query: Any) -> dict[str, Any]:
     items = sorted_models(_filtered(snapshot.models, query), query.sort)
     # `page` counts pages of `limit` from the start, or from the cursor when both are given
     # (the document allows both, so both have a meaning rather than a 422).
@@ -62,16 +88,14 @@ def list_models() -> Response:
     next_cursor = (
         encode_cursor(query.sort, sort_key(page[-1], query.sort)) if page and more else None
     )
-    return jsonify(
-        {
-            "items": [model_item(m) for m in page],
-            "total": len(items),
-            "limit": query.limit,
-            "page": query.page,
-            "next_cursor": next_cursor,
-            "catalog_version": snapshot.version,
-        }
-    )
+    return {
+        "items": [model_item(m) for m in page],
+        "total": len(items),
+        "limit": query.limit,
+        "page": query.page,
+        "next_cursor": next_cursor,
+        "catalog_version": snapshot.version,
+    }
 
 
 def _filtered(models: Iterable[ServedModel], query: Any) -> list[ServedModel]:
@@ -102,10 +126,12 @@ def _filtered(models: Iterable[ServedModel], query: Any) -> list[ServedModel]:
         "One model's prices, its name resolved the way people type it.",
         description="Resolved exact, then by case, provider prefix or another source's id: "
         "prices per token and per million, its entries in other sources and where they "
-        "disagree; with ?at= the prices in force at that time.",
+        "disagree; with ?at= the prices in force at that time. Answers of now carry an ETag "
+        "(304 on If-None-Match while unchanged).",
         query="ModelQuery",
         responses={200: "ModelDetailOut", **MODEL_ERRORS},
         path_examples={"model_id": EXAMPLE_MODEL},
+        conditional=True,
     )
 )
 def get_model(model_id: str) -> Response:
@@ -113,10 +139,19 @@ def get_model(model_id: str) -> Response:
     snapshot = current_catalog()
     if query.at is not None:
         return jsonify(model_at(snapshot, model_id, query.source, query.at))
-    resolution = resolve_model(snapshot, model_id, query.source)
-    body = dict(_served_body(snapshot, resolution))
-    body["resolved"] = resolution.to_json()
-    return jsonify(body)
+    key = ("model-answer", model_id, query.source)
+    answer = snapshot.memo.get(key)
+    if answer is None:
+        resolution = resolve_model(snapshot, model_id, query.source)
+        # Kept only for an id as the catalog spells it: at most one answer per entry and
+        # source filter, however many spellings clients send (those resolve each time).
+        answer = cached_answer(
+            snapshot,
+            key,
+            lambda: {**_served_body(snapshot, resolution), "resolved": resolution.to_json()},
+            keep=resolution.price.model_id == model_id,
+        )
+    return conditional_response(answer)
 
 
 def _served_body(snapshot: CatalogSnapshot, resolution: Resolution) -> dict[str, Any]:

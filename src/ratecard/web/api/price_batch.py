@@ -13,7 +13,7 @@ from typing import IO, Any
 from flask import Response, request
 
 from ratecard.errors import UnsupportedMediaType, ValidationFailed
-from ratecard.web.api.blueprint import cost_route, current_catalog
+from ratecard.web.api.blueprint import cost_route, current_catalog, preferred_sources
 from ratecard.web.api.price_request import COST_EXAMPLES, model_resolver
 from ratecard.web.request_parsing import parse_json, refuse_key_given_twice
 from ratecard.web.routes import RouteSpec
@@ -68,8 +68,11 @@ def cost_batch() -> Response:
         # A large body is priced on two cores (a forked child, kept for the next batch of this
         # same catalog object); the model index is built here first, never in the child (see
         # ndjson_on_two_cores).
+        from ratecard.serving.prices_at import ForkedHistory
+
+        history = ForkedHistory(snapshot, preferred_sources(), get_state().settings.database_url)
         results = ndjson_on_two_cores(
-            pricer, chunks, prepare=lambda: snapshot.identity, catalog=snapshot
+            pricer, chunks, prepare=lambda: snapshot.identity, catalog=snapshot, history=history
         )
     else:
         results = pricer.ndjson(chunks)

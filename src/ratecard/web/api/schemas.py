@@ -46,6 +46,12 @@ ProviderFormat = Literal[
 DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="An exact decimal.")]
 
 
+# PostgreSQL text cannot hold NUL, and no model id, provider, mode or source has one: a query
+# parameter holding NUL is refused as the request's fault (422 naming it), documented here
+# rather than discovered when the database rejects the filter.
+NO_NUL = Field(pattern=r"^[^\x00]*$")
+
+
 class _Query(BaseModel):
     # Query strings are text: numbers are parsed from it (lax), unknown parameters ignored.
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
@@ -54,11 +60,13 @@ class _Query(BaseModel):
 class ModelListQuery(_Query):
     """Filters, sort and pagination of GET /api/models."""
 
-    provider: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    mode: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    provider: Annotated[str, NO_NUL, Field(min_length=1, max_length=128)] | None = None
+    mode: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
     status: Status | None = None
-    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    q: Annotated[str, Field(min_length=1, max_length=200, description="Text in id")] | None = None
+    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
+    q: (
+        Annotated[str, NO_NUL, Field(min_length=1, max_length=200, description="Text in id")] | None
+    ) = None
     sort: SortKey = "id"
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = 50
     cursor: (
@@ -87,7 +95,7 @@ class ModelListQuery(_Query):
 class ModelQuery(_Query):
     """Which source's model (when two sources list it), and at what time."""
 
-    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
     at: datetime | None = Field(
         default=None,
         description="ISO 8601 time (naive means UTC): the prices in force then, not now.",
@@ -102,7 +110,7 @@ class ModelQuery(_Query):
 class HistoryQuery(_Query):
     """Which source's history, how many entries, in which time order."""
 
-    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = 100
     order: Literal["desc", "asc"] = Field(
         default="desc", description="desc: newest first (default); asc: oldest first."
@@ -112,7 +120,7 @@ class HistoryQuery(_Query):
 class DisagreementQuery(_Query):
     """Only the disagreements involving one source, or one field."""
 
-    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
     field: (
         Literal["status", "input_per_token", "output_per_token", "cache_read_per_token",
                 "cache_write_per_token"]
@@ -121,37 +129,12 @@ class DisagreementQuery(_Query):
 
 
 class _CostOptions(BaseModel):
-    """What every cost request may give besides its quantities (POST /api/cost)."""
+    """What every cost request may give besides its quantities or provider body."""
 
     # Documentation only: `ratecard.costing.cost_requests` parses the body (one parser for the
-    # single, batch and CLI paths); /openapi.json shows what it accepts.
+    # single, batch and CLI paths); /openapi.json shows what it accepts, form by form.
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    model: (
-        Annotated[
-            StrictStr,
-            Field(
-                min_length=1,
-                max_length=512,
-                description="Resolved as GET /api/models/<id> resolves it; read from `response` "
-                "when omitted there.",
-            ),
-        ]
-        | None
-    ) = None
-    usage: dict[str, Any] | None = Field(
-        default=None,
-        description="The provider's usage object exactly as returned (with `model`).",
-    )
-    response: dict[str, Any] | None = Field(
-        default=None,
-        description="The provider's whole response body (non-streaming; for text to speech "
-        "and streamed transcriptions, the last event, which carries the usage). The model is "
-        "read from it where it names one.",
-    )
-    format: ProviderFormat | None = Field(
-        default=None, description="The format of `usage` or `response`; detected when omitted."
-    )
     at: Annotated[str, Field(pattern=AT_PATTERN)] | None = Field(
         default=None, description="ISO 8601 time (naive means UTC): the prices then in force."
     )
@@ -169,21 +152,80 @@ class _CostOptions(BaseModel):
     )
 
 
+ModelId = Annotated[
+    StrictStr,
+    Field(
+        min_length=1,
+        max_length=512,
+        description="Resolved as GET /api/models/<id> resolves it.",
+    ),
+]
+ProviderBody = Annotated[dict[str, Any], Field(description="A provider's JSON object, as sent.")]
+
+
+class CostFromUsage(_CostOptions):
+    """`model` and the provider's `usage` object exactly as returned (`format` detected when
+    omitted). No flat counts beside it."""
+
+    model: ModelId | None = Field(
+        default=None, description="Resolved as GET /api/models/<id> resolves it; required "
+        "unless the usage object names the model (none of the supported ones do)."
+    )  # fmt: skip
+    usage: ProviderBody
+    format: ProviderFormat | None = Field(
+        default=None, description="The format of `usage`; detected when omitted."
+    )
+    response: None = None
+
+
+class CostFromResponse(_CostOptions):
+    """The provider's whole response body (non-streaming; for text to speech and streamed
+    transcriptions, the last event, which carries the usage); the model is read from it
+    where it names one. No flat counts beside it."""
+
+    model: ModelId | None = Field(
+        default=None, description="Resolved as GET /api/models/<id> resolves it; read from "
+        "`response` when omitted (required where the response names none)."
+    )  # fmt: skip
+    response: ProviderBody
+    format: ProviderFormat | None = Field(
+        default=None, description="The format of `response`; detected when omitted."
+    )
+    usage: None = None
+
+
 Seconds = (
     Annotated[float, Field(ge=0, le=MAX_TOKENS)]
     | Annotated[str, Field(pattern=SECONDS_PATTERN, description="Exact decimal")]
 )
 # One optional field per quantity of `Usage`, in its order: the document lists every
 # quantity the parser takes, and cannot forget one added there.
-CostRequest = create_model(  # type: ignore[call-overload]
-    "CostRequest",
+CostFromCounts = create_model(  # type: ignore[call-overload]
+    "CostFromCounts",
     __base__=_CostOptions,
-    __doc__="Body of POST /api/cost, in one of three forms: `model` with flat counts "
-    "(disjoint: `input_tokens` is uncached text input, cache reads and writes, reasoning, audio "
-    "and image tokens counted apart), `model` with `usage` (and `format`), or `response`. A "
-    "quantity not given is 0.",
+    __doc__="`model` with flat counts (disjoint: `input_tokens` is uncached text input, cache "
+    "reads and writes, reasoning, audio and image tokens counted apart). A quantity not given "
+    "is 0.",
+    model=(ModelId, ...),
+    usage=(None, None),
+    response=(None, None),
+    format=(None, None),
     **{name: (Seconds if name == "seconds" else TokenCount, 0) for name in QUANTITIES},
 )
+
+
+def _one_of(schema: dict[str, Any]) -> None:
+    # The three forms exclude each other (a form's keys are extra in the others): say so.
+    schema["oneOf"] = schema.pop("anyOf")
+
+
+class CostRequest(
+    RootModel[CostFromCounts | CostFromUsage | CostFromResponse]  # type: ignore[valid-type]
+):
+    """Body of POST /api/cost, in one of three forms: `model` with flat counts, `model` with
+    `usage` (and `format`), or `response`."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of)
 
 
 class CostBatchRequest(RootModel[list[Any]]):
