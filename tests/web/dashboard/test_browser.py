@@ -319,6 +319,13 @@ def test_every_page_fits_its_screen_without_a_problem(
             tab.wait_for_load_state("networkidle")
             overflow = tab.evaluate("document.documentElement.scrollWidth")
             assert overflow <= width, f"{path} is {overflow} px wide on a {width} px screen"
+            # A table's caption spans its table (stacked tables once squeezed it into a column).
+            squeezed = tab.evaluate(
+                "[...document.querySelectorAll('table caption')].filter(c =>"
+                " c.getBoundingClientRect().width < 0.9 * c.closest('table')"
+                ".getBoundingClientRect().width).map(c => c.textContent.trim())"
+            )
+            assert squeezed == [], f"{path}: captions narrower than their tables: {squeezed}"
             shot = tmp_path / f"{name}_{width}.png"
             tab.screenshot(path=str(shot), full_page=False)  # the first screen, as seen
             shutil.copyfile(shot, SCREENS / shot.name)

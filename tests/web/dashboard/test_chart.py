@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from ratecard.web.dashboard.chart import HEIGHT, MARGIN_BOTTOM, MARGIN_TOP, PricePoint, price_chart
+from ratecard.web.dashboard.chart import (
+    HEIGHT,
+    MARGIN_BOTTOM,
+    MARGIN_TOP,
+    PricePoint,
+    price_chart,
+    time_axis_labels,
+)
 
 T0 = datetime(2026, 3, 14, tzinfo=UTC)
 NOW = T0 + timedelta(days=100)
@@ -73,3 +80,13 @@ def test_the_price_axis_ticks_are_round_numbers() -> None:
     now = datetime(2026, 7, 24, tzinfo=UTC)
     chart = price_chart([PricePoint(now, Decimal("0.4"), Decimal("7.5"))], now)
     assert [tick.label for tick in chart.y_ticks] == ["0", "2.5", "5", "7.5", "10"]
+
+
+def test_the_time_axis_names_the_dates_or_the_minutes_within_one_day() -> None:
+    chart = price_chart([PricePoint(T0, Decimal(2), Decimal(8))], NOW)
+    assert [t.label for t in chart.x_ticks] == ["2026-03-14", "2026-06-22"]
+    morning = T0 + timedelta(hours=9, minutes=5)
+    assert time_axis_labels(morning, morning + timedelta(hours=3, minutes=30)) == (
+        "2026-03-14 09:05",
+        "2026-03-14 12:35",
+    )

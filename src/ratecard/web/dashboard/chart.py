@@ -97,11 +97,18 @@ def price_chart(
         _series(name, ordered, x, y, x(now) if now.timestamp() > t0 else right) for name in SERIES
     )
     y_ticks = tuple(Tick(y(top_value * k / 4), decimal_text(top_value * k / 4)) for k in range(5))
-    x_ticks = (
-        Tick(left, (shown_time(ordered[0].at) or "")[:10]),
-        Tick(right, (shown_time(max(now, ordered[-1].at)) or "")[:10]),
-    )
+    first, last = time_axis_labels(ordered[0].at, max(now, ordered[-1].at))
+    x_ticks = (Tick(left, first), Tick(right, last))
     return Chart(width, height, series, x_ticks, y_ticks, left, right, top, bottom)
+
+
+def time_axis_labels(start: datetime, end: datetime) -> tuple[str, str]:
+    """The time axis's two end labels: the dates, or the dates and minutes when both ends fall
+    on one day (a history of a few hours would otherwise read "2026-12-06 … 2026-12-06")."""
+    first, last = shown_time(start) or "", shown_time(end) or ""
+    if first[:10] != last[:10]:
+        return first[:10], last[:10]
+    return first[:16].replace("T", " "), last[:16].replace("T", " ")
 
 
 def nice_step(raw: Decimal) -> Decimal:
