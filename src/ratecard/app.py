@@ -67,6 +67,7 @@ def register_health(app: RatecardFlask, state: RatecardState) -> None:
         redis=lambda: state.redis,
         coordinator=lambda: state.coordinator,
         started_at=state.instance.started_at,
+        catalog_loaded=lambda: state.need_catalog_cache().loaded,
     )
     health_probes.init_app(app, registry, db)
 

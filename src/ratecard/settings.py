@@ -418,7 +418,8 @@ DECLARATIONS: tuple[Setting, ...] = (
         "stale_after",
         _seconds(0.5),
         accepts="a number of seconds ≥ 0.5",
-        doc="seconds after which readiness warns that the catalog is stale",
+        doc="seconds after which readiness warns that the catalog is stale, and after which an "
+        "unreachable database fails readiness (before, an instance serving from memory only warns)",
         default_doc="two refresh intervals",
     ),
     Setting(

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -15,6 +16,7 @@ from flask import Flask
 
 from ratecard.probe_app import get_health_check_data
 from ratecard.settings import normalize_database_url
+from ratecard.vocabulary import JobName, RunOutcome
 from ratecard.web.health_probes import health_of
 from ratecard.web.state import get_state
 from tests.support.apps import TOKEN, auth, check
@@ -114,6 +116,98 @@ def test_database_outage_fails_ready_but_never_live_and_recovers(
         assert time.monotonic() < deadline, "ready did not return to 200 after the database did"
         time.sleep(0.1)
     assert status == 200
+
+
+def record_refresh(url: str, finished: datetime) -> None:
+    """A successful refresh run finished at `finished`, as the worker records one."""
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        conn.execute(
+            "INSERT INTO runs (job, started_at, finished_at, outcome) VALUES (%s, %s, %s, %s)",
+            (JobName.REFRESH, finished, finished, RunOutcome.SUCCESS),
+        )
+
+
+def wait_for_catalog_check(client: Any) -> None:
+    """The catalog check (which reads the last refresh) has answered once."""
+    deadline = time.monotonic() + 10
+    while "first check running" in str(
+        check(client.get("/health", headers=auth()).get_json(), "catalog:age")
+    ):
+        assert time.monotonic() < deadline, "the catalog check never answered"
+        time.sleep(0.05)
+
+
+def test_a_database_outage_is_a_warning_while_the_catalog_in_memory_is_fresh(
+    make_app: Callable[..., Flask], migrated_pg_url: str, pg_proxy: TcpProxy
+) -> None:
+    # Every instance failing readiness at once on a shared dependency empties the balancer,
+    # while each instance could answer from memory: ready stays 200 and says why.
+    record_refresh(migrated_pg_url, datetime.now(UTC) - timedelta(seconds=30))
+    app = make_app(
+        database_url=via_proxy(migrated_pg_url, pg_proxy),
+        health_cache_seconds=0,
+        admin_token=TOKEN,
+        stale_after=600,
+    )
+    client = app.test_client()
+    assert client.get("/health/ready").status_code == 200
+    wait_for_catalog_check(client)
+    pg_proxy.stop()
+    down = client.get("/health/ready")
+    assert down.status_code == 200, down.get_json()
+    assert down.get_json()["status"] == "warn"
+    database = check(down.get_json(), "database:responseTime")
+    assert database == {
+        "componentType": "datastore",
+        "status": "warn",
+        "output": "database unreachable; serving the catalog held in memory",
+    }
+    detailed = check(
+        client.get("/health/ready", headers=auth()).get_json(), "database:schemaRevision"
+    )
+    assert detailed["status"] == "warn"
+    assert "last refresh 3" in detailed["output"] and "stale after 600 s" in detailed["output"]
+    assert PASSWORD not in str(detailed)
+    assert client.get("/api/models").status_code == 200, "and it does serve"
+
+
+def test_a_database_outage_fails_ready_once_the_catalog_is_stale(
+    make_app: Callable[..., Flask], migrated_pg_url: str, pg_proxy: TcpProxy
+) -> None:
+    # Past RATECARD_STALE_AFTER nobody keeps the prices current: the outage is a failure again.
+    record_refresh(migrated_pg_url, datetime.now(UTC) - timedelta(seconds=120))
+    app = make_app(
+        database_url=via_proxy(migrated_pg_url, pg_proxy),
+        health_cache_seconds=0,
+        admin_token=TOKEN,
+        stale_after=60,
+    )
+    client = app.test_client()
+    assert client.get("/health/ready").status_code == 200
+    wait_for_catalog_check(client)
+    pg_proxy.stop()
+    down = client.get("/health/ready", headers=auth())
+    assert down.status_code == 503
+    output = check(down.get_json(), "database:responseTime")["output"]
+    assert "cannot serve: catalog stale: last refresh over 60 s ago" in output
+
+
+def test_an_instance_that_never_verified_its_schema_fails_ready_in_an_outage(
+    make_app: Callable[..., Flask], migrated_pg_url: str, pg_proxy: TcpProxy
+) -> None:
+    record_refresh(migrated_pg_url, datetime.now(UTC))
+    pg_proxy.stop()
+    app = make_app(
+        database_url=via_proxy(migrated_pg_url, pg_proxy),
+        health_cache_seconds=0,
+        admin_token=TOKEN,
+    )
+    down = app.test_client().get("/health/ready", headers=auth())
+    assert down.status_code == 503
+    assert (
+        "cannot serve: no catalog in memory"
+        in check(down.get_json(), "database:schemaRevision")["output"]
+    )
 
 
 def test_unmigrated_database_fails_ready_naming_ratecard_migrate(

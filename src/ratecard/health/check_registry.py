@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ratecard.timetext import check_time
@@ -35,6 +35,9 @@ class Observation:
     observed_unit: str | None = None
     output: str | None = None
     public_output: str | None = None
+    # The dependency did not answer (refused, unreachable, timed out), as opposed to answering
+    # something wrong (a schema behind the code): what an outage policy may tolerate.
+    unreachable: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ class Check:
     worst: Status = "fail"
     timeout: float | None = None
     readiness: bool = True
+    # Sees every observation before it is cached (timeouts and seeded results included) and
+    # may soften it: see ratecard.health.outage.
+    review: Callable[[Observation], Observation] | None = None
     # Mutable cache state, guarded by the lock.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     cached: CheckResult | None = field(default=None, repr=False)
@@ -120,9 +126,10 @@ class HealthRegistry:
         worst: Status = "fail",
         timeout: float | None = None,
         readiness: bool = True,
+        review: Callable[[Observation], Observation] | None = None,
     ) -> None:
         """Add (or replace) the check `name`, written `component:measurement`."""
-        self.checks[name] = Check(name, component_type, run, worst, timeout, readiness)
+        self.checks[name] = Check(name, component_type, run, worst, timeout, readiness, review)
 
     def run(self, readiness_only: bool = False) -> dict[str, CheckResult]:
         """Return every check's result (cached when fresh); the whole call takes ≤ max timeout.
@@ -208,7 +215,7 @@ class HealthRegistry:
             observation = Observation(
                 "fail", output=f"check raised {type(exc).__name__}", public_output=None
             )
-        observation = _cap(observation, check.worst)
+        observation = _cap(_reviewed(check, observation), check.worst)
         result = CheckResult(check.name, check.component_type, observation, check_time())
         with check.lock:
             if check.in_flight is future and future.done():
@@ -227,7 +234,9 @@ class HealthRegistry:
         check = self.checks.get(name)
         if check is None:
             return False
-        result = CheckResult(name, check.component_type, _cap(observation, check.worst), observed)
+        result = CheckResult(
+            name, check.component_type, _cap(_reviewed(check, observation), check.worst), observed
+        )
         with check.lock:
             if check.cached is not None:
                 return False
@@ -238,7 +247,11 @@ class HealthRegistry:
 
 def timed_out(timeout: float) -> Observation:
     """What a check that did not answer within `timeout` seconds is failed as."""
-    return Observation("fail", output=f"timed out after {timeout:g} s")
+    return Observation("fail", output=f"timed out after {timeout:g} s", unreachable=True)
+
+
+def _reviewed(check: Check, observation: Observation) -> Observation:
+    return check.review(observation) if check.review is not None else observation
 
 
 def _log_transition(check: Check, previous: Status | None, result: CheckResult) -> None:
@@ -269,10 +282,4 @@ FIRST_CHECK_RUNNING = Observation(
 def _cap(observation: Observation, worst: Status) -> Observation:
     if SEVERITY[observation.status] <= SEVERITY[worst]:
         return observation
-    return Observation(
-        worst,
-        observation.observed_value,
-        observation.observed_unit,
-        observation.output,
-        observation.public_output,
-    )
+    return replace(observation, status=worst)

@@ -52,7 +52,10 @@ def database_check(db: ProbeDatabase, secrets: Iterable[str | None]) -> Callable
             db.ping()
         except Exception as exc:
             return Observation(
-                "fail", output=error_text(exc, secrets), public_output="database unreachable"
+                "fail",
+                output=error_text(exc, secrets),
+                public_output="database unreachable",
+                unreachable=True,
             )
         return Observation("pass", _elapsed_ms(started), "ms")
 
@@ -105,6 +108,7 @@ def schema_check(db: ProbeDatabase, secrets: Iterable[str | None]) -> Callable[[
                 "fail",
                 output=f"cannot read the schema revision: {error_text(exc, secrets)}",
                 public_output="database unreachable",
+                unreachable=True,
             )
         return classify_revisions([str(row[0]) for row in rows])
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ratecard import __version__, metrics
 from ratecard.health import checks
 from ratecard.health.check_registry import CheckResult, HealthRegistry, Observation, worst_status
+from ratecard.health.outage import OutagePolicy
 from ratecard.health.probe_db import ProbeDatabase
 from ratecard.logs import secrets_of
 from ratecard.settings import Settings
@@ -41,18 +42,27 @@ def build_registry(
     redis: Callable[[], Redis | None],
     coordinator: Callable[[], Any],
     started_at: float,
+    catalog_loaded: Callable[[], bool],
 ) -> HealthRegistry:
-    """Register an instance's checks on a new registry, against its lazy dependencies."""
+    """Register an instance's checks on a new registry, against its lazy dependencies.
+
+    `catalog_loaded` says whether this process holds a catalog in memory: with it, a fresh
+    catalog and a verified schema, an unreachable database is a warning (see health.outage).
+    """
     secrets = secrets_of(settings)
+    outage = OutagePolicy(settings.effective_stale_after, catalog_loaded)
 
     def record_catalog(last_success: float | None, counts: dict[str, int]) -> None:
         if last_success is not None:
             metrics.set_last_refresh_success(last_success)
+        outage.saw_refresh(last_success)
         metrics.set_catalog_size(counts)
 
     registry = HealthRegistry(settings.health_check_timeout, settings.health_cache_seconds)
+    database, schema = GATING_CHECKS
+    reviews = {database: outage.review, schema: outage.review_schema}
     for name, run in gating_checks(db, secrets).items():
-        registry.register(name, "datastore", run)
+        registry.register(name, "datastore", run, review=reviews[name])
     registry.register(
         "redis:responseTime", "datastore", checks.redis_check(redis, secrets), worst="warn"
     )
