@@ -512,6 +512,16 @@ DECLARATIONS: tuple[Setting, ...] = (
         default="134217728",
     ),
     Setting(
+        "RATECARD_BATCH_ARRAY_MAX_BYTES",
+        "batch_array_max_bytes",
+        _integer(1024 * 1024, 2**40),
+        accepts="a whole number of bytes ≥ 1048576",
+        doc="largest JSON-array body `POST /api/cost/batch` takes (413 beyond): an array is "
+        "parsed whole (~40 bytes of memory per byte), NDJSON is streamed up to "
+        "RATECARD_BATCH_MAX_BYTES",
+        default="8388608",
+    ),
+    Setting(
         "RATECARD_BATCH_FORK",
         "batch_fork",
         _flag,
@@ -617,6 +627,7 @@ class Settings:
     forwarded_allow_ips: str = declared("FORWARDED_ALLOW_IPS")
     trusted_hosts: tuple[str, ...] | None = declared("RATECARD_TRUSTED_HOSTS")
     batch_max_bytes: int = declared("RATECARD_BATCH_MAX_BYTES")
+    batch_array_max_bytes: int = declared("RATECARD_BATCH_ARRAY_MAX_BYTES")
     batch_fork: bool = declared("RATECARD_BATCH_FORK")
     # Webhooks.
     webhook_allow_private: bool = declared("RATECARD_WEBHOOK_ALLOW_PRIVATE")

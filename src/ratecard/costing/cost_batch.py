@@ -23,6 +23,7 @@ POST /api/cost's 1 MiB gets a 413 error object and is never held in memory.
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -55,7 +56,7 @@ from ratecard.costing.cost_requests import (
     per_million_of,
 )
 from ratecard.costing.usage import QUANTITY_UNITS, Usage
-from ratecard.errors import RatecardError
+from ratecard.errors import RatecardError, writable_text
 from ratecard.json_keys import first_key_twice
 
 __all__ = ["BatchPricer", "numbered_batches"]
@@ -105,14 +106,19 @@ class BatchPricer:
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            detail = f"line {number} is not valid JSON: {exc.msg}"
-            result = self._error(number, {**_NOT_JSON, "detail": detail})
+            data = _read_as_single(raw)
+            if data is _UNREAD:
+                detail = f"line {number} is not valid JSON: {exc.msg}"
+                result = self._error(number, {**_NOT_JSON, "detail": detail})
+                return orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
+            # The standard parser's own check: orjson cannot re-encode what it refused.
+            twice = first_key_twice(raw)
         else:
             twice = _key_given_twice(raw, data)
-            if twice is None:
-                return self._decoded(number, data)
-            detail = f"{twice}: given twice"
-            result = self._error(number, {**_TWICE, "detail": detail, "field": twice})
+        if twice is None:
+            return self._decoded(number, data)
+        detail = f"{twice[:100]}: given twice"
+        result = self._error(number, {**_TWICE, "detail": detail, "field": twice[:100]})
         return orjson.dumps(result, option=orjson.OPT_APPEND_NEWLINE)
 
     def ndjson(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -159,7 +165,8 @@ class BatchPricer:
             # The commonest line, `model` and token counts (and maybe `at`), read in one pass
             # (_flat_quantities skips the keys that are not counts).
             model_id = data.get("model")
-            if type(model_id) is str and 0 < len(model_id) <= MAX_MODEL:
+            # Not ASCII: parse_cost_request checks it is text UTF-8 can carry.
+            if type(model_id) is str and 0 < len(model_id) <= MAX_MODEL and model_id.isascii():
                 quantities = _flat_quantities(data)
                 at = _instant(data.get("at"))
                 if quantities is not None and at is not _UNKNOWN:
@@ -290,7 +297,12 @@ class BatchPricer:
 
     def _error(self, number: int, fields: dict[str, Any]) -> dict[str, Any]:
         self.failed += 1
-        return {"line": number, **fields}
+        # An error names what the line sent, which may hold a lone surrogate (`{"\\ud800": 1}`):
+        # orjson refuses to write one, so it is written as its escape, as the single route does.
+        return {
+            "line": number,
+            **{k: writable_text(v) if type(v) is str else v for k, v in fields.items()},
+        }
 
 
 _UNKNOWN: Any = object()
@@ -591,6 +603,21 @@ def _written_colons(value: dict[str, Any]) -> int:
             elif type(inner) is dict or type(inner) is list:
                 pending.append(inner)
     return colons
+
+
+_UNREAD = object()
+
+
+def _read_as_single(raw: bytes) -> Any:
+    """A line orjson refuses, read as POST /api/cost reads a body (the standard parser), or
+    _UNREAD. orjson refuses what the standard parser takes: integers beyond 64 bits, NaN, lone
+    surrogates, a UTF-8 byte order mark (which Windows editors and spreadsheet exports write
+    before line 1). Without this a line answered 400 "not valid JSON" where the same request
+    alone (or in a JSON array) answers 422 naming its field."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return _UNREAD
 
 
 def numbered_batches(chunks: Iterable[bytes]) -> Iterator[list[tuple[int, bytes | None]]]:

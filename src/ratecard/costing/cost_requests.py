@@ -40,7 +40,9 @@ from ratecard.catalog.money import decimal_text, per_million
 from ratecard.costing.cost import Cost, NotPriceable, price_usage
 from ratecard.costing.formats import FORMATS as FORMAT_READERS
 from ratecard.costing.formats import read_response, read_usage
+from ratecard.costing.formats.counts import describe
 from ratecard.costing.usage import (
+    MAX_QUANTITY,
     QUANTITIES,
     ReadUsage,
     StatedUplift,
@@ -78,18 +80,20 @@ FORMATS: tuple[str, ...] = tuple(UsageFormat)
 # lists no price of their own (formats/*.py, TEXT_PRICED).
 _TEXT_PRICED = {name: reader.text_priced for name, reader in FORMAT_READERS.items()}
 _NOTHING: frozenset[str] = frozenset()
-# A count beyond a trillion is a typo or an attack, not a request (the API documents it).
-MAX_QUANTITY = 10**12
 _OPTIONS = ("model", "usage", "format", "response", "at", "source", "service_tier", "region")
 REQUEST_KEYS = frozenset((*_OPTIONS, *QUANTITIES))
 _QUANTITY_SET = frozenset(QUANTITIES)
 _FLAT_KEYS = frozenset(("model", *QUANTITIES))
 # RFC 3339's date-time with its offset optional (naive means UTC): what `at` takes. Stricter
 # than fromisoformat, which also reads a bare date or ISO's basic format ("20260101T10").
-AT_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?$"
+# [0-9], never \d: in Python's and pydantic's regexes \d is any Unicode digit (full-width 5 too).
+AT_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
+)
 _AT = re.compile(AT_PATTERN)
 # `seconds` as text: an exact decimal, no exponent or sign (what the document promises).
-SECONDS_PATTERN = r"^\d{1,13}(\.\d{1,30})?$"
+SECONDS_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,30})?$"
 _SECONDS = re.compile(SECONDS_PATTERN)
 # The longest model id a request may give.
 MAX_MODEL = 512
@@ -161,7 +165,7 @@ def parse_cost_request(data: Any) -> CostRequest:
     # path parses a million of these). Anything else takes the path that names what is wrong.
     if type(data) is dict and data.keys() <= _FLAT_KEYS:
         model = data.get("model")
-        if type(model) is str and 0 < len(model) <= _TEXT_LIMITS["model"]:
+        if type(model) is str and 0 < len(model) <= _TEXT_LIMITS["model"] and model.isascii():
             quantities = dict(data)
             del quantities["model"]
             if all(type(v) is int and 0 <= v <= MAX_QUANTITY for v in quantities.values()):
@@ -248,7 +252,21 @@ def _text(data: Mapping[str, Any], key: str) -> str | None:
         raise ValidationFailed(
             f"{key}: must be a string of 1 to {_TEXT_LIMITS[key]} characters", field=key
         )
+    if not value.isascii() and not is_unicode_text(value):
+        raise ValidationFailed(
+            f"{key}: must be Unicode text (a lone surrogate such as \\ud800 is not)", field=key
+        )
     return value
+
+
+def is_unicode_text(value: str) -> bool:
+    """Whether `value` is text UTF-8 can carry: JSON's \\ud800 escapes decode to lone
+    surrogates, which no model id holds and no database driver can send."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _flat_usage(data: Mapping[str, Any], counts: Any) -> Usage:
@@ -266,7 +284,7 @@ def _flat_usage(data: Mapping[str, Any], counts: Any) -> Usage:
     for name, value in usage.nonzero().items():
         if value > MAX_QUANTITY:
             raise ValidationFailed(
-                f"{name}: must be at most {MAX_QUANTITY}, got {value}", field=name
+                f"{name}: must be at most {MAX_QUANTITY}, got {describe(value)}", field=name
             )
     return usage
 

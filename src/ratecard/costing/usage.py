@@ -30,6 +30,10 @@ __all__ = [
     "usage_from_counts",
 ]
 
+# A count beyond a trillion is a typo or an attack, not a request (the API documents it): every
+# reader of counts refuses it, flat counts and provider bodies alike.
+MAX_QUANTITY = 10**12
+
 
 class Usage(NamedTuple):
     """One request's quantities (all default 0). `seconds` may be fractional (audio length).

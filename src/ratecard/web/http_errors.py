@@ -8,15 +8,15 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from ratecard.errors import RatecardError, ServiceUnavailable, ValidationFailed
+from ratecard.errors import RatecardError, ServiceUnavailable, ValidationFailed, writable_text
 
 log = logging.getLogger(__name__)
 
 
 def error_response(status: int, error: str, detail: str, **extra: Any) -> Response:
     """Build the one JSON error shape every route uses."""
-    body: dict[str, Any] = {"error": error, "detail": detail}
-    body.update(extra)
+    body: dict[str, Any] = {"error": error, "detail": writable_text(detail)}
+    body.update((k, writable_text(v) if type(v) is str else v) for k, v in extra.items())
     response = jsonify(body)
     response.status_code = status
     if status == 401:

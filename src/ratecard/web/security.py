@@ -128,14 +128,16 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def body_too_large(_exc: RequestEntityTooLarge) -> Response:
-    """Answer 413 as JSON (on every route) after draining what the client still sends."""
+def body_too_large(exc: RequestEntityTooLarge) -> Response:
+    """Answer 413 as JSON (on every route) after draining what the client still sends; a view
+    that raised its own description (the batch's JSON-array limit) has it shown."""
     limit = request.max_content_length or 0
     _drain_request_body()
+    own = exc.description != RequestEntityTooLarge.description
     response = error_response(
         413,
         "payload_too_large",
-        f"request bodies are limited to {limit} bytes",
+        str(exc.description) if own else f"request bodies are limited to {limit} bytes",
     )
     # The body was not (fully) read: the connection cannot carry another request.
     response.headers["Connection"] = "close"

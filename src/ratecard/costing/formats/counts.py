@@ -20,7 +20,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from ratecard.costing.usage import ReadUsage, StatedUplift, Usage, UsageError
+from ratecard.costing.usage import MAX_QUANTITY, ReadUsage, StatedUplift, Usage, UsageError
 
 __all__ = [
     "EMPTY",
@@ -74,6 +74,8 @@ def _bad_count(block: Mapping[str, Any], key: str, path: tuple[str, ...]) -> Usa
     value = block[key]
     if isinstance(value, float) and value.is_integer() and value >= 0:
         return UsageError(name, f"must be a whole number written without a fraction, got {value!r}")
+    if type(value) is int and value > MAX_QUANTITY:
+        return UsageError(name, f"must be at most {MAX_QUANTITY}, got {describe(value)}")
     return UsageError(name, f"must be a non-negative integer, got {describe(value)}")
 
 
@@ -81,7 +83,7 @@ def count(block: Mapping[str, Any], key: str, *path: str) -> int:
     """A required count: missing, null or anything but an integer >= 0 is a UsageError."""
     value = block.get(key)
     # `type(...) is int` and not isinstance: it refuses bool (an int subclass) in the same test.
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value <= MAX_QUANTITY:
         return value
     raise _bad_count(block, key, path)
 
@@ -91,7 +93,7 @@ def optional_count(block: Mapping[str, Any], key: str, *path: str) -> int:
     value = block.get(key)
     if value is None:
         return 0
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value <= MAX_QUANTITY:
         return value
     raise _bad_count(block, key, path)
 
@@ -101,7 +103,7 @@ def count_or_none(block: Mapping[str, Any], key: str, *path: str) -> int | None:
     value = block.get(key)
     if value is None:
         return None
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value <= MAX_QUANTITY:
         return value
     raise _bad_count(block, key, path)
 
@@ -114,9 +116,9 @@ def optional_seconds(block: Mapping[str, Any], key: str, *path: str) -> int | De
     value = block.get(key)
     if value is None:
         return 0
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value <= MAX_QUANTITY:
         return value
-    if type(value) is float and value >= 0 and value != float("inf"):
+    if type(value) is float and 0 <= value <= MAX_QUANTITY:
         seconds = Decimal(repr(value))
         return int(seconds) if seconds == seconds.to_integral_value() else seconds
     raise UsageError(

@@ -27,7 +27,7 @@ class ChangesQuery(_Query):
     since: Annotated[
         str,
         Field(
-            pattern=r"^\d{1,18}$",
+            pattern=r"^[0-9]{1,18}$",
             description="A next_cursor from an earlier answer; omitted: from the first change.",
         ),
     ] = "0"

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from flask import Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ratecard.errors import UnsupportedMediaType, ValidationFailed
 from ratecard.web.api.blueprint import cost_route, current_catalog, preferred_sources
@@ -58,7 +59,7 @@ def cost_batch() -> Response:
     snapshot = current_catalog()
     pricer = BatchPricer(model_resolver(snapshot))
     if mimetype == "application/json":
-        return _batch_array(pricer, request.get_data(cache=False))
+        return _batch_array(pricer, _array_body())
     from ratecard.costing.cost_batch_child import ndjson_on_two_cores
 
     stream = request.stream
@@ -95,6 +96,26 @@ def cost_batch() -> Response:
 _READ_CHUNK = 1024 * 1024
 # Results beyond this many bytes wait on disk, not in memory (see _spooled).
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
+
+
+def _array_body() -> bytes:
+    """A JSON-array body, refused past RATECARD_BATCH_ARRAY_MAX_BYTES.
+
+    An array is parsed whole, and its parsed items and answers take ~40 bytes of memory per
+    byte of body: the 128 MiB a streamed NDJSON batch may have would be ~5 GB in one worker.
+    """
+    limit = get_state().settings.batch_array_max_bytes
+    # Before the stream is first read: werkzeug then refuses a larger Content-Length at once
+    # and stops a chunked body one byte past the limit.
+    request.max_content_length = min(limit, request.max_content_length or limit)
+    try:
+        return request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise RequestEntityTooLarge(
+            description=f"a JSON-array batch is limited to {request.max_content_length} bytes "
+            "(it is parsed whole): send a larger batch as NDJSON (application/x-ndjson), which "
+            "is streamed"
+        ) from None
 
 
 def _batch_array(pricer: Any, raw: bytes) -> Response:

@@ -43,7 +43,9 @@ ProviderFormat = Literal[
     "openai.images", "openai.transcription", "openai.speech", "deepseek", "xai", "groq",
     "cohere", "mistral.ocr",
 ]  # fmt: skip
-DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="An exact decimal.")]
+DecimalText = Annotated[
+    str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", description="An exact decimal.")
+]
 
 
 # PostgreSQL text cannot hold NUL, and no model id, provider, mode or source has one: a query
