@@ -47,7 +47,7 @@ AREAS: dict[str, set[str]] = {
 # The library (`pip install ratecard`): catalog and costing, over these plain modules only.
 LIBRARY = ("catalog", "costing")
 LIBRARY_BASE = {"ratecard", "ratecard.errors", "ratecard.vocabulary", "ratecard.timetext"}
-LIBRARY_BASE |= {"ratecard.json_keys"}
+LIBRARY_BASE |= {"ratecard.json_keys", "ratecard.safe_text"}
 # What the library installs without: the service's packages.
 SERVICE_LIBRARIES = {
     "flask",

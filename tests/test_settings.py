@@ -84,6 +84,9 @@ def test_every_documented_database_url_spelling_is_accepted(raw: str, expected: 
         ),
         ({"RATECARD_LOG_FORMAT": "xml"}, "RATECARD_LOG_FORMAT must be auto, json or text"),
         ({"RATECARD_QUARANTINE_REMOVED_FRACTION": "2"}, "must be a fraction in (0, 1]"),
+        ({"RATECARD_PUBLIC_URL": "prices.example.com"}, "RATECARD_PUBLIC_URL must be an http(s)"),
+        ({"RATECARD_PUBLIC_URL": "https://u:pw@x.example"}, "RATECARD_PUBLIC_URL must be"),
+        ({"RATECARD_PUBLIC_URL": "https://x.example/?a=1"}, "RATECARD_PUBLIC_URL must be"),
     ],
 )
 def test_bad_values_give_one_line_errors_naming_the_variable(
@@ -94,6 +97,12 @@ def test_bad_values_give_one_line_errors_naming_the_variable(
 
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_the_public_url_is_kept_without_its_trailing_slash() -> None:
+    settings = Settings.from_env({"RATECARD_PUBLIC_URL": " https://prices.example.com/rc/ "})
+    assert settings.public_url == "https://prices.example.com/rc"
+    assert Settings.from_env({}).public_url is None
 
 
 def test_errors_never_echo_a_password() -> None:

@@ -9,14 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 
-def writable_text(text: str) -> str:
-    """`text` with any lone surrogate written as its backslash escape: an error names what a
-    request sent, and JSON's `\\ud800` decodes to a lone surrogate, which is not Unicode text
-    (orjson refuses to write one; many clients refuse to read one). Both the single route and
-    the batch answer it so."""
-    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 class RatecardError(Exception):
     """Base of every error ratecard reports to a client."""
 

@@ -221,6 +221,21 @@ def _hosts(raw: str) -> tuple[str, ...]:
     return items
 
 
+def _public_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    # Where clients reach the service: scheme and host, maybe a port and a path prefix; no
+    # query, fragment or credentials (it is printed in links).
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ValueError(raw)
+    return raw.strip().rstrip("/")
+
+
 # --- the declarations ------------------------------------------------------------------------
 
 
@@ -504,6 +519,15 @@ DECLARATIONS: tuple[Setting, ...] = (
         default_doc="unset: any host",
     ),
     Setting(
+        "RATECARD_PUBLIC_URL",
+        "public_url",
+        _public_url,
+        accepts="an http(s) URL without query, fragment or credentials",
+        doc="where clients reach the service (`https://prices.example.com`): the base of the "
+        "Atom feed's links; never taken from a request's Host header",
+        default_doc="unset: the Atom feed's links are relative to the feed's own URL",
+    ),
+    Setting(
         "RATECARD_BATCH_MAX_BYTES",
         "batch_max_bytes",
         _integer(1024 * 1024, 2**40),
@@ -626,6 +650,7 @@ class Settings:
     preload: bool = declared("RATECARD_PRELOAD")
     forwarded_allow_ips: str = declared("FORWARDED_ALLOW_IPS")
     trusted_hosts: tuple[str, ...] | None = declared("RATECARD_TRUSTED_HOSTS")
+    public_url: str | None = declared("RATECARD_PUBLIC_URL")
     batch_max_bytes: int = declared("RATECARD_BATCH_MAX_BYTES")
     batch_array_max_bytes: int = declared("RATECARD_BATCH_ARRAY_MAX_BYTES")
     batch_fork: bool = declared("RATECARD_BATCH_FORK")

@@ -1,4 +1,12 @@
-"""The change feed as Atom 1.0 (RFC 4287): one entry per change, newest first."""
+"""The change feed as Atom 1.0 (RFC 4287): one entry per change, newest first.
+
+Links are built from the configured public URL, or are relative (RFC 4287 takes IRI
+references, resolved against the feed's own URL), never from a request's Host header: a
+shared cache would otherwise keep, and serve to everyone, a document whose links point
+wherever one client's Host said. Every text goes through escaped_text: a control character
+in a model id (a change logged before feeds refused them) is not allowed in XML 1.0 and would
+make the whole document unreadable.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 from ratecard.changes.records import Change
+from ratecard.safe_text import escaped_text
 from ratecard.timetext import instant_text
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -20,7 +29,8 @@ def entry_id(change: Change) -> str:
 
 
 def render_atom(entries: Sequence[Change], base_url: str, self_url: str) -> bytes:
-    """Return the Atom document for `entries` (newest first) as UTF-8 XML."""
+    """Return the Atom document for `entries` (newest first) as UTF-8 XML; `base_url` is the
+    public URL ("" for links relative to the feed's), `self_url` the feed's own link."""
     ET.register_namespace("", ATOM_NS)
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     _text(feed, "id", FEED_ID)
@@ -46,7 +56,7 @@ def _entry(change: Change, base_url: str) -> ET.Element:
         ET.SubElement(entry, f"{{{ATOM_NS}}}link", rel="alternate", href=href)
     ET.SubElement(entry, f"{{{ATOM_NS}}}category", term=change.kind)
     summary = ET.SubElement(entry, f"{{{ATOM_NS}}}summary", type="text")
-    summary.text = describe(change)
+    summary.text = escaped_text(describe(change))
     return entry
 
 
@@ -68,5 +78,5 @@ def describe(change: Change) -> str:
 
 def _text(parent: ET.Element, tag: str, value: str) -> ET.Element:
     element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}")
-    element.text = value
+    element.text = escaped_text(value)
     return element

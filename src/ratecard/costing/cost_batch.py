@@ -56,8 +56,9 @@ from ratecard.costing.cost_requests import (
     per_million_of,
 )
 from ratecard.costing.usage import QUANTITY_UNITS, Usage
-from ratecard.errors import RatecardError, writable_text
+from ratecard.errors import RatecardError
 from ratecard.json_keys import first_key_twice
+from ratecard.safe_text import writable_text
 
 __all__ = ["BatchPricer", "numbered_batches"]
 

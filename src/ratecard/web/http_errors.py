@@ -8,7 +8,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from ratecard.errors import RatecardError, ServiceUnavailable, ValidationFailed, writable_text
+from ratecard.errors import RatecardError, ServiceUnavailable, ValidationFailed
+from ratecard.safe_text import writable_text
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,13 @@ untrusted-XML concern does not apply.
 
 from __future__ import annotations
 
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
+from sqlalchemy import update
 
+from ratecard.schema import changes
 from tests.support.changes_app import MODELS, ChangesApp, tiny_feed
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -143,3 +146,54 @@ def test_a_cursor_beyond_the_head_is_brought_back_to_it(changes_app: ChangesApp)
     changes_app.refresh(tiny_feed({"gpt-4o": "3e-06"}))
     again = changes_app.client.get(f"/api/changes?since={page['next_cursor']}").get_json()
     assert [c["kind"] for c in again["items"]] == ["changed"]
+
+
+def href(root: ET.Element, path: str) -> str:
+    found = root.find(path)
+    assert found is not None, path
+    return found.get("href") or ""
+
+
+def test_atom_links_never_come_from_the_host_header(build_changes_app: Any) -> None:
+    # A shared cache keeps the document one client asked for: links built from its Host
+    # header would send every reader wherever that client said.
+    relative = build_changes_app()
+    relative.refresh()
+    evil = relative.client.get("/api/changes.atom?limit=1", headers={"Host": "evil.example"})
+    assert b"evil.example" not in evil.data
+    root = ET.fromstring(evil.data)  # noqa: S314
+    assert href(root, f"{ATOM}link[@rel='self']") == "/api/changes.atom?limit=1"
+    assert href(root, f"{ATOM}entry/{ATOM}link").startswith("/api/models/")
+
+    public = build_changes_app(public_url="https://prices.example.com")
+    public.refresh()
+    root = ET.fromstring(  # noqa: S314
+        public.client.get("/api/changes.atom", headers={"Host": "evil.example"}).data
+    )
+    assert href(root, f"{ATOM}link[@rel='self']") == "https://prices.example.com/api/changes.atom"
+    assert href(root, f"{ATOM}entry/{ATOM}link").startswith("https://prices.example.com/api/")
+
+
+def test_atom_is_cached_a_minute_and_a_poll_that_changed_nothing_is_a_304(
+    changes_app: ChangesApp,
+) -> None:
+    changes_app.refresh()
+    first = changes_app.client.get("/api/changes.atom")
+    assert first.headers["Cache-Control"] == "public, max-age=60"
+    etag = first.headers["ETag"]
+    again = changes_app.client.get("/api/changes.atom", headers={"If-None-Match": etag})
+    assert (again.status_code, again.data) == (304, b"")
+    changes_app.refresh(tiny_feed({"gpt-4o": "3e-06"}))
+    moved = changes_app.client.get("/api/changes.atom", headers={"If-None-Match": etag})
+    assert moved.status_code == 200 and moved.headers["ETag"] != etag
+
+
+def test_a_control_character_logged_before_feeds_refused_them_keeps_atom_valid(
+    changes_app: ChangesApp,
+) -> None:
+    changes_app.refresh()
+    with changes_app.engine.begin() as conn:
+        conn.execute(update(changes).where(changes.c.seq == 1).values(model_id="acme/bell\x07"))
+    data = changes_app.client.get("/api/changes.atom").data
+    titles = [e.findtext(f"{ATOM}title") for e in ET.fromstring(data)]  # noqa: S314
+    assert "acme/bell\\u0007 (litellm): added" in titles

@@ -8,12 +8,22 @@ one line in PARSERS and one FeedKind member (the settings accept exactly FEED_KI
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ratecard.catalog.model import ModelPrice
 from ratecard.ingest.feed_errors import FeedError
 from ratecard.ingest.feeds import litellm, openrouter
-from ratecard.ingest.feeds.parsing import DroppedField, ParsedFeed, Rejection, load_json
+from ratecard.ingest.feeds.parsing import (
+    DroppedField,
+    ParsedFeed,
+    Rejection,
+    load_json,
+    unstorable_text,
+)
+from ratecard.safe_text import escaped_text
+from ratecard.schema import models
 from ratecard.settings import Source
 from ratecard.vocabulary import FeedKind
 
@@ -32,10 +42,62 @@ def parse_feed(source: Source, body: bytes) -> ParsedFeed:
     parser = PARSERS.get(source.kind)
     if parser is None:
         raise FeedError(source.name, f"unknown feed kind {source.kind!r}")
-    parsed = parser(source.name, load_json(source.name, body))
+    parsed = _storable(parser(source.name, load_json(source.name, body)))
     if not parsed.models:
         raise FeedError(
             source.name,
             f"no usable models ({len(parsed.rejected)} rejected, {parsed.skipped} skipped)",
         )
     return parsed
+
+
+# The text columns of a stored model, with their lengths (the schema's own).
+_TEXT_COLUMNS = {
+    name: getattr(models.c, name).type.length
+    for name in ("model_id", "provider", "mode", "alias_target")
+}
+
+
+def _storable(parsed: ParsedFeed) -> ParsedFeed:
+    """`parsed` with every entry the database could not store, or readers could not read,
+    rejected like any other bad entry.
+
+    Timeline this prevents: one entry's id holds NUL (PostgreSQL text cannot), a lone surrogate
+    (no UTF-8 encoding), or is longer than its column; the refresh's INSERT fails, the whole
+    transaction rolls back and every source stops updating until the feed is fixed. A control
+    character would be stored, then make the change feed's Atom document invalid XML for every
+    reader. Rejected here, the entry is named (escaped) in the run's problems and the rest of
+    the feed is stored. The ids of other rejections are escaped for the same reason.
+    """
+    rejected = [Rejection(escaped_text(r.model_id), r.reason) for r in parsed.rejected]
+    dropped = [dataclasses.replace(d, model_id=escaped_text(d.model_id)) for d in parsed.dropped]
+    kept: dict[str, ModelPrice] = {}
+    for model_id, model in parsed.models.items():
+        problem = _text_problem(model)
+        if problem is None:
+            kept[model_id] = model
+        else:
+            rejected.append(Rejection(escaped_text(model_id), problem))
+    return dataclasses.replace(parsed, models=kept, rejected=rejected, dropped=dropped)
+
+
+def _text_problem(model: ModelPrice) -> str | None:
+    for name, limit in _TEXT_COLUMNS.items():
+        problem = unstorable_text(name, getattr(model, name), limit)
+        if problem is not None:
+            return problem
+    for name, mapping in (
+        ("units", model.units),
+        ("variants", model.variants),
+        ("uplifts", model.uplifts),
+        ("rules", model.rules),
+    ):
+        for key, value in mapping.items():
+            problem = unstorable_text(f"{name} key", key, None) or (
+                unstorable_text(f"{name}.{escaped_text(key)}", value, None)
+                if isinstance(value, str)
+                else None
+            )
+            if problem is not None:
+                return problem
+    return None

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from ratecard.catalog.model import TOKEN_PRICE_FIELDS, ModelPrice, PriceSet, Tier
 from ratecard.ingest.feed_errors import FeedError
+from ratecard.safe_text import UNSTORABLE, escaped_text
 from ratecard.vocabulary import PriceStatus
 
 # Bounds outside which a "price" is garbage rather than a price (USD per unit).
@@ -309,6 +310,20 @@ def read_text(key: str, value: Any) -> str | None:
     if not isinstance(value, str):
         raise EntryRejected(f"{key}: expected a string, got {json_type(value)}")
     return value.strip() or None
+
+
+def unstorable_text(name: str, value: str | None, limit: int | None) -> str | None:
+    """Why `value` (the field `name`) cannot be stored and served as text, or None."""
+    if value is None:
+        return None
+    if limit is not None and len(value) > limit:
+        return f"{name}: {len(value)} characters (limit {limit})"
+    found = UNSTORABLE.search(value)
+    if found is not None:
+        return (
+            f"{name}: holds {escaped_text(found.group())} (a control character or a lone surrogate)"
+        )
+    return None
 
 
 def status_of(prices: Iterable[Decimal]) -> str:

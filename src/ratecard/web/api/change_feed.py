@@ -15,7 +15,7 @@ from ratecard.changes.atom import render_atom
 from ratecard.changes.records import ChangeFilter
 from ratecard.web.request_parsing import parse_query
 from ratecard.web.routes import RouteSpec, route_registrar
-from ratecard.web.state import database_call
+from ratecard.web.state import database_call, get_state
 
 # Deferred: the change log's queries (SQLAlchemy) load with the first read of the feed.
 
@@ -63,6 +63,9 @@ def list_changes() -> Response:
     return jsonify({"items": [c.to_json() for c in entries], "next_cursor": next_cursor})
 
 
+ATOM_MAX_AGE = 60  # seconds
+
+
 @route(
     RouteSpec(
         "GET",
@@ -72,6 +75,7 @@ def list_changes() -> Response:
         query="AtomQuery",
         responses={200: "AtomText", **_ERRORS},
         media_types={200: "application/atom+xml"},
+        conditional=True,
     )
 )
 def changes_atom() -> Response:
@@ -81,6 +85,13 @@ def changes_atom() -> Response:
     entries = database_call(
         lambda conn: read_changes(conn, limit=query.limit, where=_filter(query), newest_first=True)
     )
-    base = request.host_url.rstrip("/")
-    body = render_atom(entries, base, request.url)
-    return Response(body, content_type="application/atom+xml; charset=utf-8")
+    base = get_state().settings.public_url or ""
+    body = render_atom(entries, base, base + request.full_path.rstrip("?"))
+    response = Response(body, content_type="application/atom+xml; charset=utf-8")
+    # Feed readers poll: a minute's caching, and a 304 for a poll that changed nothing. A
+    # change lands at most once a refresh or a review, so a minute late is never stale news.
+    response.cache_control.public = True
+    response.cache_control.max_age = ATOM_MAX_AGE
+    response.add_etag()
+    response.make_conditional(request)  # a 304 in place when If-None-Match names this ETag
+    return response
