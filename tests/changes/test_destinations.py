@@ -23,6 +23,13 @@ def fixed(*addresses: str):
         ("https://hooks.example.com:99999/", "cannot be parsed"),
         ("https://hooks.example.com/x#frag", "fragment"),
         ("", "empty"),
+        ("https://hooks.example.com:0/x", "port must be 1 to 65535"),
+        ("https://hooks.example.com/a\x00b", "control characters"),
+        ("https://hooks.example.com/x\r\nX-Injected: 1", "line breaks"),
+        ("https://hooks.example.com/a\tb", "tabs"),
+        ("https://hooks.example.com/a b", "spaces"),
+        (" https://hooks.example.com/x", "spaces"),
+        ("https://hooks.example.com/\ud800", "control characters"),
     ],
 )
 def test_malformed_urls_are_refused(url: str, reason: str) -> None:

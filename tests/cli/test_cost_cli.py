@@ -84,6 +84,26 @@ def test_csv_log_by_extension_and_by_option(database: str, tmp_path: Path) -> No
     assert (bad["line"], bad["field"]) == (5, "input_tokens")
 
 
+def test_a_csv_row_that_is_not_utf8_is_its_own_error(database: str, tmp_path: Path) -> None:
+    # A spreadsheet's Latin-1 row used to stop the command with a traceback and no row.
+    rows = b"model,input_tokens,output_tokens\nacme/a-small,1000,500\nacme/caf\xe9,1,1\n"
+    rows += b"acme/a-small,0,500\n"
+    (tmp_path / "log.csv").write_bytes(rows)
+
+    result = invoke(database, str(tmp_path / "log.csv"))
+
+    assert result.exit_code == 1, result.output
+    first, bad, last = results(result)
+    assert (first["total"], last["total"]) == ("0.002", "0.001")
+    assert bad == {
+        "line": 3,
+        "error": "bad_request",
+        "status": 400,
+        "detail": "line 3 is not valid UTF-8 (save the file as UTF-8)",
+        "field": "body",
+    }
+
+
 def test_summary_totals_per_model_exactly_and_in_all(database: str, tmp_path: Path) -> None:
     rows = (
         "model,input_tokens,output_tokens\n"

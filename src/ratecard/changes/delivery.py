@@ -41,12 +41,14 @@ from ratecard.changes.destinations import DestinationRefused, resolve_destinatio
 from ratecard.changes.signing import signed_headers
 from ratecard.coordination.lease import CoordinationUnavailable
 from ratecard.metrics import count_webhook_attempt, set_lease_held, set_webhook_backlog
+from ratecard.safe_text import escaped_text
 from ratecard.vocabulary import DELIVERY_LEASE
 
 if TYPE_CHECKING:
     import httpx
     from sqlalchemy import Engine
 
+    from ratecard.changes.deadline_transport import Deadline
     from ratecard.changes.outbox import AttemptResult, Claimed
     from ratecard.coordination.backends import Acquired, LeaseBackends
 
@@ -78,7 +80,6 @@ class DeliveryWorker:
         concurrency: int = 8,
         max_attempts: int | None = None,
         allow_private: bool = False,
-        client_factory: Callable[[], httpx.Client] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
@@ -89,10 +90,10 @@ class DeliveryWorker:
         self.concurrency = concurrency
         self.max_attempts = max_attempts or MAX_ATTEMPTS
         self.allow_private = allow_private
-        self._client_factory = client_factory or self._default_client
         self.clock = clock
-        # A claim outlives the longest send: connect + write + read each bounded by `timeout`,
-        # plus the settling transaction. A successor never re-sends a message still in flight.
+        # A claim outlives the longest send: a whole attempt is bounded by `timeout` (see
+        # deadline_transport), the claim by four times that plus the settling transaction. A
+        # successor never re-sends a message still in flight.
         self.claim_seconds = 4 * timeout + 5
         self.held: Acquired | None = None
         self.in_flight: dict[str, Future[None]] = {}
@@ -105,6 +106,7 @@ class DeliveryWorker:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._client: httpx.Client | None = None
+        self._deadline: Deadline | None = None
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -137,7 +139,7 @@ class DeliveryWorker:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ratecard-webhook")
         if self._client is None:
-            self._client = self._client_factory()
+            self._client = self._new_client()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no send is in flight (tests, bench); return whether that happened."""
@@ -164,11 +166,11 @@ class DeliveryWorker:
                 if failing:
                     log.info("webhook delivery passes work again")
                 failing = False
-            except Exception:
+            except Exception as exc:
                 # The loop must outlive any one bad pass (a database blip, a bug in a branch);
                 # an outage is logged once, not twice a second.
                 if not failing:
-                    log.exception("webhook delivery pass failed (retrying every poll)")
+                    _log_failed_pass(exc)
                 failing = True
             if self.held is not None:
                 period = min(self.poll_interval, self.backends.ttl / 3)
@@ -254,9 +256,11 @@ class DeliveryWorker:
             return
         from ratecard.changes import outbox
 
-        self._gauged_at = now
         with self._engine().connect() as conn:
             set_webhook_backlog(outbox.backlog(conn))
+        # Only once counted: a count that failed is tried again at the next pass, so an outage
+        # keeps the passes failing (one warning) instead of alternating with "work again".
+        self._gauged_at = now
 
     # --- one message --------------------------------------------------------------------------
 
@@ -268,10 +272,20 @@ class DeliveryWorker:
         except Exception as exc:  # a bug, or the client closed under us at shutdown
             log.exception("webhook %s: unexpected error while sending", message.id)
             result = outbox.AttemptResult(False, None, f"unexpected error: {type(exc).__name__}")
-        with self._engine().begin() as conn:
-            outcome = outbox.settle(
-                conn, message, result, outbox.db_now(conn), max_attempts=self.max_attempts
+        try:
+            with self._engine().begin() as conn:
+                outcome = outbox.settle(
+                    conn, message, result, outbox.db_now(conn), max_attempts=self.max_attempts
+                )
+        except Exception:
+            # Never silent: an attempt whose result cannot be recorded is sent again once its
+            # claim runs out, and an operator must hear why before it happens forever.
+            log.exception(
+                "webhook %s: the attempt's result could not be recorded (it is sent again "
+                "after its claim expires)",
+                message.id,
             )
+            return
         count_webhook_attempt(outcome)
         if outcome == "stale":
             self.stale_results += 1
@@ -308,6 +322,8 @@ class DeliveryWorker:
         headers["host"] = dest.host_header
         headers["user-agent"] = "ratecard-webhooks"
         extensions = {"sni_hostname": dest.server_name} if dest.scheme == "https" else {}
+        assert self._deadline is not None
+        self._deadline.until = time.monotonic() + self.timeout
         try:
             with self._client.stream(
                 "POST",
@@ -324,21 +340,35 @@ class DeliveryWorker:
             return AttemptResult(False, None, f"timeout after {self.timeout:g} s")
         except httpx.HTTPError as exc:
             return AttemptResult(False, None, f"{type(exc).__name__}: {_excerpt(str(exc))}")
+        finally:
+            self._deadline.until = None
         return AttemptResult(
-            False,
-            response.status_code,
-            f"HTTP {response.status_code}: {_excerpt(body.decode('utf-8', 'replace'))}",
+            False, response.status_code, f"HTTP {response.status_code}: {_answer(response, body)}"
         )
 
-    def _default_client(self) -> httpx.Client:
-        import httpx
+    def _new_client(self) -> httpx.Client:
+        from ratecard.changes.deadline_transport import Deadline, deadline_client
 
-        return httpx.Client(
-            timeout=httpx.Timeout(self.timeout),
-            follow_redirects=False,  # a redirect could point anywhere: it counts as a failure
-            trust_env=False,  # no proxy from the environment between us and the checked address
-            limits=httpx.Limits(max_connections=self.concurrency * 2),
+        self._deadline = Deadline()
+        return deadline_client(self._deadline, self.timeout, self.concurrency * 2)
+
+
+def _log_failed_pass(exc: Exception) -> None:
+    """Log a failed pass: an unreachable database (or lease store) is a one-line warning, as
+    the health checks already say it; anything else gets the traceback of the bug it is."""
+    # Deferred: SQLAlchemy is loaded by the pass that failed; this only names its error.
+    from sqlalchemy.exc import OperationalError
+
+    if isinstance(exc, OperationalError | CoordinationUnavailable):
+        cause = getattr(exc, "orig", None) or exc
+        lines = str(cause).strip().splitlines()
+        log.warning(
+            "webhook delivery paused: database unavailable (%s: %s); retrying every poll",
+            type(cause).__name__,
+            lines[0] if lines else "",
         )
+    else:
+        log.exception("webhook delivery pass failed (retrying every poll)")
 
 
 def _read_capped(response: httpx.Response, deadline: float, clock: Callable[[], float]) -> bytes:
@@ -362,6 +392,19 @@ def _read_capped(response: httpx.Response, deadline: float, clock: Callable[[], 
     return b"".join(chunks)[:MAX_RESPONSE_BYTES]
 
 
+def _answer(response: httpx.Response, body: bytes) -> str:
+    """What a failed answer's body says, for last_error: its text, or what it is when it is
+    not text (a compressed body's raw bytes mean nothing to an operator)."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        return f"({encoding}-encoded answer, not shown)"
+    return _excerpt(body.decode("utf-8", "replace"))
+
+
 def _excerpt(text: str) -> str:
-    text = " ".join(text.split())
+    """A short, storable excerpt. Control characters are escaped: PostgreSQL text cannot hold
+    NUL. Timeline this prevents: a receiver answers 503 with a binary body; saving last_error
+    fails, the attempt is never settled, and the message is re-sent every claim period
+    forever, attempts climbing, never dead-lettered, with nothing logged."""
+    text = escaped_text(" ".join(text.split()))
     return text if len(text) <= ERROR_EXCERPT else text[:ERROR_EXCERPT] + "…"

@@ -16,6 +16,7 @@ POST to any address it can reach (the cloud metadata endpoint, an internal admin
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,12 +46,23 @@ def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+# Whitespace, control characters and lone surrogates: nothing a URL holds unencoded.
+_UNSENDABLE = re.compile("[\\s\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def validate_url(url: str) -> tuple[str, str, int]:
     """Check the URL's shape; return (scheme, host, port) or raise DestinationRefused."""
     if not isinstance(url, str) or not url.strip():
         raise DestinationRefused("the URL is empty")
     if len(url) > 2000:
         raise DestinationRefused("the URL is longer than 2000 characters")
+    if _UNSENDABLE.search(url):
+        # Stored, such a URL would be a different request line each time (CR/LF: a header
+        # injected), or a database error (NUL): refused here, as its own field's error.
+        raise DestinationRefused(
+            "the URL must not contain spaces, tabs, line breaks or other control characters "
+            "(percent-encode them)"
+        )
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -65,6 +77,8 @@ def validate_url(url: str) -> tuple[str, str, int]:
         raise DestinationRefused("the URL has no host")
     if parts.fragment:
         raise DestinationRefused("the URL must not have a #fragment")
+    if port == 0:
+        raise DestinationRefused("the URL's port must be 1 to 65535")
     return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
 
 

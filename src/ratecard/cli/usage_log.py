@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import IO, Any
 import click
 
 from ratecard.cli.common import load_settings
+from ratecard.errors import RatecardError
 
 _READ_CHUNK = 1024 * 1024
 # CSV columns besides the quantities (a CSV row is always the flat form).
@@ -77,7 +79,13 @@ def cost(log: IO[bytes], log_format: str | None, summary: bool) -> None:
             import orjson
 
             pieces = (
-                orjson.dumps(pricer.result(number, row)) + b"\n" for number, row in _csv_rows(log)
+                orjson.dumps(
+                    pricer.result(number, row)
+                    if isinstance(row, dict)
+                    else pricer.refused(number, row)
+                )
+                + b"\n"
+                for number, row in _csv_rows(log)
             )
         else:
             chunks = iter(lambda: log.read(_READ_CHUNK), b"")
@@ -170,14 +178,21 @@ def _catalog_resolver(settings: Any) -> Iterator[Any]:
         engine.dispose()
 
 
-def _csv_rows(log: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, request) per CSV row; whole-number cells become numbers."""
+# The lone surrogates surrogateescape reads an invalid UTF-8 byte as.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+def _csv_rows(log: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | RatecardError]]:
+    """(line number, request) per CSV row; whole-number cells become numbers. A row that is
+    not UTF-8 comes as its error: one bad row (a spreadsheet's Latin-1 name) never stops the
+    rest, as one bad NDJSON line does not."""
     import csv
     import io
 
     from ratecard.costing.usage import QUANTITIES
 
-    text = io.TextIOWrapper(log, encoding="utf-8-sig", newline="")
+    # surrogateescape: an invalid byte reads as a lone surrogate instead of raising mid-file.
+    text = io.TextIOWrapper(log, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text)
     header = next(reader, None)
     if header is None:
@@ -192,6 +207,15 @@ def _csv_rows(log: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
         )
     for row in reader:
         if not any(cell.strip() for cell in row):
+            continue
+        if any(_NOT_UTF8.search(cell) for cell in row):
+            yield (
+                reader.line_num,
+                RatecardError(
+                    f"line {reader.line_num} is not valid UTF-8 (save the file as UTF-8)",
+                    field="body",
+                ),
+            )
             continue
         request: dict[str, Any] = {}
         for column, cell in zip(columns, row, strict=False):

@@ -98,6 +98,11 @@ class BatchPricer:
             return self._error(number, error_fields(exc))
         return self._priced(number, request)
 
+    def refused(self, number: int, error: RatecardError) -> Any:
+        """The error object of line `number`, refused before it could be read (a CSV row that
+        is not UTF-8)."""
+        return self._error(number, error_fields(error))
+
     def line(self, number: int, raw: bytes | None) -> bytes:
         """The NDJSON result line (newline included) of one raw input line (None: too long)."""
         if raw is None:

@@ -38,6 +38,12 @@ def test_create_answers_201_with_id_and_a_whsec_secret_shown_once(
         ({"url": "https://example.com/x", "filter": {"kinds": ["renamed"]}}, "filter.kinds.0"),
         ({"url": "https://example.com/x", "filter": {"colour": ["red"]}}, "filter.colour"),
         ({"url": "https://example.com/x", "extra": 1}, "extra"),
+        # Stored, these were a database error (NUL: a 503) or a different request each time.
+        ({"url": "https://example.com/a\x00b"}, "url"),
+        ({"url": "https://example.com/x\r\nX-Injected: 1"}, "url"),
+        ({"url": "https://example.com/a b"}, "url"),
+        ({"url": "https://example.com:0/x"}, "url"),
+        ({"url": "https://example.com/x", "filter": {"models": ["a\x00b"]}}, "filter.models.0"),
     ],
 )
 def test_bad_subscriptions_are_422_naming_the_field(
