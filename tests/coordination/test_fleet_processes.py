@@ -107,6 +107,8 @@ def test_sigkilled_runner_is_taken_over(
     client = redis_server.client()
     victim = wait_for(lambda: lease_holder(client), 15)
     assert victim, fleet.logs()
+    # Killed once its run row exists: mid-fetch, the row says `running`.
+    assert wait_for(lambda: [r for r in all_runs(pg_engine) if r["outcome"] == "running"], 15)
     killed_at = time.time()
     fleet.signal(victim, signal.SIGKILL)
     done = wait_for(lambda: committed_runs(pg_engine), 20)
@@ -116,6 +118,10 @@ def test_sigkilled_runner_is_taken_over(
     takeover = run["started_at"].timestamp() - killed_at
     print(f"\ntakeover after SIGKILL: {takeover:.2f} s (TTL 2 s, poll 0.4 s)")
     assert takeover <= 2.0 + 0.5 + 1.5  # TTL + one jittered poll + slack for a busy machine
+    # The killed runner's row is closed by its successor, not left `running` forever.
+    assert [r["outcome"] for r in all_runs(pg_engine) if r["instance_id"] == victim] == [
+        "cancelled"
+    ], all_runs(pg_engine)
 
 
 def test_runner_paused_past_its_lease_cannot_commit(

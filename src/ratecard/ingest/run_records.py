@@ -26,8 +26,32 @@ class RunInfo:
 
 
 def start_run(engine: Engine, info: RunInfo, now: datetime | None = None) -> int:
-    """Insert a `running` row in its own transaction; return the run id."""
+    """Insert a `running` row in its own transaction; return the run id.
+
+    A run under the job's lease (with a fence) also closes the job's older fenced runs still
+    `running`. Timeline this prevents: the instance running refresh 41 is SIGKILLed mid-run;
+    nothing is left to finish its row, which says `running` forever on the dashboard, in
+    worker status and in the run history. Run 42 holds the lease with a greater fence, so no
+    runner of 41 can still commit (its fence is refused): 41 is recorded as cancelled. Were
+    41's process only paused, it would be fenced at its commit and record that itself.
+    """
+    when = now or utcnow()
     with engine.begin() as conn:
+        if info.fence is not None:
+            conn.execute(
+                update(runs)
+                .where(
+                    runs.c.job == info.job,
+                    runs.c.outcome == RunOutcome.RUNNING,
+                    runs.c.fence < info.fence,
+                )
+                .values(
+                    outcome=RunOutcome.CANCELLED,
+                    finished_at=when,
+                    error=f"never finished: its process ended mid-run (closed by the run "
+                    f"with fence {info.fence})",
+                )
+            )
         result = conn.execute(
             insert(runs)
             .values(
@@ -36,7 +60,7 @@ def start_run(engine: Engine, info: RunInfo, now: datetime | None = None) -> int
                 fence=info.fence,
                 instance_id=info.instance_id,
                 trigger=info.trigger,
-                started_at=now or utcnow(),
+                started_at=when,
                 outcome=RunOutcome.RUNNING,
             )
             .returning(runs.c.id)
