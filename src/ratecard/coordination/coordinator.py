@@ -225,7 +225,13 @@ class Coordinator:
         with self._lock:
             acquired = None if track.running else self.backends.acquire(job.name, self.instance_id)
             if acquired is not None:
-                self._start(job, acquired, trigger_for(state.last_slot, now, job.interval), now)
+                # The slot is the one open when the lease is won, not when this check began.
+                # Timeline this prevents: a starting worker reads the clock in slot 66, then
+                # its first database connection and the acquire take 1.6 s under load; the
+                # run starts in slot 67 but claims 66, and the next run, a moment later,
+                # claims 68: slot 67 is never refreshed though a run was in it the whole time.
+                won = self.clock()
+                self._start(job, acquired, trigger_for(state.last_slot, won, job.interval), won)
         if acquired is None and self.backends.in_use is None:
             track.problem = self.backends.problem
         track.next_check = now + poll
