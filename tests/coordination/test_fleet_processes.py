@@ -66,7 +66,9 @@ def assert_each_slot_committed_once(engine: Engine, fleet: Fleet) -> list[int]:
     twice = [slot for slot, n in Counter(slots).items() if n > 1]
     assert not twice, f"slots committed twice: {twice}\n{fleet.logs()}"
     assert slots, fleet.logs()
-    assert sorted(slots) == list(range(min(slots), max(slots) + 1)), f"a slot was lost: {slots}\n{all_runs(engine)}\n{fleet.logs()}"
+    assert sorted(slots) == list(range(min(slots), max(slots) + 1)), (
+        f"a slot was lost: {slots}\n{all_runs(engine)}\n{fleet.logs()}"
+    )
     return slots
 
 
