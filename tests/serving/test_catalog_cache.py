@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import NullPool
 
 from ratecard.catalog.model import ModelPrice
 from ratecard.ingest import run_records, store
@@ -16,6 +18,7 @@ from ratecard.serving.catalog_cache import CatalogCache, CatalogSnapshot
 from ratecard.serving.publish import encode_catalog, publish_catalog, read_published_version
 from tests.support.services import REDIS_URL, RedisServer
 from tests.support.store_helpers import decision, price
+from tests.support.tcp_proxy import TcpProxy
 
 # Fixtures (db_url, engine, pg_engine, shared_redis) shared by the price storage tests.
 
@@ -150,3 +153,46 @@ def test_without_redis_rechecks_the_database_at_most_every_second(pg_engine: Eng
     assert cache.current().version is None
     clock.now += 0.6
     assert cache.current().version == v1
+
+
+def test_a_partitioned_database_holds_one_request_once_not_one_per_reconcile(
+    pg_engine: Engine, redis_prefix: str
+) -> None:
+    """Redis up, the database's packets dropped: a held snapshot is served at once after the
+    first failed check, and the database's newest version is adopted when it is back."""
+    keys = RedisKeys(prefix=redis_prefix)
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+    proxy = TcpProxy(pg_engine.url.port or 5432).start()
+    partitioned = create_engine(
+        pg_engine.url.set(host="127.0.0.1", port=proxy.port),
+        poolclass=NullPool,  # every check connects anew, as after a dropped connection
+        connect_args={"connect_timeout": 1},
+    )
+    clock = Clock()
+    try:
+        v1 = commit_version(pg_engine, price("a", "0.000001"), publish_to=client, keys=keys)
+        cache = CatalogCache(lambda: partitioned, lambda: client, keys, clock=clock)
+        assert cache.current().version == v1
+
+        proxy.blackhole = True
+        waits = []
+        for _ in range(4):
+            clock.now += 5.1  # a reconcile is due at every request
+            began = time.monotonic()
+            assert cache.current().version == v1
+            waits.append(time.monotonic() - began)
+        assert waits[0] >= 0.9  # the first check finds out, waiting the connect timeout
+        assert max(waits[1:]) < 0.3, waits  # then requests never wait on the database
+
+        v2 = commit_version(pg_engine, price("a", "0.000002"))  # committed, not published
+        proxy.blackhole = False
+        deadline = time.monotonic() + 10
+        while cache.current().version != v2 and time.monotonic() < deadline:
+            clock.now += 5.1
+            time.sleep(0.1)
+        assert input_price(cache.current(), "a") == Decimal("0.000002")
+        assert read_published_version(client, keys) == v2  # the reconcile republished it
+    finally:
+        partitioned.dispose()
+        proxy.stop()
+        client.close()

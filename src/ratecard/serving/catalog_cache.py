@@ -12,6 +12,8 @@ version, kept per process.
   database's catalog when Redis is behind. Timeline this prevents: run 42 commits while Redis
   is unreachable, so its publish fails; Redis comes back still holding 41; without the
   reconcile every instance would serve 41 until the next refresh (hours later).
+- once a database check has failed, and while this process holds a snapshot, the database's
+  part of a check runs in a background thread until one succeeds: see `_db_call`.
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ class CatalogCache:
         self._next_check = 0.0
         self._next_reconcile = 0.0
         self._redis_failed = False
+        self._db_failing = False
+        self._background: threading.Thread | None = None
+        self._swap = threading.Lock()  # _adopt's compare-and-set, from either thread
         self.source_of_last_load = "none"  # redis | database | local (for tests and status)
 
     def current(self) -> CatalogSnapshot:
@@ -121,7 +126,7 @@ class CatalogCache:
     def install(self, data: Mapping[str, Any]) -> None:
         """Adopt catalog data this process just committed (saves a reload after a refresh)."""
         snapshot = CatalogSnapshot.from_data(data)
-        with self._lock:
+        with self._swap:
             if self._version_of(self._snapshot) <= self._version_of(snapshot):
                 self._snapshot = snapshot
                 self.source_of_last_load = "local"
@@ -153,21 +158,56 @@ class CatalogCache:
                     if not self._redis_failed:
                         log.warning("Redis unavailable, serving the catalog from the DB: %s", exc)
                     self._redis_failed = True
-            self._recheck_database()
+            self._db_call(self._recheck_database)
             self._next_check = now + self._db_recheck
         except SQLAlchemyError as exc:
             # Keep serving what we have; try again at the next check.
+            self._db_failing = True
             log.warning("could not re-check the catalog in the database: %s", exc)
             self._next_check = now + self._db_recheck
+
+    def _db_call(self, check: Callable[[], None]) -> None:
+        """Run a check that reads the database: inline, or in the background while it fails.
+
+        Timeline this prevents: the database is partitioned away (packets dropped, Redis
+        still up). Every 5 s the reconcile of one request per worker waits out the 2 s connect
+        timeout, and on the next reconcile again, for as long as the partition lasts. After
+        the first failure, and while a snapshot is held, the check runs in one background
+        thread instead, and requests keep answering from memory (Redis version loads stay
+        on the request path: they need no database). The first success in the background
+        makes checks inline again, so a healthy database is read exactly as before.
+        """
+        if not self._db_failing or self._snapshot is None:
+            check()
+            return
+        running = self._background
+        if running is not None and running.is_alive():
+            return  # one background check at a time; its result is adopted when it ends
+        self._background = threading.Thread(
+            target=self._check_in_background,
+            args=(check,),
+            name="ratecard-catalog-check",
+            daemon=True,
+        )
+        self._background.start()
+
+    def _check_in_background(self, check: Callable[[], None]) -> None:
+        from redis.exceptions import RedisError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            check()
+        except (SQLAlchemyError, RedisError) as exc:
+            log.warning("could not re-check the catalog in the database: %s", exc)
 
     def _recheck_redis(self, redis: Redis, now: float) -> None:
         published = read_published_version(redis, self._keys)
         if self._redis_failed or published is None or now >= self._next_reconcile:
-            self._reconcile(redis, published)
+            self._db_call(lambda: self._reconcile(redis, published))
             self._redis_failed = False
             self._next_reconcile = now + self._reconcile_interval
         elif published > self._version_of(self._snapshot) and not self._load_from_redis(redis):
-            self._reconcile(redis, None)
+            self._db_call(lambda: self._reconcile(redis, None))
 
     def _load_from_redis(self, redis: Redis) -> bool:
         version, blob = read_published(redis, self._keys)
@@ -193,15 +233,16 @@ class CatalogCache:
             self._load_from_redis(redis)
         elif self._snapshot is None:
             self._adopt(self._load_from_database(), "database")
+        self._db_failing = False
 
     def _recheck_database(self) -> None:
         from ratecard.serving import queries
 
         with self._engine().connect() as conn:
             db_version = queries.latest_catalog_version(conn)
-        if self._snapshot is not None and db_version == self._snapshot.version:
-            return
-        self._adopt(self._load_from_database(), "database")
+        if self._snapshot is None or db_version != self._snapshot.version:
+            self._adopt(self._load_from_database(), "database")
+        self._db_failing = False
 
     def _load_from_database(self) -> dict[str, Any]:
         with self._engine().connect() as conn:
@@ -209,6 +250,7 @@ class CatalogCache:
 
     def _adopt(self, data: Mapping[str, Any], origin: str) -> None:
         snapshot = CatalogSnapshot.from_data(data)
-        if self._version_of(snapshot) >= self._version_of(self._snapshot):
-            self._snapshot = snapshot
-            self.source_of_last_load = origin
+        with self._swap:
+            if self._version_of(snapshot) >= self._version_of(self._snapshot):
+                self._snapshot = snapshot
+                self.source_of_last_load = origin
