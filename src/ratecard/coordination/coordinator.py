@@ -145,7 +145,7 @@ class Coordinator:
             acquired = self.backends.acquire(job.name, self.instance_id)
             if acquired is None:
                 return False
-            return self._start(job, acquired, trigger, self.clock())
+            return self._start(job, acquired, trigger)
 
     def run_once(
         self, job_name: str, trigger: str = Trigger.CLI, wait: float = 600.0
@@ -225,24 +225,18 @@ class Coordinator:
         with self._lock:
             acquired = None if track.running else self.backends.acquire(job.name, self.instance_id)
             if acquired is not None:
-                # The slot is the one open when the lease is won, not when this check began.
-                # Timeline this prevents: a starting worker reads the clock in slot 66, then
-                # its first database connection and the acquire take 1.6 s under load; the
-                # run starts in slot 67 but claims 66, and the next run, a moment later,
-                # claims 68: slot 67 is never refreshed though a run was in it the whole time.
-                won = self.clock()
-                self._start(job, acquired, trigger_for(state.last_slot, won, job.interval), won)
+                self._start(job, acquired, trigger_for(state.last_slot, now, job.interval))
         if acquired is None and self.backends.in_use is None:
             track.problem = self.backends.problem
         track.next_check = now + poll
 
-    def _start(self, job: Job, acquired: Acquired, trigger: str, now: float) -> bool:
+    def _start(self, job: Job, acquired: Acquired, trigger: str) -> bool:
         """Start a run thread for a won lease (caller holds self._lock)."""
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
             ctx = job_runner.prepare_context(
-                job, acquired, self._engine(), self.instance_id, trigger, now
+                job, acquired, self._engine(), self.instance_id, trigger, self.clock
             )
         except SQLAlchemyError as exc:
             self.tracks[job.name].problem = f"database unavailable: {type(exc).__name__}"

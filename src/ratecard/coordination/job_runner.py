@@ -103,16 +103,28 @@ def confirm_lease(acquired: Acquired) -> Callable[[Connection], bool]:
 
 
 def prepare_context(
-    job: Job, acquired: Acquired, engine: Engine, instance_id: str, trigger: str, now: float
+    job: Job,
+    acquired: Acquired,
+    engine: Engine,
+    instance_id: str,
+    trigger: str,
+    clock: Callable[[], float],
 ) -> JobContext | None:
     """Read the job's state under the lease; None if a scheduled slot is already completed.
 
     Re-reading after acquiring matters: the previous holder may have committed the slot (or
     failed and set a retry back-off) and released the lease between our last look and our
     acquire.
+
+    The run's slot is the one open now, read after the lease and the state, never a time the
+    caller read before them. Timeline this prevents: a starting worker reads the clock in slot
+    66, then its first database connection and the acquire take 1.6 s under load; the run
+    starts in slot 67 but claims 66, and the next run, a moment later, claims 68: slot 67 is
+    never refreshed though a run was in it the whole time.
     """
     with engine.connect() as conn:
         state = read_job_state(conn, job.name)
+    now = clock()
     slot = slot_of(now, job.interval)
     if trigger in SCHEDULED_TRIGGERS:
         retry = state.retry_epoch

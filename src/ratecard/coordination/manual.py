@@ -69,7 +69,7 @@ def _run_once(
                 job_runner.release_quietly(acquired)
                 return other
             ctx = job_runner.prepare_context(
-                job, acquired, engine, coordinator.instance_id, trigger, coordinator.clock()
+                job, acquired, engine, coordinator.instance_id, trigger, coordinator.clock
             )
             assert ctx is not None  # manual triggers are never skipped
             return job_runner.execute(job, acquired, ctx, coordinator.clock)
