@@ -151,6 +151,7 @@ def test_redis_down_falls_back_to_the_database_and_back(
     ), "Redis coming back must be noticed and used again"
     slots = [r["slot"] for r in effects(engine)]
     assert len(slots) == len(set(slots))
+    c.stop(timeout=5)  # before its client closes: a run thread releasing on it would crash
     client.close()
 
 
