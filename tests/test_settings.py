@@ -64,6 +64,9 @@ def test_every_documented_database_url_spelling_is_accepted(raw: str, expected: 
         ({"RATECARD_SOURCES": "litellm"}, "RATECARD_SOURCES entries must look like name=URL"),
         ({"RATECARD_SOURCES": "acme=https://x"}, "RATECARD_SOURCES source 'acme'"),
         ({"RATECARD_SOURCES": "litellm=ftp://x"}, "RATECARD_SOURCES URL for 'litellm'"),
+        ({"RATECARD_SOURCES": "litellm-<b>=https://x"}, "source name 'litellm-<b>' must be"),
+        ({"RATECARD_SOURCES": "litellm-../x=https://x"}, "letters, digits, '.', '_', ':' or '-'"),
+        ({"RATECARD_SOURCES": "litellm-" + "x" * 60 + "=https://x"}, "must be 1-64 letters"),
         ({"RATECARD_COORDINATOR": "maybe"}, "RATECARD_COORDINATOR must be true or false"),
         (
             {"WEB_CONCURRENCY": "abc"},

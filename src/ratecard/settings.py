@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -73,6 +74,24 @@ def redact_url(url: str) -> str:
     return redact_secrets(url)  # query-string credentials (`?password=`), as logs do
 
 
+# A source's name is stored (64 characters), shown on pages and in the Atom feed, and named
+# in URLs and file names: letters, digits and `._:-` only, so `../`, markup, whitespace and
+# control characters never get that far.
+SOURCE_NAME_MAX = 64
+_SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+
+
+def check_source_name(name: str) -> str:
+    """Return `name` if it may name a source, else raise SettingsError saying why."""
+    if len(name) > SOURCE_NAME_MAX or not _SOURCE_NAME.fullmatch(name):
+        shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
+        raise SettingsError(
+            f"source name {shown} must be 1-{SOURCE_NAME_MAX} letters, digits, '.', '_', ':' "
+            "or '-', starting with a letter or digit"
+        )
+    return name
+
+
 def parse_sources(raw: str) -> tuple[Source, ...]:
     """Parse `name=URL,...`; the kind is the name, or the part before a dash (`litellm-eu`)."""
     sources: list[Source] = []
@@ -83,6 +102,7 @@ def parse_sources(raw: str) -> tuple[Source, ...]:
         name, url = name.strip(), url.strip()
         if not sep or not name or not url:
             raise SettingsError(f"RATECARD_SOURCES entries must look like name=URL, got {item!r}")
+        check_source_name(name)
         kind = name.split("-", 1)[0].split(":", 1)[0]
         if kind not in SOURCE_KINDS:
             raise SettingsError(
@@ -316,7 +336,8 @@ DECLARATIONS: tuple[Setting, ...] = (
         "sources",
         parse_sources,
         accepts=f"name=URL,... named after the kind ({', '.join(SOURCE_KINDS)}), optionally "
-        "with a -suffix; http(s):// or file:// URLs",
+        "with a -suffix (a name: up to 64 letters, digits, '.', '_', ':' or '-'); http(s):// or "
+        "file:// URLs",
         doc="the price feeds",
         default=(
             "litellm=https://raw.githubusercontent.com/BerriAI/litellm/main/"

@@ -227,19 +227,22 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
     """Record an archived feed FILE as the source's state at --observed-at.
 
     History stays in time order whatever order snapshots are imported in; current prices
-    change only when the snapshot is the source's newest observation (then the catalog gets
-    a new version and is published)."""
+    change only when the snapshot is the source's newest observation. Then it goes through
+    the refresh's guard (a suspicious move is held for review, a file that would remove too
+    many models is refused), its changes reach the change log and webhooks, and the catalog
+    gets a new version and is published. A file that would remove too many of the models
+    listed before an older --observed-at is refused too."""
     from datetime import datetime
     from pathlib import Path
 
     from sqlalchemy.exc import SQLAlchemyError
 
+    from ratecard.background import refresh_deps_of
     from ratecard.ingest.backfill import BackfillError, as_utc, import_snapshot
     from ratecard.ingest.feed_errors import FeedError
-    from ratecard.redis_keys import RedisKeys
+    from ratecard.ingest.refresh import publish_committed
     from ratecard.services import Services
-    from ratecard.serving.publish import encode_catalog, publish_quietly
-    from ratecard.settings import SettingsError, parse_sources
+    from ratecard.settings import SettingsError, check_source_name, parse_sources
     from ratecard.timetext import instant_text
 
     try:
@@ -248,6 +251,10 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
         raise click.BadParameter(
             f"not an ISO 8601 time: {observed_at!r}", param_hint="--observed-at"
         ) from None
+    try:
+        check_source_name(source_name)
+    except SettingsError as exc:
+        raise click.BadParameter(str(exc), param_hint="--source") from None
     settings = load_settings()
     path = Path(file).resolve()
     source = next((s for s in settings.sources if s.name == source_name), None)
@@ -262,19 +269,19 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
     acquired = None
     try:
         acquired = _hold_refresh_lease(state, wait)
+        deps = refresh_deps_of(state)
         report = import_snapshot(
             state.engine,
             source,
             path.read_bytes(),
             when,
-            instance_id=settings.instance_id,
+            settings=settings,
+            record_changes=deps.record_changes,
             confirm_lease=confirm_lease(acquired),
         )
         published = False
         if report.catalog is not None and report.catalog_version is not None:
-            keys = RedisKeys(prefix=settings.redis_key_prefix)
-            blob = encode_catalog(report.catalog)
-            published = publish_quietly(state.redis, keys, report.catalog_version, blob)
+            published = publish_committed(deps, report.catalog_version, report.catalog)
     except (BackfillError, FeedError) as exc:
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
@@ -295,6 +302,7 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
         "changed": report.counts.changed,
         "removed": report.counts.removed,
         "rebased": report.rebased,
+        "held": report.held,
         "catalog_version": report.catalog_version,
         "published": published,
     }
@@ -315,6 +323,11 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
         f"-{report.counts.removed}; later rows re-based: {report.rebased}; "
         f"rejected entries: {report.rejected}"
     )
+    if report.held:
+        click.echo(
+            f"  held for review: {report.held} (not served until accepted: POST "
+            "/admin/held/<id>/accept, or the dashboard)"
+        )
 
 
 def _hold_refresh_lease(state: Any, wait: float) -> Any:

@@ -5,6 +5,15 @@ last month's usage from, say, the LiteLLM repository's history. The rules:
 
 - History is a function of the *set* of observations, never of the order they were recorded
   in: importing March then July, or July then March, leaves identical history rows.
+- A snapshot is judged as a feed is: when T is the newest observation it goes through the
+  refresh's guard (`store.guard_and_apply`: a suspicious move is held for review, a feed that
+  would remove too many models is refused) and its changes reach the change log, the Atom
+  feed and webhooks like a refresh's. An older snapshot serves nothing, so nothing is held or
+  announced, but a file that would remove more than RATECARD_QUARANTINE_REMOVED_FRACTION of
+  the models listed before T (a file of the wrong kind, say) is refused, and an entry the
+  parser rejects leaves that model's history as it was.
+- History rows a change-log entry points at are never deleted (the entry would go with its
+  row, and subscribers' cursors would skip it): see `_insert_in_past`.
 - Current prices change only when T is the source's newest observation. An older snapshot
   is slotted into the past: a row at T (state before T -> the snapshot), and the next change
   point re-based on the snapshot (its `old` becomes the snapshot's prices; dropped if it no
@@ -24,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 
@@ -33,12 +42,11 @@ from ratecard.catalog.model import ModelPrice
 from ratecard.db import bulk_insert
 from ratecard.ingest import run_records, store
 from ratecard.ingest.feeds import ParsedFeed, parse_feed
-from ratecard.ingest.guard import GuardDecision
 from ratecard.ingest.run_records import RunInfo, SourceRecord
 from ratecard.ingest.store import SourceCounts
-from ratecard.schema import job_state, models, price_history, run_sources, source_state
+from ratecard.schema import changes, job_state, models, price_history, run_sources, source_state
 from ratecard.serving import queries
-from ratecard.settings import Source
+from ratecard.settings import Settings, Source
 from ratecard.timetext import instant_text
 from ratecard.vocabulary import (
     OBSERVED_OUTCOMES,
@@ -48,6 +56,9 @@ from ratecard.vocabulary import (
     SourceOutcome,
     Trigger,
 )
+
+if TYPE_CHECKING:
+    from ratecard.ingest.refresh import ChangeRecorder
 
 # The job whose commit generation imports share with refreshes (see _claim_generation).
 REFRESH_JOB = JobName.REFRESH
@@ -69,6 +80,7 @@ class ImportReport:
     rejected: int
     counts: SourceCounts = field(default_factory=SourceCounts)
     rebased: int = 0  # later history rows re-based on the snapshot (or dropped)
+    held: int = 0  # moves the guard held for review (newest only)
     catalog_version: int | None = None
     catalog: dict[str, Any] | None = None  # the committed catalog when current prices moved
 
@@ -79,24 +91,28 @@ def import_snapshot(
     body: bytes,
     observed_at: datetime,
     *,
-    instance_id: str | None = None,
+    settings: Settings,
+    record_changes: ChangeRecorder,
     now: datetime | None = None,
     confirm_lease: Callable[[Connection], bool] | None = None,
 ) -> ImportReport:
     """Record `body` (a feed of `source`'s kind) as `source`'s state at `observed_at`.
 
-    `confirm_lease(conn)`, when given, is asked inside the committing transaction whether the
-    refresh lease the caller holds is still its own; False rolls everything back.
+    `settings` gives the guard's limits and the instance id; `record_changes` is the change
+    log's hook, the refresh's (`RefreshDeps.record_changes`). `confirm_lease(conn)`, when
+    given, is asked inside the committing transaction whether the refresh lease the caller
+    holds is still its own; False rolls everything back.
     """
     parsed = parse_feed(source, body)  # FeedError: the file is not a usable feed
     when = as_utc(observed_at)
     now = now or store.utcnow()
     if when > now:
         raise BackfillError(f"--observed-at {instant_text(when)} is in the future")
-    info = RunInfo(job=JobName.IMPORT, instance_id=instance_id, trigger=Trigger.CLI)
+    info = RunInfo(job=JobName.IMPORT, instance_id=settings.instance_id, trigger=Trigger.CLI)
     run_id = run_records.start_run(engine, info, now)
+    run = _Run(source, parsed, when, run_id, now, settings, record_changes, confirm_lease)
     try:
-        return _record(engine, source.name, parsed, when, run_id, now, confirm_lease)
+        return _record(engine, run)
     except BaseException as exc:
         why = str(exc)[:300] or type(exc).__name__
         run_records.abandon_run(engine, run_id, RunOutcome.FAILED, why)
@@ -108,15 +124,22 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _record(
-    engine: Engine,
-    name: str,
-    parsed: ParsedFeed,
-    when: datetime,
-    run_id: int,
-    now: datetime,
-    confirm_lease: Callable[[Connection], bool] | None,
-) -> ImportReport:
+@dataclass(frozen=True)
+class _Run:
+    """One import: what it records, when, and what it is judged and announced with."""
+
+    source: Source
+    parsed: ParsedFeed
+    when: datetime
+    run_id: int
+    now: datetime
+    settings: Settings
+    record_changes: ChangeRecorder
+    confirm_lease: Callable[[Connection], bool] | None
+
+
+def _record(engine: Engine, run: _Run) -> ImportReport:
+    name, parsed, when, run_id, now = run.source.name, run.parsed, run.when, run.run_id, run.now
     with engine.begin() as conn:
         generation = _read_generation(conn)
         observations = observation_times(conn, name)
@@ -130,15 +153,14 @@ def _record(
         newest = next_observation is None and later_change is None
         report = ImportReport(name, when, run_id, newest, len(parsed.models), len(parsed.rejected))
         if newest:
-            report.counts = _apply_as_current(conn, name, parsed, run_id, when)
+            report.counts = _apply_as_current(conn, run)
+            report.held = report.counts.held
         else:
             # Where the state before T resumes: the next observation; failing that (only an
             # admin's accepted change lies after T), that change.
             boundary = next_observation or later_change
             assert boundary is not None  # not newest: one of the two exists
-            report.counts, report.rebased = _insert_in_past(
-                conn, name, parsed.models, run_id, when, boundary, next_observation
-            )
+            report.counts, report.rebased = _insert_in_past(conn, run, boundary, next_observation)
         record = SourceRecord(
             name, now, SourceOutcome.IMPORTED, when, report.fetched, report.rejected
         )
@@ -147,12 +169,16 @@ def _record(
         version = run_id if newest else None
         run_records.finish_run(conn, run_id, RunOutcome.IMPORTED, catalog_version=version, now=now)
         _claim_generation(conn, generation)
-        if confirm_lease is not None and not confirm_lease(conn):
+        if run.confirm_lease is not None and not run.confirm_lease(conn):
             raise BackfillError(
                 "the refresh lease expired during the import (it took longer than "
                 "RATECARD_LEASE_TTL); nothing was recorded, re-run it"
             )
         if newest:
+            # Told after the fence and the lease check, in the committing transaction, as a
+            # refresh tells it: an import rolled back leaves no entry and no webhook message.
+            # An older snapshot changes nothing served, so it announces nothing.
+            run.record_changes(conn, run_id, now)
             report.catalog_version = version
             report.catalog = queries.load_catalog_data(conn, version)
     return report
@@ -217,22 +243,22 @@ def _claim_generation(conn: Connection, generation: int) -> None:
 # --- T is the newest observation: an ordinary apply at T -------------------------------------
 
 
-def _apply_as_current(
-    conn: Connection, name: str, parsed: ParsedFeed, run_id: int, when: datetime
-) -> SourceCounts:
-    """Serve the snapshot from T on, with history, exactly as a refresh at T would.
-
-    No guard: the operator chose this snapshot, so a 100x move in it is not held for review.
-    """
-    rows = store.load_source_rows(conn, name)
-    served = store.served_prices(rows)
-    decision = GuardDecision(
-        quarantined=False,
-        quarantine_reason=None,
-        upserts=dict(parsed.models),
-        removals=[mid for mid in served if mid not in parsed.models],
+def _apply_as_current(conn: Connection, run: _Run) -> SourceCounts:
+    """Serve the snapshot from T on, with history, exactly as a refresh at T would: through
+    the same guard. Timeline it prevents: an archive whose gpt-4o price is 1000x off (a typo
+    in the file, or the wrong file) is served at once; the next live refresh then sees the
+    correct price as a 1000x move and holds it, so the wrong price stays served until an
+    admin notices. Held here, the wrong price is never served and the live one applies."""
+    name = run.source.name
+    decision, counts = store.guard_and_apply(
+        conn, name, run.parsed, run.settings, run_id=run.run_id, now=run.when
     )
-    counts = store.apply_decision(conn, name, decision, rows=rows, run_id=run_id, now=when)
+    if decision.quarantined:
+        raise BackfillError(
+            f"{name}: {decision.quarantine_reason}: nothing was recorded "
+            f"(is the file a {run.source.kind} feed?)"
+        )
+    when = run.when
     # Timeline the cleared validators prevent: a refresh at t1 stores ETag E; an import at t2
     # (newest) serves an archived snapshot; the refresh at t3 sends If-None-Match E, gets 304
     # and keeps serving the archive as if it were the live feed. Without validators, t3
@@ -242,7 +268,7 @@ def _apply_as_current(
         "etag": None,
         "last_modified": None,
         "content_sha256": None,
-        "snapshot_date": parsed.snapshot_date,
+        "snapshot_date": run.parsed.snapshot_date,
     }
     done = conn.execute(update(source_state).where(source_state.c.source == name).values(values))
     if done.rowcount == 0:
@@ -263,15 +289,22 @@ class _Row:
 
 
 def _insert_in_past(
-    conn: Connection,
-    name: str,
-    snapshot: Mapping[str, ModelPrice],
-    run_id: int,
-    when: datetime,
-    boundary: datetime,
-    next_observation: datetime | None,
+    conn: Connection, run: _Run, boundary: datetime, next_observation: datetime | None
 ) -> tuple[SourceCounts, int]:
-    """Write the snapshot's rows at T and re-base the next change point; models rows stay."""
+    """Write the snapshot's rows at T and re-base the next change point; models rows stay.
+
+    A next change point the snapshot makes a no-op is dropped, but the change-log entry that
+    points at it is moved first to the row written at T, which is the same move (the state
+    before T to the snapshot's) now dated where it happened. Timeline it prevents: a refresh
+    at t3 logs "gpt-4o 5 -> 2.5" as entry 40 and webhooks deliver it; an import of t2 (already
+    2.5) drops the t3 row, and its ON DELETE CASCADE took entry 40 with it: a poller that
+    re-reads from 39 never sees it again, and the feed has a hole. A re-based row keeps its
+    entry, which then shows the re-based old price: the log reads from history, it does not
+    copy it (see changes.changelog).
+    """
+    name, when, run_id = run.source.name, run.when, run.run_id
+    snapshot = run.parsed.models
+    rejected = {r.model_id for r in run.parsed.rejected}
     rows = store.load_source_rows(conn, name)
     history = _history_by_model(conn, name)
     boundary_run = _run_at(conn, name, boundary) if boundary == next_observation else None
@@ -281,13 +314,21 @@ def _insert_in_past(
     pks.update(_insert_removed_models(conn, new_models, run_id, when, boundary))
     inserts: list[dict[str, Any]] = []
     rebases: list[dict[str, Any]] = []
-    drops: list[int] = []
+    drops: dict[int, int] = {}  # history row id -> its model's pk
+    listed_before = lost = 0
     for model_id in sorted(set(rows) | set(snapshot)):
         pk = pks[model_id]
         entries = history.get(pk, [])
         before = [e for e in entries if e.observed_at <= when]
         state_before = before[-1].new if before else None
         price = snapshot.get(model_id)
+        if state_before is not None:
+            listed_before += 1
+            if price is None and model_id in rejected:
+                # A garbage entry is a bad value, not a retirement (as in the guard): the
+                # model's history before and after T stays as it was.
+                continue
+            lost += price is None
         state_at = codec.to_snapshot(price) if price is not None else None
         if state_before == state_at:
             continue  # the snapshot confirms what history already says
@@ -298,23 +339,49 @@ def _insert_in_past(
         if following is not None and following.observed_at <= boundary:
             # The next change point started from state_before; it now starts from the snapshot.
             if following.new == state_at:
-                drops.append(following.id)
+                drops[following.id] = pk
             else:
                 rebases.append({"b_id": following.id, "old": state_at})
         else:
             # No row at the next observation: the model did not change then, so the state it
             # re-confirmed (state_before) must be written back explicitly.
             inserts.append(_history(pk, boundary_run, boundary, state_at, state_before))
+    limit = run.settings.quarantine_removed_fraction
+    if listed_before and lost > limit * listed_before:
+        raise BackfillError(
+            f"{name}: the snapshot would remove {lost} of the {listed_before} models listed "
+            f"before {instant_text(when)} ({lost / listed_before:.0%}), more than the "
+            f"{limit:.0%} RATECARD_QUARANTINE_REMOVED_FRACTION allows: nothing was recorded "
+            f"(is the file a {run.source.kind} feed?)"
+        )
     bulk_insert(conn, price_history, inserts)
     if rebases:
         conn.execute(update(price_history).where(price_history.c.id == bindparam("b_id")), rebases)
     if drops:
-        conn.execute(delete(price_history).where(price_history.c.id.in_(drops)))
+        _move_entries(conn, drops, run_id, when)
+        conn.execute(delete(price_history).where(price_history.c.id.in_(list(drops))))
     present = [pks[mid] for mid in snapshot]
     _move_first_seen(conn, present, when)
     touched = {row["model_pk"] for row in inserts} | _pks_of(conn, [r["b_id"] for r in rebases])
     relabel(conn, touched)
     return counts, len(rebases) + len(drops)
+
+
+def _move_entries(conn: Connection, drops: Mapping[int, int], run_id: int, when: datetime) -> None:
+    """Point the change-log entries of the dropped rows at the rows written at T instead."""
+    query = select(price_history.c.id, price_history.c.model_pk).where(
+        price_history.c.run_id == run_id,
+        price_history.c.observed_at == when,
+        price_history.c.model_pk.in_(set(drops.values())),
+    )
+    at_when = {row.model_pk: row.id for row in conn.execute(query)}
+    moves = [{"b_old": row_id, "b_new": at_when[pk]} for row_id, pk in drops.items()]
+    conn.execute(
+        update(changes)
+        .where(changes.c.history_id == bindparam("b_old"))
+        .values(history_id=bindparam("b_new")),
+        moves,
+    )
 
 
 def _history(pk: int, run_id: int | None, when: datetime, old: Any, new: Any) -> dict[str, Any]:

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ratecard import metrics
@@ -28,7 +27,6 @@ from ratecard.ingest.bundled import BUNDLED_META_URL, bundled_snapshot
 from ratecard.ingest.feed_errors import FeedError
 from ratecard.ingest.feeds import parse_feed
 from ratecard.ingest.fetch import fetch_feed, is_http, make_http_client
-from ratecard.ingest.guard import guard_feed
 from ratecard.ingest.run_records import RunInfo, SourceRecord
 from ratecard.ingest.store import FeedMeta, SourceCounts
 from ratecard.redis_keys import RedisKeys
@@ -328,16 +326,9 @@ def _store_source(
         return record
     parsed = fetched.parsed
     assert parsed is not None  # status "ok" always carries the parsed feed
-    rows = store.load_source_rows(conn, name)
-    current = store.served_prices(rows)
-    decision = guard_feed(
-        current,
-        parsed,
-        store.load_pending_held(conn, name, current),
-        max_removed_fraction=deps.settings.quarantine_removed_fraction,
-        hold_factor=Decimal(str(deps.settings.hold_factor)),
+    decision, record.counts = store.guard_and_apply(
+        conn, name, parsed, deps.settings, run_id=run_id, now=now
     )
-    record.counts = store.apply_decision(conn, name, decision, rows=rows, run_id=run_id, now=now)
     record.fetched = len(parsed.models)
     record.rejected = len(parsed.rejected)
     record.unknown_fields = parsed.unknown_fields

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -31,11 +32,13 @@ from sqlalchemy import (
 from ratecard.catalog import codec
 from ratecard.catalog.model import ModelPrice
 from ratecard.db import bulk_insert
+from ratecard.ingest.guard import GuardDecision, guard_feed
 from ratecard.schema import MODEL_ROW_COLUMNS, held_changes, models, price_history, source_state
 from ratecard.vocabulary import ChangeKind, HeldKind, HeldStatus
 
 if TYPE_CHECKING:
-    from ratecard.ingest.guard import GuardDecision
+    from ratecard.ingest.feeds import ParsedFeed
+    from ratecard.settings import Settings
 
 # The source name versions before the stand-in (see `bundled`) served the bundled snapshot
 # under; a refresh retires its rows.
@@ -148,6 +151,31 @@ class FeedMeta:
     last_modified: str | None = None
     content_sha256: str | None = None
     snapshot_date: str | None = None
+
+
+def guard_and_apply(
+    conn: Connection,
+    source: str,
+    parsed: ParsedFeed,
+    settings: Settings,
+    *,
+    run_id: int | None,
+    now: datetime,
+) -> tuple[GuardDecision, SourceCounts]:
+    """Judge a parsed feed against what `source` serves now and write what the guard lets
+    through (holds and a quarantine included): the one way a feed's prices become served, for
+    a refresh and an import alike, so neither can serve what the other would hold."""
+    rows = load_source_rows(conn, source)
+    current = served_prices(rows)
+    decision = guard_feed(
+        current,
+        parsed,
+        load_pending_held(conn, source, current),
+        max_removed_fraction=settings.quarantine_removed_fraction,
+        hold_factor=Decimal(str(settings.hold_factor)),
+    )
+    counts = apply_decision(conn, source, decision, rows=rows, run_id=run_id, now=now)
+    return decision, counts
 
 
 def apply_decision(
