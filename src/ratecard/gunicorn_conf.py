@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import importlib
 import logging
+import math
 import sys
 from typing import Any
 
@@ -40,8 +41,9 @@ threads = _settings.threads
 # or coordinator thread can be inherited across a fork.
 preload_app = False
 timeout = 30
-# Longer than a lease release: a worker told to stop releases its lease before it is killed.
-graceful_timeout = 20
+# Longer than a lease release: a worker told to stop releases its lease before it is killed;
+# plus the shutdown delay, in which it still serves (see gunicorn_worker).
+graceful_timeout = 20 + math.ceil(_settings.shutdown_delay)
 keepalive = 5
 accesslog = None
 # gunicorn's own lines in ratecard's format (one JSON object per line off a terminal).
@@ -136,6 +138,7 @@ def post_worker_init(worker: Any) -> None:
     from ratecard.web.state import get_state
 
     app = worker.wsgi
+    worker.shutdown_delay = _settings.shutdown_delay
     # The master's helper checked the database and schema moments ago: the first ready
     # answer uses that (until it is older than the cache period) instead of waiting here.
     readiness_seed.apply(health_of(app).registry)

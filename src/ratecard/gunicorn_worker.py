@@ -1,7 +1,20 @@
-"""gunicorn's thread worker, answering the request-size errors gunicorn raises itself in JSON.
+"""gunicorn's thread worker: a stop that loses no connection, and size errors in JSON.
 
-gunicorn rejects a request line longer than `limit_request_line` (and oversized headers)
-before the application sees it, with an HTML page; a client of this JSON API (and the
+Stopping (SIGTERM). gunicorn's gthread worker stops accepting at once but keeps its listening
+socket open until the drain has ended; the master closed its own copy, but the kernel socket
+lives while any worker holds one. Timeline it caused behind a balancer: t0 SIGTERM; t0..t20 the
+port still completes TCP handshakes, so connections pile up in the backlog, nobody accepts
+them; t20 the worker exits and the kernel resets every one of them (6-22 requests lost per
+rolling step, and the port hung for as long as a slow upload kept the drain going). This
+worker, when it stops, first accepts what is already in the backlog (those clients have
+connected: their requests are served), then closes its listener, then drains: a new
+connection is refused at once, which a balancer retries on another instance.
+RATECARD_SHUTDOWN_DELAY (default 0) inserts a period before that in which the worker serves
+everything but `/health/ready` answers 503, for balancers that route by readiness and need a
+few seconds to stop sending (Kubernetes endpoints).
+
+Size errors. gunicorn rejects a request line longer than `limit_request_line` (and oversized
+headers) before the application sees it, with an HTML page; a client of this JSON API (and the
 OpenAPI document, which lists 414 for every operation) gets the API's error shape instead:
 `{"error", "detail", "field"}`.
 """
@@ -9,11 +22,14 @@ OpenAPI document, which lists 414 for every operation) gets the API's error shap
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from gunicorn import util
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from ratecard import draining
 
 # exception -> (status, reason, error code, field)
 _JSON_ERRORS: dict[type[Exception], tuple[int, str, str, str]] = {
@@ -35,7 +51,42 @@ def json_error_response(status: int, reason: str, body: dict[str, Any]) -> bytes
 
 
 class JsonErrorsWorker(ThreadWorker):
-    """The gthread worker; size-limit errors answered as the API's JSON error."""
+    """The gthread worker; listener closed first at a stop; size errors as the API's JSON."""
+
+    # Set by gunicorn_conf.post_worker_init from RATECARD_SHUTDOWN_DELAY.
+    shutdown_delay: float = 0.0
+    _stop_timer: threading.Timer | None = None
+
+    def handle_exit(self, sig: Any, frame: Any) -> None:
+        """SIGTERM: readiness fails now; the stop itself begins after the shutdown delay."""
+        draining.begin()
+        if self.shutdown_delay <= 0 or not self.alive:
+            super().handle_exit(sig, frame)
+            return
+        if self._stop_timer is None:  # a second SIGTERM does not restart the delay
+            self._stop_timer = threading.Timer(
+                self.shutdown_delay, super().handle_exit, (sig, None)
+            )
+            self._stop_timer.daemon = True
+            self._stop_timer.start()
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive:
+            self._close_listeners()
+
+    def _close_listeners(self) -> None:
+        """Accept what the backlog holds, then close each listener (see the module's text)."""
+        for listener in self.sockets:
+            while True:
+                try:
+                    client, addr = listener.accept()
+                except OSError:  # EAGAIN: the backlog is empty (or the socket is closed)
+                    break
+                self.nr_conns += 1
+                client.setblocking(True)
+                self.enqueue_req(TConn(self.cfg, client, addr, listener.getsockname()))
+            listener.close()
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         known = next((v for k, v in _JSON_ERRORS.items() if isinstance(exc, k)), None)

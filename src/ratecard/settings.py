@@ -25,6 +25,9 @@ SOURCE_KINDS = ("litellm", "openrouter")
 DATABASE_URL_SCHEMES = ("postgres://", "postgresql://", "postgresql+psycopg://", "sqlite:///")
 # Bounds shared with `ratecard serve --workers` and `ratecard fleet --workers`.
 MAX_WORKERS = 64
+# gunicorn's graceful timeout is the drain plus this delay (gunicorn_conf): kept well under
+# Kubernetes' default 30 s termination grace period.
+SHUTDOWN_DELAY_MAX = 10.0
 MAX_THREADS = 256
 
 
@@ -155,6 +158,18 @@ def _seconds(minimum: float) -> Callable[[str], float]:
         value = float(raw)
         # `not >=` also rejects NaN; infinity would make every deadline unreachable.
         if not value >= minimum or value == float("inf"):
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def _seconds_up_to(minimum: float, maximum: float) -> Callable[[str], float]:
+    at_least = _seconds(minimum)
+
+    def parse(raw: str) -> float:
+        value = at_least(raw)
+        if value > maximum:
             raise ValueError(raw)
         return value
 
@@ -524,6 +539,16 @@ DECLARATIONS: tuple[Setting, ...] = (
         default="true",
     ),
     Setting(
+        "RATECARD_SHUTDOWN_DELAY",
+        "shutdown_delay",
+        _seconds_up_to(0.0, SHUTDOWN_DELAY_MAX),
+        accepts=f"a number of seconds from 0 to {SHUTDOWN_DELAY_MAX:g}",
+        doc="after SIGTERM, seconds an instance goes on serving while `/health/ready` answers "
+        "503 (for a balancer to take it out of rotation), before it closes its listening socket "
+        "and drains the requests in flight",
+        default="0",
+    ),
+    Setting(
         "FORWARDED_ALLOW_IPS",
         "forwarded_allow_ips",
         _forwarded_ips,
@@ -669,6 +694,7 @@ class Settings:
     bind: str | None = declared("RATECARD_BIND")
     port: int | None = declared("PORT")
     preload: bool = declared("RATECARD_PRELOAD")
+    shutdown_delay: float = declared("RATECARD_SHUTDOWN_DELAY")
     forwarded_allow_ips: str = declared("FORWARDED_ALLOW_IPS")
     trusted_hosts: tuple[str, ...] | None = declared("RATECARD_TRUSTED_HOSTS")
     public_url: str | None = declared("RATECARD_PUBLIC_URL")

@@ -11,7 +11,8 @@
   passed, so a startup answer later than ready's would only hold traffic back.
 - `/health/ready` runs the readiness checks; any fail (database, schema) → 503. Ready means
   warm: it also needs the catalog in this process's memory (loaded now if it is not), so a
-  balancer's first request is answered from memory, not after a load.
+  balancer's first request is answered from memory, not after a load. After SIGTERM it
+  answers 503 "shutting down" while the process still serves (RATECARD_SHUTDOWN_DELAY).
 - `/health` runs every check. Details (versions, hosts, error texts, observed values) only
   with `Authorization: Bearer <RATECARD_ADMIN_TOKEN>`; otherwise statuses only.
 """
@@ -28,7 +29,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app
 
-from ratecard import metrics
+from ratecard import draining, metrics
 from ratecard.errors import ServiceUnavailable
 from ratecard.health.check_registry import HealthRegistry
 from ratecard.health.instance_checks import health_document
@@ -198,6 +199,9 @@ def ready() -> Response:
 
 
 def _ready_status(app: Flask, details: bool) -> tuple[bytes | dict[str, Any], int]:
+    if draining.stopping():
+        # Told to stop (RATECARD_SHUTDOWN_DELAY): out of rotation while it still serves.
+        return {"status": "fail", "output": "shutting down"}, 503
     body, status_code = health_payload(app, readiness_only=True, details=details)
     if status_code == 200 and (problem := catalog_problem(app)) is not None:
         output = problem if details else "no catalog loaded in this process"
