@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,9 +30,11 @@ class Acquired:
 class LeaseBackends:
     """Build leases per job on Redis and on the database; try Redis first on every acquire.
 
-    Trying Redis first each time (one command) is how Redis coming back is noticed. While
-    Redis is flapping two instances may hold leases in different stores for the same job;
-    both may fetch, but the slot fence lets only one of them commit.
+    Trying Redis first each time (one command) is how Redis coming back is noticed; a Redis
+    grant is kept only if nobody else holds the job's database lease (`_held_in_database`).
+    While Redis is flapping two instances may still hold leases in different stores for the
+    same job (a holder's key lost with Redis mid-term); both may fetch, but the slot fence
+    lets only one of them commit.
     """
 
     def __init__(
@@ -85,19 +88,58 @@ class LeaseBackends:
                 continue
             self.in_use = lease.backend
             self.problem = "; ".join(problems) or None
+            if (
+                grant is not None
+                and lease.backend == "redis"
+                and self._held_in_database(job, holder)
+            ):
+                # Should Redis be gone again, the key expires within its TTL.
+                with contextlib.suppress(CoordinationUnavailable):
+                    lease.release(grant.token)
+                return None
             return Acquired(lease, grant) if grant else None
         self.in_use = None
         self.problem = "; ".join(problems) + " (no lease store reachable: nothing runs)"
         return None
 
+    def _held_in_database(self, job: str, holder: str) -> bool:
+        """Whether another instance holds `job`'s database lease (checked after a Redis grant).
+
+        Timeline it prevents: Redis stops; instance A falls back to the database lease and
+        keeps renewing it (the delivery loop holds its lease for as long as it runs); Redis
+        restarts empty; instance B tries Redis first, finds the key free and takes it. Both
+        hold "the" lease, in two stores, until A stops (~52 s measured): two delivery loops,
+        two refresh runs racing to the fence. With this check, B gives its Redis grant back
+        while A's database lease is live; B gets Redis once A releases or A's lease expires.
+        The cost is one database read per Redis grant, never per refused attempt.
+        """
+        try:
+            holding = self.sql_lease(job).holder()
+        except CoordinationUnavailable:
+            return False  # nobody renews a database lease the database can't be reached for
+        return holding is not None and holding.holder != holder
+
     def holder(self, job: str) -> tuple[str | None, object]:
-        """Return (backend, Holding | None) from the first reachable store, or (None, error)."""
+        """Return (backend, Holding | None) from the first reachable store, or (None, error).
+
+        A free Redis lease also asks the database: an instance that took the database lease
+        while Redis was away may still hold it (see `_held_in_database`).
+        """
         problems: list[str] = []
         for lease in self.candidates(job):
             try:
-                return lease.backend, lease.holder()
+                holding = lease.holder()
             except CoordinationUnavailable as exc:
                 problems.append(str(exc))
+                continue
+            if holding is None and lease.backend == "redis":
+                try:
+                    fallback = self.sql_lease(job).holder()
+                except CoordinationUnavailable:
+                    fallback = None
+                if fallback is not None:
+                    return "database", fallback
+            return lease.backend, holding
         return None, "; ".join(problems)
 
     def _cached(self, kind: str, job: str, build: Callable[[], Lease]) -> Lease:
