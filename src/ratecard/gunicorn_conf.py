@@ -139,6 +139,8 @@ def post_worker_init(worker: Any) -> None:
 
     app = worker.wsgi
     worker.shutdown_delay = _settings.shutdown_delay
+    worker.client_timeout = _settings.upload_timeout
+    worker.client_min_rate = _settings.upload_min_rate
     # The master's helper checked the database and schema moments ago: the first ready
     # answer uses that (until it is older than the cache period) instead of waiting here.
     readiness_seed.apply(health_of(app).registry)

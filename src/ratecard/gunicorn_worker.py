@@ -30,6 +30,7 @@ from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from ratecard import draining
+from ratecard.client_pace import PacedSocket
 
 # exception -> (status, reason, error code, field)
 _JSON_ERRORS: dict[type[Exception], tuple[int, str, str, str]] = {
@@ -55,6 +56,9 @@ class JsonErrorsWorker(ThreadWorker):
 
     # Set by gunicorn_conf.post_worker_init from RATECARD_SHUTDOWN_DELAY.
     shutdown_delay: float = 0.0
+    # Set by post_worker_init from RATECARD_UPLOAD_TIMEOUT and RATECARD_UPLOAD_MIN_RATE.
+    client_timeout: float = 20.0
+    client_min_rate: int = 65536
     _stop_timer: threading.Timer | None = None
 
     def handle_exit(self, sig: Any, frame: Any) -> None:
@@ -69,6 +73,19 @@ class JsonErrorsWorker(ThreadWorker):
             )
             self._stop_timer.daemon = True
             self._stop_timer.start()
+
+    def enqueue_req(self, conn: Any) -> None:
+        """Hand a connection with a request to a thread, its socket paced (client_pace): a
+        client too slow to send its request or read its answer frees the thread."""
+        if not isinstance(conn.sock, PacedSocket):
+            conn.sock = PacedSocket(conn.sock, self.client_timeout, self.client_min_rate)
+        super().enqueue_req(conn)
+
+    def handle(self, conn: Any) -> Any:
+        # The allowance starts when a thread takes the request, not when it was queued: a
+        # request waiting for a busy pool is not the client's slowness.
+        conn.sock.restart()
+        return super().handle(conn)
 
     def set_accept_enabled(self, enabled: bool) -> None:
         super().set_accept_enabled(enabled)

@@ -539,6 +539,24 @@ DECLARATIONS: tuple[Setting, ...] = (
         default="true",
     ),
     Setting(
+        "RATECARD_UPLOAD_TIMEOUT",
+        "upload_timeout",
+        _seconds(1.0),
+        accepts="a number of seconds ≥ 1",
+        doc="a request body gets this long, plus a second per RATECARD_UPLOAD_MIN_RATE bytes it "
+        "sent, before a 408; also how long a connection may send or read nothing mid-request",
+        default="20",
+    ),
+    Setting(
+        "RATECARD_UPLOAD_MIN_RATE",
+        "upload_min_rate",
+        _integer(1, 2**40),
+        accepts="a whole number of bytes per second ≥ 1",
+        doc="the rate a request body must keep up, past RATECARD_UPLOAD_TIMEOUT, to hold its "
+        "worker thread",
+        default="65536",
+    ),
+    Setting(
         "RATECARD_SHUTDOWN_DELAY",
         "shutdown_delay",
         _seconds_up_to(0.0, SHUTDOWN_DELAY_MAX),
@@ -695,6 +713,8 @@ class Settings:
     port: int | None = declared("PORT")
     preload: bool = declared("RATECARD_PRELOAD")
     shutdown_delay: float = declared("RATECARD_SHUTDOWN_DELAY")
+    upload_timeout: float = declared("RATECARD_UPLOAD_TIMEOUT")
+    upload_min_rate: int = declared("RATECARD_UPLOAD_MIN_RATE")
     forwarded_allow_ips: str = declared("FORWARDED_ALLOW_IPS")
     trusted_hosts: tuple[str, ...] | None = declared("RATECARD_TRUSTED_HOSTS")
     public_url: str | None = declared("RATECARD_PUBLIC_URL")

@@ -109,8 +109,15 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
                     }
                 },
             }
-            # 414: a request line over gunicorn's limit, answered in JSON (gunicorn_worker).
-            for status, model in sorted({**route.responses, 414: "ErrorOut"}.items())
+            # 414: a request line over gunicorn's limit, answered in JSON (gunicorn_worker);
+            # 408: a body slower than the pace rule (client_pace), on routes that take one.
+            for status, model in sorted(
+                {
+                    **route.responses,
+                    414: "ErrorOut",
+                    **({408: "ErrorOut"} if route.body is not None else {}),
+                }.items()
+            )
         },
     }
     if route.conditional:
@@ -181,6 +188,7 @@ _DESCRIPTIONS = {
     401: "missing or wrong bearer token",
     403: "admin routes disabled (no RATECARD_ADMIN_TOKEN)",
     404: "not found",
+    408: "the body arrived slower than RATECARD_UPLOAD_TIMEOUT and RATECARD_UPLOAD_MIN_RATE allow",
     409: "conflict: already running or resolved",
     413: "body too large",
     414: "request line longer than 8190 bytes",

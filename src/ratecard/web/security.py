@@ -16,6 +16,8 @@
   A route that streams large bodies names its own limit in `BODY_LIMITS` (endpoint -> bytes):
   its chunked uploads are not read ahead (the view streams them, and werkzeug's stream raises
   the same 413 past the limit).
+- A body must keep arriving (`ratecard.client_pace`, under gunicorn): one that falls behind
+  RATECARD_UPLOAD_TIMEOUT and RATECARD_UPLOAD_MIN_RATE gets a JSON 408.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import logging
 from typing import Any, NoReturn
 
 from flask import Flask, Request, Response, current_app, request
-from werkzeug.exceptions import NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge, RequestTimeout
 from werkzeug.routing import Map, RequestRedirect
 
+from ratecard.client_pace import ClientTooSlow
 from ratecard.web.http_errors import error_response
 
 log = logging.getLogger(__name__)
@@ -82,6 +85,7 @@ def register_security(app: Flask) -> None:
     app.before_request(enforce_body_limit)
     app.after_request(add_security_headers)
     app.register_error_handler(RequestEntityTooLarge, body_too_large)
+    app.register_error_handler(RequestTimeout, body_too_slow)
 
 
 def enforce_body_limit() -> None:
@@ -89,6 +93,9 @@ def enforce_body_limit() -> None:
     environ = request.environ
     if "CONTENT_LENGTH" not in environ and "HTTP_TRANSFER_ENCODING" not in environ:
         return  # no body announced, none streamed: most requests stop here, parsing nothing
+    # Before anything reads it: werkzeug turns any OSError of the stream into a 400 "client
+    # disconnected", so a client too slow for the pace rule would never hear its 408.
+    environ["wsgi.input"] = _PaceAnswered(environ["wsgi.input"])
     own_limit = current_app.config.get(BODY_LIMITS, {}).get(request.endpoint)
     if own_limit is not None:
         request.max_content_length = own_limit
@@ -140,6 +147,37 @@ def body_too_large(exc: RequestEntityTooLarge) -> Response:
         str(exc.description) if own else f"request bodies are limited to {limit} bytes",
     )
     # The body was not (fully) read: the connection cannot carry another request.
+    response.headers["Connection"] = "close"
+    return response
+
+
+class _PaceAnswered:
+    """`wsgi.input`, a client too slow for the pace rule raised as a 408 (not an OSError)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._call(self._stream.read, size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._call(self._stream.readline, size)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    @staticmethod
+    def _call(method: Any, arg: Any) -> bytes:
+        try:
+            data: bytes = method(arg)
+        except ClientTooSlow as exc:
+            raise RequestTimeout(f"the request body arrived too slowly: {exc.strerror}") from None
+        return data
+
+
+def body_too_slow(exc: RequestTimeout) -> Response:
+    """Answer 408 as JSON; the rest of the body is not waited for (ratecard.client_pace)."""
+    response = error_response(408, "request_timeout", str(exc.description))
     response.headers["Connection"] = "close"
     return response
 
