@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # The locked packages alone (ruff and mypy need no more; the project's build comes after).
 DEPS := $(VENV)/.deps-stamp
 
-.PHONY: run test install lock lint types pytest bench browser-deps pgbouncer-deps clean FORCE
+.PHONY: run test install lock lint types pytest bench browser-deps pgbouncer-deps haproxy-deps clean FORCE
 
 run: install
 	$(BIN)/ratecard migrate
@@ -100,8 +100,15 @@ pytest: install browser-deps pgbouncer-deps
 	$(BIN)/python -m compileall -q src tests >/dev/null
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
-bench: install
+bench: install haproxy-deps
 	$(BIN)/python bench/all.py
+
+# Debian's HAProxy for bench/faults.py: client errors through a real balancer during a rolling
+# restart and a database outage.
+haproxy-deps:
+	@test -x /usr/sbin/haproxy || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null) \
+	  || echo "warning: could not install haproxy; bench/faults.py will fail"; }
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache build

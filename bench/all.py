@@ -228,6 +228,20 @@ def parse_batch_at(out: str) -> list[Row]:
     ]  # fmt: skip
 
 
+def parse_faults(out: str) -> list[Row]:
+    # "  rolling restart of 3 instances: 0 client errors of 24225 requests", then the outage.
+    rolling = figure(
+        out, r"rolling restart of 3 instances:\s+(\d+) client errors", "rolling restart ...: 0"
+    )
+    outage = figure(out, r"database outage of [\d.]+ s.*?:\s+(\d+) client errors", "outage: 0")
+    return [
+        Row("faults", "client errors through HAProxy, rolling restart of 3 instances", rolling,
+            "errors", target="0"),
+        Row("faults", "client errors through HAProxy, 5 s database outage", outage, "errors",
+            target="0"),
+    ]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Script:
     """A benchmark script, its arguments (full and --quick), its timeout and its parser."""
@@ -251,6 +265,7 @@ SCRIPTS = (
     Script("hostile", parse_hostile, 120, args=("--repeat", "10"), quick_args=("--repeat", "3")),
     Script("cost_batch", parse_cost_batch, 900, quick_args=QUICK_COST_BATCH),
     Script("batch_at", parse_batch_at, 300, quick_args=("--lines", "5000", "--rounds", "1")),
+    Script("faults", parse_faults, 240, quick_args=("--outage", "3")),
 )
 
 
