@@ -4,7 +4,9 @@
 last month's usage from, say, the LiteLLM repository's history. The rules:
 
 - History is a function of the *set* of observations, never of the order they were recorded
-  in: importing March then July, or July then March, leaves identical history rows.
+  in: importing March then July, or July then March, leaves identical history rows, but for
+  what the guard holds (in time order July is judged against March, as a refresh would judge
+  it, and its suspicious moves wait for review; imported first, July is a first load).
 - A snapshot is judged as a feed is: when T is the newest observation it goes through the
   refresh's guard (`store.guard_and_apply`: a suspicious move is held for review, a feed that
   would remove too many models is refused) and its changes reach the change log, the Atom
