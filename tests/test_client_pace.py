@@ -78,8 +78,9 @@ def test_trickling_uploads_are_answered_408_and_free_their_threads(
     for t in tricklers:
         t.start()
     time.sleep(0.3)
-    # Answered once a thread is free: at most the timeout plus what they sent (~10 bytes).
-    assert live_within(instance.port) < 3.0
+    # Answered once a thread is free: after the timeout plus what they sent (~10 bytes), ~1 s;
+    # without the pace rule, after the tricklers' 36 s (the margin is for a loaded machine).
+    assert live_within(instance.port) < 8.0
     for t in tricklers:
         t.join(timeout=30)
     assert len(answers) == 2
@@ -87,7 +88,7 @@ def test_trickling_uploads_are_answered_408_and_free_their_threads(
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
         assert body["error"] == "request_timeout" and "RATECARD_UPLOAD_MIN_RATE" in body["detail"]
-        assert seconds < 3.0, "a trickling body kept its thread past the pace rule"
+        assert seconds < 8.0, "a trickling body kept its thread past the pace rule"
 
 
 def test_a_client_that_stops_sending_mid_body_gets_408(instance: ServedProcess) -> None:
@@ -99,7 +100,7 @@ def test_a_client_that_stops_sending_mid_body_gets_408(instance: ServedProcess) 
     started = time.monotonic()
     response = http.client.HTTPResponse(client)
     response.begin()
-    assert response.status == 408 and time.monotonic() - started < 3.0
+    assert response.status == 408 and time.monotonic() - started < 8.0
     assert json.loads(response.read())["error"] == "request_timeout"
     client.close()
 
@@ -118,6 +119,6 @@ def test_a_client_that_never_reads_its_answer_frees_its_thread(instance: ServedP
         )
         stuck.append(client)  # never read
     time.sleep(0.5)
-    assert live_within(instance.port) < 5.0
+    assert live_within(instance.port) < 10.0
     for client in stuck:
         client.close()
