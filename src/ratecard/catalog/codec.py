@@ -410,6 +410,16 @@ def stated_prices(price: ModelPrice) -> list[StatedPrice]:
     return rows
 
 
+def price_unit(name: str) -> str:
+    """The unit a flat price name is stated per, as one word: `token`, `image`, `request`...
+    (`multiplier` for a region's uplift): the dated price table's `unit` column."""
+    if name.endswith("_per_token"):
+        return "token"
+    if name.startswith("uplifts."):
+        return "multiplier"
+    return _unit_of(name).removeprefix("per ")
+
+
 def _unit_of(name: str) -> str:
     for suffix, unit in _UNIT_WORDS:
         if name.endswith(suffix):

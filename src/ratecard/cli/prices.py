@@ -330,6 +330,50 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
         )
 
 
+@prices.command(name="export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, allow_dash=True))
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["csv"]),
+    default="csv",
+    show_default=True,
+    help="The file's format (CSV, RFC 4180, a header line first).",
+)
+@click.option("--history", is_flag=True, help="Every period a price was in force, not just now.")
+@click.option("--source", default=None, help="Only this source's prices.")
+@click.option("--provider", default=None, help="Only this provider's models.")
+@click.option("--model", default=None, help="Only this model id (exactly as its source lists it).")
+def export(
+    file: str, form: str, history: bool, source: str | None, provider: str | None, model: str | None
+) -> None:
+    """Write the dated price table to FILE (- for standard output): one row per source,
+    model_id, provider, price_name, price, unit, valid_from, valid_to, exactly what GET
+    /api/prices.csv answers. price_name is the change log's flat name; price the exact
+    decimal text (per token for token prices); valid_to is empty while in force."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ratecard.services import Services
+    from ratecard.serving.price_table import TableFilter, csv_chunks, price_rows
+
+    state = Services(load_settings())
+    where = TableFilter(history, source, provider, model)
+    try:
+        with state.engine.connect() as conn:
+            rows = list(price_rows(conn, where))
+    except SQLAlchemyError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise click.ClickException(f"database unavailable: {type(exc).__name__}: {first}") from None
+    finally:
+        state.shutdown()
+    with click.open_file(file, "wb") as out:
+        for chunk in csv_chunks(rows):
+            out.write(chunk)
+    if file != "-":
+        models = len({(r[0], r[1]) for r in rows})
+        click.echo(f"wrote {len(rows)} rows ({models} models, {form}) to {file}")
+
+
 def _hold_refresh_lease(state: Any, wait: float) -> Any:
     """Take the refresh lease for the import's duration, waiting up to `wait` seconds.
 

@@ -349,6 +349,7 @@ def test_openapi_document_is_generated_from_the_validators(sqlite_client: FlaskC
         "/api/cost/batch",
         "/api/catalog",
         "/api/disagreements",
+        "/api/prices.csv",  # the dated price table (tests/web/api/test_price_table.py)
         "/admin/refresh",
         "/admin/worker",
         "/admin/held/{held_id}/accept",

@@ -1,4 +1,5 @@
-"""The price API under /api: models, history, cost (one or a batch), and the change feed.
+"""The price API under /api: models, history, the price table, cost (one or a batch), the
+change feed.
 
 Each module declares its routes on the blueprint it belongs to; `init_app` imports them and
 registers the blueprints, which records their routes for /openapi.json.
@@ -8,7 +9,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ratecard.web.api import change_feed, history, models, price_batch, price_request  # noqa: F401
+from ratecard.web.api import (  # noqa: F401
+    change_feed,
+    history,
+    models,
+    price_batch,
+    price_export,
+    price_request,
+)
 from ratecard.web.api.blueprint import blueprint
 from ratecard.web.security import BODY_LIMITS
 from ratecard.web.state import get_state

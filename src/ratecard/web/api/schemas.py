@@ -119,6 +119,24 @@ class HistoryQuery(_Query):
     )
 
 
+class PriceTableQuery(_Query):
+    """Which rows of the dated price table: every period or those in force, and filters."""
+
+    history: bool = Field(
+        default=False, description="true: every period a price was in force; false: now."
+    )
+    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
+    provider: Annotated[str, NO_NUL, Field(min_length=1, max_length=128)] | None = None
+    model: Annotated[str, NO_NUL, Field(min_length=1, max_length=512)] | None = Field(
+        default=None, description="A model id exactly as its source lists it."
+    )
+
+
+class PriceTableText(RootModel[str]):
+    """CSV (RFC 4180) with a header line: source, model_id, provider, price_name, price, unit,
+    valid_from, valid_to."""
+
+
 class DisagreementQuery(_Query):
     """Only the disagreements involving one source, or one field."""
 

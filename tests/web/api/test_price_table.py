@@ -1,0 +1,136 @@
+"""GET /api/prices.csv and `ratecard prices export`: the dated price table, exact, on both
+databases; an as-of lookup in it answers what `?at=` serves."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from ratecard.ingest import run_records, store
+from ratecard.serving.price_table import COLUMNS
+from ratecard.web.state import get_state
+from tests.support.store_helpers import SettingsFactory, decision, price
+from tests.web.api.test_models import build_app
+
+
+@pytest.fixture
+def app(db_url: str, make_settings: SettingsFactory) -> Iterator[Flask]:
+    """build_app's seven models, then a second version moving acme/a-small's input price and
+    removing acme/b-large."""
+    application = build_app(db_url, make_settings)
+    time.sleep(0.01)  # the second version's history rows are strictly later
+    engine = get_state(application).engine
+    run_id = run_records.start_run(engine, run_records.RunInfo(trigger="test"))
+    with engine.begin() as conn:
+        rows = store.load_source_rows(conn, "litellm")
+        moved = decision(
+            {"acme/a-small": price("acme/a-small", "0.0000015", "0.000002")},
+            removals=["acme/b-large"],
+        )
+        store.apply_decision(conn, "litellm", moved, rows=rows, run_id=run_id, now=store.utcnow())
+        run_records.finish_run(conn, run_id, "success", catalog_version=run_id)
+    yield application
+    get_state(application).shutdown()
+
+
+def answer(response: Any) -> Any:
+    return response.get_json()
+
+
+def table(client: FlaskClient, query: str = "") -> list[dict[str, str]]:
+    answer = client.get(f"/api/prices.csv{query}")
+    assert answer.status_code == 200, answer.data[:300]
+    assert answer.content_type == "text/csv; charset=utf-8"
+    reader = csv.DictReader(io.StringIO(answer.get_data(as_text=True)))
+    assert tuple(reader.fieldnames or ()) == COLUMNS
+    return list(reader)
+
+
+def test_the_table_now_holds_each_price_in_force_exactly(app: Flask) -> None:
+    rows = table(app.test_client())
+    small = [r for r in rows if r["model_id"] == "acme/a-small"]
+    assert {(r["price_name"], r["price"], r["unit"]) for r in small} == {
+        ("input_per_token", "0.0000015", "token"),
+        ("output_per_token", "0.000002", "token"),
+    }
+    assert all(r["valid_to"] == "" and r["valid_from"] for r in rows)
+    assert not [r for r in rows if r["model_id"] == "acme/b-large"], "removed: no row now"
+    tiered = {r["price_name"]: r["price"] for r in rows if r["model_id"] == "acme/tiered"}
+    assert tiered["input_per_token"] == "0.0000000208333333333333"  # every digit kept
+    assert tiered["tiers[>200000].input_per_token"] == "0.000006"
+    # A model with no price has no row (never a 0): the dynamic one of openrouter.
+    assert not [r for r in rows if r["model_id"] == "acme/dyn"]
+    assert {r["source"] for r in rows} == {"litellm", "openrouter"}
+
+
+def test_history_gives_every_period_and_as_of_lookups_match_at_reads(app: Flask) -> None:
+    client = app.test_client()
+    rows = table(client, "?history=true&source=litellm")
+    assert {r["source"] for r in rows} == {"litellm"}
+    small = sorted(
+        (
+            r
+            for r in rows
+            if r["model_id"] == "acme/a-small" and r["price_name"] == "input_per_token"
+        ),
+        key=lambda r: r["valid_from"],
+    )
+    assert [r["price"] for r in small] == ["0.000001", "0.0000015"]
+    assert small[0]["valid_to"] == small[1]["valid_from"] and small[1]["valid_to"] == ""
+    large = [r for r in rows if r["model_id"] == "acme/b-large"]
+    assert large and all(r["valid_to"] for r in large), "its removal ended its period"
+    # An as-of lookup (valid_from <= t < valid_to) answers what GET /api/models/<id>?at= serves.
+    for when in (small[0]["valid_from"], _between(small[0]), small[1]["valid_from"]):
+        found = [
+            r["price"]
+            for r in small
+            if r["valid_from"] <= when and (not r["valid_to"] or when < r["valid_to"])
+        ]
+        read = client.get(f"/api/models/acme/a-small?at={when}&source=litellm")
+        assert read.status_code == 200, read.json
+        assert found == [answer(read)["prices"]["input"]["per_token"]], when
+
+
+def _between(row: dict[str, str]) -> str:
+    start = datetime.fromisoformat(row["valid_from"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(row["valid_to"].replace("Z", "+00:00"))
+    return (start + (end - start) / 2).isoformat().replace("+00:00", "Z")
+
+
+def test_filters_and_bad_parameters(app: Flask) -> None:
+    client = app.test_client()
+    assert {r["provider"] for r in table(client, "?provider=other&history=true")} == {"other"}
+    only = table(client, "?model=shared/model")
+    assert {(r["source"], r["model_id"]) for r in only} == {
+        ("litellm", "shared/model"),
+        ("openrouter", "shared/model"),
+    }
+    assert table(client, "?model=nobody") == []
+    bad = client.get("/api/prices.csv?history=perhaps")
+    assert bad.status_code == 422 and answer(bad)["field"] == "history"
+    nul = client.get("/api/prices.csv?source=a%00b")
+    assert nul.status_code == 422 and answer(nul)["field"] == "source"
+
+
+def test_cli_export_writes_the_same_table(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ratecard.cli import main
+
+    settings = get_state(app).settings
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    out = tmp_path / "prices.csv"
+    result = CliRunner().invoke(main, ["prices", "export", str(out), "--history"])
+    assert result.exit_code == 0, result.output
+    assert "rows" in result.output
+    assert out.read_bytes() == app.test_client().get("/api/prices.csv?history=true").data
