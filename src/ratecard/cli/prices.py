@@ -92,8 +92,7 @@ def show(model: str, source: str | None, as_json: bool) -> None:
         with engine.connect() as conn:
             item, stated = _model_item(conn, model, source, [s.name for s in settings.sources])
     except SQLAlchemyError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise click.ClickException(f"database unavailable: {type(exc).__name__}: {first}") from None
+        raise _unavailable(exc) from None
     finally:
         engine.dispose()
     if as_json:
@@ -285,8 +284,7 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
     except (BackfillError, FeedError) as exc:
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise click.ClickException(f"database unavailable: {type(exc).__name__}: {first}") from None
+        raise _unavailable(exc) from None
     finally:
         if acquired is not None:
             release_quietly(acquired)
@@ -362,8 +360,7 @@ def export(
         with state.engine.connect() as conn:
             rows = list(price_rows(conn, where))
     except SQLAlchemyError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise click.ClickException(f"database unavailable: {type(exc).__name__}: {first}") from None
+        raise _unavailable(exc) from None
     finally:
         state.shutdown()
     with click.open_file(file, "wb") as out:
@@ -372,6 +369,12 @@ def export(
     if file != "-":
         models = len({(r[0], r[1]) for r in rows})
         click.echo(f"wrote {len(rows)} rows ({models} models, {form}) to {file}")
+
+
+def _unavailable(exc: Exception) -> click.ClickException:
+    """A database error as one line naming its type and first line (no SQL, no parameters)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return click.ClickException(f"database unavailable: {type(exc).__name__}: {first}")
 
 
 def _hold_refresh_lease(state: Any, wait: float) -> Any:
