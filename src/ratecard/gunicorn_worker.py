@@ -1,4 +1,5 @@
-"""gunicorn's thread worker: a stop that loses no connection, and size errors in JSON.
+"""gunicorn's thread worker: a stop that loses no connection, paced sockets, size errors in
+JSON.
 
 Stopping (SIGTERM). gunicorn's gthread worker stops accepting at once but keeps its listening
 socket open until the drain has ended; the master closed its own copy, but the kernel socket
@@ -12,6 +13,10 @@ connection is refused at once, which a balancer retries on another instance.
 RATECARD_SHUTDOWN_DELAY (default 0) inserts a period before that in which the worker serves
 everything but `/health/ready` answers 503, for balancers that route by readiness and need a
 few seconds to stop sending (Kubernetes endpoints).
+
+Pace. Each connection's socket is a `client_pace.PacedSocket`: a client too slow to send its
+request, or to read its answer, frees its thread (RATECARD_UPLOAD_TIMEOUT and
+RATECARD_UPLOAD_MIN_RATE; the timeline is in client_pace).
 
 Size errors. gunicorn rejects a request line longer than `limit_request_line` (and oversized
 headers) before the application sees it, with an HTML page; a client of this JSON API (and the
@@ -52,7 +57,8 @@ def json_error_response(status: int, reason: str, body: dict[str, Any]) -> bytes
 
 
 class JsonErrorsWorker(ThreadWorker):
-    """The gthread worker; listener closed first at a stop; size errors as the API's JSON."""
+    """The gthread worker: listener closed first at a stop, sockets paced, size errors as the
+    API's JSON."""
 
     # Set by gunicorn_conf.post_worker_init from RATECARD_SHUTDOWN_DELAY.
     shutdown_delay: float = 0.0
