@@ -18,7 +18,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -26,7 +26,6 @@ from sqlalchemy import Connection, select
 from ratecard.catalog.codec import flat_prices, price_unit
 from ratecard.catalog.money import decimal_text
 from ratecard.schema import models, price_history
-from ratecard.timetext import instant_text
 
 COLUMNS = (
     "source",
@@ -93,7 +92,7 @@ def _periods(rows: list[Any], history: bool) -> Iterator[tuple[str, ...]]:
             continue  # removed then, or superseded (only what is in force now)
         if end is not None and end == row.observed_at:
             continue  # recorded at the same instant as the next: never in force
-        start, stop = instant_text(row.observed_at), instant_text(end) or ""
+        start, stop = _instant(row.observed_at), _instant(end) if end is not None else ""
         for name, value in sorted(flat_prices(row.new).items()):
             yield (
                 row.source,
@@ -105,6 +104,14 @@ def _periods(rows: list[Any], history: bool) -> Iterator[tuple[str, ...]]:
                 start,
                 stop,
             )
+
+
+def _instant(value: datetime) -> str:
+    """RFC 3339 UTC, always with microseconds: fixed width, so that the text's order is the
+    time's order (a warehouse comparing the column as text gets the as-of join right;
+    `instant_text` leaves out a zero fraction, which sorts `...:00Z` after `...:00.5Z`)."""
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def csv_chunks(rows: Iterable[tuple[str, ...]], rows_per_chunk: int = 2000) -> Iterator[bytes]:

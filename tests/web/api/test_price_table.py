@@ -95,7 +95,7 @@ def test_history_gives_every_period_and_as_of_lookups_match_at_reads(app: Flask)
             r["price"]
             for r in small
             if r["valid_from"] <= when and (not r["valid_to"] or when < r["valid_to"])
-        ]
+        ]  # compared as text: the table's times are fixed-width, so text order is time order
         read = client.get(f"/api/models/acme/a-small?at={when}&source=litellm")
         assert read.status_code == 200, read.json
         assert found == [answer(read)["prices"]["input"]["per_token"]], when
@@ -104,7 +104,13 @@ def test_history_gives_every_period_and_as_of_lookups_match_at_reads(app: Flask)
 def _between(row: dict[str, str]) -> str:
     start = datetime.fromisoformat(row["valid_from"].replace("Z", "+00:00"))
     end = datetime.fromisoformat(row["valid_to"].replace("Z", "+00:00"))
-    return (start + (end - start) / 2).isoformat().replace("+00:00", "Z")
+    return (start + (end - start) / 2).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_times_are_fixed_width_so_text_order_is_time_order(app: Flask) -> None:
+    rows = table(app.test_client(), "?history=true")
+    times = [t for r in rows for t in (r["valid_from"], r["valid_to"]) if t]
+    assert times and {len(t) for t in times} == {len("2026-03-14T00:00:00.000000Z")}
 
 
 def test_filters_and_bad_parameters(app: Flask) -> None:
