@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ratecard.coordination.lease import CoordinationUnavailable, Grant, Lease
+from ratecard.coordination.lease import CoordinationUnavailable, Grant, Holding, Lease
 from ratecard.redis_keys import RedisKeys
 
 if TYPE_CHECKING:
@@ -113,11 +113,16 @@ class LeaseBackends:
         while A's database lease is live; B gets Redis once A releases or A's lease expires.
         The cost is one database read per Redis grant, never per refused attempt.
         """
-        try:
-            holding = self.sql_lease(job).holder()
-        except CoordinationUnavailable:
-            return False  # nobody renews a database lease the database can't be reached for
+        holding = self._database_holding(job)
         return holding is not None and holding.holder != holder
+
+    def _database_holding(self, job: str) -> Holding | None:
+        """Who holds `job`'s database lease; None when free or when the database can't be
+        reached (nobody renews a database lease the database can't be reached for)."""
+        try:
+            return self.sql_lease(job).holder()
+        except CoordinationUnavailable:
+            return None
 
     def holder(self, job: str) -> tuple[str | None, object]:
         """Return (backend, Holding | None) from the first reachable store, or (None, error).
@@ -133,10 +138,7 @@ class LeaseBackends:
                 problems.append(str(exc))
                 continue
             if holding is None and lease.backend == "redis":
-                try:
-                    fallback = self.sql_lease(job).holder()
-                except CoordinationUnavailable:
-                    fallback = None
+                fallback = self._database_holding(job)
                 if fallback is not None:
                     return "database", fallback
             return lease.backend, holding

@@ -6,8 +6,9 @@ name is the change log's flat name (`input_per_token`, `tiers[>200000].input_per
 `variants.batch.input_per_token`, `units.input_per_image`), its value the exact decimal text
 the source stated (per token for token prices, `unit` says per what), and its period the span
 of the history row that set it: from the row's time to the next row's, `valid_to` empty while
-in force. Read from `price_history`, the same rows `?at=` answers from, so an as-of lookup in
-the table (valid_from <= t < valid_to) gives the price `GET /api/models/<id>?at=t` serves. A
+in force. Read through `queries.price_timelines` (`PriceTimeline.periods`), the timelines
+`?at=` answers from, so an as-of lookup in the table (valid_from <= t < valid_to) gives the
+price `GET /api/models/<id>?at=t` serves. A
 model's removal ends its last period; a model never priced has no rows (a missing price is
 absent, never 0).
 """
@@ -19,13 +20,13 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Connection, select
 
 from ratecard.catalog.codec import flat_prices, price_unit
 from ratecard.catalog.money import decimal_text
-from ratecard.schema import models, price_history
+from ratecard.schema import models
+from ratecard.serving.queries import price_timelines
 
 COLUMNS = (
     "source",
@@ -51,59 +52,28 @@ class TableFilter:
 
 
 def price_rows(conn: Connection, where: TableFilter) -> Iterator[tuple[str, ...]]:
-    """The table's rows as text, ordered by source, model id, period and price name."""
-    query = (
-        select(
-            models.c.source,
-            models.c.model_id,
-            models.c.provider,
-            price_history.c.observed_at,
-            price_history.c.new,
-        )
-        .join(models, models.c.id == price_history.c.model_pk)
-        .order_by(
-            models.c.source, models.c.model_id, price_history.c.observed_at, price_history.c.id
-        )
-    )
-    if where.source is not None:
-        query = query.where(models.c.source == where.source)
-    if where.provider is not None:
-        query = query.where(models.c.provider == where.provider)
-    if where.model is not None:
-        query = query.where(models.c.model_id == where.model)
-    model_rows: list[Any] = []
-    for row in conn.execute(query):
-        if model_rows and (row.source, row.model_id) != (
-            model_rows[0].source,
-            model_rows[0].model_id,
-        ):
-            yield from _periods(model_rows, where.history)
-            model_rows = []
-        model_rows.append(row)
-    if model_rows:
-        yield from _periods(model_rows, where.history)
+    """The table's rows as text, ordered by source, model id, period and price name: each
+    model's periods are its `PriceTimeline`'s, the very rows and tie rule `?at=` answers by."""
+    sources = [where.source] if where.source is not None else _sources(conn)
+    for source in sources:
+        timelines = price_timelines(conn, source, where.model)
+        for model_id in sorted(timelines):
+            timeline = timelines[model_id]
+            provider = timeline.like.provider if timeline.like is not None else None
+            if where.provider is not None and provider != where.provider:
+                continue
+            for snapshot, start, end in timeline.periods():
+                if not where.history and end is not None:
+                    continue  # superseded: only what is in force now
+                since, until = _instant(start), _instant(end) if end is not None else ""
+                for name, value in sorted(flat_prices(snapshot).items()):
+                    unit = price_unit(name)
+                    text = decimal_text(value)
+                    yield (source, model_id, provider or "", name, text, unit, since, until)
 
 
-def _periods(rows: list[Any], history: bool) -> Iterator[tuple[str, ...]]:
-    """One model's rows: each history row's prices from its time to the next row's."""
-    ends: list[datetime | None] = [r.observed_at for r in rows[1:]] + [None]
-    for row, end in zip(rows, ends, strict=True):
-        if row.new is None or (not history and end is not None):
-            continue  # removed then, or superseded (only what is in force now)
-        if end is not None and end == row.observed_at:
-            continue  # recorded at the same instant as the next: never in force
-        start, stop = _instant(row.observed_at), _instant(end) if end is not None else ""
-        for name, value in sorted(flat_prices(row.new).items()):
-            yield (
-                row.source,
-                row.model_id,
-                row.provider or "",
-                name,
-                decimal_text(value),
-                price_unit(name),
-                start,
-                stop,
-            )
+def _sources(conn: Connection) -> list[str]:
+    return sorted(conn.execute(select(models.c.source).distinct()).scalars())
 
 
 def _instant(value: datetime) -> str:

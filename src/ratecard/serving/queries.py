@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -179,6 +179,16 @@ class PriceTimeline:
         price_timelines reads them in)."""
         when = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
         return bisect_right(self.observed, when) - 1
+
+    def periods(self) -> Iterator[tuple[Any, datetime, datetime | None]]:
+        """Each span a row was in force, oldest first: (its snapshot, from, until; None while
+        in force). Left out, as `index_at` never answers with them: rows that removed the
+        model, and rows followed by another recorded at the same instant."""
+        for index, (snapshot, _, _) in enumerate(self.rows):
+            start = self.observed[index]
+            end = self.observed[index + 1] if index + 1 < len(self.observed) else None
+            if snapshot is not None and end != start:
+                yield snapshot, start, end
 
     def entry(self, index: int) -> PriceInForce | None:
         """The prices row `index` set (None: no row, or the model removed by it)."""
