@@ -36,7 +36,15 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.support import PG_ADMIN_DSN, RATECARD, REPO, free_port, scratch_catalog, wait_for
+from bench.support import (
+    PG_ADMIN_DSN,
+    RATECARD,
+    REPO,
+    answers_200,
+    free_port,
+    scratch_catalog,
+    wait_for,
+)
 
 MODEL_IDS = ["gpt-4o", "claude-sonnet-4-5", "gemini/gemini-2.5-pro"]
 COST = json.dumps({"model": "gpt-4o", "input_tokens": 1200, "output_tokens": 300})
@@ -86,12 +94,7 @@ class Instance:
             )
 
     def ready(self) -> bool:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-            conn.request("GET", "/health/ready")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
+        return answers_200(self.port)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

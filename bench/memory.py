@@ -28,7 +28,15 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.support import RATECARD, REDIS_URL, REPO, free_port, scratch_catalog, wait_for
+from bench.support import (
+    RATECARD,
+    REDIS_URL,
+    REPO,
+    answers_200,
+    free_port,
+    scratch_catalog,
+    wait_for,
+)
 
 SNAPSHOTS = [REPO / "tests" / "data" / "litellm_2026-03-14.json"]
 SNAPSHOTS.append(REPO / "tests" / "data" / "litellm_2026-07-24.json")
@@ -46,15 +54,6 @@ def rss_mb(pid: int) -> float:
 def worker_pid(master: int) -> int | None:
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     return int(children[0]) if children else None
-
-
-def ready(port: int) -> bool:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/health/ready")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
 
 
 def clients(port: int, stop: threading.Event) -> None:
@@ -108,7 +107,7 @@ def main() -> int:
         threads = [threading.Thread(target=clients, args=(port, stop)) for _ in range(4)]
         try:
             # Ready first: until then a child may be the master's readiness helper.
-            assert wait_for(lambda: ready(port), 60), "not ready"
+            assert wait_for(lambda: answers_200(port), 60), "not ready"
             pid = worker_pid(server.pid)
             assert pid is not None
             time.sleep(3)

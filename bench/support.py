@@ -6,6 +6,7 @@ without the test suite's helpers (bench/ imports nothing from tests/).
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import shutil
 import signal
@@ -54,6 +55,16 @@ def wait_for(predicate: Callable[[], Any], timeout: float, step: float = 0.05) -
             return value
         time.sleep(step)
     return predicate()
+
+
+def answers_200(port: int, path: str = "/health/ready") -> bool:
+    """Whether the server on 127.0.0.1:`port` answers `path` with a 200 now."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", path)
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
 
 
 class ScratchDatabases:
