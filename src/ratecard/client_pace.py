@@ -71,27 +71,23 @@ class PacedSocket:
         return count
 
     def send(self, data: Any, flags: int = 0) -> int:
-        self._sock.settimeout(self._timeout)
-        return self._sock.send(data, flags)
+        result: int = self._sending(self._sock.send, data, flags)
+        return result
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        self._sock.settimeout(self._timeout)
-        try:
-            self._sock.sendall(data, flags)
-        except TimeoutError:
-            raise ClientTooSlow(
-                "it read nothing of its answer for RATECARD_UPLOAD_TIMEOUT"
-            ) from None
+        self._sending(self._sock.sendall, data, flags)
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
         # socket.sendfile waits on the socket's own timeout between chunks.
+        result: int = self._sending(self._sock.sendfile, file, offset, count)
+        return result
+
+    def _sending(self, method: Any, *args: Any) -> Any:
         self._sock.settimeout(self._timeout)
         try:
-            return self._sock.sendfile(file, offset, count)
+            return method(*args)
         except TimeoutError:
-            raise ClientTooSlow(
-                "it read nothing of its answer for RATECARD_UPLOAD_TIMEOUT"
-            ) from None
+            raise ClientTooSlow(_NOT_READING) from None
 
     def _before_receiving(self) -> None:
         left = self._started + self._timeout + self._received / self._min_rate - time.monotonic()
