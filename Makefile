@@ -63,9 +63,9 @@ lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/lock-tool.txt
 	$(UV_COMPILE) --upgrade requirements/lock-tool.in -o requirements/lock-tool.txt
-	$(UV_COMPILE) --upgrade pyproject.toml -o requirements/runtime.txt
+	$(UV_COMPILE) --upgrade pyproject.toml --extra server -o requirements/runtime.txt
 	$(UV_COMPILE) --upgrade requirements/build.in -o requirements/build.txt
-	$(UV_COMPILE) --upgrade pyproject.toml --extra dev requirements/build.in \
+	$(UV_COMPILE) --upgrade pyproject.toml --extra server --extra dev requirements/build.in \
 	  -c requirements/runtime.txt -c requirements/build.txt -o requirements/dev.txt
 
 # Debian's Chromium for the dashboard's browser tests (root on CI and dev machines).

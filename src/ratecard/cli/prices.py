@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import click
@@ -333,10 +334,11 @@ def import_(file: str, source_name: str, observed_at: str, wait: float, as_json:
 @click.option(
     "--format",
     "form",
-    type=click.Choice(["csv"]),
+    type=click.Choice(["csv", "parquet"]),
     default="csv",
     show_default=True,
-    help="The file's format (CSV, RFC 4180, a header line first).",
+    help="The file's format: CSV (RFC 4180, a header line first) or Parquet (price a "
+    "DECIMAL, the times UTC timestamps).",
 )
 @click.option("--history", is_flag=True, help="Every period a price was in force, not just now.")
 @click.option("--source", default=None, help="Only this source's prices.")
@@ -347,7 +349,7 @@ def export(
 ) -> None:
     """Write the dated price table to FILE (- for standard output): one row per source,
     model_id, provider, price_name, price, unit, valid_from, valid_to, exactly what GET
-    /api/prices.csv answers. price_name is the change log's flat name; price the exact
+    /api/prices.csv (or .parquet) answers. price_name is the change log's flat name; price the exact
     decimal text (per token for token prices); valid_to is empty while in force."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -363,8 +365,14 @@ def export(
         raise _unavailable(exc) from None
     finally:
         state.shutdown()
+    if form == "parquet":
+        from ratecard.serving.price_parquet import parquet_bytes
+
+        chunks: Iterable[bytes] = [parquet_bytes(rows)]
+    else:
+        chunks = csv_chunks(rows)
     with click.open_file(file, "wb") as out:
-        for chunk in csv_chunks(rows):
+        for chunk in chunks:
             out.write(chunk)
     if file != "-":
         models = len({(r[0], r[1]) for r in rows})

@@ -7,7 +7,8 @@ import csv
 import io
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,79 @@ def test_cli_export_writes_the_same_table(
     assert result.exit_code == 0, result.output
     assert "rows" in result.output
     assert out.read_bytes() == app.test_client().get("/api/prices.csv?history=true").data
+
+
+def parquet_table(client: FlaskClient, query: str = "") -> Any:
+    import pyarrow.parquet as pq
+
+    answer = client.get(f"/api/prices.parquet{query}")
+    assert answer.status_code == 200, answer.data[:300]
+    assert answer.content_type == "application/vnd.apache.parquet"
+    assert answer.headers["Content-Disposition"].endswith('.parquet"')
+    return pq.read_table(io.BytesIO(answer.data))
+
+
+def test_parquet_round_trips_the_csv_rows_exactly_typed(app: Flask) -> None:
+    import pyarrow as pa
+
+    client = app.test_client()
+    parquet = parquet_table(client, "?history=true")
+    assert tuple(parquet.column_names) == COLUMNS
+    price_type = parquet.schema.field("price").type
+    assert pa.types.is_decimal(price_type)
+    assert parquet.schema.field("valid_from").type == pa.timestamp("us", tz="UTC")
+    rows = table(client, "?history=true")
+    assert parquet.num_rows == len(rows) > 0
+    for csv_row, read in zip(rows, parquet.to_pylist(), strict=True):
+        # The same price exactly (a Decimal, every digit) and the same instants.
+        assert read["price"] == Decimal(csv_row["price"]), csv_row
+        assert _text(read["valid_from"]) == csv_row["valid_from"]
+        assert (_text(read["valid_to"]) if read["valid_to"] else "") == csv_row["valid_to"]
+        assert (read["provider"] or "") == csv_row["provider"]
+        assert [read[c] for c in ("source", "model_id", "price_name", "unit")] == [
+            csv_row[c] for c in ("source", "model_id", "price_name", "unit")
+        ]
+    # 0.0000000208333333333333 needs 22 fractional digits: the scale holds it unrounded.
+    assert price_type.scale >= 22
+
+
+def test_parquet_as_of_lookup_equals_at_reads(app: Flask) -> None:
+    client = app.test_client()
+    parquet = parquet_table(client, "?history=true&model=acme/a-small&source=litellm")
+    periods = sorted(
+        (r for r in parquet.to_pylist() if r["price_name"] == "input_per_token"),
+        key=lambda r: r["valid_from"],
+    )
+    assert len(periods) == 2
+    for r in periods:
+        when = r["valid_from"] + (
+            (r["valid_to"] - r["valid_from"]) / 2 if r["valid_to"] else timedelta(0)
+        )
+        found = [
+            p["price"]
+            for p in periods
+            if p["valid_from"] <= when and (p["valid_to"] is None or when < p["valid_to"])
+        ]
+        read = client.get(f"/api/models/acme/a-small?at={_text(when)}&source=litellm")
+        assert found == [Decimal(answer(read)["prices"]["input"]["per_token"])], when
+    assert client.get("/api/prices.parquet?history=maybe").status_code == 422
+
+
+def test_cli_exports_parquet_as_the_api_does(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from ratecard.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", get_state(app).settings.database_url)
+    out = tmp_path / "prices.parquet"
+    result = CliRunner().invoke(main, ["prices", "export", str(out), "--format", "parquet"])
+    assert result.exit_code == 0, result.output
+    assert "parquet" in result.output
+    served = parquet_table(app.test_client())
+    assert pq.read_table(out).equals(served)
+
+
+def _text(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,4 +1,5 @@
-"""GET /api/prices.csv: the dated price table (serving.price_table), for warehouses."""
+"""GET /api/prices.csv and /api/prices.parquet: the dated price table (serving.price_table),
+for warehouses."""
 
 from __future__ import annotations
 
@@ -33,7 +34,42 @@ if TYPE_CHECKING:
     )
 )
 def prices_csv() -> Response:
-    from ratecard.serving.price_table import TableFilter, csv_chunks, price_rows
+    from ratecard.serving.price_table import csv_chunks
+
+    history, rows = _table_rows()
+    return _attachment(
+        Response(csv_chunks(rows), content_type="text/csv; charset=utf-8"), history, "csv"
+    )
+
+
+@models_route(
+    RouteSpec(
+        "GET",
+        "/api/prices.parquet",
+        "prices_parquet",
+        "Every price as a dated table (Parquet): the CSV's rows, typed.",
+        description="The rows and columns of GET /api/prices.csv, typed: `price` a DECIMAL "
+        "whose scale holds every price exactly, `valid_from`/`valid_to` UTC timestamps "
+        "(microseconds; `valid_to` null while in force), the rest strings. Compressed with "
+        "zstd.",
+        query="PriceTableQuery",
+        responses={200: "PriceTableParquet", 422: "ErrorOut", 503: "ErrorOut"},
+        media_types={200: "application/vnd.apache.parquet"},
+    )
+)
+def prices_parquet() -> Response:
+    from ratecard.serving.price_parquet import parquet_bytes
+
+    history, rows = _table_rows()
+    body = parquet_bytes(rows)
+    return _attachment(
+        Response(body, content_type="application/vnd.apache.parquet"), history, "parquet"
+    )
+
+
+def _table_rows() -> tuple[bool, list[Any]]:
+    """Whether every period was asked for, and the table's rows for the query's filter."""
+    from ratecard.serving.price_table import TableFilter, price_rows
 
     query = parse_query("PriceTableQuery")
     where = TableFilter(query.history, query.source, query.provider, query.model)
@@ -41,8 +77,10 @@ def prices_csv() -> Response:
     def read(conn: Connection) -> list[Any]:
         return list(price_rows(conn, where))
 
-    rows = database_call(read)
-    name = "ratecard-price-history.csv" if query.history else "ratecard-prices.csv"
-    response = Response(csv_chunks(rows), content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return query.history, database_call(read)
+
+
+def _attachment(response: Response, history: bool, extension: str) -> Response:
+    name = "ratecard-price-history" if history else "ratecard-prices"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
     return response

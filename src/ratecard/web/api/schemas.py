@@ -137,6 +137,13 @@ class PriceTableText(RootModel[str]):
     valid_from, valid_to."""
 
 
+class PriceTableParquet(RootModel[str]):
+    """A Parquet file (binary) of the CSV's columns, typed: price a DECIMAL, valid_from and
+    valid_to UTC timestamps."""
+
+    model_config = {"json_schema_extra": {"format": "binary"}}
+
+
 class DisagreementQuery(_Query):
     """Only the disagreements involving one source, or one field."""
 
