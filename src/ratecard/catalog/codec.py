@@ -255,6 +255,18 @@ def row_to_item(
     return item
 
 
+def to_item(price: ModelPrice) -> dict[str, Any]:
+    """A catalog item of `price` alone (what `from_item` reads back to an equal ModelPrice):
+    the copy of the catalog an in-process client prices from (GET /api/catalog/copy)."""
+    item: dict[str, Any] = {"source": price.source, "model_id": price.model_id}
+    item.update(_descriptive(price))
+    item.update({f.name: _text(getattr(price, f.name)) for f in PRICE_FIELDS})
+    item["tiers"] = [tier_to_snapshot(tier) for tier in price.tiers]
+    item["units"] = units_to_json(price.units)
+    item["pricing"] = pricing_to_json(price)
+    return item
+
+
 def from_item(item: Mapping[str, Any]) -> ModelPrice:
     """The ModelPrice of one catalog item (from load_catalog_data or a Redis blob)."""
     return ModelPrice(

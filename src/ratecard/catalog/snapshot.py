@@ -107,6 +107,25 @@ class CatalogSnapshot:
         return min(candidates, key=lambda m: (rank.get(m.price.source, len(rank)), m.price.source))
 
 
+# The shape of a catalog copy (`copy_document`): a client refuses a copy it does not know.
+COPY_FORMAT = 1
+
+
+def copy_document(snapshot: CatalogSnapshot, preferred: Sequence[str]) -> dict[str, Any]:
+    """The whole catalog as priced from, in one JSON-ready document: each model's prices and
+    descriptive fields (`codec.to_item`, which `from_data` reads back to equal models), the
+    source order bare ids resolve by, the version and its time. What `GET /api/catalog/copy`
+    serves and an in-process client (`ratecard.client`) keeps on disk; feed errors and held
+    changes, which may name hosts, are not in it."""
+    return {
+        "format": COPY_FORMAT,
+        "version": snapshot.version,
+        "updated_at": snapshot.updated_at,
+        "preferred": list(preferred),
+        "models": [codec.to_item(m.price) for m in snapshot.models],
+    }
+
+
 def resolve_recorded(
     snapshot: CatalogSnapshot,
     model_id: str,

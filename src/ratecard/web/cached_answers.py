@@ -64,12 +64,12 @@ def conditional_response(answer: CachedAnswer) -> Response:
     """200 with the bytes and their ETag, or 304 when If-None-Match names that ETag."""
     # Revalidate every time: the catalog may move at any moment, and a 304 costs little.
     headers = {"ETag": answer.etag, "Cache-Control": "no-cache"}
-    if _matches(request.headers.get("If-None-Match"), answer.etag):
+    if matches_etag(request.headers.get("If-None-Match"), answer.etag):
         return Response(status=304, headers=headers)
     return Response(answer.body, mimetype="application/json", headers=headers)
 
 
-def _matches(header: str | None, etag: str) -> bool:
+def matches_etag(header: str | None, etag: str) -> bool:
     """Whether an If-None-Match header names `etag` (weak comparison, RFC 9110 §13.1.2)."""
     if not header:
         return False

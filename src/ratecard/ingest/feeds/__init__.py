@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ratecard.catalog.model import ModelPrice
+from ratecard.catalog.model import TEXT_LIMITS, ModelPrice
 from ratecard.ingest.feed_errors import FeedError
 from ratecard.ingest.feeds import litellm, openrouter
 from ratecard.ingest.feeds.parsing import (
@@ -23,7 +23,6 @@ from ratecard.ingest.feeds.parsing import (
     unstorable_text,
 )
 from ratecard.safe_text import escaped_text
-from ratecard.schema import models
 from ratecard.settings import Source
 from ratecard.vocabulary import FeedKind
 
@@ -51,13 +50,6 @@ def parse_feed(source: Source, body: bytes) -> ParsedFeed:
     return parsed
 
 
-# The text columns of a stored model, with their lengths (the schema's own).
-_TEXT_COLUMNS = {
-    name: getattr(models.c, name).type.length
-    for name in ("model_id", "provider", "mode", "alias_target")
-}
-
-
 def _storable(parsed: ParsedFeed) -> ParsedFeed:
     """`parsed` with every entry the database could not store, or readers could not read,
     rejected like any other bad entry.
@@ -82,7 +74,7 @@ def _storable(parsed: ParsedFeed) -> ParsedFeed:
 
 
 def _text_problem(model: ModelPrice) -> str | None:
-    for name, limit in _TEXT_COLUMNS.items():
+    for name, limit in TEXT_LIMITS.items():
         problem = unstorable_text(name, getattr(model, name), limit)
         if problem is not None:
             return problem

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ratecard.web.api import (  # noqa: F401
+    catalog_copy,
     change_feed,
     history,
     models,

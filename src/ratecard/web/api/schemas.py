@@ -548,6 +548,19 @@ class CatalogOut(BaseModel):
     held: list[HeldChangeOut]
 
 
+class CatalogCopyOut(BaseModel):
+    """GET /api/catalog/copy: every served model's prices, for an in-process client."""
+
+    format: int = Field(description="The document's shape; a client refuses one it can't read.")
+    version: int | None
+    updated_at: str | None
+    preferred: list[str] = Field(description="Sources in the order a bare id resolves by.")
+    models: list[dict[str, Any]] = Field(
+        description="One item per served (source, model id): prices as exact decimal text, "
+        "tiers, units, pricing rules and descriptive fields."
+    )
+
+
 class AdminRefreshOut(BaseModel):
     """POST /admin/refresh: the refresh started under the lease."""
 

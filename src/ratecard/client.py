@@ -1,0 +1,494 @@
+"""ratecard in the process that got the response: `Pricer` prices requests exactly as
+`POST /api/cost` does, from a copy of a ratecard service's catalog kept current in the
+background, with no network call per cost.
+
+    from ratecard.client import Pricer
+
+    pricer = Pricer.connect("http://ratecard.internal:8000")
+    cost = pricer.cost(openai_response)       # a dict, JSON text or bytes, or an SDK object
+    cost.total                                # Decimal("0.00314250")
+    cost.to_dict()                            # what POST /api/cost answers, key for key
+
+Library side only: the catalog and costing packages, httpx and orjson; none of the service's
+packages (Flask, SQLAlchemy, redis, ...). The copy comes from `GET /api/catalog/copy`
+(compact, gzip, conditional: an unchanged catalog costs a 304). Pricing is the service's own
+code (`costing.cost_requests`) over the same snapshot type (`catalog.snapshot`), so an answer
+is the service's answer on the same catalog version, errors included: an unknown model, an
+ambiguous one, a missing price or bad usage raise the RatecardError the API turns into its
+4xx, with the same message (`exc.detail`, `exc.status`, `exc.extra`).
+
+Failure modes. The first `connect` loads the catalog before returning: from the service, else
+from `cache_dir` (the last copy it wrote there), else it raises CatalogUnavailable. After that
+the sync thread replaces the copy only with a complete, readable newer one: with the service
+down the pricer keeps pricing from its last copy (`last_sync_error` says why,
+`catalog_age()` how old it is) and picks the service up again when it answers. A cost with
+`at` (prices at a past instant) is the one call that goes to the service, whose history it
+needs (`POST /api/cost`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ratecard.catalog import codec
+from ratecard.catalog.model import ModelPrice
+from ratecard.catalog.snapshot import COPY_FORMAT, CatalogSnapshot, copy_document
+from ratecard.costing.cost_requests import (
+    CostRequest,
+    ModelAt,
+    answer_cost,
+    parse_cost_request,
+)
+from ratecard.errors import (
+    Conflict,
+    NotFound,
+    RatecardError,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["CatalogUnavailable", "Cost", "CostComponent", "Pricer"]
+
+COPY_PATH = "/api/catalog/copy"
+
+
+class CatalogUnavailable(ServiceUnavailable):
+    """No catalog could be loaded: the service did not answer and no cached copy exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class CostComponent:
+    """One priced dimension of a cost: `quantity` of `unit` at `price` (`price_name`)."""
+
+    name: str
+    quantity: int | Decimal
+    unit: str
+    price: Decimal
+    price_name: str
+    cost: Decimal
+
+
+class Cost:
+    """The cost of one request: `total` and its components as exact Decimals, and the API's
+    answer itself (`to_dict()`, equal key for key to what `POST /api/cost` returns)."""
+
+    __slots__ = ("answer", "total")
+
+    def __init__(self, answer: Mapping[str, Any]) -> None:
+        self.answer = answer
+        self.total = Decimal(answer["total"])
+
+    @property
+    def model(self) -> str:
+        return str(self.answer["model"])
+
+    @property
+    def source(self) -> str:
+        return str(self.answer["source"])
+
+    @property
+    def price_version(self) -> int | None:
+        version = self.answer["price_version"]
+        return None if version is None else int(version)
+
+    @property
+    def components(self) -> tuple[CostComponent, ...]:
+        """Each priced dimension, its decimals exact (read from the answer's text)."""
+        return tuple(
+            CostComponent(
+                c["name"],
+                c["quantity"] if isinstance(c["quantity"], int) else Decimal(c["quantity"]),
+                c["unit"],
+                Decimal(c["price"]),
+                c["price_name"],
+                Decimal(c["cost"]),
+            )
+            for c in self.answer["components"]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as `POST /api/cost` gives it (a copy: changing it changes nothing here)."""
+        copied: dict[str, Any] = json.loads(json.dumps(self.answer))
+        return copied
+
+    def __repr__(self) -> str:
+        return f"Cost(model={self.model!r}, source={self.source!r}, total=Decimal('{self.total}'))"
+
+
+@dataclass(frozen=True, slots=True)
+class _Catalog:
+    """One catalog copy as priced from: the snapshot, the source order, its ETag and when it
+    was loaded (monotonic seconds)."""
+
+    snapshot: CatalogSnapshot
+    preferred: tuple[str, ...]
+    etag: str | None
+    loaded_at: float
+
+
+class Pricer:
+    """Prices requests in-process; thread-safe (the catalog is an immutable snapshot, swapped
+    whole by the sync thread)."""
+
+    def __init__(
+        self,
+        catalog: _Catalog,
+        *,
+        source: str | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._source = source
+        self._http = http
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cache_file: Path | None = None
+        self.last_sync_error: str | None = None
+
+    # --- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def connect(
+        cls,
+        base_url: str,
+        *,
+        refresh_every: float = 60.0,
+        timeout: float = 5.0,
+        cache_dir: str | os.PathLike[str] | None = None,
+        source: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Pricer:
+        """Load the catalog from the ratecard service at `base_url` and keep it current every
+        `refresh_every` seconds in a daemon thread (a conditional request; 304 when nothing
+        moved). `source` prices with that source by default; `headers` go with every request
+        (a proxy's credentials). With `cache_dir`, each copy is also written there and a start
+        with the service down prices from the last one. Raises CatalogUnavailable when neither
+        the service nor a cached copy gives a catalog."""
+        import httpx
+
+        if refresh_every <= 0:
+            raise ValueError("refresh_every must be positive")
+        http = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, headers=dict(headers or {})
+        )
+        cache_file = _cache_file(cache_dir, base_url)
+        try:
+            catalog = _fetch(http, None)
+        except (httpx.HTTPError, _BadCopy) as exc:
+            error = _describe(exc)
+            cached = _read_cache(cache_file) if cache_file is not None else None
+            if cached is None:
+                http.close()
+                raise CatalogUnavailable(
+                    f"no catalog from {base_url}: {error}"
+                    + ("" if cache_file is None else f"; no cached copy in {cache_file.parent}")
+                ) from None
+            pricer = cls(cached, source=source, http=http)
+            pricer.last_sync_error = error
+        else:
+            pricer = cls(catalog, source=source, http=http)
+            if cache_file is not None:
+                _write_cache(cache_file, catalog)
+        pricer._cache_file = cache_file
+        pricer._start(refresh_every)
+        return pricer
+
+    @classmethod
+    def bundled(cls, *, source: str | None = None) -> Pricer:
+        """A pricer over the LiteLLM snapshot shipped inside the package (its date is the
+        catalog's `updated_at`, its version None): offline, never updated."""
+        from ratecard.ingest.bundled import BUNDLED_DATE, bundled_snapshot
+        from ratecard.ingest.feeds import parse_feed
+        from ratecard.settings import Source
+        from ratecard.vocabulary import FeedKind
+
+        feed, body, _ = bundled_snapshot(Source(FeedKind.LITELLM, "", FeedKind.LITELLM))
+        parsed = parse_feed(feed, body)
+        data = {
+            "version": None,
+            "updated_at": f"{BUNDLED_DATE}T00:00:00Z",
+            "models": [codec.to_item(price) for price in parsed.models.values()],
+        }
+        return cls(_catalog(data, (FeedKind.LITELLM,), None), source=source)
+
+    # --- what it serves ---------------------------------------------------------------------
+
+    @property
+    def catalog_version(self) -> int | None:
+        """The version of the catalog this pricer prices from (the service's run id)."""
+        return self._catalog.snapshot.version
+
+    @property
+    def catalog_updated_at(self) -> str | None:
+        """When that version was committed (RFC 3339), as the service says."""
+        return self._catalog.snapshot.updated_at
+
+    def catalog_age(self) -> float:
+        """Seconds since this pricer last loaded a catalog (a 304 counts: it is current)."""
+        return time.monotonic() - self._catalog.loaded_at
+
+    def model(self, model_id: str, *, source: str | None = None) -> ModelPrice:
+        """The model `model_id` resolves to, as `GET /api/models/<id>` resolves it (raises
+        NotFound or Conflict as the API answers 404 or 409)."""
+        catalog = self._catalog
+        resolution = catalog.snapshot.identity.resolve(
+            model_id, source or self._source, catalog.preferred
+        )
+        return resolution.price
+
+    # --- costs ------------------------------------------------------------------------------
+
+    def cost(
+        self,
+        response: Any = None,
+        *,
+        model: str | None = None,
+        usage: Any = None,
+        format: str | None = None,
+        at: datetime | str | None = None,
+        service_tier: str | None = None,
+        region: str | None = None,
+        **counts: Any,
+    ) -> Cost:
+        """The cost of one request in any of `POST /api/cost`'s forms: a whole `response`, a
+        `usage` block (with its `format`, detected when omitted) and `model`, or `model` and
+        flat counts (`input_tokens=...`). Raises the API's errors (RatecardError)."""
+        data: dict[str, Any] = {}
+        if response is not None:
+            data["response"] = _body(response, "response")
+        if usage is not None:
+            data["usage"] = _body(usage, "usage")
+        for key, value in (
+            ("model", model),
+            ("format", format),
+            ("service_tier", service_tier),
+            ("region", region),
+        ):
+            if value is not None:
+                data[key] = value
+        if at is not None:
+            data["at"] = at.isoformat() if isinstance(at, datetime) else at
+        data.update(counts)
+        return self._price(data, self._catalog, None)
+
+    def cost_many(self, requests: Iterable[Any]) -> list[Cost | RatecardError]:
+        """Price each request (a dict in `POST /api/cost`'s form, as a batch line is) against
+        one catalog version at one instant: a Cost, or the error that request raised (one bad
+        request never fails the others)."""
+        catalog = self._catalog
+        now = datetime.now(UTC)
+        out: list[Cost | RatecardError] = []
+        for data in requests:
+            try:
+                out.append(self._price(data, catalog, now))
+            except RatecardError as exc:
+                out.append(exc)
+        return out
+
+    def _price(self, data: Any, catalog: _Catalog, now: datetime | None) -> Cost:
+        if isinstance(data, dict) and self._source is not None and "source" not in data:
+            data = {**data, "source": self._source}
+        request = parse_cost_request(data)
+        if request.at is not None:
+            return self._priced_by_service(data)
+        return Cost(answer_cost(request, _resolve(catalog, request), now=now))
+
+    def _priced_by_service(self, data: Mapping[str, Any]) -> Cost:
+        """`POST /api/cost` on the service: prices at a past instant need its history."""
+        if self._http is None:
+            raise ValidationFailed(
+                "at: the bundled catalog has no price history; connect to a ratecard service "
+                "to price at a past instant",
+                field="at",
+            )
+        import httpx
+
+        try:
+            answer = self._http.post("/api/cost", json=data)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"at: the service did not answer: {_describe(exc)}") from None
+        body = _json_or_none(answer)
+        if answer.status_code == 200 and isinstance(body, dict):
+            return Cost(body)
+        raise _error_of(answer.status_code, body)
+
+    # --- sync -------------------------------------------------------------------------------
+
+    def _start(self, every: float) -> None:
+        self._thread = threading.Thread(
+            target=self._sync_loop, args=(every,), name="ratecard-pricer-sync", daemon=True
+        )
+        self._thread.start()
+
+    def _sync_loop(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.sync()
+
+    def sync(self) -> bool:
+        """Fetch the catalog now if it moved; return whether a new version was adopted. Never
+        raises for a service that is down or answers garbage: the copy in hand stays."""
+        import httpx
+
+        if self._http is None:
+            return False
+        held = self._catalog
+        try:
+            fresh = _fetch(self._http, held)
+        except (httpx.HTTPError, _BadCopy) as exc:
+            self.last_sync_error = _describe(exc)
+            return False
+        self.last_sync_error = None
+        self._catalog = fresh  # one reference swap: a cost() in flight keeps its snapshot
+        if fresh.etag == held.etag:
+            return False
+        if self._cache_file is not None:
+            _write_cache(self._cache_file, fresh)
+        return True
+
+    def close(self) -> None:
+        """Stop the sync thread and close the connection pool."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._http is not None:
+            self._http.close()
+
+    def __enter__(self) -> Pricer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- pricing ----------------------------------------------------------------------------------
+
+
+def _resolve(catalog: _Catalog, request: CostRequest) -> ModelAt:
+    """The model of a request without `at`, exactly as the API's resolver does for now."""
+    snapshot = catalog.snapshot
+    resolution = snapshot.identity.resolve(request.model, request.source, catalog.preferred)
+    return ModelAt(resolution, resolution.price, snapshot.version, snapshot.updated_at)
+
+
+def _body(value: Any, field: str) -> Any:
+    """A response or usage block as the API would read it from the JSON a client posts."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str | bytes | bytearray):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValidationFailed(f"{field}: not valid JSON", field=field) from None
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        # An SDK object (OpenAI, Anthropic, google-genai: pydantic models): the body as the
+        # provider sent it, with its wire names (google-genai's camelCase aliases) and only
+        # the fields the body had.
+        try:
+            dumped = dump(mode="json", by_alias=True, exclude_unset=True)
+        except TypeError:
+            dumped = dump()
+        return json.loads(json.dumps(dumped, default=str))
+    raise ValidationFailed(
+        f"{field}: give a dict, JSON text or bytes, or an object with model_dump()",
+        field=field,
+    )
+
+
+_ERRORS: dict[int, type[RatecardError]] = {404: NotFound, 409: Conflict, 422: ValidationFailed}
+
+
+def _error_of(status: int, body: Any) -> RatecardError:
+    """The service's JSON error as the RatecardError it was raised as there."""
+    if not isinstance(body, dict) or not isinstance(body.get("detail"), str):
+        return ServiceUnavailable(f"the service answered {status} without a JSON error")
+    extra = {k: v for k, v in body.items() if k not in ("error", "status", "detail")}
+    kind = _ERRORS.get(status, RatecardError if 400 <= status < 500 else ServiceUnavailable)
+    return kind(body["detail"], **extra)
+
+
+# --- the catalog copy -------------------------------------------------------------------------
+
+
+class _BadCopy(Exception):
+    """The service answered, but not with a catalog copy this client can read."""
+
+
+def _fetch(http: httpx.Client, held: _Catalog | None) -> _Catalog:
+    """The service's catalog copy; `held` again (re-dated) when it answers 304."""
+    headers = {"If-None-Match": held.etag} if held is not None and held.etag else {}
+    answer = http.get(COPY_PATH, headers=headers)
+    if answer.status_code == 304 and held is not None:
+        return _Catalog(held.snapshot, held.preferred, held.etag, time.monotonic())
+    if answer.status_code != 200:
+        raise _BadCopy(f"GET {COPY_PATH} answered {answer.status_code}")
+    data = _json_or_none(answer)
+    return _catalog_of(data, answer.headers.get("ETag"))
+
+
+def _catalog_of(data: Any, etag: str | None) -> _Catalog:
+    if not isinstance(data, dict) or data.get("format") != COPY_FORMAT:
+        shape = data.get("format") if isinstance(data, dict) else None
+        raise _BadCopy(f"not a catalog copy this client reads (format {shape!r})")
+    try:
+        return _catalog(data, tuple(data["preferred"]), etag)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise _BadCopy(f"unreadable catalog copy: {type(exc).__name__}: {exc}") from None
+
+
+def _catalog(data: Mapping[str, Any], preferred: tuple[str, ...], etag: str | None) -> _Catalog:
+    snapshot = CatalogSnapshot.from_data(data)
+    snapshot.identity  # noqa: B018 - built here, in the sync thread, not by the next cost()
+    return _Catalog(snapshot, preferred, etag, time.monotonic())
+
+
+def _json_or_none(answer: httpx.Response) -> Any:
+    try:
+        return answer.json()
+    except ValueError:
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _cache_file(cache_dir: str | os.PathLike[str] | None, base_url: str) -> Path | None:
+    if cache_dir is None:
+        return None
+    name = hashlib.blake2b(base_url.rstrip("/").encode(), digest_size=8).hexdigest()
+    return Path(cache_dir) / f"ratecard-catalog-{name}.json"
+
+
+def _write_cache(path: Path, catalog: _Catalog) -> None:
+    """Write the copy atomically (a reader never sees half a file); a failure is not fatal."""
+    document = copy_document(catalog.snapshot, catalog.preferred)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
+        partial.write_text(json.dumps(document, separators=(",", ":")))
+        os.replace(partial, path)
+    except OSError:
+        pass  # a read-only or full disk costs the cache, never the pricing
+
+
+def _read_cache(path: Path) -> _Catalog | None:
+    try:
+        data = json.loads(path.read_bytes())
+        # No ETag: the first sync after the service is back fetches the whole copy.
+        return _catalog_of(data, None)
+    except (OSError, ValueError, _BadCopy):
+        return None
