@@ -56,6 +56,7 @@ from ratecard.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from ratecard.json_keys import first_key_twice
 
 if TYPE_CHECKING:
     import httpx
@@ -389,9 +390,15 @@ def _body(value: Any, field: str) -> Any:
         return value
     if isinstance(value, str | bytes | bytearray):
         try:
-            return json.loads(value)
-        except ValueError:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
             raise ValidationFailed(f"{field}: not valid JSON", field=field) from None
+        # As the API reads a body: a key given twice is refused, never the last one taken.
+        twice = first_key_twice(bytes(value) if isinstance(value, bytearray) else value)
+        if twice is not None:
+            shown = twice if len(twice) <= 100 else twice[:99] + "…"
+            raise ValidationFailed(f"{shown}: given twice", field=shown)
+        return parsed
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         # An SDK object (OpenAI, Anthropic, google-genai: pydantic models): the body as the

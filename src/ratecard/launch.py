@@ -41,8 +41,14 @@ def main() -> None:
                 run_gunicorn(settings, **options)
     # Deferred: click and the command tree (~30 ms) are for every command but `serve`, which
     # goes straight to gunicorn.
-    from ratecard.cli import main as cli
-
+    try:
+        from ratecard.cli import main as cli
+    except ModuleNotFoundError as exc:
+        # The library install (`pip install ratecard`) has the client, not the service.
+        sys.exit(
+            f"ratecard: the command needs the service's packages ({exc.name} is missing): "
+            "pip install 'ratecard[server]'"
+        )
     cli()
 
 

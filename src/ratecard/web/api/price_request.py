@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Response, jsonify
 
 from ratecard.catalog.snapshot import CatalogSnapshot
-from ratecard.costing.cost_requests import REQUEST_KEYS, answer_cost, parse_cost_request
+from ratecard.costing.cost_requests import answer_cost, parse_cost_request
 from ratecard.web.api.blueprint import (
     EXAMPLE_MODEL,
     MODEL_ERRORS,
@@ -102,7 +102,9 @@ COST_EXAMPLES: dict[str, dict[str, Any]] = {
     )
 )
 def cost() -> Response:
-    request_ = parse_cost_request(read_json_body(REQUEST_KEYS)[1])
+    # Unknown keys are named by parse_cost_request, in the words a batch line and the
+    # in-process client use for them.
+    request_ = parse_cost_request(read_json_body(None)[1])
     model = model_resolver(current_catalog())(request_.model, request_.source, request_.at)
     return jsonify(answer_cost(request_, model))
 
