@@ -36,6 +36,7 @@ STRICT_FLEETS = "strict-fleets"
 GROUPS = {
     "test_browser.py": DASHBOARD,
     "test_schemathesis.py": DASHBOARD,
+    "test_client_live.py": DASHBOARD,
     "test_fleet_processes.py": STRICT_FLEETS,
 }
 CHAOS_FLEET = "test_fleet_commits_each_slot_once_through_kills_and_a_redis_restart"
