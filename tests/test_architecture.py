@@ -43,6 +43,9 @@ AREAS: dict[str, set[str]] = {
     "coordination": {"catalog", "costing", "ingest", "serving", "changes", "health"},
     "health": {"catalog", "costing", "ingest", "serving", "changes", "coordination"},
     "migrations": {"catalog", "costing", "ingest", "serving", "changes", "coordination", "health"},
+    # The in-process client (a module, ratecard/client.py): the library's costing over a
+    # service's catalog copy, or the bundled snapshot read by ingest's feed parser.
+    "client": {"serving", "changes", "coordination", "health", "migrations"},
 }
 # The library (`pip install ratecard`): catalog and costing, over these plain modules only.
 LIBRARY = ("catalog", "costing")

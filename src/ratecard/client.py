@@ -38,7 +38,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import httpx
 
 from ratecard.catalog import codec
 from ratecard.catalog.model import ModelPrice
@@ -56,10 +58,11 @@ from ratecard.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from ratecard.ingest.bundled import BUNDLED_DATE, bundled_snapshot
+from ratecard.ingest.feeds import parse_feed
 from ratecard.json_keys import first_key_twice
-
-if TYPE_CHECKING:
-    import httpx
+from ratecard.settings import Source
+from ratecard.vocabulary import FeedKind
 
 __all__ = ["CatalogUnavailable", "Cost", "CostComponent", "Pricer"]
 
@@ -178,8 +181,6 @@ class Pricer:
         (a proxy's credentials). With `cache_dir`, each copy is also written there and a start
         with the service down prices from the last one. Raises CatalogUnavailable when neither
         the service nor a cached copy gives a catalog."""
-        import httpx
-
         if refresh_every <= 0:
             raise ValueError("refresh_every must be positive")
         http = httpx.Client(
@@ -211,11 +212,6 @@ class Pricer:
     def bundled(cls, *, source: str | None = None) -> Pricer:
         """A pricer over the LiteLLM snapshot shipped inside the package (its date is the
         catalog's `updated_at`, its version None): offline, never updated."""
-        from ratecard.ingest.bundled import BUNDLED_DATE, bundled_snapshot
-        from ratecard.ingest.feeds import parse_feed
-        from ratecard.settings import Source
-        from ratecard.vocabulary import FeedKind
-
         feed, body, _ = bundled_snapshot(Source(FeedKind.LITELLM, "", FeedKind.LITELLM))
         parsed = parse_feed(feed, body)
         data = {
@@ -315,8 +311,6 @@ class Pricer:
                 "to price at a past instant",
                 field="at",
             )
-        import httpx
-
         try:
             answer = self._http.post("/api/cost", json=data)
         except httpx.HTTPError as exc:
@@ -341,8 +335,6 @@ class Pricer:
     def sync(self) -> bool:
         """Fetch the catalog now if it moved; return whether a new version was adopted. Never
         raises for a service that is down or answers garbage: the copy in hand stays."""
-        import httpx
-
         if self._http is None:
             return False
         held = self._catalog

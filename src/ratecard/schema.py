@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from ratecard.catalog.model import TEXT_LIMITS
+from ratecard.vocabulary import MODEL_TEXT_LIMITS
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -97,9 +97,9 @@ models = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("source", String(64), nullable=False),
-    Column("model_id", String(TEXT_LIMITS["model_id"]), nullable=False),
-    Column("provider", String(TEXT_LIMITS["provider"])),
-    Column("mode", String(TEXT_LIMITS["mode"])),
+    Column("model_id", String(MODEL_TEXT_LIMITS["model_id"]), nullable=False),
+    Column("provider", String(MODEL_TEXT_LIMITS["provider"])),
+    Column("mode", String(MODEL_TEXT_LIMITS["mode"])),
     Column("status", String(16), nullable=False),  # priced | free | dynamic | unpriced
     Column("context_window", BigInteger),
     Column("max_output_tokens", BigInteger),
@@ -113,7 +113,7 @@ models = Table(
     # Service-tier variants, time windows, regional uplifts, pricing rules: prices.codec.
     Column("pricing", JSON),
     # What an OpenRouter `~...-latest` alias stands for today: links it to that model.
-    Column("alias_target", String(TEXT_LIMITS["alias_target"])),
+    Column("alias_target", String(MODEL_TEXT_LIMITS["alias_target"])),
     Column("first_seen_at", Timestamp, nullable=False),
     Column("last_seen_at", Timestamp, nullable=False),
     Column("last_changed_at", Timestamp, nullable=False),

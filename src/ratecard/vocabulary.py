@@ -205,3 +205,14 @@ class UsageFormat(StrEnum):
     GROQ = "groq"  # Groq chat `usage` (timings beside OpenAI's counters; its own tiers)
     COHERE = "cohere"  # Cohere v2 chat `usage` (`billed_units`)
     MISTRAL_OCR = "mistral.ocr"  # Mistral OCR `usage_info`
+
+
+# The longest text each stored field of a model takes: the `models` table's column lengths
+# (schema.py), and what a feed entry is checked against before it is stored (an entry longer
+# than one is rejected and named, never truncated).
+MODEL_TEXT_LIMITS: dict[str, int] = {
+    "model_id": 512,
+    "provider": 128,
+    "mode": 64,
+    "alias_target": 512,
+}

@@ -18,7 +18,6 @@ __all__ = [
     "DESCRIPTIVE_FIELDS",
     "PRICE_FIELDS",
     "STATUSES",
-    "TEXT_LIMITS",
     "TOKEN_PRICE_FIELDS",
     "ModelPrice",
     "PriceField",
@@ -33,9 +32,6 @@ STATUSES: tuple[PriceStatus, ...] = tuple(PriceStatus)
 # The static type of a model's status: plain str, because statuses arrive as strings (rows,
 # JSON snapshots, Redis blobs) and PriceStatus members are strs equal to them.
 PriceStatusText = str
-# The longest text each stored field of a model takes (the `models` table's columns are these
-# lengths; a feed entry longer than one is rejected, never truncated).
-TEXT_LIMITS: Mapping[str, int] = {"model_id": 512, "provider": 128, "mode": 64, "alias_target": 512}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The in-process client against the dashboard's live instance (`ratecard serve`, the real
 2026-07-24 LiteLLM catalog): for every served model, the client's answer or error is the
-service's, on the same catalog version. Here, not under tests/client, to share that instance
-(one per suite run: tests/support/scheduling.py groups this file with the dashboard's)."""
+service's, on the same catalog version. Here, not beside tests/test_client.py, to share that
+instance (one per suite run: tests/support/scheduling.py groups this file with the
+dashboard's)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ratecard.catalog.model import TEXT_LIMITS, ModelPrice
+from ratecard.catalog.model import ModelPrice
 from ratecard.ingest.feed_errors import FeedError
 from ratecard.ingest.feeds import litellm, openrouter
 from ratecard.ingest.feeds.parsing import (
@@ -24,7 +24,7 @@ from ratecard.ingest.feeds.parsing import (
 )
 from ratecard.safe_text import escaped_text
 from ratecard.settings import Source
-from ratecard.vocabulary import FeedKind
+from ratecard.vocabulary import MODEL_TEXT_LIMITS, FeedKind
 
 __all__ = ["PARSERS", "DroppedField", "FeedParser", "ParsedFeed", "Rejection", "parse_feed"]
 
@@ -74,7 +74,7 @@ def _storable(parsed: ParsedFeed) -> ParsedFeed:
 
 
 def _text_problem(model: ModelPrice) -> str | None:
-    for name, limit in TEXT_LIMITS.items():
+    for name, limit in MODEL_TEXT_LIMITS.items():
         problem = unstorable_text(name, getattr(model, name), limit)
         if problem is not None:
             return problem

@@ -15,7 +15,6 @@ import gzip
 import hashlib
 from dataclasses import dataclass
 
-import orjson
 from flask import Response, request
 
 from ratecard.catalog.snapshot import CatalogSnapshot, copy_document
@@ -68,6 +67,9 @@ def get_catalog_copy() -> Response:
 
 
 def _build(snapshot: CatalogSnapshot, sources: tuple[str, ...]) -> _Copy:
+    # Deferred: orjson (~20 ms) loads with the first copy asked for, not at every start-up.
+    import orjson
+
     body = orjson.dumps(copy_document(snapshot, sources))
     return _Copy(
         body,

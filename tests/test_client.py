@@ -215,7 +215,7 @@ def test_cost_many_prices_each_line_and_keeps_going_past_a_bad_one(pricer: Price
 def test_model_resolves_as_the_api_does(live: LiveApp, pricer: Pricer) -> None:
     assert pricer.model("ACME/A-SMALL").model_id == "acme/a-small"
     assert pricer.model("shared/model", source="openrouter").source == "openrouter"
-    read = live.app.test_client().get("/api/models/shared/model").json
+    read: Any = live.app.test_client().get("/api/models/shared/model").json
     assert pricer.model("shared/model").source == read["source"]
 
 
