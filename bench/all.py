@@ -242,6 +242,27 @@ def parse_faults(out: str) -> list[Row]:
     ]  # fmt: skip
 
 
+def parse_client(out: str) -> list[Row]:
+    # "cost() in-process          :    83578 calls/s ...", the anchor, the copy's bytes, a 304.
+    rate = figure(
+        out, r"cost\(\) in-process\s+:\s+([\d.]+) calls/s", "cost() in-process : 1 calls/s"
+    )
+    bodies = figure(out, r"cost\(\) of provider bodies\s+:\s+([\d.]+) calls/s", "bodies : 1")
+    found = re.search(r"anchor \(faster of the two\)\s*:\s*([\d.]+) calls/s", out)
+    anchor = float(found.group(1)) if found else None
+    zipped = figure(out, r"catalog copy, gzip\s+:\s+(\d+) bytes", "catalog copy, gzip : 1 bytes")
+    unchanged = figure(out, r"sync, nothing changed\s+:\s+([\d.]+) s", "sync ... : 1 s")
+    label = "genai-prices calc_price / LiteLLM cost_per_token, faster"
+    return [
+        Row("client", "Pricer.cost() in-process, flat counts and provider bodies", rate,
+            "calls/s", label if anchor is not None else None, anchor, ">= 10x"),
+        Row("client", "Pricer.cost() of real provider bodies alone", bodies, "calls/s",
+            label if anchor is not None else None, anchor),
+        Row("client", "catalog sync, whole copy (gzip)", zipped / 1000, "KB"),
+        Row("client", "catalog sync, nothing changed (304)", unchanged * 1000, "ms"),
+    ]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Script:
     """A benchmark script, its arguments (full and --quick), its timeout and its parser."""
@@ -266,6 +287,12 @@ SCRIPTS = (
     Script("cost_batch", parse_cost_batch, 900, quick_args=QUICK_COST_BATCH),
     Script("batch_at", parse_batch_at, 300, quick_args=("--lines", "5000", "--rounds", "1")),
     Script("faults", parse_faults, 240, quick_args=("--outage", "3")),
+    Script(
+        "client",
+        parse_client,
+        600,
+        quick_args=("--seconds", "1", "--rounds", "1", "--anchor-seconds", "1"),
+    ),
 )
 
 

@@ -41,19 +41,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from ratecard.catalog import codec
+from ratecard.catalog.identity import UnknownModel
 from ratecard.catalog.model import ModelPrice
 from ratecard.catalog.snapshot import COPY_FORMAT, CatalogSnapshot, copy_document
-from ratecard.costing.cost_requests import (
-    CostRequest,
-    ModelAt,
-    answer_cost,
-    parse_cost_request,
-)
+from ratecard.costing.cost_batch import BatchPricer
+from ratecard.costing.cost_requests import ModelAt, parse_cost_request
 from ratecard.errors import (
     Conflict,
-    NotFound,
     RatecardError,
     ServiceUnavailable,
     ValidationFailed,
@@ -87,13 +84,30 @@ class CostComponent:
 
 class Cost:
     """The cost of one request: `total` and its components as exact Decimals, and the API's
-    answer itself (`to_dict()`, equal key for key to what `POST /api/cost` returns)."""
+    answer itself (`to_dict()`, equal key for key to what `POST /api/cost` returns).
 
-    __slots__ = ("answer", "total")
+    Built from the answer's JSON text, which is read whole only when more than the total is
+    asked for: most callers record the total alone, and reading the rest costs as much as
+    pricing did.
+    """
 
-    def __init__(self, answer: Mapping[str, Any]) -> None:
-        self.answer = answer
-        self.total = Decimal(answer["total"])
+    __slots__ = ("_answer", "_text", "total")
+
+    def __init__(self, text: bytes) -> None:
+        self._text = text
+        self._answer: dict[str, Any] | None = None
+        # The answer's first `"total":"` is its own key: a model id or source holding those
+        # characters is written with its quotes escaped (`\"total\"`), so it can't match.
+        start = text.index(b'"total":"') + 9
+        self.total = Decimal(text[start : text.index(b'"', start)].decode())
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        """The answer as decoded JSON (read once, on first use)."""
+        answer = self._answer
+        if answer is None:
+            answer = self._answer = orjson.loads(self._text)
+        return answer
 
     @property
     def model(self) -> str:
@@ -124,23 +138,63 @@ class Cost:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The answer as `POST /api/cost` gives it (a copy: changing it changes nothing here)."""
-        copied: dict[str, Any] = json.loads(json.dumps(self.answer))
+        """The answer as `POST /api/cost` gives it (a new dict each call: changing it changes
+        nothing here)."""
+        copied: dict[str, Any] = orjson.loads(self._text)
         return copied
 
     def __repr__(self) -> str:
         return f"Cost(model={self.model!r}, source={self.source!r}, total=Decimal('{self.total}'))"
 
 
-@dataclass(frozen=True, slots=True)
 class _Catalog:
-    """One catalog copy as priced from: the snapshot, the source order, its ETag and when it
-    was loaded (monotonic seconds)."""
+    """One catalog copy as priced from: the snapshot, the source order, its ETag, when it was
+    loaded (monotonic seconds), and the batch pricer its costs go through."""
 
-    snapshot: CatalogSnapshot
-    preferred: tuple[str, ...]
-    etag: str | None
-    loaded_at: float
+    __slots__ = ("_batch", "etag", "loaded_at", "preferred", "snapshot")
+
+    def __init__(
+        self,
+        snapshot: CatalogSnapshot,
+        preferred: tuple[str, ...],
+        etag: str | None,
+        loaded_at: float,
+    ) -> None:
+        self.snapshot = snapshot
+        self.preferred = preferred
+        self.etag = etag
+        self.loaded_at = loaded_at
+        self._batch: BatchPricer | None = None
+
+    def refreshed(self) -> _Catalog:
+        """The same copy, loaded again now (a 304), keeping what its pricer learned."""
+        again = _Catalog(self.snapshot, self.preferred, self.etag, time.monotonic())
+        again._batch = self._batch
+        return again
+
+    def batch(self, now: datetime | None = None) -> BatchPricer:
+        """The batch pricer of this copy: the service's own cost path, which writes each
+        token-count answer from its model's text serialized once (costing.cost_batch), and
+        every other answer as answer_cost does. Kept across cost() calls; replaced past
+        _KEEP_RESOLVED entries (model ids as typed are the caller's to vary). `now` asks
+        for one of its own, priced at that instant (cost_many)."""
+        if now is not None:
+            return BatchPricer(self.resolve, now)
+        batch = self._batch
+        if batch is None or batch.kept > _KEEP_RESOLVED:
+            batch = self._batch = BatchPricer(self.resolve)
+        return batch
+
+    def resolve(self, model_id: str, source: str | None, at: datetime | None) -> ModelAt:
+        """A model as the API's resolver resolves it for now (a request with `at` never gets
+        here: the service prices it)."""
+        snapshot = self.snapshot
+        resolution = snapshot.identity.resolve(model_id, source, self.preferred)
+        return ModelAt(resolution, resolution.price, snapshot.version, snapshot.updated_at)
+
+
+# Resolved models and answer texts a copy's pricer keeps before it starts afresh.
+_KEEP_RESOLVED = 50_000
 
 
 class Pricer:
@@ -263,45 +317,49 @@ class Pricer:
         """The cost of one request in any of `POST /api/cost`'s forms: a whole `response`, a
         `usage` block (with its `format`, detected when omitted) and `model`, or `model` and
         flat counts (`input_tokens=...`). Raises the API's errors (RatecardError)."""
-        data: dict[str, Any] = {}
+        data = counts  # a new dict each call: the request is built in it
+        if model is not None:
+            data["model"] = model
         if response is not None:
             data["response"] = _body(response, "response")
         if usage is not None:
             data["usage"] = _body(usage, "usage")
-        for key, value in (
-            ("model", model),
-            ("format", format),
-            ("service_tier", service_tier),
-            ("region", region),
-        ):
-            if value is not None:
-                data[key] = value
+        if format is not None:
+            data["format"] = format
+        if service_tier is not None:
+            data["service_tier"] = service_tier
+        if region is not None:
+            data["region"] = region
         if at is not None:
             data["at"] = at.isoformat() if isinstance(at, datetime) else at
-        data.update(counts)
-        return self._price(data, self._catalog, None)
+        return self._price(data, self._catalog.batch(), datetime.now(UTC))
 
     def cost_many(self, requests: Iterable[Any]) -> list[Cost | RatecardError]:
         """Price each request (a dict in `POST /api/cost`'s form, as a batch line is) against
         one catalog version at one instant: a Cost, or the error that request raised (one bad
         request never fails the others)."""
-        catalog = self._catalog
         now = datetime.now(UTC)
+        batch = self._catalog.batch(now)
         out: list[Cost | RatecardError] = []
         for data in requests:
             try:
-                out.append(self._price(data, catalog, now))
+                out.append(self._price(data, batch, now))
             except RatecardError as exc:
                 out.append(exc)
         return out
 
-    def _price(self, data: Any, catalog: _Catalog, now: datetime | None) -> Cost:
-        if isinstance(data, dict) and self._source is not None and "source" not in data:
-            data = {**data, "source": self._source}
-        request = parse_cost_request(data)
-        if request.at is not None:
-            return self._priced_by_service(data)
-        return Cost(answer_cost(request, _resolve(catalog, request), now=now))
+    def _price(self, data: Any, batch: BatchPricer, now: datetime) -> Cost:
+        if isinstance(data, dict):
+            if self._source is not None and "source" not in data:
+                data = {**data, "source": self._source}
+            if data.get("at") is not None:
+                parse_cost_request(data)  # a bad request is refused here, as the API would
+                return self._priced_by_service(data)
+        text = batch.answer(data, now)
+        if text.startswith(b'{"line":'):  # the batch path's error object, line-numbered
+            error = orjson.loads(text)
+            raise _error_of(error.pop("status"), error)
+        return Cost(text)
 
     def _priced_by_service(self, data: Mapping[str, Any]) -> Cost:
         """`POST /api/cost` on the service: prices at a past instant need its history."""
@@ -315,10 +373,9 @@ class Pricer:
             answer = self._http.post("/api/cost", json=data)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"at: the service did not answer: {_describe(exc)}") from None
-        body = _json_or_none(answer)
-        if answer.status_code == 200 and isinstance(body, dict):
-            return Cost(body)
-        raise _error_of(answer.status_code, body)
+        if answer.status_code == 200:
+            return Cost(orjson.dumps(answer.json()))
+        raise _error_of(answer.status_code, _json_or_none(answer))
 
     # --- sync -------------------------------------------------------------------------------
 
@@ -369,13 +426,6 @@ class Pricer:
 # --- pricing ----------------------------------------------------------------------------------
 
 
-def _resolve(catalog: _Catalog, request: CostRequest) -> ModelAt:
-    """The model of a request without `at`, exactly as the API's resolver does for now."""
-    snapshot = catalog.snapshot
-    resolution = snapshot.identity.resolve(request.model, request.source, catalog.preferred)
-    return ModelAt(resolution, resolution.price, snapshot.version, snapshot.updated_at)
-
-
 def _body(value: Any, field: str) -> Any:
     """A response or usage block as the API would read it from the JSON a client posts."""
     if isinstance(value, dict):
@@ -407,14 +457,21 @@ def _body(value: Any, field: str) -> Any:
     )
 
 
-_ERRORS: dict[int, type[RatecardError]] = {404: NotFound, 409: Conflict, 422: ValidationFailed}
+# An ambiguous model is raised as a Conflict (AmbiguousModel's own constructor takes the
+# candidates as models; the error's `candidates` are in `extra` as the API gives them).
+_ERRORS: dict[int, type[RatecardError]] = {
+    404: UnknownModel,
+    409: Conflict,
+    422: ValidationFailed,
+}
 
 
 def _error_of(status: int, body: Any) -> RatecardError:
-    """The service's JSON error as the RatecardError it was raised as there."""
+    """An error as the API renders it (the service's answer, or a batch line's error object)
+    as the RatecardError it was raised as."""
     if not isinstance(body, dict) or not isinstance(body.get("detail"), str):
         return ServiceUnavailable(f"the service answered {status} without a JSON error")
-    extra = {k: v for k, v in body.items() if k not in ("error", "status", "detail")}
+    extra = {k: v for k, v in body.items() if k not in ("error", "status", "detail", "line")}
     kind = _ERRORS.get(status, RatecardError if 400 <= status < 500 else ServiceUnavailable)
     return kind(body["detail"], **extra)
 
@@ -431,7 +488,7 @@ def _fetch(http: httpx.Client, held: _Catalog | None) -> _Catalog:
     headers = {"If-None-Match": held.etag} if held is not None and held.etag else {}
     answer = http.get(COPY_PATH, headers=headers)
     if answer.status_code == 304 and held is not None:
-        return _Catalog(held.snapshot, held.preferred, held.etag, time.monotonic())
+        return held.refreshed()
     if answer.status_code != 200:
         raise _BadCopy(f"GET {COPY_PATH} answered {answer.status_code}")
     data = _json_or_none(answer)

@@ -98,6 +98,21 @@ class BatchPricer:
             return self._error(number, error_fields(exc))
         return self._priced(number, request)
 
+    def answer(self, data: Any, now: datetime | None = None) -> bytes:
+        """The result line of one decoded request, as line() writes it for line 1: what the
+        in-process client (ratecard.client) prices with, one request at a time. `now` (None:
+        the batch's instant) prices it when it has no `at`: a long-lived pricer passes the
+        time of each call, so a time-of-day price applies when the call is made."""
+        if now is not None:
+            self.now = now
+        return self._decoded(1, data)
+
+    @property
+    def kept(self) -> int:
+        """How many resolved models and answer texts this pricer keeps (a long-lived one is
+        replaced past a bound: ids as typed are the caller's to vary)."""
+        return len(self._models) + len(self._answers)
+
     def refused(self, number: int, error: RatecardError) -> Any:
         """The error object of line `number`, refused before it could be read (a CSV row that
         is not UTF-8)."""
