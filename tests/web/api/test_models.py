@@ -350,6 +350,8 @@ def test_openapi_document_is_generated_from_the_validators(sqlite_client: FlaskC
         "/api/catalog",
         "/api/disagreements",
         "/api/prices.csv",  # the dated price table (tests/web/api/test_price_table.py)
+        "/api/prices.parquet",  # the same table typed (tests/web/api/test_price_table.py)
+        "/api/catalog/copy",  # the in-process client's copy (tests/test_client.py)
         "/admin/refresh",
         "/admin/worker",
         "/admin/held/{held_id}/accept",

@@ -38,7 +38,7 @@ class _Copy:
         "GET",
         "/api/catalog/copy",
         "get_catalog_copy",
-        "The whole served catalog in one compact, versioned document (for in-process clients).",
+        "The whole catalog in one compact, versioned document, for in-process clients.",
         description="Every served model's prices as `codec` items, the source order ids "
         "resolve by (`preferred`), `version` and `updated_at`. Compressed with gzip when the "
         "request accepts it; conditional: send the ETag back in `If-None-Match` and an "
