@@ -285,3 +285,37 @@ def test_bundled_prices_offline_as_a_service_on_the_bundled_snapshot_would() -> 
     with pytest.raises(RatecardError) as no_history:
         pricer.cost(model="gpt-4o", input_tokens=1, at="2025-01-01T00:00:00Z")
     assert no_history.value.extra["field"] == "at"
+
+
+def test_costs_in_threads_each_see_one_whole_catalog_while_it_moves(own_live: LiveApp) -> None:
+    """Threads price while the sync swaps catalog versions: every answer is entirely of one
+    version (its price and its price_version agree), never a mix."""
+    engine = get_state(own_live.app).engine
+    with Pricer.connect(own_live.url, refresh_every=3600) as pricer:
+        expected = {pricer.catalog_version: Decimal("0.001")}
+        seen: list[tuple[int | None, Decimal]] = []
+        stop = threading.Event()
+
+        def price_until_stopped() -> None:
+            while not stop.is_set():
+                cost = pricer.cost(model="acme/a-small", input_tokens=1000)
+                seen.append((cost.price_version, cost.total))
+                time.sleep(0.001)  # leave the GIL to the commits and syncs too
+
+        threads = [threading.Thread(target=price_until_stopped) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            for step in range(1, 4):
+                input_price = f"0.00000{step + 1}"
+                version = commit(engine, "litellm", price("acme/a-small", input_price, "0.000002"))
+                get_state(own_live.app).need_catalog_cache().invalidate()  # adopt it now
+                assert pricer.sync() and pricer.catalog_version == version
+                expected[version] = Decimal(input_price) * 1000
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+    assert {version for version, _ in seen} == set(expected), "every version was priced"
+    assert all(expected[version] == total for version, total in seen)
