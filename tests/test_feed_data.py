@@ -15,6 +15,8 @@ def test_every_snapshot_matches_its_recorded_checksum():
         "litellm_2026-07-24.json",
         "openrouter_models_2026-08-19.json",
         "openrouter_models_edge_cases.json",
+        "genai_prices_2026-07-25.json",
+        "genai_prices_data.schema.json",
     }
     for name, digest in checksums.items():
         assert hashlib.sha256((FEED_DATA / name).read_bytes()).hexdigest() == digest, name

@@ -20,8 +20,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ratecard.logs import redact_secrets
+from ratecard.vocabulary import FEED_KINDS
 
-SOURCE_KINDS = ("litellm", "openrouter")
+# The feed kinds a source may name (one parser module each, ingest.feeds).
+SOURCE_KINDS = FEED_KINDS
 DATABASE_URL_SCHEMES = ("postgres://", "postgresql://", "postgresql+psycopg://", "sqlite:///")
 # Bounds shared with `ratecard serve --workers` and `ratecard fleet --workers`.
 MAX_WORKERS = 64

@@ -182,6 +182,7 @@ class FeedKind(StrEnum):
 
     LITELLM = "litellm"
     OPENROUTER = "openrouter"
+    GENAI_PRICES = "genai_prices"
 
 
 # What RATECARD_SOURCES accepts; a test checks it equals the feed registry's kinds.

@@ -14,7 +14,7 @@ from typing import Any
 
 from ratecard.catalog.model import ModelPrice
 from ratecard.ingest.feed_errors import FeedError
-from ratecard.ingest.feeds import litellm, openrouter
+from ratecard.ingest.feeds import genai_prices, litellm, openrouter
 from ratecard.ingest.feeds.parsing import (
     DroppedField,
     ParsedFeed,
@@ -33,6 +33,7 @@ FeedParser = Callable[[str, Any], ParsedFeed]
 PARSERS: Mapping[str, FeedParser] = {
     FeedKind.LITELLM: litellm.parse,
     FeedKind.OPENROUTER: openrouter.parse,
+    FeedKind.GENAI_PRICES: genai_prices.parse,
 }
 
 
