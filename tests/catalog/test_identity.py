@@ -13,6 +13,7 @@ from ratecard.catalog.identity import (
     UnknownModel,
     canonical_provider,
     link_key,
+    price_agreement,
     price_differences,
 )
 from ratecard.catalog.model import ModelPrice
@@ -302,3 +303,33 @@ def test_real_feeds_links_and_disagreements(feed_data: Path) -> None:
     alias = openrouter["~anthropic/claude-haiku-latest"]
     assert alias.alias_target == "anthropic/claude-haiku-4.5"
     assert litellm["claude-haiku-4-5"] in index.linked(alias)
+
+
+def test_agreement_counts_the_sources_stating_each_price_and_those_agreeing_exactly() -> None:
+    mine = price("openai/gpt-4o", "0.0000025", "0.00001", source="genai_prices", provider="openai")
+    linked = [
+        # Equal as a Decimal; LiteLLM's maker's own entry speaks for it, not Azure's resale.
+        price("gpt-4o", "0.00000250", "0.00001", source="litellm", provider="openai"),
+        price("azure/gpt-4o", "0.000005", "0.00001", source="litellm", provider="azure"),
+        price("openai/gpt-4o", "0.000003", None, source="openrouter", provider="openai"),
+    ]
+    found = {name: a.to_json() for name, a in price_agreement(mine, linked).items()}
+    assert found == {
+        "input_per_token": {
+            "agree": 2,
+            "of": 3,
+            "sources": {"genai_prices": "0.0000025", "litellm": "0.0000025",
+                        "openrouter": "0.000003"},
+        },
+        # OpenRouter states no output price: missing, not counted against.
+        "output_per_token": {
+            "agree": 2,
+            "of": 2,
+            "sources": {"genai_prices": "0.00001", "litellm": "0.00001"},
+        },
+    }  # fmt: skip
+    # A price this entry does not state gets no agreement; alone, an entry agrees with itself.
+    assert set(price_agreement(price("x", None, "1"), [])) == {"output_per_token"}
+    assert price_agreement(price("x", "1", None), [])["input_per_token"].to_json() == {
+        "agree": 1, "of": 1, "sources": {"litellm": "1"}
+    }  # fmt: skip

@@ -27,7 +27,13 @@ from ratecard.ingest.refresh import refresh_catalog
 from ratecard.settings import Source
 from ratecard.web.state import get_state
 from tests.support.feeds import FeedServer
-from tests.support.store_helpers import LITELLM_NEW, SettingsFactory, make_deps, sources_setting
+from tests.support.store_helpers import (
+    LITELLM_NEW,
+    OPENROUTER,
+    SettingsFactory,
+    make_deps,
+    sources_setting,
+)
 
 GENAI = Source(name="genai_prices", url="file:///data.json", kind="genai_prices")
 SNAPSHOT = "genai_prices_2026-07-25.json"
@@ -210,12 +216,14 @@ def test_served_ids_are_provider_slash_model_exactly(snapshot: ParsedFeed) -> No
     assert model.input_per_token == Decimal("0.000003")  # its 2026-09-01 price is in force
 
 
-def test_a_refresh_serves_the_third_source_beside_the_others(
+def test_a_refresh_serves_the_third_source_beside_the_others_and_counts_agreement(
     engine: Engine, feed_server: FeedServer, make_settings: SettingsFactory
 ) -> None:
     settings = make_settings(
         sources=sources_setting(
-            litellm=feed_server.url(LITELLM_NEW), genai_prices=feed_server.url(SNAPSHOT)
+            litellm=feed_server.url(LITELLM_NEW),
+            openrouter=feed_server.url(OPENROUTER),
+            genai_prices=feed_server.url(SNAPSHOT),
         )
     )
     report = refresh_catalog(make_deps(engine, settings))
@@ -240,5 +248,26 @@ def test_a_refresh_serves_the_third_source_beside_the_others(
         )
         answer: Any = cost.json
         assert cost.status_code == 200 and answer["total"] == "2.5", answer
+        # The three real feeds state gpt-4o's prices: how many agree, per price.
+        gpt: Any = client.get("/api/models/gpt-4o?source=litellm").json
+        assert gpt["agreement"]["input_per_token"] == {
+            "agree": 3,
+            "of": 3,
+            "sources": {s: "0.0000025" for s in ("genai_prices", "litellm", "openrouter")},
+        }
+        assert {"genai_prices", "openrouter"} <= set(gpt["other_sources"])
+        listed: Any = client.get("/api/disagreements").json
+        items = listed["items"]
+        assert any("genai_prices" in (i["a"]["source"], i["b"]["source"]) for i in items)
+
+        # Ranked by the best-supported side's share, for the field least agreed on: the
+        # most contested first; a pair a third source settles comes later.
+        def support(item: Any) -> float:
+            return min(max(v["a"], v["b"]) / v["of"] for v in item["agreement"].values())
+
+        shares = [support(i) for i in items if i["agreement"]]
+        assert shares == sorted(shares) and shares[0] < shares[-1]
+        settled = next(i for i in items if any(v["of"] == 3 for v in i["agreement"].values()))
+        assert all(v["a"] + v["b"] <= v["of"] for v in settled["agreement"].values())
     finally:
         get_state(app).shutdown()

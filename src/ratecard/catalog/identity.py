@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context
-from typing import Literal
+from typing import Any, Literal
 
 from ratecard.catalog.model import TOKEN_PRICE_FIELDS, ModelPrice, decimal_text
 from ratecard.errors import Conflict, NotFound
@@ -257,6 +257,60 @@ def price_differences(a: ModelPrice, b: ModelPrice) -> tuple[FieldDifference, ..
             ratio = None if left == 0 else decimal_text(_RATIO.divide(right, left))
             out.append(FieldDifference(name, decimal_text(left), decimal_text(right), ratio))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class PriceAgreement:
+    """How many sources state one price of a model, and how many of them state it exactly as
+    the entry read does (itself included): `agree` of `of`, each source's value as text."""
+
+    agree: int
+    of: int
+    sources: Mapping[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"agree": self.agree, "of": self.of, "sources": dict(self.sources)}
+
+
+def price_agreement(price: ModelPrice, linked: Iterable[ModelPrice]) -> dict[str, PriceAgreement]:
+    """For each per-token price `price` states, which linked sources state it too and how many
+    agree exactly (Decimal equality: 0.0000025 == 0.00000250).
+
+    One entry per source: a source listing the model under several ids (`gpt-4o` and
+    `azure/gpt-4o`) speaks through its entry billed by the same company as `price`, else the
+    maker's own, else the same id, else its first by id (a cloud's resale price is not the
+    maker's). A source that does not state a price is not counted for it (missing data, not a
+    disagreement), as in price_differences.
+    """
+    company = canonical_provider(price.provider)
+
+    def rank(entry: ModelPrice) -> tuple[bool, bool, bool, str]:
+        return (
+            canonical_provider(entry.provider) != company,
+            not is_makers_own(entry),
+            entry.model_id != price.model_id,
+            entry.model_id,
+        )
+
+    voices: dict[str, ModelPrice] = {price.source: price}
+    for other in sorted(linked, key=rank):
+        voices.setdefault(other.source, other)
+    out: dict[str, PriceAgreement] = {}
+    for name in TOKEN_PRICE_FIELDS:
+        mine = getattr(price, name)
+        if mine is None:
+            continue
+        stated = {
+            source: value
+            for source, entry in sorted(voices.items())
+            if (value := getattr(entry, name)) is not None
+        }
+        out[name] = PriceAgreement(
+            agree=sum(1 for value in stated.values() if value == mine),
+            of=len(stated),
+            sources={source: decimal_text(value) for source, value in stated.items()},
+        )
+    return out
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from ratecard.catalog.identity import Resolution
+from ratecard.catalog.identity import Resolution, price_agreement
 from ratecard.catalog.snapshot import CatalogSnapshot, ServedModel
 from ratecard.logs import secrets_of
 from ratecard.web.api.blueprint import (
@@ -183,9 +183,11 @@ def resolve_model(snapshot: CatalogSnapshot, model_id: str, source: str | None) 
         "GET",
         "/api/disagreements",
         "list_disagreements",
-        "Linked models whose sources disagree on a price.",
+        "Linked models whose sources disagree on a price, the most contested first.",
         description="Each pair of entries, the fields that differ, both values and the "
-        "ratio b / a.",
+        "ratio b / a, and per field how many of the sources stating it agree with a and with "
+        "b (`agreement`). Ordered by how far the best-supported side is from a consensus: a "
+        "price no two sources agree on comes before one where a third source sides with a.",
         query="DisagreementQuery",
         responses={200: "DisagreementListOut", 422: "ErrorOut", 503: "ErrorOut"},
     )
@@ -193,21 +195,32 @@ def resolve_model(snapshot: CatalogSnapshot, model_id: str, source: str | None) 
 def list_disagreements() -> Response:
     query = parse_query("DisagreementQuery")
     snapshot = current_catalog()
-    items = []
-    for found in snapshot.identity.disagreements():
+    identity = snapshot.identity
+    ranked: list[tuple[float, int, dict[str, Any]]] = []
+    for found in identity.disagreements():
         if query.source is not None and query.source not in (found.a.source, found.b.source):
             continue
         fields = [d for d in found.differences if query.field in (None, d.field)]
         if not fields:
             continue
-        items.append(
-            {
-                "model": found.model,
-                "a": {"id": found.a.model_id, "source": found.a.source},
-                "b": {"id": found.b.model_id, "source": found.b.source},
-                "fields": difference_items(fields),
-            }
-        )
+        of_a = price_agreement(found.a, identity.linked(found.a))
+        of_b = price_agreement(found.b, identity.linked(found.b))
+        agreement = {
+            d.field: {"a": of_a[d.field].agree, "b": of_b[d.field].agree, "of": of_a[d.field].of}
+            for d in fields
+            if d.field in of_a and d.field in of_b
+        }
+        # The best-supported side's share of the sources, for the field least agreed on.
+        support = min((max(v["a"], v["b"]) / v["of"] for v in agreement.values()), default=1.0)
+        item = {
+            "model": found.model,
+            "a": {"id": found.a.model_id, "source": found.a.source},
+            "b": {"id": found.b.model_id, "source": found.b.source},
+            "fields": difference_items(fields),
+            "agreement": agreement,
+        }
+        ranked.append((support, len(ranked), item))
+    items = [item for _, _, item in sorted(ranked, key=lambda r: (r[0], r[1]))]
     return jsonify(
         {
             "items": items,

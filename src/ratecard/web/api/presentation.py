@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ratecard.catalog import codec
-from ratecard.catalog.identity import Resolution, price_differences
+from ratecard.catalog.identity import Resolution, price_agreement, price_differences
 from ratecard.catalog.model import ModelPrice
 from ratecard.catalog.snapshot import CatalogSnapshot, ServedModel
 
@@ -32,12 +32,16 @@ def identity_fields(snapshot: CatalogSnapshot, resolution: Resolution) -> dict[s
 def linked_fields(
     resolution: Resolution, price: ModelPrice, linked: Iterable[ModelPrice]
 ) -> dict[str, Any]:
-    """`resolved`, `other_sources`, `linked` and `disagreements` of `price` among `linked`."""
+    """`resolved`, `other_sources`, `linked`, `agreement` and `disagreements` of `price`
+    among `linked`."""
     linked = list(linked)
     return {
         "resolved": resolution.to_json(),
         "other_sources": sorted({p.source for p in linked} - {price.source}),
         "linked": [linked_item(p) for p in linked],
+        "agreement": {
+            name: found.to_json() for name, found in price_agreement(price, linked).items()
+        },
         "disagreements": [
             {"other": {"id": p.model_id, "source": p.source}, "fields": difference_items(diffs)}
             for p in linked

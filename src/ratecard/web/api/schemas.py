@@ -415,15 +415,35 @@ class ModelDisagreementOut(BaseModel):
     fields: list[FieldDifferenceOut]
 
 
+class PriceAgreementOut(BaseModel):
+    """How many linked sources state one price and how many state it exactly as this entry."""
+
+    agree: int = Field(description="Sources stating this very value, this one included.")
+    of: int = Field(description="Sources stating the price at all (a missing one is not counted).")
+    sources: dict[str, str] = Field(description="Each stating source's value (per token).")
+
+
 class ModelDetailOut(ModelOut):
     held_change: HeldChangeOut | None
     other_sources: list[str]
     catalog_version: int | None
     resolved: ResolvedOut
     linked: list[LinkedEntryOut]
+    agreement: dict[str, PriceAgreementOut] = Field(
+        description="Per price this entry states (input_per_token, ...): how many linked "
+        "sources agree exactly."
+    )
     disagreements: list[ModelDisagreementOut]
     at: str | None = Field(description="The time asked for with ?at= (prices then in force).")
     priced_since: str | None = Field(description="With ?at=: when those prices were observed.")
+
+
+class SidesAgreementOut(BaseModel):
+    """Of the sources stating a price (`of`), how many state a's value and how many b's."""
+
+    a: int
+    b: int
+    of: int
 
 
 class DisagreementOut(BaseModel):
@@ -431,6 +451,9 @@ class DisagreementOut(BaseModel):
     a: EntryRefOut
     b: EntryRefOut
     fields: list[FieldDifferenceOut]
+    agreement: dict[str, SidesAgreementOut] = Field(
+        description="Per differing price: how many sources side with a, with b, of how many."
+    )
 
 
 class DisagreementListOut(BaseModel):
