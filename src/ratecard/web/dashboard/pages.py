@@ -26,6 +26,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ratecard.catalog import codec
+from ratecard.catalog.identity import price_agreement
 from ratecard.errors import RatecardError
 from ratecard.timetext import shown_time
 from ratecard.web.auth import is_admin
@@ -245,6 +246,13 @@ def _model_sections(state: Any, model_id: str) -> tuple[list[dict[str, Any]], st
         sections = [_section(s, m, [], held.get((s, model_id)), now) for s, m in served.items()]
     for section in sections:
         section["chart"] = price_chart(section.pop("points"), now)
+        price = section["price"]
+        if snapshot is not None and price is not None and section["served"]:
+            # How many linked sources state each price, and agree exactly (as the API's read).
+            agreement = price_agreement(price, snapshot.identity.linked(price))
+            for shown in section["prices"]:
+                found = agreement.get(shown["field"])
+                shown["agreement"] = found.to_json() if found is not None and found.of > 1 else None
     return sections, error
 
 
@@ -257,7 +265,7 @@ def _section(
         for field, label in PRICE_LABELS.items():
             value = getattr(price, field)
             if value is not None:
-                prices.append({"label": label, "per_million": per_million(value)})
+                prices.append({"field": field, "label": label, "per_million": per_million(value)})
     entries = []
     points = []
     for row in history:  # newest first
