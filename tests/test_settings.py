@@ -27,8 +27,12 @@ def test_defaults_match_the_brief() -> None:
     assert settings.database_url.startswith("sqlite:///")
     assert settings.database_url.endswith("/instance/ratecard.sqlite3")
     assert settings.redis_url is None
-    assert [s.name for s in settings.sources] == ["litellm", "openrouter"]
+    assert [s.name for s in settings.sources] == ["litellm", "openrouter", "genai_prices"]
     assert settings.sources[1].url == "https://openrouter.ai/api/v1/models"
+    assert settings.sources[2].url == (
+        "https://raw.githubusercontent.com/pydantic/genai-prices/main/prices/data.json"
+    )
+    assert settings.sources[2].kind == "genai_prices"
     assert settings.refresh_interval == 10800
     assert settings.lease_ttl == 10
     assert settings.admin_token is None

@@ -359,9 +359,11 @@ DECLARATIONS: tuple[Setting, ...] = (
         default=(
             "litellm=https://raw.githubusercontent.com/BerriAI/litellm/main/"
             "model_prices_and_context_window.json,"
-            "openrouter=https://openrouter.ai/api/v1/models"
+            "openrouter=https://openrouter.ai/api/v1/models,"
+            "genai_prices=https://raw.githubusercontent.com/pydantic/genai-prices/main/"
+            "prices/data.json"
         ),
-        default_doc="the public LiteLLM and OpenRouter URLs",
+        default_doc="the public LiteLLM, OpenRouter and genai-prices URLs",
     ),
     Setting(
         "RATECARD_REFRESH_INTERVAL",
