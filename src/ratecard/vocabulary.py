@@ -163,6 +163,9 @@ class ChangeLogKind(StrEnum):
     CHANGED = "changed"
     HELD = "held"  # a suspicious change held back for review
     RELEASED = "released"  # a hold ended: confirmed by the feed, accepted or rejected
+    # Coverage, logged beside the `added` or `changed` entry of the same history row:
+    APPEARED = "appeared"  # a model no source listed before (by id and linked identity)
+    PRICED = "priced"  # a model listed without a price gets its first one
 
 
 class DeliveryStatus(StrEnum):

@@ -28,12 +28,15 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select
 
+from ratecard.catalog.codec import json_value
+from ratecard.catalog.identity import link_key
+from ratecard.catalog.model import ModelPrice
 from ratecard.changes import outbox
 from ratecard.changes.log_head import draw_seqs
 from ratecard.changes.records import Change, ChangeFilter
 from ratecard.db import bulk_insert
 from ratecard.schema import changes, held_changes, models, price_history
-from ratecard.vocabulary import ChangeKind, ChangeLogKind, HeldStatus
+from ratecard.vocabulary import ChangeKind, ChangeLogKind, HeldStatus, PriceStatus
 
 KINDS = tuple(ChangeLogKind)
 # price_history.change -> the feed's kind ("restored": the model is served again).
@@ -59,7 +62,8 @@ def record_changes(
     `released` names held rows this transaction resolved other than by the run's own guard
     (an admin accept or reject). Call it inside the transaction that commits them.
     """
-    pending = _history_entries(conn, run_id) + _held_entries(conn, run_id, released)
+    history = _history_entries(conn, run_id)
+    pending = history + _coverage_entries(conn, history) + _held_entries(conn, run_id, released)
     if not pending:
         return []
     first = draw_seqs(conn, len(pending)) - len(pending) + 1
@@ -96,6 +100,7 @@ def _history_entries(conn: Connection, run_id: int) -> list[_Pending]:
     query = (
         select(
             price_history.c.id,
+            price_history.c.model_pk,
             price_history.c.change,
             price_history.c.observed_at,
             price_history.c.old,
@@ -103,6 +108,7 @@ def _history_entries(conn: Connection, run_id: int) -> list[_Pending]:
             models.c.source,
             models.c.model_id,
             models.c.provider,
+            models.c.alias_target,
         )
         .join(models, models.c.id == price_history.c.model_pk)
         .where(price_history.c.run_id == run_id)
@@ -120,10 +126,100 @@ def _history_entries(conn: Connection, run_id: int) -> list[_Pending]:
                 "old": row.old,
                 "new": row.new,
             },
-            {"history_id": row.id},
+            {"history_id": row.id, "model_pk": row.model_pk, "change": row.change,
+             "alias_target": row.alias_target},
         )
         for row in conn.execute(query)
+    ]  # fmt: skip
+
+
+_PRICED_STATUSES = (PriceStatus.PRICED, PriceStatus.FREE)
+
+
+def _coverage_entries(conn: Connection, history: list[_Pending]) -> list[_Pending]:
+    """`appeared` and `priced` entries for the run's history rows (each beside the row's own
+    `added` or `changed` entry, pointing at the same row).
+
+    appeared: an `added` (not restored) model whose id, and whose linked identity (the same
+    model under another source's id: `openai/gpt-4o` and `gpt-4o`), no row of any source held
+    before this run. Nothing appears on the catalog's first load: every model would, and the
+    `added` entries say it already. Two sources adding a new model in one run: the first
+    listed appears.
+    priced: a model listed before without a price (unpriced, dynamic) whose row now states a
+    price, for the first time in its history. A model added with its prices is not `priced`
+    (its `added` entry carries them).
+    """
+    added = [(f, ref) for f, ref in history if ref["change"] == ChangeKind.ADDED]
+    first_priced = [
+        (f, ref)
+        for f, ref in history
+        if ref["change"] == ChangeKind.CHANGED
+        and (f["new"] or {}).get("status") in _PRICED_STATUSES
+        and (f["old"] or {}).get("status") not in _PRICED_STATUSES
     ]
+    out: list[_Pending] = []
+    if added:
+        since = min(f["observed_at"] for f, _ in added)
+        known = _known_names(conn, since)
+        if known:
+            for fields, ref in added:
+                names = _names(fields, ref)
+                if not names & known:
+                    out.append(_coverage(ChangeLogKind.APPEARED, fields, ref))
+                known |= names
+    if first_priced:
+        priced_before = _priced_before(conn, [ref for _, ref in first_priced])
+        out += [
+            _coverage(ChangeLogKind.PRICED, fields, ref)
+            for fields, ref in first_priced
+            if ref["model_pk"] not in priced_before
+        ]
+    return out
+
+
+def _coverage(kind: str, fields: dict[str, Any], ref: dict[str, Any]) -> _Pending:
+    return {**fields, "kind": kind}, ref
+
+
+def _names(fields: dict[str, Any], ref: dict[str, Any]) -> set[Any]:
+    """A model's id, and its link key when it has one (what "the same model" means)."""
+    entry = ModelPrice(
+        source=fields["source"],
+        model_id=fields["model_id"],
+        status=PriceStatus.UNPRICED,
+        provider=fields["provider"],
+        alias_target=ref.get("alias_target"),
+    )
+    key = link_key(entry)
+    return {("id", fields["model_id"])} | ({("key", key)} if key is not None else set())
+
+
+def _known_names(conn: Connection, since: datetime) -> set[Any]:
+    """The names of every model row of any source first seen before `since`."""
+    query = select(
+        models.c.source, models.c.model_id, models.c.provider, models.c.alias_target
+    ).where(models.c.first_seen_at < since)
+    known: set[Any] = set()
+    for row in conn.execute(query):
+        fields = {"source": row.source, "model_id": row.model_id, "provider": row.provider}
+        known |= _names(fields, {"alias_target": row.alias_target})
+    return known
+
+
+def _priced_before(conn: Connection, refs: list[dict[str, Any]]) -> set[int]:
+    """Of these rows' models, those with an earlier history row (before this run's) stating a
+    price."""
+    row_of = {ref["model_pk"]: ref["history_id"] for ref in refs}
+    query = select(price_history.c.id, price_history.c.model_pk, price_history.c.new).where(
+        price_history.c.model_pk.in_(list(row_of))
+    )
+    found: set[int] = set()
+    for row in conn.execute(query):
+        new = json_value(row.new, {})
+        earlier = row.id < row_of[row.model_pk]
+        if earlier and isinstance(new, dict) and new.get("status") in _PRICED_STATUSES:
+            found.add(row.model_pk)
+    return found
 
 
 def _held_entries(conn: Connection, run_id: int, released: Sequence[int]) -> list[_Pending]:
