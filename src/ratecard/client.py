@@ -34,7 +34,6 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -47,6 +46,7 @@ from ratecard.catalog import codec
 from ratecard.catalog.identity import UnknownModel
 from ratecard.catalog.model import ModelPrice
 from ratecard.catalog.snapshot import COPY_FORMAT, CatalogSnapshot, copy_document
+from ratecard.costing.cost import Component
 from ratecard.costing.cost_batch import BatchPricer
 from ratecard.costing.cost_requests import ModelAt, parse_cost_request
 from ratecard.errors import (
@@ -70,16 +70,9 @@ class CatalogUnavailable(ServiceUnavailable):
     """No catalog could be loaded: the service did not answer and no cached copy exists."""
 
 
-@dataclass(frozen=True, slots=True)
-class CostComponent:
-    """One priced dimension of a cost: `quantity` of `unit` at `price` (`price_name`)."""
-
-    name: str
-    quantity: int | Decimal
-    unit: str
-    price: Decimal
-    price_name: str
-    cost: Decimal
+# One priced dimension of a cost, the engine's own record (a NamedTuple): `quantity` of `name`
+# at `price` per `unit`, `price_name` the stored price used, and `cost`.
+CostComponent = Component
 
 
 class Cost:

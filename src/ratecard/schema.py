@@ -271,7 +271,7 @@ changes = Table(
     metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("run_id", Integer),
-    Column("kind", String(16), nullable=False),  # added | removed | changed | held | released | appeared | priced
+    Column("kind", String(16), nullable=False),  # ChangeLogKind: added, changed, held, ...
     Column("source", String(64), nullable=False),
     Column("model_id", String(512)),
     Column("provider", String(128)),
