@@ -102,9 +102,9 @@ COST_EXAMPLES: dict[str, dict[str, Any]] = {
     )
 )
 def cost() -> Response:
-    # Unknown keys are named by parse_cost_request, in the words a batch line and the
-    # in-process client use for them.
-    request_ = parse_cost_request(read_json_body(None)[1])
+    # The request is read (unknown keys named in the words a batch line and the in-process
+    # client use) before the body's second parse, which looks for a key given twice.
+    request_ = read_json_body(None, parse_cost_request)[1]
     model = model_resolver(current_catalog())(request_.model, request_.source, request_.at)
     return jsonify(answer_cost(request_, model))
 
