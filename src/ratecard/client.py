@@ -45,10 +45,10 @@ import orjson
 from ratecard.catalog import codec
 from ratecard.catalog.identity import UnknownModel
 from ratecard.catalog.model import ModelPrice
-from ratecard.catalog.snapshot import COPY_FORMAT, CatalogSnapshot, copy_document
+from ratecard.catalog.snapshot import COPY_FORMAT, CatalogSnapshot
 from ratecard.costing.cost import Component
 from ratecard.costing.cost_batch import BatchPricer
-from ratecard.costing.cost_requests import ModelAt, parse_cost_request
+from ratecard.costing.cost_requests import ModelAt, catalog_resolver, parse_cost_request
 from ratecard.errors import (
     Conflict,
     RatecardError,
@@ -57,7 +57,7 @@ from ratecard.errors import (
 )
 from ratecard.ingest.bundled import BUNDLED_DATE, bundled_snapshot
 from ratecard.ingest.feeds import parse_feed
-from ratecard.json_keys import first_key_twice
+from ratecard.json_keys import refuse_key_given_twice
 from ratecard.settings import Source
 from ratecard.vocabulary import FeedKind
 
@@ -179,11 +179,16 @@ class _Catalog:
         return batch
 
     def resolve(self, model_id: str, source: str | None, at: datetime | None) -> ModelAt:
-        """A model as the API's resolver resolves it for now (a request with `at` never gets
-        here: the service prices it)."""
-        snapshot = self.snapshot
-        resolution = snapshot.identity.resolve(model_id, source, self.preferred)
-        return ModelAt(resolution, resolution.price, snapshot.version, snapshot.updated_at)
+        """A model as the API's resolver resolves it for now (costing.catalog_resolver, the
+        one serving.prices_at builds on)."""
+        return catalog_resolver(self.snapshot, self.preferred, _history_not_here)(
+            model_id, source, at
+        )
+
+
+def _history_not_here(model_id: str, source: str | None, at: datetime) -> ModelAt:
+    # Never called: a request with `at` goes to the service (Pricer._priced_by_service).
+    raise AssertionError("prices at an instant are the service's to give")
 
 
 # Resolved models and answer texts a copy's pricer keeps before it starts afresh.
@@ -235,7 +240,7 @@ class Pricer:
         )
         cache_file = _cache_file(cache_dir, base_url)
         try:
-            catalog = _fetch(http, None)
+            catalog, body = _fetch(http, None)
         except (httpx.HTTPError, _BadCopy) as exc:
             error = _describe(exc)
             cached = _read_cache(cache_file) if cache_file is not None else None
@@ -249,8 +254,8 @@ class Pricer:
             pricer.last_sync_error = error
         else:
             pricer = cls(catalog, source=source, http=http)
-            if cache_file is not None:
-                _write_cache(cache_file, catalog)
+            if cache_file is not None and body is not None:
+                _write_cache(cache_file, body)
         pricer._cache_file = cache_file
         pricer._start(refresh_every)
         return pricer
@@ -287,11 +292,7 @@ class Pricer:
     def model(self, model_id: str, *, source: str | None = None) -> ModelPrice:
         """The model `model_id` resolves to, as `GET /api/models/<id>` resolves it (raises
         NotFound or Conflict as the API answers 404 or 409)."""
-        catalog = self._catalog
-        resolution = catalog.snapshot.identity.resolve(
-            model_id, source or self._source, catalog.preferred
-        )
-        return resolution.price
+        return self._catalog.resolve(model_id, source or self._source, None).price
 
     # --- costs ------------------------------------------------------------------------------
 
@@ -389,16 +390,16 @@ class Pricer:
             return False
         held = self._catalog
         try:
-            fresh = _fetch(self._http, held)
+            fresh, body = _fetch(self._http, held)
         except (httpx.HTTPError, _BadCopy) as exc:
             self.last_sync_error = _describe(exc)
             return False
         self.last_sync_error = None
         self._catalog = fresh  # one reference swap: a cost() in flight keeps its snapshot
-        if fresh.etag == held.etag:
+        if body is None:  # a 304: the copy in hand is current
             return False
         if self._cache_file is not None:
-            _write_cache(self._cache_file, fresh)
+            _write_cache(self._cache_file, body)
         return True
 
     def close(self) -> None:
@@ -429,10 +430,7 @@ def _body(value: Any, field: str) -> Any:
         except (ValueError, RecursionError):
             raise ValidationFailed(f"{field}: not valid JSON", field=field) from None
         # As the API reads a body: a key given twice is refused, never the last one taken.
-        twice = first_key_twice(bytes(value) if isinstance(value, bytearray) else value)
-        if twice is not None:
-            shown = twice if len(twice) <= 100 else twice[:99] + "…"
-            raise ValidationFailed(f"{shown}: given twice", field=shown)
+        refuse_key_given_twice(bytes(value) if isinstance(value, bytearray) else value)
         return parsed
     dump = getattr(value, "model_dump", None)
     if callable(dump):
@@ -476,16 +474,16 @@ class _BadCopy(Exception):
     """The service answered, but not with a catalog copy this client can read."""
 
 
-def _fetch(http: httpx.Client, held: _Catalog | None) -> _Catalog:
-    """The service's catalog copy; `held` again (re-dated) when it answers 304."""
+def _fetch(http: httpx.Client, held: _Catalog | None) -> tuple[_Catalog, bytes | None]:
+    """The service's catalog copy and its JSON as received; `held` again (re-dated) and no
+    bytes when it answers 304."""
     headers = {"If-None-Match": held.etag} if held is not None and held.etag else {}
     answer = http.get(COPY_PATH, headers=headers)
     if answer.status_code == 304 and held is not None:
-        return held.refreshed()
+        return held.refreshed(), None
     if answer.status_code != 200:
         raise _BadCopy(f"GET {COPY_PATH} answered {answer.status_code}")
-    data = _json_or_none(answer)
-    return _catalog_of(data, answer.headers.get("ETag"))
+    return _catalog_of(_json_or_none(answer), answer.headers.get("ETag")), answer.content
 
 
 def _catalog_of(data: Any, etag: str | None) -> _Catalog:
@@ -522,13 +520,13 @@ def _cache_file(cache_dir: str | os.PathLike[str] | None, base_url: str) -> Path
     return Path(cache_dir) / f"ratecard-catalog-{name}.json"
 
 
-def _write_cache(path: Path, catalog: _Catalog) -> None:
-    """Write the copy atomically (a reader never sees half a file); a failure is not fatal."""
-    document = copy_document(catalog.snapshot, catalog.preferred)
+def _write_cache(path: Path, body: bytes) -> None:
+    """Write the copy as the service sent it, atomically (a reader never sees half a file); a
+    failure is not fatal."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
-        partial.write_text(json.dumps(document, separators=(",", ":")))
+        partial.write_bytes(body)
         os.replace(partial, path)
     except OSError:
         pass  # a read-only or full disk costs the cache, never the pricing

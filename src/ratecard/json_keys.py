@@ -12,7 +12,9 @@ import contextlib
 import json
 from typing import Any
 
-__all__ = ["first_key_twice"]
+from ratecard.errors import ValidationFailed
+
+__all__ = ["first_key_twice", "key_text", "refuse_key_given_twice"]
 
 
 def first_key_twice(raw: bytes | str) -> str | None:
@@ -34,3 +36,17 @@ def first_key_twice(raw: bytes | str) -> str | None:
     with contextlib.suppress(ValueError, RecursionError):
         json.loads(raw, object_pairs_hook=pairs)
     return found[0] if found else None
+
+
+def refuse_key_given_twice(raw: bytes | str) -> None:
+    """A 422 naming a key some object of the (parsed) text gives twice: the API's bodies, and
+    the in-process client's bodies given as text (ratecard.client)."""
+    twice = first_key_twice(raw)
+    if twice is not None:
+        shown = key_text(twice)
+        raise ValidationFailed(f"{shown}: given twice", field=shown)
+
+
+def key_text(key: str) -> str:
+    """A key as an error names it: a key may be most of a megabyte, so it is cut, not echoed."""
+    return key if len(key) <= 100 else key[:99] + "…"

@@ -16,7 +16,7 @@ from typing import Any
 from flask import request
 
 from ratecard.errors import RatecardError, UnsupportedMediaType, ValidationFailed
-from ratecard.json_keys import first_key_twice
+from ratecard.json_keys import key_text, refuse_key_given_twice
 from ratecard.web.routes import schema_model
 
 
@@ -80,21 +80,13 @@ def read_json_body(
     if isinstance(data, dict) and known is not None:
         unknown = next((key for key in data if key not in known), None)
         if unknown is not None:
-            shown = _key_text(unknown)
+            shown = key_text(unknown)
             raise ValidationFailed(f"{shown}: Extra inputs are not permitted", field=shown)
     if read is not None:
         data = read(data)
     # Only now the slower parse that sees duplicate keys (a plain dict keeps the last one).
     refuse_key_given_twice(raw)
     return raw, data
-
-
-def refuse_key_given_twice(raw: bytes) -> None:
-    """A 422 naming a key some object of the (parsed) body gives twice."""
-    twice = first_key_twice(raw)
-    if twice is not None:
-        shown = _key_text(twice)
-        raise ValidationFailed(f"{shown}: given twice", field=shown)
 
 
 def parse_json(raw: bytes) -> Any:
@@ -106,11 +98,6 @@ def parse_json(raw: bytes) -> Any:
         # RecursionError: `[[[[...` nested deeper than the parser's stack, a 400 like any
         # other body that is not JSON we accept.
         raise RatecardError("the body is not valid JSON") from None
-
-
-def _key_text(key: str) -> str:
-    # A key may be most of a megabyte: name it, do not echo it.
-    return key if len(key) <= 100 else key[:99] + "…"
 
 
 def _validation_failed(exc: Any) -> RatecardError:

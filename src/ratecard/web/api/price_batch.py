@@ -14,9 +14,10 @@ from flask import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ratecard.errors import UnsupportedMediaType, ValidationFailed
+from ratecard.json_keys import refuse_key_given_twice
 from ratecard.web.api.blueprint import cost_route, current_catalog, preferred_sources
 from ratecard.web.api.price_request import COST_EXAMPLES, model_resolver
-from ratecard.web.request_parsing import parse_json, refuse_key_given_twice
+from ratecard.web.request_parsing import parse_json
 from ratecard.web.routes import RouteSpec
 from ratecard.web.state import get_state
 
