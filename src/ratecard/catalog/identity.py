@@ -232,12 +232,20 @@ class FieldDifference:
 
 @dataclass(frozen=True)
 class Disagreement:
-    """Two entries of one linked model, from different sources, whose prices differ."""
+    """Two entries of one linked model, from different sources, whose prices differ, and per
+    differing price how many of the sources stating it side with each: (a, b, of)."""
 
     model: str
     a: ModelPrice
     b: ModelPrice
     differences: tuple[FieldDifference, ...]
+    sides: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
+
+    @property
+    def support(self) -> float:
+        """The best-supported side's share of the sources, for the price least agreed on: 0.5
+        for one source against one, 2/3 where a third sides with one of them."""
+        return min((max(a, b) / of for a, b, of in self.sides.values()), default=1.0)
 
 
 def price_differences(a: ModelPrice, b: ModelPrice) -> tuple[FieldDifference, ...]:
@@ -375,6 +383,8 @@ class ModelIndex:
         return list(self._disagreements)
 
     def _find_disagreements(self) -> list[Disagreement]:
+        """Every disagreeing pair, the most contested first (the least `support`; a stable
+        sort: pairs alike keep the linked models' order)."""
         out = []
         for model in self.linked_models():
             entries = model.entries
@@ -385,8 +395,15 @@ class ModelIndex:
                         continue
                     differences = price_differences(a, b)
                     if differences:
-                        out.append(Disagreement(model.label, a, b, differences))
-        return out
+                        of_a = price_agreement(a, self.linked(a))
+                        of_b = price_agreement(b, self.linked(b))
+                        sides = {
+                            d.field: (of_a[d.field].agree, of_b[d.field].agree, of_a[d.field].of)
+                            for d in differences
+                            if d.field in of_a and d.field in of_b
+                        }
+                        out.append(Disagreement(model.label, a, b, differences, sides))
+        return sorted(out, key=lambda found: found.support)
 
     # -- resolution -------------------------------------------------------------------------
 

@@ -150,7 +150,9 @@ def _in_force(
         return _price_set(prices, "prices", model_id, dropped), []
     if not isinstance(prices, list) or not prices:
         raise EntryRejected(f"prices: expected an object or a list, got {json_type(prices)}")
-    standard: tuple[date, int] | None = None  # (start date, index) of the dated entry in force
+    # The entry in force: tried last to first, the last started one; none started (or all
+    # are windows): the first, as genai-prices falls back to it.
+    chosen = 0
     windows: list[TimeWindow] = []
     for index, conditional in enumerate(prices):
         where = f"prices[{index}]"
@@ -164,11 +166,8 @@ def _in_force(
         if not isinstance(constraint, dict):
             raise EntryRejected(f"{where}.constraint: expected an object")
         if "start_date" in constraint:
-            start = _date(f"{where}.constraint.start_date", constraint["start_date"])
-            # Later entries take precedence (tried last to first): among those started, the
-            # last one listed.
-            if start <= today and (standard is None or index > standard[1]):
-                standard = (start, index)
+            if _date(f"{where}.constraint.start_date", constraint["start_date"]) <= today:
+                chosen = index
         elif "start_time" in constraint or "end_time" in constraint:
             begin = _hhmm(f"{where}.constraint.start_time", constraint.get("start_time"))
             end = _hhmm(f"{where}.constraint.end_time", constraint.get("end_time"))
@@ -176,8 +175,6 @@ def _in_force(
             windows.append(TimeWindow(begin, end, parts.price_set()))
         else:
             raise EntryRejected(f"{where}.constraint: expected start_date or start_time/end_time")
-    # None started (or all are windows): the first entry, as genai-prices falls back to it.
-    chosen = 0 if standard is None else standard[1]
     parts = _price_set(prices[chosen]["prices"], f"prices[{chosen}].prices", model_id, dropped)
     return parts, windows
 

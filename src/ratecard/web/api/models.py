@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from ratecard.catalog.identity import Resolution, price_agreement
+from ratecard.catalog.identity import Resolution
 from ratecard.catalog.snapshot import CatalogSnapshot, ServedModel
 from ratecard.logs import secrets_of
 from ratecard.web.api.blueprint import (
@@ -195,32 +195,26 @@ def resolve_model(snapshot: CatalogSnapshot, model_id: str, source: str | None) 
 def list_disagreements() -> Response:
     query = parse_query("DisagreementQuery")
     snapshot = current_catalog()
-    identity = snapshot.identity
-    ranked: list[tuple[float, int, dict[str, Any]]] = []
-    for found in identity.disagreements():
+    items = []
+    for found in snapshot.identity.disagreements():  # the most contested first
         if query.source is not None and query.source not in (found.a.source, found.b.source):
             continue
         fields = [d for d in found.differences if query.field in (None, d.field)]
         if not fields:
             continue
-        of_a = price_agreement(found.a, identity.linked(found.a))
-        of_b = price_agreement(found.b, identity.linked(found.b))
-        agreement = {
-            d.field: {"a": of_a[d.field].agree, "b": of_b[d.field].agree, "of": of_a[d.field].of}
-            for d in fields
-            if d.field in of_a and d.field in of_b
-        }
-        # The best-supported side's share of the sources, for the field least agreed on.
-        support = min((max(v["a"], v["b"]) / v["of"] for v in agreement.values()), default=1.0)
-        item = {
-            "model": found.model,
-            "a": {"id": found.a.model_id, "source": found.a.source},
-            "b": {"id": found.b.model_id, "source": found.b.source},
-            "fields": difference_items(fields),
-            "agreement": agreement,
-        }
-        ranked.append((support, len(ranked), item))
-    items = [item for _, _, item in sorted(ranked, key=lambda r: (r[0], r[1]))]
+        items.append(
+            {
+                "model": found.model,
+                "a": {"id": found.a.model_id, "source": found.a.source},
+                "b": {"id": found.b.model_id, "source": found.b.source},
+                "fields": difference_items(fields),
+                "agreement": {
+                    d.field: dict(zip(("a", "b", "of"), found.sides[d.field], strict=True))
+                    for d in fields
+                    if d.field in found.sides
+                },
+            }
+        )
     return jsonify(
         {
             "items": items,
