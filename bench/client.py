@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from bench.api import start_gunicorn, stop, wait_ready  # noqa: E402
-from bench.cost_batch import priced_models, run_anchors  # noqa: E402
+from bench.cost_batch import add_anchor_options, priced_models, print_anchors  # noqa: E402
 from bench.support import free_port, scratch_catalog  # noqa: E402
 
 RESPONSES = REPO / "tests" / "data" / "responses"
@@ -90,9 +90,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one timed round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the best one is reported")
     parser.add_argument("--requests", type=int, default=2000, help="requests in the cycled mix")
-    parser.add_argument("--anchor-seconds", type=float, default=3.0)
-    parser.add_argument("--anchor-rounds", type=int, default=2)
-    parser.add_argument("--no-anchors", action="store_true", help="ratecard's figures alone")
+    add_anchor_options(parser, "ratecard's figures alone")
     args = parser.parse_args()
 
     import httpx
@@ -140,13 +138,8 @@ def main() -> None:
         f"{len(requests) - with_bodies} flat, {with_bodies} provider bodies)"
     )
     print(f"cost() of provider bodies  : {body_rate:9.0f} calls/s (the {with_bodies} bodies alone)")
-    if args.no_anchors:
-        return
-    lines, anchor, problem = run_anchors(args.anchor_seconds, args.anchor_rounds)
-    for line in lines:
-        print(line)
+    anchor = print_anchors(args)
     if anchor is None:
-        print(f"anchors unavailable ({problem}); build them: python3.11 conformance/bootstrap.py")
         return
     print(f"ratio cost() / anchor      : {rate / anchor:9.1f}  (target >= 10)")
 

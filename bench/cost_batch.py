@@ -231,13 +231,32 @@ def run_anchors(seconds: float, rounds: int) -> tuple[list[str], float | None, s
     return lines, float(found.group(1)), None
 
 
+def add_anchor_options(parser: argparse.ArgumentParser, alone: str) -> None:
+    """The anchors' options (bench/anchors/litellm_genai_rates.py), `alone` the help of
+    --no-anchors."""
+    parser.add_argument("--anchor-seconds", type=float, default=3.0)
+    parser.add_argument("--anchor-rounds", type=int, default=2)
+    parser.add_argument("--no-anchors", action="store_true", help=alone)
+
+
+def print_anchors(args: argparse.Namespace) -> float | None:
+    """Run the anchors (unless --no-anchors), print their lines, and return the faster rate;
+    None, with a line saying why, when they could not run."""
+    if args.no_anchors:
+        return None
+    lines, anchor, problem = run_anchors(args.anchor_seconds, args.anchor_rounds)
+    for line in lines:
+        print(line)
+    if anchor is None:
+        print(f"anchors unavailable ({problem}); build them: python3.11 conformance/bootstrap.py")
+    return anchor
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100_000, help="requests in the body")
     parser.add_argument("--rounds", type=int, default=5, help="bodies sent; the best is reported")
-    parser.add_argument("--anchor-seconds", type=float, default=3.0)
-    parser.add_argument("--anchor-rounds", type=int, default=2)
-    parser.add_argument("--no-anchors", action="store_true", help="the batch figure alone")
+    add_anchor_options(parser, "the batch figure alone")
     args = parser.parse_args()
     figures: dict[str, float] = {}
 
@@ -274,13 +293,8 @@ def main() -> int:
 
     with scratch_catalog() as env:
         measure(env)
-    if args.no_anchors:
-        return 0
-    lines, anchor, problem = run_anchors(args.anchor_seconds, args.anchor_rounds)
-    for line in lines:
-        print(line)
+    anchor = print_anchors(args)
     if anchor is None:
-        print(f"anchors unavailable ({problem}); build them: python3.11 conformance/bootstrap.py")
         return 0
     print(f"ratio batch / anchor          : {figures['batch'] / anchor:9.1f}  (target >= 10)")
     return 0
