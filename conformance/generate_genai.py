@@ -13,9 +13,11 @@ bootstrap.py), replaces genai-prices' bundled data with tests/data/genai_prices_
 Each model gets a few usages of the dimensions it prices (uncached text input, cache reads and
 writes, audio in and out, output; one request), a prompt past its first tier when it has one,
 at three instants: inside and outside DeepSeek's daily window, and before the dated prices of
-2025-06-10 and 2026-03-13 took effect. genai-prices' counts are inclusive (its `input_tokens`
-holds cached and audio input; `cache_read_tokens` and `input_audio_tokens` their own parts),
-ratecard's are disjoint: the usage is drawn disjoint and summed for genai-prices.
+2025-06-10 and 2026-03-13 took effect; a model with a dated list also at each start's first
+instant and the second before it (2026-09-01's, still ahead of the snapshot's day, included).
+genai-prices' counts are inclusive (its `input_tokens` holds cached and audio input;
+`cache_read_tokens` and `input_audio_tokens` their own parts), ratecard's are disjoint: the
+usage is drawn disjoint and summed for genai-prices.
 Deterministic for a seed (an RNG per model, sorted models, gzip mtime 0).
 """
 
@@ -27,7 +29,7 @@ import hashlib
 import json
 import random
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,20 @@ if __name__ == "__main__":
     from bootstrap import reexec_in_venv
 
     reexec_in_venv(str(Path(__file__).resolve()))
+
+
+def start_edges(prices: Any) -> tuple[str, ...]:
+    """For a dated price list, each start's first instant and the last second before it (a
+    start still ahead of the snapshot's day included: the price scheduled for it)."""
+    if not isinstance(prices, list):
+        return ()
+    edges: list[str] = []
+    for conditional in prices:
+        start = (conditional.get("constraint") or {}).get("start_date")
+        if start:
+            day = datetime.fromisoformat(f"{start}T00:00:00+00:00")
+            edges += [day.isoformat(), (day - timedelta(seconds=1)).isoformat()]
+    return tuple(edges)
 
 
 def stated_keys(prices: Any) -> set[str]:
@@ -133,7 +149,7 @@ def main() -> int:
                 continue
             digest = hashlib.sha256(f"{args.seed}:{served}".encode()).digest()
             rng = random.Random(int.from_bytes(digest[:8], "big"))
-            for at in INSTANTS:
+            for at in INSTANTS + start_edges(model["prices"]):
                 when = datetime.fromisoformat(at).astimezone(UTC)
                 for usage in usages(rng, keys, first_tier(model["prices"])):
                     try:

@@ -219,6 +219,9 @@ source_state = Table(
     Column("last_fetched_at", Timestamp),
     Column("last_success_at", Timestamp),
     Column("snapshot_date", String(32)),
+    # The first start of a dated price still ahead when the body was last parsed: from then
+    # on the next fetch sends no validators and parses even an identical body.
+    Column("read_again_at", Timestamp),
 )
 
 # The fence: the last completed slot of each periodic job. See coordination.fence.

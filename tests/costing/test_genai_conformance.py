@@ -1,7 +1,8 @@
 """ratecard's costs with the genai-prices source agree with genai-prices' own `calc_price` on
 the same data file: every case of tests/data/conformance/genai_prices_cases.jsonl.gz (made by
 conformance/generate_genai.py with the pinned genai-prices, in its own venv) is priced by
-ratecard's engine from the model as the genai_prices feed reads it on that day, exactly.
+ratecard's engine, exactly, from the model as the genai_prices feed reads it on the snapshot's
+day: a case at another date is priced from the model's dated list, at the case's time.
 
 The cases cover every model with a token price: flat and tiered prices (at and past the tier's
 start), cache reads and writes, audio in and out, per-request fees, the dated price lists on
@@ -17,7 +18,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from ratecard.catalog.model import ModelPrice
+from ratecard.catalog.model import ModelPrice, dated_in_force
 from ratecard.costing.cost import price_usage
 from ratecard.costing.usage import Usage
 from ratecard.ingest.feeds import genai_prices
@@ -33,10 +34,10 @@ _OUTPUT = {"output_tokens", "audio_output_tokens"}
 
 
 @cache
-def catalog_on(day: str) -> dict[str, ModelPrice]:
-    """The models as the feed reads them when a refresh runs on `day`."""
+def catalog() -> dict[str, ModelPrice]:
+    """The models as the feed reads them when a refresh runs on the snapshot's day."""
     document = load_json("genai_prices", SNAPSHOT.read_bytes())
-    when = datetime.fromisoformat(f"{day}T00:00:00+00:00")
+    when = datetime.fromisoformat("2026-07-25T00:00:00+00:00")
     return genai_prices.parse("genai_prices", document, now=when).models
 
 
@@ -51,7 +52,7 @@ def test_every_case_prices_exactly_as_genai_prices_does() -> None:
     seen: Counter[str] = Counter()
     for case in golden:
         at = datetime.fromisoformat(case["at"])
-        model = catalog_on(case["at"][:10])[case["model"]]
+        model = catalog()[case["model"]]
         cost = price_usage(model, Usage(**case["usage"]), at=at)
         ours_in = sum((c.cost for c in cost.components if c.name in _INPUT), start=Decimal(0))
         ours_out = sum((c.cost for c in cost.components if c.name in _OUTPUT), start=Decimal(0))
@@ -64,9 +65,11 @@ def test_every_case_prices_exactly_as_genai_prices_does() -> None:
             mismatches.append((case["model"], case["at"], case["usage"], theirs, str(cost.total)))
         seen["tiered" if cost.tier_above_tokens else "flat"] += 1
         seen["window" if cost.window else "standard"] += 1
+        # Priced from another entry of its dated list than the one the catalog serves.
+        seen["dated"] += dated_in_force(model, at) is not model
     assert mismatches == [], f"{len(mismatches)} cases differ, first: {mismatches[:3]}"
     # The golden file holds each kind of case this feed reads.
-    assert seen["tiered"] > 50 and seen["window"] > 0
+    assert seen["tiered"] > 50 and seen["window"] > 0 and seen["dated"] > 20
     models = {c["model"] for c in golden}
     assert {"deepseek/deepseek-chat", "openai/o3", "perplexity/sonar-pro",
             "openai/gpt-audio", "anthropic/claude-opus-4-6"} <= models  # fmt: skip

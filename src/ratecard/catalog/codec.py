@@ -18,6 +18,7 @@ import decimal
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypedDict
 
@@ -25,12 +26,14 @@ from ratecard.catalog.model import (
     DESCRIPTIVE_FIELDS,
     PRICE_FIELDS,
     TIERED_FIELDS,
+    DatedPrices,
     ModelPrice,
     PriceSet,
     Tier,
     TimeWindow,
 )
 from ratecard.catalog.money import decimal_text, per_million
+from ratecard.timetext import instant_text
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -118,7 +121,25 @@ def pricing_to_json(price: ModelPrice) -> dict[str, Any]:
         out["uplifts"] = units_to_json(price.uplifts)
     if price.rules:
         out["rules"] = dict(sorted(price.rules.items()))
+    if price.dated:
+        out["dated"] = [_dated_to_json(entry) for entry in price.dated]
     return out
+
+
+def _dated_to_json(entry: DatedPrices) -> dict[str, Any]:
+    out: dict[str, Any] = {"starts": instant_text(entry.starts)}
+    if entry.scheduled:
+        out["scheduled"] = True
+    return {**out, **price_set_to_json(entry.prices)}
+
+
+def _dated_from_json(data: Mapping[str, Any]) -> DatedPrices:
+    starts = data.get("starts")
+    return DatedPrices(
+        datetime.fromisoformat(starts) if starts else None,
+        price_set_from_json(data),
+        bool(data.get("scheduled")),
+    )
 
 
 class PricingArgs(TypedDict):
@@ -126,6 +147,7 @@ class PricingArgs(TypedDict):
     windows: tuple[TimeWindow, ...]
     uplifts: dict[str, Decimal]
     rules: dict[str, str]
+    dated: tuple[DatedPrices, ...]
 
 
 def pricing_from_json(data: Mapping[str, Any] | None) -> PricingArgs:
@@ -139,6 +161,7 @@ def pricing_from_json(data: Mapping[str, Any] | None) -> PricingArgs:
         ),
         "uplifts": units_from_json(data.get("uplifts")),
         "rules": dict(data.get("rules") or {}),
+        "dated": tuple(_dated_from_json(d) for d in data.get("dated") or ()),
     }
 
 
@@ -305,6 +328,22 @@ def api_prices(holder: ModelPrice | Tier | PriceSet) -> dict[str, dict[str, str]
     return pairs
 
 
+def api_dated(dated: tuple[DatedPrices, ...]) -> list[dict[str, Any]]:
+    """A dated price list as the API shows it: each entry's start and end (null: open), whether
+    it was still ahead when the source was read, and its standard prices."""
+    return [
+        {
+            "starts": instant_text(entry.starts),
+            "ends": instant_text(dated[i + 1].starts) if i + 1 < len(dated) else None,
+            "scheduled": entry.scheduled,
+            "prices": api_prices(entry.prices),
+            "tiers": api_tiers(entry.prices.tiers),
+            "units": units_to_json(entry.prices.units),
+        }
+        for i, entry in enumerate(dated)
+    ]
+
+
 def stale_to_api(
     rejected_reason: str | None, rejected_since: str | None
 ) -> dict[str, str | None] | None:
@@ -353,6 +392,7 @@ def to_api(
         ],
         "uplifts": units_to_json(price.uplifts),
         "rules": dict(sorted(price.rules.items())),
+        "dated": api_dated(price.dated),
         "last_observed_at": last_observed_at,
         "last_changed_at": last_changed_at,
         "stale": stale_to_api(rejected_reason, rejected_since),
@@ -368,19 +408,22 @@ def flat_prices(snapshot: Mapping[str, Any]) -> dict[str, Decimal]:
     `input_per_token`, `tiers[>200000].output_per_token`, `units.input_per_image`: the names
     held changes use to say which price moved.
     """
-    out = _flat_price_set(snapshot, "")
+    out = flat_price_set(snapshot, "")
     pricing = snapshot.get("pricing") or {}
     for name, variant in (pricing.get("variants") or {}).items():
-        out.update(_flat_price_set(variant, f"variants.{name}."))
+        out.update(flat_price_set(variant, f"variants.{name}."))
     for window in pricing.get("windows") or ():
         label = f"windows[{int(window['utc_start']):04d}-{int(window['utc_end']):04d}]."
-        out.update(_flat_price_set(window, label))
+        out.update(flat_price_set(window, label))
     for region, value in (pricing.get("uplifts") or {}).items():
         out[f"uplifts.{region}"] = Decimal(value)
+    for entry in pricing.get("dated") or ():
+        starts = entry.get("starts")
+        out.update(flat_price_set(entry, f"dated[{starts[:10] if starts else 'initial'}]."))
     return out
 
 
-def _flat_price_set(data: Mapping[str, Any], prefix: str) -> dict[str, Decimal]:
+def flat_price_set(data: Mapping[str, Any], prefix: str) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     for f in PRICE_FIELDS:
         value = data.get(f.name)

@@ -7,8 +7,11 @@ JSON snapshots, catalog items, API output, cost components) iterates it, in `pri
 
 from __future__ import annotations
 
+import dataclasses
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from ratecard.catalog.money import decimal_text
@@ -19,12 +22,14 @@ __all__ = [
     "PRICE_FIELDS",
     "STATUSES",
     "TOKEN_PRICE_FIELDS",
+    "DatedPrices",
     "ModelPrice",
     "PriceField",
     "PriceSet",
     "PriceStatusText",
     "Tier",
     "TimeWindow",
+    "dated_in_force",
     "decimal_text",
 ]
 
@@ -119,6 +124,26 @@ class TimeWindow:
 
 
 @dataclass(frozen=True)
+class DatedPrices:
+    """One entry of a source's dated price list (genai-prices' `constraint.start_date`): the
+    standard prices in force from `starts` (UTC; None: the entry before every dated one) until
+    the next entry starts.
+
+    `scheduled`: its start was still ahead when the source was read (the served prices are an
+    earlier entry's). When a later read finds it started, it is served and the flag clears, so
+    the change is logged then, once, like any other.
+    """
+
+    starts: datetime | None
+    prices: PriceSet
+    scheduled: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.starts.date().isoformat() if self.starts is not None else "initial"
+
+
+@dataclass(frozen=True)
 class ModelPrice:
     """One model of one source, normalized. Prices are USD per unit (token, request, ...)."""
 
@@ -150,6 +175,10 @@ class ModelPrice:
     # {"threshold": "inclusive"}, {"tiers": "bands"}, {"reasoning": "output"},
     # {"batch": "half"}, {"web_search_billing_unit": "per_query"}.
     rules: Mapping[str, str] = field(default_factory=dict)
+    # A dated price list, oldest first, when the source states one: the standard prices above
+    # are the entry in force when the source was read; a cost at another time uses the entry
+    # in force then (`dated_in_force`).
+    dated: tuple[DatedPrices, ...] = ()
 
     def same_prices(self, other: ModelPrice) -> bool:
         """Whether the served prices are identical (descriptive fields ignored).
@@ -165,4 +194,63 @@ class ModelPrice:
             and self.windows == other.windows
             and dict(self.uplifts) == dict(other.uplifts)
             and dict(self.rules) == dict(other.rules)
+            and self.dated == other.dated
         )
+
+    def standard_prices(self) -> PriceSet:
+        """The standard prices as a PriceSet (what a dated entry states)."""
+        return PriceSet(
+            **{f.name: getattr(self, f.name) for f in PRICE_FIELDS},
+            tiers=self.tiers,
+            units=self.units,
+        )
+
+
+def dated_entry_at(dated: tuple[DatedPrices, ...], at: datetime) -> int:
+    """The index of the entry in force at `at`: the last one started by then; before every
+    start, the first (genai-prices' own rule: its list is tried last to first and falls back
+    to the first). A naive `at` is UTC."""
+    when = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    chosen = 0
+    for index, entry in enumerate(dated):
+        if entry.starts is not None and entry.starts <= when:
+            chosen = index
+    return chosen
+
+
+def dated_in_force(model: ModelPrice, at: datetime | None) -> ModelPrice:
+    """`model` with the standard prices of its dated entry in force at `at` (UTC, default
+    now): `model` itself when it has no dated list or that entry is the one it serves.
+
+    Why at pricing time and not only when the feed is read: a start passes at midnight, the
+    next refresh runs hours later (or finds the file unchanged); a cost in between is billed
+    at the provider's new price, so the time of the request decides, not the time of the read.
+    The model built for an entry is kept with `model` (weakly, as the cost engine's own
+    per-model memo), so a batch of a million lines builds it once.
+    """
+    if not model.dated:
+        return model
+    index = dated_entry_at(model.dated, at or datetime.now(UTC))
+    memo = _DATED.get(id(model))
+    if memo is None or memo[0]() is not model:
+        ident = id(model)
+        memo = (weakref.ref(model, lambda _gone: _DATED.pop(ident, None)), {})
+        _DATED[ident] = memo
+    found = memo[1].get(index)
+    if found is None:
+        entry = model.dated[index].prices
+        found = (
+            model
+            if entry == model.standard_prices()
+            else dataclasses.replace(
+                model,
+                **{f.name: getattr(entry, f.name) for f in PRICE_FIELDS},
+                tiers=entry.tiers,
+                units=entry.units,
+            )
+        )
+        memo[1][index] = found
+    return found
+
+
+_DATED: dict[int, tuple[weakref.ref[ModelPrice], dict[int, ModelPrice]]] = {}

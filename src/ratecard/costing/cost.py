@@ -16,7 +16,14 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any, NamedTuple, NoReturn
 
-from ratecard.catalog.model import PRICE_FIELDS, ModelPrice, PriceSet, Tier, TimeWindow
+from ratecard.catalog.model import (
+    PRICE_FIELDS,
+    ModelPrice,
+    PriceSet,
+    Tier,
+    TimeWindow,
+    dated_in_force,
+)
 from ratecard.catalog.money import EXACT
 from ratecard.costing.usage import QUANTITY_UNITS, StatedUplift, Usage
 from ratecard.vocabulary import UNCHARGEABLE_STATUSES, PricingRule, ServiceTier
@@ -103,6 +110,8 @@ def price_usage(
     - batch: the stated batch prices (cache reads at the batch, else the standard cache-read
       price), else, under the "half" rule, half of every standard per-token price; long-context
       tiers do not apply (LiteLLM's batch calculator).
+    - A dated price list (genai-prices' start dates): the entry in force at `at` (UTC,
+      default now) gives the standard prices, whatever entry the catalog serves.
     - A time window in force at `at` (UTC, default now) replaces the prices it states.
     - Reasoning, audio-output and image-output tokens without their own price are output
       tokens at the output price (under the "output" rule reasoning always is).
@@ -114,6 +123,7 @@ def price_usage(
       NotPriceable naming `uplifts.<name>`.
     Every other needed price that the model lacks raises NotPriceable naming it: never 0.
     """
+    model = dated_in_force(model, at)
     if model.status in UNCHARGEABLE_STATUSES:
         raise NotPriceable(model.model_id, f"prices are {model.status}, not published per unit")
     tier_name = _SERVICE_TIERS.get(service_tier)
@@ -514,15 +524,17 @@ def token_plan(model: ModelPrice, service_tier: str, prompt_tokens: int = 0) -> 
 
     For the batch path, which prices a request of that shape as the sum of quantity x price
     in TOKEN_QUANTITIES order (what price_usage adds up), the plan fetched once per model
-    and tier. None when the prices depend on the time (time windows), the model is not
-    priced per unit, the tier is unknown, or price_usage would add more than token
-    components (a per-request fee, a note): price_usage prices those requests itself.
+    and tier. None when the prices depend on the time (time windows, a dated price list),
+    the model is not priced per unit, the tier is unknown, or price_usage would add more
+    than token components (a per-request fee, a note): price_usage prices those itself.
     """
     tier_name = _SERVICE_TIERS.get(service_tier)
-    if tier_name is None or model.windows or model.status in UNCHARGEABLE_STATUSES:
+    timed = model.windows or model.dated
+    if tier_name is None or timed or model.status in UNCHARGEABLE_STATUSES:
         return None
-    # With no windows, the time changes no price; the prompt changes them only through the
-    # tiers it crosses, which tier_above names (the key price_usage resolves prices by).
+    # With no windows nor dated prices, the time changes no price; the prompt changes them
+    # only through the tiers it crosses, which tier_above names (the key price_usage
+    # resolves prices by).
     rates = _Rates(model, prompt_tokens, tier_name, None)
     if rates.stated("per_request") is not None:
         return None

@@ -13,6 +13,7 @@ but its recorded reason: the prices it served before stay served.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import time
@@ -88,6 +89,9 @@ class RefreshDeps:
     skip_identical_body: bool = True
     # Extra keyword arguments for fetch.fetch_feed (max_bytes, attempts, backoff).
     fetch_options: Mapping[str, Any] = field(default_factory=dict)
+    # The time a source is read at: what a dated price is in force by, and whether one the
+    # last read saw ahead has started (tests move it past a start).
+    clock: Callable[[], datetime] = store.utcnow
 
 
 @dataclass
@@ -202,11 +206,20 @@ def _fetch_one(
     has_pending: bool,
     control: RunControl,
 ) -> _Fetched:
-    started = store.utcnow()
+    started = deps.clock()
     # A pending held change is confirmed only by re-reading the feed: a 304 or an identical
-    # body must not short-circuit the guard then, so no validators are sent.
+    # body must not short-circuit the guard then, so no validators are sent. Nor once a dated
+    # price the last parse saw ahead has started. Timeline this prevents: genai-prices lists
+    # a price from 1 September; the file does not change for weeks; every run gets a 304 (or
+    # an identical body) and never parses again, so the old price stays served, and the
+    # change is never logged, long after the provider bills the new one.
+    read_again_at = previous.read_again_at if previous is not None else None
+    due = read_again_at is not None and read_again_at <= started
     conditional = (
-        previous is not None and not has_pending and previous.url == redact_url(source.url)
+        previous is not None
+        and not has_pending
+        and previous.url == redact_url(source.url)
+        and not due
     )
     try:
         result = fetch_feed(
@@ -227,11 +240,12 @@ def _fetch_one(
             last_modified=result.last_modified,
             content_sha256=sha,
             snapshot_date=previous.snapshot_date if previous else None,
+            read_again_at=previous.read_again_at if previous else None,
         )
         if conditional and deps.skip_identical_body and previous and previous.content_sha256 == sha:
             return _Fetched(source, started, "identical", meta=meta)
         control.checkpoint()
-        parsed = parse_feed(source, body)
+        parsed = parse_feed(source, body, now=started)
     except FeedError as exc:
         return _Fetched(source, started, SourceOutcome.FAILED, error=exc.reason)
     except RunCancelled:
@@ -242,8 +256,8 @@ def _fetch_one(
         return _Fetched(
             source, started, SourceOutcome.FAILED, error=f"unexpected error: {_short(exc)}"
         )
-    meta = FeedMeta(
-        meta.url, meta.etag, meta.last_modified, meta.content_sha256, parsed.snapshot_date
+    meta = dataclasses.replace(
+        meta, snapshot_date=parsed.snapshot_date, read_again_at=parsed.read_again_at
     )
     return _Fetched(source, started, "ok", parsed=parsed, meta=meta)
 

@@ -151,6 +151,8 @@ class FeedMeta:
     last_modified: str | None = None
     content_sha256: str | None = None
     snapshot_date: str | None = None
+    # When the body must be parsed again, unchanged or not (ParsedFeed.read_again_at).
+    read_again_at: datetime | None = None
 
 
 def guard_and_apply(
@@ -457,6 +459,7 @@ def load_source_state(conn: Connection, source: str) -> FeedMeta | None:
         last_modified=row.last_modified,
         content_sha256=row.content_sha256,
         snapshot_date=row.snapshot_date,
+        read_again_at=row.read_again_at,
     )
 
 
@@ -473,6 +476,7 @@ def save_source_state(
             etag=meta.etag,
             last_modified=meta.last_modified,
             content_sha256=meta.content_sha256,
+            read_again_at=meta.read_again_at,
         )
         if meta.snapshot_date is not None:
             values["snapshot_date"] = meta.snapshot_date

@@ -20,5 +20,6 @@ KNOWN_REVISIONS: tuple[str, ...] = (
     "0004_changes_outbox",  # the change log and the webhook outbox
     "0005_feed_integrity",  # stale marks, run problems, per-token image price
     "0006_model_pricing",  # service-tier variants, time windows, uplifts, rules
+    "0007_source_read_again_at",  # a dated price's start makes the feed be read again
 )
 HEAD_REVISION = KNOWN_REVISIONS[-1]

@@ -10,20 +10,24 @@ in force. Read through `queries.price_timelines` (`PriceTimeline.periods`), the 
 `?at=` answers from, so an as-of lookup in the table (valid_from <= t < valid_to) gives the
 price `GET /api/models/<id>?at=t` serves. A
 model's removal ends its last period; a model never priced has no rows (a missing price is
-absent, never 0).
+absent, never 0). A source's dated price list splits a row's period at each start
+(`dated_spans`), so the table holds a price scheduled ahead with its period too; without
+`history`, only the periods in force now.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ratecard.catalog.codec import flat_prices, price_unit
+from ratecard.catalog.codec import flat_price_set, flat_prices, price_unit
 from ratecard.catalog.money import decimal_text
 from ratecard.schema import models
 from ratecard.serving.queries import price_timelines
@@ -62,14 +66,45 @@ def price_rows(conn: Connection, where: TableFilter) -> Iterator[tuple[str, ...]
             provider = timeline.like.provider if timeline.like is not None else None
             if where.provider is not None and provider != where.provider:
                 continue
-            for snapshot, start, end in timeline.periods():
-                if not where.history and end is not None:
-                    continue  # superseded: only what is in force now
-                since, until = _instant(start), _instant(end) if end is not None else ""
-                for name, value in sorted(flat_prices(snapshot).items()):
-                    unit = price_unit(name)
-                    text = decimal_text(value)
-                    yield (source, model_id, provider or "", name, text, unit, since, until)
+            now = datetime.now(UTC)
+            for place, (snapshot, start, end) in enumerate(timeline.periods()):
+                for prices, begins, ends in dated_spans(snapshot, start, end, first=place == 0):
+                    if not where.history and not (begins <= now and (ends is None or now < ends)):
+                        continue  # superseded or scheduled: only what is in force now
+                    since, until = _instant(begins), _instant(ends) if ends is not None else ""
+                    for name, value in sorted(prices.items()):
+                        unit = price_unit(name)
+                        text = decimal_text(value)
+                        yield (source, model_id, provider or "", name, text, unit, since, until)
+
+
+def dated_spans(
+    snapshot: Mapping[str, Any], start: datetime, end: datetime | None, *, first: bool
+) -> Iterator[tuple[dict[str, Decimal], datetime, datetime | None]]:
+    """A history row's flat prices over its span, split where its dated price list (if the
+    source states one) moves the standard prices: each entry's prices under the standard
+    names, over the part of the span it covers. The model's first row reaches back to each
+    dated entry's start before it, as `?at=` answers then; the entry before every start has
+    no start to reach back to, so its period begins at the row."""
+    flat = flat_prices(snapshot)
+    dated = (snapshot.get("pricing") or {}).get("dated") or ()
+    if not dated:
+        yield flat, start, end
+        return
+    standard = flat_price_set(snapshot, "")
+    others = {k: v for k, v in flat.items() if k not in standard and not k.startswith("dated[")}
+    for index, entry in enumerate(dated):
+        begins = _start(entry)
+        ends = _start(dated[index + 1]) if index + 1 < len(dated) else None
+        since = start if begins is None or (begins <= start and not first) else begins
+        until = ends if end is None or (ends is not None and ends < end) else end
+        if until is None or since < until:
+            yield {**others, **flat_price_set(entry, "")}, since, until
+
+
+def _start(entry: Mapping[str, Any]) -> datetime | None:
+    starts = entry.get("starts")
+    return datetime.fromisoformat(starts) if starts else None
 
 
 def _sources(conn: Connection) -> list[str]:

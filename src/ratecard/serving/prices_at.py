@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from ratecard.catalog.identity import Resolution
+from ratecard.catalog.model import dated_entry_at, dated_in_force
 from ratecard.catalog.snapshot import CatalogSnapshot, resolve_recorded
 from ratecard.costing.cost_requests import ModelAt, Resolver, catalog_resolver
 from ratecard.db import build_engine
@@ -33,19 +34,51 @@ def in_force(
     resolution: Resolution, timeline: queries.PriceTimeline, at: datetime, index: int | None = None
 ) -> ModelAt:
     """The prices `timeline` says were in force at `at` (404 if none were); `index`: the row
-    in force then, when the caller has looked it up."""
+    in force then, when the caller has looked it up.
+
+    A row whose source states a dated price list answers with the list's entry in force at
+    `at`, over the part of the row's span that entry covers; the model's first row answers
+    for instants before it too (the source says what was billed then: o3's price before
+    2025-06-10, though ratecard first read it later)."""
     if index is None:
         index = timeline.index_at(at)
-    found = timeline.entry(index)
+    reach_back = index < 0 and _first_dated(timeline)
+    found = timeline.entry(0 if reach_back else index)
     if found is None:
         raise NotFound(
             f"no price for {timeline.model_id!r} of {timeline.source!r} was in force at "
             f"{instant_text(at)}"
         )
-    after = index + 1
+    after = 1 if reach_back else index + 1
     until = timeline.observed[after] if after < len(timeline.observed) else None
     observed = found.observed_at
-    return ModelAt(resolution, found.price, found.run_id, instant_text(observed), observed, until)
+    since: datetime | None = None if reach_back else observed
+    price = found.price
+    if price.dated:
+        place = dated_entry_at(price.dated, at)
+        starts = price.dated[place].starts
+        ends = price.dated[place + 1].starts if place + 1 < len(price.dated) else None
+        if starts is not None and (since is None or starts > since):
+            since = starts
+        if ends is not None and (until is None or ends < until):
+            until = ends
+        price = dated_in_force(price, at)
+    return ModelAt(resolution, price, found.run_id, instant_text(observed), since, until)
+
+
+def _first_dated(timeline: queries.PriceTimeline) -> bool:
+    """Whether the model's first row states a dated price list (and so answers before it)."""
+    first = timeline.entry(0) if timeline.observed else None
+    return first is not None and bool(first.price.dated)
+
+
+def dated_place(timeline: queries.PriceTimeline, index: int, at: datetime) -> int:
+    """Which entry of the dated list of row `index` (the first row before it) is in force at
+    `at`; 0 for a row without one. With the row, it says which prices answer `at`."""
+    found = timeline.entry(max(index, 0))
+    if found is None or not found.price.dated:
+        return 0
+    return dated_entry_at(found.price.dated, at)
 
 
 def resolve_then(
@@ -79,7 +112,7 @@ def history_resolver(
     recorded: dict[str, list[str]] = {}
     # Kept for ids as the catalog spells them (bounded by it); other spellings resolve again.
     resolutions: dict[tuple[str, str | None], Resolution] = {}
-    answered: dict[tuple[int, int], ModelAt] = {}
+    answered: dict[tuple[int, int, int], ModelAt] = {}
 
     def sources_of(model_id: str) -> list[str]:
         known = recorded.get(model_id)
@@ -113,10 +146,11 @@ def history_resolver(
         index = timeline.index_at(at)
         if not kept:
             return in_force(resolution, timeline, at, index)
-        # One ModelAt per kept resolution and row in force: lines at instants under the same
-        # row share it (and the batch's fixed text of its prices). By id: the resolution is
-        # kept above for the resolver's life, so its id is never reused meanwhile.
-        key = (id(resolution), index)
+        # One ModelAt per kept resolution, row in force and dated entry: lines at instants
+        # under the same row and entry share it (and the batch's fixed text of its prices).
+        # By id: the resolution is kept above for the resolver's life, so its id is never
+        # reused meanwhile.
+        key = (id(resolution), index, dated_place(timeline, index, at))
         found = answered.get(key)
         if found is None:
             found = answered[key] = in_force(resolution, timeline, at, index)

@@ -2,15 +2,17 @@
 
 Turning a feed body into exact ModelPrice records: the body is loaded once as JSON with
 Decimals (`parsing.load_json`), then handed to the parser registered for the source's kind.
-Adding a format = one module with a `parse(source_name, document) -> ParsedFeed` function,
-one line in PARSERS and one FeedKind member (the settings accept exactly FEED_KINDS).
+Adding a format = one module with a `parse(source_name, document, now=None) -> ParsedFeed`
+function, one line in PARSERS and one FeedKind member (the settings accept exactly
+FEED_KINDS).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
 
 from ratecard.catalog.model import ModelPrice
 from ratecard.ingest.feed_errors import FeedError
@@ -28,7 +30,13 @@ from ratecard.vocabulary import MODEL_TEXT_LIMITS, FeedKind
 
 __all__ = ["PARSERS", "DroppedField", "FeedParser", "ParsedFeed", "Rejection", "parse_feed"]
 
-FeedParser = Callable[[str, Any], ParsedFeed]
+
+class FeedParser(Protocol):
+    """`parse(source name, document, now)`: `now` is the time of the read (what a dated
+    price is in force by; formats without dated prices ignore it)."""
+
+    def __call__(self, source: str, document: Any, now: datetime | None = None) -> ParsedFeed: ...
+
 
 PARSERS: Mapping[str, FeedParser] = {
     FeedKind.LITELLM: litellm.parse,
@@ -37,12 +45,13 @@ PARSERS: Mapping[str, FeedParser] = {
 }
 
 
-def parse_feed(source: Source, body: bytes) -> ParsedFeed:
-    """Parse a feed body according to its source kind; raise FeedError if unusable."""
+def parse_feed(source: Source, body: bytes, now: datetime | None = None) -> ParsedFeed:
+    """Parse a feed body according to its source kind, read at `now` (default: the current
+    time); raise FeedError if unusable."""
     parser = PARSERS.get(source.kind)
     if parser is None:
         raise FeedError(source.name, f"unknown feed kind {source.kind!r}")
-    parsed = _storable(parser(source.name, load_json(source.name, body)))
+    parsed = _storable(parser(source.name, load_json(source.name, body), now))
     if not parsed.models:
         raise FeedError(
             source.name,

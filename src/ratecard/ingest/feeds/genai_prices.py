@@ -12,8 +12,10 @@ rule); a kind without tiers keeps its base price in every tier.
 `prices` may also be a list of conditional prices, tried last to first, the first entry when
 none applies (genai-prices' own rule):
 - `{"constraint": {"start_date": "YYYY-MM-DD"}}`: in force from that UTC date on. The entry in
-  force at `now` is served; the others are not (the feed's history and its scheduled prices
-  are the store's business, not this parser's).
+  force at `now` is served; the whole list is kept as the model's `dated` prices (the first
+  entry before every start, each dated one from its midnight, those still ahead marked
+  scheduled), which a cost at another time prices from. `ParsedFeed.read_again_at` is the
+  first start still ahead: the refresh reads the file again then, even unchanged.
 - `{"constraint": {"start_time": "HH:MM:SSZ", "end_time": ...}}`: a daily UTC window (DeepSeek's
   off-peak prices), served as a time window whose prices replace the standard ones inside it.
 
@@ -26,11 +28,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from ratecard.catalog.model import ModelPrice, TimeWindow
+from ratecard.catalog.model import DatedPrices, ModelPrice, TimeWindow
 from ratecard.catalog.money import EXACT
 from ratecard.ingest.feed_errors import FeedError
 from ratecard.ingest.feeds.parsing import (
@@ -118,6 +120,10 @@ def parse(source: str, document: Any, now: datetime | None = None) -> ParsedFeed
             parsed.rejected.append(Rejection(label, str(exc)))
             continue
         parsed.models[label] = model
+        ahead = [d.starts for d in model.dated if d.scheduled and d.starts is not None]
+        if parsed.read_again_at is not None:
+            ahead.append(parsed.read_again_at)
+        parsed.read_again_at = min(ahead, default=None)
         parsed.unknown_fields += sum(1 for key in entry if key not in GENAI_KNOWN_MODEL_KEYS)
     return parsed
 
@@ -130,7 +136,7 @@ def _model(
     today: date,
     dropped: list[DroppedField],
 ) -> ModelPrice:
-    standard, windows = _in_force(entry.get("prices"), today, model_id, dropped)
+    standard, windows, dated = _in_force(entry.get("prices"), today, model_id, dropped)
     return ModelPrice(
         source=source,
         model_id=model_id,
@@ -139,21 +145,24 @@ def _model(
         context_window=read_whole_number("context_window", entry.get("context_window")),
         **standard.model_fields(),
         windows=tuple(windows),
+        dated=tuple(dated),
     )
 
 
 def _in_force(
     prices: Any, today: date, model_id: str, dropped: list[DroppedField]
-) -> tuple[PriceSetParts, list[TimeWindow]]:
-    """The standard prices in force on `today` and the daily windows, read from `prices`."""
+) -> tuple[PriceSetParts, list[TimeWindow], list[DatedPrices]]:
+    """The standard prices in force on `today`, the daily windows and the dated list (empty
+    when no entry has a start date), read from `prices`."""
     if isinstance(prices, dict):
-        return _price_set(prices, "prices", model_id, dropped), []
+        return _price_set(prices, "prices", model_id, dropped), [], []
     if not isinstance(prices, list) or not prices:
         raise EntryRejected(f"prices: expected an object or a list, got {json_type(prices)}")
     # The entry in force: tried last to first, the last started one; none started (or all
     # are windows): the first, as genai-prices falls back to it.
     chosen = 0
     windows: list[TimeWindow] = []
+    starts: list[tuple[int, date]] = []
     for index, conditional in enumerate(prices):
         where = f"prices[{index}]"
         if not isinstance(conditional, dict) or not isinstance(conditional.get("prices"), dict):
@@ -166,7 +175,11 @@ def _in_force(
         if not isinstance(constraint, dict):
             raise EntryRejected(f"{where}.constraint: expected an object")
         if "start_date" in constraint:
-            if _date(f"{where}.constraint.start_date", constraint["start_date"]) <= today:
+            start = _date(f"{where}.constraint.start_date", constraint["start_date"])
+            if starts and start <= starts[-1][1]:
+                raise EntryRejected(f"{where}.constraint.start_date: dates must increase")
+            starts.append((index, start))
+            if start <= today:
                 chosen = index
         elif "start_time" in constraint or "end_time" in constraint:
             begin = _hhmm(f"{where}.constraint.start_time", constraint.get("start_time"))
@@ -176,7 +189,22 @@ def _in_force(
         else:
             raise EntryRejected(f"{where}.constraint: expected start_date or start_time/end_time")
     parts = _price_set(prices[chosen]["prices"], f"prices[{chosen}].prices", model_id, dropped)
-    return parts, windows
+    dated: list[DatedPrices] = []
+    if starts:
+        # The list as history: the first entry stands before every start (as genai-prices
+        # prices a date before them all), each dated one from its UTC midnight on.
+        entries: list[tuple[int, datetime | None]] = [] if starts[0][0] == 0 else [(0, None)]
+        entries += [(i, datetime.combine(d, time(), UTC)) for i, d in starts]
+        for index, begins in entries:
+            where = f"prices[{index}].prices"
+            stated = (
+                parts
+                if index == chosen
+                else _price_set(prices[index]["prices"], where, model_id, dropped)
+            )
+            ahead = begins is not None and begins.date() > today
+            dated.append(DatedPrices(begins, stated.price_set(), ahead))
+    return parts, windows, dated
 
 
 def _price_set(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from itertools import chain
@@ -137,8 +138,9 @@ def split_price_key(key: str) -> tuple[str, ServiceTier | None, int | None]:
     return key, variant, threshold
 
 
-def parse(source: str, document: Any) -> ParsedFeed:
-    """Parse a LiteLLM document (already loaded as JSON with Decimals)."""
+def parse(source: str, document: Any, now: datetime | None = None) -> ParsedFeed:
+    """Parse a LiteLLM document (already loaded as JSON with Decimals); its prices are not
+    dated, so `now` changes nothing."""
     if not isinstance(document, dict):
         raise FeedError(source, f"expected an object of models, got {json_type(document)}")
     parsed = ParsedFeed(source=source, models={})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -69,8 +70,9 @@ OPENROUTER_KNOWN_MODEL_KEYS = words(
 )
 
 
-def parse(source: str, document: Any) -> ParsedFeed:
-    """Parse an OpenRouter models response (already loaded as JSON with Decimals)."""
+def parse(source: str, document: Any, now: datetime | None = None) -> ParsedFeed:
+    """Parse an OpenRouter models response (already loaded as JSON with Decimals); its
+    prices are not dated, so `now` changes nothing."""
     data = document.get("data") if isinstance(document, dict) else None
     if not isinstance(data, list):
         got = json_type(document) if not isinstance(document, dict) else "no data list"

@@ -23,6 +23,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -84,6 +85,8 @@ class ParsedFeed:
     skipped: int = 0
     unknown_fields: int = 0
     snapshot_date: str | None = None
+    # When the body must be parsed again even if unchanged: a dated price starts then.
+    read_again_at: datetime | None = None
 
 
 class EntryRejected(Exception):

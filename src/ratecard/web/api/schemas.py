@@ -312,6 +312,21 @@ class WindowOut(BaseModel):
     units: dict[str, DecimalText]
 
 
+class DatedOut(BaseModel):
+    """One entry of the source's dated price list: the standard prices in force from `starts`
+    (null: before every dated entry) until `ends` (null: no later entry)."""
+
+    starts: str | None
+    ends: str | None
+    scheduled: bool = Field(
+        description="Its start was still ahead when the source was last read: the served "
+        "`prices` are an earlier entry's. A cost at or after `starts` is priced from it."
+    )
+    prices: dict[str, PricePair]
+    tiers: list[TierOut]
+    units: dict[str, DecimalText]
+
+
 class PriceMoveOut(BaseModel):
     """One stored price that a held change would move (None: absent on that side)."""
 
@@ -371,6 +386,11 @@ class ModelOut(BaseModel):
     rules: dict[str, str] = Field(
         description="How the prices apply where providers differ: threshold (inclusive), "
         "tiers (bands), reasoning (output), batch (half), web_search_billing_unit."
+    )
+    dated: list[DatedOut] = Field(
+        description="The source's dated price list, oldest first (genai-prices' start dates; "
+        "empty for a model without one). The standard prices above are the entry in force "
+        "when the source was read; a cost, or a read with `at`, uses the entry in force then."
     )
     last_observed_at: str | None
     last_changed_at: str | None

@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ratecard.catalog import codec
 from ratecard.catalog.identity import price_agreement
+from ratecard.catalog.model import ModelPrice, dated_entry_at
 from ratecard.errors import RatecardError
 from ratecard.timetext import shown_time
 from ratecard.web.auth import is_admin
@@ -159,6 +160,7 @@ def disagreement_rows(found: Iterable[Any]) -> list[dict[str, Any]]:
                 d.a if d.field == "status" else per_million(d.a),
                 d.b if d.field == "status" else per_million(d.b),
                 d.ratio,
+                pair.sides.get(d.field),  # (sources with a, sources with b, sources stating it)
             )
             for d in pair.differences
         )
@@ -169,7 +171,10 @@ def disagreement_rows(found: Iterable[Any]) -> list[dict[str, Any]]:
                 "model": pair.model,
                 "a": {"source": pair.a.source, "ids": []},
                 "b": {"source": pair.b.source, "ids": []},
-                "fields": [{"label": f[0], "a": f[1], "b": f[2], "ratio": f[3]} for f in fields],
+                "fields": [
+                    {"label": f[0], "a": f[1], "b": f[2], "ratio": f[3], "sides": f[4]}
+                    for f in fields
+                ],
             },
         )
         for side, entry in (("a", pair.a), ("b", pair.b)):
@@ -294,6 +299,7 @@ def _section(
         "price": price,
         "prices": prices,
         "every_price": every_price(price) if price is not None else [],
+        "dated": dated_rows(price, now) if price is not None else [],
         "last_observed_at": served.last_observed_at if served is not None else None,
         "stale": None
         if served is None
@@ -303,6 +309,28 @@ def _section(
         "points": points,
         "now": shown_time(now),
     }
+
+
+def dated_rows(price: ModelPrice, now: datetime) -> list[dict[str, Any]]:
+    """The source's dated price list, oldest first: each entry's period, input and output
+    per million, and whether it is past, in force now or scheduled."""
+    if not price.dated:
+        return []
+    current = dated_entry_at(price.dated, now)
+    rows = []
+    for index, entry in enumerate(price.dated):
+        ends = price.dated[index + 1].starts if index + 1 < len(price.dated) else None
+        state = "in force" if index == current else "scheduled" if index > current else "past"
+        rows.append(
+            {
+                "starts": shown_time(entry.starts) if entry.starts else "—",
+                "ends": shown_time(ends) if ends else "—",
+                "input": per_million(entry.prices.input_per_token),
+                "output": per_million(entry.prices.output_per_token),
+                "state": state,
+            }
+        )
+    return rows
 
 
 def every_price(price: Any) -> list[dict[str, str]]:
