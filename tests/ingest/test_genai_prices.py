@@ -270,6 +270,8 @@ def test_a_refresh_serves_the_third_source_beside_the_others_and_counts_agreemen
         # The model page says it too, per price.
         page = client.get("/models/gpt-4o").get_data(as_text=True)
         assert "3 of 3 sources agree" in page
+        ranked = client.get("/disagreements").get_data(as_text=True)
+        assert " of 3 with the first, " in ranked  # how many sources side with each
         settled = next(i for i in items if any(v["of"] == 3 for v in i["agreement"].values()))
         assert all(v["a"] + v["b"] <= v["of"] for v in settled["agreement"].values())
     finally:

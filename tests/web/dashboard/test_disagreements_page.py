@@ -30,4 +30,11 @@ def test_pairs_that_differ_alike_share_a_row() -> None:
     ]
     first = rows[0]
     assert (first["a"]["source"], first["b"]["source"]) == ("litellm", "openrouter")
-    assert first["fields"][0] == {"label": "input", "a": "0.28", "b": "0.2574", "ratio": "0.919286"}
+    # One source each side (each source speaks once for a model): 1 of 2 with either.
+    assert first["fields"][0] == {
+        "label": "input",
+        "a": "0.28",
+        "b": "0.2574",
+        "ratio": "0.919286",
+        "sides": (1, 1, 2),
+    }
