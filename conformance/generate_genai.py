@@ -28,6 +28,7 @@ import gzip
 import hashlib
 import json
 import random
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SNAPSHOT = REPO / "tests" / "data" / "genai_prices_2026-07-25.json"
 DEFAULT_OUT = REPO / "tests" / "data" / "conformance" / "genai_prices_cases.jsonl.gz"
+DEFAULT_LOOKUPS = REPO / "tests" / "data" / "conformance" / "genai_prices_lookups.jsonl.gz"
+DATA = REPO / "tests" / "data"
+DASHED_DATE = re.compile(r"-20\d{2}-\d{2}-\d{2}(?=-|:|$)")
 INSTANTS = (
     "2026-07-25T12:00:00+00:00",  # inside DeepSeek's 00:30-16:30 UTC window
     "2026-07-25T20:00:00+00:00",  # outside it
@@ -129,6 +133,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=20260725)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--lookups-out", type=Path, default=DEFAULT_LOOKUPS)
     args = parser.parse_args()
 
     import genai_prices
@@ -186,7 +191,44 @@ def main() -> int:
     print(f"genai-prices {genai_prices.__version__}: {len(lines)} cases written to {args.out}")
     for reason, count in sorted(skipped.items()):
         print(f"  skipped {count}: {reason}")
+    write_lookups(args.lookups_out, raw)
     return 0
+
+
+def lookup_refs(raw: Any) -> list[str]:
+    """The ids asked of genai-prices' lookup: every id of the LiteLLM and OpenRouter snapshots
+    in tests/data (as users type them: they name models in those vocabularies), every genai
+    model's own id bare and upper-cased, and its id with a compact date where it has a dashed
+    one (LiteLLM's `-20251211` spelling)."""
+    refs: set[str] = set()
+    for name in ("litellm_2026-07-24.json", "litellm_2026-03-14.json"):
+        refs.update(k for k in json.loads((DATA / name).read_text()) if k != "sample_spec")
+    openrouter = json.loads((DATA / "openrouter_models_2026-08-19.json").read_text())
+    refs.update(m["id"] for m in openrouter["data"])
+    for provider in raw:
+        for model in provider["models"]:
+            refs.update({model["id"], model["id"].upper()})
+            refs.add(DASHED_DATE.sub(lambda m: "-" + m.group(0)[1:].replace("-", ""), model["id"]))
+    return sorted(refs)
+
+
+def write_lookups(out: Path, raw: Any) -> None:
+    """genai-prices' own lookup (`find_provider_model`, no provider named) for each ref: the
+    provider and model it finds, or null where it finds none."""
+    from genai_prices import data_snapshot
+
+    snapshot = data_snapshot.get_snapshot()
+    lines = []
+    for ref in lookup_refs(raw):
+        try:
+            provider, model = snapshot.find_provider_model(ref, None, None, None)
+            found: str | None = f"{provider.id}/{model.id}"
+        except LookupError:
+            found = None
+        lines.append(json.dumps({"ref": ref, "found": found}, sort_keys=True))
+    out.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
+    found_count = sum('"found": null' not in line for line in lines)
+    print(f"  {len(lines)} lookups written to {out}, {found_count} found")
 
 
 if __name__ == "__main__":

@@ -242,6 +242,12 @@ def test_a_refresh_serves_the_third_source_beside_the_others_and_counts_agreemen
         body: Any = read.json
         assert read.status_code == 200, body
         assert body["source"] == "genai_prices"
+        # An id its `match` clause claims answers with that model, and says so.
+        dated: Any = client.get("/api/models/gpt-4o-2024-08-06?source=genai_prices").json
+        assert (dated["id"], dated["resolved"]) == (
+            "openai/gpt-4o",
+            {"requested": "gpt-4o-2024-08-06", "by": "match"},
+        )
         cost = client.post(
             "/api/cost",
             json={"model": "openai/gpt-4o", "source": "genai_prices", "input_tokens": 1_000_000},

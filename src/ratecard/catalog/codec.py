@@ -22,6 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypedDict
 
+from ratecard.catalog.match_clauses import AnswersTo
 from ratecard.catalog.model import (
     DESCRIPTIVE_FIELDS,
     PRICE_FIELDS,
@@ -107,8 +108,9 @@ def price_set_from_json(data: Mapping[str, Any]) -> PriceSet:
 
 
 def pricing_to_json(price: ModelPrice) -> dict[str, Any]:
-    """Variants, time windows, regional uplifts and rules: only the non-empty ones, so a
-    model without any stores `{}` (and its snapshots stay as they were before they existed)."""
+    """Variants, time windows, regional uplifts, rules, the dated price list and the ids the
+    model answers to (`match`): only the non-empty ones, so a model without any stores `{}`
+    (and its snapshots stay as they were before they existed)."""
     out: dict[str, Any] = {}
     if price.variants:
         out["variants"] = {k: price_set_to_json(v) for k, v in sorted(price.variants.items())}
@@ -123,7 +125,27 @@ def pricing_to_json(price: ModelPrice) -> dict[str, Any]:
         out["rules"] = dict(sorted(price.rules.items()))
     if price.dated:
         out["dated"] = [_dated_to_json(entry) for entry in price.dated]
+    if price.answers_to is not None:
+        answers = price.answers_to
+        out["match"] = {
+            "clause": answers.clause,
+            "provider_clause": answers.provider_clause,
+            "fallback_providers": list(answers.fallback_providers),
+            "place": list(answers.place),
+        }
     return out
+
+
+def _answers_from_json(data: Mapping[str, Any] | None) -> AnswersTo | None:
+    if not data:
+        return None
+    provider, model = data.get("place") or (0, 0)
+    return AnswersTo(
+        data["clause"],
+        data.get("provider_clause"),
+        tuple(data.get("fallback_providers") or ()),
+        (int(provider), int(model)),
+    )
 
 
 def _dated_to_json(entry: DatedPrices) -> dict[str, Any]:
@@ -148,6 +170,7 @@ class PricingArgs(TypedDict):
     uplifts: dict[str, Decimal]
     rules: dict[str, str]
     dated: tuple[DatedPrices, ...]
+    answers_to: AnswersTo | None
 
 
 def pricing_from_json(data: Mapping[str, Any] | None) -> PricingArgs:
@@ -162,6 +185,7 @@ def pricing_from_json(data: Mapping[str, Any] | None) -> PricingArgs:
         "uplifts": units_from_json(data.get("uplifts")),
         "rules": dict(data.get("rules") or {}),
         "dated": tuple(_dated_from_json(d) for d in data.get("dated") or ()),
+        "answers_to": _answers_from_json(data.get("match")),
     }
 
 

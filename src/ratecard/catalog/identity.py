@@ -19,8 +19,11 @@ Linking. Every entry gets a link key `(canonical provider, name)`:
   variant suffix (`-20250514`, `-mini`, `:free`) is a different model and never links.
 
 Resolution (`ModelIndex.resolve`), first rule that answers wins:
-  exact id -> case and surrounding spaces -> provider-prefix variants (a prefix the feed does not
-  use, or one it uses that the request left out) -> linked (another source's id for the model).
+  exact id -> case and surrounding spaces -> match (with `source` naming a source that states
+  `match` clauses, genai-prices: the model whose clause claims the id, `catalog.clause_index`)
+  -> provider-prefix variants (a prefix the feed does not use, or one it uses that the request
+  left out) -> linked (another source's id for the model) -> match again, without `source`
+  (the preferred source's clauses first), before an UnknownModel.
 Past the exact id, a name never lands silently on a platform's or a reseller's offering: it
 answers with the maker's own entry (billed by the company that makes the model, not a cloud
 reselling it, not LiteLLM's `openrouter/` copy) when the matches hold exactly one such model, or
@@ -39,11 +42,12 @@ from dataclasses import dataclass, field
 from decimal import Context
 from typing import Any, Literal
 
+from ratecard.catalog.clause_index import SourceClauses, clauses_by_source
 from ratecard.catalog.model import TOKEN_PRICE_FIELDS, ModelPrice, decimal_text
 from ratecard.errors import Conflict, NotFound
 from ratecard.vocabulary import PriceStatus
 
-ResolvedBy = Literal["exact", "case", "prefix", "linked"]
+ResolvedBy = Literal["exact", "case", "match", "prefix", "linked"]
 LinkKey = tuple[str, str]
 
 # Raw provider names (LiteLLM `litellm_provider` values, OpenRouter id prefixes) -> one
@@ -340,6 +344,9 @@ class ModelIndex:
         default=None, init=False, repr=False, compare=False
     )
     _search_index: _Search | None = field(default=None, init=False, repr=False, compare=False)
+    _clauses: dict[str, SourceClauses] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for price in self.entries:
@@ -425,13 +432,35 @@ class ModelIndex:
         by_case = in_source(self.by_lower.get(text.lower(), ()))
         if by_case:
             return Resolution(self._choose(requested, by_case, rank), requested, "case")
+        # A source that says which ids its models answer to (genai-prices' clauses) is taken
+        # at its word when the request names it; the other sources never consult clauses.
+        clauses = self._clause_index()
+        if source is not None and source in clauses:
+            claimed = clauses[source].find(text)
+            if claimed is not None:
+                return Resolution(claimed, requested, "match")
         by_prefix = in_source(self._prefix_variants(text))
         if by_prefix:
             return Resolution(self._choose(requested, by_prefix, rank), requested, "prefix")
         by_link = in_source(self._linked_candidates(text))
         if by_link:
             return Resolution(self._choose(requested, by_link, rank), requested, "linked")
+        if source is None:
+            # Named by no source's id, prefix or link: a clause's claim, sources in the
+            # preferred order, is the last word before a 404 (so no id the other rules
+            # resolve ever answers differently because a clause source was added).
+            ordered = sorted(clauses, key=lambda name: (rank.get(name, len(rank)), name))
+            for name in ordered:
+                claimed = clauses[name].find(text)
+                if claimed is not None:
+                    return Resolution(claimed, requested, "match")
         raise self._unknown(requested, source, in_source)
+
+    def _clause_index(self) -> dict[str, SourceClauses]:
+        # Built on the first id past the exact and case rules, then kept (one per version).
+        if self._clauses is None:
+            self._clauses = clauses_by_source(self.entries)
+        return self._clauses
 
     def _prefix_variants(self, text: str) -> list[ModelPrice]:
         """Entries whose id is `text` with the provider prefix added or taken away."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from ratecard.catalog.match_clauses import AnswersTo
 from ratecard.catalog.money import decimal_text
 from ratecard.vocabulary import PriceStatus
 
@@ -179,6 +180,9 @@ class ModelPrice:
     # are the entry in force when the source was read; a cost at another time uses the entry
     # in force then (`dated_in_force`).
     dated: tuple[DatedPrices, ...] = ()
+    # The ids the model answers to in its source (genai-prices' `match` clauses), where the
+    # source says: what resolves a typed id to it (`ModelIndex.resolve`, rule "match").
+    answers_to: AnswersTo | None = None
 
     def same_prices(self, other: ModelPrice) -> bool:
         """Whether the served prices are identical (descriptive fields ignored).

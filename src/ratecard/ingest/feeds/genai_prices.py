@@ -1,13 +1,14 @@
 """The genai-prices feed: pydantic's curated `prices/data.json`, a list of providers, each with
 its models.
 
-A model is served as `<provider id>/<model id>`, exactly as the file names them (its `match`
-clauses say which other ids it answers to). Prices are USD per million tokens (`*_mtok`) and
-per thousand requests (`requests_kcount`), divided exactly into ratecard's per-token and
-per-request prices. A price may be tiered, `{"base": p, "tiers": [{"start": n, "price": q}]}`:
-past `n` prompt tokens (the whole input, cached and audio tokens included, strictly more than
-`n`) every token of that kind costs `q` (genai-prices' "cliff" rule, ratecard's default tier
-rule); a kind without tiers keeps its base price in every tier.
+A model is served as `<provider id>/<model id>`, exactly as the file names them; its `match`
+clause, with its provider's `model_match` and `fallback_model_providers`, is kept with it
+(`AnswersTo`): the ids it answers to when a request names this source. Prices are USD per million
+tokens (`*_mtok`) and per thousand requests (`requests_kcount`), divided exactly into ratecard's
+per-token and per-request prices. A price may be tiered, `{"base": p, "tiers": [{"start": n,
+"price": q}]}`: past `n` prompt tokens (the whole input, cached and audio tokens included, strictly
+more than `n`) every token of that kind costs `q` (genai-prices' "cliff" rule, ratecard's default
+tier rule); a kind without tiers keeps its base price in every tier.
 
 `prices` may also be a list of conditional prices, tried last to first, the first entry when
 none applies (genai-prices' own rule):
@@ -25,6 +26,7 @@ never silently: a request that needs it is refused as missing, never priced at 0
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -32,6 +34,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from ratecard.catalog.match_clauses import AnswersTo, clause_problem
 from ratecard.catalog.model import DatedPrices, ModelPrice, TimeWindow
 from ratecard.catalog.money import EXACT
 from ratecard.ingest.feed_errors import FeedError
@@ -77,7 +80,8 @@ def parse(source: str, document: Any, now: datetime | None = None) -> ParsedFeed
         raise FeedError(source, f"expected a list of providers, got {json_type(document)}")
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
     parsed = ParsedFeed(source=source, models={})
-    entries: list[tuple[str, str, Any]] = []  # (served id, provider id, model entry)
+    # (served id, provider id, model entry, what the provider's models answer to, place)
+    entries: list[tuple[str, str, Any, AnswersTo, tuple[int, int]]] = []
     for index, provider in enumerate(document):
         provider_id = provider.get("id") if isinstance(provider, dict) else None
         if not isinstance(provider_id, str) or not provider_id.strip() or "/" in provider_id:
@@ -91,6 +95,7 @@ def parse(source: str, document: Any, now: datetime | None = None) -> ParsedFeed
                 Rejection(provider_id, f"models: expected a list, got {json_type(models)}")
             )
             continue
+        of_provider = _provider_answers(provider, provider_id, parsed.dropped)
         for position, entry in enumerate(models):
             model_id = entry.get("id") if isinstance(entry, dict) else None
             label = (
@@ -98,11 +103,11 @@ def parse(source: str, document: Any, now: datetime | None = None) -> ParsedFeed
                 if isinstance(model_id, str) and model_id.strip()
                 else f"{provider_id}/models[{position}]"
             )
-            entries.append((label, provider_id, entry))
+            entries.append((label, provider_id, entry, of_provider, (index, position)))
     # An id listed twice: which entry is right is unknowable, so neither is applied and the
     # model keeps its last good prices (as for the other feeds).
     twice = {label for label, count in Counter(e[0] for e in entries).items() if count > 1}
-    for label, provider_id, entry in entries:
+    for label, provider_id, entry, of_provider, place in entries:
         try:
             if not isinstance(entry, dict):
                 raise EntryRejected(f"expected an object, got {json_type(entry)}")
@@ -116,6 +121,7 @@ def parse(source: str, document: Any, now: datetime | None = None) -> ParsedFeed
             if problem is not None:
                 raise EntryRejected(problem)
             model = _model(source, label, provider_id, entry, today, parsed.dropped)
+            model = _answering(model, entry.get("match"), of_provider, place, parsed.dropped)
         except EntryRejected as exc:
             parsed.rejected.append(Rejection(label, str(exc)))
             continue
@@ -126,6 +132,43 @@ def parse(source: str, document: Any, now: datetime | None = None) -> ParsedFeed
         parsed.read_again_at = min(ahead, default=None)
         parsed.unknown_fields += sum(1 for key in entry if key not in GENAI_KNOWN_MODEL_KEYS)
     return parsed
+
+
+def _provider_answers(
+    provider: Mapping[str, Any], provider_id: str, dropped: list[DroppedField]
+) -> AnswersTo:
+    """The provider's part of what its models answer to (their own clause left empty): its
+    `model_match` clause and `fallback_model_providers`; a bad one dropped, named."""
+    clause = provider.get("model_match")
+    if clause is not None and (problem := clause_problem(clause)) is not None:
+        dropped.append(DroppedField(provider_id, "model_match", f"model_match: {problem}"))
+        clause = None
+    fallbacks = provider.get("fallback_model_providers") or []
+    if not isinstance(fallbacks, list) or not all(isinstance(f, str) for f in fallbacks):
+        dropped.append(
+            DroppedField(provider_id, "fallback_model_providers", "expected a list of ids")
+        )
+        fallbacks = []
+    return AnswersTo({}, clause, tuple(fallbacks))
+
+
+def _answering(
+    model: ModelPrice,
+    clause: Any,
+    of_provider: AnswersTo,
+    place: tuple[int, int],
+    dropped: list[DroppedField],
+) -> ModelPrice:
+    """`model` with the ids it answers to: its `match` clause (a bad or missing one: none, the
+    model still served under its own id, a bad one named)."""
+    if clause is None:
+        return model
+    problem = clause_problem(clause)
+    if problem is not None:
+        dropped.append(DroppedField(model.model_id, "match", f"match: {problem}"))
+        return model
+    answers = dataclasses.replace(of_provider, clause=clause, place=place)
+    return dataclasses.replace(model, answers_to=answers)
 
 
 def _model(

@@ -401,7 +401,11 @@ class ResolvedOut(BaseModel):
     """How the id asked for became the served id."""
 
     requested: str
-    by: Literal["exact", "case", "prefix", "linked"]
+    by: Literal["exact", "case", "match", "prefix", "linked"] = Field(
+        description="The rule that resolved it: the exact id; case and surrounding spaces; "
+        "match (a source's `match` clause claims the id: genai-prices); a provider prefix "
+        "added or taken away; linked (another source's id for the model)."
+    )
 
 
 class LinkedEntryOut(BaseModel):
