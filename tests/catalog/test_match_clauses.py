@@ -118,6 +118,7 @@ def outcome(index: ModelIndex, ref: str, source: str | None) -> tuple[str, str]:
         ({"or": []}, "or: expected a non-empty list of clauses"),
         ({"or": [{"like": "x"}]}, "or[0]: unknown clause 'like'"),
         ({"equals": "a", "contains": "b"}, "expected an object with one of"),
+        ({"regex": "^(a+)+$"}, "regex: a repeated group that repeats inside"),
     ],
 )
 def test_a_bad_clause_is_dropped_by_name_and_the_model_still_served(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ratecard.catalog.match_clauses import compact_date_variant, matcher
 from ratecard.catalog.model import ModelPrice
+from ratecard.vocabulary import MODEL_TEXT_LIMITS
 
 
 @dataclass
@@ -63,6 +64,8 @@ class SourceClauses:
 
     def find(self, text: str) -> ModelPrice | None:
         ref = text.strip().lower()
+        if len(ref) > MODEL_TEXT_LIMITS["model_id"]:
+            return None  # longer than any id stored: no regex is ever run on such a text
         for attempt in dict.fromkeys((ref, compact_date_variant(ref))):
             found = self._find(attempt)
             if found is not None:

@@ -28,6 +28,12 @@ _LIST_KINDS = ("or", "and")
 # hostile file cannot make one check recurse without end.
 MAX_CLAUSE_DEPTH = 8
 MAX_CLAUSE_PARTS = 1000
+# A group holding a repetition, itself repeated: `(a+)+`, `(x*y)*`, `(\d{2})+`. Timeline this
+# prevents: a feed carries `^(a+)+$`; a user types `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!` with
+# `source=genai_prices`; Python's `re` backtracks for minutes and the worker thread is gone
+# (it has no timeout). The real file's regexes (`^gemini-3\.5-flash-\d`) have no such group;
+# a clause that has one is dropped, named, like any other bad clause.
+_NESTED_REPEAT = re.compile(r"\([^()]*(?:[*+]|\{\d*,?\d*\})[^()]*\)(?:[*+]|\{\d*,?\d*\})")
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ def clause_problem(clause: Any, depth: int = 0, parts: list[int] | None = None) 
                 re.compile(value)
             except re.error as exc:
                 return f"regex: {exc}"
+            if _NESTED_REPEAT.search(value):
+                return "regex: a repeated group that repeats inside (could take exponential time)"
         return None
     if kind in _LIST_KINDS:
         if not isinstance(value, list) or not value:
