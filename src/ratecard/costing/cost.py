@@ -248,6 +248,26 @@ _TOKEN_UNITS = {
     "audio_output_tokens": "output_audio_per_token",
     "image_output_tokens": "output_image_per_token",
 }
+# Every price name the engine bills a quantity at (what a price book's rule may name).
+BILLED_PRICES: frozenset[str] = frozenset(
+    {
+        *_TOKEN_ATTRS.values(),
+        *_TOKEN_UNITS.values(),
+        "input_per_image",
+        "output_per_image",
+        "input_per_pixel",
+        "output_per_pixel",
+        "input_per_second",
+        "output_per_second",
+        "input_per_character",
+        "per_page",
+        "annotation_per_page",
+        "per_query",
+        "web_search",
+        "web_search_medium",
+        "per_request",
+    }
+)
 # Output-side token quantities that are output tokens when the model has no price of their own.
 _AS_OUTPUT = frozenset({"reasoning_tokens", "audio_output_tokens", "image_output_tokens"})
 
