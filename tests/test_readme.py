@@ -124,6 +124,7 @@ def test_every_block_is_run_here_and_every_skipped_line_is_in_the_readme() -> No
         "curl -s http://127.0.0.1:8002/health/ready",
         "curl -s -X POST localhost:8000/admin/webhooks",
         "curl -s localhost:8000/api/cost",
+        "curl -s -X PUT localhost:8000/admin/price-books/contract-2026",
     ]
     assert len(firsts) == len(expected) and all(
         first.startswith(start) for first, start in zip(firsts, expected, strict=True)
@@ -185,6 +186,24 @@ def test_the_cost_examples_price_each_form(instance: ServedProcess, tmp_path: Pa
     # The flat counts, by hand: 1,000 + 200 cached + 500 out at gpt-4o's prices.
     assert answers[0]["total"] == "0.00775"
     assert all(a["currency"] == "USD" and a["components"] for a in answers)
+
+
+def test_the_price_book_example_prices_with_the_book(
+    instance: ServedProcess, tmp_path: Path
+) -> None:
+    script = strict_curl(on_instance(block("curl -s -X PUT"), instance))
+    created, priced = json_values(bash(script, env={"RATECARD_ADMIN_TOKEN": TOKEN}, cwd=tmp_path))
+    assert (created["name"], created["version"]) == ("contract-2026", 1)
+    assert created["read_key"].startswith("rcb_")
+    # 1M input at the set 2 per M, 100k output at 0.85 x 10 per M: as the README says.
+    assert priced["total"] == "2.85"
+    first = priced["components"][0]
+    assert (first["price"], first["list_price"], first["rule"]["rule"]) == (
+        "0.000002",
+        "0.0000025",
+        0,
+    )
+    assert priced["price_book"]["name"] == "contract-2026"
 
 
 # --- the quick start ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     cast,
+    false,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -281,8 +283,39 @@ changes = Table(
     Column("observed_at", Timestamp, nullable=False),
     Column("history_id", Integer, ForeignKey("price_history.id", ondelete="CASCADE")),
     Column("held_id", Integer, ForeignKey("held_changes.id", ondelete="CASCADE")),
+    # price_book_versions.id (no foreign key: see migration 0008; versions are never deleted).
+    Column("book_version_id", Integer),
     Index("ix_changes_model_id", "model_id"),
     Index("ix_changes_run_id", "run_id"),
+)
+
+# Every version of every price book, kept when the book is replaced or deleted (its history,
+# and what its change entries point at). `content` is the book as validated (null: deleted);
+# `summary` what changed from the version before.
+price_book_versions = Table(
+    "price_book_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content", JSON),
+    Column("summary", JSON, nullable=False),
+    Column("public", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("name", "version", name="uq_price_book_versions_name_version"),
+)
+
+# The books that exist now: their current version and who may read them (the read key's
+# SHA-256; the key itself is shown once and never stored).
+price_books = Table(
+    "price_books",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("public", Boolean, nullable=False, server_default=false()),
+    Column("read_key_sha256", String(64)),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
 )
 
 # A single row (id = 1): the last seq handed out. Writers UPDATE it, which serializes them.

@@ -614,6 +614,23 @@ DECLARATIONS: tuple[Setting, ...] = (
         default="8388608",
     ),
     Setting(
+        "RATECARD_PRICE_BOOK_MAX_RULES",
+        "price_book_max_rules",
+        _integer(1, 1_000_000),
+        accepts="a whole number ≥ 1",
+        doc="most rules one price book may hold (`PUT /admin/price-books/<name>` is a 422 beyond)",
+        default="10000",
+    ),
+    Setting(
+        "RATECARD_PRICE_BOOK_MAX_CHAIN",
+        "price_book_max_chain",
+        _integer(1, 100),
+        accepts="a whole number ≥ 1",
+        doc="most books a chain of `base` books may hold, the book itself included (a longer "
+        "chain is a 422)",
+        default="5",
+    ),
+    Setting(
         "RATECARD_BATCH_FORK",
         "batch_fork",
         _flag,
@@ -725,6 +742,8 @@ class Settings:
     batch_max_bytes: int = declared("RATECARD_BATCH_MAX_BYTES")
     batch_array_max_bytes: int = declared("RATECARD_BATCH_ARRAY_MAX_BYTES")
     batch_fork: bool = declared("RATECARD_BATCH_FORK")
+    price_book_max_rules: int = declared("RATECARD_PRICE_BOOK_MAX_RULES")
+    price_book_max_chain: int = declared("RATECARD_PRICE_BOOK_MAX_CHAIN")
     # Webhooks.
     webhook_allow_private: bool = declared("RATECARD_WEBHOOK_ALLOW_PRIVATE")
     webhook_poll_interval: float = declared("RATECARD_WEBHOOK_POLL_INTERVAL")

@@ -166,6 +166,9 @@ class ChangeLogKind(StrEnum):
     # Coverage, logged beside the `added` or `changed` entry of the same history row:
     APPEARED = "appeared"  # a model no source listed before (by id and linked identity)
     PRICED = "priced"  # a model listed without a price gets its first one
+    # A price book's new version (created, replaced, deleted): heard only by an admin's feed
+    # and by subscriptions that ask for this kind (a private book's changes are private).
+    PRICE_BOOK = "price_book"
 
 
 class DeliveryStatus(StrEnum):

@@ -48,7 +48,7 @@ def test_operations_are_grouped_under_described_tags_with_one_line_summaries(
     document: dict[str, Any],
 ) -> None:
     tags = {tag["name"]: tag["description"] for tag in document["tags"]}
-    assert set(tags) == {"models", "cost", "changes", "admin", "webhooks"}
+    assert set(tags) == {"models", "cost", "changes", "admin", "webhooks", "price books"}
     assert all(tags.values())
     for path, method, operation in operations(document):
         assert len(operation["tags"]) == 1 and operation["tags"][0] in tags, (method, path)
@@ -57,6 +57,7 @@ def test_operations_are_grouped_under_described_tags_with_one_line_summaries(
     cost = document["paths"]["/api/cost"]["post"]
     assert cost["tags"] == ["cost"] and "422" in cost["description"]
     assert document["paths"]["/admin/webhooks"]["post"]["tags"] == ["webhooks"]
+    assert document["paths"]["/admin/price-books/{name}"]["put"]["tags"] == ["price books"]
 
 
 def test_the_document_names_its_own_instance_as_the_server(document: dict[str, Any]) -> None:

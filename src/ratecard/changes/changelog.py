@@ -35,7 +35,7 @@ from ratecard.changes import outbox
 from ratecard.changes.log_head import draw_seqs
 from ratecard.changes.records import Change, ChangeFilter
 from ratecard.db import bulk_insert
-from ratecard.schema import changes, held_changes, models, price_history
+from ratecard.schema import changes, held_changes, models, price_book_versions, price_history
 from ratecard.vocabulary import ChangeKind, ChangeLogKind, HeldStatus, PriceStatus
 
 KINDS = tuple(ChangeLogKind)
@@ -309,6 +309,32 @@ def read_changes(
     return [_entry(row) for row in conn.execute(query.order_by(order).limit(limit))]
 
 
+def record_book_change(conn: Connection, version_id: int, now: datetime) -> Change:
+    """Log a price book's new version (row `version_id` of price_book_versions) and enqueue
+    it for the subscriptions that ask for kind `price_book`, in the caller's transaction (the
+    one that writes the version: both commit, or neither)."""
+    seq = draw_seqs(conn, 1)
+    conn.execute(
+        changes.insert().values(
+            seq=seq,
+            run_id=None,
+            kind=ChangeLogKind.PRICE_BOOK,
+            source=BOOK_SOURCE,
+            model_id=None,
+            provider=None,
+            observed_at=now,
+            book_version_id=version_id,
+        )
+    )
+    entry = _entry(conn.execute(_select_entries().where(changes.c.seq == seq)).one())
+    outbox.enqueue(conn, [entry], now)
+    return entry
+
+
+# The `source` of a price book's entries: not a feed (no feed may be named so).
+BOOK_SOURCE = "price_books"
+
+
 def _select_entries() -> Any:
     return select(
         changes,
@@ -318,15 +344,24 @@ def _select_entries() -> Any:
         held_changes.c.proposed.label("held_new"),
         held_changes.c.reason.label("held_reason"),
         held_changes.c.status.label("held_status"),
+        price_book_versions.c.name.label("book_name"),
+        price_book_versions.c.version.label("book_version"),
+        price_book_versions.c.summary.label("book_summary"),
+        price_book_versions.c.public.label("book_public"),
     ).select_from(
-        changes.outerjoin(price_history, price_history.c.id == changes.c.history_id).outerjoin(
-            held_changes, held_changes.c.id == changes.c.held_id
-        )
+        changes.outerjoin(price_history, price_history.c.id == changes.c.history_id)
+        .outerjoin(held_changes, held_changes.c.id == changes.c.held_id)
+        .outerjoin(price_book_versions, price_book_versions.c.id == changes.c.book_version_id)
     )
 
 
 def _filtered(query: Any, where: ChangeFilter) -> Any:
     conditions = []
+    if not where.private:
+        # Without the admin token: a private book's entries are not there at all.
+        conditions.append(
+            or_(changes.c.book_version_id.is_(None), price_book_versions.c.public.is_(True))
+        )
     if where.model is not None:
         conditions.append(changes.c.model_id == where.model)
     if where.provider is not None:
@@ -341,6 +376,10 @@ def _filtered(query: Any, where: ChangeFilter) -> Any:
 def _entry(row: Any) -> Change:
     if row.history_id is not None:
         old, new, detail = row.h_old, row.h_new, {}
+    elif row.book_version_id is not None:
+        old, new = None, None
+        summary = json_value(row.book_summary, {})
+        detail = {"price_book": {"name": row.book_name, "version": row.book_version, **summary}}
     else:
         old, new = row.held_old, row.held_new
         detail = {"held_id": row.held_id}

@@ -51,3 +51,5 @@ class ChangeFilter:
     provider: str | None = None
     source: str | None = None
     kind: str | None = None
+    # Whether private price books' entries are included (the admin token's feed only).
+    private: bool = False

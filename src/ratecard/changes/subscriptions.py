@@ -13,7 +13,7 @@ from ratecard.changes.signing import new_secret, new_subscription_id
 from ratecard.errors import NotFound
 from ratecard.schema import webhook_events, webhook_subscriptions
 from ratecard.timetext import instant_text
-from ratecard.vocabulary import DeliveryStatus
+from ratecard.vocabulary import ChangeLogKind, DeliveryStatus
 
 if TYPE_CHECKING:
     from ratecard.changes.records import Change
@@ -33,6 +33,10 @@ class WebhookFilter:
     kinds: tuple[str, ...] = ()
 
     def matches(self, change: Change) -> bool:
+        if change.kind == ChangeLogKind.PRICE_BOOK and ChangeLogKind.PRICE_BOOK not in self.kinds:
+            # A book's changes go only where they were asked for by kind: a subscription
+            # made for a model's prices never starts receiving a private book's contents.
+            return False
         return (
             (not self.models or change.model_id in self.models)
             and (not self.providers or change.provider in self.providers)

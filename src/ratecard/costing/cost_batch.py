@@ -46,6 +46,7 @@ from ratecard.costing.cost_requests import (
     FORMATS,
     MAX_MODEL,
     MAX_QUANTITY,
+    BookAnswer,
     CostRequest,
     ModelAt,
     Resolver,
@@ -56,7 +57,7 @@ from ratecard.costing.cost_requests import (
     per_million_of,
 )
 from ratecard.costing.usage import QUANTITY_UNITS, Usage
-from ratecard.errors import RatecardError
+from ratecard.errors import RatecardError, ValidationFailed
 from ratecard.json_keys import first_key_twice
 from ratecard.safe_text import writable_text
 
@@ -75,8 +76,11 @@ class _NeverRaised(Exception):
 class BatchPricer:
     """Price the requests of one batch, each distinct model resolved once."""
 
-    def __init__(self, resolve: Resolver, now: datetime | None = None) -> None:
+    def __init__(
+        self, resolve: Resolver, now: datetime | None = None, books: BookAnswer | None = None
+    ) -> None:
         self._resolve = resolve
+        self._books = books  # prices lines with a price_book (None: such lines are refused)
         self.now = now or datetime.now(UTC)  # the one instant the whole batch is priced at
         # (model as typed, source, at) -> the resolved model, or its error's fields.
         self._models: dict[tuple[Any, ...], ModelAt | dict[str, Any]] = {}
@@ -204,10 +208,11 @@ class BatchPricer:
                 result = self._error(number, error_fields(exc))
             else:
                 usage = request.usage
-                # A body's notes or stated multipliers change the answer beyond the fixed text:
-                # the general path writes those lines.
+                # A body's notes or stated multipliers, or a price book, change the answer
+                # beyond the fixed text: the general path writes those lines.
                 if (
                     request.region is None
+                    and request.price_book is None
                     and not request.notes
                     and not request.uplifts
                     and usage[_TOKENS:] == _NO_UNITS
@@ -228,6 +233,13 @@ class BatchPricer:
         if isinstance(model, dict):
             return self._error(number, model)
         try:
+            if request.price_book is not None:
+                if self._books is None:
+                    raise ValidationFailed(
+                        "price_book: price books are priced by the service, not here",
+                        field="price_book",
+                    )
+                return self._books(request, model, self.now)
             return answer_cost(request, model, now=self.now)
         except RatecardError as exc:
             return self._error(number, error_fields(exc))

@@ -76,7 +76,7 @@ import time
 from array import array
 from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from ratecard.costing.cost_batch import BatchPricer, numbered_batches
 from ratecard.costing.cost_requests import ModelAt, Resolver
@@ -484,6 +484,12 @@ def _child_setup(*keep: int) -> None:
     os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
+def _defer(*_: object) -> NoReturn:
+    """A line with a price book is the parent's: the books are read on its connections, with
+    its request's credentials (the child has neither), as it reads the history for `at`."""
+    raise _Deferred
+
+
 def _serve(
     pricer: BatchPricer, jobs: int, results: int, buffers: _Buffers, history: History | None
 ) -> None:
@@ -519,7 +525,7 @@ def _serve(
                 gc.collect(0)
             batch = job_batch
             then[0] = None if history is None else history.resolver()
-            pricer = BatchPricer(resolve_here, _EPOCH + timedelta(microseconds=now))
+            pricer = BatchPricer(resolve_here, _EPOCH + timedelta(microseconds=now), _defer)
         job = os.pread(buffers.jobs[slot], size, 0)
         failed = pricer.failed
         count = _COUNT.unpack_from(job)[0]

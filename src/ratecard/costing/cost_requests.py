@@ -64,6 +64,7 @@ __all__ = [
     "REQUEST_KEYS",
     "SECONDS_PATTERN",
     "SERVICE_TIERS",
+    "BookAnswer",
     "CostRequest",
     "ModelAt",
     "Resolver",
@@ -80,7 +81,18 @@ FORMATS: tuple[str, ...] = tuple(UsageFormat)
 # lists no price of their own (formats/*.py, TEXT_PRICED).
 _TEXT_PRICED = {name: reader.text_priced for name, reader in FORMAT_READERS.items()}
 _NOTHING: frozenset[str] = frozenset()
-_OPTIONS = ("model", "usage", "format", "response", "at", "source", "service_tier", "region")
+_OPTIONS = (
+    "model",
+    "usage",
+    "format",
+    "response",
+    "at",
+    "source",
+    "service_tier",
+    "region",
+    "price_book",
+    "price_book_version",
+)
 REQUEST_KEYS = frozenset((*_OPTIONS, *QUANTITIES))
 _QUANTITY_SET = frozenset(QUANTITIES)
 _FLAT_KEYS = frozenset(("model", *QUANTITIES))
@@ -97,7 +109,7 @@ SECONDS_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,30})?$"
 _SECONDS = re.compile(SECONDS_PATTERN)
 # The longest model id a request may give.
 MAX_MODEL = 512
-_TEXT_LIMITS = {"model": MAX_MODEL, "source": 64, "region": 64}
+_TEXT_LIMITS = {"model": MAX_MODEL, "source": 64, "region": 64, "price_book": 64}
 
 
 class CostRequest(NamedTuple):
@@ -117,6 +129,9 @@ class CostRequest(NamedTuple):
     # Multipliers the body says it was billed with (data residency, fast mode): each must be
     # priced, never dropped.
     uplifts: tuple[StatedUplift, ...] = ()
+    # Price with this price book (at this version; None: its current one), not list prices.
+    price_book: str | None = None
+    price_book_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +151,9 @@ class ModelAt:
 
 # (model as typed, source, at) -> ModelAt; raises RatecardError (404 unknown, 409 ambiguous).
 Resolver = Callable[[str, str | None, datetime | None], ModelAt]
+# (request with a price_book, its model, the instant a request without `at` is priced at) ->
+# the answer under the book (costing.price_books.answer_with_books over the caller's store).
+BookAnswer = Callable[["CostRequest", ModelAt, datetime], Any]
 
 
 def catalog_resolver(
@@ -220,6 +238,8 @@ def parse_cost_request(data: Any) -> CostRequest:
     region = None if data.get("region") is None else _text(data, "region")
     if region is not None and uplifts:
         _same_region(region, uplifts)
+    book = None if data.get("price_book") is None else _text(data, "price_book")
+    book_version = _book_version(data.get("price_book_version"), book)
     return CostRequest(
         model,
         usage,
@@ -230,7 +250,23 @@ def parse_cost_request(data: Any) -> CostRequest:
         form,
         notes,
         uplifts,
+        book,
+        book_version,
     )
+
+
+def _book_version(value: Any, book: str | None) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int or not 1 <= value <= 2**31 - 1:
+        raise ValidationFailed(
+            "price_book_version: a whole number >= 1", field="price_book_version"
+        )
+    if book is None:
+        raise ValidationFailed(
+            "price_book_version: only with `price_book`", field="price_book_version"
+        )
+    return value
 
 
 def _same_region(region: str, uplifts: tuple[StatedUplift, ...]) -> None:

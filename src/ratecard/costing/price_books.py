@@ -39,15 +39,19 @@ from ratecard.catalog.model import (
 )
 from ratecard.catalog.money import EXACT, decimal_text
 from ratecard.costing.cost import BILLED_PRICES
-from ratecard.errors import ValidationFailed
+from ratecard.costing.cost_requests import CostRequest, ModelAt, answer_cost
+from ratecard.errors import RatecardError, ValidationFailed
 from ratecard.timetext import instant_text
 
 __all__ = [
     "BOOK_NAME",
     "AppliedRule",
+    "BookAccess",
     "BookPricing",
     "PriceBook",
     "Rule",
+    "answer_with_books",
+    "base_price_name",
     "book_prices",
     "parse_book",
 ]
@@ -113,6 +117,14 @@ class PriceBook:
 
 
 @dataclass(frozen=True)
+class BookAccess:
+    """Who asks for a book: the admin, or someone holding a key (None: no credentials)."""
+
+    admin: bool
+    key: str | None = None
+
+
+@dataclass(frozen=True)
 class AppliedRule:
     """The rule that set a price: its book, the book's version and its place in the book."""
 
@@ -171,6 +183,52 @@ def _adjuster(
         return EXACT.multiply(value, rule.multiply)
 
     return adjusted
+
+
+def answer_with_books(
+    request: CostRequest, model: ModelAt, chain: Sequence[PriceBook], now: datetime
+) -> dict[str, Any]:
+    """The API's answer to `request` priced under `chain`: the cost answer at the book's
+    prices, each component with its `list_price` and the `rule` that set its price (null: at
+    list), and the book and version. A component whose price a refusing book has no rule for
+    is a 422 naming the model and the price."""
+    at = request.at or now
+    pricing = book_prices(model.price, chain, at)
+    answer: dict[str, Any] = answer_cost(request, replace(model, price=pricing.priced), now=now)
+    try:
+        listed = answer_cost(request, replace(model, price=pricing.listed), now=now)["components"]
+    except RatecardError:
+        listed = []  # a price the list lacks and a `set` rule gives: no list price to show
+    list_of = {c["name"]: c["price"] for c in listed}
+    for component in answer["components"]:
+        base = base_price_name(component["price_name"])
+        for book_name, names in pricing.refused.items():
+            if base in names:
+                raise ValidationFailed(
+                    f"{component['name']}: price book {book_name!r} has no rule for "
+                    f"{base} of {model.price.model_id!r} (its unmatched prices are refused)",
+                    field=component["name"],
+                    price=base,
+                    model=model.price.model_id,
+                )
+        component["list_price"] = list_of.get(component["name"])
+        applied = pricing.applied.get(base) if base is not None else None
+        component["rule"] = applied.to_json() if applied is not None else None
+    book = chain[-1]
+    answer["price_book"] = {
+        "name": book.name,
+        "version": book.version,
+        "bases": [{"name": b.name, "version": b.version} for b in chain[:-1]],
+    }
+    return answer
+
+
+def base_price_name(price_name: str) -> str | None:
+    """The base price name a component was billed at (`variants.batch.input_per_token`,
+    `tiers[>200000].input_per_token`, `output_per_token/2` -> its base name; an uplift: None)."""
+    if price_name.startswith("uplifts."):
+        return None
+    return price_name.rsplit(".", 1)[-1].removesuffix("/2")
 
 
 Adjust = Callable[[str, Decimal], Decimal]

@@ -21,5 +21,6 @@ KNOWN_REVISIONS: tuple[str, ...] = (
     "0005_feed_integrity",  # stale marks, run problems, per-token image price
     "0006_model_pricing",  # service-tier variants, time windows, uplifts, rules
     "0007_source_read_again_at",  # a dated price's start makes the feed be read again
+    "0008_price_books",  # price books, their versions, their change entries
 )
 HEAD_REVISION = KNOWN_REVISIONS[-1]

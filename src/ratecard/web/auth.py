@@ -11,6 +11,7 @@ import hmac
 
 from flask import Blueprint, Response, request
 
+from ratecard.costing.price_books import BookAccess
 from ratecard.errors import Forbidden, Unauthorized
 from ratecard.web.state import get_state
 
@@ -42,6 +43,17 @@ def is_admin() -> bool:
     except (Forbidden, Unauthorized):
         return False
     return True
+
+
+def book_access() -> BookAccess:
+    """Who asks for a price book: the admin, or the holder of the bearer credential sent (a
+    book's read key, checked by the book store against the book's own)."""
+    if is_admin():
+        return BookAccess(admin=True)
+    scheme, _, given = (request.headers.get("Authorization") or "").strip().partition(" ")
+    given = given.strip()
+    key = given if scheme.lower() == "bearer" and given and " " not in given else None
+    return BookAccess(admin=False, key=key)
 
 
 def admin_only(bp: Blueprint) -> None:

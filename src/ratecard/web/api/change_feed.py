@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ratecard.changes.atom import render_atom
 from ratecard.changes.records import ChangeFilter
+from ratecard.web.auth import is_admin
 from ratecard.web.request_parsing import parse_query
 from ratecard.web.routes import RouteSpec, route_registrar
 from ratecard.web.state import database_call, get_state
@@ -31,7 +32,9 @@ _ERRORS = {422: "ErrorOut", 503: "ErrorOut"}
 
 
 def _filter(query: Any) -> Any:
-    return ChangeFilter(query.model, query.provider, query.source, query.kind)
+    # A private price book's entries are the admin's to read: without the token they are
+    # not in the feed at all (not even as a gap a cursor would reveal by its numbers alone).
+    return ChangeFilter(query.model, query.provider, query.source, query.kind, is_admin())
 
 
 @route(
@@ -92,6 +95,8 @@ def changes_atom() -> Response:
     # change lands at most once a refresh or a review, so a minute late is never stale news.
     response.cache_control.public = True
     response.cache_control.max_age = ATOM_MAX_AGE
+    # The admin's feed holds private price books' entries: a shared cache keys on the header.
+    response.vary.add("Authorization")
     response.add_etag()
     response.make_conditional(request)  # a 304 in place when If-None-Match names this ETag
     return response

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictStr
 
 from ratecard.web.api.schemas import NO_NUL
 
-Kind = Literal["added", "removed", "changed", "held", "released", "appeared", "priced"]
+Kind = Literal[
+    "added", "removed", "changed", "held", "released", "appeared", "priced", "price_book"
+]
 DeliveryStatus = Literal["pending", "delivered", "dead"]
 Name = Annotated[str, NO_NUL, Field(min_length=1, max_length=512)]
 FEED_LIMIT_MAX = 500

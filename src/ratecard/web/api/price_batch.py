@@ -16,7 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ratecard.errors import UnsupportedMediaType, ValidationFailed
 from ratecard.json_keys import refuse_key_given_twice
 from ratecard.web.api.blueprint import cost_route, current_catalog, preferred_sources
-from ratecard.web.api.price_request import COST_EXAMPLES, model_resolver
+from ratecard.web.api.price_request import COST_EXAMPLES, book_answer, model_resolver
 from ratecard.web.request_parsing import parse_json
 from ratecard.web.routes import RouteSpec
 from ratecard.web.state import get_state
@@ -58,7 +58,7 @@ def cost_batch() -> Response:
             field="Content-Type",
         )
     snapshot = current_catalog()
-    pricer = BatchPricer(model_resolver(snapshot))
+    pricer = BatchPricer(model_resolver(snapshot), books=book_answer())
     if mimetype == "application/json":
         return _batch_array(pricer, _array_body())
     from ratecard.costing.cost_batch_child import ndjson_on_two_cores

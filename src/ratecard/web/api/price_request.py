@@ -5,12 +5,21 @@ The cost engine and the request parser load on the first such request, not at st
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import Response, jsonify
 
 from ratecard.catalog.snapshot import CatalogSnapshot
-from ratecard.costing.cost_requests import answer_cost, parse_cost_request
+from ratecard.costing.cost_requests import (
+    BookAnswer,
+    CostRequest,
+    ModelAt,
+    answer_cost,
+    parse_cost_request,
+)
+from ratecard.costing.price_books import PriceBook, answer_with_books
+from ratecard.errors import RatecardError
 from ratecard.web.api.blueprint import (
     EXAMPLE_MODEL,
     MODEL_ERRORS,
@@ -18,14 +27,16 @@ from ratecard.web.api.blueprint import (
     current_catalog,
     preferred_sources,
 )
+from ratecard.web.auth import book_access
 from ratecard.web.request_parsing import read_json_body
 from ratecard.web.routes import RouteSpec
-from ratecard.web.state import database_call
+from ratecard.web.state import database_call, get_state
 
 if TYPE_CHECKING:
     from ratecard.costing.cost_requests import Resolver
 
-# Deferred: the history reader (SQLAlchemy) loads with the first request that needs it.
+# Deferred: the history reader and the book store (SQLAlchemy) load with the first request
+# that needs them.
 
 
 # One example per form: flat counts, an Anthropic usage block, a real OpenAI chat response.
@@ -106,7 +117,41 @@ def cost() -> Response:
     # client use) before the body's second parse, which looks for a key given twice.
     request_ = read_json_body(None, parse_cost_request)[1]
     model = model_resolver(current_catalog())(request_.model, request_.source, request_.at)
+    if request_.price_book is not None:
+        return jsonify(book_answer()(request_, model, datetime.now(UTC)))
     return jsonify(answer_cost(request_, model))
+
+
+def book_answer() -> BookAnswer:
+    """Price requests that name a price book, for the current HTTP request (its credentials):
+    each book's chain read once per name and version, a failure to read it (unknown, private)
+    kept as that request's answer, so a batch of a million lines reads each book once."""
+    from ratecard.serving import book_store
+
+    who = book_access()
+    max_chain = get_state().settings.price_book_max_chain
+    chains: dict[tuple[str, int | None], list[PriceBook] | RatecardError] = {}
+
+    def answer(request: CostRequest, model: ModelAt, now: datetime) -> Any:
+        name = request.price_book
+        assert name is not None  # the pricer hands over only requests with one
+        key = (name, request.price_book_version)
+        chain = chains.get(key)
+        if chain is None:
+            try:
+                chain = database_call(
+                    lambda conn: book_store.load_chain(
+                        conn, name, who, request.price_book_version, max_chain
+                    )
+                )
+            except RatecardError as exc:
+                chain = exc
+            chains[key] = chain
+        if isinstance(chain, RatecardError):
+            raise chain
+        return answer_with_books(request, model, chain, now)
+
+    return answer
 
 
 def model_resolver(snapshot: CatalogSnapshot) -> Resolver:

@@ -177,6 +177,17 @@ class _CostOptions(BaseModel):
         "for is said in `notes`. A body that states its data residency (Anthropic's "
         "`usage.inference_geo`) sets it, and a different `region` is a 422.",
     )
+    price_book: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="Price with this price book's prices, not list prices (each component "
+        "then carries `list_price` and the `rule` that set its price). A private book needs "
+        "the admin token or the book's read key as `Authorization: Bearer <key>`.",
+    )
+    price_book_version: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        default=None,
+        description="With `price_book`: that version of it (default its current one); its "
+        "bases at their current versions.",
+    )
 
 
 ModelId = Annotated[
@@ -525,6 +536,37 @@ class CostComponentOut(BaseModel):
     price_per_million: DecimalText | None
     price_name: str
     cost: DecimalText
+    # Only in an answer priced with a price book:
+    list_price: DecimalText | None = Field(
+        default=None,
+        description="With `price_book`: the list price of the same price (null: the list "
+        "states none and a `set` rule gave it).",
+    )
+    rule: AppliedRuleOut | None = Field(
+        default=None,
+        description="With `price_book`: the rule that set the price (null: list price).",
+    )
+
+
+class AppliedRuleOut(BaseModel):
+    """Which rule of which book set a price: the book, its version, the rule's place (from 0)."""
+
+    book: str
+    version: int
+    rule: int
+
+
+class BookNameVersion(BaseModel):
+    name: str
+    version: int
+
+
+class BookUsedOut(BaseModel):
+    """The price book an answer was priced with, its version, and its bases (deepest first)."""
+
+    name: str
+    version: int
+    bases: list[BookNameVersion]
 
 
 class CostOut(BaseModel):
@@ -550,6 +592,9 @@ class CostOut(BaseModel):
     price_version: int | None
     priced_at: str | None
     resolved: ResolvedOut
+    price_book: BookUsedOut | None = Field(
+        default=None, description="With `price_book`: the book and version priced with."
+    )
 
 
 class CostLineErrorOut(BaseModel):
