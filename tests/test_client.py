@@ -24,8 +24,10 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from ratecard.changes.changelog import record_book_change
 from ratecard.client import COPY_PATH, CatalogUnavailable, Pricer
 from ratecard.errors import RatecardError
+from ratecard.serving.book_store import BookLimits, put_book
 from ratecard.settings import Settings
 from ratecard.web.state import get_state
 from tests.costing.formats.helpers import RESPONSES
@@ -190,6 +192,25 @@ def test_at_is_priced_by_the_service_from_its_history(live: LiveApp, pricer: Pri
     now = {**body, "at": datetime.now(UTC).isoformat()}  # after the catalog's commit
     assert client_answer(pricer, now) == api(live.app.test_client(), now)
     assert client_answer(pricer, now)[0] == 200
+
+
+def test_a_price_book_is_priced_by_the_service_with_its_rules(own_live: LiveApp) -> None:
+    book = {"public": True, "rules": [{"multiply": "0.5"}]}
+    with get_state(own_live.app).engine.begin() as conn:
+        put_book(
+            conn, "half", book, datetime.now(UTC), limits=BookLimits(), record=record_book_change
+        )
+    body = {"model": "acme/a-small", "input_tokens": 1000, "price_book": "half"}
+    with Pricer.connect(own_live.url, refresh_every=3600) as connected:
+        assert client_answer(connected, body) == api(own_live.app.test_client(), body)
+        cost = connected.cost(model="acme/a-small", input_tokens=1000, price_book="half")
+        assert cost.to_dict()["price_book"]["name"] == "half"
+        with pytest.raises(RatecardError) as missing:
+            connected.cost(model="acme/a-small", input_tokens=1, price_book="absent")
+        assert missing.value.status == 404
+    with pytest.raises(RatecardError) as offline:
+        Pricer.bundled().cost(model="gpt-4o", input_tokens=1, price_book="half")
+    assert offline.value.extra["field"] == "price_book"
 
 
 def test_cost_many_prices_each_line_and_keeps_going_past_a_bad_one(pricer: Pricer) -> None:

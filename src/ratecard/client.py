@@ -306,11 +306,16 @@ class Pricer:
         at: datetime | str | None = None,
         service_tier: str | None = None,
         region: str | None = None,
+        price_book: str | None = None,
+        price_book_version: int | None = None,
         **counts: Any,
     ) -> Cost:
         """The cost of one request in any of `POST /api/cost`'s forms: a whole `response`, a
         `usage` block (with its `format`, detected when omitted) and `model`, or `model` and
-        flat counts (`input_tokens=...`). Raises the API's errors (RatecardError)."""
+        flat counts (`input_tokens=...`). Raises the API's errors (RatecardError).
+
+        `price_book` prices with a price book on the service (its rules and read keys are the
+        service's; send the key in `connect(headers=...)`), as a cost `at` a past instant is."""
         data = counts  # a new dict each call: the request is built in it
         if model is not None:
             data["model"] = model
@@ -326,6 +331,10 @@ class Pricer:
             data["region"] = region
         if at is not None:
             data["at"] = at.isoformat() if isinstance(at, datetime) else at
+        if price_book is not None:
+            data["price_book"] = price_book
+        if price_book_version is not None:
+            data["price_book_version"] = price_book_version
         return self._price(data, self._catalog.batch(), datetime.now(UTC))
 
     def cost_many(self, requests: Iterable[Any]) -> list[Cost | RatecardError]:
@@ -346,7 +355,7 @@ class Pricer:
         if isinstance(data, dict):
             if self._source is not None and "source" not in data:
                 data = {**data, "source": self._source}
-            if data.get("at") is not None:
+            if data.get("at") is not None or data.get("price_book") is not None:
                 parse_cost_request(data)  # a bad request is refused here, as the API would
                 return self._priced_by_service(data)
         text = batch.answer(data, now)
@@ -356,17 +365,21 @@ class Pricer:
         return Cost(text)
 
     def _priced_by_service(self, data: Mapping[str, Any]) -> Cost:
-        """`POST /api/cost` on the service: prices at a past instant need its history."""
+        """`POST /api/cost` on the service: prices at a past instant need its history, and a
+        price book its rules and access."""
+        field = "price_book" if data.get("price_book") is not None else "at"
         if self._http is None:
             raise ValidationFailed(
-                "at: the bundled catalog has no price history; connect to a ratecard service "
-                "to price at a past instant",
-                field="at",
+                f"{field}: the bundled catalog has no price history nor price books; connect "
+                "to a ratecard service to price with them",
+                field=field,
             )
         try:
             answer = self._http.post("/api/cost", json=data)
         except httpx.HTTPError as exc:
-            raise ServiceUnavailable(f"at: the service did not answer: {_describe(exc)}") from None
+            raise ServiceUnavailable(
+                f"{field}: the service did not answer: {_describe(exc)}"
+            ) from None
         if answer.status_code == 200:
             return Cost(orjson.dumps(answer.json()))
         raise _error_of(answer.status_code, _json_or_none(answer))

@@ -16,6 +16,7 @@ COMMANDS = {
     "cost": "ratecard.cli.usage_log:cost",
     "health": "ratecard.cli.health:health",
     "fleet": "ratecard.cli.fleet:fleet",
+    "price-books": "ratecard.cli.books:price_books",
 }
 
 

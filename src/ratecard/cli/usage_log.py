@@ -17,7 +17,7 @@ from ratecard.errors import RatecardError
 
 _READ_CHUNK = 1024 * 1024
 # CSV columns besides the quantities (a CSV row is always the flat form).
-_CSV_OPTIONS = ("model", "source", "at", "service_tier", "region")
+_CSV_OPTIONS = ("model", "source", "at", "service_tier", "region", "price_book")
 
 
 class CannotRun(click.ClickException):
@@ -42,7 +42,26 @@ class CannotRun(click.ClickException):
     help="Instead of one result a line: per model (and source) the requests priced, those "
     "that failed and their exact total, then the grand total.",
 )
-def cost(log: IO[bytes], log_format: str | None, summary: bool) -> None:
+@click.option(
+    "--price-book",
+    "price_book",
+    default=None,
+    help="Price with this price book (lines that name their own `price_book` keep it).",
+)
+@click.option(
+    "--price-book-version",
+    "price_book_version",
+    type=click.IntRange(1),
+    default=None,
+    help="With --price-book: that version of the book (default its current one).",
+)
+def cost(
+    log: IO[bytes],
+    log_format: str | None,
+    summary: bool,
+    price_book: str | None,
+    price_book_version: int | None,
+) -> None:
     """Price every request of a usage log, one result per line, in order, on stdout.
 
     NDJSON: one POST /api/cost body a line (flat counts, `usage` or `response`; blank lines
@@ -72,8 +91,13 @@ def cost(log: IO[bytes], log_format: str | None, summary: bool) -> None:
     settings = load_settings()
     out = sys.stdout.buffer
     totals = Totals() if summary else None
-    with _catalog_resolver(settings) as resolve:
-        pricer = BatchPricer(resolve)
+    if price_book_version is not None and price_book is None:
+        raise click.UsageError("--price-book-version needs --price-book")
+    default: dict[str, Any] | None = None if price_book is None else {"price_book": price_book}
+    if default is not None and price_book_version is not None:
+        default["price_book_version"] = price_book_version
+    with _catalog_resolver(settings) as (resolve, books):
+        pricer = BatchPricer(resolve, books=books, default_book=default)
         pieces: Iterator[bytes]
         if log_format == "csv":
             import orjson
@@ -155,11 +179,14 @@ def _looks_like_csv(head: bytes) -> bool:
 
 
 @contextmanager
-def _catalog_resolver(settings: Any) -> Iterator[Any]:
-    """The database's current catalog as a `Resolver`; its connection is open while in use."""
+def _catalog_resolver(settings: Any) -> Iterator[tuple[Any, Any]]:
+    """The database's current catalog as a `Resolver`, and the price books (read as the admin
+    reads them: this command has the database itself); the connection is open while in use."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from ratecard.costing.price_books import BookAccess
     from ratecard.db import build_engine
+    from ratecard.serving.book_store import book_answerer
     from ratecard.serving.catalog_cache import newest_snapshot
     from ratecard.serving.prices_at import history_resolver
 
@@ -170,7 +197,11 @@ def _catalog_resolver(settings: Any) -> Iterator[Any]:
             preferred = [s.name for s in settings.sources]
             # As the API resolves `at` (a model no longer served has past prices too), on the
             # one connection this command holds.
-            yield history_resolver(snapshot, preferred, lambda read: read(conn))
+            resolver = history_resolver(snapshot, preferred, lambda read: read(conn))
+            books = book_answerer(
+                lambda read: read(conn), BookAccess(admin=True), settings.price_book_max_chain
+            )
+            yield resolver, books
     except SQLAlchemyError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise CannotRun(f"database unavailable: {type(exc).__name__}: {first}") from None

@@ -77,10 +77,17 @@ class BatchPricer:
     """Price the requests of one batch, each distinct model resolved once."""
 
     def __init__(
-        self, resolve: Resolver, now: datetime | None = None, books: BookAnswer | None = None
+        self,
+        resolve: Resolver,
+        now: datetime | None = None,
+        books: BookAnswer | None = None,
+        default_book: dict[str, Any] | None = None,
     ) -> None:
         self._resolve = resolve
         self._books = books  # prices lines with a price_book (None: such lines are refused)
+        # `price_book` (and `price_book_version`) for lines that name none (`ratecard cost
+        # --price-book`).
+        self._default_book = default_book
         self.now = now or datetime.now(UTC)  # the one instant the whole batch is priced at
         # (model as typed, source, at) -> the resolved model, or its error's fields.
         self._models: dict[tuple[Any, ...], ModelAt | dict[str, Any]] = {}
@@ -96,6 +103,8 @@ class BatchPricer:
 
     def result(self, number: int, data: Any) -> Any:
         """The answer to one decoded request, or its error object naming line `number`."""
+        if self._default_book is not None:
+            data = self._with_book(data)
         try:
             request = parse_cost_request(data)
         except RatecardError as exc:
@@ -183,9 +192,16 @@ class BatchPricer:
             self._models[key] = found
         return found
 
+    def _with_book(self, data: Any) -> Any:
+        if type(data) is dict and self._default_book is not None and "price_book" not in data:
+            return {**data, **self._default_book}
+        return data
+
     def _decoded(self, number: int, data: Any) -> bytes:
         """The result line of one decoded request, parsed once: written from its model's
         fixed text where that prices it (_written), else answered as result() answers."""
+        if self._default_book is not None:
+            data = self._with_book(data)
         if type(data) is dict and data.keys() <= _FLAT_TOKEN_KEYS_AT:
             # The commonest line, `model` and token counts (and maybe `at`), read in one pass
             # (_flat_quantities skips the keys that are not counts).

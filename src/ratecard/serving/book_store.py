@@ -23,14 +23,22 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from ratecard.catalog.codec import json_value
-from ratecard.costing.price_books import BookAccess, PriceBook, parse_book
-from ratecard.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from ratecard.costing.cost_requests import BookAnswer, CostRequest, ModelAt
+from ratecard.costing.price_books import BookAccess, PriceBook, answer_with_books, parse_book
+from ratecard.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    RatecardError,
+    Unauthorized,
+    ValidationFailed,
+)
 from ratecard.schema import price_book_versions, price_books
 
 __all__ = [
-    "BookAccess",
     "BookLimits",
     "PutResult",
+    "book_answerer",
     "delete_book",
     "get_book",
     "history",
@@ -228,6 +236,39 @@ def rotate_read_key(conn: Connection, name: str, now: datetime) -> str:
         .values(read_key_sha256=_sha(key), updated_at=now)
     )
     return key
+
+
+def book_answerer(
+    with_connection: Callable[[Callable[[Connection], Any]], Any],
+    access: BookAccess,
+    max_chain: int,
+) -> BookAnswer:
+    """Price requests that name a price book, as `access` may (one HTTP request's
+    credentials, or the CLI's own): each book's chain read once per name and version on a
+    connection `with_connection` gives, a failure to read it (unknown, private) kept as the
+    answer for that book, so a batch of a million lines reads each book once."""
+    chains: dict[tuple[str, int | None], list[PriceBook] | RatecardError] = {}
+
+    def answer(request: CostRequest, model: ModelAt, now: datetime) -> Any:
+        name = request.price_book
+        assert name is not None  # the pricer hands over only requests with one
+        key = (name, request.price_book_version)
+        chain = chains.get(key)
+        if chain is None:
+            try:
+                chain = with_connection(
+                    lambda conn: load_chain(
+                        conn, name, access, request.price_book_version, max_chain
+                    )
+                )
+            except RatecardError as exc:
+                chain = exc
+            chains[key] = chain
+        if isinstance(chain, RatecardError):
+            raise chain
+        return answer_with_books(request, model, chain, now)
+
+    return answer
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -11,15 +11,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Response, jsonify
 
 from ratecard.catalog.snapshot import CatalogSnapshot
-from ratecard.costing.cost_requests import (
-    BookAnswer,
-    CostRequest,
-    ModelAt,
-    answer_cost,
-    parse_cost_request,
-)
-from ratecard.costing.price_books import PriceBook, answer_with_books
-from ratecard.errors import RatecardError
+from ratecard.costing.cost_requests import BookAnswer, answer_cost, parse_cost_request
 from ratecard.web.api.blueprint import (
     EXAMPLE_MODEL,
     MODEL_ERRORS,
@@ -123,35 +115,11 @@ def cost() -> Response:
 
 
 def book_answer() -> BookAnswer:
-    """Price requests that name a price book, for the current HTTP request (its credentials):
-    each book's chain read once per name and version, a failure to read it (unknown, private)
-    kept as that request's answer, so a batch of a million lines reads each book once."""
-    from ratecard.serving import book_store
+    """Price requests that name a price book with this HTTP request's credentials."""
+    from ratecard.serving.book_store import book_answerer
 
-    who = book_access()
     max_chain = get_state().settings.price_book_max_chain
-    chains: dict[tuple[str, int | None], list[PriceBook] | RatecardError] = {}
-
-    def answer(request: CostRequest, model: ModelAt, now: datetime) -> Any:
-        name = request.price_book
-        assert name is not None  # the pricer hands over only requests with one
-        key = (name, request.price_book_version)
-        chain = chains.get(key)
-        if chain is None:
-            try:
-                chain = database_call(
-                    lambda conn: book_store.load_chain(
-                        conn, name, who, request.price_book_version, max_chain
-                    )
-                )
-            except RatecardError as exc:
-                chain = exc
-            chains[key] = chain
-        if isinstance(chain, RatecardError):
-            raise chain
-        return answer_with_books(request, model, chain, now)
-
-    return answer
+    return book_answerer(database_call, book_access(), max_chain)
 
 
 def model_resolver(snapshot: CatalogSnapshot) -> Resolver:
