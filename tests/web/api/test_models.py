@@ -366,6 +366,11 @@ def test_openapi_document_is_generated_from_the_validators(sqlite_client: FlaskC
         "/admin/webhooks/{webhook_id}/rotate-secret",
         "/admin/webhooks/{webhook_id}/deliveries",
         "/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        # Price books (tests/web/admin/test_price_books_api.py).
+        "/admin/price-books",
+        "/admin/price-books/{name}",
+        "/admin/price-books/{name}/history",
+        "/admin/price-books/{name}/read-key",
     }
     # Admin routes sit under the bearer scheme; the API's do not.
     assert doc["components"]["securitySchemes"]["adminBearer"]["scheme"] == "bearer"

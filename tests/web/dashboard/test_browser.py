@@ -278,13 +278,14 @@ def test_the_docs_page_renders_the_api_reference(
     tab, problems = page
     tab.goto(fleet.instance.base_url + "/docs")
     tags = tab.locator(".opblock-tag")
-    expect(tags).to_have_count(5)
+    expect(tags).to_have_count(6)
     assert [t.split("\n", 1)[0] for t in tags.all_inner_texts()] == [
         "models",
         "cost",
         "changes",
         "admin",
         "webhooks",
+        "price books",
     ]
     expect(tab.locator(".opblock-summary-path").first).to_contain_text("/api/catalog")
     tab.screenshot(path=str(tmp_path / "docs.png"))

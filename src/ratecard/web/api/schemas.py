@@ -50,8 +50,11 @@ DecimalText = Annotated[
 
 # PostgreSQL text cannot hold NUL, and no model id, provider, mode or source has one: a query
 # parameter holding NUL is refused as the request's fault (422 naming it), documented here
-# rather than discovered when the database rejects the filter.
-NO_NUL = Field(pattern=r"^[^\x00]*$")
+# rather than discovered when the database rejects the filter. Nor is one all whitespace:
+# queries are stripped, and a `source` of one U+0085 the document called valid became an
+# empty string refused by the length rule (a schema-valid request rejected). `\s` is
+# Python's whitespace, the very set str.strip() removes.
+NO_NUL = Field(pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
 
 
 class _Query(BaseModel):
