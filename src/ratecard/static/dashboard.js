@@ -165,6 +165,7 @@
         say("Admin token in use for this tab.");
         pollLive();
         loadWebhooks();
+        loadBooks();
       } else if (status === 403) {
         say("Admin actions are disabled on this instance (no RATECARD_ADMIN_TOKEN).", true);
       } else if (status === 401) {
@@ -181,6 +182,7 @@
     say("Admin token forgotten.");
     pollLive();
     loadWebhooks();
+    loadBooks();
   }
 
   var ACTIONS = {
@@ -456,10 +458,154 @@
     loadWebhooks();
   }
 
+  // --- price books page: books, rules, list and book prices, with the bearer token ----------
+  // A public shell like the webhooks page: a book's terms are fetched with the token and
+  // written with textContent.
+
+  var COMPARED = [
+    ["input", "input_tokens"], ["output", "output_tokens"],
+    ["cache_read", "cache_read_tokens"], ["cache_write", "cache_write_tokens"]
+  ];
+
+  function showBookAccess(on) {
+    var needed = byId("price-books-token-needed");
+    var admin = byId("price-books-admin");
+    if (needed) { needed.hidden = on; }
+    if (admin) { admin.hidden = !on; }
+    if (!on) {
+      var rows = byId("price-book-rows");
+      if (rows) { rows.replaceChildren(); }
+      var rules = byId("price-book-rules");
+      if (rules) { rules.hidden = true; }
+    }
+  }
+
+  function loadBooks() {
+    if (!byId("price-books-page")) { return Promise.resolve(); }
+    if (!getToken()) { showBookAccess(false); return Promise.resolve(); }
+    showBookAccess(true);
+    return adminJson("GET", "/admin/price-books").then(function (data) {
+      var rows = (data.items || []).map(function (book) {
+        var tr = document.createElement("tr");
+        tr.setAttribute("data-book", book.name);
+        cell(tr, book.name, "book-name");
+        cell(tr, book.version, "num");
+        cell(tr, book.description || "—");
+        cell(tr, book.base || "—");
+        cell(tr, book.unmatched);
+        cell(tr, book.public ? "public" : "private (token or read key)");
+        cell(tr, book.rules, "num");
+        var open = document.createElement("button");
+        open.type = "button";
+        open.textContent = "Rules";
+        open.setAttribute("data-book-open", book.name);
+        cell(tr, "", "actions").appendChild(open);
+        return tr;
+      });
+      if (!rows.length) {
+        var empty = document.createElement("tr");
+        cell(empty, "No price books yet (PUT /admin/price-books/<name>).", "muted").colSpan = 8;
+        rows.push(empty);
+      }
+      var body = byId("price-book-rows");
+      body.replaceChildren.apply(body, rows);
+    }).catch(function (err) { say("Could not load the price books: " + err.message, true); });
+  }
+
+  function describeMatch(match) {
+    var parts = [];
+    ["model", "provider", "pattern"].forEach(function (key) {
+      if (match && match[key]) { parts.push(key + " " + match[key]); }
+    });
+    return parts.length ? parts.join(", ") : "every model";
+  }
+
+  function describeAction(rule) {
+    if (rule.set) {
+      return "set " + Object.keys(rule.set).map(function (k) { return k + " = " + rule.set[k]; }).join(", ");
+    }
+    return "× " + rule.multiply + (rule.prices ? " (" + rule.prices.join(", ") + ")" : " (every price)");
+  }
+
+  function openBook(name) {
+    return adminJson("GET", "/admin/price-books/" + encodeURIComponent(name)).then(function (book) {
+      byId("rules-for").textContent = book.name + " v" + book.version;
+      byId("book-compare").setAttribute("data-book", book.name);
+      var rows = book.rules.map(function (rule, index) {
+        var tr = document.createElement("tr");
+        cell(tr, index, "num");
+        cell(tr, describeMatch(rule.match));
+        cell(tr, describeAction(rule), "rule-action");
+        cell(tr, (rule.from ? "from " + rule.from : "") + (rule.until ? " until " + rule.until : "") || "always");
+        return tr;
+      });
+      var body = byId("rule-rows");
+      body.replaceChildren.apply(body, rows);
+      byId("compare-table").hidden = true;
+      byId("price-book-rules").hidden = false;
+    });
+  }
+
+  // A per-token decimal text as per million tokens, exactly: the point moved six places in
+  // the text itself (a float would print 2.4999999999999996 for 0.0000025).
+  function perMillion(price) {
+    var parts = String(price).split(".");
+    var fraction = (parts[1] || "") + "000000";
+    var whole = (parts[0] + fraction.slice(0, 6)).replace(/^0+(?=\d)/, "");
+    var rest = fraction.slice(6).replace(/0+$/, "");
+    return rest ? whole + "." + rest : whole;
+  }
+
+  function comparePrices(event) {
+    event.preventDefault();
+    var form = byId("book-compare");
+    var book = form.getAttribute("data-book");
+    var model = form.elements.namedItem("model").value.trim();
+    adminJson("GET", "/api/models/" + encodeURIComponent(model)).then(function (read) {
+      var asked = COMPARED.filter(function (pair) { return read.prices && read.prices[pair[0]]; });
+      return Promise.all(asked.map(function (pair) {
+        var body = { model: read.id, source: read.source, price_book: book };
+        body[pair[1]] = 1000000;
+        return adminJson("POST", "/api/cost", body).then(function (answer) {
+          return [pair[0], answer.components[0]];
+        });
+      }));
+    }).then(function (results) {
+      var rows = results.map(function (result) {
+        var component = result[1];
+        var tr = document.createElement("tr");
+        tr.setAttribute("data-price", result[0]);
+        cell(tr, result[0].replace("_", " "));
+        // Exact: the answer's cost of a million tokens is the price per million.
+        cell(tr, component.list_price === null ? "—" : perMillion(component.list_price), "num list-price");
+        cell(tr, component.cost, "num book-price");
+        var rule = component.rule;
+        cell(tr, rule ? rule.book + " v" + rule.version + " #" + rule.rule : "list price", "applied-rule");
+        return tr;
+      });
+      var body = byId("compare-rows");
+      body.replaceChildren.apply(body, rows);
+      byId("compare-table").hidden = false;
+    }).catch(function (err) { say("Could not price " + model + ": " + err.message, true); });
+  }
+
+  function wirePriceBooks() {
+    if (!byId("price-books-page")) { return; }
+    byId("book-compare").addEventListener("submit", comparePrices);
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("button[data-book-open]") : null;
+      if (button) {
+        openBook(button.getAttribute("data-book-open")).catch(function (err) { say(err.message, true); });
+      }
+    });
+    loadBooks();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     wireAdmin();
     wireCatalog();
     wireWebhooks();
+    wirePriceBooks();
     schedulePoll();
   });
 })();

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -236,6 +237,50 @@ def test_operator_manages_a_webhook_subscription_from_the_page(
     assert problems == [], problems
 
 
+def test_operator_reads_a_price_book_and_compares_list_and_book_prices(
+    fleet: Fleet, page: tuple[Page, list[str]]
+) -> None:
+    tab, problems = page
+    base = fleet.instance.base_url
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    book = {
+        "description": "browser test contract",
+        "rules": [
+            {"match": {"model": "gpt-4o"}, "set": {"input_per_token": "0.000002"}},
+            {"match": {"provider": "openai"}, "multiply": "0.85"},
+        ],
+    }
+    created = httpx.put(f"{base}/admin/price-books/browser-book", json=book, headers=admin)
+    assert created.status_code in (200, 201), created.text
+    try:
+        tab.goto(base + "/")
+        tab.click("footer a:text-is('price books')")
+        expect(tab).to_have_url(base + "/price-books")
+        expect(tab.locator("#price-books-token-needed")).to_be_visible()
+        expect(tab.locator("#price-books-admin")).to_be_hidden()
+        tab.fill("#admin-token", ADMIN_TOKEN)
+        tab.click("#admin-token-use")
+        row = tab.locator('#price-book-rows tr[data-book="browser-book"]')
+        expect(row).to_contain_text("browser test contract")
+        row.locator("button[data-book-open]").click()
+        expect(tab.locator("#rule-rows tr")).to_have_count(2)
+        expect(tab.locator("#rule-rows")).to_contain_text("set input_per_token = 0.000002")
+        tab.fill("#compare-model", "gpt-4o")
+        tab.click("#compare-run")
+        # The list prices as served now (another test may have moved gpt-4o's), per million.
+        listed = httpx.get(f"{base}/api/models/gpt-4o", timeout=10).json()["prices"]
+        line = tab.locator('#compare-rows tr[data-price="input"]')
+        expect(line.locator(".list-price")).to_have_text(listed["input"]["per_million"])
+        expect(line.locator(".book-price")).to_have_text("2")  # set by rule #0
+        expect(line.locator(".applied-rule")).to_have_text(re.compile(r"^browser-book v\d+ #0$"))
+        output = tab.locator('#compare-rows tr[data-price="output"]')
+        discounted = Decimal(listed["output"]["per_million"]) * Decimal("0.85")
+        expect(output.locator(".book-price")).to_have_text(f"{discounted.normalize():f}")
+        assert problems == [], problems
+    finally:
+        httpx.delete(f"{base}/admin/price-books/browser-book", headers=admin)
+
+
 def test_model_page_prices_a_pasted_response(fleet: Fleet, page: tuple[Page, list[str]]) -> None:
     """Paste a real OpenAI chat response on the model page: the breakdown is the API's."""
     tab, problems = page
@@ -298,6 +343,7 @@ PAGES = {
     "model": f"/models/{HISTORY_MODEL}",
     "disagreements": "/disagreements",
     "webhooks": "/webhooks",
+    "price books": "/price-books",
     "docs": "/docs",
 }
 

@@ -195,6 +195,16 @@ def webhooks_page() -> Response:
     return _no_store(Response(html, mimetype="text/html"))
 
 
+@bp.get("/price-books")
+def price_books_page() -> Response:
+    """Render the price books shell; the books, their rules and prices need the admin token.
+
+    As the webhooks page: nothing private is rendered here; `static/dashboard.js` fetches
+    /admin/price-books with the token the operator entered and writes it as text."""
+    html = render_template("price_books.html")
+    return _no_store(Response(html, mimetype="text/html"))
+
+
 @bp.get("/models/<path:model_id>")
 def model_page(model_id: str) -> Response | WerkzeugResponse:
     """Render one model: its prices per source, any held change, and its price history."""
