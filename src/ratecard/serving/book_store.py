@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ratecard.catalog.codec import json_value
 from ratecard.costing.cost_requests import BookAnswer, CostRequest, ModelAt
@@ -97,21 +98,29 @@ def put_book(
         before = None
     version = _next_version(conn, name)
     summary = _summary(before, book.content)
-    version_id = _insert_version(conn, name, version, book.content, summary, book.public, now)
     key: str | None = None
-    if row is None:
-        key = _new_key()
-        conn.execute(
-            insert(price_books).values(
-                name=name,
-                version=version,
-                public=book.public,
-                read_key_sha256=_sha(key),
-                created_at=now,
-                updated_at=now,
+    try:
+        version_id = _insert_version(conn, name, version, book.content, summary, book.public, now)
+        if row is None:
+            key = _new_key()
+            conn.execute(
+                insert(price_books).values(
+                    name=name,
+                    version=version,
+                    public=book.public,
+                    read_key_sha256=_sha(key),
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-        )
-    else:
+    except IntegrityError:
+        # The creation race above: the other request's book stands; this one is told so.
+        raise Conflict(
+            f"price book {name!r} was written by another request at the same time: "
+            "read it, and apply again if yours differs",
+            field="name",
+        ) from None
+    if row is not None:
         conn.execute(
             update(price_books)
             .where(price_books.c.name == name)

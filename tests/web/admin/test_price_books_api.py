@@ -205,3 +205,23 @@ def test_each_version_is_logged_privately_and_heard_by_subscriptions_that_ask(
     entry = Change(1, None, "price_book", "price_books", None, None, datetime.now(UTC))
     assert WebhookFilter(kinds=("price_book",)).matches(entry)
     assert not WebhookFilter().matches(entry)  # a catch-all subscription does not get them
+
+
+def test_a_batch_large_enough_for_two_cores_prices_every_book_line(app: AdminApp) -> None:
+    # Past 8,192 lines the batch is shared with a forked child, which has neither the books
+    # nor the request's credentials: it hands such lines back to the parent.
+    key = js(put(app, "azure", CONTRACT))["read_key"]
+    lines = [
+        {
+            "model": "gpt-4o",
+            "output_tokens": 1_000_000,
+            **({"price_book": "azure"} if i % 2 else {}),
+        }
+        for i in range(20_000)
+    ]
+    body = "\n".join(json.dumps(line) for line in lines)
+    answer = app.client.post(
+        "/api/cost/batch", data=body, content_type="application/x-ndjson", headers=bearer(key)
+    )
+    totals = [json.loads(line)["total"] for line in answer.get_data(as_text=True).splitlines()]
+    assert totals == ["10" if i % 2 == 0 else "8.5" for i in range(20_000)]
