@@ -80,7 +80,7 @@ def test_a_creation_race_is_a_conflict_for_the_loser(pg_engine: Engine) -> None:
     )
     first.start()
     assert entered.wait(10)
-    errors: list[Exception] = []
+    errors: list[Conflict] = []
 
     def second() -> None:
         try:
