@@ -56,15 +56,18 @@ class PriceBookIn(BaseModel):
     rules: list[RuleIn] = Field(default=[], description="At most RATECARD_PRICE_BOOK_MAX_RULES.")
 
 
-class PriceBookOut(BaseModel):
-    """One version of a book, as stored (decimals as exact text)."""
-
+class _BookHead(BaseModel):
     name: str
     version: int
     description: str
     base: str | None
     unmatched: Literal["list", "refuse"]
     public: bool
+
+
+class PriceBookOut(_BookHead):
+    """One version of a book, as stored (decimals as exact text)."""
+
     rules: list[dict[str, Any]]
 
 
@@ -76,13 +79,9 @@ class PriceBookPutOut(PriceBookOut):
     read_key: str | None = None
 
 
-class PriceBookSummaryOut(BaseModel):
-    name: str
-    version: int
-    description: str
-    base: str | None
-    unmatched: Literal["list", "refuse"]
-    public: bool
+class PriceBookSummaryOut(_BookHead):
+    """A book in the list: how many rules, when last written."""
+
     rules: int
     updated_at: str
 
