@@ -45,6 +45,9 @@ from ratecard.timetext import instant_text
 
 __all__ = [
     "BOOK_NAME",
+    "BOOK_NAME_PATTERN",
+    "DECIMAL_PATTERN",
+    "INSTANT_PATTERN",
     "AppliedRule",
     "BookAccess",
     "BookPricing",
@@ -57,18 +60,22 @@ __all__ = [
 ]
 
 # A book's name: what its URL and `price_book` carry.
-BOOK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+# The texts a book is written in, as patterns the OpenAPI document states too (book_schemas).
+BOOK_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# A decimal as people write one: digits, one optional point, no sign, exponent or space.
+DECIMAL_PATTERN = r"^[0-9]{1,30}(\.[0-9]{1,30})?$"
+INSTANT_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+BOOK_NAME = re.compile(BOOK_NAME_PATTERN, re.ASCII)
 MAX_MULTIPLIER = Decimal(1000)
 _BOOK_KEYS = frozenset({"description", "base", "unmatched", "public", "rules"})
 _RULE_KEYS = frozenset({"match", "set", "multiply", "prices", "from", "until"})
 _MATCH_KEYS = frozenset({"model", "provider", "pattern"})
 _TOKEN_FIELDS = frozenset(f.name for f in PRICE_FIELDS)
-# A decimal as people write one: digits, one optional point, no sign, exponent or space.
-_DECIMAL = re.compile(r"[0-9]{1,30}(\.[0-9]{1,30})?", re.ASCII)
-_INSTANT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})",
-    re.ASCII,
-)
+_DECIMAL = re.compile(DECIMAL_PATTERN, re.ASCII)
+_INSTANT = re.compile(INSTANT_PATTERN, re.ASCII)
 
 
 @dataclass(frozen=True)

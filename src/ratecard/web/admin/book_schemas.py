@@ -7,15 +7,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-_DECIMAL = r"^[0-9]{1,30}(\.[0-9]{1,30})?$"
-Decimal = Annotated[StrictStr, Field(pattern=_DECIMAL, description="An exact decimal, as text.")]
+from ratecard.costing.price_books import BOOK_NAME_PATTERN, DECIMAL_PATTERN, INSTANT_PATTERN
+
+Decimal = Annotated[
+    StrictStr, Field(pattern=DECIMAL_PATTERN, description="An exact decimal, as text.")
+]
 Instant = Annotated[
-    StrictStr,
-    Field(
-        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
-        r"([Zz]|[+-][0-9]{2}:[0-9]{2})$",
-        description="RFC 3339 with an offset.",
-    ),
+    StrictStr, Field(pattern=INSTANT_PATTERN, description="RFC 3339 with an offset.")
 ]
 
 
@@ -50,7 +48,7 @@ class PriceBookIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     description: Annotated[StrictStr, Field(max_length=1000)] = ""
-    base: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] | None = None
+    base: Annotated[StrictStr, Field(pattern=BOOK_NAME_PATTERN)] | None = None
     unmatched: Literal["list", "refuse"] = "list"
     public: StrictBool = False
     rules: list[RuleIn] = Field(default=[], description="At most RATECARD_PRICE_BOOK_MAX_RULES.")
