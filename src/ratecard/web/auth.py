@@ -16,15 +16,22 @@ from ratecard.errors import Forbidden, Unauthorized
 from ratecard.web.state import get_state
 
 
+def bearer_credential(authorization: str | None) -> str | None:
+    """The credential of an `Authorization: Bearer <credential>` header (None: absent or
+    malformed)."""
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    given = given.strip()
+    return given if scheme.lower() == "bearer" and given and " " not in given else None
+
+
 def check_bearer(expected: str | None, authorization: str | None) -> None:
     """Raise Forbidden (no token configured) or Unauthorized unless the header carries it."""
     if not expected:
         raise Forbidden("admin routes are disabled: RATECARD_ADMIN_TOKEN is not set")
     if not authorization:
         raise Unauthorized("send the admin token as 'Authorization: Bearer <token>'")
-    scheme, _, given = authorization.strip().partition(" ")
-    given = given.strip()
-    if scheme.lower() != "bearer" or not given or " " in given:
+    given = bearer_credential(authorization)
+    if given is None:
         raise Unauthorized("malformed Authorization header: expected 'Bearer <token>'")
     # Constant time: the response time must not reveal how long a prefix of a guess was right.
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
@@ -50,10 +57,7 @@ def book_access() -> BookAccess:
     book's read key, checked by the book store against the book's own)."""
     if is_admin():
         return BookAccess(admin=True)
-    scheme, _, given = (request.headers.get("Authorization") or "").strip().partition(" ")
-    given = given.strip()
-    key = given if scheme.lower() == "bearer" and given and " " not in given else None
-    return BookAccess(admin=False, key=key)
+    return BookAccess(admin=False, key=bearer_credential(request.headers.get("Authorization")))
 
 
 def admin_only(bp: Blueprint) -> None:
