@@ -139,10 +139,6 @@ class DatedPrices:
     prices: PriceSet
     scheduled: bool = False
 
-    @property
-    def label(self) -> str:
-        return self.starts.date().isoformat() if self.starts is not None else "initial"
-
 
 @dataclass(frozen=True)
 class ModelPrice:

@@ -309,6 +309,10 @@ def read_changes(
     return [_entry(row) for row in conn.execute(query.order_by(order).limit(limit))]
 
 
+# The `source` of a price book's entries: not a feed (no feed may be named so).
+BOOK_SOURCE = "price_books"
+
+
 def record_book_change(conn: Connection, version_id: int, now: datetime) -> Change:
     """Log a price book's new version (row `version_id` of price_book_versions) and enqueue
     it for the subscriptions that ask for kind `price_book`, in the caller's transaction (the
@@ -329,10 +333,6 @@ def record_book_change(conn: Connection, version_id: int, now: datetime) -> Chan
     entry = _entry(conn.execute(_select_entries().where(changes.c.seq == seq)).one())
     outbox.enqueue(conn, [entry], now)
     return entry
-
-
-# The `source` of a price book's entries: not a feed (no feed may be named so).
-BOOK_SOURCE = "price_books"
 
 
 def _select_entries() -> Any:

@@ -93,7 +93,7 @@ def put_book(
     if row is not None:
         before = _content(conn, name, int(row.version))
         if before == book.content:
-            return PutResult(_with_version(book, int(row.version)), False, False, None)
+            return PutResult(replace(book, version=int(row.version)), False, False, None)
     else:
         before = None
     version = _next_version(conn, name)
@@ -127,7 +127,7 @@ def put_book(
             .values(version=version, public=book.public, updated_at=now)
         )
     record(conn, version_id, now)
-    return PutResult(_with_version(book, version), row is None, True, key)
+    return PutResult(replace(book, version=version), row is None, True, key)
 
 
 def delete_book(conn: Connection, name: str, now: datetime, *, record: Recorder) -> int:
@@ -160,7 +160,7 @@ def get_book(
     content = _content(conn, name, wanted)
     if content is None:
         raise NotFound(f"price book {name!r} has no version {wanted}", field="price_book_version")
-    return _with_version(parse_book(name, content, max_rules=len(content["rules"])), wanted)
+    return parse_book(name, content, version=wanted, max_rules=len(content["rules"]))
 
 
 def load_chain(
@@ -381,10 +381,6 @@ def _summary(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) 
     if added or removed or before.get("rules") != after["rules"]:
         fields.append("rules")
     return {"change": "updated", "fields": fields, "rules": {"added": added, "removed": removed}}
-
-
-def _with_version(book: PriceBook, version: int) -> PriceBook:
-    return replace(book, version=version)
 
 
 def _new_key() -> str:

@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictStr
 
-from ratecard.web.api.schemas import NO_NUL
+from ratecard.web.api.schemas import QUERY_TEXT
 
 Kind = Literal[
     "added", "removed", "changed", "held", "released", "appeared", "priced", "price_book"
 ]
 DeliveryStatus = Literal["pending", "delivered", "dead"]
-Name = Annotated[str, NO_NUL, Field(min_length=1, max_length=512)]
+Name = Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=512)]
 FEED_LIMIT_MAX = 500
 
 
@@ -35,8 +35,8 @@ class ChangesQuery(_Query):
     ] = "0"
     limit: Annotated[int, Field(ge=1, le=FEED_LIMIT_MAX)] = 100
     model: Name | None = None
-    provider: Annotated[str, NO_NUL, Field(min_length=1, max_length=128)] | None = None
-    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
+    provider: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=128)] | None = None
+    source: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=64)] | None = None
     kind: Kind | None = None
 
 
@@ -45,8 +45,8 @@ class AtomQuery(_Query):
 
     limit: Annotated[int, Field(ge=1, le=FEED_LIMIT_MAX)] = 50
     model: Name | None = None
-    provider: Annotated[str, NO_NUL, Field(min_length=1, max_length=128)] | None = None
-    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
+    provider: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=128)] | None = None
+    source: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=64)] | None = None
     kind: Kind | None = None
 
 

@@ -54,7 +54,7 @@ DecimalText = Annotated[
 # queries are stripped, and a `source` of one U+0085 the document called valid became an
 # empty string refused by the length rule (a schema-valid request rejected). `\s` is
 # Python's whitespace, the very set str.strip() removes.
-NO_NUL = Field(pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+QUERY_TEXT = Field(pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
 
 
 class _Query(BaseModel):
@@ -65,12 +65,13 @@ class _Query(BaseModel):
 class ModelListQuery(_Query):
     """Filters, sort and pagination of GET /api/models."""
 
-    provider: Annotated[str, NO_NUL, Field(min_length=1, max_length=128)] | None = None
-    mode: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
+    provider: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=128)] | None = None
+    mode: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=64)] | None = None
     status: Status | None = None
-    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
+    source: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=64)] | None = None
     q: (
-        Annotated[str, NO_NUL, Field(min_length=1, max_length=200, description="Text in id")] | None
+        Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=200, description="Text in id")]
+        | None
     ) = None
     sort: SortKey = "id"
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = 50
@@ -100,7 +101,7 @@ class ModelListQuery(_Query):
 class ModelQuery(_Query):
     """Which source's model (when two sources list it), and at what time."""
 
-    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
+    source: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=64)] | None = None
     at: datetime | None = Field(
         default=None,
         description="ISO 8601 time (naive means UTC): the prices in force then, not now.",
@@ -115,7 +116,7 @@ class ModelQuery(_Query):
 class HistoryQuery(_Query):
     """Which source's history, how many entries, in which time order."""
 
-    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
+    source: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=64)] | None = None
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = 100
     order: Literal["desc", "asc"] = Field(
         default="desc", description="desc: newest first (default); asc: oldest first."
@@ -128,9 +129,9 @@ class PriceTableQuery(_Query):
     history: bool = Field(
         default=False, description="true: every period a price was in force; false: now."
     )
-    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
-    provider: Annotated[str, NO_NUL, Field(min_length=1, max_length=128)] | None = None
-    model: Annotated[str, NO_NUL, Field(min_length=1, max_length=512)] | None = Field(
+    source: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=64)] | None = None
+    provider: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=128)] | None = None
+    model: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=512)] | None = Field(
         default=None, description="A model id exactly as its source lists it."
     )
 
@@ -150,7 +151,7 @@ class PriceTableParquet(RootModel[str]):
 class DisagreementQuery(_Query):
     """Only the disagreements involving one source, or one field."""
 
-    source: Annotated[str, NO_NUL, Field(min_length=1, max_length=64)] | None = None
+    source: Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=64)] | None = None
     field: (
         Literal["status", "input_per_token", "output_per_token", "cache_read_per_token",
                 "cache_write_per_token"]
