@@ -59,6 +59,7 @@ def price_rows(conn: Connection, where: TableFilter) -> Iterator[tuple[str, ...]
     """The table's rows as text, ordered by source, model id, period and price name: each
     model's periods are its `PriceTimeline`'s, the very rows and tie rule `?at=` answers by."""
     sources = [where.source] if where.source is not None else _sources(conn)
+    now = datetime.now(UTC)  # what "in force now" means for the whole table
     for source in sources:
         timelines = price_timelines(conn, source, where.model)
         for model_id in sorted(timelines):
@@ -66,7 +67,6 @@ def price_rows(conn: Connection, where: TableFilter) -> Iterator[tuple[str, ...]
             provider = timeline.like.provider if timeline.like is not None else None
             if where.provider is not None and provider != where.provider:
                 continue
-            now = datetime.now(UTC)
             for place, (snapshot, start, end) in enumerate(timeline.periods()):
                 for prices, begins, ends in dated_spans(snapshot, start, end, first=place == 0):
                     if not where.history and not (begins <= now and (ends is None or now < ends)):

@@ -9,8 +9,9 @@ shown once), or neither for a public book. Every new version is logged in the ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify
 
@@ -24,6 +25,7 @@ from ratecard.web.state import database_call, get_state
 # Deferred: the book store and the change log (SQLAlchemy) load with the first price book
 # request, not with create_app.
 
+T = TypeVar("T")
 bp = Blueprint("admin_price_books", __name__, url_prefix="/admin/price-books")
 _ERRORS = {401: "ErrorOut", 403: "ErrorOut", 503: "ErrorOut"}
 _ONE = {404: "ErrorOut", **_ERRORS}
@@ -65,6 +67,12 @@ def recorder() -> Any:
     return record_book_change
 
 
+def _write(call: Callable[[Any, datetime], T]) -> T:
+    """Run a write `call(conn, now)` in one transaction (an outage is the one handler's 503)."""
+    now = datetime.now(UTC)
+    return database_call(lambda conn: call(conn, now), transaction=True)
+
+
 def limits() -> Any:
     from ratecard.serving.book_store import BookLimits
 
@@ -95,10 +103,10 @@ def put_price_book(name: str) -> Response:
 
     require_admin()
     data = read_json_body(None)[1]
-    now = datetime.now(UTC)
-    result = database_call(
-        lambda conn: book_store.put_book(conn, name, data, now, limits=limits(), record=recorder()),
-        transaction=True,
+    result = _write(
+        lambda conn, now: book_store.put_book(
+            conn, name, data, now, limits=limits(), record=recorder()
+        )
     )
     response = jsonify(
         {**book_json(result.book), "changed": result.changed, "read_key": result.read_key}
@@ -187,11 +195,7 @@ def delete_price_book(name: str) -> Response:
     from ratecard.serving import book_store
 
     require_admin()
-    now = datetime.now(UTC)
-    version = database_call(
-        lambda conn: book_store.delete_book(conn, name, now, record=recorder()),
-        transaction=True,
-    )
+    version = _write(lambda conn, now: book_store.delete_book(conn, name, now, record=recorder()))
     return jsonify({"name": name, "deleted": True, "version": version})
 
 
@@ -210,6 +214,5 @@ def rotate_price_book_key(name: str) -> Response:
     from ratecard.serving import book_store
 
     require_admin()
-    now = datetime.now(UTC)
-    key = database_call(lambda conn: book_store.rotate_read_key(conn, name, now), transaction=True)
+    key = _write(lambda conn, now: book_store.rotate_read_key(conn, name, now))
     return jsonify({"name": name, "read_key": key})
