@@ -10,6 +10,7 @@ bad setting) goes through click, which answers exactly as it always did.
 from __future__ import annotations
 
 import errno
+import gc
 import socket
 import sys
 from typing import Any
@@ -154,6 +155,10 @@ def run_gunicorn(
             file=sys.stderr,
         )
         raise SystemExit(1)
+    # No collections while gunicorn, its config and the preload import: everything they
+    # allocate lives as long as the process. The master's when_ready freezes it and turns the
+    # collector back on before forking a worker (gunicorn_conf).
+    gc.disable()
     from gunicorn.app.wsgiapp import run
 
     sys.argv = gunicorn_argv(settings, host, port, workers)

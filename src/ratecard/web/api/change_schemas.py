@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictStr
 
-from ratecard.web.api.schemas import QUERY_TEXT
+from ratecard.web.api.schemas import QUERY_TEXT, OutModel
 
 Kind = Literal[
     "added", "removed", "changed", "held", "released", "appeared", "priced", "price_book"
@@ -50,7 +50,7 @@ class AtomQuery(_Query):
     kind: Kind | None = None
 
 
-class ChangeOut(BaseModel):
+class ChangeOut(OutModel):
     """One change: prices before and after as snapshots of exact decimal strings."""
 
     seq: int
@@ -67,7 +67,7 @@ class ChangeOut(BaseModel):
     resolution: str | None = None
 
 
-class ChangesOut(BaseModel):
+class ChangesOut(OutModel):
     """A page of the change feed; poll again with `since=next_cursor` (always present)."""
 
     items: list[ChangeOut]
@@ -76,6 +76,8 @@ class ChangesOut(BaseModel):
 
 class AtomText(RootModel[str]):
     """An Atom 1.0 feed document (application/atom+xml)."""
+
+    model_config = ConfigDict(defer_build=True)  # documentation only, as OutModel
 
 
 class WebhookFilterIn(BaseModel):
@@ -98,7 +100,7 @@ class WebhookCreate(BaseModel):
     filter: WebhookFilterIn = WebhookFilterIn()
 
 
-class WebhookOut(BaseModel):
+class WebhookOut(OutModel):
     """A subscription (the secret is shown only on creation and rotation)."""
 
     id: str
@@ -115,11 +117,11 @@ class WebhookCreatedOut(WebhookOut):
     secret: str
 
 
-class WebhookListOut(BaseModel):
+class WebhookListOut(OutModel):
     items: list[WebhookOut]
 
 
-class SecretRotatedOut(BaseModel):
+class SecretRotatedOut(OutModel):
     """The new secret; the old one keeps signing (a second signature) until the given time."""
 
     id: str
@@ -127,7 +129,7 @@ class SecretRotatedOut(BaseModel):
     previous_secret_valid_until: str
 
 
-class DeletedOut(BaseModel):
+class DeletedOut(OutModel):
     id: str
     deleted: bool
 
@@ -137,7 +139,7 @@ class DeliveriesQuery(_Query):
     limit: Annotated[int, Field(ge=1, le=FEED_LIMIT_MAX)] = 50
 
 
-class DeliveryOut(BaseModel):
+class DeliveryOut(OutModel):
     """One message (its id is the webhook-id every attempt carries)."""
 
     id: str
@@ -156,10 +158,10 @@ class DeliveryOut(BaseModel):
     last_error: str | None
 
 
-class DeliveriesOut(BaseModel):
+class DeliveriesOut(OutModel):
     items: list[DeliveryOut]
 
 
-class RedeliveryOut(BaseModel):
+class RedeliveryOut(OutModel):
     id: str
     status: DeliveryStatus

@@ -57,6 +57,15 @@ DecimalText = Annotated[
 QUERY_TEXT = Field(pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
 
 
+class OutModel(BaseModel):
+    """A response model. The views write their JSON themselves; these models only describe it
+    in /openapi.json. So their validators are built when the document is first asked for, not
+    at import: the import runs in gunicorn's master before any worker can answer ready, and
+    building them there cost ~35 ms of every start (bench/startup.py)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 class _Query(BaseModel):
     # Query strings are text: numbers are parsed from it (lax), unknown parameters ignored.
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
@@ -140,12 +149,14 @@ class PriceTableText(RootModel[str]):
     """CSV (RFC 4180) with a header line: source, model_id, provider, price_name, price, unit,
     valid_from, valid_to."""
 
+    model_config = ConfigDict(defer_build=True)  # documentation only, as OutModel
+
 
 class PriceTableParquet(RootModel[str]):
     """A Parquet file (binary) of the CSV's columns, typed: price a DECIMAL, valid_from and
     valid_to UTC timestamps."""
 
-    model_config = {"json_schema_extra": {"format": "binary"}}
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"format": "binary"})
 
 
 class DisagreementQuery(_Query):
@@ -299,7 +310,7 @@ class PricePair(BaseModel):
     per_million: DecimalText
 
 
-class TierOut(BaseModel):
+class TierOut(OutModel):
     """Prices in force when the prompt passes `above_tokens` (from it, under the model's
     `threshold: inclusive` rule); only the prices it sets, the others stay the base ones."""
 
@@ -308,7 +319,7 @@ class TierOut(BaseModel):
     units: dict[str, DecimalText]
 
 
-class VariantOut(BaseModel):
+class VariantOut(OutModel):
     """A service tier's prices (batch, flex, priority): only what the source states; the
     standard prices fill the rest (and `rules.batch: half` halves them for batch)."""
 
@@ -317,7 +328,7 @@ class VariantOut(BaseModel):
     units: dict[str, DecimalText]
 
 
-class WindowOut(BaseModel):
+class WindowOut(OutModel):
     """Prices in force from `utc_start` (inclusive) to `utc_end` (exclusive), HHMM in UTC,
     wrapping past midnight when end < start."""
 
@@ -327,7 +338,7 @@ class WindowOut(BaseModel):
     units: dict[str, DecimalText]
 
 
-class DatedOut(BaseModel):
+class DatedOut(OutModel):
     """One entry of the source's dated price list: the standard prices in force from `starts`
     (null: before every dated entry) until `ends` (null: no later entry)."""
 
@@ -342,7 +353,7 @@ class DatedOut(BaseModel):
     units: dict[str, DecimalText]
 
 
-class PriceMoveOut(BaseModel):
+class PriceMoveOut(OutModel):
     """One stored price that a held change would move (None: absent on that side)."""
 
     field: str
@@ -351,14 +362,14 @@ class PriceMoveOut(BaseModel):
     factor: str | None
 
 
-class StaleOut(BaseModel):
+class StaleOut(OutModel):
     """Why a served model's prices are its last good ones: the feed's entry was rejected."""
 
     reason: str
     since: str | None
 
 
-class ProblemOut(BaseModel):
+class ProblemOut(OutModel):
     """One thing a feed got wrong: a rejected entry (field null) or a dropped field."""
 
     model_id: str
@@ -366,7 +377,7 @@ class ProblemOut(BaseModel):
     reason: str
 
 
-class HeldChangeOut(BaseModel):
+class HeldChangeOut(OutModel):
     id: int
     kind: str
     source: str
@@ -381,7 +392,7 @@ class HeldChangeOut(BaseModel):
     status: str
 
 
-class ModelOut(BaseModel):
+class ModelOut(OutModel):
     id: str
     source: str
     provider: str | None
@@ -412,7 +423,7 @@ class ModelOut(BaseModel):
     stale: StaleOut | None
 
 
-class ResolvedOut(BaseModel):
+class ResolvedOut(OutModel):
     """How the id asked for became the served id."""
 
     requested: str
@@ -423,7 +434,7 @@ class ResolvedOut(BaseModel):
     )
 
 
-class LinkedEntryOut(BaseModel):
+class LinkedEntryOut(OutModel):
     """The same model as listed under another id or by another source."""
 
     id: str
@@ -433,7 +444,7 @@ class LinkedEntryOut(BaseModel):
     prices: dict[str, PricePair]
 
 
-class FieldDifferenceOut(BaseModel):
+class FieldDifferenceOut(OutModel):
     """One field two linked entries both give, with different values; ratio = b / a."""
 
     field: str
@@ -442,19 +453,19 @@ class FieldDifferenceOut(BaseModel):
     ratio: str | None
 
 
-class EntryRefOut(BaseModel):
+class EntryRefOut(OutModel):
     id: str
     source: str
 
 
-class ModelDisagreementOut(BaseModel):
+class ModelDisagreementOut(OutModel):
     """A linked entry whose prices differ from the served one (a = served, b = it)."""
 
     other: EntryRefOut
     fields: list[FieldDifferenceOut]
 
 
-class PriceAgreementOut(BaseModel):
+class PriceAgreementOut(OutModel):
     """How many linked sources state one price and how many state it exactly as this entry."""
 
     agree: int = Field(description="Sources stating this very value, this one included.")
@@ -477,7 +488,7 @@ class ModelDetailOut(ModelOut):
     priced_since: str | None = Field(description="With ?at=: when those prices were observed.")
 
 
-class SidesAgreementOut(BaseModel):
+class SidesAgreementOut(OutModel):
     """Of the sources stating a price (`of`), how many state a's value and how many b's."""
 
     a: int
@@ -485,7 +496,7 @@ class SidesAgreementOut(BaseModel):
     of: int
 
 
-class DisagreementOut(BaseModel):
+class DisagreementOut(OutModel):
     model: str = Field(description="The linked model: canonical provider / name.")
     a: EntryRefOut
     b: EntryRefOut
@@ -495,14 +506,14 @@ class DisagreementOut(BaseModel):
     )
 
 
-class DisagreementListOut(BaseModel):
+class DisagreementListOut(OutModel):
     items: list[DisagreementOut]
     total: int
     linked_models: int = Field(description="Models listed by more than one source.")
     catalog_version: int | None
 
 
-class ModelListOut(BaseModel):
+class ModelListOut(OutModel):
     items: list[ModelOut]
     total: int
     limit: int
@@ -511,7 +522,7 @@ class ModelListOut(BaseModel):
     catalog_version: int | None
 
 
-class HistoryEntryOut(BaseModel):
+class HistoryEntryOut(OutModel):
     observed_at: str | None
     change: str
     run_id: int | None
@@ -519,14 +530,14 @@ class HistoryEntryOut(BaseModel):
     new: dict[str, Any] | None
 
 
-class HistoryOut(BaseModel):
+class HistoryOut(OutModel):
     id: str
     source: str
     resolved: ResolvedOut
     entries: list[HistoryEntryOut]
 
 
-class CostComponentOut(BaseModel):
+class CostComponentOut(OutModel):
     """`quantity` of `name` at `price` per `unit` costs `cost`; `price_name` is the stored
     price used (`input_per_token`, `tiers[>200000].input_per_token`, ...). `name` is a
     quantity, or `regional_uplift` / `speed_uplift`: a multiplier (unit `multiplier`, price the
@@ -552,7 +563,7 @@ class CostComponentOut(BaseModel):
     )
 
 
-class AppliedRuleOut(BaseModel):
+class AppliedRuleOut(OutModel):
     """Which rule of which book set a price: the book, its version, the rule's place (from 0)."""
 
     book: str
@@ -565,7 +576,7 @@ class BookNameVersion(BaseModel):
     version: int
 
 
-class BookUsedOut(BaseModel):
+class BookUsedOut(OutModel):
     """The price book an answer was priced with, its version, and its bases (deepest first)."""
 
     name: str
@@ -573,7 +584,7 @@ class BookUsedOut(BaseModel):
     bases: list[BookNameVersion]
 
 
-class CostOut(BaseModel):
+class CostOut(OutModel):
     model: str
     source: str
     total: DecimalText
@@ -601,7 +612,7 @@ class CostOut(BaseModel):
     )
 
 
-class CostLineErrorOut(BaseModel):
+class CostLineErrorOut(OutModel):
     """A batch item that could not be priced: its line (or array item) number from 1 and the
     error POST /api/cost would answer, with its HTTP status."""
 
@@ -618,8 +629,10 @@ class CostLineErrorOut(BaseModel):
 class CostBatchOut(RootModel[list[CostOut | CostLineErrorOut]]):
     """Answer of POST /api/cost/batch: one result or error object per request, in order."""
 
+    model_config = ConfigDict(defer_build=True)  # documentation only, as OutModel
 
-class SourceOutcomeOut(BaseModel):
+
+class SourceOutcomeOut(OutModel):
     source: str
     run_id: int | None
     outcome: str
@@ -635,7 +648,7 @@ class SourceOutcomeOut(BaseModel):
     snapshot_date: str | None
 
 
-class CatalogOut(BaseModel):
+class CatalogOut(OutModel):
     version: int | None
     updated_at: str | None
     models: int
@@ -644,7 +657,7 @@ class CatalogOut(BaseModel):
     held: list[HeldChangeOut]
 
 
-class CatalogCopyOut(BaseModel):
+class CatalogCopyOut(OutModel):
     """GET /api/catalog/copy: every served model's prices, for an in-process client."""
 
     format: int = Field(description="The document's shape; a client refuses one it can't read.")
@@ -657,7 +670,7 @@ class CatalogCopyOut(BaseModel):
     )
 
 
-class AdminRefreshOut(BaseModel):
+class AdminRefreshOut(OutModel):
     """POST /admin/refresh: the refresh started under the lease."""
 
     status: str
@@ -665,13 +678,13 @@ class AdminRefreshOut(BaseModel):
     instance_id: str
 
 
-class AdminStatusOut(BaseModel):
+class AdminStatusOut(OutModel):
     """An admin answer whose fields follow the coordinator's or the review's own status."""
 
     model_config = ConfigDict(extra="allow")
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(OutModel):
     error: str
     detail: str
     field: str | None = None
