@@ -62,11 +62,16 @@ def serialized(document: Any) -> CachedAnswer:
 
 def conditional_response(answer: CachedAnswer) -> Response:
     """200 with the bytes and their ETag, or 304 when If-None-Match names that ETag."""
-    # Revalidate every time: the catalog may move at any moment, and a 304 costs little.
-    headers = {"ETag": answer.etag, "Cache-Control": "no-cache"}
+    headers = dict(validator_headers(answer))
     if matches_etag(request.headers.get("If-None-Match"), answer.etag):
         return Response(status=304, headers=headers)
     return Response(answer.body, mimetype="application/json", headers=headers)
+
+
+def validator_headers(answer: CachedAnswer) -> tuple[tuple[str, str], ...]:
+    """The ETag and cache headers a kept answer is sent with (a 200 or a 304)."""
+    # Revalidate every time: the catalog may move at any moment, and a 304 costs little.
+    return (("ETag", answer.etag), ("Cache-Control", "no-cache"))
 
 
 def matches_etag(header: str | None, etag: str) -> bool:

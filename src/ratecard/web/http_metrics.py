@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 # Seconds between flushes of the tally to prometheus_client (the staleness bound above).
 FLUSH_INTERVAL = 1.0
 UNMATCHED_ROUTE = "<unmatched>"  # 404s: never the raw path (unbounded label values)
+# environ key: the route of a request answered before Flask (web/api/kept_reads.py), which
+# leaves no matched rule behind.
+ROUTE_KEY = "ratecard.route"
 OTHER_METHOD = "other"
 # Methods a client can meaningfully send us; anything else is folded into `other`.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -175,7 +178,7 @@ class MeasuredApp:
             request = environ.get("werkzeug.request")
             rule = getattr(request, "url_rule", None)
             self.sink.record(
-                rule.rule if rule is not None else UNMATCHED_ROUTE,
+                rule.rule if rule is not None else environ.get(ROUTE_KEY, UNMATCHED_ROUTE),
                 fold_method(environ.get("REQUEST_METHOD", "")),
                 status[:3],
                 perf_counter() - started,

@@ -119,20 +119,29 @@ def add_security_headers(response: Response) -> Response:
     """Set nosniff and Permissions-Policy on every response, the CSP family on HTML ones, and
     HSTS on those sent over HTTPS."""
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-    if request.is_secure:
-        # Only over HTTPS: browsers ignore HSTS on plain HTTP (RFC 6797 §8.1), and over
-        # HTTP it would only say we believe we are on TLS when we are not. `is_secure` is
-        # https only when the client reached gunicorn over TLS, or a proxy in
-        # FORWARDED_ALLOW_IPS said so (X-Forwarded-Proto): a client cannot claim it itself.
-        # No includeSubDomains: the operator's other hosts under the domain are not ours.
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    for name, value in always_headers(request.is_secure):
+        headers.setdefault(name, value)
     # A prefix test first: parsing the Content-Type (`mimetype`) only for would-be HTML.
     if (response.content_type or "").startswith("text/html") and response.mimetype == "text/html":
         for name, value in HTML_HEADERS.items():
             response.headers.setdefault(name, value)
     return response
+
+
+def always_headers(secure: bool) -> tuple[tuple[str, str], ...]:
+    """The headers every response carries: nosniff, Permissions-Policy, and HSTS over HTTPS."""
+    if not secure:
+        return _ALWAYS
+    # Only over HTTPS: browsers ignore HSTS on plain HTTP (RFC 6797 §8.1), and over HTTP it
+    # would only say we believe we are on TLS when we are not. `secure` (`request.is_secure`)
+    # is true only when the client reached gunicorn over TLS, or a proxy in
+    # FORWARDED_ALLOW_IPS said so (X-Forwarded-Proto): a client cannot claim it itself.
+    # No includeSubDomains: the operator's other hosts under the domain are not ours.
+    return _ALWAYS_SECURE
+
+
+_ALWAYS = (("X-Content-Type-Options", "nosniff"), ("Permissions-Policy", PERMISSIONS_POLICY))
+_ALWAYS_SECURE = (*_ALWAYS, ("Strict-Transport-Security", HSTS))
 
 
 def body_too_large(exc: RequestEntityTooLarge) -> Response:

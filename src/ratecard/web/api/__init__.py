@@ -19,6 +19,7 @@ from ratecard.web.api import (  # noqa: F401
     price_request,
 )
 from ratecard.web.api.blueprint import blueprint
+from ratecard.web.api.kept_reads import KeptReads
 from ratecard.web.security import BODY_LIMITS
 from ratecard.web.state import get_state
 
@@ -32,3 +33,8 @@ def init_app(app: Flask) -> None:
     limits["api.price_batch"] = get_state(app).settings.batch_max_bytes
     app.register_blueprint(blueprint)
     app.register_blueprint(change_feed.blueprint)
+    # Inside the request tally (http_metrics wraps what this leaves), before Flask. Not with
+    # RATECARD_TRUSTED_HOSTS: every request then goes through Flask's Host check.
+    if not app.config.get("TRUSTED_HOSTS"):
+        cache = get_state(app).need_catalog_cache()
+        app.wsgi_app = KeptReads(app.wsgi_app, cache.current)  # type: ignore[method-assign]

@@ -29,7 +29,7 @@ from ratecard.web.api.cursors import cursor_position, encode_cursor, sort_key, s
 from ratecard.web.api.history import model_at
 from ratecard.web.api.presentation import difference_items, identity_fields, model_item
 from ratecard.web.auth import is_admin
-from ratecard.web.cached_answers import cached_answer, conditional_response
+from ratecard.web.cached_answers import CachedAnswer, cached_answer, conditional_response
 from ratecard.web.redaction import alias_key, public_text
 from ratecard.web.request_parsing import parse_query
 from ratecard.web.routes import RouteSpec
@@ -118,10 +118,14 @@ def _filtered(models: Iterable[ServedModel], query: Any) -> list[ServedModel]:
     return out
 
 
+# The one model's route (its metrics label too, for the reads web/api/kept_reads.py answers).
+MODEL_RULE = "/api/models/<path:model_id>"
+
+
 @models_route(
     RouteSpec(
         "GET",
-        "/api/models/<path:model_id>",
+        MODEL_RULE,
         "get_model",
         "One model's prices, its name resolved the way people type it.",
         description="Resolved exact, then by case, provider prefix or another source's id: "
@@ -139,7 +143,7 @@ def get_model(model_id: str) -> Response:
     snapshot = current_catalog()
     if query.at is not None:
         return jsonify(model_at(snapshot, model_id, query.source, query.at))
-    key = ("model-answer", model_id, query.source)
+    key = _answer_key(model_id, query.source)
     answer = snapshot.memo.get(key)
     if answer is None:
         resolution = resolve_model(snapshot, model_id, query.source)
@@ -152,6 +156,16 @@ def get_model(model_id: str) -> Response:
             keep=resolution.price.model_id == model_id,
         )
     return conditional_response(answer)
+
+
+def _answer_key(model_id: str, source: str | None) -> tuple[str, str, str | None]:
+    return ("model-answer", model_id, source)
+
+
+def kept_model_answer(snapshot: CatalogSnapshot, model_id: str) -> CachedAnswer | None:
+    """The answer of `GET /api/models/<model_id>` (no query) kept in `snapshot`, if any."""
+    found: CachedAnswer | None = snapshot.memo.get(_answer_key(model_id, None))
+    return found
 
 
 def _served_body(snapshot: CatalogSnapshot, resolution: Resolution) -> dict[str, Any]:
