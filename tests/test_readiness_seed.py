@@ -146,3 +146,42 @@ def test_the_helper_reads_the_published_catalog_and_workers_start_warm_with_it(
     # No Redis: nothing is preloaded, and the worker loads the catalog itself.
     seeded_app(make_app, database_url=migrated_pg_url, redis_url=None)
     assert readiness_seed.catalog() is None
+
+
+@pytest.mark.parametrize("spooled", [True, False], ids=["in-memory file", "pipe"])
+def test_a_catalog_many_times_a_pipes_buffer_arrives_whole(
+    make_app: Callable[..., Flask],
+    migrated_pg_url: str,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    spooled: bool,
+) -> None:
+    import redis
+
+    from ratecard.redis_keys import RedisKeys
+    from ratecard.serving.publish import encode_catalog, publish_catalog
+    from tests.support.services import REDIS_URL
+
+    if not spooled:  # where memfd_create is missing: the catalog follows the checks' line
+        monkeypatch.setattr(readiness_seed, "_memory_file", lambda: None)
+    items = [
+        {"source": "litellm", "model_id": f"acme/m-{i:05}", "status": "priced"}
+        | {"input_per_token": f"0.{i:08}1", "output_per_token": "0.000002"}
+        for i in range(5000)
+    ]
+    blob = encode_catalog({"models": items})
+    assert len(blob) > 8 * 65536, "several times what a pipe holds"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert publish_catalog(client, RedisKeys(prefix=redis_prefix), 7, blob)
+    finally:
+        client.close()
+    seeded_app(
+        make_app, database_url=migrated_pg_url, redis_url=REDIS_URL, redis_key_prefix=redis_prefix
+    )
+    seeded = {r.name: r.observation["status"] for r in readiness_seed._collected}
+    assert seeded["database:responseTime"] == "pass", "the checks came through beside it"
+    snapshot = readiness_seed.catalog()
+    assert snapshot is not None and snapshot.version == 7
+    assert [m.price.model_id for m in snapshot.models] == [i["model_id"] for i in items]
+    assert str(snapshot.models[-1].price.input_per_token) == "0.000049991"
