@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from ratecard.catalog.match_clauses import AnswersTo
 from ratecard.catalog.money import decimal_text
@@ -218,6 +219,19 @@ def dated_entry_at(dated: tuple[DatedPrices, ...], at: datetime) -> int:
     return chosen
 
 
+def forget_when_freed(memo: dict[int, Any], ident: int) -> Callable[[object], None]:
+    """A weakref callback that drops `ident` from `memo` (a memo keyed by the id of a model).
+
+    It holds `memo` itself: a model freed at interpreter exit runs its callback after the
+    module's globals are gone (None), and one that looked the memo up by name printed
+    "Exception ignored ... 'NoneType' object has no attribute 'pop'" at every exit."""
+
+    def forget(_gone: object) -> None:
+        memo.pop(ident, None)
+
+    return forget
+
+
 def dated_in_force(model: ModelPrice, at: datetime | None) -> ModelPrice:
     """`model` with the standard prices of its dated entry in force at `at` (UTC, default
     now): `model` itself when it has no dated list or that entry is the one it serves.
@@ -234,7 +248,7 @@ def dated_in_force(model: ModelPrice, at: datetime | None) -> ModelPrice:
     memo = _DATED.get(id(model))
     if memo is None or memo[0]() is not model:
         ident = id(model)
-        memo = (weakref.ref(model, lambda _gone: _DATED.pop(ident, None)), {})
+        memo = (weakref.ref(model, forget_when_freed(_DATED, ident)), {})
         _DATED[ident] = memo
     found = memo[1].get(index)
     if found is None:

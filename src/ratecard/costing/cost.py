@@ -23,6 +23,7 @@ from ratecard.catalog.model import (
     Tier,
     TimeWindow,
     dated_in_force,
+    forget_when_freed,
 )
 from ratecard.catalog.money import EXACT
 from ratecard.costing.usage import QUANTITY_UNITS, StatedUplift, Usage
@@ -465,7 +466,7 @@ def _resolved(model: ModelPrice, key: tuple[Any, ...]) -> dict[str, _Found | Non
     entry = _RESOLVED.get(id(model))
     if entry is None or entry[0]() is not model:
         ident = id(model)
-        entry = (weakref.ref(model, lambda _gone: _RESOLVED.pop(ident, None)), {})
+        entry = (weakref.ref(model, forget_when_freed(_RESOLVED, ident)), {})
         _RESOLVED[ident] = entry
     return entry[1].setdefault(key, {})
 
