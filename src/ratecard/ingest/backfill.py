@@ -143,7 +143,7 @@ class _Run:
 def _record(engine: Engine, run: _Run) -> ImportReport:
     name, parsed, when, run_id, now = run.source.name, run.parsed, run.when, run.run_id, run.now
     with engine.begin() as conn:
-        generation = _read_generation(conn)
+        generation = queries.refresh_generation(conn)
         observations = observation_times(conn, name)
         if when in observations:
             raise BackfillError(
@@ -208,13 +208,6 @@ def _first_change_after(conn: Connection, source: str, when: datetime) -> dateti
 
 
 # --- the fence shared with refreshes ---------------------------------------------------------
-
-
-def _read_generation(conn: Connection) -> int:
-    value = conn.execute(
-        select(job_state.c.generation).where(job_state.c.job == REFRESH_JOB)
-    ).scalar()
-    return int(value or 0)
 
 
 def _claim_generation(conn: Connection, generation: int) -> None:

@@ -15,6 +15,7 @@ from ratecard.catalog.model import DESCRIPTIVE_FIELDS, ModelPrice
 from ratecard.schema import (
     MODEL_ROW_COLUMNS,
     held_changes,
+    job_state,
     models,
     price_history,
     run_sources,
@@ -22,7 +23,7 @@ from ratecard.schema import (
     source_state,
 )
 from ratecard.timetext import instant_text
-from ratecard.vocabulary import HeldKind, HeldStatus
+from ratecard.vocabulary import HeldKind, HeldStatus, JobName
 
 
 def load_catalog_data(conn: Connection, version: int | None) -> dict[str, Any]:
@@ -139,6 +140,15 @@ def latest_catalog_version(conn: Connection) -> int | None:
     """Return the newest committed catalog version (a run id), or None before any run."""
     value = conn.execute(select(func.max(runs.c.catalog_version))).scalar_one()
     return None if value is None else int(value)
+
+
+def refresh_generation(conn: Connection) -> int:
+    """The refresh job's commit generation: every committed refresh and import adds one, in
+    the transaction that writes its prices and history (coordination.fence)."""
+    value = conn.execute(
+        select(job_state.c.generation).where(job_state.c.job == JobName.REFRESH)
+    ).scalar()
+    return int(value or 0)
 
 
 def model_sources(conn: Connection, model_id: str) -> list[str]:
