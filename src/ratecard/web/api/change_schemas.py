@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictStr
+from pydantic import ConfigDict, Field, RootModel, StrictStr
 
-from ratecard.web.api.schemas import QUERY_TEXT, OutModel
+from ratecard.web.api.schemas import QUERY_TEXT, Schema
 
 Kind = Literal[
     "added", "removed", "changed", "held", "released", "appeared", "priced", "price_book"
@@ -19,7 +19,7 @@ Name = Annotated[str, QUERY_TEXT, Field(min_length=1, max_length=512)]
 FEED_LIMIT_MAX = 500
 
 
-class _Query(BaseModel):
+class _Query(Schema):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
@@ -50,7 +50,7 @@ class AtomQuery(_Query):
     kind: Kind | None = None
 
 
-class ChangeOut(OutModel):
+class ChangeOut(Schema):
     """One change: prices before and after as snapshots of exact decimal strings."""
 
     seq: int
@@ -67,20 +67,21 @@ class ChangeOut(OutModel):
     resolution: str | None = None
 
 
-class ChangesOut(OutModel):
+class ChangesOut(Schema):
     """A page of the change feed; poll again with `since=next_cursor` (always present)."""
 
     items: list[ChangeOut]
     next_cursor: str
 
 
-class AtomText(RootModel[str]):
+class AtomText(RootModel):
     """An Atom 1.0 feed document (application/atom+xml)."""
 
-    model_config = ConfigDict(defer_build=True)  # documentation only, as OutModel
+    model_config = ConfigDict(defer_build=True)  # as Schema's root models
+    root: str
 
 
-class WebhookFilterIn(BaseModel):
+class WebhookFilterIn(Schema):
     """Which changes a subscription hears; each given list must contain the change's value."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -91,7 +92,7 @@ class WebhookFilterIn(BaseModel):
     kinds: list[Kind] = []
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(Schema):
     """Body of POST /admin/webhooks."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -100,7 +101,7 @@ class WebhookCreate(BaseModel):
     filter: WebhookFilterIn = WebhookFilterIn()
 
 
-class WebhookOut(OutModel):
+class WebhookOut(Schema):
     """A subscription (the secret is shown only on creation and rotation)."""
 
     id: str
@@ -117,11 +118,11 @@ class WebhookCreatedOut(WebhookOut):
     secret: str
 
 
-class WebhookListOut(OutModel):
+class WebhookListOut(Schema):
     items: list[WebhookOut]
 
 
-class SecretRotatedOut(OutModel):
+class SecretRotatedOut(Schema):
     """The new secret; the old one keeps signing (a second signature) until the given time."""
 
     id: str
@@ -129,7 +130,7 @@ class SecretRotatedOut(OutModel):
     previous_secret_valid_until: str
 
 
-class DeletedOut(OutModel):
+class DeletedOut(Schema):
     id: str
     deleted: bool
 
@@ -139,7 +140,7 @@ class DeliveriesQuery(_Query):
     limit: Annotated[int, Field(ge=1, le=FEED_LIMIT_MAX)] = 50
 
 
-class DeliveryOut(OutModel):
+class DeliveryOut(Schema):
     """One message (its id is the webhook-id every attempt carries)."""
 
     id: str
@@ -158,10 +159,10 @@ class DeliveryOut(OutModel):
     last_error: str | None
 
 
-class DeliveriesOut(OutModel):
+class DeliveriesOut(Schema):
     items: list[DeliveryOut]
 
 
-class RedeliveryOut(OutModel):
+class RedeliveryOut(Schema):
     id: str
     status: DeliveryStatus

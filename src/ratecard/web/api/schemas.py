@@ -57,16 +57,19 @@ DecimalText = Annotated[
 QUERY_TEXT = Field(pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
 
 
-class OutModel(BaseModel):
-    """A response model. The views write their JSON themselves; these models only describe it
-    in /openapi.json. So their validators are built when the document is first asked for, not
-    at import: the import runs in gunicorn's master before any worker can answer ready, and
-    building them there cost ~35 ms of every start (bench/startup.py)."""
+class Schema(BaseModel):
+    """Every model of the API's requests and answers. Each one's validator is built on its
+    first use (a request's validation, /openapi.json), not at import: the import runs in
+    gunicorn's master before any worker can answer ready, and building them all there cost
+    ~60 ms of every start (bench/startup.py). A request model takes ~1 ms to build; each
+    worker's warm-up builds the query models after its first ready answer
+    (web/health_probes.py), so the first requests find them built. The answer models only
+    describe the views' JSON in /openapi.json."""
 
     model_config = ConfigDict(defer_build=True)
 
 
-class _Query(BaseModel):
+class _Query(Schema):
     # Query strings are text: numbers are parsed from it (lax), unknown parameters ignored.
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
@@ -145,18 +148,25 @@ class PriceTableQuery(_Query):
     )
 
 
-class PriceTableText(RootModel[str]):
+# The root models below state their type as `root`'s annotation, not as RootModel[T]: each
+# parametrized RootModel[T] is a class of its own, built at import whatever the subclass says
+# (~3 ms each). Their `defer_build` is Schema's (a root model cannot derive from it).
+
+
+class PriceTableText(RootModel):
     """CSV (RFC 4180) with a header line: source, model_id, provider, price_name, price, unit,
     valid_from, valid_to."""
 
-    model_config = ConfigDict(defer_build=True)  # documentation only, as OutModel
+    model_config = ConfigDict(defer_build=True)
+    root: str
 
 
-class PriceTableParquet(RootModel[str]):
+class PriceTableParquet(RootModel):
     """A Parquet file (binary) of the CSV's columns, typed: price a DECIMAL, valid_from and
     valid_to UTC timestamps."""
 
     model_config = ConfigDict(defer_build=True, json_schema_extra={"format": "binary"})
+    root: str
 
 
 class DisagreementQuery(_Query):
@@ -170,7 +180,7 @@ class DisagreementQuery(_Query):
     ) = None  # fmt: skip
 
 
-class _CostOptions(BaseModel):
+class _CostOptions(Schema):
     """What every cost request may give besides its quantities or provider body."""
 
     # Documentation only: `ratecard.costing.cost_requests` parses the body (one parser for the
@@ -272,18 +282,20 @@ def _one_of(schema: dict[str, Any]) -> None:
     schema["oneOf"] = schema.pop("anyOf")
 
 
-class CostRequest(
-    RootModel[CostFromCounts | CostFromUsage | CostFromResponse]  # type: ignore[valid-type]
-):
+class CostRequest(RootModel):
     """Body of POST /api/cost, in one of three forms: `model` with flat counts, `model` with
     `usage` (and `format`), or `response`."""
 
-    model_config = ConfigDict(json_schema_extra=_one_of)
+    model_config = ConfigDict(defer_build=True, json_schema_extra=_one_of)
+    root: CostFromCounts | CostFromUsage | CostFromResponse  # type: ignore[valid-type]
 
 
-class CostBatchRequest(RootModel[list[Any]]):
+class CostBatchRequest(RootModel):
     """Body of POST /api/cost/batch as a JSON array (or NDJSON, one request a line): each item a
     POST /api/cost body, checked on its own and answered with its result or error object."""
+
+    model_config = ConfigDict(defer_build=True)
+    root: list[Any]
 
 
 def utc_representable(value: datetime | None) -> datetime | None:
@@ -303,14 +315,14 @@ def utc_representable(value: datetime | None) -> datetime | None:
 # --- responses (documented in /openapi.json; built as plain dicts for speed) ------------------
 
 
-class PricePair(BaseModel):
+class PricePair(Schema):
     """One price as an exact decimal string, per token and per million tokens."""
 
     per_token: DecimalText
     per_million: DecimalText
 
 
-class TierOut(OutModel):
+class TierOut(Schema):
     """Prices in force when the prompt passes `above_tokens` (from it, under the model's
     `threshold: inclusive` rule); only the prices it sets, the others stay the base ones."""
 
@@ -319,7 +331,7 @@ class TierOut(OutModel):
     units: dict[str, DecimalText]
 
 
-class VariantOut(OutModel):
+class VariantOut(Schema):
     """A service tier's prices (batch, flex, priority): only what the source states; the
     standard prices fill the rest (and `rules.batch: half` halves them for batch)."""
 
@@ -328,7 +340,7 @@ class VariantOut(OutModel):
     units: dict[str, DecimalText]
 
 
-class WindowOut(OutModel):
+class WindowOut(Schema):
     """Prices in force from `utc_start` (inclusive) to `utc_end` (exclusive), HHMM in UTC,
     wrapping past midnight when end < start."""
 
@@ -338,7 +350,7 @@ class WindowOut(OutModel):
     units: dict[str, DecimalText]
 
 
-class DatedOut(OutModel):
+class DatedOut(Schema):
     """One entry of the source's dated price list: the standard prices in force from `starts`
     (null: before every dated entry) until `ends` (null: no later entry)."""
 
@@ -353,7 +365,7 @@ class DatedOut(OutModel):
     units: dict[str, DecimalText]
 
 
-class PriceMoveOut(OutModel):
+class PriceMoveOut(Schema):
     """One stored price that a held change would move (None: absent on that side)."""
 
     field: str
@@ -362,14 +374,14 @@ class PriceMoveOut(OutModel):
     factor: str | None
 
 
-class StaleOut(OutModel):
+class StaleOut(Schema):
     """Why a served model's prices are its last good ones: the feed's entry was rejected."""
 
     reason: str
     since: str | None
 
 
-class ProblemOut(OutModel):
+class ProblemOut(Schema):
     """One thing a feed got wrong: a rejected entry (field null) or a dropped field."""
 
     model_id: str
@@ -377,7 +389,7 @@ class ProblemOut(OutModel):
     reason: str
 
 
-class HeldChangeOut(OutModel):
+class HeldChangeOut(Schema):
     id: int
     kind: str
     source: str
@@ -392,7 +404,7 @@ class HeldChangeOut(OutModel):
     status: str
 
 
-class ModelOut(OutModel):
+class ModelOut(Schema):
     id: str
     source: str
     provider: str | None
@@ -423,7 +435,7 @@ class ModelOut(OutModel):
     stale: StaleOut | None
 
 
-class ResolvedOut(OutModel):
+class ResolvedOut(Schema):
     """How the id asked for became the served id."""
 
     requested: str
@@ -434,7 +446,7 @@ class ResolvedOut(OutModel):
     )
 
 
-class LinkedEntryOut(OutModel):
+class LinkedEntryOut(Schema):
     """The same model as listed under another id or by another source."""
 
     id: str
@@ -444,7 +456,7 @@ class LinkedEntryOut(OutModel):
     prices: dict[str, PricePair]
 
 
-class FieldDifferenceOut(OutModel):
+class FieldDifferenceOut(Schema):
     """One field two linked entries both give, with different values; ratio = b / a."""
 
     field: str
@@ -453,19 +465,19 @@ class FieldDifferenceOut(OutModel):
     ratio: str | None
 
 
-class EntryRefOut(OutModel):
+class EntryRefOut(Schema):
     id: str
     source: str
 
 
-class ModelDisagreementOut(OutModel):
+class ModelDisagreementOut(Schema):
     """A linked entry whose prices differ from the served one (a = served, b = it)."""
 
     other: EntryRefOut
     fields: list[FieldDifferenceOut]
 
 
-class PriceAgreementOut(OutModel):
+class PriceAgreementOut(Schema):
     """How many linked sources state one price and how many state it exactly as this entry."""
 
     agree: int = Field(description="Sources stating this very value, this one included.")
@@ -488,7 +500,7 @@ class ModelDetailOut(ModelOut):
     priced_since: str | None = Field(description="With ?at=: when those prices were observed.")
 
 
-class SidesAgreementOut(OutModel):
+class SidesAgreementOut(Schema):
     """Of the sources stating a price (`of`), how many state a's value and how many b's."""
 
     a: int
@@ -496,7 +508,7 @@ class SidesAgreementOut(OutModel):
     of: int
 
 
-class DisagreementOut(OutModel):
+class DisagreementOut(Schema):
     model: str = Field(description="The linked model: canonical provider / name.")
     a: EntryRefOut
     b: EntryRefOut
@@ -506,14 +518,14 @@ class DisagreementOut(OutModel):
     )
 
 
-class DisagreementListOut(OutModel):
+class DisagreementListOut(Schema):
     items: list[DisagreementOut]
     total: int
     linked_models: int = Field(description="Models listed by more than one source.")
     catalog_version: int | None
 
 
-class ModelListOut(OutModel):
+class ModelListOut(Schema):
     items: list[ModelOut]
     total: int
     limit: int
@@ -522,7 +534,7 @@ class ModelListOut(OutModel):
     catalog_version: int | None
 
 
-class HistoryEntryOut(OutModel):
+class HistoryEntryOut(Schema):
     observed_at: str | None
     change: str
     run_id: int | None
@@ -530,14 +542,14 @@ class HistoryEntryOut(OutModel):
     new: dict[str, Any] | None
 
 
-class HistoryOut(OutModel):
+class HistoryOut(Schema):
     id: str
     source: str
     resolved: ResolvedOut
     entries: list[HistoryEntryOut]
 
 
-class CostComponentOut(OutModel):
+class CostComponentOut(Schema):
     """`quantity` of `name` at `price` per `unit` costs `cost`; `price_name` is the stored
     price used (`input_per_token`, `tiers[>200000].input_per_token`, ...). `name` is a
     quantity, or `regional_uplift` / `speed_uplift`: a multiplier (unit `multiplier`, price the
@@ -563,7 +575,7 @@ class CostComponentOut(OutModel):
     )
 
 
-class AppliedRuleOut(OutModel):
+class AppliedRuleOut(Schema):
     """Which rule of which book set a price: the book, its version, the rule's place (from 0)."""
 
     book: str
@@ -571,12 +583,12 @@ class AppliedRuleOut(OutModel):
     rule: int
 
 
-class BookNameVersion(BaseModel):
+class BookNameVersion(Schema):
     name: str
     version: int
 
 
-class BookUsedOut(OutModel):
+class BookUsedOut(Schema):
     """The price book an answer was priced with, its version, and its bases (deepest first)."""
 
     name: str
@@ -584,7 +596,7 @@ class BookUsedOut(OutModel):
     bases: list[BookNameVersion]
 
 
-class CostOut(OutModel):
+class CostOut(Schema):
     model: str
     source: str
     total: DecimalText
@@ -612,7 +624,7 @@ class CostOut(OutModel):
     )
 
 
-class CostLineErrorOut(OutModel):
+class CostLineErrorOut(Schema):
     """A batch item that could not be priced: its line (or array item) number from 1 and the
     error POST /api/cost would answer, with its HTTP status."""
 
@@ -626,13 +638,14 @@ class CostLineErrorOut(OutModel):
     suggestions: list[EntryRefOut] | None = None
 
 
-class CostBatchOut(RootModel[list[CostOut | CostLineErrorOut]]):
+class CostBatchOut(RootModel):
     """Answer of POST /api/cost/batch: one result or error object per request, in order."""
 
-    model_config = ConfigDict(defer_build=True)  # documentation only, as OutModel
+    model_config = ConfigDict(defer_build=True)
+    root: list[CostOut | CostLineErrorOut]
 
 
-class SourceOutcomeOut(OutModel):
+class SourceOutcomeOut(Schema):
     source: str
     run_id: int | None
     outcome: str
@@ -648,7 +661,7 @@ class SourceOutcomeOut(OutModel):
     snapshot_date: str | None
 
 
-class CatalogOut(OutModel):
+class CatalogOut(Schema):
     version: int | None
     updated_at: str | None
     models: int
@@ -657,7 +670,7 @@ class CatalogOut(OutModel):
     held: list[HeldChangeOut]
 
 
-class CatalogCopyOut(OutModel):
+class CatalogCopyOut(Schema):
     """GET /api/catalog/copy: every served model's prices, for an in-process client."""
 
     format: int = Field(description="The document's shape; a client refuses one it can't read.")
@@ -670,7 +683,7 @@ class CatalogCopyOut(OutModel):
     )
 
 
-class AdminRefreshOut(OutModel):
+class AdminRefreshOut(Schema):
     """POST /admin/refresh: the refresh started under the lease."""
 
     status: str
@@ -678,13 +691,13 @@ class AdminRefreshOut(OutModel):
     instance_id: str
 
 
-class AdminStatusOut(OutModel):
+class AdminStatusOut(Schema):
     """An admin answer whose fields follow the coordinator's or the review's own status."""
 
     model_config = ConfigDict(extra="allow")
 
 
-class ErrorOut(OutModel):
+class ErrorOut(Schema):
     error: str
     detail: str
     field: str | None = None
