@@ -185,3 +185,19 @@ def test_a_catalog_many_times_a_pipes_buffer_arrives_whole(
     assert snapshot is not None and snapshot.version == 7
     assert [m.price.model_id for m in snapshot.models] == [i["model_id"] for i in items]
     assert str(snapshot.models[-1].price.input_per_token) == "0.000049991"
+
+
+def test_a_second_start_keeps_the_helper_already_running(
+    make_app: Callable[..., Flask], migrated_pg_url: str
+) -> None:
+    # `ratecard serve` starts the helper before importing gunicorn; gunicorn's on_starting
+    # then calls start() again, which must not fork a second helper (nor lose the first).
+    app = make_app(database_url=migrated_pg_url)
+    settings = get_state(app).settings
+    readiness_seed.start(settings)
+    first = readiness_seed._helper
+    readiness_seed.start(settings)
+    assert first is not None and readiness_seed._helper is first
+    readiness_seed.collect()
+    assert readiness_seed._helper is None
+    assert {r.name for r in readiness_seed._collected} >= {"database:responseTime"}

@@ -159,6 +159,15 @@ def run_gunicorn(
     # allocate lives as long as the process. The master's when_ready freezes it and turns the
     # collector back on before forking a worker (gunicorn_conf).
     gc.disable()
+    if settings.preload:
+        # The readiness helper (its checks, the catalog from Redis) forked now, not in
+        # gunicorn's on_starting ~100 ms later (gunicorn's import and config): it imports
+        # psycopg and redis (~170 ms) on the other core while this process imports the rest,
+        # and had become the last to finish before the workers could fork. on_starting finds
+        # it started. Deferred: readiness_seed's imports are for this path only.
+        from ratecard import readiness_seed
+
+        readiness_seed.start(settings)
     from gunicorn.app.wsgiapp import run
 
     sys.argv = gunicorn_argv(settings, host, port, workers)

@@ -84,8 +84,11 @@ _catalog: tuple[int, bytes] | None = None  # (version, blob) the helper read fro
 
 
 def start(settings: Settings) -> None:
-    """Master, first thing: fork the helper that runs the gating checks (no-op if it fails)."""
+    """Master, first thing: fork the helper that runs the gating checks (no-op if it fails,
+    or if one was started already: `ratecard serve` starts it before importing gunicorn)."""
     global _helper
+    if _helper is not None:
+        return
     try:
         read_fd, write_fd = os.pipe()
     except OSError:
