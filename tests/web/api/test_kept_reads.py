@@ -3,7 +3,7 @@ what the view would answer from its memo, and counted as the view's route."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,16 +14,14 @@ from werkzeug.test import TestResponse
 from ratecard.web import http_metrics
 from ratecard.web.state import get_state
 from tests.support.store_helpers import SettingsFactory, price
-from tests.web.api.test_models import build_app, commit
+from tests.web.api.test_models import build_app, commit, sqlite_client  # noqa: F401 (a fixture)
 
 MODEL = "/api/models/acme/a-small"
 
 
 @pytest.fixture
-def app(migrated_sqlite_url: str, make_settings: SettingsFactory) -> Iterator[Flask]:
-    application = build_app(migrated_sqlite_url, make_settings)
-    yield application
-    get_state(application).shutdown()
+def app(sqlite_client: FlaskClient) -> Flask:  # noqa: F811 (the imported fixture)
+    return sqlite_client.application
 
 
 @pytest.fixture
