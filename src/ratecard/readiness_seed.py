@@ -3,7 +3,8 @@
 Why: a fresh worker's first ready answer waited for the driver's import (psycopg, ~65 ms),
 a new database connection and two queries, after the master had imported everything else,
 one after the other on the path from exec to the first 200. Instead, gunicorn's
-master forks a helper first thing (`start`, before preloading anything), which imports only
+master forks a helper first thing (`start`: `ratecard serve` calls it before it even imports
+gunicorn, gunicorn's on_starting otherwise, before preloading anything), which imports only
 the driver and runs the very checks readiness gates on (`health.instance_checks.gating_checks`:
 database and schema, same code, same connect timeout) while the master imports Flask and the
 app on the other core. The master collects the observations before forking its workers
