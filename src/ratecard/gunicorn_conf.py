@@ -79,11 +79,12 @@ PRELOADED_MODULES = (
     # which the first batch would import otherwise.
     "ratecard.costing.cost_batch",
     "ratecard.costing.cost_batch_child",
-    # The routes' request models (pydantic and its core). Without them here, the first
-    # request after ready: the warm-up thread is importing them under the import lock
-    # (~190 ms), the request's own parse_query waits on that lock, and the first model read
-    # takes ~200 ms. Imported in the master they cost ready ~45 ms once and every worker
-    # inherits them; the first model read then takes a few milliseconds.
+    # The routes' request models: pydantic and its core (~60 ms of import; the models
+    # themselves are built on first use). Without them here, the first request after ready
+    # found the warm-up thread importing them under the import lock, its own parse_query
+    # waited on that lock, and the first model read took ~200 ms. Imported in the master
+    # they cost every start that import once, inherited by every worker; the first model
+    # read then takes a few milliseconds.
     "ratecard.web.api.schemas",
     "ratecard.web.api.change_schemas",
 )

@@ -16,6 +16,8 @@
   A route that streams large bodies names its own limit in `BODY_LIMITS` (endpoint -> bytes):
   its chunked uploads are not read ahead (the view streams them, and werkzeug's stream raises
   the same 413 past the limit).
+- Not security, but here because the app class is: `LazyBuilderRule` compiles a rule's URL
+  builder on first use rather than for every rule at start-up.
 - A body must keep arriving (`ratecard.client_pace`, under gunicorn): one that falls behind
   RATECARD_UPLOAD_TIMEOUT and RATECARD_UPLOAD_MIN_RATE gets a JSON 408.
 """

@@ -61,8 +61,8 @@ class Schema(BaseModel):
     """Every model of the API's requests and answers. Each one's validator is built on its
     first use (a request's validation, /openapi.json), not at import: the import runs in
     gunicorn's master before any worker can answer ready, and building them all there cost
-    ~60 ms of every start (bench/startup.py). A request model takes ~1 ms to build; each
-    worker's warm-up builds the query models after its first ready answer
+    ~25 ms of every start (bench/startup.py). A request model takes ~1 ms to build; each
+    worker's warm-up thread builds the query models beside its first ready answers
     (web/health_probes.py), so the first requests find them built. The answer models only
     describe the views' JSON in /openapi.json."""
 
