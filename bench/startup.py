@@ -9,10 +9,16 @@ probes do) until both answer 200, noting when each first did, then times one GET
 /api/models/gpt-4o (the bare app answers it from a dict), the first request a balancer would
 send. Then /health/ready requests per second against the bare app's.
 
+"Startup failed after ready passed" counts the runs in which any /health/startup probe, the
+one right after both passed included, answered other than 200 once /health/ready had answered
+200: the probes' contract. The two first-200 times alone cannot show it: the probes go one
+after the other, so when the listening socket opens between the two probes of a round, ready
+answers first and startup a round later, with the server holding nothing back.
+
     .venv/bin/python bench/startup.py [--runs 5] [--seconds 3]
 
-Targets: exec -> both 200 ≤ 1.5x the bare app and < 1 s, /health/startup never after
-/health/ready; throughput ≥ 0.8x the bare app's.
+Targets: exec -> both 200 ≤ 1.5x the bare app and < 1 s, /health/startup never failing after
+/health/ready passed; throughput ≥ 0.8x the bare app's.
 """
 
 from __future__ import annotations
@@ -91,6 +97,8 @@ class Start:
     startup: float
     ready: float
     first_request: float
+    # Whether /health/startup answered anything but 200 after /health/ready had answered 200.
+    startup_behind: bool
 
     @property
     def both(self) -> float:
@@ -105,10 +113,14 @@ def time_to_ready(
     started = time.perf_counter()
     process = start(argv_for_port, env)
     seen: dict[str, float] = {}
+    behind = False
     while len(seen) < 2:
         for path in ("/health/startup", "/health/ready"):
-            if path not in seen and probe(port, path) == 200:
+            status = probe(port, path)
+            if status == 200 and path not in seen:
                 seen[path] = time.perf_counter() - started
+            elif status != 200 and path == "/health/startup" and "/health/ready" in seen:
+                behind = True
         if process.poll() is not None or time.perf_counter() - started > START_DEADLINE:
             stop(process)
             raise RuntimeError(f"{argv_for_port[0]} never became ready on port {port}")
@@ -119,7 +131,9 @@ def time_to_ready(
     first = time.perf_counter() - began
     if status != 200:
         print(f"  (first request answered {status})")
-    return Start(seen["/health/startup"], seen["/health/ready"], first), process
+    # One more startup probe: the first after the last ready 200.
+    behind = behind or probe(port, "/health/startup") != 200
+    return Start(seen["/health/startup"], seen["/health/ready"], first, behind), process
 
 
 def throughput(port: int, seconds: float, clients: int = 4) -> float:
@@ -246,7 +260,7 @@ def main() -> None:
         ours_both = statistics.median(s.both for s in ours)
         bare_both = statistics.median(s.both for s in bare)
         ours_r, bare_r = statistics.median(ours_rps), statistics.median(bare_rps)
-        late = sum(1 for s in ours if s.startup > s.ready)
+        late = sum(1 for s in ours if s.startup_behind)
         print(f"database: PostgreSQL {name} (migrated; {note}); Redis prefix {prefix}")
         print(
             "load average (1, 5, 15 min) at the end: "
@@ -259,7 +273,7 @@ def main() -> None:
         print(f"  ratio          : {ours_both / bare_both:7.2f}x  (target ≤ 1.5x and < 1000 ms)")
         print(f"  ratecard /health/startup 200 : {ms([s.startup for s in ours])}")
         print(f"  ratecard /health/ready 200   : {ms([s.ready for s in ours])}")
-        print(f"  runs where startup came after ready: {late} of {args.runs} (target 0)")
+        print(f"  runs where startup failed after ready passed: {late} of {args.runs} (target 0)")
         print("first request after both, GET /api/models/gpt-4o on a new connection:")
         print(f"  ratecard serve : {ms([s.first_request for s in ours])}")
         print(f"  bare Flask app : {ms([s.first_request for s in bare])}")

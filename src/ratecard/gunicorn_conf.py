@@ -79,14 +79,13 @@ PRELOADED_MODULES = (
     # which the first batch would import otherwise.
     "ratecard.costing.cost_batch",
     "ratecard.costing.cost_batch_child",
-    # The routes' request models: pydantic and its core (~60 ms of import; the models
-    # themselves are built on first use). Without them here, the first request after ready
-    # found the warm-up thread importing them under the import lock, its own parse_query
-    # waited on that lock, and the first model read took ~200 ms. Imported in the master
-    # they cost every start that import once, inherited by every worker; the first model
-    # read then takes a few milliseconds.
-    "ratecard.web.api.schemas",
-    "ratecard.web.api.change_schemas",
+    # Not the routes' pydantic models (web/api/schemas.py and the other schema modules):
+    # pydantic's import and the classes' creation took ~80 ms of every start here, before
+    # any worker could answer. A request without a query string needs none of them
+    # (web/empty_queries.py), so the first model read and listing answer at once; each
+    # worker imports them in its warm-up thread, beside its first answers. Timeline this
+    # leaves: a request with a query string or a body that arrives in a worker's first
+    # ~0.2 s waits for that import (the import lock), once; a balancer's probes come first.
 )
 
 

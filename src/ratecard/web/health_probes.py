@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -35,7 +34,7 @@ from ratecard.health.check_registry import HealthRegistry
 from ratecard.health.instance_checks import health_document
 from ratecard.health.probe_db import ProbeDatabase
 from ratecard.web.auth import is_admin
-from ratecard.web.request_parsing import query_defaults
+from ratecard.web.request_parsing import build_query_model
 from ratecard.web.routes import routes_of
 from ratecard.web.state import get_state
 
@@ -145,12 +144,14 @@ def _warm_up(app: Flask, then: Callable[[], None] | None) -> None:
 
 def warm_request_path(app: Flask) -> None:
     """Load what the first requests need: the catalog into this process (unless the master's
-    preload gave it one) and every route's query schema (pydantic, ~0.2 s on first use)."""
+    preload gave it one) and every route's query model. A request without a query string
+    needs no model (web/empty_queries.py); one with a query string would otherwise pay
+    pydantic's import and the model's build (~0.1 s in all), which the master no longer
+    does before forking (gunicorn_conf.PRELOADED_MODULES)."""
     catalog_problem(app)
     for route in routes_of(app):
         if route.query is not None:
-            with contextlib.suppress(Exception):  # a query with required fields: built anyway
-                query_defaults(route.query)
+            build_query_model(route.query)
 
 
 def catalog_problem(app: Flask) -> str | None:

@@ -3,11 +3,12 @@ models the routes name, with one error shape (400 not JSON, 415 not sent as JSON
 the field).
 
 Module-level imports stay light (no pydantic): the models load on the first request that
-needs them.
+needs them, and a query string that is empty needs none (web/empty_queries.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable, Collection
@@ -17,18 +18,20 @@ from flask import request
 
 from ratecard.errors import RatecardError, UnsupportedMediaType, ValidationFailed
 from ratecard.json_keys import key_text, refuse_key_given_twice
+from ratecard.web.empty_queries import empty_query
 from ratecard.web.routes import schema_model
 
 
 def parse_query(model_name: str) -> Any:
     """Validate the query string with a pydantic model; a bad value is a 422 naming it."""
+    if not request.args and (defaults := query_defaults(model_name)) is not None:
+        # The common lookup has no query string: its defaults, read once, not per request,
+        # and without pydantic (views never mutate a query).
+        return defaults
     from pydantic import ValidationError
 
     try:
-        if not request.args:
-            # The common lookup has no query string: its defaults are validated once, not per
-            # request (views never mutate a query; a model with a required field still fails).
-            return query_defaults(model_name)
+        # An empty query string of a model with a required parameter comes here too: a 422.
         return schema_model(model_name).model_validate(request.args.to_dict())
     except ValidationError as exc:
         raise _validation_failed(exc) from None
@@ -36,9 +39,19 @@ def parse_query(model_name: str) -> Any:
 
 @functools.cache
 def query_defaults(model_name: str) -> Any:
-    """The query of `model_name` without parameters, validated once (the warm-up calls it for
-    every route's query, so no first request pays pydantic's import and build)."""
-    return schema_model(model_name).model_validate({})
+    """The query of `model_name` without parameters, one shared object per model, read from
+    the table of empty queries (web/empty_queries.py); None for a model the table leaves out
+    (one with a required parameter)."""
+    return empty_query(model_name)
+
+
+def build_query_model(model_name: str) -> None:
+    """Import and build the pydantic model of a query (the warm-up calls it for every route's
+    query, so no first request with a query string pays pydantic's import and build)."""
+    from pydantic import ValidationError
+
+    with contextlib.suppress(ValidationError):  # a model with a required field: built anyway
+        schema_model(model_name).model_validate({})
 
 
 def parse_body(model_name: str) -> Any:

@@ -31,7 +31,7 @@ from ratecard.web.api.presentation import difference_items, identity_fields, mod
 from ratecard.web.auth import is_admin
 from ratecard.web.cached_answers import CachedAnswer, cached_answer, conditional_response
 from ratecard.web.redaction import alias_key, public_text
-from ratecard.web.request_parsing import parse_query
+from ratecard.web.request_parsing import parse_query, query_defaults
 from ratecard.web.routes import RouteSpec
 from ratecard.web.state import get_state
 
@@ -68,7 +68,7 @@ def _is_first_page(query: Any) -> bool:
     unfiltered = all(
         value is None for value in (query.provider, query.mode, query.status, query.source, query.q)
     )
-    default_limit = query.limit == type(query).model_fields["limit"].default
+    default_limit = query.limit == query_defaults("ModelListQuery").limit
     return (
         unfiltered and default_limit and query.cursor is None and (query.page or 1) <= FIRST_PAGES
     )

@@ -59,12 +59,11 @@ QUERY_TEXT = Field(pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
 
 class Schema(BaseModel):
     """Every model of the API's requests and answers. Each one's validator is built on its
-    first use (a request's validation, /openapi.json), not at import: the import runs in
-    gunicorn's master before any worker can answer ready, and building them all there cost
-    ~25 ms of every start (bench/startup.py). A request model takes ~1 ms to build; each
-    worker's warm-up thread builds the query models beside its first ready answers
-    (web/health_probes.py), so the first requests find them built. The answer models only
-    describe the views' JSON in /openapi.json."""
+    first use (a request's validation, /openapi.json), not at import: building them all
+    cost ~25 ms (bench/startup.py). A request model takes ~1 ms to build; each worker's
+    warm-up thread imports this module and builds the query models beside its first ready
+    answers (web/health_probes.py), so the first requests with a query string find them
+    built. The answer models only describe the views' JSON in /openapi.json."""
 
     model_config = ConfigDict(defer_build=True)
 
