@@ -148,7 +148,7 @@ def test_the_helper_reads_the_published_catalog_and_workers_start_warm_with_it(
     assert readiness_seed.catalog() is None
 
 
-@pytest.mark.parametrize("spooled", [True, False], ids=["in-memory file", "pipe"])
+@pytest.mark.parametrize("spooled", [True, False], ids=["in-memory file", "temporary file"])
 def test_a_catalog_many_times_a_pipes_buffer_arrives_whole(
     make_app: Callable[..., Flask],
     migrated_pg_url: str,
@@ -162,8 +162,8 @@ def test_a_catalog_many_times_a_pipes_buffer_arrives_whole(
     from ratecard.serving.publish import encode_catalog, publish_catalog
     from tests.support.services import REDIS_URL
 
-    if not spooled:  # where memfd_create is missing: the catalog follows the checks' line
-        monkeypatch.setattr(readiness_seed, "_memory_file", lambda: None)
+    if not spooled:  # where memfd_create is missing: an unlinked temporary file
+        monkeypatch.delattr(readiness_seed.os, "memfd_create")
     items = [
         {"source": "litellm", "model_id": f"acme/m-{i:05}", "status": "priced"}
         | {"input_per_token": f"0.{i:08}1", "output_per_token": "0.000002"}
@@ -201,3 +201,66 @@ def test_a_second_start_keeps_the_helper_already_running(
     readiness_seed.collect()
     assert readiness_seed._helper is None
     assert {r.name for r in readiness_seed._collected} >= {"database:responseTime"}
+
+
+def publish(redis_prefix: str, version: int, models: list[dict[str, str]]) -> None:
+    import redis
+
+    from ratecard.redis_keys import RedisKeys
+    from ratecard.serving.publish import encode_catalog, publish_catalog
+    from tests.support.services import REDIS_URL
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        blob = encode_catalog({"models": models})
+        assert publish_catalog(client, RedisKeys(prefix=redis_prefix), version, blob)
+    finally:
+        client.close()
+
+
+def test_a_hanging_redis_does_not_hold_back_the_database_checks(
+    make_app: Callable[..., Flask], migrated_pg_url: str
+) -> None:
+    # Redis is read beside the checks, not before them: a Redis that never answers leaves
+    # the workers without a preloaded catalog (they load their own), never without the
+    # database's observations, which readiness gates on.
+    proxy = TcpProxy(target_port=6379, blackhole=True).start()
+    try:
+        started = time.monotonic()
+        app = seeded_app(
+            make_app,
+            database_url=migrated_pg_url,
+            redis_url=f"redis://127.0.0.1:{proxy.port}/0",
+            health_check_timeout=0.5,
+            health_cache_seconds=30,
+        )
+        waited = time.monotonic() - started
+    finally:
+        proxy.stop()
+    seeded = {r.name: r.observation["status"] for r in readiness_seed._collected}
+    assert seeded["database:responseTime"] == "pass" and seeded["database:schemaRevision"] == "pass"
+    assert readiness_seed.catalog() is None
+    assert waited < 2.0, "the master waited past the check timeout"
+    assert app.test_client().get("/health/ready").status_code == 200
+
+
+def test_a_hanging_database_does_not_cost_the_workers_their_catalog(
+    make_app: Callable[..., Flask], silent_port: int, redis_prefix: str
+) -> None:
+    from tests.support.services import REDIS_URL
+
+    item = {"source": "litellm", "model_id": "acme/still-here", "status": "priced"}
+    publish(redis_prefix, 12, [item | {"input_per_token": "0.000001"}])
+    seeded_app(
+        make_app,
+        database_url=f"postgresql+psycopg://postgres@127.0.0.1:{silent_port}/none",
+        redis_url=REDIS_URL,
+        redis_key_prefix=redis_prefix,
+        health_check_timeout=0.5,
+        health_cache_seconds=30,
+    )
+    seeded = {r.name: r.observation for r in readiness_seed._collected}
+    assert seeded["database:responseTime"]["output"] == "timed out after 0.5 s"
+    snapshot = readiness_seed.catalog()
+    assert snapshot is not None and snapshot.version == 12
+    assert [m.price.model_id for m in snapshot.models] == ["acme/still-here"]

@@ -23,8 +23,9 @@ Same guarantees as a worker's own checks:
 - anything going wrong here (fork refused, garbled output) seeds nothing: the workers then
   check for themselves, as they did before this existed.
 
-The helper also reads the published catalog from Redis (version and blob, one MGET), and the
-master decodes it once (`catalog`), before forking: each worker starts with the snapshot and
+The helper also reads the published catalog from Redis (version and blob, one MGET), beside
+its checks, and the master decodes it once (`collect`, as soon as the catalog has come, while
+the checks may still run), before forking: each worker starts with the snapshot and
 its name index in memory, inherited, instead of reading and building its own after fork —
 so a worker is warm when it first answers ready. Timeline this keeps right: the helper reads
 version 41; run 42 publishes before the workers fork; a worker starts on 41 and its cache's
@@ -40,7 +41,9 @@ import json
 import os
 import select
 import signal
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -76,12 +79,12 @@ class Helper:
     fd: int
     timeout: float
     deadline: float
-    spool: int | None  # the in-memory file the catalog comes through, if there is one
+    spool: int | None  # the file the catalog comes through, if there is one
 
 
 _helper: Helper | None = None
 _collected: list[SeededResult] = []
-_catalog: tuple[int, bytes] | None = None  # (version, blob) the helper read from Redis
+_catalog: CatalogSnapshot | None = None  # decoded by `collect` from what the helper read
 
 
 def start(settings: Settings) -> None:
@@ -94,7 +97,7 @@ def start(settings: Settings) -> None:
         read_fd, write_fd = os.pipe()
     except OSError:
         return
-    spool = _memory_file()
+    spool = _spool_file()
     try:
         pid = os.fork()
     except OSError:
@@ -106,18 +109,7 @@ def start(settings: Settings) -> None:
         code = 1
         try:
             os.close(read_fd)
-            payload = json.dumps([asdict(r) for r in observe(settings)]).encode()
-            published = read_catalog(settings)
-            if published is not None and spool is not None:
-                with os.fdopen(spool, "wb") as out:
-                    out.write(b"%d\n" % published[0] + published[1])
-                published = None
-            with os.fdopen(write_fd, "wb") as out:
-                # One JSON line (json.dumps escapes newlines), then the version and the blob,
-                # unless they went to the spool.
-                out.write(payload + b"\n")
-                if published is not None:
-                    out.write(b"%d\n" % published[0] + published[1])
+            _run_helper(settings, write_fd, spool, time.monotonic() + settings.health_check_timeout)
             code = 0
         finally:
             # No atexit handlers, no flushing of buffers inherited from the master.
@@ -127,16 +119,69 @@ def start(settings: Settings) -> None:
     _helper = Helper(pid, read_fd, timeout, time.monotonic() + timeout, spool)
 
 
-def _memory_file() -> int | None:
-    """A file in memory for the catalog (Linux), or None: it then goes through the pipe.
+def _run_helper(settings: Settings, out: int, spool: int | None, deadline: float) -> None:
+    """Helper: read the catalog in a thread while this one runs the checks; each sends one
+    line to the master as soon as it is done (`catalog VERSION LENGTH`, `checks JSON`).
 
-    Why not the pipe: a pipe holds 64 KB, so the helper, done with a 1.6 MB catalog before the
-    master is, waited for the master's reads 64 KB at a time, and the master spent ~15 ms of
-    the start on that hand-over. The helper writes the file whole and exits; the master reads
-    it in one call. No file system is touched (a read-only root is fine)."""
+    Why two at once: the master decodes the catalog (~60 ms) once its own imports are done,
+    while the checks are still running here (psycopg's import alone is ~100 ms), instead of
+    after them. And neither waits for the other's dependency: a Redis that hangs does not
+    hold back the database's observations (readiness gates on those), and a database that
+    hangs does not cost the workers their catalog. The thread starts after redis-py is
+    imported here, so the two threads never import at once (a concurrent import can hand one
+    of them a module still being initialized); what is left in the thread is I/O.
+    """
+    lock = threading.Lock()
+
+    def send(line: bytes) -> None:
+        with lock:  # whole lines: the other thread writes to the same pipe
+            view = memoryview(line)
+            while view:
+                view = view[os.write(out, view) :]
+
+    reader = None
+    if settings.redis_url and spool is not None:
+        import redis  # noqa: F401  (here, before the thread: see above)
+
+        reader = threading.Thread(
+            target=_send_catalog, args=(settings, spool, send), name="catalog", daemon=True
+        )
+        reader.start()
+    send(b"checks " + json.dumps([asdict(r) for r in observe(settings)]).encode() + b"\n")
+    if reader is not None:
+        reader.join(max(0.0, deadline - time.monotonic()))
+
+
+def _send_catalog(settings: Settings, spool: int, send: Callable[[bytes], None]) -> None:
+    """Helper thread: the published catalog into the spool, then its line to the master."""
+    published = read_catalog(settings)
+    if published is None:
+        return
+    version, blob = published
+    view = memoryview(blob)
+    while view:
+        view = view[os.pwrite(spool, view, len(blob) - len(view)) :]
+    send(b"catalog %d %d\n" % (version, len(blob)))
+
+
+def _spool_file() -> int | None:
+    """A file for the catalog: in memory (Linux), else an unlinked temporary file, else None
+    (nothing is handed over; each worker loads the catalog itself).
+
+    Why not the pipe: a pipe holds 64 KB, so the helper would wait for the master's reads 64 KB
+    at a time, and the master spent ~15 ms of the start on that hand-over. The helper writes
+    the file whole; the master reads it in one call. The memfd touches no file system (a
+    read-only root is fine)."""
     try:
         return os.memfd_create("ratecard-catalog", os.MFD_CLOEXEC)
     except (AttributeError, OSError):
+        pass
+    import tempfile  # only where there is no memfd
+
+    try:
+        with tempfile.TemporaryFile() as spooled:
+            return os.dup(spooled.fileno())
+    except OSError:
         return None
 
 
@@ -173,15 +218,17 @@ def read_catalog(settings: Settings) -> tuple[int, bytes] | None:
 
 
 def catalog() -> CatalogSnapshot | None:
-    """Master, after `collect`: the snapshot of the catalog the helper read (decoded here,
-    once, with its name index), or None."""
+    """Master, after `collect`: the snapshot of the catalog the helper read (decoded by
+    `collect`, once, with its name index), or None. Handed over once."""
     global _catalog
-    published, _catalog = _catalog, None
-    if published is None:
-        return None
+    snapshot, _catalog = _catalog, None
+    return snapshot
+
+
+def _decoded(version: int, blob: bytes) -> CatalogSnapshot | None:
     try:
-        data = decode_catalog(published[1])
-        data["version"] = published[0]
+        data = decode_catalog(blob)
+        data["version"] = version
         snapshot = CatalogSnapshot.from_data(data)
         snapshot.identity  # noqa: B018  (built now: inherited by every worker)
     except Exception:  # a blob this code cannot read: each worker's cache will say why
@@ -190,46 +237,80 @@ def catalog() -> CatalogSnapshot | None:
 
 
 def collect() -> None:
-    """Master, before forking workers: read the helper's results (waiting until its deadline)."""
+    """Master, before forking workers: read the helper's lines (waiting until its deadline),
+    decoding the catalog as soon as its line has come, while the checks may still run."""
     global _helper, _collected, _catalog
     helper, _helper = _helper, None
     if helper is None:
         return
-    chunks: list[bytes] = []
+    lines = _Lines(helper.fd)
+    results: list[SeededResult] | None = None
     complete = False
     try:
         while (remaining := helper.deadline - time.monotonic()) > 0:
-            if not select.select([helper.fd], [], [], remaining)[0]:
+            line = lines.next(remaining)
+            if line is None:  # the helper exited (or its deadline passed)
+                complete = lines.ended
                 break
-            chunk = os.read(helper.fd, 1 << 20)
-            if not chunk:
-                complete = True
-                break
-            chunks.append(chunk)
+            kind, _, rest = line.partition(b" ")
+            if kind == b"checks":
+                results = _read_results(rest)
+            elif kind == b"catalog" and helper.spool is not None:
+                _catalog = _read_catalog(helper.spool, rest)
     finally:
         os.close(helper.fd)
+        if helper.spool is not None:
+            os.close(helper.spool)
         if not complete:
             with contextlib.suppress(OSError):
                 os.kill(helper.pid, signal.SIGKILL)
         # gunicorn's SIGCHLD handler may have reaped it already.
         with contextlib.suppress(ChildProcessError):
             os.waitpid(helper.pid, 0)
-    if helper.spool is not None:
-        with os.fdopen(helper.spool, "rb") as spooled:  # closed here, read if complete
-            if complete:
-                spooled.seek(0)
-                chunks.append(spooled.read())
-    head, _, rest = b"".join(chunks).partition(b"\n")
-    try:
-        results = [SeededResult(**item) for item in json.loads(head)] if head else []
-    except (ValueError, TypeError):
-        return
-    version, _, blob = rest.partition(b"\n")
-    if complete and version.isdigit() and blob:
-        _catalog = (int(version), blob)
+    if results is None and complete:
+        return  # the helper failed before its checks' line: each worker checks for itself
+    results = results or []
     if not complete:
         results += _timed_out(helper, {r.name for r in results})
     _collected = results
+
+
+class _Lines:
+    """The helper's pipe, line by line, waiting at most the time given for each."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = b""
+        self.ended = False
+
+    def next(self, timeout: float) -> bytes | None:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if self.ended or remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+                return None
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                self.ended = True
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line
+
+
+def _read_results(payload: bytes) -> list[SeededResult] | None:
+    try:
+        return [SeededResult(**item) for item in json.loads(payload)]
+    except (ValueError, TypeError):
+        return None
+
+
+def _read_catalog(spool: int, header: bytes) -> CatalogSnapshot | None:
+    version, _, length = header.partition(b" ")
+    if not (version.isdigit() and length.isdigit()):
+        return None
+    blob = os.pread(spool, int(length), 0)
+    return _decoded(int(version), blob) if len(blob) == int(length) else None
 
 
 def _timed_out(helper: Helper, answered: set[str]) -> list[SeededResult]:

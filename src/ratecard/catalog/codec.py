@@ -175,7 +175,16 @@ class PricingArgs(TypedDict):
 
 def pricing_from_json(data: Mapping[str, Any] | None) -> PricingArgs:
     """ModelPrice keyword arguments from a `pricing` JSON object (absent parts empty)."""
-    data = data or {}
+    if not data:
+        # Most models' (`{}`): their empty parts at once, ~5 ms of a start's catalog decode.
+        return {
+            "variants": {},
+            "windows": (),
+            "uplifts": {},
+            "rules": {},
+            "dated": (),
+            "answers_to": None,
+        }
     return {
         "variants": {k: price_set_from_json(v) for k, v in (data.get("variants") or {}).items()},
         "windows": tuple(
