@@ -109,3 +109,24 @@ def test_the_master_preloads_everything_a_worker_needs_for_its_first_ready_answe
     assert late == [], f"add to PRELOADED_MODULES: {late}"
     assert cold_status == 200 and loaded, "ready without a preloaded catalog loads one first"
     assert not orm_preloaded, "SQLAlchemy must stay off the path to the first ready answer"
+
+
+def test_a_worker_hands_the_gil_over_faster_only_while_it_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from ratecard import gunicorn_conf
+
+    default = sys.getswitchinterval()
+    monkeypatch.setattr(gunicorn_conf, "STARTING_SECONDS", 0.2)
+    try:
+        gunicorn_conf._switch_faster_while_starting()
+        assert sys.getswitchinterval() == pytest.approx(gunicorn_conf.STARTING_SWITCH_INTERVAL)
+        assert gunicorn_conf.STARTING_SWITCH_INTERVAL < default
+        deadline = time.monotonic() + 5
+        while sys.getswitchinterval() != default:
+            assert time.monotonic() < deadline, "the default interval never came back"
+            time.sleep(0.05)
+    finally:
+        sys.setswitchinterval(default)
