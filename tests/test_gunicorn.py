@@ -123,7 +123,7 @@ def test_a_worker_hands_the_gil_over_faster_only_while_it_starts(
     try:
         gunicorn_conf._switch_faster_while_starting()
         assert sys.getswitchinterval() == pytest.approx(gunicorn_conf.STARTING_SWITCH_INTERVAL)
-        assert gunicorn_conf.STARTING_SWITCH_INTERVAL < default
+        assert default > gunicorn_conf.STARTING_SWITCH_INTERVAL
         deadline = time.monotonic() + 5
         while sys.getswitchinterval() != default:
             assert time.monotonic() < deadline, "the default interval never came back"

@@ -539,7 +539,8 @@ DECLARATIONS: tuple[Setting, ...] = (
         _flag,
         accepts="true or false",
         doc="gunicorn's master imports the libraries workers share before forking them "
-        "(never the app), while a helper process runs the first readiness checks for them",
+        "(never the app), while a helper process runs the first readiness checks and reads "
+        "the published catalog for them",
         default="true",
     ),
     Setting(
