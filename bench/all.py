@@ -78,9 +78,14 @@ def parse_startup(out: str) -> list[Row]:
     bare_first = figure(first, r"bare Flask app :\s+([\d.]+) ms", "  bare Flask app : 2 ms")
     ours_rps = figure(out, r"ratecard serve :\s+([\d.]+) req/s", "  ratecard serve : 1689 req/s")
     bare_rps = figure(out, r"bare Flask app :\s+([\d.]+) req/s", "  bare Flask app : 2054 req/s")
+    behind = figure(
+        out, r"startup failed after ready passed: (\d+) of", "  runs where ...: 0 of 5 (target 0)"
+    )
     return [
         Row("startup", "exec -> /health/startup and /health/ready both 200", ours_ms, "ms",
             "bare Flask app, same gunicorn", bare_ms, "<= 1.5x and < 1000 ms"),
+        Row("startup", "runs where /health/startup failed after /health/ready passed", behind,
+            "runs", target="0"),
         Row("startup", "first GET /api/models/gpt-4o after both", ours_first, "ms",
             "bare Flask app, same gunicorn", bare_first, "-"),
         Row("startup", "/health/ready throughput", ours_rps, "req/s",
@@ -404,7 +409,7 @@ def render(figures: list[Aggregate]) -> str:
 
 
 def _num(value: float) -> str:
-    if value >= 100:
+    if value >= 100 or value == int(value) == 0:  # a count of none reads "0"
         return f"{value:,.0f}"
     return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 10 else f"{value:.1f}"
 
