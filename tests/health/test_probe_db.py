@@ -22,7 +22,7 @@ from ratecard.health.probe_db import (
 from ratecard.migrations import HEAD_REVISION
 from ratecard.web.health_probes import health_of
 from ratecard.web.state import get_state
-from tests.support.apps import python_json
+from tests.support.apps import as_a_worker, python_json
 from tests.support.services import PG_ADMIN_DSN
 from tests.support.tcp_proxy import TcpProxy
 
@@ -174,19 +174,13 @@ def test_readiness_never_builds_the_engine(
 def test_start_up_and_the_first_ready_answer_import_no_sqlalchemy(
     migrated_sqlite_url: str,
 ) -> None:
-    code = (
-        "import json, sys\n"
-        "from ratecard.app import create_app\n"
-        "from ratecard.settings import Settings\n"
-        f"app = create_app(Settings(database_url={migrated_sqlite_url!r}))\n"
-        # The catalog as the master's preload gives a worker (readiness_seed.catalog).
-        "from ratecard.catalog.snapshot import CatalogSnapshot\n"
-        "from ratecard.web.state import get_state\n"
-        "get_state(app).need_catalog_cache().start_with(CatalogSnapshot.from_data({}))\n"
+    code = as_a_worker(
+        migrated_sqlite_url,
+        "{}",
         "status = app.test_client().get('/health/ready').status_code\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
         "{'sqlalchemy', 'alembic', 'httpx', 'pydantic'})\n"
-        "print(json.dumps([status, heavy]))\n"
+        "print(json.dumps([status, heavy]))\n",
     )
     status, heavy = python_json(code)
     assert status == 200

@@ -52,5 +52,23 @@ def python_json(code: str) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def as_a_worker(database_url: str, catalog_data: str, then: str, setup: str = "") -> str:
+    """Source for a fresh interpreter playing one worker: the app on `database_url`, holding
+    the catalog built from `catalog_data` (an expression, after the lines of `setup`) as the
+    master's preload hands it over (readiness_seed.catalog), then `then`, which prints its
+    findings as JSON."""
+    return (
+        "import json, sys\n"
+        "from ratecard.app import create_app\n"
+        "from ratecard.settings import Settings\n"
+        f"app = create_app(Settings(database_url={database_url!r}))\n"
+        "from ratecard.catalog.snapshot import CatalogSnapshot\n"
+        "from ratecard.web.state import get_state\n"
+        + setup
+        + f"snapshot = CatalogSnapshot.from_data({catalog_data})\n"
+        "get_state(app).need_catalog_cache().start_with(snapshot)\n" + then
+    )
+
+
 def auth(token: str = TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from ratecard.web.empty_queries import EMPTY_QUERIES, empty_query
 from ratecard.web.request_parsing import query_defaults
 from ratecard.web.routes import routes_of, schema_model
-from tests.support.apps import python_json
+from tests.support.apps import as_a_worker, python_json
 
 
 def validated_empty_queries(app: Flask) -> dict[str, dict[str, Any]]:
@@ -59,24 +59,18 @@ def test_a_model_read_and_the_listing_without_a_query_string_import_no_pydantic(
 ) -> None:
     # A fresh interpreter: the app, a catalog of one model, then the two reads a client starts
     # with. With a query string, the same reads need the model (pydantic is imported then).
-    code = (
-        "import json, sys\n"
-        "from ratecard.app import create_app\n"
-        "from ratecard.settings import Settings\n"
-        "from ratecard.catalog import codec\n"
-        "from ratecard.catalog.model import ModelPrice\n"
-        "from ratecard.catalog.snapshot import CatalogSnapshot\n"
-        "from ratecard.vocabulary import PriceStatus\n"
-        "from ratecard.web.state import get_state\n"
-        f"app = create_app(Settings(database_url={migrated_sqlite_url!r}))\n"
-        "price = ModelPrice(source='litellm', model_id='m-1', status=PriceStatus.UNPRICED)\n"
-        "data = {'version': 1, 'models': [codec.to_item(price)]}\n"
-        "get_state(app).need_catalog_cache().start_with(CatalogSnapshot.from_data(data))\n"
+    code = as_a_worker(
+        migrated_sqlite_url,
+        "{'version': 1, 'models': [codec.to_item(price)]}",
         "client = app.test_client()\n"
         "statuses = [client.get(p).status_code for p in ('/api/models/m-1', '/api/models')]\n"
         "before = 'pydantic' in sys.modules\n"
         "listed = client.get('/api/models?limit=1').get_json()['limit']\n"
-        "print(json.dumps([statuses, before, listed, 'pydantic' in sys.modules]))\n"
+        "print(json.dumps([statuses, before, listed, 'pydantic' in sys.modules]))\n",
+        setup="from ratecard.catalog import codec\n"
+        "from ratecard.catalog.model import ModelPrice\n"
+        "from ratecard.vocabulary import PriceStatus\n"
+        "price = ModelPrice(source='litellm', model_id='m-1', status=PriceStatus.UNPRICED)\n",
     )
     statuses, imported_before, listed, imported_after = python_json(code)
     assert statuses == [200, 200]
