@@ -264,3 +264,24 @@ def test_a_hanging_database_does_not_cost_the_workers_their_catalog(
     snapshot = readiness_seed.catalog()
     assert snapshot is not None and snapshot.version == 12
     assert [m.price.model_id for m in snapshot.models] == ["acme/still-here"]
+
+
+def test_a_checks_line_the_master_cannot_read_seeds_nothing() -> None:
+    import os
+    import subprocess
+
+    # A helper that sent a line this code cannot read and then hung until its deadline: its
+    # checks are neither seeded as read nor failed as timed out; each worker checks itself.
+    helper = subprocess.Popen(["sleep", "30"])  # collect() kills and reaps it
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"checks [not json\n")
+    readiness_seed._helper = readiness_seed.Helper(
+        helper.pid, read_fd, 0.2, time.monotonic() + 0.2, None
+    )
+    try:
+        readiness_seed.collect()
+    finally:
+        os.close(write_fd)
+    assert helper.poll() is not None, "the helper past its deadline was stopped"
+    assert readiness_seed._collected == []
+    assert readiness_seed.apply(HealthRegistry(timeout=1.0, cache_seconds=60)) == 0

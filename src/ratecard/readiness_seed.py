@@ -245,7 +245,7 @@ def collect() -> None:
         return
     lines = _Lines(helper.fd)
     results: list[SeededResult] | None = None
-    complete = False
+    complete = garbled = False
     try:
         while (remaining := helper.deadline - time.monotonic()) > 0:
             line = lines.next(remaining)
@@ -255,6 +255,7 @@ def collect() -> None:
             kind, _, rest = line.partition(b" ")
             if kind == b"checks":
                 results = _read_results(rest)
+                garbled = results is None
             elif kind == b"catalog" and helper.spool is not None:
                 _catalog = _read_catalog(helper.spool, rest)
     finally:
@@ -267,8 +268,10 @@ def collect() -> None:
         # gunicorn's SIGCHLD handler may have reaped it already.
         with contextlib.suppress(ChildProcessError):
             os.waitpid(helper.pid, 0)
-    if results is None and complete:
-        return  # the helper failed before its checks' line: each worker checks for itself
+    if garbled or (results is None and complete):
+        # A checks' line this code cannot read, or none from a helper that failed before it:
+        # nothing is seeded, and each worker checks for itself.
+        return
     results = results or []
     if not complete:
         results += _timed_out(helper, {r.name for r in results})
