@@ -145,14 +145,15 @@ def split_id(model_id: str, provider: str | None) -> tuple[str | None, str]:
     return canonical, tilde + text
 
 
-def link_key(price: ModelPrice) -> LinkKey | None:
-    """Return the key that links this entry to the same model in other sources (or None)."""
+def link_key(price: ModelPrice, split: tuple[str | None, str] | None = None) -> LinkKey | None:
+    """Return the key that links this entry to the same model in other sources (or None);
+    `split` is `split_id` of its id when the caller has it already."""
     if price.alias_target:
         # OpenRouter's slug names its maker, as the alias's own id does.
         maker, _, name = price.alias_target.strip().partition("/")
         if name:
             return (canonical_provider(maker) or maker.lower(), normalize_name(name))
-    provider, name = split_id(price.model_id, price.provider)
+    provider, name = split if split is not None else split_id(price.model_id, price.provider)
     if provider is None or not name:
         return None
     return (provider, normalize_name(name))
@@ -352,9 +353,9 @@ class ModelIndex:
         for price in self.entries:
             self.by_id.setdefault(price.model_id, []).append(price)
             self.by_lower.setdefault(price.model_id.strip().lower(), []).append(price)
-            _, name = split_id(price.model_id, price.provider)
-            self.by_name.setdefault(name.lower(), []).append(price)
-            key = link_key(price)
+            split = split_id(price.model_id, price.provider)
+            self.by_name.setdefault(split[1].lower(), []).append(price)
+            key = link_key(price, split)
             if key is not None:
                 self.by_key.setdefault(key, []).append(price)
                 self.key_of[(price.source, price.model_id)] = key
