@@ -112,24 +112,31 @@ def test_nothing_is_seeded_without_a_helper(
     assert readiness_seed.apply(health_of(app).registry) == 0
 
 
-def test_the_helper_reads_the_published_catalog_and_workers_start_warm_with_it(
-    make_app: Callable[..., Flask], migrated_pg_url: str, redis_prefix: str
-) -> None:
+def publish(redis_prefix: str, version: int, models: list[dict[str, str]]) -> bytes:
+    """Publish a catalog of `models` as `version` under the test's prefix; return its blob."""
     import redis
 
     from ratecard.redis_keys import RedisKeys
     from ratecard.serving.publish import encode_catalog, publish_catalog
     from tests.support.services import REDIS_URL
 
-    item = {"source": "litellm", "model_id": "acme/preloaded", "status": "priced"}
-    item |= {"input_per_token": "0.000001", "output_per_token": "0.000002"}
+    blob = encode_catalog({"models": models})
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        assert publish_catalog(
-            client, RedisKeys(prefix=redis_prefix), 41, encode_catalog({"models": [item]})
-        )
+        assert publish_catalog(client, RedisKeys(prefix=redis_prefix), version, blob)
     finally:
         client.close()
+    return blob
+
+
+def test_the_helper_reads_the_published_catalog_and_workers_start_warm_with_it(
+    make_app: Callable[..., Flask], migrated_pg_url: str, redis_prefix: str
+) -> None:
+    from tests.support.services import REDIS_URL
+
+    item = {"source": "litellm", "model_id": "acme/preloaded", "status": "priced"}
+    item |= {"input_per_token": "0.000001", "output_per_token": "0.000002"}
+    publish(redis_prefix, 41, [item])
     settings = dict(database_url=migrated_pg_url, redis_url=REDIS_URL)
     app = seeded_app(make_app, **settings, redis_key_prefix=redis_prefix)
     snapshot = readiness_seed.catalog()  # the master's decode, before forking workers
@@ -156,10 +163,6 @@ def test_a_catalog_many_times_a_pipes_buffer_arrives_whole(
     monkeypatch: pytest.MonkeyPatch,
     spooled: bool,
 ) -> None:
-    import redis
-
-    from ratecard.redis_keys import RedisKeys
-    from ratecard.serving.publish import encode_catalog, publish_catalog
     from tests.support.services import REDIS_URL
 
     if not spooled:  # where memfd_create is missing: an unlinked temporary file
@@ -169,13 +172,8 @@ def test_a_catalog_many_times_a_pipes_buffer_arrives_whole(
         | {"input_per_token": f"0.{i:08}1", "output_per_token": "0.000002"}
         for i in range(5000)
     ]
-    blob = encode_catalog({"models": items})
+    blob = publish(redis_prefix, 7, items)
     assert len(blob) > 8 * 65536, "several times what a pipe holds"
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        assert publish_catalog(client, RedisKeys(prefix=redis_prefix), 7, blob)
-    finally:
-        client.close()
     seeded_app(
         make_app, database_url=migrated_pg_url, redis_url=REDIS_URL, redis_key_prefix=redis_prefix
     )
@@ -201,21 +199,6 @@ def test_a_second_start_keeps_the_helper_already_running(
     readiness_seed.collect()
     assert readiness_seed._helper is None
     assert {r.name for r in readiness_seed._collected} >= {"database:responseTime"}
-
-
-def publish(redis_prefix: str, version: int, models: list[dict[str, str]]) -> None:
-    import redis
-
-    from ratecard.redis_keys import RedisKeys
-    from ratecard.serving.publish import encode_catalog, publish_catalog
-    from tests.support.services import REDIS_URL
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        blob = encode_catalog({"models": models})
-        assert publish_catalog(client, RedisKeys(prefix=redis_prefix), version, blob)
-    finally:
-        client.close()
 
 
 def test_a_hanging_redis_does_not_hold_back_the_database_checks(

@@ -123,7 +123,7 @@ def _run_helper(settings: Settings, out: int, spool: int | None, deadline: float
     """Helper: read the catalog in a thread while this one runs the checks; each sends one
     line to the master as soon as it is done (`catalog VERSION LENGTH`, `checks JSON`).
 
-    Why two at once: the master decodes the catalog (~60 ms) once its own imports are done,
+    Why two at once: the master decodes the catalog (~50 ms) once its own imports are done,
     while the checks are still running here (psycopg's import alone is ~100 ms), instead of
     after them. And neither waits for the other's dependency: a Redis that hangs does not
     hold back the database's observations (readiness gates on those), and a database that

@@ -11,7 +11,6 @@ from flask import Flask
 from pydantic import ValidationError
 
 from ratecard.web.empty_queries import EMPTY_QUERIES, empty_query
-from ratecard.web.request_parsing import query_defaults
 from ratecard.web.routes import routes_of, schema_model
 from tests.support.apps import as_a_worker, python_json
 
@@ -42,9 +41,9 @@ def test_the_table_is_what_every_route_s_query_model_makes_of_an_empty_query(
 
 
 def test_an_empty_query_reads_like_the_model_and_cannot_be_changed() -> None:
-    query = query_defaults("ModelListQuery")
+    query = empty_query("ModelListQuery")
     assert (query.limit, query.sort, query.cursor) == (50, "id", None)
-    assert query is query_defaults("ModelListQuery")  # one object per model, shared
+    assert query is empty_query("ModelListQuery")  # one object per model, shared
     try:
         query.limit = 5
     except AttributeError:

@@ -14,6 +14,7 @@ string goes to pydantic, which answers 422 naming the parameter.
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from typing import Any
 
@@ -48,9 +49,11 @@ EMPTY_QUERIES: dict[str, dict[str, Any]] = {
 }
 
 
+@functools.cache
 def empty_query(model_name: str) -> Any:
     """The query of `model_name` for an empty query string, as an immutable object with the
-    model's field names as attributes; None when the table has no entry for it."""
+    model's field names as attributes, one per model; None when the table has no entry for
+    it (a model with a required parameter)."""
     values = EMPTY_QUERIES.get(model_name)
     if values is None:
         return None

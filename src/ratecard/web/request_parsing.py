@@ -9,7 +9,6 @@ needs them, and a query string that is empty needs none (web/empty_queries.py).
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 from collections.abc import Callable, Collection
 from typing import Any
@@ -24,9 +23,9 @@ from ratecard.web.routes import schema_model
 
 def parse_query(model_name: str) -> Any:
     """Validate the query string with a pydantic model; a bad value is a 422 naming it."""
-    if not request.args and (defaults := query_defaults(model_name)) is not None:
-        # The common lookup has no query string: its defaults, read once, not per request,
-        # and without pydantic (views never mutate a query).
+    if not request.args and (defaults := empty_query(model_name)) is not None:
+        # The common lookup has no query string: its defaults, one shared object per model,
+        # without pydantic (views never mutate a query).
         return defaults
     from pydantic import ValidationError
 
@@ -35,14 +34,6 @@ def parse_query(model_name: str) -> Any:
         return schema_model(model_name).model_validate(request.args.to_dict())
     except ValidationError as exc:
         raise _validation_failed(exc) from None
-
-
-@functools.cache
-def query_defaults(model_name: str) -> Any:
-    """The query of `model_name` without parameters, one shared object per model, read from
-    the table of empty queries (web/empty_queries.py); None for a model the table leaves out
-    (one with a required parameter)."""
-    return empty_query(model_name)
 
 
 def build_query_model(model_name: str) -> None:

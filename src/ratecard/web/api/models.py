@@ -30,8 +30,9 @@ from ratecard.web.api.history import model_at
 from ratecard.web.api.presentation import difference_items, identity_fields, model_item
 from ratecard.web.auth import is_admin
 from ratecard.web.cached_answers import CachedAnswer, cached_answer, conditional_response
+from ratecard.web.empty_queries import empty_query
 from ratecard.web.redaction import alias_key, public_text
-from ratecard.web.request_parsing import parse_query, query_defaults
+from ratecard.web.request_parsing import parse_query
 from ratecard.web.routes import RouteSpec
 from ratecard.web.state import get_state
 
@@ -68,7 +69,7 @@ def _is_first_page(query: Any) -> bool:
     unfiltered = all(
         value is None for value in (query.provider, query.mode, query.status, query.source, query.q)
     )
-    default_limit = query.limit == query_defaults("ModelListQuery").limit
+    default_limit = query.limit == empty_query("ModelListQuery").limit
     return (
         unfiltered and default_limit and query.cursor is None and (query.page or 1) <= FIRST_PAGES
     )
