@@ -175,7 +175,11 @@ def test_a_catalog_many_times_a_pipes_buffer_arrives_whole(
     blob = publish(redis_prefix, 7, items)
     assert len(blob) > 8 * 65536, "several times what a pipe holds"
     seeded_app(
-        make_app, database_url=migrated_pg_url, redis_url=REDIS_URL, redis_key_prefix=redis_prefix
+        make_app,
+        database_url=migrated_pg_url,
+        redis_url=REDIS_URL,
+        redis_key_prefix=redis_prefix,
+        health_check_timeout=5.0,  # a loaded machine: this is about the size, not the time
     )
     seeded = {r.name: r.observation["status"] for r in readiness_seed._collected}
     assert seeded["database:responseTime"] == "pass", "the checks came through beside it"
@@ -183,6 +187,45 @@ def test_a_catalog_many_times_a_pipes_buffer_arrives_whole(
     assert snapshot is not None and snapshot.version == 7
     assert [m.price.model_id for m in snapshot.models] == [i["model_id"] for i in items]
     assert str(snapshot.models[-1].price.input_per_token) == "0.000049991"
+
+
+def test_checks_sent_in_time_count_even_when_the_decode_runs_past_the_deadline(
+    make_app: Callable[..., Flask],
+    migrated_pg_url: str,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import select
+
+    from tests.support.services import REDIS_URL
+
+    item = {"source": "litellm", "model_id": "acme/slow", "status": "priced"}
+    publish(redis_prefix, 3, [item | {"input_per_token": "0.000001"}])
+    app = make_app(
+        database_url=migrated_pg_url,
+        redis_url=REDIS_URL,
+        redis_key_prefix=redis_prefix,
+        health_check_timeout=1.0,
+    )
+    readiness_seed.start(get_state(app).settings)
+    helper = readiness_seed._helper
+    assert helper is not None
+    decode = readiness_seed._decoded
+
+    def slow_decode(version: int, blob: bytes) -> object:
+        # A big catalog on a busy machine: the master is still decoding when the deadline
+        # passes, by which time the helper has sent its checks (or exited: readable too).
+        select.select([helper.fd], [], [], 10)
+        time.sleep(max(0.0, helper.deadline - time.monotonic()) + 0.05)
+        return decode(version, blob)
+
+    monkeypatch.setattr(readiness_seed, "_decoded", slow_decode)
+    readiness_seed.collect()
+    seeded = {r.name: r.observation for r in readiness_seed._collected}
+    assert seeded["database:responseTime"]["status"] == "pass", seeded
+    assert seeded["database:schemaRevision"]["status"] == "pass", seeded
+    snapshot = readiness_seed.catalog()
+    assert snapshot is not None and snapshot.version == 3
 
 
 def test_a_second_start_keeps_the_helper_already_running(

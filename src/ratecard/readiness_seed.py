@@ -247,8 +247,11 @@ def collect() -> None:
     results: list[SeededResult] | None = None
     complete = garbled = False
     try:
-        while (remaining := helper.deadline - time.monotonic()) > 0:
-            line = lines.next(remaining)
+        while True:
+            # Past the deadline this still takes the lines already sent, without waiting:
+            # the checks may have come in while this process was decoding the catalog, and
+            # failing them as timed out would leave every worker unready until it checks.
+            line = lines.next(max(0.0, helper.deadline - time.monotonic()))
             if line is None:  # the helper exited (or its deadline passed)
                 complete = lines.ended
                 break
@@ -290,7 +293,8 @@ class _Lines:
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buffer:
             remaining = deadline - time.monotonic()
-            if self.ended or remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+            # A timeout of 0 polls: what is in the pipe already is read, nothing is waited for.
+            if self.ended or not select.select([self.fd], [], [], max(0.0, remaining))[0]:
                 return None
             chunk = os.read(self.fd, 1 << 16)
             if not chunk:
