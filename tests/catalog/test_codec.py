@@ -5,11 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from ratecard.catalog import codec
 from ratecard.catalog.model import PRICE_FIELDS, ModelPrice, Tier
+from ratecard.catalog.snapshot import CatalogSnapshot, ServedModel
+from ratecard.ingest.feeds import genai_prices, litellm, openrouter
 from ratecard.schema import models
 
 PRICE = ModelPrice(
@@ -122,3 +127,35 @@ def test_every_declared_price_field_exists_where_it_lives() -> None:
     priced_attrs = {name for name in price_attrs if name.endswith(("_per_token", "_per_request"))}
     assert priced_attrs == {f.name for f in PRICE_FIELDS}, "a price attribute is not declared"
     assert len({f.api_name for f in PRICE_FIELDS}) == len(PRICE_FIELDS)
+
+
+@pytest.mark.parametrize(
+    ("parse", "snapshot"),
+    [
+        (litellm.parse, "litellm_2026-07-24.json"),
+        (genai_prices.parse, "genai_prices_2026-07-25.json"),
+        (openrouter.parse, "openrouter_models_2026-08-19.json"),
+    ],
+    ids=["litellm", "genai-prices", "openrouter"],
+)
+def test_items_read_back_as_what_the_constructor_builds_for_every_real_model(
+    feed_data: Path, parse: Any, snapshot: str
+) -> None:
+    # from_item fills the instance without running __init__ (model.assembled): every field,
+    # and the same values, as ModelPrice(**fields) would hold, for each model of a real feed.
+    names = [f.name for f in dataclasses.fields(ModelPrice)]
+    parsed = parse("src", json.loads((feed_data / snapshot).read_text()))
+    assert len(parsed.models) > 100
+    items = [
+        json.loads(json.dumps(codec.to_item(price) | {"status": price.status}))
+        for price in parsed.models.values()
+    ]
+    for price, item in zip(parsed.models.values(), items, strict=True):
+        read = codec.from_item(item)
+        assert sorted(vars(read)) == sorted(names), price.model_id
+        assert read == ModelPrice(**{name: getattr(read, name) for name in names}) == price
+    # And the served model around each, as the catalog's snapshot builds it.
+    served_names = sorted(f.name for f in dataclasses.fields(ServedModel))
+    for served in CatalogSnapshot.from_data({"models": items}).models:
+        assert sorted(vars(served)) == served_names
+        assert served == ServedModel(**vars(served))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from ratecard.catalog.match_clauses import AnswersTo
 from ratecard.catalog.money import decimal_text
@@ -31,6 +31,7 @@ __all__ = [
     "PriceStatusText",
     "Tier",
     "TimeWindow",
+    "assembled",
     "dated_in_force",
     "decimal_text",
 ]
@@ -205,6 +206,24 @@ class ModelPrice:
             tiers=self.tiers,
             units=self.units,
         )
+
+
+Record = TypeVar("Record")
+
+
+def assembled(cls: type[Record], values: dict[str, Any]) -> Record:
+    """What `cls(**values)` builds, for a frozen dataclass `cls` without `__post_init__` and a
+    `values` that names every one of its fields, without running its `__init__`.
+
+    Why: a frozen dataclass's `__init__` sets each field through `object.__setattr__`. For the
+    ~3,000 models of a catalog that took ~9 of the ~30 ms in which the master builds the
+    catalog's objects on every start, before any worker can answer (ModelPrice has 22 fields).
+    Filling the instance's `__dict__` at once gives the same object. The callers' tests
+    compare what they build with `cls(**values)` field by field, which also catches a field
+    they leave out."""
+    instance = object.__new__(cls)
+    instance.__dict__.update(values)
+    return instance
 
 
 def dated_entry_at(dated: tuple[DatedPrices, ...], at: datetime) -> int:
