@@ -36,6 +36,7 @@ name is an `UnknownModel` (404) suggesting up to five near names.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,6 +98,13 @@ _VERSION_DOT = re.compile(r"(?<=\d)\.(?=\d)")
 _RATIO = Context(prec=6)
 
 
+# The catalog's few dozen provider spellings (and the prefixes of the ids under them) are met
+# thousands of times when a version's index is built, which every start waits for; bounded,
+# because requests pass names of their own.
+_NAMES_KEPT = 1024
+
+
+@functools.lru_cache(maxsize=_NAMES_KEPT)
 def canonical_provider(name: str | None) -> str | None:
     """Return the one name ratecard uses for a provider however a feed spells it."""
     if name is None or not name.strip():
@@ -115,6 +123,7 @@ def normalize_name(name: str) -> str:
     return _VERSION_DOT.sub("-", name.strip().lower())
 
 
+@functools.lru_cache(maxsize=_NAMES_KEPT)
 def _is_own_prefix(prefix: str, provider: str | None) -> bool:
     """Whether an id's first segment names the entry's own provider (`gemini/` for gemini)."""
     if provider is None:
