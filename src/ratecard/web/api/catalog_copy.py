@@ -11,7 +11,6 @@ name hosts, stay in GET /api/catalog.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from dataclasses import dataclass
 
@@ -67,7 +66,10 @@ def get_catalog_copy() -> Response:
 
 
 def _build(snapshot: CatalogSnapshot, sources: tuple[str, ...]) -> _Copy:
-    # Deferred: orjson (~20 ms) loads with the first copy asked for, not at every start-up.
+    # Deferred: gzip (and orjson, where the master's catalog decode has not loaded it) with
+    # the first copy asked for, not at every start-up.
+    import gzip
+
     import orjson
 
     body = orjson.dumps(copy_document(snapshot, sources))
