@@ -335,8 +335,7 @@ def from_item(item: Mapping[str, Any]) -> ModelPrice:
     }
     for name in DESCRIPTIVE_FIELDS:
         values[name] = item.get(name)
-    for f in PRICE_FIELDS:
-        values[f.name] = _decimal(item.get(f.name))
+    values.update(_prices_from_json(item))
     values["tiers"] = tiers_from_json(item.get("tiers"))
     values["units"] = units_from_json(item.get("units"))
     values.update(pricing_from_json(item.get("pricing")))

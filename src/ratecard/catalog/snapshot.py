@@ -7,7 +7,7 @@ other copy of it); the service's cache (`serving.catalog_cache`) keeps the newes
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
@@ -157,8 +157,12 @@ def resolve_recorded(
         return Resolution(recorded, model_id, "exact")
 
 
+# What a served model holds beside its price, each under its own name in a catalog item.
+_SERVED_TIMES = tuple(f.name for f in fields(ServedModel) if f.name != "price")
+
+
 def _served_from_item(item: Mapping[str, Any]) -> ServedModel:
     values: dict[str, Any] = {"price": codec.from_item(item)}
-    for name in ("last_observed_at", "last_changed_at", "rejected_reason", "rejected_since"):
+    for name in _SERVED_TIMES:
         values[name] = item.get(name)
     return assembled(ServedModel, values)  # each start builds ~3,000: see `assembled`
