@@ -36,7 +36,7 @@ def invoke(url: str, *args: str) -> Result:
 def test_search_puts_the_exact_id_first_then_the_same_name_elsewhere(database: str) -> None:
     result = invoke(database, "models", "search", "gpt-4o", "--limit", "4")
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines[:4]] == [
         "gpt-4o",
         "openrouter/openai/gpt-4o",
@@ -50,16 +50,16 @@ def test_search_puts_the_exact_id_first_then_the_same_name_elsewhere(database: s
 def test_search_as_json_is_what_the_api_shows(database: str) -> None:
     result = invoke(database, "models", "search", "claude-sonnet-4-5", "--limit", "1", "--json")
     assert result.exit_code == 0, result.output
-    # The JSON lines only: CliRunner swaps sys.stdout for the whole process, so a line another
-    # test's leftover thread prints meanwhile lands here too (seen once in CI: a row of dashes).
-    (item,) = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    # stdout, not output: output also holds stderr, and CliRunner swaps sys.stderr for the
+    # whole process, so whatever another test's leftover thread prints meanwhile lands there.
+    (item,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert item["id"] == "claude-sonnet-4-5" and item["prices"]["input"]["per_million"] == "3"
 
 
 def test_list_filters_by_provider_and_mode(database: str) -> None:
     result = invoke(database, "models", "list", "--provider", "anthropic", "--mode", "chat")
     assert result.exit_code == 0, result.output
-    rows = [line.split() for line in result.output.splitlines() if not line.startswith("(")]
+    rows = [line.split() for line in result.stdout.splitlines() if not line.startswith("(")]
     assert rows and all(row[2] == "anthropic" and row[3] == "chat" for row in rows)
 
 

@@ -104,7 +104,7 @@ def test_cost_prices_a_log_with_a_book(database: str, tmp_path: Path) -> None:
     )
     priced = run(database, "cost", "-", "--price-book", "resale", stdin=log)
     assert priced.exit_code == 0, priced.output
-    first, second = (json.loads(line) for line in priced.output.splitlines())
+    first, second = (json.loads(line) for line in priced.stdout.splitlines())
     # resale over contract: input 2.5 x 0.85; output 1.0 x 0.85 x 1.2.
     assert first["total"] == "3.145" and first["price_book"]["name"] == "resale"
     assert second["total"] == "2.125" and second["price_book"]["name"] == "contract"

@@ -74,7 +74,7 @@ def test_show_prints_time_windows_and_rules(loaded: tuple[str, str]) -> None:
     text = invoke(url, sources, "prices", "show", "deepseek/deepseek-v4-pro-0813")
     assert text.exit_code == 0, text.output
     # Every price by its flat name, aligned, with its unit (the change log's names).
-    lines = text.output.splitlines()
+    lines = text.stdout.splitlines()
     window = next(line for line in lines if "windows[0100-0400].input_per_token" in line)
     assert window.split()[1:] == ["1.32", "per", "M", "tokens"]
     values = [line.index(" per ") for line in lines[1:] if " per " in line]

@@ -17,6 +17,7 @@ import contextlib
 import email.utils
 import hashlib
 import itertools
+import logging
 import sys
 import threading
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 
 from tests.support.services import FEED_DATA
 
+_log = logging.getLogger(__name__)
 CHUNK = 64 * 1024
 HTML_ERROR_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
@@ -101,7 +103,7 @@ class FeedServer:
 
     def start(self) -> FeedServer:
         """Bind a free port and serve in a daemon thread."""
-        server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
+        server = QuietHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server = server
         self._stopping.clear()
         self._thread = threading.Thread(
@@ -291,8 +293,14 @@ class FeedServer:
         self._stopping.wait(seconds)
 
 
-class _QuietServer(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that does not print tracebacks for clients hanging up."""
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that never prints: its handler errors go to logging.
+
+    socketserver's own handle_error prints a traceback between two 40-dash lines to
+    sys.stderr. A handler thread can outlive its test, and while a later test runs click's
+    CliRunner, sys.stderr is that runner's capture: the dashes then land in another test's
+    command output (seen once in CI as the last line of `ratecard models search`).
+    """
 
     daemon_threads = True
     # A stalled handler must not make stop() wait for it (stop wakes it anyway).
@@ -303,7 +311,7 @@ class _QuietServer(ThreadingHTTPServer):
         # socket: expected in these tests, and noise in their output.
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
-        super().handle_error(request, client_address)
+        _log.exception("test HTTP server: request from %s failed", client_address)
 
 
 def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:

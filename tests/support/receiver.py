@@ -16,9 +16,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
+
+from tests.support.feeds import QuietHTTPServer
 
 
 @dataclass
@@ -48,7 +50,7 @@ class WebhookReceiver:
 
     endpoints: dict[str, _Endpoint] = field(default_factory=dict)
     arrivals: list[Arrival] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
+    _server: QuietHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _attempts: Counter[str] = field(default_factory=Counter)
 
@@ -68,8 +70,7 @@ class WebhookReceiver:
             def log_message(self, *_args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         # shutdown() waits for serve_forever's next poll: 0.5 s by default, paid at the end of
         # every test with a receiver (~20 s over the suite); FeedServer polls as often.
         threading.Thread(
