@@ -159,6 +159,56 @@ def test_readiness_waits_for_the_gating_checks_only_until_the_others_first_answe
     assert len(calls) == 2
 
 
+def test_an_answer_is_reused_until_the_first_of_its_results_goes_stale() -> None:
+    clock = FakeClock()
+    registry = HealthRegistry(timeout=1.0, cache_seconds=2.0, clock=clock)
+    status = {"db": "pass"}
+    db_calls: list[int] = []
+
+    def db() -> Observation:
+        db_calls.append(1)
+        return Observation(status["db"])  # type: ignore[arg-type]
+
+    registry.register("db:responseTime", "datastore", db)
+    registry.run()  # db's result is cached at 1000
+    schema, schema_calls = counting_check()
+    clock.now = 1001.0
+    registry.register("db:schema", "datastore", schema)
+    answer = registry.run()  # schema's at 1001: the answer holds until 1002, db's expiry
+    status["db"] = "fail"
+    clock.now = 1001.9
+    assert registry.run() is answer, "nothing went stale: the same answer"
+    assert (len(db_calls), len(schema_calls)) == (1, 1)
+    clock.now = 1002.1
+    again = registry.run()
+    assert again["db:responseTime"].status == "fail", "db's result went stale: checked again"
+    assert again["db:schema"] is answer["db:schema"], "schema's result is still fresh"
+    assert (len(db_calls), len(schema_calls)) == (2, 1)
+
+
+def test_a_first_check_running_placeholder_is_not_reused() -> None:
+    clock = FakeClock()
+    registry = HealthRegistry(timeout=2.0, cache_seconds=60.0, clock=clock)
+    release = threading.Event()
+
+    def slow_redis() -> Observation:
+        release.wait(10)
+        return Observation("pass")
+
+    registry.register("redis:responseTime", "datastore", slow_redis, worst="warn")
+    db, _ = counting_check()
+    registry.register("db:responseTime", "datastore", db)
+    first = registry.run(readiness_only=True)
+    assert first["redis:responseTime"].observation.output == "first check running"
+    release.set()
+    # Within the cache period of db's result (the fake clock stands still), yet redis has
+    # answered since: its answer shows as soon as its thread has handed it over.
+    deadline = time.monotonic() + 5
+    while registry.run(readiness_only=True)["redis:responseTime"].status != "pass":
+        assert time.monotonic() < deadline, "the placeholder answer was kept"
+        time.sleep(0.01)
+
+
 def test_details_are_hidden_without_the_token() -> None:
     registry = HealthRegistry(cache_seconds=0.0)
     registry.register(

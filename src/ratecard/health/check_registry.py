@@ -116,6 +116,8 @@ class HealthRegistry:
         self.cache_seconds = cache_seconds
         self.clock = clock
         self.checks: dict[str, Check] = {}
+        # run()'s last answer per readiness_only, and until when (this clock) it holds: see run.
+        self._answers: dict[bool, tuple[float, dict[str, CheckResult]]] = {}
 
     def register(
         self,
@@ -130,6 +132,7 @@ class HealthRegistry:
     ) -> None:
         """Add (or replace) the check `name`, written `component:measurement`."""
         self.checks[name] = Check(name, component_type, run, worst, timeout, readiness, review)
+        self._answers.clear()
 
     def run(self, readiness_only: bool = False) -> dict[str, CheckResult]:
         """Return every check's result (cached when fresh); the whole call takes ≤ max timeout.
@@ -140,8 +143,15 @@ class HealthRegistry:
         answered once. Readiness gates on the database and the schema only, so a fresh
         process's first ready answer waits for those alone.
         """
-        selected = [c for c in self.checks.values() if c.readiness or not readiness_only]
         started = self.clock()
+        # While every result of the last answer is still its check's fresh cached one, that
+        # answer is the one the checks would give again: a probe (twenty a second behind a busy
+        # balancer) reads it without locking each check. It holds until the first of them
+        # goes stale, and a check's cached result changes only after it has gone stale.
+        kept = self._answers.get(readiness_only)
+        if kept is not None and started < kept[0]:
+            return kept[1]
+        selected = [c for c in self.checks.values() if c.readiness or not readiness_only]
         deferred = [c for c in selected if readiness_only and _first_answer_optional(c)]
         deferred_names = {c.name for c in deferred}
         # Start every stale check first, then wait: the checks run in parallel, so a probe
@@ -169,7 +179,24 @@ class HealthRegistry:
                     _cap(FIRST_CHECK_RUNNING, check.worst),
                     check_time(),
                 )
-        return {check.name: results[check.name] for check in selected}
+        answer = {check.name: results[check.name] for check in selected}
+        self._keep(readiness_only, selected, answer)
+        return answer
+
+    def _keep(
+        self, readiness_only: bool, selected: list[Check], answer: dict[str, CheckResult]
+    ) -> None:
+        """Keep `answer` for run() while each of its results is its check's fresh cached one."""
+        held_until = float("inf")
+        for check in selected:
+            with check.lock:
+                if check.cached is not answer[check.name]:
+                    # A first-check-running placeholder, or a result a concurrent probe has
+                    # replaced since: an answer the checks would not give again, so not kept.
+                    self._answers.pop(readiness_only, None)
+                    return
+                held_until = min(held_until, check.cached_at + self.cache_seconds)
+        self._answers[readiness_only] = (held_until, answer)
 
     def _fresh_or_start(self, check: Check) -> CheckResult | Future[Observation]:
         with check.lock:

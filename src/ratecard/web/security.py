@@ -25,10 +25,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from flask import Flask, Request, Response, current_app, request
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge, RequestTimeout
 from werkzeug.routing import Map, RequestRedirect, Rule
 
@@ -145,13 +146,20 @@ def add_security_headers(response: Response) -> Response:
     """Set nosniff and Permissions-Policy on every response, the CSP family on HTML ones, and
     HSTS on those sent over HTTPS."""
     headers = response.headers
-    for name, value in always_headers(request.is_secure):
-        headers.setdefault(name, value)
+    # One pass over the names already set, then appends: setdefault scans the list twice per
+    # header (~4 us each on every response).
+    present = {name.lower() for name, _ in headers.items()}
+    _add_missing(headers, present, always_headers(request.is_secure))
     # A prefix test first: parsing the Content-Type (`mimetype`) only for would-be HTML.
     if (response.content_type or "").startswith("text/html") and response.mimetype == "text/html":
-        for name, value in HTML_HEADERS.items():
-            response.headers.setdefault(name, value)
+        _add_missing(headers, present, HTML_HEADERS.items())
     return response
+
+
+def _add_missing(headers: Headers, present: set[str], pairs: Iterable[tuple[str, str]]) -> None:
+    for name, value in pairs:
+        if name.lower() not in present:
+            headers.add(name, value)
 
 
 def always_headers(secure: bool) -> tuple[tuple[str, str], ...]:
