@@ -2,7 +2,10 @@
 the bare Flask app (bench/api.py's), in process through werkzeug's test client (no sockets,
 so the profile is the app's own work).
 
-    .venv/bin/python bench/profile_request.py [--requests 20000] [--top 15]
+    .venv/bin/python bench/profile_request.py [--requests 20000] [--top 15] [--probe]
+
+With --probe, the request is GET /health/ready, against bench/bare_app.py's (bench/startup.py's
+baseline, answering "ok").
 
 Loads the bundled snapshot into a scratch database and Redis prefix (bench/support.py's
 scratch_catalog; both removed at the end), builds `create_app()` as a worker does, warms it up,
@@ -43,6 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--probe", action="store_true", help="GET /health/ready instead")
     args = parser.parse_args()
     with scratch_catalog() as env, tempfile.TemporaryDirectory() as scratch_dir:
         for key in ("DATABASE_URL", "REDIS_URL", "RATECARD_REDIS_PREFIX", "RATECARD_SOURCES"):
@@ -51,14 +55,21 @@ def main() -> None:
         from ratecard.app import create_app
 
         app = create_app()
-        paths = [f"/api/models/{m}" for m in MODEL_IDS]
+        paths = ["/health/ready"] if args.probe else [f"/api/models/{m}" for m in MODEL_IDS]
         ours = app.test_client()
         per_request_us(ours, paths, 2_000)  # warm-up: catalog load, lazy imports
-        # The bare app serves the documents ratecard answered (bench/api.py's baseline).
-        documents = Path(scratch_dir) / "documents.json"
-        documents.write_text(json.dumps({m: ours.get(f"/api/models/{m}").json for m in MODEL_IDS}))
-        os.environ[DOCUMENTS_ENV] = str(documents)
-        bare = bare_app().test_client()
+        if args.probe:
+            from bench.bare_app import app as probe_app
+
+            bare = probe_app.test_client()
+        else:
+            # The bare app serves the documents ratecard answered (bench/api.py's baseline).
+            documents = Path(scratch_dir) / "documents.json"
+            documents.write_text(
+                json.dumps({m: ours.get(f"/api/models/{m}").json for m in MODEL_IDS})
+            )
+            os.environ[DOCUMENTS_ENV] = str(documents)
+            bare = bare_app().test_client()
         per_request_us(bare, paths, 2_000)
         ours_us = per_request_us(ours, paths, args.requests)
         bare_us = per_request_us(bare, paths, args.requests)
@@ -73,10 +84,14 @@ def main() -> None:
         if "/ratecard/" in filename
     )
     total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
-    print(f"ratecard GET /api/models/<id>: {ours_us:.1f} µs/request (test client)")
-    print(f"bare Flask, same documents   : {bare_us:.1f} µs/request")
-    print(f"ratio                        : {ours_us / bare_us:.2f}x")
-    print(f"time in ratecard's own code  : {own / total:.0%} of the profiled requests")
+    ours_label = "ratecard GET " + ("/health/ready" if args.probe else "/api/models/<id>")
+    bare_label = "bare Flask app" if args.probe else "bare Flask, same documents"
+    own_label = "time in ratecard's own code"
+    width = len(own_label)
+    print(f"{ours_label:<{width}} : {ours_us:.1f} µs/request (test client)")
+    print(f"{bare_label:<{width}} : {bare_us:.1f} µs/request")
+    print(f"{'ratio':<{width}} : {ours_us / bare_us:.2f}x")
+    print(f"{own_label:<{width}} : {own / total:.0%} of the profiled requests")
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
     print(out.getvalue().split("\n", 4)[-1].rstrip())
