@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -30,6 +31,16 @@ def counting_check(status: str = "pass", delay: float = 0.0):
         return Observation(status, 1, "ms")  # type: ignore[arg-type]
 
     return run, calls
+
+
+def held_until(release: threading.Event) -> Callable[[], Observation]:
+    """A check that passes once `release` is set (at most 10 s later)."""
+
+    def run() -> Observation:
+        release.wait(10)
+        return Observation("pass")
+
+    return run
 
 
 def test_result_is_cached_for_the_cache_period() -> None:
@@ -71,12 +82,7 @@ def test_concurrent_probes_share_one_in_flight_check() -> None:
 def test_a_hung_check_costs_a_probe_at_most_its_timeout() -> None:
     registry = HealthRegistry(timeout=0.2, cache_seconds=0.0)
     release = threading.Event()
-
-    def hung() -> Observation:
-        release.wait(10)
-        return Observation("pass")
-
-    registry.register("redis:responseTime", "datastore", hung, worst="warn")
+    registry.register("redis:responseTime", "datastore", held_until(release), worst="warn")
     fast, _ = counting_check()
     registry.register("db:responseTime", "datastore", fast)
     started = time.monotonic()
@@ -190,12 +196,7 @@ def test_a_first_check_running_placeholder_is_not_reused() -> None:
     clock = FakeClock()
     registry = HealthRegistry(timeout=2.0, cache_seconds=60.0, clock=clock)
     release = threading.Event()
-
-    def slow_redis() -> Observation:
-        release.wait(10)
-        return Observation("pass")
-
-    registry.register("redis:responseTime", "datastore", slow_redis, worst="warn")
+    registry.register("redis:responseTime", "datastore", held_until(release), worst="warn")
     db, _ = counting_check()
     registry.register("db:responseTime", "datastore", db)
     first = registry.run(readiness_only=True)
