@@ -251,8 +251,8 @@ def main() -> None:
                 samples.append(sample)
                 try:
                     # Throughput in every run: two runs each gave ratios from 0.71x to 1.10x
-                    # for the same code within minutes (which worker each client's keep-alive
-                    # connection lands on, and what else the two cores ran meanwhile).
+                    # for the same code within minutes (the load generator, both servers'
+                    # workers and whatever else runs share the two cores).
                     time.sleep(0.5)  # let the other worker finish booting
                     rps.append(throughput(port, args.seconds))
                 finally:
