@@ -9,10 +9,14 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
+from ratecard.coordination import job_runner
+from ratecard.coordination.backends import LeaseBackends
 from ratecard.coordination.coordinator import Coordinator
+from ratecard.coordination.jobs import Job
 from ratecard.coordination.schedule import slot_of
 from ratecard.db import build_engine
 from ratecard.redis_keys import RedisKeys
+from ratecard.vocabulary import Trigger
 from tests.coordination.helpers import (
     ManualClock,
     build,
@@ -102,6 +106,35 @@ def test_a_fresh_deploy_runs_at_once_and_missed_slots_coalesce(
     status = c.status()["jobs"]["tick"]
     assert status["last_completed_slot"] == current
     assert status["next_due_in"] > 0
+
+
+@pytest.mark.parametrize(
+    ("slots_later", "expected"), [(0, Trigger.SCHEDULE), (1, Trigger.CATCH_UP)]
+)
+def test_a_run_names_its_trigger_from_the_slot_it_claims_not_the_one_it_was_polled_in(
+    engine: Engine, redis_prefix: str, slots_later: int, expected: str
+) -> None:
+    # A poller saw the slot after the last completed one and called its run "schedule"; by the
+    # time it holds the lease the clock may be in the next slot: that run claims it and skips one.
+    interval = 10.0
+    clock = ManualClock(interval)
+    polled_in = slot_of(clock(), interval)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO job_state (job, last_slot) VALUES ('tick', :s)"), {"s": polled_in - 1}
+        )
+    backends = LeaseBackends(lambda: None, lambda: engine, RedisKeys(redis_prefix), 5.0)
+    acquired = backends.acquire("tick", "c1")
+    assert acquired is not None
+    try:
+        clock.now += slots_later * interval
+        ctx = job_runner.prepare_context(
+            Job("tick", interval, lambda ctx: None), acquired, engine, "c1", Trigger.SCHEDULE, clock
+        )
+    finally:
+        job_runner.release_quietly(acquired)
+    assert ctx is not None
+    assert (ctx.slot, ctx.trigger) == (polled_in + slots_later, expected)
 
 
 def test_renewal_failure_cancels_the_run(

@@ -14,7 +14,7 @@ from ratecard.coordination.context import JobContext
 from ratecard.coordination.fence import read_job_state
 from ratecard.coordination.jobs import Job
 from ratecard.coordination.lease import CoordinationUnavailable
-from ratecard.coordination.schedule import slot_of
+from ratecard.coordination.schedule import slot_of, trigger_for
 from ratecard.runcontrol import RunCancelled, RunFenced
 from ratecard.vocabulary import (
     FAILED_OUTCOMES,
@@ -121,6 +121,11 @@ def prepare_context(
     66, then its first database connection and the acquire take 1.6 s under load; the run
     starts in slot 67 but claims 66, and the next run, a moment later, claims 68: slot 67 is
     never refreshed though a run was in it the whole time.
+
+    A scheduled run's trigger is named from the same reading, for the same reason. Timeline
+    it prevents: a poller reads last slot 522 at 523's end and calls its run "schedule"; the
+    acquire lands in slot 524, so the run claims 524 and 523 is coalesced, yet the run log
+    says "schedule" where it caught up on a missed slot.
     """
     with engine.connect() as conn:
         state = read_job_state(conn, job.name)
@@ -130,6 +135,7 @@ def prepare_context(
         retry = state.retry_epoch
         if state.last_slot >= slot or (retry is not None and retry > now):
             return None
+        trigger = trigger_for(state.last_slot, now, job.interval)
     return JobContext(
         job=job.name,
         slot=slot,
