@@ -159,3 +159,21 @@ def test_items_read_back_as_what_the_constructor_builds_for_every_real_model(
     for served in CatalogSnapshot.from_data({"models": items}).models:
         assert sorted(vars(served)) == served_names
         assert served == ServedModel(**vars(served))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"gt": 128000, "input": "0.0000025"}]',
+        '{"input_per_image": "0.04", "note": "caf\\u00e9 \\ud83d\\ude00"}',
+        # Beyond 64 bits: orjson would read these as floats.
+        '[{"gt": 99999999999999999999999, "input": "1"}]',
+        "[-9223372036854775809, 18446744073709551616]",
+        # What json reads and orjson refuses.
+        '{"a": NaN, "b": -Infinity}',
+        '{"a": "\\ud800"}',
+    ],
+)
+def test_a_stored_json_column_reads_exactly_as_json_reads_it(text: str) -> None:
+    value = codec.json_value(text, None)
+    assert repr(value) == repr(json.loads(text))

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import ssl
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -15,7 +19,7 @@ from ratecard.ingest.feed_errors import FeedError
 from ratecard.ingest.feeds import parse_feed
 from ratecard.ingest.fetch import fetch_feed, make_http_client, retry_delay
 from ratecard.settings import Source
-from tests.support.feeds import FeedServer
+from tests.support.feeds import FeedServer, QuietHTTPServer
 from tests.support.services import feed_checksums, free_port
 
 EDGES = "openrouter_models_edge_cases.json"
@@ -277,6 +281,60 @@ def test_unsupported_scheme(client):
 def test_without_a_client_one_is_made_and_closed(feed_server):
     result = fetch_feed(source_at(feed_server, EDGES), None)
     assert result.status == "ok"
+
+
+class _Feed(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def tls_feed(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An https feed on 127.0.0.1 whose certificate nobody signed: its URL and certificate."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    files = ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days=1", *subject, *files],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = QuietHTTPServer(("127.0.0.1", 0), _Feed)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/feed.json", cert
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_every_feed_client_verifies_the_certificate(tls_feed: tuple[str, Path]) -> None:
+    # The clients share one TLS context per process: each must still refuse a certificate
+    # nobody signed, the first one made and any made after it.
+    url, cert = tls_feed
+    source = Source("litellm", url, "litellm")
+    for _ in range(2):
+        with (
+            make_http_client(connect_timeout=2.0, read_timeout=2.0) as http,
+            pytest.raises(FeedError),
+        ):
+            fetch_feed(source, http, attempts=1)
+    # The same feed is served to a client that trusts its certificate.
+    trusting = httpx.Client(verify=ssl.create_default_context(cafile=cert))
+    with trusting:
+        assert trusting.get(url).status_code == 200
 
 
 # -- file:// and package:// ------------------------------------------------------------------

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import decimal
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypedDict
+
+import orjson
 
 from ratecard.catalog.match_clauses import AnswersTo
 from ratecard.catalog.model import (
@@ -271,8 +274,23 @@ def json_value(value: Any, empty: Any) -> Any:
         return empty
     if isinstance(value, str):
         # Nearly every model has no tiers and no units: skip the parser for "[]" and "{}".
-        return empty if value in ("[]", "{}", "null") else json.loads(value)
+        if value in ("[]", "{}", "null"):
+            return empty
+        # orjson parses these ~5x faster than json, and a worker's catalog load parses three
+        # per model. But it reads an integer beyond 64 bits as a float (1e+23) where json keeps
+        # it exact: a text with such a run of digits (a tier threshold a feed gave) goes to
+        # json, as does anything orjson refuses (NaN, a lone surrogate) that json reads.
+        if _LONG_DIGITS.search(value) is None:
+            try:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError:
+                pass
+        return json.loads(value)
     return value
+
+
+# 19 digits in a row: possibly an integer orjson cannot hold (2**63 has 19 digits).
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
 
 
 # Status sits among the descriptive fields in rows and items (the key order they always had).

