@@ -128,9 +128,8 @@ def test_a_run_names_its_trigger_from_the_slot_it_claims_not_the_one_it_was_poll
     assert acquired is not None
     try:
         clock.now += slots_later * interval
-        ctx = job_runner.prepare_context(
-            Job("tick", interval, lambda ctx: None), acquired, engine, "c1", Trigger.SCHEDULE, clock
-        )
+        job = Job("tick", interval, lambda ctx: "success")
+        ctx = job_runner.prepare_context(job, acquired, engine, "c1", Trigger.SCHEDULE, clock)
     finally:
         job_runner.release_quietly(acquired)
     assert ctx is not None
