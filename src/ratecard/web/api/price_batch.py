@@ -10,9 +10,12 @@ import functools
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+import orjson
 from flask import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ratecard.costing.cost_batch import BatchPricer
+from ratecard.costing.cost_batch_child import ndjson_on_two_cores
 from ratecard.errors import UnsupportedMediaType, ValidationFailed
 from ratecard.json_keys import refuse_key_given_twice
 from ratecard.web.api.blueprint import cost_route, current_catalog, preferred_sources
@@ -20,8 +23,6 @@ from ratecard.web.api.price_request import COST_EXAMPLES, book_answer, model_res
 from ratecard.web.request_parsing import parse_json
 from ratecard.web.routes import RouteSpec
 from ratecard.web.state import get_state
-
-# Deferred: the batch pricer and its JSON library (orjson) load with the first batch.
 
 
 @cost_route(
@@ -48,8 +49,6 @@ from ratecard.web.state import get_state
     )
 )
 def cost_batch() -> Response:
-    from ratecard.costing.cost_batch import BatchPricer
-
     mimetype = request.mimetype
     if mimetype not in ("application/json", "application/x-ndjson"):
         raise UnsupportedMediaType(
@@ -61,8 +60,6 @@ def cost_batch() -> Response:
     pricer = BatchPricer(model_resolver(snapshot), books=book_answer())
     if mimetype == "application/json":
         return _batch_array(pricer, _array_body())
-    from ratecard.costing.cost_batch_child import ndjson_on_two_cores
-
     stream = request.stream
     chunks = iter(functools.partial(stream.read, _READ_CHUNK), b"")
     results: Iterator[bytes]
@@ -70,6 +67,8 @@ def cost_batch() -> Response:
         # A large body is priced on two cores (a forked child, kept for the next batch of this
         # same catalog object); the model index is built here first, never in the child (see
         # ndjson_on_two_cores).
+        # Deferred: the history reader brings SQLAlchemy, which the first ready answer of a
+        # worker must not wait for.
         from ratecard.serving.prices_at import ForkedHistory
 
         history = ForkedHistory(snapshot, preferred_sources(), get_state().settings.database_url)
@@ -120,8 +119,6 @@ def _array_body() -> bytes:
 
 
 def _batch_array(pricer: Any, raw: bytes) -> Response:
-    import orjson
-
     # The standard parser, as for a single request: it sees a key given twice (a 422 for the
     # whole body: which item it was in is not known). NDJSON, the fast path, checks per line.
     items = parse_json(raw)
