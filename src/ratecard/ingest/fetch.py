@@ -246,7 +246,12 @@ def _attempt(
         raise _Retryable(_timeout_reason(client, exc)) from None
     except httpx.RemoteProtocolError:
         raise _Retryable("connection closed before the response was complete") from None
-    except httpx.ConnectError:
+    except httpx.ConnectError as exc:
+        refused = _tls_refusal(exc)
+        if refused is not None:
+            # Not retried: a certificate this process does not trust is as untrusted a second
+            # later, and the reason says where to look instead of "could not connect".
+            raise FeedError(source.name, refused) from None
         raise _Retryable("could not connect") from None
     except httpx.TooManyRedirects:
         raise FeedError(source.name, "too many redirects") from None
@@ -255,6 +260,23 @@ def _attempt(
         raise _Retryable(f"network error ({type(exc).__name__})") from None
     except httpx.InvalidURL:
         raise FeedError(source.name, "invalid URL") from None
+
+
+def _tls_refusal(exc: BaseException) -> str | None:
+    """Why TLS refused the connection, or None when it was not TLS. Never the host's name,
+    which the certificate's own message (a hostname mismatch) would carry."""
+    import ssl
+
+    cause: BaseException | None = exc
+    for _ in range(8):  # httpx's error wraps httpcore's, which wraps ssl's
+        if cause is None:
+            break
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "the server's TLS certificate is not trusted (SSL_CERT_FILE names the CAs)"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _timeout_reason(client: httpx.Client, exc: Exception) -> str:
