@@ -17,7 +17,7 @@ import pytest
 from ratecard.ingest.bundled import BUNDLED_DATE, BUNDLED_URL, bundled_snapshot
 from ratecard.ingest.feed_errors import FeedError
 from ratecard.ingest.feeds import parse_feed
-from ratecard.ingest.fetch import fetch_feed, make_http_client, retry_delay
+from ratecard.ingest.fetch import fetch_feed, make_http_client, retry_delay, tls_context
 from ratecard.settings import Source
 from tests.support.feeds import FeedServer, QuietHTTPServer
 from tests.support.services import feed_checksums, free_port
@@ -340,6 +340,20 @@ def test_every_feed_client_verifies_the_certificate(tls_feed: tuple[str, Path]) 
     trusting = httpx.Client(verify=ssl.create_default_context(cafile=cert))
     with trusting:
         assert trusting.get(url).status_code == 200
+
+
+def test_the_ca_bundle_ssl_cert_file_names_is_trusted(
+    tls_feed: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, cert = tls_feed
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    tls_context.cache_clear()  # read once per process: this test's process reads it again
+    try:
+        with make_http_client(connect_timeout=2.0, read_timeout=2.0) as http:
+            result = fetch_feed(Source("litellm", url, "litellm"), http, attempts=1)
+    finally:
+        tls_context.cache_clear()  # the next client, after this test, reads the usual bundle
+    assert (result.status, result.body) == ("ok", b"{}")
 
 
 # -- file:// and package:// ------------------------------------------------------------------
