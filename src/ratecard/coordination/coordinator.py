@@ -34,7 +34,6 @@ from ratecard.coordination.schedule import (
     next_boundary,
     retry_delay,
     slot_of,
-    trigger_for,
 )
 from ratecard.vocabulary import STOOD_DOWN_OUTCOMES, Trigger
 
@@ -225,7 +224,9 @@ class Coordinator:
         with self._lock:
             acquired = None if track.running else self.backends.acquire(job.name, self.instance_id)
             if acquired is not None:
-                self._start(job, acquired, trigger_for(state.last_slot, now, job.interval))
+                # A scheduled run: prepare_context names it (schedule or catch-up) from the
+                # slot it claims under the lease, not from this poll's reading.
+                self._start(job, acquired, Trigger.SCHEDULE)
         if acquired is None and self.backends.in_use is None:
             track.problem = self.backends.problem
         track.next_check = now + poll

@@ -122,10 +122,10 @@ def prepare_context(
     starts in slot 67 but claims 66, and the next run, a moment later, claims 68: slot 67 is
     never refreshed though a run was in it the whole time.
 
-    A scheduled run's trigger is named from the same reading, for the same reason. Timeline
-    it prevents: a poller reads last slot 522 at 523's end and calls its run "schedule"; the
-    acquire lands in slot 524, so the run claims 524 and 523 is coalesced, yet the run log
-    says "schedule" where it caught up on a missed slot.
+    A scheduled run's trigger (the caller passes either scheduled one) is named from the same
+    reading, for the same reason. Timeline it prevents: a poller reads last slot 522 at 523's
+    end and calls its run "schedule"; the acquire lands in slot 524, so the run claims 524 and
+    523 is coalesced, yet the run log says "schedule" where it caught up on a missed slot.
     """
     with engine.connect() as conn:
         state = read_job_state(conn, job.name)
