@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -19,7 +17,7 @@ from ratecard.ingest.feed_errors import FeedError
 from ratecard.ingest.feeds import parse_feed
 from ratecard.ingest.fetch import fetch_feed, make_http_client, retry_delay, tls_context
 from ratecard.settings import Source
-from tests.support.feeds import FeedServer, QuietHTTPServer
+from tests.support.feeds import FeedServer
 from tests.support.services import feed_checksums, free_port
 
 EDGES = "openrouter_models_edge_cases.json"
@@ -283,21 +281,10 @@ def test_without_a_client_one_is_made_and_closed(feed_server):
     assert result.status == "ok"
 
 
-class _Feed(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"{}"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def tls_feed(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """An https feed on 127.0.0.1 whose certificate nobody signed: its URL and certificate."""
+def tls_feed(tmp_path: Path) -> Iterator[tuple[FeedServer, Path]]:
+    """An https feed server on 127.0.0.1 whose certificate nobody signed, and the certificate;
+    it serves /feed.json."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
     files = ["-keyout", str(key), "-out", str(cert)]
@@ -308,22 +295,16 @@ def tls_feed(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = QuietHTTPServer(("127.0.0.1", 0), _Feed)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}/feed.json", cert
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with FeedServer(tls=context) as server:
+        server.set_body("/feed.json", b"{}")
+        yield server, cert
 
 
-def test_every_feed_client_verifies_the_certificate(tls_feed: tuple[str, Path]) -> None:
+def test_every_feed_client_verifies_the_certificate(tls_feed: tuple[FeedServer, Path]) -> None:
     # The clients share one TLS context per process: each must still refuse a certificate
     # nobody signed, the first one made and any made after it.
-    url, cert = tls_feed
+    server, cert = tls_feed
+    url = server.url("/feed.json")
     source = Source("litellm", url, "litellm")
     for _ in range(2):
         sleeps = Sleeps()
@@ -343,9 +324,10 @@ def test_every_feed_client_verifies_the_certificate(tls_feed: tuple[str, Path]) 
 
 
 def test_the_ca_bundle_ssl_cert_file_names_is_trusted(
-    tls_feed: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    tls_feed: tuple[FeedServer, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, cert = tls_feed
+    server, cert = tls_feed
+    url = server.url("/feed.json")
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     tls_context.cache_clear()  # read once per process: this test's process reads it again
     try:

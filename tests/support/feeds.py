@@ -3,7 +3,8 @@
 Serves files from a directory (the real feeds in tests/data by default) with ETag
 (sha256 of the body) and Last-Modified, answering conditional requests with 304. Each path can
 be told to fail N times, answer an HTML error page, send a truncated body, stall, or send an
-oversized body, so fetch and refresh tests exercise real sockets, never mocks.
+oversized body, so fetch and refresh tests exercise real sockets, never mocks. Given a server
+TLS context, it serves https.
 
     with FeedServer() as server:
         server.fail("/litellm_2026-07-24.json", 503, times=2)
@@ -18,6 +19,7 @@ import email.utils
 import hashlib
 import itertools
 import logging
+import ssl
 import sys
 import threading
 from collections.abc import Iterator
@@ -82,8 +84,11 @@ def _etag(body: bytes) -> str:
 class FeedServer:
     """A ThreadingHTTPServer on 127.0.0.1 (free port) serving feeds; start()/stop() or `with`."""
 
-    def __init__(self, directory: Path | str | None = None) -> None:
+    def __init__(
+        self, directory: Path | str | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.directory = Path(directory) if directory is not None else FEED_DATA
+        self.tls = tls
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -104,6 +109,10 @@ class FeedServer:
     def start(self) -> FeedServer:
         """Bind a free port and serve in a daemon thread."""
         server = QuietHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        if self.tls is not None:
+            # The handshake runs in accept(): a client refusing the certificate fails there,
+            # and socketserver drops that connection (an OSError) before any handler runs.
+            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._stopping.clear()
         self._thread = threading.Thread(
@@ -140,8 +149,9 @@ class FeedServer:
         return int(self._server.server_address[1])
 
     def url(self, path: str) -> str:
-        """Return the http:// URL of a path on this server."""
-        return f"http://127.0.0.1:{self.port}{_normalize(path)}"
+        """Return the http:// (https:// with TLS) URL of a path on this server."""
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{_normalize(path)}"
 
     # -- programming -----------------------------------------------------------------------
 
