@@ -74,12 +74,9 @@ control_socket_disable = True
 # readiness pass.
 PRELOADED_MODULES = (
     "flask",
-    # create_app() and everything its register_* steps import (each import only defines things).
+    # create_app() and everything its register_* steps import (each import only defines things),
+    # POST /api/cost/batch's pricer and its two-core child among them.
     "ratecard.app",
-    # What POST /api/cost/batch prices with (the batch pricer, its two-core child, orjson),
-    # which the first batch would import otherwise.
-    "ratecard.costing.cost_batch",
-    "ratecard.costing.cost_batch_child",
     # Not the routes' pydantic models (web/api/schemas.py and the other schema modules):
     # pydantic's import and the classes' creation took ~80 ms of every start here, before
     # any worker could answer. A request without a query string needs none of them
