@@ -331,3 +331,122 @@ def test_without_the_token_only_statuses_are_shown(
             assert "observedValue" not in entry
     detailed = client.get("/health", headers=auth()).get_json()
     assert "observedValue" in check(detailed, "database:responseTime")
+
+
+# -- passing probes answered before Flask (health_probes.PassingProbes) -------------------------
+
+PROBE_VIEWS = {
+    "/health/live": "health.live",
+    "/health/startup": "health.startup",
+    "/health/ready": "health.ready",
+}
+
+
+def counted_probe_views(app: Flask) -> list[str]:
+    """The probe paths whose Flask view ran (a probe answered before Flask adds none)."""
+    calls: list[str] = []
+    for path, endpoint in PROBE_VIEWS.items():
+        view = app.view_functions[endpoint]
+
+        def counted(view: Callable[[], Any] = view, path: str = path) -> Any:
+            calls.append(path)
+            return view()
+
+        app.view_functions[endpoint] = counted
+    return calls
+
+
+def wire(response: Any) -> tuple[str, list[tuple[str, str]], bytes]:
+    return response.status, list(response.headers.items()), response.get_data()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("path", list(PROBE_VIEWS))
+def test_a_passing_probe_is_answered_before_flask_byte_for_byte_the_views(
+    make_app: Callable[..., Flask], migrated_sqlite_url: str, path: str, scheme: str
+) -> None:
+    # Results cached for the whole test: the checks' first pass (which loads the catalog)
+    # changes the document once, and every answer compared here must be of the same results.
+    app = make_app(database_url=migrated_sqlite_url, health_cache_seconds=60)
+    calls = counted_probe_views(app)
+    client = app.test_client()
+    environ = {"wsgi.url_scheme": scheme}
+    assert client.get("/health/ready").status_code == 200  # the first pass
+    calls.clear()
+    early = client.get(path, environ_overrides=environ)
+    assert early.status_code == 200 and calls == [], f"{path} should not reach Flask"
+    # The same probe with a body announced: the view answers it, and answers the same.
+    through_flask = client.get(path, environ_overrides={**environ, "CONTENT_LENGTH": "0"})
+    assert calls == [path]
+    assert wire(early) == wire(through_flask)
+    assert ("Strict-Transport-Security" in early.headers) == (scheme == "https")
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs"),
+    [
+        ("/health/ready?verbose=1", {}),
+        ("/health/ready", {"method": "HEAD"}),
+        ("/health/ready", {"headers": auth()}),  # ready's details are the admin's
+        ("/health/live", {"headers": {"Transfer-Encoding": "chunked"}, "data": b""}),
+    ],
+)
+def test_what_only_flask_answers_goes_to_flask(
+    make_app: Callable[..., Flask], migrated_sqlite_url: str, path: str, kwargs: dict[str, Any]
+) -> None:
+    app = make_app(database_url=migrated_sqlite_url, admin_token=TOKEN)
+    calls = counted_probe_views(app)
+    answer = app.test_client().open(path, **{"method": "GET", **kwargs})
+    assert calls == [path.split("?")[0]], f"{path} {kwargs} was not left to Flask"
+    assert answer.status_code == 200
+
+
+def test_a_failing_probe_is_the_views_answer(
+    make_app: Callable[..., Flask], sqlite_url: str
+) -> None:
+    # Unmigrated: ready fails, and startup waits for the warm-up, which no probe started yet.
+    app = make_app(database_url=sqlite_url)
+    calls = counted_probe_views(app)
+    client = app.test_client()
+    ready = client.get("/health/ready")
+    assert ready.status_code == 503 and calls == ["/health/ready"]
+    assert "ratecard migrate" in ready.get_data(as_text=True)
+    assert client.get("/health/startup").status_code == 503
+    assert calls == ["/health/ready", "/health/startup"], "the view starts the warm-up"
+    assert health_of(app).initialized.wait(5)
+    # Initialized, still not ready: startup passes now, before Flask; ready stays the view's.
+    assert client.get("/health/startup").status_code == 200
+    assert client.get("/health/ready").status_code == 503
+    assert calls == ["/health/ready", "/health/startup", "/health/ready"]
+
+
+def test_a_probe_answered_before_flask_is_counted_under_its_route(
+    make_app: Callable[..., Flask], migrated_sqlite_url: str
+) -> None:
+    app = make_app(database_url=migrated_sqlite_url)
+    calls = counted_probe_views(app)
+    client = app.test_client()
+    before = ready_count(client)  # the counters are the process's, shared by every app
+    for _ in range(3):
+        assert client.get("/health/ready").status_code == 200
+    assert calls == []
+    assert ready_count(client) == before + 3
+
+
+def ready_count(client: Any) -> float:
+    """How many passing /health/ready probes this process's /metrics has counted."""
+    text = client.get("/metrics").get_data(as_text=True)
+    counted = 'ratecard_http_requests_total{method="GET",route="/health/ready",status="200"} '
+    lines = [line for line in text.splitlines() if line.startswith(counted)]
+    return float(lines[0].removeprefix(counted)) if lines else 0.0
+
+
+def test_with_trusted_hosts_every_probe_goes_through_flask(
+    make_app: Callable[..., Flask], migrated_sqlite_url: str
+) -> None:
+    app = make_app(database_url=migrated_sqlite_url, trusted_hosts=("api.example",))
+    calls = counted_probe_views(app)
+    client = app.test_client()
+    assert client.get("/health/live", headers={"Host": "api.example"}).status_code == 200
+    assert client.get("/health/live", headers={"Host": "evil.example"}).status_code == 400
+    assert calls == ["/health/live"]
