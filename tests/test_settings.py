@@ -221,3 +221,26 @@ def test_no_module_reads_a_declared_variable_with_its_own_default() -> None:
             if name in BY_ENV and BY_ENV[name].attr is not None:
                 offenders.append(f"{path.relative_to(REPO)} reads {name}")
     assert offenders == []
+
+
+# RATECARD_ names that are not settings, each for a reason: a build switch (the README's
+# install section), a Flask config key, and a mark the metrics directory's owner leaves for
+# its own children.
+NOT_SETTINGS = {"RATECARD_PURE_PYTHON", "RATECARD_BODY_LIMITS", "RATECARD_METRICS_DIR_OWNED"}
+
+
+def test_every_ratecard_variable_the_docs_and_code_name_is_a_declared_setting() -> None:
+    """A variable spelt wrong in a doc or a comment is one an operator sets for nothing."""
+    named = re.compile(r"\bRATECARD_[A-Z0-9_]*[A-Z0-9]\b")
+    paths = [REPO / "README.md", REPO / "Dockerfile", REPO / "Procfile"]
+    paths += [*(REPO / "docs").rglob("*.md"), *(REPO / "deploy").rglob("*")]
+    paths += [*(REPO / "src" / "ratecard").rglob("*.py")]
+    unknown = sorted(
+        f"{path.relative_to(REPO)}: {name}"
+        for path in paths
+        if path.is_file()
+        for name in set(named.findall(path.read_text(encoding="utf-8")))
+        if name not in BY_ENV and name not in NOT_SETTINGS
+    )
+    assert len(paths) > 100, "the walk must find the docs and the modules"
+    assert unknown == []

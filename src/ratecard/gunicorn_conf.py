@@ -150,7 +150,7 @@ def post_worker_init(worker: Any) -> None:
     # The coordinator starts when the warm-up's check pass has finished, not beside it: its
     # start (SQLAlchemy import, engine, first lease attempt) held the GIL against the first
     # ready answer, measured ~90 ms of a ~500 ms start. The pass is time-boxed (each check
-    # waits at most RATECARD_HEALTH_CHECK_TIMEOUT), so a dead dependency delays the
+    # waits at most RATECARD_HEALTH_TIMEOUT), so a dead dependency delays the
     # coordinator by that much at most, and it starts even when the pass fails.
     start_warmup(app, then=lambda: start_background(app))
 

@@ -12,11 +12,11 @@ app on the other core. The master collects the observations before forking its w
 
 Same guarantees as a worker's own checks:
 - readiness still gates on the database and the schema, as observed less than the cache
-  period ago (RATECARD_HEALTH_CACHE_SECONDS): a seeded result expires `cache_seconds` after
+  period ago (RATECARD_HEALTH_CACHE): a seeded result expires `cache_seconds` after
   it was observed (time.monotonic is one system-wide clock on Linux), exactly like a result
   the worker cached itself; then the worker checks for itself. A worker forked later (a
   restart) finds it expired.
-- the helper is time-boxed like a check (RATECARD_HEALTH_CHECK_TIMEOUT, counted from its
+- the helper is time-boxed like a check (RATECARD_HEALTH_TIMEOUT, counted from its
   start): past that, it is killed and the checks it did not answer are seeded as failed,
   "timed out", which is what the registry answers for a check that times out. The master
   waits for it at most that long before forking its workers.
