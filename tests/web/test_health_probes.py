@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
 import time
@@ -13,15 +14,18 @@ from typing import Any
 import psycopg
 import pytest
 from flask import Flask
+from sqlalchemy import event
 
+from ratecard.catalog.snapshot import CatalogSnapshot
 from ratecard.probe_app import get_health_check_data
 from ratecard.settings import normalize_database_url
 from ratecard.vocabulary import JobName, RunOutcome
-from ratecard.web.health_probes import health_of
+from ratecard.web.health_probes import health_of, start_warmup
 from ratecard.web.state import get_state
 from tests.support.apps import TOKEN, auth, check
-from tests.support.services import PG_ADMIN_DSN, RedisServer
+from tests.support.services import PG_ADMIN_DSN, REDIS_URL, RedisServer
 from tests.support.tcp_proxy import TcpProxy
+from tests.test_readiness_seed import publish
 
 PASSWORD = "s3cr3t-pw"
 HEALTH_TYPE = "application/health+json"
@@ -450,3 +454,26 @@ def test_with_trusted_hosts_every_probe_goes_through_flask(
     assert client.get("/health/live", headers={"Host": "api.example"}).status_code == 200
     assert client.get("/health/live", headers={"Host": "evil.example"}).status_code == 400
     assert calls == ["/health/live"]
+
+
+def test_the_warm_up_runs_a_handed_over_catalogs_first_recheck_not_the_first_request(
+    make_app: Callable[..., Flask], migrated_pg_url: str, redis_prefix: str
+) -> None:
+    item = {"source": "litellm", "model_id": "acme/preloaded", "status": "priced"}
+    item |= {"input_per_token": "0.000001", "output_per_token": "0.000002"}
+    blob = publish(redis_prefix, 41, [item])
+    app = make_app(database_url=migrated_pg_url, redis_url=REDIS_URL, redis_key_prefix=redis_prefix)
+    cache = get_state(app).need_catalog_cache()
+    # What post_worker_init does with the snapshot the master read from Redis.
+    cache.start_with(CatalogSnapshot.from_data({**json.loads(blob), "version": 41}))
+    start_warmup(app).join(timeout=30)
+    assert not app.url_map._remap, "the URL map's matcher is compiled before any request"
+    time.sleep(0.6)  # past the cache's re-check period: the next request re-checks
+    statements: list[str] = []
+    engine = get_state(app).engine
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    answer = app.test_client().get("/api/models/acme/preloaded")
+    assert answer.status_code == 200 and answer.get_json()["catalog_version"] == 41
+    # The reconcile (Redis's version against the database's) ran in the warm-up: this
+    # request's re-check asked Redis for the version, and the database nothing.
+    assert statements == []
