@@ -7,7 +7,8 @@ database (created, migrated, refreshed from the real LiteLLM file, dropped at th
 own Redis key prefix. Each run polls both probes (as Kubernetes' startup, then readiness,
 probes do) until both answer 200, noting when each first did, then times one GET of
 /api/models/gpt-4o (the bare app answers it from a dict), the first request a balancer would
-send. Then /health/ready requests per second against the bare app's, in every run.
+send. Then /health/ready requests per second against the bare app's, in every run, and the
+first read of another model after that (the warm-up long over).
 
 "Startup failed after ready passed" counts the runs in which any /health/startup probe, the
 one right after both passed included, answered other than 200 once /health/ready had answered
@@ -231,8 +232,15 @@ def main() -> None:
         bare: list[Start] = []
         ours_rps: list[float] = []
         bare_rps: list[float] = []
+        # The first read of another model once the warm-up is long over (after the
+        # throughput run): what a balancer's first real request meets in a started worker.
+        ours_later: list[float] = []
+        bare_later: list[float] = []
         for _run in range(args.runs):
-            for label, samples, rps in (("ratecard", ours, ours_rps), ("bare", bare, bare_rps)):
+            for label, samples, rps, later in (
+                ("ratecard", ours, ours_rps, ours_later),
+                ("bare", bare, bare_rps, bare_later),
+            ):
                 port = free_port()
                 if label == "ratecard":
                     argv = [str(BIN / "ratecard"), "serve", "--port", str(port)]
@@ -255,6 +263,9 @@ def main() -> None:
                     # workers and whatever else runs share the two cores).
                     time.sleep(0.5)  # let the other worker finish booting
                     rps.append(throughput(port, args.seconds))
+                    began = time.perf_counter()
+                    probe(port, "/api/models/gpt-4o-mini")
+                    later.append(time.perf_counter() - began)
                 finally:
                     stop(process)
 
@@ -283,6 +294,9 @@ def main() -> None:
         print("first request after both, GET /api/models/gpt-4o on a new connection:")
         print(f"  ratecard serve : {ms([s.first_request for s in ours])}")
         print(f"  bare Flask app : {ms([s.first_request for s in bare])}")
+        print("first read of another model, after the throughput run (warm-up long over):")
+        print(f"  ratecard serve : {ms(ours_later)}")
+        print(f"  bare Flask app : {ms(bare_later)}")
         print(
             f"/health/ready throughput, {args.seconds:g} s x 4 keep-alive clients, "
             f"median of {args.runs}:"
