@@ -138,11 +138,12 @@ def test_every_declared_price_field_exists_where_it_lives() -> None:
     ],
     ids=["litellm", "genai-prices", "openrouter"],
 )
-def test_items_read_back_as_what_the_constructor_builds_for_every_real_model(
+def test_items_and_rows_read_back_as_what_the_constructor_builds_for_every_real_model(
     feed_data: Path, parse: Any, snapshot: str
 ) -> None:
-    # from_item fills the instance without running __init__ (model.assembled): every field,
-    # and the same values, as ModelPrice(**fields) would hold, for each model of a real feed.
+    # from_item and from_row fill the instance without running __init__ (model.assembled):
+    # every field, and the same values, as ModelPrice(**fields) would hold, for each model of
+    # a real feed.
     names = [f.name for f in dataclasses.fields(ModelPrice)]
     parsed = parse("src", json.loads((feed_data / snapshot).read_text()))
     assert len(parsed.models) > 100
@@ -154,6 +155,10 @@ def test_items_read_back_as_what_the_constructor_builds_for_every_real_model(
         read = codec.from_item(item)
         assert sorted(vars(read)) == sorted(names), price.model_id
         assert read == ModelPrice(**{name: getattr(read, name) for name in names}) == price
+        # from_row too: the same for the row the store writes (JSON columns read as text).
+        row = codec.from_row(row_of(codec.to_row(price)))
+        assert sorted(vars(row)) == sorted(names), price.model_id
+        assert row == ModelPrice(**{name: getattr(row, name) for name in names}) == price
     # And the served model around each, as the catalog's snapshot builds it.
     served_names = sorted(f.name for f in dataclasses.fields(ServedModel))
     for served in CatalogSnapshot.from_data({"models": items}).models:
