@@ -37,8 +37,8 @@ def _refusal(
 ) -> tuple[type[RatecardError], str] | None:
     """Why the header does not carry the token (the error and its detail), or None if it does.
 
-    Raises nothing: `is_admin` asks on every health probe, and building an exception only to
-    catch it cost ~10 us there."""
+    Raises nothing: `is_admin` asks on every health probe its view answers, and building an
+    exception only to catch it cost ~10 us there."""
     if not expected:
         return Forbidden, "admin routes are disabled: RATECARD_ADMIN_TOKEN is not set"
     if not authorization:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,14 +34,13 @@ from ratecard.health.check_registry import CheckResult, HealthRegistry
 from ratecard.health.instance_checks import health_document
 from ratecard.health.probe_db import ProbeDatabase
 from ratecard.web.auth import is_admin
-from ratecard.web.http_metrics import ROUTE_KEY
+from ratecard.web.early_answers import EarlyAnswer, answer_early
 from ratecard.web.request_parsing import build_query_model
 from ratecard.web.routes import routes_of
-from ratecard.web.security import always_headers
 from ratecard.web.state import get_state
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIEnvironment
 
 MIMETYPE = "application/health+json"
 # app.extensions key of this area's state.
@@ -69,9 +68,7 @@ def init_app(app: Flask, registry: HealthRegistry, probe_db: ProbeDatabase) -> N
     """Serve the probes from `registry` (nothing runs yet)."""
     app.extensions[HEALTH] = HealthState(registry, probe_db)
     app.register_blueprint(bp)
-    # Not with RATECARD_TRUSTED_HOSTS: every request then goes through Flask's Host check.
-    if not app.config.get("TRUSTED_HOSTS"):
-        app.wsgi_app = PassingProbes(app.wsgi_app, app)  # type: ignore[method-assign]
+    answer_early(app, PassingProbes(app))
 
 
 def health_of(app: Flask) -> HealthState:
@@ -204,64 +201,46 @@ def health_response(body: dict[str, Any] | bytes, status_code: int = 200) -> Res
 
 
 _PASS = json.dumps({"status": "pass"}).encode()
-# Present in the environ when a probe carries what only Flask answers: a body (its limits), the
-# admin token (ready's details).
-_FLASK_ONLY = ("CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING", "HTTP_AUTHORIZATION")
 
 
 class PassingProbes:
-    """WSGI: a passing probe answered without Flask; every other request to the Flask app.
+    """An early answerer (web/early_answers.py): a passing probe, without Flask.
 
     Why: probes are most of what an instance of the fleet answers (each balancer and the
     kubelet ask every instance every few seconds), and a passing one's answer is bytes kept
     until a check's result changes (`health_payload`). What Flask added around those bytes
-    (the request context, URL matching, the hooks, the response object) was most of a
-    probe's cost: `/health/ready` answered ~0.8x the requests per second of a bare Flask app
-    under the same gunicorn (bench/startup.py).
+    was most of a probe's cost: `/health/ready` answered ~0.8x the requests per second of a
+    bare Flask app under the same gunicorn (bench/startup.py).
 
-    What it answers: GET of /health/live, /health/startup and /health/ready with no query
-    string, no body announced and no Authorization (ready's details are the admin's), and
-    only when the view would answer 200, from the same functions the views call. A failing
-    probe (503: a check failed, no catalog, shutting down, still initializing) goes to
-    Flask, which works it out again from the registry's cached results; so does anything that
-    raises here. The bytes, the status and the headers are the views' own, security headers
-    included (tests/web/test_health_probes.py compares the two answers).
+    What it answers (beyond the rules every early answer keeps): /health/live,
+    /health/startup and /health/ready with no Authorization (ready's details are the
+    admin's), and only when the view would answer 200, from the same functions the views
+    call. A failing probe (503: a check failed, no catalog, shutting down, still
+    initializing) goes to Flask, which works it out again from the registry's cached
+    results. The bytes, the status and the headers are the views' own (tests/web/
+    test_health_probes.py compares the two answers).
     """
 
-    def __init__(self, wsgi_app: WSGIApplication, app: Flask) -> None:
-        self.wsgi_app = wsgi_app
-        self.answers: dict[str, Callable[[], bytes | None]] = {
+    def __init__(self, app: Flask) -> None:
+        self.bodies: dict[str, Callable[[], bytes | None]] = {
             "/health/live": lambda: _PASS,
             "/health/startup": lambda: _PASS if _started(app) else None,
             "/health/ready": lambda: _passing_ready(app),
         }
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path: str = environ.get("PATH_INFO", "")
-        answer = self.answers.get(path)
-        if (
-            answer is not None
-            and environ.get("REQUEST_METHOD") == "GET"
-            and not environ.get("QUERY_STRING")
-            and not any(name in environ for name in _FLASK_ONLY)
-        ):
-            try:
-                body = answer()
-            except Exception:  # Flask answers whatever this was, as it always has
-                body = None
-            if body is not None:
-                environ[ROUTE_KEY] = path
-                start_response(
-                    "200 OK",
-                    [
-                        ("Content-Type", MIMETYPE),
-                        ("Content-Length", str(len(body))),
-                        ("Cache-Control", "no-store"),
-                        *always_headers(secure=environ.get("wsgi.url_scheme") == "https"),
-                    ],
-                )
-                return [body]
-        return self.wsgi_app(environ, start_response)
+    def __call__(self, path: str, environ: WSGIEnvironment) -> EarlyAnswer | None:
+        body_of = self.bodies.get(path)
+        if body_of is None or "HTTP_AUTHORIZATION" in environ:
+            return None
+        body = body_of()
+        if body is None:
+            return None
+        headers = (
+            ("Content-Type", MIMETYPE),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        )
+        return EarlyAnswer(path, headers, body)
 
 
 def _started(app: Flask) -> bool:

@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 # Seconds between flushes of the tally to prometheus_client (the staleness bound above).
 FLUSH_INTERVAL = 1.0
 UNMATCHED_ROUTE = "<unmatched>"  # 404s: never the raw path (unbounded label values)
-# environ key: the route of a request answered before Flask (web/api/kept_reads.py, a passing
-# probe in web/health_probes.py), which leaves no matched rule behind.
+# environ key: the route of a request answered before Flask (web/early_answers.py), which
+# leaves no matched rule behind.
 ROUTE_KEY = "ratecard.route"
 OTHER_METHOD = "other"
 # Methods a client can meaningfully send us; anything else is folded into `other`.

@@ -20,6 +20,7 @@ from ratecard.web.api import (  # noqa: F401
 )
 from ratecard.web.api.blueprint import blueprint
 from ratecard.web.api.kept_reads import KeptReads
+from ratecard.web.early_answers import answer_early
 from ratecard.web.security import BODY_LIMITS
 from ratecard.web.state import get_state
 
@@ -33,8 +34,4 @@ def init_app(app: Flask) -> None:
     limits["api.price_batch"] = get_state(app).settings.batch_max_bytes
     app.register_blueprint(blueprint)
     app.register_blueprint(change_feed.blueprint)
-    # Inside the request tally (http_metrics wraps what this leaves), before Flask. Not with
-    # RATECARD_TRUSTED_HOSTS: every request then goes through Flask's Host check.
-    if not app.config.get("TRUSTED_HOSTS"):
-        cache = get_state(app).need_catalog_cache()
-        app.wsgi_app = KeptReads(app.wsgi_app, cache.current)  # type: ignore[method-assign]
+    answer_early(app, KeptReads(get_state(app).need_catalog_cache().current))
