@@ -255,9 +255,7 @@ def to_row(price: ModelPrice) -> dict[str, Any]:
 
 def from_row(row: Any) -> ModelPrice:
     """Build a ModelPrice from a `models` row (Decimals exact, tiers and units from JSON).
-
-    Every field is filled here, so it is `assembled`, as `from_item` is: each refresh reads
-    every row of a source to compare the feed with (~3,000 for LiteLLM)."""
+    Each refresh reads every row of a source to compare the feed with (~3,000 for LiteLLM)."""
     values: dict[str, Any] = {
         "source": row.source,
         "model_id": row.model_id,
@@ -267,9 +265,21 @@ def from_row(row: Any) -> ModelPrice:
         values[name] = getattr(row, name)
     for f in PRICE_FIELDS:
         values[f.name] = getattr(row, f.name)
-    values["tiers"] = tiers_from_json(json_value(row.tiers, ()))
-    values["units"] = units_from_json(json_value(row.units, {}))
-    values.update(pricing_from_json(json_value(row.pricing, {})))
+    return _assembled_price(
+        values,
+        json_value(row.tiers, ()),
+        json_value(row.units, {}),
+        json_value(row.pricing, {}),
+    )
+
+
+def _assembled_price(values: dict[str, Any], tiers: Any, units: Any, pricing: Any) -> ModelPrice:
+    """The ModelPrice of `values` (its head, descriptive fields and prices) and the JSON of its
+    tiers, units and pricing: what a row and an item hold alike. Every field is filled here,
+    so it is `assembled` (each start's master builds ~3,000; each refresh, a source's rows)."""
+    values["tiers"] = tiers_from_json(tiers)
+    values["units"] = units_from_json(units)
+    values.update(pricing_from_json(pricing))
     return assembled(ModelPrice, values)
 
 
@@ -349,9 +359,7 @@ def to_item(price: ModelPrice) -> dict[str, Any]:
 
 
 def from_item(item: Mapping[str, Any]) -> ModelPrice:
-    """The ModelPrice of one catalog item (from load_catalog_data or a Redis blob).
-
-    Every field is filled here, so it is `assembled` (each start's master builds ~3,000)."""
+    """The ModelPrice of one catalog item (from load_catalog_data or a Redis blob)."""
     values: dict[str, Any] = {
         "source": item["source"],
         "model_id": item["model_id"],
@@ -360,10 +368,7 @@ def from_item(item: Mapping[str, Any]) -> ModelPrice:
     for name in DESCRIPTIVE_FIELDS:
         values[name] = item.get(name)
     values.update(_prices_from_json(item))
-    values["tiers"] = tiers_from_json(item.get("tiers"))
-    values["units"] = units_from_json(item.get("units"))
-    values.update(pricing_from_json(item.get("pricing")))
-    return assembled(ModelPrice, values)
+    return _assembled_price(values, item.get("tiers"), item.get("units"), item.get("pricing"))
 
 
 # --- API output ------------------------------------------------------------------------------
